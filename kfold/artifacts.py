@@ -1,0 +1,180 @@
+"""The artifact contract between train, stack, submit and explain.
+
+Schemas (see DESIGN.md):
+- `folds.csv`                 id, target, fold
+- `oof/<run>.parquet`         id, target, fold, pred    (every training id exactly once)
+- `oof/<run>.test.parquet`    id, pred_fold0..pred_fold{k-1}, pred
+- `oof/<run>.full.test.parquet` id, pred
+- `models/<run>/run.json`     run metadata
+
+Readers validate what they read; a mismatch is a `KfError` naming the file, never a silently
+wrong blend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import atomic
+from kfold.errors import KfError
+from kfold.workspace import Workspace
+
+FOLDS_COLUMNS = ["id", "target", "fold"]
+OOF_COLUMNS = ["id", "target", "fold", "pred"]
+
+
+# --- folds ---------------------------------------------------------------------------------
+def folds_fingerprint(df: pd.DataFrame) -> str:
+    """Hash of the sorted (id, fold) pairs: equal fingerprints mean the same split."""
+    pairs = sorted(zip(df["id"].astype(str), df["fold"].astype(int)))
+    text = "\n".join(f"{i},{f}" for i, f in pairs)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_folds(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise KfError(f"{path} does not exist; run `kf folds` first")
+    df = pd.read_csv(path, dtype={"id": str})
+    _require_columns(df, FOLDS_COLUMNS, path)
+    _require_unique_ids(df, path)
+    return df
+
+
+# --- predictions ---------------------------------------------------------------------------
+def check_probabilities(pred, where: str) -> None:
+    """Refuse NaN, infinite or out-of-[0, 1] predictions, naming how many and where."""
+    values = np.asarray(pred, dtype=float)
+    bad = ~np.isfinite(values) | (values < 0) | (values > 1)
+    if bad.any():
+        first = values[bad][:5].tolist()
+        raise KfError(
+            f"{where}: {int(bad.sum())} prediction(s) are NaN or outside [0, 1] (first: {first})"
+        )
+
+
+def write_oof(path: str | Path, df: pd.DataFrame) -> None:
+    df = df[OOF_COLUMNS].reset_index(drop=True)
+    _validate_oof(df, path)
+    atomic.write_parquet(path, df)
+
+
+def read_oof(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise KfError(f"{path} does not exist")
+    df = pd.read_parquet(path)
+    _validate_oof(df, path)
+    df["id"] = df["id"].astype(str)
+    return df
+
+
+def _validate_oof(df: pd.DataFrame, path) -> None:
+    _require_columns(df, OOF_COLUMNS, path)
+    _require_unique_ids(df, path)
+    check_probabilities(df["pred"], str(path))
+
+
+def test_pred_columns(n_folds: int) -> list[str]:
+    return [f"pred_fold{k}" for k in range(n_folds)]
+
+
+def write_test_preds(path: str | Path, df: pd.DataFrame) -> None:
+    """Write test predictions: `id`, optional `pred_fold*` columns and `pred`."""
+    _require_columns(df, ["id", "pred"], path)
+    _require_unique_ids(df, path)
+    for col in [c for c in df.columns if c.startswith("pred")]:
+        check_probabilities(df[col], f"{path} column {col}")
+    atomic.write_parquet(path, df.reset_index(drop=True))
+
+
+def read_test_preds(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise KfError(f"{path} does not exist")
+    df = pd.read_parquet(path)
+    _require_columns(df, ["id", "pred"], path)
+    _require_unique_ids(df, path)
+    check_probabilities(df["pred"], str(path))
+    df["id"] = df["id"].astype(str)
+    return df
+
+
+# --- run metadata --------------------------------------------------------------------------
+def write_run(ws: Workspace, run: str, meta: dict) -> None:
+    atomic.write_json(ws.run_json(run), meta)
+
+
+def read_run(ws: Workspace, run: str) -> dict:
+    path = ws.run_json(run)
+    if not path.exists():
+        known = ", ".join(list_runs(ws)) or "none"
+        raise KfError(f"no run named {run!r} ({path} missing); known runs: {known}")
+    return json.loads(path.read_text())
+
+
+def list_runs(ws: Workspace) -> list[str]:
+    """Names of runs with a run.json, sorted."""
+    if not ws.models_dir.exists():
+        return []
+    return sorted(p.parent.name for p in ws.models_dir.glob("*/run.json"))
+
+
+def list_oof_runs(ws: Workspace) -> list[str]:
+    """Names of every OOF file in `oof/` (runs and stacks), sorted."""
+    if not ws.oof_dir.exists():
+        return []
+    return sorted(
+        p.name[: -len(".parquet")]
+        for p in ws.oof_dir.glob("*.parquet")
+        if not p.name.endswith(".test.parquet")
+    )
+
+
+# --- alignment of several runs -------------------------------------------------------------
+def load_aligned_oof(ws: Workspace, runs: list[str]) -> pd.DataFrame:
+    """OOF predictions of several runs side by side: id, target, fold, then one column per run.
+
+    Refuses runs that differ in ids, targets or fold split, naming the runs that differ.
+    """
+    if not runs:
+        raise KfError("no runs to load; train one with `kf train` first")
+    frames = {run: read_oof(ws.oof_path(run)).sort_values("id").reset_index(drop=True)
+              for run in runs}
+    first_run, base = next(iter(frames.items()))
+    base_fp = folds_fingerprint(base)
+    out = base[["id", "target", "fold"]].copy()
+    for run, df in frames.items():
+        if len(df) != len(base) or not (df["id"].values == base["id"].values).all():
+            missing = sorted(set(base["id"]) ^ set(df["id"]))[:5]
+            raise KfError(
+                f"runs {first_run!r} and {run!r} have different ids "
+                f"({len(base)} vs {len(df)} rows; first differing: {missing})"
+            )
+        if not (df["target"].values == base["target"].values).all():
+            raise KfError(f"runs {first_run!r} and {run!r} have different targets")
+        if folds_fingerprint(df) != base_fp:
+            raise KfError(
+                f"runs {first_run!r} and {run!r} were trained on different fold splits "
+                f"({base_fp} vs {folds_fingerprint(df)}); retrain one with the same folds.csv"
+            )
+        out[run] = df["pred"].values
+    return out
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _require_columns(df: pd.DataFrame, columns: list[str], path) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KfError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
+
+
+def _require_unique_ids(df: pd.DataFrame, path) -> None:
+    dup = df["id"][df["id"].duplicated()]
+    if len(dup):
+        raise KfError(f"{path}: {len(dup)} duplicate id(s), first: {dup.head(5).tolist()}")

@@ -1,0 +1,40 @@
+"""`kf data synth|check`: make or inspect a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kfold.cli._common import WorkspaceOpt, console, open_workspace, user_errors
+
+data_app = typer.Typer(help="Make, check or download the competition data.", no_args_is_help=True)
+
+
+@data_app.command("synth")
+@user_errors
+def synth(
+    workspace: WorkspaceOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the workspace's data/).")] = None,
+    n_train: Annotated[int, typer.Option(help="Training images.")] = 1000,
+    n_test: Annotated[int, typer.Option(help="Test images.")] = 300,
+    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 267,
+    defect_rate: Annotated[float, typer.Option(help="Share of defect images.")] = 0.2,
+    difficulty: Annotated[float, typer.Option(help="0 = obvious defects, 1 = faint ones.")] = 0.5,
+    label_noise: Annotated[float, typer.Option(help="Share of training labels flipped.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same dataset.")] = 0,
+) -> None:
+    """Generate a synthetic Nexperia-like dataset (grayscale chip photos, ~20% defects)."""
+    from kfold.data.synth import synthesize
+
+    ws = open_workspace(workspace)
+    summary = synthesize(
+        out or ws.data_dir, n_train=n_train, n_test=n_test, size=size, defect_rate=defect_rate,
+        difficulty=difficulty, label_noise=label_noise, seed=seed,
+    )
+    console.print(summary)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,114 @@
+"""Submission files: written in the exact shape of `sample_submission.csv`, and validated.
+
+Every CSV kf writes gets a sidecar `<name>.json` with its CV AUC and lineage, so the ledger
+and the planner know where it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import atomic
+from kfold.errors import KfError
+from kfold.workspace import Workspace
+
+
+def sample_submission(ws: Workspace) -> pd.DataFrame | None:
+    path = ws.data_dir / "sample_submission.csv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={ws.config.id_column: str})
+
+
+def write_submission(
+    ws: Workspace,
+    name: str,
+    preds: pd.DataFrame,
+    cv_auc: float | None,
+    lineage: dict,
+) -> Path:
+    """Write `submissions/<name>.csv` (+ `.json` sidecar) from a frame with `id`, `pred`.
+
+    Ids and column order follow `sample_submission.csv` when there is one.
+    """
+    cfg = ws.config
+    preds = preds.assign(id=preds["id"].astype(str)).set_index("id")["pred"]
+    sample = sample_submission(ws)
+    if sample is None:
+        ids = preds.index.to_numpy()
+        columns = [cfg.id_column, cfg.target_column]
+    else:
+        ids = sample[cfg.id_column].to_numpy()
+        columns = list(sample.columns)
+        missing = np.setdiff1d(ids, preds.index.to_numpy())
+        if len(missing):
+            raise KfError(
+                f"predictions for {name!r} lack {len(missing)} id(s) of sample_submission.csv "
+                f"(first: {missing[:5].tolist()})"
+            )
+    target_col = [c for c in columns if c != cfg.id_column][0]
+    out = pd.DataFrame({cfg.id_column: ids, target_col: preds.loc[ids].to_numpy()})[columns]
+    validate_submission(out, ws)
+    path = ws.submission_path(name)
+    atomic.write_csv(path, out)
+    sidecar = {
+        "name": name,
+        "file": path.name,
+        "sha256": file_sha256(path),
+        "cv_auc": None if cv_auc is None else float(cv_auc),
+        "lineage": lineage,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic.write_json(path.with_suffix(".json"), sidecar)
+    return path
+
+
+def read_sidecar(csv_path: str | Path) -> dict | None:
+    path = Path(csv_path).with_suffix(".json")
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submission") -> None:
+    """Refuse a submission that Kaggle would reject or score wrongly.
+
+    Same columns and id set as sample_submission.csv (when present), no duplicate ids,
+    no missing values, probabilities in [0, 1].
+    """
+    cfg = ws.config
+    sample = sample_submission(ws)
+    expected_cols = list(sample.columns) if sample is not None else None
+    if expected_cols is not None and list(df.columns) != expected_cols:
+        raise KfError(f"{where}: columns {list(df.columns)} differ from {expected_cols}")
+    if cfg.id_column not in df.columns:
+        raise KfError(f"{where}: no {cfg.id_column!r} column (found {list(df.columns)})")
+    ids = df[cfg.id_column].astype(str)
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise KfError(f"{where}: {len(dup)} duplicate id(s), first: {dup.head(5).tolist()}")
+    if sample is not None:
+        expected = set(sample[cfg.id_column].astype(str))
+        missing, extra = sorted(expected - set(ids)), sorted(set(ids) - expected)
+        if missing or extra:
+            raise KfError(
+                f"{where}: {len(missing)} id(s) missing (first: {missing[:5]}) and "
+                f"{len(extra)} unknown id(s) (first: {extra[:5]}) against sample_submission.csv"
+            )
+    for col in [c for c in df.columns if c != cfg.id_column]:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values < 0) | (values > 1)
+        if bad.any():
+            rows = df.loc[bad, [cfg.id_column, col]].head(5).to_dict("records")
+            raise KfError(
+                f"{where}: {int(bad.sum())} value(s) in {col!r} missing, not numbers or "
+                f"outside [0, 1]; first: {rows}"
+            )
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
