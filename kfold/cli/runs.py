@@ -1,0 +1,24 @@
+"""`kf runs`: compare trained runs."""
+
+from __future__ import annotations
+
+import typer
+
+from kfold.cli._common import WorkspaceOpt, console, open_workspace, user_errors
+
+
+@user_errors
+def runs(workspace: WorkspaceOpt = None) -> None:
+    """Table of runs: OOF AUC, per-fold AUC, mean ± std, epochs, time."""
+    from kfold.runs import render_runs, runs_summary
+
+    ws = open_workspace(workspace)
+    rows = runs_summary(ws)
+    if not rows:
+        console.print("no finished runs yet; train one with `kf train`")
+        return
+    console.print(render_runs(rows))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)

@@ -1,0 +1,1 @@
+"""Data: sources and layouts, validation, preprocessing, the decoded cache, the generator."""

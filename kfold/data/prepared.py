@@ -1,0 +1,47 @@
+"""Training and test images ready for a model: decoded (through the cache), checked, aligned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kfold.data.cache import Decoded, load_decoded, refuse_bad
+from kfold.data.preprocess import Preprocess
+from kfold.data.sources import Dataset, discover
+from kfold.progress import Reporter
+from kfold.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Prepared:
+    dataset: Dataset
+    train: Decoded
+    test: Decoded
+    train_targets: np.ndarray
+    skipped: dict[str, str]
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Mask of training rows that decoded (all of them unless --skip-bad dropped some)."""
+        return ~np.isin(self.train.ids, list(self.skipped))
+
+
+def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = False,
+            reporter: Reporter = Reporter()) -> Prepared:
+    """Decode (or load from the cache) every train and test image at `size` px.
+
+    Unreadable files stop here with a list, unless `skip_bad`, which leaves them out and
+    says how many.
+    """
+    dataset = discover(ws)
+    train = load_decoded(dataset.train, prep, size, ws.cache_dir, "train", reporter)
+    test = load_decoded(dataset.test, prep, size, ws.cache_dir, "test", reporter)
+    if not skip_bad:
+        refuse_bad(train, dataset.train, "training")
+        refuse_bad(test, dataset.test, "test")
+    skipped = {**train.bad, **test.bad}
+    if skipped:
+        reporter.log(f"--skip-bad: leaving out {len(train.bad)} training and "
+                     f"{len(test.bad)} test image(s) that could not be decoded")
+    return Prepared(dataset, train, test, dataset.train["target"].to_numpy(), skipped)

@@ -1,0 +1,71 @@
+"""Stratified k-fold assignment, made once and shared by every run.
+
+Folds preserve the class balance; the same ids, seed and k give the same folds. A run
+records the fingerprint of the split it used, and nothing mixes runs of different splits.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from kfold import artifacts, atomic
+from kfold.errors import KfError
+from kfold.workspace import Workspace
+
+
+def make_folds(train: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
+    """id, target, fold for every training image (ids sorted so file order does not matter)."""
+    if n_folds < 2:
+        raise KfError(f"--folds must be at least 2, got {n_folds}")
+    frame = train[["id", "target"]].sort_values("id").reset_index(drop=True)
+    smallest = int(frame["target"].value_counts().min()) if len(frame) else 0
+    if len(frame) < n_folds or smallest < n_folds:
+        raise KfError(
+            f"{n_folds} folds need at least {n_folds} images of each class; "
+            f"the smallest class has {smallest} (of {len(frame)} images): use fewer folds"
+        )
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    frame["fold"] = -1
+    for k, (_, val) in enumerate(splitter.split(frame["id"], frame["target"])):
+        frame.loc[val, "fold"] = k
+    return frame
+
+
+def write_folds(ws: Workspace, train: pd.DataFrame, n_folds: int, seed: int,
+                force: bool = False) -> pd.DataFrame:
+    """Write folds.csv; refuse to replace a different existing split unless `force`."""
+    folds = make_folds(train, n_folds, seed)
+    if ws.folds_path.exists() and not force:
+        existing = artifacts.read_folds(ws.folds_path)
+        if artifacts.folds_fingerprint(existing) != artifacts.folds_fingerprint(folds):
+            raise KfError(
+                f"{ws.folds_path} holds another split; runs trained on it would no longer "
+                "stack with new ones. Pass --force to replace it"
+            )
+        return existing
+    atomic.write_csv(ws.folds_path, folds)
+    return folds
+
+
+def ensure_folds(ws: Workspace, train: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
+    """The folds a run must use: folds.csv when it exists and fits the data, else new ones."""
+    if not ws.folds_path.exists():
+        return write_folds(ws, train, n_folds, seed)
+    folds = artifacts.read_folds(ws.folds_path)
+    ids_now = set(train["id"])
+    if set(folds["id"]) != ids_now:
+        raise KfError(
+            f"{ws.folds_path} does not match the training images "
+            f"({len(folds)} ids vs {len(ids_now)} images); run `kf folds --force` to remake it"
+        )
+    targets = train.set_index("id").loc[folds["id"], "target"].to_numpy()
+    if (targets != folds["target"].to_numpy()).any():
+        raise KfError(f"{ws.folds_path} has other labels than the data; run `kf folds --force`")
+    if folds["fold"].nunique() != n_folds:
+        raise KfError(
+            f"{ws.folds_path} has {folds['fold'].nunique()} folds but {n_folds} were asked for; "
+            f"use --folds {folds['fold'].nunique()} or `kf folds --folds {n_folds} --force` "
+            "(runs of different splits cannot be stacked)"
+        )
+    return folds

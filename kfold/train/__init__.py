@@ -1,0 +1,1 @@
+"""Training: configuration, the device-resident loader, the fold loop, the k-fold run."""

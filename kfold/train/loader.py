@@ -1,0 +1,89 @@
+"""Device-resident batches in airbench's spirit.
+
+The decoded uint8 images are moved to the device once; an epoch is a random permutation on
+the device, batches are slices of it, and augmentation (flips, 90-degree rotations) runs on
+whole batches. No DataLoader workers, no per-epoch decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+
+class DeviceBatches:
+    """Iterate (x, y) float batches, normalised, augmented, shaped (N, C, H, W)."""
+
+    def __init__(
+        self,
+        images: np.ndarray | torch.Tensor,
+        targets: np.ndarray | None,
+        *,
+        batch_size: int,
+        device: torch.device,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        in_chans: int = 1,
+        shuffle: bool = False,
+        augment: str = "none",
+        channels_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.images = torch.as_tensor(images, device=device)  # uint8, stays uint8
+        n = len(self.images)
+        self.targets = (torch.as_tensor(targets, dtype=torch.float32, device=device)
+                        if targets is not None else torch.zeros(n, device=device))
+        self.batch_size, self.device, self.in_chans = batch_size, device, in_chans
+        self.shuffle, self.augment, self.channels_last = shuffle, augment, channels_last
+        # Normalisation folded into one scale and shift, computed once.
+        mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
+        self.scale, self.shift = 1 / (255 * std_t), -mean_t / std_t
+        self.generator = generator or torch.Generator(device="cpu").manual_seed(0)
+
+    def __len__(self) -> int:
+        n = len(self.images)
+        if self.shuffle and n > self.batch_size:
+            return n // self.batch_size
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.images)
+        order = (torch.randperm(n, generator=self.generator).to(self.device)
+                 if self.shuffle else torch.arange(n, device=self.device))
+        # Training drops a last partial batch (a batch of one breaks batch-norm).
+        stop = n - n % self.batch_size if self.shuffle and n > self.batch_size else n
+        for start in range(0, stop, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.prepare(self.images[idx]), self.targets[idx]
+
+    def prepare(self, raw: torch.Tensor) -> torch.Tensor:
+        x = raw.unsqueeze(1).float()
+        if self.augment != "none":
+            x = augment_batch(x, self.augment, self.generator)
+        x = x.expand(-1, self.in_chans, -1, -1) * self.scale + self.shift
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal/vertical flips per sample; with 'd4' also a random 90-degree turn."""
+    n = x.shape[0]
+    draws = torch.randint(0, 4, (3, n), generator=generator).to(x.device)
+    flip_h = (draws[0] % 2 == 1).view(-1, 1, 1, 1)
+    flip_v = (draws[1] % 2 == 1).view(-1, 1, 1, 1)
+    x = torch.where(flip_h, x.flip(-1), x)
+    x = torch.where(flip_v, x.flip(-2), x)
+    if mode == "d4" and x.shape[-1] == x.shape[-2]:
+        x = torch.where((draws[2] % 2 == 1).view(-1, 1, 1, 1), x.transpose(-1, -2), x)
+    return x
+
+
+# Test-time augmentation: a short list of views chosen by a level (flips are their own inverse).
+TTA_VIEWS = {
+    "none": [lambda x: x],
+    "flip": [lambda x: x, lambda x: x.flip(-1)],
+    "d4": [lambda x, k=k, f=f: torch.rot90(x.flip(-1) if f else x, k, dims=(-2, -1))
+           for f in (False, True) for k in range(4)],
+}

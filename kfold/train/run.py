@@ -1,0 +1,157 @@
+"""A k-fold run: every fold trained (or skipped when already done), then the artifacts of
+DESIGN.md written: OOF and test predictions, run.json, training curves, a submission.
+
+Resuming is file-based: `fold<k>.result.json` marks a finished fold (written last, after
+its checkpoint and predictions); `fold<k>.last.pt` lets an interrupted fold continue.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import __version__, artifacts, atomic
+from kfold.data.prepared import Prepared, prepare
+from kfold.errors import KfError
+from kfold.folds import ensure_folds
+from kfold.metrics import auc, binary_metrics
+from kfold.nets import model_info
+from kfold.plots import plot_training_curves
+from kfold.progress import Reporter
+from kfold.submission import write_submission
+from kfold.train.config import TrainConfig
+from kfold.train.loop import FoldData, fit_fold, load_checkpoint, predict, resolve_device
+from kfold.workspace import Workspace
+
+
+def default_run_name(cfg: TrainConfig) -> str:
+    prefix = "" if cfg.backend == "torch" else f"{cfg.backend}-"
+    return f"{prefix}{cfg.model}-{cfg.image_size}px"
+
+
+def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
+              skip_bad: bool = False, reporter: Reporter = Reporter()) -> dict:
+    """Train (or finish) run `name` with `cfg`; return its run.json content."""
+    name = name or default_run_name(cfg)
+    info = model_info(cfg.model)  # an unknown model fails before any decoding
+    run_dir = claim_run_dir(ws, name, cfg, force)
+    device = resolve_device(cfg.device)
+    started = time.perf_counter()
+    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
+    folds = ensure_folds(ws, data.dataset.train, cfg.n_folds, cfg.seed)
+    fold_of = folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
+    usable = data.usable
+    results = []
+    for k in range(cfg.n_folds):
+        done = run_dir / f"fold{k}.result.json"
+        if done.exists():
+            results.append(json.loads(done.read_text()))
+            reporter.log(f"fold {k}: already trained, skipping (use --force to retrain)")
+            continue
+        results.append(_train_fold(cfg, info, data, fold_of == k, usable, run_dir, k,
+                                   device, reporter))
+    return finish_run(ws, name, cfg, data, folds, results, device,
+                      time.perf_counter() - started)
+
+
+def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Path:
+    """The run's folder; refuse to mix a different config into an existing run."""
+    run_dir = ws.run_dir(name)
+    config_path = run_dir / "config.json"
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+        for path in (ws.oof_path(name), ws.test_path(name), ws.full_test_path(name)):
+            path.unlink(missing_ok=True)
+    if config_path.exists():
+        old = TrainConfig.from_dict(json.loads(config_path.read_text()))
+        if old.comparable() != cfg.comparable():
+            diff = {k: (v, cfg.comparable()[k]) for k, v in old.comparable().items()
+                    if cfg.comparable()[k] != v}
+            raise KfError(
+                f"run {name!r} exists with other settings {diff} (old, new); "
+                "choose another --name or pass --force to retrain it"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(config_path, cfg.to_dict())
+    return run_dir
+
+
+def _train_fold(cfg, info, data: Prepared, in_fold, usable, run_dir: Path, k: int, device,
+                reporter: Reporter) -> dict:
+    tr, va = ~in_fold & usable, in_fold & usable
+    fold_data = FoldData(data.train.images[tr], data.train_targets[tr],
+                         data.train.images[va], data.train_targets[va])
+    tag = f"fold{k}"
+    result = {"fold": k, **fit_fold(cfg, info, fold_data, run_dir, tag, device, reporter)}
+    model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
+    val_pred = predict(model, fold_data.val_x, cfg, info, device)
+    test_pred = predict(model, data.test.images, cfg, info, device)
+    result |= binary_metrics(fold_data.val_y, val_pred)
+    with atomic.atomic_path(run_dir / f"{tag}.preds.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, val_ids=data.train.ids[va], val_pred=val_pred, test_pred=test_pred)
+    atomic.write_json(run_dir / f"{tag}.result.json", result)
+    (run_dir / f"{tag}.last.pt").unlink(missing_ok=True)
+    reporter.log(f"fold {k}: best epoch {result['best_epoch']}, val AUC {result['auc']:.4f}")
+    return result
+
+
+def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
+               results: list[dict], device, seconds: float) -> dict:
+    """Assemble OOF and test predictions from the folds' files and write every artifact."""
+    run_dir = ws.run_dir(name)
+    preds = [np.load(run_dir / f"fold{k}.preds.npz") for k in range(cfg.n_folds)]
+    target_of = dict(zip(data.train.ids, data.train_targets))
+    fold_of = folds.set_index("id")["fold"]
+    oof = pd.concat([pd.DataFrame({"id": p["val_ids"], "pred": p["val_pred"]}) for p in preds])
+    oof["target"] = oof["id"].map(target_of).astype(int)
+    oof["fold"] = oof["id"].map(fold_of).astype(int)
+    oof = oof.sort_values("id").reset_index(drop=True)
+    artifacts.write_oof(ws.oof_path(name), oof)
+
+    test = pd.DataFrame({"id": data.test.ids})
+    for k, p in enumerate(preds):
+        test[f"pred_fold{k}"] = p["test_pred"]
+    test["pred"] = test[artifacts.test_pred_columns(cfg.n_folds)].mean(axis=1)
+    if data.test.bad:  # --skip-bad: undecodable test images get the training prevalence
+        test.loc[test["id"].isin(list(data.test.bad)), "pred"] = float(data.train_targets.mean())
+    artifacts.write_test_preds(ws.test_path(name), test)
+
+    oof_auc = auc(oof["target"], oof["pred"])
+    fold_aucs = [r["auc"] for r in results]
+    meta = {
+        "name": name, "model": cfg.model, "backend": cfg.backend, "config": cfg.to_dict(),
+        "folds_fingerprint": artifacts.folds_fingerprint(folds),
+        "data_fingerprint": data.dataset.fingerprint,
+        "folds": results, "oof_auc": oof_auc,
+        "fold_auc_mean": float(np.mean(fold_aucs)), "fold_auc_std": float(np.std(fold_aucs)),
+        "skipped_images": sorted(data.skipped),
+        "versions": package_versions(), "device": str(device),
+        "seconds": round(sum(r.get("seconds", 0) for r in results), 2),
+        "wall_seconds_last_call": round(seconds, 2),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    artifacts.write_run(ws, name, meta)
+    histories = {f"fold{k}": pd.read_csv(run_dir / f"history_fold{k}.csv")
+                 for k in range(cfg.n_folds) if (run_dir / f"history_fold{k}.csv").exists()}
+    plot_training_curves(histories, run_dir / "curves.png", f"{name}: OOF AUC {oof_auc:.4f}")
+    meta["submission"] = str(write_submission(
+        ws, name, test[["id", "pred"]], oof_auc,
+        {"kind": "fold-mean", "runs": [name], "test_predictions": ws.test_path(name).name},
+    ))
+    return meta
+
+
+def package_versions() -> dict[str, str]:
+    import sklearn
+    import timm
+    import torch
+
+    return {"kfold": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "timm": timm.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__}
