@@ -1,0 +1,259 @@
+"""`stack_runs`: check the runs, cross-fit every blender on their folds, refit, write artifacts.
+
+For each blender `<meta>` it writes
+- `oof/stack-<meta>.parquet`        id, target, fold, pred  (the fold-honest OOF: a stack is a run)
+- `oof/stack-<meta>.test.parquet`   id, pred                (blender refitted on all OOF rows)
+- `submissions/stack-<meta>.csv`    + sidecar with lineage and CV AUC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import artifacts
+from kfold.errors import KfError
+from kfold.stack.blenders import auc, average_ranks, create_blender, list_blenders
+from kfold.stack.cv import check_folds, cross_fit, fold_aucs
+from kfold.submission import write_submission
+from kfold.workspace import Workspace
+
+STACK_PREFIX = "stack-"
+
+
+@dataclass(frozen=True)
+class Score:
+    """One line of the leaderboard: a base run or a blender."""
+
+    name: str
+    kind: str  # "run" or "stack"
+    oof_auc: float
+    fold_auc_mean: float
+    fold_auc_std: float
+    gain: float  # oof_auc minus the best single run's oof_auc
+    seconds: float | None = None  # blenders only: cross-fit + refit + writing
+    learned: dict = field(default_factory=dict)  # blenders only: weights etc. of the refit
+
+
+@dataclass(frozen=True)
+class StackReport:
+    runs: list[str]
+    scores: list[Score]  # sorted by OOF AUC, best first
+    test_source: str  # "fold-mean" or "full-retrain (rank-normalised)"
+    folds_fingerprint: str
+    notes: list[str] = field(default_factory=list)  # e.g. runs skipped for another fold split
+    written: dict[str, list[Path]] = field(default_factory=dict)
+
+    @property
+    def best_run(self) -> Score:
+        return max((s for s in self.scores if s.kind == "run"), key=lambda s: s.oof_auc)
+
+    def score(self, name: str) -> Score:
+        for s in self.scores:
+            if s.name in (name, STACK_PREFIX + name):
+                return s
+        raise KeyError(name)
+
+
+# --- choosing what to stack ----------------------------------------------------------------
+def parse_metas(metas) -> list[str]:
+    """Blender names from a list or a comma-separated string; None or 'all' means every one."""
+    if metas is None:
+        return list_blenders()
+    if isinstance(metas, str):
+        metas = [metas]
+    names = [m.strip() for item in metas for m in item.split(",") if m.strip()]
+    if not names or "all" in names:
+        return list_blenders()
+    unknown = [m for m in names if m not in list_blenders()]
+    if unknown:
+        raise KfError(f"unknown blender(s) {unknown}; choose from {', '.join(list_blenders())} or all")
+    return list(dict.fromkeys(names))
+
+
+def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list[str]]:
+    """The runs to stack and notes about runs left out.
+
+    Default: every run in `oof/` except earlier stacks, keeping those trained on `folds.csv`'s
+    split (when it exists) and noting the others. Named runs must exist and, when `folds.csv`
+    exists, match its split, or it is an error.
+    """
+    present = artifacts.list_oof_runs(ws)
+    expected = _current_fingerprint(ws)
+    notes: list[str] = []
+    if runs is None:
+        chosen = []
+        for run in (r for r in present if not r.startswith(STACK_PREFIX)):
+            fp = artifacts.folds_fingerprint(artifacts.read_oof(ws.oof_path(run)))
+            if expected is not None and fp != expected:
+                notes.append(f"skipped {run!r}: trained on another fold split ({fp}, "
+                             f"folds.csv is {expected})")
+            else:
+                chosen.append(run)
+        if len(chosen) < 2:
+            raise KfError(
+                f"stacking needs at least two runs on the current folds; found "
+                f"{chosen or 'none'} in {ws.oof_dir}" + (f" ({'; '.join(notes)})" if notes else "")
+            )
+        return chosen, notes
+    runs = list(dict.fromkeys(r.strip() for r in runs if r.strip()))
+    missing = [r for r in runs if r not in present]
+    if missing:
+        raise KfError(f"no OOF predictions for run(s) {missing} in {ws.oof_dir}; "
+                      f"known: {', '.join(present) or 'none'}")
+    if len(runs) < 2:
+        raise KfError(f"stacking needs at least two runs; --runs named only {runs}")
+    if expected is not None:
+        for run in runs:
+            fp = artifacts.folds_fingerprint(artifacts.read_oof(ws.oof_path(run)))
+            if fp != expected:
+                raise KfError(
+                    f"run {run!r} was trained on another fold split ({fp}) than folds.csv "
+                    f"({expected}); retrain it on the current folds or leave it out of --runs"
+                )
+    return runs, notes
+
+
+def _current_fingerprint(ws: Workspace) -> str | None:
+    if not ws.folds_path.exists():
+        return None
+    return artifacts.folds_fingerprint(artifacts.read_folds(ws.folds_path))
+
+
+# --- test predictions ----------------------------------------------------------------------
+def rank_to_reference(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Keep the order of `values` but give them the distribution of `reference`.
+
+    Each value's mid-rank quantile u = (rank - 0.5) / n among `values` is replaced by the u-th
+    quantile of `reference`. Used for 100%-retrain predictions: their order is the new model's,
+    their scale is the one the blender was fitted on (the run's OOF predictions).
+    """
+    u = (average_ranks(values) - 0.5) / len(values)
+    return np.quantile(np.asarray(reference, dtype=float), u)
+
+
+def load_test_matrix(
+    ws: Workspace, runs: list[str], oof: np.ndarray, use_full: bool
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(test ids, (n_test, n_runs) probabilities, description of the source).
+
+    Default: each run's fold-mean test predictions (`pred` of `oof/<run>.test.parquet`), made
+    by the same fold models as the OOF rows the blender is fitted on. `use_full`: every run's
+    `oof/<run>.full.test.parquet`, rank-normalised onto that run's OOF distribution.
+    """
+    if use_full:
+        lacking = [r for r in runs if not ws.full_test_path(r).exists()]
+        if lacking:
+            raise KfError(
+                f"--use-full needs 100%-retrain predictions for every run; missing for {lacking} "
+                f"(run `kf retrain --run NAME` or stack without --use-full)"
+            )
+        paths = {r: ws.full_test_path(r) for r in runs}
+        source = "full-retrain (rank-normalised)"
+    else:
+        lacking = [r for r in runs if not ws.test_path(r).exists()]
+        if lacking:
+            raise KfError(f"no test predictions for run(s) {lacking} "
+                          f"(expected {ws.oof_dir}/<run>.test.parquet)")
+        paths = {r: ws.test_path(r) for r in runs}
+        source = "fold-mean"
+    frames = {r: artifacts.read_test_preds(p).sort_values("id").reset_index(drop=True)
+              for r, p in paths.items()}
+    first = runs[0]
+    ids = frames[first]["id"].to_numpy()
+    cols = []
+    for j, run in enumerate(runs):
+        df = frames[run]
+        if len(df) != len(ids) or not (df["id"].to_numpy() == ids).all():
+            differing = sorted(set(ids) ^ set(df["id"]))[:5]
+            raise KfError(
+                f"runs {first!r} and {run!r} have test predictions for different ids "
+                f"({len(ids)} vs {len(df)} rows; first differing: {differing})"
+            )
+        pred = df["pred"].to_numpy(dtype=float)
+        cols.append(rank_to_reference(pred, oof[:, j]) if use_full else pred)
+    return ids, np.column_stack(cols), source
+
+
+# --- the whole stack -----------------------------------------------------------------------
+def _score(name, kind, y, pred, folds, best=None, **extra) -> Score:
+    per_fold = fold_aucs(y, pred, folds)
+    oof_auc = auc(y, pred)
+    return Score(name, kind, oof_auc, float(per_fold.mean()), float(per_fold.std(ddof=1)),
+                 0.0 if best is None else oof_auc - best, **extra)
+
+
+def stack_runs(
+    ws: Workspace,
+    runs: list[str] | None = None,
+    metas: list[str] | str | None = None,
+    use_full: bool = False,
+    write: bool = True,
+) -> StackReport:
+    """Stack runs with every blender in `metas` and report them beside the base runs.
+
+    Guarantees: the runs share ids, targets and fold split and hold no NaN or out-of-[0, 1]
+    prediction, or a KfError names the runs and what differs; each blender's OOF row in fold k
+    comes from a fit on the other folds only; test predictions come from the blender refitted
+    on all OOF rows. `write=False` computes the report without writing artifacts.
+    """
+    metas = parse_metas(metas)
+    runs, notes = resolve_runs(ws, runs)
+    aligned = artifacts.load_aligned_oof(ws, runs)
+    X = aligned[runs].to_numpy(dtype=float)
+    y = aligned["target"].to_numpy().astype(int)
+    folds = aligned["fold"].to_numpy().astype(int)
+    check_folds(y, folds)
+    fingerprint = artifacts.folds_fingerprint(aligned)
+    test_ids, T, source = load_test_matrix(ws, runs, X, use_full)
+
+    base = [_score(r, "run", y, X[:, j], folds) for j, r in enumerate(runs)]
+    best_auc = max(s.oof_auc for s in base)
+    base = [Score(s.name, s.kind, s.oof_auc, s.fold_auc_mean, s.fold_auc_std,
+                  s.oof_auc - best_auc) for s in base]
+    base_aucs = {s.name: round(s.oof_auc, 6) for s in base}
+
+    stacks, written = [], {}
+    for meta in metas:
+        start = time.perf_counter()
+        blender = create_blender(meta)
+        oof = cross_fit(blender, X, y, folds)
+        final = create_blender(meta).fit(X, y)
+        test = final.predict_proba(T)
+        learned = final.learned()
+        if "weights" in learned or "coef" in learned:
+            key = "weights" if "weights" in learned else "coef"
+            learned = {**learned, key: dict(zip(runs, learned[key]))}
+        name = STACK_PREFIX + meta
+        score = _score(name, "stack", y, oof, folds, best=best_auc, learned=learned)
+        if write:
+            written[meta] = _write_stack(
+                ws, name, aligned, oof, test_ids, test,
+                lineage={
+                    "kind": "stack", "blender": meta, "params": blender.get_params(),
+                    "runs": runs, "base_oof_auc": base_aucs, "test_predictions": source,
+                    "test_files": [str((ws.full_test_path(r) if use_full else ws.test_path(r))
+                                       .relative_to(ws.root)) for r in runs],
+                    "folds_fingerprint": fingerprint, "learned": learned,
+                },
+                cv_auc=score.oof_auc,
+            )
+        stacks.append(dataclasses.replace(score, seconds=time.perf_counter() - start))
+
+    scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
+    return StackReport(runs, scores, source, fingerprint, notes, written)
+
+
+def _write_stack(ws, name, aligned, oof, test_ids, test, lineage, cv_auc) -> list[Path]:
+    oof_df = pd.DataFrame({"id": aligned["id"], "target": aligned["target"],
+                           "fold": aligned["fold"], "pred": oof})
+    artifacts.write_oof(ws.oof_path(name), oof_df)
+    test_df = pd.DataFrame({"id": test_ids, "pred": test})
+    artifacts.write_test_preds(ws.test_path(name), test_df)
+    sub = write_submission(ws, name, test_df, cv_auc, lineage)
+    return [ws.oof_path(name), ws.test_path(name), sub, sub.with_suffix(".json")]
