@@ -35,6 +35,7 @@ def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOp
 def train(
     workspace: WorkspaceOpt = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Registered model name (`kf models`).")] = "simple-cnn",
+    backend: Annotated[str, typer.Option(help="torch (default) or keras.")] = "torch",
     n_folds: FoldsOpt = None,
     seed: SeedOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Run name (default: <model>-<size>px).")] = None,
@@ -62,7 +63,7 @@ def train(
 
     ws = open_workspace(workspace)
     cfg = TrainConfig(
-        model=model, n_folds=n_folds or ws.config.n_folds,
+        model=model, backend=backend, n_folds=n_folds or ws.config.n_folds,
         seed=ws.config.seed if seed is None else seed,
         image_size=image_size or ws.config.image_size, epochs=epochs, batch_size=batch_size,
         lr=lr, weight_decay=weight_decay, patience=patience, dropout=dropout, crop=crop,

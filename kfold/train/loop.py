@@ -17,7 +17,7 @@ from torch import nn
 
 from kfold import atomic
 from kfold.metrics import binary_metrics
-from kfold.nets import ModelInfo, create_model
+from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
 from kfold.train.config import TrainConfig
 from kfold.train.loader import TTA_VIEWS, DeviceBatches
@@ -137,6 +137,17 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     atomic.write_csv(run_dir / f"history_{tag}.csv", history)
     return {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
             "val_auc": state["best_auc"], "seconds": round(state["seconds"], 2)}
+
+
+def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path, tag: str,
+               reporter: Reporter = Reporter()) -> tuple[dict, np.ndarray | None, np.ndarray]:
+    """The backend entry point: train, then predict validation and test images with the kept
+    checkpoint. Returns (result, validation predictions or None, test predictions)."""
+    info, device = model_info(cfg.model), resolve_device(cfg.device)
+    result = fit_fold(cfg, info, data, run_dir, tag, device, reporter)
+    model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
+    val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device)
+    return result | {"device": str(device)}, val_pred, predict(model, test_x, cfg, info, device)
 
 
 def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,

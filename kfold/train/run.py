@@ -22,12 +22,12 @@ from kfold.data.prepared import Prepared, prepare
 from kfold.errors import KfError
 from kfold.folds import ensure_folds
 from kfold.metrics import auc, binary_metrics
-from kfold.nets import model_info
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
-from kfold.train.loop import FoldData, fit_fold, load_checkpoint, predict, resolve_device
+from kfold.train.backends import get_backend
+from kfold.train.loop import FoldData
 from kfold.workspace import Workspace
 
 
@@ -40,9 +40,9 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
               skip_bad: bool = False, reporter: Reporter = Reporter()) -> dict:
     """Train (or finish) run `name` with `cfg`; return its run.json content."""
     name = name or default_run_name(cfg)
-    info = model_info(cfg.model)  # an unknown model fails before any decoding
+    backend = get_backend(cfg.backend)
+    backend.check_config(cfg)  # an unknown model fails before any decoding
     run_dir = claim_run_dir(ws, name, cfg, force)
-    device = resolve_device(cfg.device)
     started = time.perf_counter()
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
     folds = ensure_folds(ws, data.dataset.train, cfg.n_folds, cfg.seed)
@@ -55,10 +55,9 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
             results.append(json.loads(done.read_text()))
             reporter.log(f"fold {k}: already trained, skipping (use --force to retrain)")
             continue
-        results.append(_train_fold(cfg, info, data, fold_of == k, usable, run_dir, k,
-                                   device, reporter))
-    return finish_run(ws, name, cfg, data, folds, results, device,
-                      time.perf_counter() - started)
+        results.append(_train_fold(backend, cfg, data, fold_of == k, usable, run_dir, k,
+                                   reporter))
+    return finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
 
 
 def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Path:
@@ -83,17 +82,15 @@ def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Pa
     return run_dir
 
 
-def _train_fold(cfg, info, data: Prepared, in_fold, usable, run_dir: Path, k: int, device,
-                reporter: Reporter) -> dict:
+def _train_fold(backend, cfg: TrainConfig, data: Prepared, in_fold, usable, run_dir: Path,
+                k: int, reporter: Reporter) -> dict:
     tr, va = ~in_fold & usable, in_fold & usable
     fold_data = FoldData(data.train.images[tr], data.train_targets[tr],
                          data.train.images[va], data.train_targets[va])
     tag = f"fold{k}"
-    result = {"fold": k, **fit_fold(cfg, info, fold_data, run_dir, tag, device, reporter)}
-    model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
-    val_pred = predict(model, fold_data.val_x, cfg, info, device)
-    test_pred = predict(model, data.test.images, cfg, info, device)
-    result |= binary_metrics(fold_data.val_y, val_pred)
+    result, val_pred, test_pred = backend.train_fold(cfg, fold_data, data.test.images, run_dir,
+                                                     tag, reporter)
+    result = {"fold": k, **result, **binary_metrics(fold_data.val_y, val_pred)}
     with atomic.atomic_path(run_dir / f"{tag}.preds.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, val_ids=data.train.ids[va], val_pred=val_pred, test_pred=test_pred)
     atomic.write_json(run_dir / f"{tag}.result.json", result)
@@ -103,7 +100,7 @@ def _train_fold(cfg, info, data: Prepared, in_fold, usable, run_dir: Path, k: in
 
 
 def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
-               results: list[dict], device, seconds: float) -> dict:
+               results: list[dict], seconds: float) -> dict:
     """Assemble OOF and test predictions from the folds' files and write every artifact."""
     run_dir = ws.run_dir(name)
     preds = [np.load(run_dir / f"fold{k}.preds.npz") for k in range(cfg.n_folds)]
@@ -132,7 +129,7 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
         "folds": results, "oof_auc": oof_auc,
         "fold_auc_mean": float(np.mean(fold_aucs)), "fold_auc_std": float(np.std(fold_aucs)),
         "skipped_images": sorted(data.skipped),
-        "versions": package_versions(), "device": str(device),
+        "versions": package_versions(), "device": results[-1].get("device", "?"),
         "seconds": round(sum(r.get("seconds", 0) for r in results), 2),
         "wall_seconds_last_call": round(seconds, 2),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
