@@ -1,0 +1,821 @@
+"""A synthetic stand-in for the Nexperia semiconductor defect contest.
+
+`synthesize` writes grayscale JPEG chip photos in the contest's layout: a dark background,
+a rectangular package body with printed marking, metal leads on its sides, bright noisy
+artefacts near the image border, occasional glare, small shifts / rotations / exposure changes
+and sensor noise. About `defect_rate` of the images carry one defect: a thin scratch (the hard
+one), a chipped corner, a crack, a missing or bent lead, or contamination. Training defect
+images get a bounding box in `defect_area.csv` (most of them, not all, as in the contest).
+
+Guarantees:
+- same arguments, same bytes (every image has its own seed derived from `seed` and its index;
+  JPEG quality is fixed);
+- a box encloses every pixel its defect changed (see `render`/`defect_box`);
+- the folder appears complete or not at all (written beside `out`, renamed into place).
+
+Internals are small pure functions so that tests can draw one image with and without its
+defect: `draw_scene` -> `draw_defect` -> `render`, `defect_box`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw, ImageFont
+
+from kfold.errors import KfError
+
+GOOD, BAD = "good_0", "bad_1"
+DEFECT_KINDS = ("scratch", "chip", "crack", "missing_lead", "bent_lead", "contamination")
+_KIND_WEIGHTS = np.array([0.30, 0.14, 0.16, 0.10, 0.10, 0.20])
+JPEG_QUALITY = 92
+BORDER = 20 / 267  # artefact band, as a share of the image side (the original cropped ~20 px)
+_BOX_PAD = 2  # pixels added around a defect's extent (bilinear warp spreads one pixel)
+
+Box = tuple[int, int, int, int]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Lead:
+    """One metal lead in the canonical (unrotated) frame: a rectangle from its base outwards."""
+
+    side: str  # "top" | "bottom" | "left" | "right"
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything about one defect-free chip photo; `render` turns it into pixels."""
+
+    size: int
+    background: float
+    body: tuple[float, float, float, float]  # x0, y0, x1, y1 (canonical frame)
+    body_level: float
+    rim: float
+    leads: tuple[Lead, ...]
+    lead_level: float
+    marking: tuple[str, ...]
+    marking_box: tuple[float, float, float, float]
+    marking_level: float
+    angle: float  # degrees, counter-clockwise
+    shift: tuple[float, float]
+    gain: float
+    offset: float
+    noise_sigma: float
+    glare: tuple[tuple[float, float, float, float, float], ...]  # cx, cy, rx, ry, amplitude
+    border_sides: tuple[str, ...]
+    seed: int  # texture, border artefacts and sensor noise
+
+
+@dataclass(frozen=True)
+class Defect:
+    """One defect in the canonical frame. `extent` bounds every canonical pixel it changes."""
+
+    kind: str
+    extent: tuple[float, float, float, float]  # x0, y0, x1, y1 (canonical frame)
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    """What `synthesize` wrote; `console.print(summary)` shows it as a table."""
+
+    path: str
+    n_train: int
+    n_test: int
+    train_good: int
+    train_bad: int
+    test_good: int
+    test_bad: int
+    boxes: int
+    flipped: int
+    kinds: tuple[tuple[str, int], ...]
+    size: int
+    seed: int
+
+    def __rich__(self):
+        from rich.table import Table
+
+        t = Table(title=f"synthetic dataset: {self.path}", show_header=False)
+        t.add_column(style="bold")
+        t.add_column()
+        t.add_row("train", f"{self.n_train} ({GOOD} {self.train_good}, {BAD} {self.train_bad})")
+        t.add_row("test", f"{self.n_test} (good {self.test_good}, bad {self.test_bad})")
+        t.add_row("boxes (defect_area.csv)", str(self.boxes))
+        t.add_row("labels flipped (noise)", str(self.flipped))
+        t.add_row("defect kinds", ", ".join(f"{k} {n}" for k, n in self.kinds) or "-")
+        t.add_row("image", f"{self.size}x{self.size} grayscale JPEG, seed {self.seed}")
+        return t
+
+
+# --------------------------------------------------------------------------- drawing params
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    return a + (b - a) * t
+
+
+def draw_scene(rng: np.random.Generator, size: int, difficulty: float = 0.5) -> Scene:
+    """Draw the nuisance parameters of one good chip photo."""
+    s = size
+    bw = rng.uniform(0.44, 0.58) * s
+    bh = rng.uniform(0.30, 0.42) * s
+    cx = s / 2 + rng.uniform(-0.03, 0.03) * s
+    cy = s / 2 + rng.uniform(-0.03, 0.03) * s
+    body = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+
+    # Package: SOT23-like (2 leads one side, 1 the other) or SOIC-like (n per side).
+    lw = rng.uniform(0.06, 0.09) * s
+    ll = rng.uniform(0.10, 0.15) * s
+    leads: list[Lead] = []
+    horizontal = rng.random() < 0.8  # leads on top/bottom (else left/right)
+    kind = rng.choice(["sot23", "soic"], p=[0.55, 0.45])
+    span = bw if horizontal else bh
+    lo = body[0] if horizontal else body[1]
+    if kind == "sot23":
+        flip = rng.random() < 0.5
+        layouts = {"a": (0.22, 0.78), "b": (0.5,)}
+        sides = ("bottom", "top") if horizontal else ("right", "left")
+        per_side = [layouts["a"], layouts["b"]] if not flip else [layouts["b"], layouts["a"]]
+    else:
+        n = int(rng.integers(2, 5))
+        pos = tuple((i + 0.5) / n for i in range(n))
+        sides = ("bottom", "top") if horizontal else ("right", "left")
+        per_side = [pos, pos]
+    for side, positions in zip(sides, per_side):
+        for p in positions:
+            c = lo + p * span
+            if side == "top":
+                leads.append(Lead(side, c - lw / 2, body[1] - ll, c + lw / 2, body[1]))
+            elif side == "bottom":
+                leads.append(Lead(side, c - lw / 2, body[3], c + lw / 2, body[3] + ll))
+            elif side == "left":
+                leads.append(Lead(side, body[0] - ll, c - lw / 2, body[0], c + lw / 2))
+            else:
+                leads.append(Lead(side, body[2], c - lw / 2, body[2] + ll, c + lw / 2))
+
+    n_lines = int(rng.integers(1, 3))
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    marking = tuple(
+        "".join(rng.choice(list(alphabet), size=int(rng.integers(3, 7)))) for _ in range(n_lines)
+    )
+    mw = bw * rng.uniform(0.35, 0.6)
+    mh = bh * rng.uniform(0.18, 0.25) * n_lines
+    mx = cx - mw / 2 + rng.uniform(-0.1, 0.1) * bw
+    my = cy - mh / 2 + rng.uniform(-0.12, 0.12) * bh
+    body_level = rng.uniform(70, 140)
+
+    n_glare = int(rng.random() < 0.35) + int(rng.random() < 0.1)
+    glare = tuple(
+        (
+            rng.uniform(body[0], body[2]), rng.uniform(body[1], body[3]),
+            rng.uniform(0.03, 0.12) * s, rng.uniform(0.02, 0.06) * s,
+            rng.uniform(15, 55),
+        )
+        for _ in range(n_glare)
+    )
+    sides_all = ("top", "bottom", "left", "right")
+    border_sides = tuple(sd for sd in sides_all if rng.random() < 0.45)
+
+    return Scene(
+        size=size,
+        background=rng.uniform(8, 30),
+        body=body,
+        body_level=body_level,
+        rim=rng.uniform(10, 35),
+        leads=tuple(leads),
+        lead_level=rng.uniform(150, 215),
+        marking=marking,
+        marking_box=(mx, my, mx + mw, my + mh),
+        marking_level=rng.uniform(25, 55),
+        angle=rng.uniform(-3.0, 3.0),
+        shift=(rng.uniform(-0.04, 0.04) * s, rng.uniform(-0.04, 0.04) * s),
+        gain=rng.uniform(0.85, 1.15),
+        offset=rng.uniform(-12, 12),
+        noise_sigma=rng.uniform(2.0, 3.5) + 2.5 * difficulty,
+        glare=glare,
+        border_sides=border_sides,
+        seed=int(rng.integers(0, 2**63 - 1)),
+    )
+
+
+def draw_defect(
+    rng: np.random.Generator, scene: Scene, difficulty: float = 0.5, kind: str | None = None
+) -> Defect:
+    """Draw one defect for `scene`; `difficulty` 0 = obvious, 1 = faint and small."""
+    if kind is None:
+        kind = str(rng.choice(DEFECT_KINDS, p=_KIND_WEIGHTS / _KIND_WEIGHTS.sum()))
+    s = scene.size
+    x0, y0, x1, y1 = scene.body
+    bw, bh = x1 - x0, y1 - y0
+    d = difficulty
+    sign = 1.0 if rng.random() < 0.7 else -1.0
+
+    if kind == "scratch":
+        # A straight thin line across part of the body, usually brighter than the epoxy.
+        length = rng.uniform(0.35, 0.9) * math.hypot(bw, bh) * _lerp(1.0, 0.6, d)
+        theta = rng.uniform(0, math.pi)
+        cx, cy = rng.uniform(x0 + 0.2 * bw, x1 - 0.2 * bw), rng.uniform(y0 + 0.2 * bh, y1 - 0.2 * bh)
+        dx, dy = math.cos(theta) * length / 2, math.sin(theta) * length / 2
+        p = (cx - dx, cy - dy)
+        q = (cx + dx, cy + dy)
+        p, q = _clip_segment(p, q, (x0 + 1, y0 + 1, x1 - 1, y1 - 1))
+        width = max(0.5, rng.uniform(0.4, 0.9) * s / 267 * _lerp(2.5, 1.0, d))
+        amp = sign * rng.uniform(0.8, 1.2) * _lerp(70, 16, d)
+        r = 3 * width + 1
+        ext = (min(p[0], q[0]) - r, min(p[1], q[1]) - r, max(p[0], q[0]) + r, max(p[1], q[1]) + r)
+        params = dict(p=p, q=q, width=width, amp=amp)
+    elif kind == "chip":
+        # A corner of the body broken off: a jagged triangle shows the dark background.
+        corner = int(rng.integers(0, 4))
+        leg = rng.uniform(0.6, 1.4) * _lerp(0.16, 0.05, d) * min(bw, bh) * 1.6
+        leg = min(leg, 0.45 * min(bw, bh))
+        ax, ay = rng.uniform(0.6, 1.4) * leg, rng.uniform(0.6, 1.4) * leg
+        cx = x0 if corner in (0, 3) else x1
+        cy = y0 if corner in (0, 1) else y1
+        sx = 1 if corner in (0, 3) else -1
+        sy = 1 if corner in (0, 1) else -1
+        # jagged hypotenuse from (cx + sx*ax, cy) to (cx, cy + sy*ay)
+        n = 5
+        pts = [(cx - sx * 2, cy - sy * 2), (cx + sx * ax, cy - sy * 2)]
+        for i in range(1, n):
+            t = i / n
+            jx = rng.uniform(-0.12, 0.12) * leg
+            jy = rng.uniform(-0.12, 0.12) * leg
+            pts.append((cx + sx * ax * (1 - t) + jx, cy + sy * ay * t + jy))
+        pts += [(cx - sx * 2, cy + sy * ay)]
+        fill = _lerp(1.0, 0.55, d)  # how far the chip goes toward the background level
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        ext = (min(xs) - 2, min(ys) - 2, max(xs) + 2, max(ys) + 2)
+        params = dict(poly=tuple(pts), fill=fill, edge=rng.uniform(20, 50) * _lerp(1, 0.4, d))
+    elif kind == "crack":
+        # A dark jagged polyline starting at a body edge and running inwards.
+        edge = int(rng.integers(0, 4))
+        if edge == 0:
+            start = (rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw), y0 + 1)
+            heading = math.pi / 2
+        elif edge == 1:
+            start = (rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw), y1 - 1)
+            heading = -math.pi / 2
+        elif edge == 2:
+            start = (x0 + 1, rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh))
+            heading = 0.0
+        else:
+            start = (x1 - 1, rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh))
+            heading = math.pi
+        n_seg = int(rng.integers(4, 9))
+        total = rng.uniform(0.3, 0.7) * min(bw, bh) * _lerp(1.3, 0.7, d)
+        step = total / n_seg
+        pts = [start]
+        ang = heading + rng.uniform(-0.5, 0.5)
+        for _ in range(n_seg):
+            ang += rng.uniform(-0.8, 0.8)
+            px, py = pts[-1]
+            nx = min(max(px + math.cos(ang) * step, x0 + 1), x1 - 1)
+            ny = min(max(py + math.sin(ang) * step, y0 + 1), y1 - 1)
+            pts.append((nx, ny))
+        width = max(1, round(s / 267 * rng.uniform(1.0, 2.2) * _lerp(1.5, 0.8, d)))
+        amp = -rng.uniform(0.8, 1.2) * _lerp(75, 18, d)
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        r = width + 2
+        ext = (min(xs) - r, min(ys) - r, max(xs) + r, max(ys) + r)
+        params = dict(points=tuple(pts), width=width, amp=amp)
+    elif kind in ("missing_lead", "bent_lead"):
+        i = int(rng.integers(0, len(scene.leads)))
+        lead = scene.leads[i]
+        if kind == "missing_lead":
+            cut = rng.uniform(0.8, 1.0) * _lerp(1.0, 0.4, d)  # share of the lead gone, from the tip
+            params = dict(index=i, cut=cut)
+        else:
+            bend = math.radians(rng.uniform(0.8, 1.2) * _lerp(40, 12, d)) * (
+                1 if rng.random() < 0.5 else -1
+            )
+            params = dict(index=i, bend=bend)
+        if kind == "missing_lead":
+            ext = (lead.x0 - 2, lead.y0 - 2, lead.x1 + 2, lead.y1 + 2)
+        else:  # the lead turns about its base: old and new outline together
+            ext = _bent_extent(lead, params["bend"])
+    elif kind == "contamination":
+        # A few particles clustered on the body (dark dust or a bright residue).
+        cx = rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw)
+        cy = rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh)
+        n = int(rng.integers(1, 6))
+        spread = _lerp(0.06, 0.03, d) * s
+        base_r = _lerp(0.025, 0.009, d) * s
+        amp = -sign * _lerp(85, 22, d)
+        parts = []
+        for _ in range(n):
+            r = max(0.8, base_r * rng.uniform(0.5, 1.4))
+            parts.append((cx + rng.normal(0, spread), cy + rng.normal(0, spread), r,
+                          amp * rng.uniform(0.7, 1.2)))
+        xs0 = [p[0] - 2 * p[2] - 1 for p in parts]
+        ys0 = [p[1] - 2 * p[2] - 1 for p in parts]
+        xs1 = [p[0] + 2 * p[2] + 1 for p in parts]
+        ys1 = [p[1] + 2 * p[2] + 1 for p in parts]
+        ext = (min(xs0), min(ys0), max(xs1), max(ys1))
+        params = dict(particles=tuple(parts))
+    else:
+        raise KfError(f"unknown defect kind {kind!r}; choose one of {', '.join(DEFECT_KINDS)}")
+    return Defect(kind=kind, extent=tuple(float(v) for v in ext), params=params)
+
+
+# --------------------------------------------------------------------------- geometry helpers
+
+
+def _clip_segment(p, q, rect):
+    """Liang-Barsky: the part of segment p-q inside rect (p, q if it is already inside)."""
+    x0, y0, x1, y1 = rect
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    t0, t1 = 0.0, 1.0
+    for pk, qk in ((-dx, p[0] - x0), (dx, x1 - p[0]), (-dy, p[1] - y0), (dy, y1 - p[1])):
+        if pk == 0:
+            continue
+        t = qk / pk
+        if pk < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+    if t0 > t1:  # the centre is inside the body, so this does not happen; stay safe
+        return p, p
+    return (p[0] + t0 * dx, p[1] + t0 * dy), (p[0] + t1 * dx, p[1] + t1 * dy)
+
+
+def _lead_base(lead: Lead) -> tuple[float, float]:
+    cx, cy = (lead.x0 + lead.x1) / 2, (lead.y0 + lead.y1) / 2
+    return {
+        "top": (cx, lead.y1), "bottom": (cx, lead.y0),
+        "left": (lead.x1, cy), "right": (lead.x0, cy),
+    }[lead.side]
+
+
+def _lead_corners(lead: Lead, bend: float = 0.0) -> np.ndarray:
+    pts = np.array([[lead.x0, lead.y0], [lead.x1, lead.y0], [lead.x1, lead.y1], [lead.x0, lead.y1]])
+    if bend:
+        b = np.array(_lead_base(lead))
+        c, s_ = math.cos(bend), math.sin(bend)
+        pts = (pts - b) @ np.array([[c, s_], [-s_, c]]) + b
+    return pts
+
+
+def _bent_extent(lead: Lead, bend: float) -> tuple[float, float, float, float]:
+    a = _lead_corners(lead)
+    b = _lead_corners(lead, bend)
+    pts = np.vstack([a, b])
+    return (pts[:, 0].min() - 2, pts[:, 1].min() - 2, pts[:, 0].max() + 2, pts[:, 1].max() + 2)
+
+
+def _forward(scene: Scene, pts: np.ndarray) -> np.ndarray:
+    """Canonical-frame points -> image pixel coordinates (rotation about the centre, shift)."""
+    c = (scene.size - 1) / 2
+    a = math.radians(scene.angle)
+    ca, sa = math.cos(a), math.sin(a)
+    x, y = pts[:, 0] - c, pts[:, 1] - c
+    return np.stack([ca * x + sa * y + c + scene.shift[0], -sa * x + ca * y + c + scene.shift[1]], 1)
+
+
+def defect_box(scene: Scene, defect: Defect) -> Box:
+    """The defect's box in image pixels: (x_1, y_1, x_2, y_2), inclusive, inside the image.
+
+    It encloses every pixel that drawing the defect changes (before JPEG), with a small margin.
+    """
+    x0, y0, x1, y1 = defect.extent
+    corners = _forward(scene, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+    hi = scene.size - 1
+    bx0 = int(np.clip(math.floor(corners[:, 0].min()) - _BOX_PAD, 0, hi))
+    by0 = int(np.clip(math.floor(corners[:, 1].min()) - _BOX_PAD, 0, hi))
+    bx1 = int(np.clip(math.ceil(corners[:, 0].max()) + _BOX_PAD, 0, hi))
+    by1 = int(np.clip(math.ceil(corners[:, 1].max()) + _BOX_PAD, 0, hi))
+    if bx1 <= bx0:
+        bx0, bx1 = (bx0 - 1, bx0) if bx0 > 0 else (0, 1)
+    if by1 <= by0:
+        by0, by1 = (by0 - 1, by0) if by0 > 0 else (0, 1)
+    return bx0, by0, bx1, by1
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@lru_cache(maxsize=1)
+def _font() -> ImageFont.ImageFont:
+    return ImageFont.load_default_imagefont()  # the bitmap font: same glyphs everywhere
+
+
+@lru_cache(maxsize=4)
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    return xx, yy
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Low-frequency noise in about [-1, 1]: a small random grid upsampled bicubically."""
+    small = rng.standard_normal((cells, cells)).astype(np.float32)
+    img = Image.fromarray(small, mode="F").resize((size, size), Image.BICUBIC)
+    return np.asarray(img, dtype=np.float32)
+
+
+def _rect_mask(xx, yy, x0, y0, x1, y1, soft: float = 0.7) -> np.ndarray:
+    """A rectangle with a soft (about one pixel) edge, values in [0, 1]."""
+    mx = np.clip(np.minimum(xx - x0, x1 - xx) / soft + 0.5, 0, 1)
+    my = np.clip(np.minimum(yy - y0, y1 - yy) / soft + 0.5, 0, 1)
+    return mx * my
+
+
+def _poly_mask(size: int, pts, width: int = 0) -> np.ndarray:
+    """A polygon (width 0) or polyline (width > 0) drawn by PIL at 4x and averaged down."""
+    k = 4
+    im = Image.new("L", (size * k, size * k), 0)
+    dr = ImageDraw.Draw(im)
+    scaled = [(x * k + (k - 1) / 2, y * k + (k - 1) / 2) for x, y in pts]
+    if width:
+        dr.line(scaled, fill=255, width=width * k, joint="curve")
+    else:
+        dr.polygon(scaled, fill=255)
+    a = np.asarray(im, dtype=np.float32).reshape(size, k, size, k).mean(axis=(1, 3))
+    return a / 255.0
+
+
+def _text_layer(scene: Scene) -> np.ndarray:
+    """The marking, drawn with the bitmap font and scaled onto its box, values in [0, 1]."""
+    font = _font()
+    lines = scene.marking
+    boxes = [font.getbbox(t) for t in lines]
+    tw = max(b[2] - b[0] for b in boxes) + 2
+    lh = max(b[3] - b[1] for b in boxes) + 2
+    im = Image.new("L", (tw, lh * len(lines)), 0)
+    dr = ImageDraw.Draw(im)
+    for i, (t, b) in enumerate(zip(lines, boxes)):
+        dr.text((1 - b[0], 1 - b[1] + i * lh), t, fill=255, font=font)
+    x0, y0, x1, y1 = scene.marking_box
+    w, h = max(1, round(x1 - x0)), max(1, round(y1 - y0))
+    txt = im.resize((w, h), Image.BILINEAR)
+    layer = Image.new("L", (scene.size, scene.size), 0)
+    layer.paste(txt, (round(x0), round(y0)))
+    return np.asarray(layer, dtype=np.float32) / 255.0
+
+
+def _warp(img: np.ndarray, scene: Scene, fill: float) -> np.ndarray:
+    """Rotate about the centre and shift (bilinear); outside the canvas reads `fill`."""
+    n = scene.size
+    xx, yy = _grid(n)
+    c = (n - 1) / 2
+    a = math.radians(scene.angle)
+    ca, sa = math.cos(a), math.sin(a)
+    u, v = xx - c - scene.shift[0], yy - c - scene.shift[1]
+    sx = ca * u - sa * v + c  # inverse of _forward
+    sy = sa * u + ca * v + c
+    x0 = np.floor(sx)
+    y0 = np.floor(sy)
+    fx, fy = sx - x0, sy - y0
+    pad = np.pad(img, 1, mode="constant", constant_values=fill)
+    xi = np.clip(x0.astype(np.int64) + 1, 0, n)
+    yi = np.clip(y0.astype(np.int64) + 1, 0, n)
+    inside = (sx >= -1) & (sx <= n) & (sy >= -1) & (sy <= n)
+    a00 = pad[yi, xi]
+    a01 = pad[yi, xi + 1]
+    a10 = pad[yi + 1, xi]
+    a11 = pad[yi + 1, xi + 1]
+    out = (a00 * (1 - fx) + a01 * fx) * (1 - fy) + (a10 * (1 - fx) + a11 * fx) * fy
+    return np.where(inside, out, fill).astype(np.float32)
+
+
+def _draw_defect(canvas: np.ndarray, scene: Scene, defect: Defect, body_mask: np.ndarray) -> None:
+    """Apply `defect` to the canonical canvas in place, only inside `defect.extent`."""
+    n = scene.size
+    xx, yy = _grid(n)
+    e = defect.extent
+    ys = slice(max(0, math.floor(e[1])), min(n, math.ceil(e[3]) + 1))
+    xs = slice(max(0, math.floor(e[0])), min(n, math.ceil(e[2]) + 1))
+    if ys.start >= ys.stop or xs.start >= xs.stop:
+        return
+    win = canvas[ys, xs]
+    gx, gy = xx[ys, xs], yy[ys, xs]
+    bm = body_mask[ys, xs]
+    p = defect.params
+    if defect.kind == "scratch":
+        (px, py), (qx, qy) = p["p"], p["q"]
+        dx, dy = qx - px, qy - py
+        L2 = dx * dx + dy * dy or 1e-9
+        t = np.clip(((gx - px) * dx + (gy - py) * dy) / L2, 0, 1)
+        dist = np.hypot(gx - (px + t * dx), gy - (py + t * dy))
+        w = p["width"]
+        prof = np.exp(-((dist / w) ** 2)) * (dist < 3 * w)
+        win += p["amp"] * prof * bm
+    elif defect.kind == "chip":
+        m = _poly_mask(n, p["poly"])[ys, xs] * bm
+        target = scene.background + 6.0
+        edge = _poly_mask(n, p["poly"][1:-1], width=1)[ys, xs] * bm
+        win += (target - win) * m * p["fill"]
+        win += p["edge"] * edge * (1 - m * 0.5)
+    elif defect.kind == "crack":
+        m = _poly_mask(n, p["points"], width=p["width"])[ys, xs] * bm
+        win += p["amp"] * m
+    elif defect.kind in ("missing_lead", "bent_lead"):
+        lead = scene.leads[p["index"]]
+        old = _lead_layer(scene, lead, gx, gy)
+        if defect.kind == "missing_lead":
+            cut = p["cut"]
+            L = (lead.x0, lead.y0, lead.x1, lead.y1)
+            if lead.side == "top":
+                L = (lead.x0, lead.y0 + (lead.y1 - lead.y0) * cut, lead.x1, lead.y1)
+            elif lead.side == "bottom":
+                L = (lead.x0, lead.y0, lead.x1, lead.y1 - (lead.y1 - lead.y0) * cut)
+            elif lead.side == "left":
+                L = (lead.x0 + (lead.x1 - lead.x0) * cut, lead.y0, lead.x1, lead.y1)
+            else:
+                L = (lead.x0, lead.y0, lead.x1 - (lead.x1 - lead.x0) * cut, lead.y1)
+            new = _lead_layer(scene, Lead(lead.side, *L), gx, gy) if cut < 0.999 else 0 * old
+        else:
+            # rotate the sampling grid about the lead's base instead of the lead
+            bx, by = _lead_base(lead)
+            c, s_ = math.cos(-p["bend"]), math.sin(-p["bend"])
+            ux, uy = gx - bx, gy - by
+            rx = ux * c + uy * s_ + bx
+            ry = -ux * s_ + uy * c + by
+            new = _lead_layer(scene, lead, rx, ry)
+        # leads show only outside the body (they pass under it)
+        win += (new - old) * (1 - bm)
+    elif defect.kind == "contamination":
+        for cx, cy, r, amp in p["particles"]:
+            d2 = ((gx - cx) ** 2 + (gy - cy) ** 2) / (r * r)
+            win += amp * np.exp(-d2 * 1.5) * (d2 < 4.0)
+
+
+def _lead_layer(scene: Scene, lead: Lead, gx, gy) -> np.ndarray:
+    """A lead's contribution above the background: metal with a bright ridge along it."""
+    m = _rect_mask(gx, gy, lead.x0, lead.y0, lead.x1, lead.y1)
+    if lead.side in ("top", "bottom"):
+        t = (gx - (lead.x0 + lead.x1) / 2) / max(1e-6, (lead.x1 - lead.x0) / 2)
+    else:
+        t = (gy - (lead.y0 + lead.y1) / 2) / max(1e-6, (lead.y1 - lead.y0) / 2)
+    shade = 1.0 - 0.35 * np.clip(t * t, 0, 1)
+    return m * (scene.lead_level * shade - scene.background)
+
+
+def render(scene: Scene, defect: Defect | None = None) -> np.ndarray:
+    """Pixels of one photo, float32 in [0, 255], shape (size, size), before JPEG.
+
+    Drawing the same scene with and without a defect changes only pixels inside
+    `defect_box(scene, defect)`: every nuisance (texture, noise, glare, border) comes from
+    `scene` alone.
+    """
+    n = scene.size
+    rng = np.random.default_rng(scene.seed)
+    xx, yy = _grid(n)
+    bg = scene.background
+    tex_bg = _smooth_noise(rng, n, 6)
+    tex_body = _smooth_noise(rng, n, 10)
+    canvas = np.full((n, n), bg, dtype=np.float32) + 4.0 * tex_bg
+
+    body = _rect_mask(xx, yy, *scene.body)
+    x0, y0, x1, y1 = scene.body
+    # Leads first (they pass under the body), then the body with a bright bevel rim.
+    leads = np.zeros((n, n), np.float32)
+    for lead in scene.leads:
+        leads += _lead_layer(scene, lead, xx, yy)
+    canvas += leads * (1 - body)
+    inner = _rect_mask(xx, yy, x0 + 0.02 * n, y0 + 0.02 * n, x1 - 0.02 * n, y1 - 0.02 * n, soft=3)
+    grad = (xx - x0) / max(1.0, x1 - x0) - 0.5
+    level = scene.body_level * (1 + 0.08 * grad) + 5.0 * tex_body
+    level = level + scene.rim * (1 - inner)
+    canvas = canvas * (1 - body) + level * body
+    canvas += scene.marking_level * _text_layer(scene) * body
+
+    if defect is not None:
+        _draw_defect(canvas, scene, defect, body)
+
+    img = _warp(canvas, scene, bg)
+
+    # Glare: soft bright ellipses (in image frame; they do not depend on the defect).
+    for gx, gy, rx, ry, amp in scene.glare:
+        p = _forward(scene, np.array([[gx, gy]]))[0]
+        d2 = ((xx - p[0]) / rx) ** 2 + ((yy - p[1]) / ry) ** 2
+        img += amp * np.exp(-d2) * (d2 < 9)
+
+    # Border artefacts: bright, noisy bands within ~20 px of the edge (both classes).
+    band = BORDER * n
+    for side in scene.border_sides:
+        depth = rng.uniform(0.25, 1.0) * band
+        strength = rng.uniform(40, 160)
+        dist = {"top": yy, "bottom": n - 1 - yy, "left": xx, "right": n - 1 - xx}[side]
+        along = {"top": xx, "bottom": xx, "left": yy, "right": yy}[side]
+        start, stop = sorted(rng.uniform(0, n, 2))
+        stop = max(stop, start + 0.3 * n)
+        m = (dist < depth) & (along >= start) & (along <= stop)
+        speckle = rng.random((n, n), dtype=np.float32)
+        img += m * strength * (0.4 + 0.6 * speckle) * np.exp(-dist / max(1.0, depth / 2))
+    # A few bright specks near the edge.
+    k = int(rng.integers(0, 6))
+    for _ in range(k):
+        side = rng.integers(0, 4)
+        a = rng.uniform(0, n)
+        b = rng.uniform(0, band)
+        px, py = [(a, b), (a, n - 1 - b), (b, a), (n - 1 - b, a)][side]
+        r = rng.uniform(0.6, 2.5) * max(1.0, n / 267)
+        d2 = ((xx - px) ** 2 + (yy - py) ** 2) / (r * r)
+        img += rng.uniform(60, 200) * np.exp(-d2) * (d2 < 9)
+
+    img = (img - 128.0) * scene.gain + 128.0 + scene.offset
+    img += scene.noise_sigma * rng.standard_normal((n, n), dtype=np.float32)
+    return np.clip(img, 0, 255)
+
+
+def encode_jpeg(img: np.ndarray) -> bytes:
+    """Round to uint8 and encode as a grayscale JPEG with the fixed quality."""
+    buf = io.BytesIO()
+    Image.fromarray(np.rint(img).astype(np.uint8), mode="L").save(
+        buf, format="JPEG", quality=JPEG_QUALITY, optimize=False
+    )
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the dataset plan
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image of the plan: its id, split, true and filed label, and how to draw it."""
+
+    id: str
+    split: str  # "train" | "test"
+    label: int  # true class: 1 = defect
+    filed: int  # class folder it is written to (differs from `label` when flipped)
+    seed: int
+    boxed: bool  # its box goes to defect_area.csv
+
+
+_LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+
+
+def _make_ids(rng: np.random.Generator, n: int) -> list[str]:
+    """Nexperia-like ids, e.g. WEA938001D1A_17-APG_ITIS_H49_1_48_2; unique."""
+    n_lots = max(2, n // 60)
+    lots = []
+    for _ in range(n_lots):
+        if rng.random() < 0.15:
+            lots.append(f"SOT{rng.integers(10, 99)}DUMMY{rng.integers(1, 99):02d}")
+        else:
+            a = "".join(rng.choice(_LETTERS, 3))
+            lots.append(f"{a}{rng.integers(100000, 999999)}{rng.choice(_LETTERS)}"
+                        f"{rng.integers(0, 9)}{rng.choice(_LETTERS)}")
+    heads = [f"H{'S' if rng.random() < 0.3 else ''}{rng.integers(1, 99)}" for _ in range(6)]
+    seen: set[str] = set()
+    out: list[str] = []
+    while len(out) < n:
+        lot = lots[int(rng.integers(0, n_lots))]
+        head = heads[int(rng.integers(0, len(heads)))]
+        s = (f"{lot}_{rng.integers(1, 60):02d}-APG_ITIS_{head}_{rng.integers(1, 3)}"
+             f"_{rng.integers(1, 200)}_{rng.integers(1, 9)}")
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def _n_defects(n: int, rate: float) -> int:
+    return int(min(max(round(n * rate), 1), n - 1))
+
+
+def plan(
+    *, n_train: int = 1000, n_test: int = 300, defect_rate: float = 0.2, label_noise: float = 0.0,
+    box_rate: float = 0.85, seed: int = 0,
+) -> list[Item]:
+    """Decide every image's id, split, labels, seed and whether it gets a box (no drawing)."""
+    rng = np.random.default_rng([seed, 7211])
+    ids = _make_ids(rng, n_train + n_test)
+    items: list[Item] = []
+    img_seeds = rng.integers(0, 2**63 - 1, size=n_train + n_test)
+    k = 0
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.zeros(n, dtype=int)
+        labels[rng.permutation(n)[: _n_defects(n, defect_rate)]] = 1
+        filed = labels.copy()
+        if split == "train" and label_noise > 0:
+            flip = rng.permutation(n)[: round(label_noise * n)]
+            filed[flip] = 1 - filed[flip]
+        boxed = np.zeros(n, dtype=bool)
+        if split == "train":
+            cand = np.flatnonzero((labels == 1) & (filed == 1))
+            n_box = round(box_rate * len(cand))
+            boxed[rng.permutation(cand)[:n_box]] = True
+        for i in range(n):
+            items.append(Item(ids[k], split, int(labels[i]), int(filed[i]), int(img_seeds[k]),
+                              bool(boxed[i])))
+            k += 1
+    return items
+
+
+def draw_item(item: Item, size: int, difficulty: float) -> tuple[Scene, Defect | None]:
+    """The scene (and defect, for a true defect) of one planned image."""
+    rng = np.random.default_rng(item.seed)
+    scene = draw_scene(rng, size, difficulty)
+    defect = draw_defect(rng, scene, difficulty) if item.label == 1 else None
+    return scene, defect
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate) -> None:
+    checks = [
+        (n_train >= 10, f"n_train must be at least 10, got {n_train}"),
+        (n_test >= 2, f"n_test must be at least 2, got {n_test}"),
+        (size >= 32, f"size must be at least 32 pixels, got {size}"),
+        (0 < defect_rate < 1, f"defect_rate must be between 0 and 1 (exclusive), got {defect_rate}"),
+        (0 <= difficulty <= 1, f"difficulty must be between 0 and 1, got {difficulty}"),
+        (0 <= label_noise < 0.5, f"label_noise must be in [0, 0.5), got {label_noise}"),
+        (0 <= box_rate <= 1, f"box_rate must be between 0 and 1, got {box_rate}"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise KfError(msg)
+
+
+def synthesize(
+    out: str | Path, *, n_train: int = 1000, n_test: int = 300, size: int = 267,
+    defect_rate: float = 0.2, difficulty: float = 0.5, label_noise: float = 0.0,
+    box_rate: float = 0.85, seed: int = 0, progress: Callable[[int, int], None] | None = None,
+) -> SynthSummary:
+    """Write a Nexperia-like dataset under `out` (which must be missing or empty).
+
+    Files: train/good_0/<id>.jpg, train/bad_1/<id>.jpg, test/<id>.jpg, defect_area.csv
+    (id, x_1, y_1, x_2, y_2), sample_submission.csv (id, label=0.5; test ids sorted) and
+    solution.csv (id, label, Usage = Public/Private, stratified half each) for a local scorer.
+    Same arguments, same bytes. `progress(done, total)` is called after each image.
+    """
+    _check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise KfError(f"{out} is not an empty folder; pass a new or empty folder to --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    items = plan(n_train=n_train, n_test=n_test, defect_rate=defect_rate,
+                 label_noise=label_noise, box_rate=box_rate, seed=seed)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for d in (tmp / "train" / GOOD, tmp / "train" / BAD, tmp / "test"):
+            d.mkdir(parents=True)
+        boxes: list[tuple[str, int, int, int, int]] = []
+        kinds: Counter[str] = Counter()
+        for k, item in enumerate(items):
+            scene, defect = draw_item(item, size, difficulty)
+            img = render(scene, defect)
+            folder = tmp / "test" if item.split == "test" else tmp / "train" / (BAD if item.filed else GOOD)
+            (folder / f"{item.id}.jpg").write_bytes(encode_jpeg(img))
+            if defect is not None:
+                kinds[defect.kind] += 1
+                if item.boxed:
+                    boxes.append((item.id, *defect_box(scene, defect)))
+            if progress is not None:
+                progress(k + 1, len(items))
+
+        pd.DataFrame(boxes, columns=["id", "x_1", "y_1", "x_2", "y_2"]).sort_values("id").to_csv(
+            tmp / "defect_area.csv", index=False)
+        test = sorted((it for it in items if it.split == "test"), key=lambda it: it.id)
+        pd.DataFrame({"id": [it.id for it in test], "label": 0.5}).to_csv(
+            tmp / "sample_submission.csv", index=False)
+        usage_rng = np.random.default_rng([seed, 4242])
+        usage = {}
+        for cls in (0, 1):  # stratified, so the public half has both classes
+            ids = [it.id for it in test if it.label == cls]
+            order = usage_rng.permutation(len(ids))
+            half = (len(ids) + int(usage_rng.integers(0, 2))) // 2
+            for j, i in enumerate(order):
+                usage[ids[i]] = "Public" if j < half else "Private"
+        pd.DataFrame({
+            "id": [it.id for it in test], "label": [it.label for it in test],
+            "Usage": [usage[it.id] for it in test],
+        }).to_csv(tmp / "solution.csv", index=False)
+
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    tr = [it for it in items if it.split == "train"]
+    te = [it for it in items if it.split == "test"]
+    return SynthSummary(
+        path=str(out), n_train=n_train, n_test=n_test,
+        train_good=sum(it.filed == 0 for it in tr), train_bad=sum(it.filed == 1 for it in tr),
+        test_good=sum(it.label == 0 for it in te), test_bad=sum(it.label == 1 for it in te),
+        boxes=len(boxes), flipped=sum(it.filed != it.label for it in tr),
+        kinds=tuple(sorted(kinds.items())), size=size, seed=seed,
+    )
