@@ -81,18 +81,18 @@ def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list
 
     Default: every run in `oof/` except earlier stacks, keeping those trained on `folds.csv`'s
     split (when it exists) and noting the others. Named runs must exist and, when `folds.csv`
-    exists, match its split, or it is an error.
+    exists, match its split, or it is an error. A run whose ids or targets differ from
+    `folds.csv` is broken, not merely on another split: always an error.
     """
     present = artifacts.list_oof_runs(ws)
-    expected = _current_fingerprint(ws)
+    folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None
     notes: list[str] = []
     if runs is None:
         chosen = []
         for run in (r for r in present if not r.startswith(STACK_PREFIX)):
-            fp = artifacts.folds_fingerprint(artifacts.read_oof(ws.oof_path(run)))
-            if expected is not None and fp != expected:
-                notes.append(f"skipped {run!r}: trained on another fold split ({fp}, "
-                             f"folds.csv is {expected})")
+            other_split = _check_against_folds(ws, run, folds)
+            if other_split:
+                notes.append(f"skipped {run!r}: {other_split}")
             else:
                 chosen.append(run)
         if len(chosen) < 2:
@@ -108,21 +108,37 @@ def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list
                       f"known: {', '.join(present) or 'none'}")
     if len(runs) < 2:
         raise KfError(f"stacking needs at least two runs; --runs named only {runs}")
-    if expected is not None:
-        for run in runs:
-            fp = artifacts.folds_fingerprint(artifacts.read_oof(ws.oof_path(run)))
-            if fp != expected:
-                raise KfError(
-                    f"run {run!r} was trained on another fold split ({fp}) than folds.csv "
-                    f"({expected}); retrain it on the current folds or leave it out of --runs"
-                )
+    for run in runs:
+        other_split = _check_against_folds(ws, run, folds)
+        if other_split:
+            raise KfError(f"run {run!r} was {other_split}; retrain it on "
+                          f"the current folds or leave it out of --runs")
     return runs, notes
 
 
-def _current_fingerprint(ws: Workspace) -> str | None:
-    if not ws.folds_path.exists():
+def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None) -> str | None:
+    """None if `run` matches folds.csv (or there is none); a note if it was trained on another
+    split of the same rows; a KfError if its ids or targets differ from folds.csv."""
+    if folds is None:
         return None
-    return artifacts.folds_fingerprint(artifacts.read_folds(ws.folds_path))
+    oof = artifacts.read_oof(ws.oof_path(run))
+    expected = folds.set_index(folds["id"].astype(str))
+    ids = set(oof["id"])
+    if ids != set(expected.index):
+        lacking, extra = sorted(set(expected.index) - ids), sorted(ids - set(expected.index))
+        raise KfError(
+            f"run {run!r} has OOF rows for other ids than folds.csv ({len(oof)} vs "
+            f"{len(expected)} rows; {len(lacking)} missing, first: {lacking[:5]}; "
+            f"{len(extra)} unknown, first: {extra[:5]})"
+        )
+    differ = oof["target"].to_numpy() != expected.loc[oof["id"], "target"].to_numpy()
+    if differ.any():
+        raise KfError(f"run {run!r} has {int(differ.sum())} target(s) that differ from "
+                      f"folds.csv (first id: {oof['id'][differ].iloc[0]!r})")
+    fp, current = artifacts.folds_fingerprint(oof), artifacts.folds_fingerprint(folds)
+    if fp != current:
+        return f"trained on another fold split ({fp}) than folds.csv ({current})"
+    return None
 
 
 # --- test predictions ----------------------------------------------------------------------
