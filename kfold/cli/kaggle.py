@@ -1,0 +1,152 @@
+"""`kf submit|submissions|leaderboard|plan`, `kf sandbox serve` and `kf data download`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kfold.cli._common import WorkspaceOpt, console, err_console, open_workspace, user_errors
+from kfold.cli.data import data_app
+
+CompetitionOpt = Annotated[
+    Optional[str],
+    typer.Option("--competition", "-c", help="Competition slug (default: kfold.toml)."),
+]
+
+sandbox_app = typer.Typer(help="A local stand-in for Kaggle (offline competition loop).",
+                          no_args_is_help=True)
+
+
+def _log(msg: str) -> None:
+    err_console.print(f"[dim]{msg}[/]", highlight=False)
+
+
+@data_app.command("download")
+@user_errors
+def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
+    """Download and unpack the competition's files into data/, then check them."""
+    from kfold.kaggle.flow import download_data
+
+    ws = open_workspace(workspace)
+    res = download_data(ws, competition=competition)
+    console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "
+                  f"into {ws.data_dir}", highlight=False)
+    if res.check is not None:
+        console.print(res.check)
+
+
+@user_errors
+def submit(
+    file: Annotated[Optional[Path], typer.Argument(
+        help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Description shown on Kaggle.")] = "",
+    wait: Annotated[bool, typer.Option(help="Poll until scored and store the public score.")] = False,
+    force: Annotated[bool, typer.Option(help="Submit content that was already submitted.")] = False,
+    workspace: WorkspaceOpt = None,
+    competition: CompetitionOpt = None,
+) -> None:
+    """Validate, reserve a daily slot, upload to Kaggle and record it in the ledger."""
+    from kfold.kaggle.flow import submit as do_submit
+    from kfold.kaggle.render import print_submit
+
+    ws = open_workspace(workspace)
+    res = do_submit(ws, file, message, wait=wait, force=force, competition=competition, log=_log)
+    print_submit(console, res)
+
+
+@user_errors
+def submissions(
+    sync: Annotated[bool, typer.Option(help="Also add submissions made on the website.")] = False,
+    offline: Annotated[bool, typer.Option(help="Show the ledger only; no network.")] = False,
+    workspace: WorkspaceOpt = None,
+    competition: CompetitionOpt = None,
+) -> None:
+    """Ledger and Kaggle's list merged: CV, public, private, status; slots left today."""
+    from kfold.kaggle.flow import submissions_view
+    from kfold.kaggle.render import print_submissions
+
+    ws = open_workspace(workspace)
+    print_submissions(console, submissions_view(ws, competition=competition, do_sync=sync,
+                                                offline=offline))
+
+
+@user_errors
+def leaderboard(
+    top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    team: Annotated[Optional[str], typer.Option(help="Our team name (default: the Kaggle username).")] = None,
+    workspace: WorkspaceOpt = None,
+    competition: CompetitionOpt = None,
+) -> None:
+    """Fetch and snapshot the public leaderboard; our rank now and over time (PNG)."""
+    from kfold.kaggle.flow import leaderboard as fetch
+    from kfold.kaggle.render import print_leaderboard
+
+    ws = open_workspace(workspace)
+    print_leaderboard(console, fetch(ws, top=top, team=team, competition=competition))
+
+
+@user_errors
+def plan(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
+    """Rank unsubmitted candidates for today's slots; recommend the final two selections."""
+    from kfold.kaggle.planner import make_plan
+    from kfold.kaggle.render import print_plan
+
+    ws = open_workspace(workspace)
+    print_plan(console, make_plan(ws, competition=competition))
+
+
+@sandbox_app.command("serve")
+@user_errors
+def serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: a free one).")] = 0,
+    daily_limit: Annotated[Optional[int], typer.Option(help="Submissions per UTC day (default: kfold.toml).")] = None,
+    score_delay: Annotated[float, typer.Option(help="Seconds a submission stays pending.")] = 2.0,
+    slow: Annotated[float, typer.Option(help="Delay every answer by this many seconds.")] = 0.0,
+    fail: Annotated[Optional[str], typer.Option(
+        help="Inject failures: STATUS:COUNT[:METHOD], e.g. 500:2:CreateSubmission or 429:1.")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve a stand-in Kaggle competition on loopback, scoring against data/solution.csv."""
+    from kfold.errors import KfError
+    from kfold.kaggle.client import ENDPOINT_ENV
+    from kfold.kaggle.server import SandboxServer
+
+    ws = open_workspace(workspace)
+    server = SandboxServer.from_workspace(ws, port=port, daily_limit=daily_limit,
+                                          score_delay_s=score_delay, delay_s=slow)
+    if fail:
+        parts = fail.split(":")
+        try:
+            server.fail_next(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1,
+                             parts[2] if len(parts) > 2 else None)
+        except ValueError:
+            raise KfError(f"--fail {fail!r}: expected STATUS:COUNT[:METHOD], e.g. 500:2") from None
+    console.print(f"stand-in Kaggle for [bold]{ws.config.competition}[/] on {server.url} "
+                  f"(daily limit {server.state.daily_limit}); point kf at it with:", highlight=False)
+    console.print(f"  export {ENDPOINT_ENV}={server.url}", highlight=False, soft_wrap=True)
+    console.print("  (any kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY is accepted); Ctrl-C stops it")
+    server.start()
+    sys.stdout.flush()
+    try:
+        deadline = None if duration is None else time.monotonic() + duration
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    console.print(f"stopped; {len(server.state.submissions)} submission(s) received")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit)
+    app.command("submissions")(submissions)
+    app.command("leaderboard")(leaderboard)
+    app.command("plan")(plan)
+    app.add_typer(sandbox_app, name="sandbox")
+

@@ -1,0 +1,435 @@
+"""A thin wrapper on the real `kaggle` client (`KaggleApi`): credentials, retries, one-line errors.
+
+Every network call goes through `kaggle.api.kaggle_api_extended.KaggleApi` and the
+`kagglesdk` client it builds, so the same code talks to kaggle.com and to the local stand-in.
+
+Pointing it elsewhere: kagglesdk only knows fixed hosts (`KAGGLE_API_ENVIRONMENT=LOCALHOST`
+means http://localhost on port 80). `KF_KAGGLE_ENDPOINT=http://127.0.0.1:PORT` (what
+`kf sandbox serve` prints) makes kf build the client in kagglesdk's LOCALHOST mode and set
+its endpoint to that URL; requests then go to `{endpoint}/api/v1/{service}/{method}`.
+Unset, the client talks to https://api.kaggle.com as usual.
+
+Credentials are whatever the package supports: `KAGGLE_API_TOKEN` or `~/.kaggle/access_token`,
+`KAGGLE_USERNAME` + `KAGGLE_KEY`, or `kaggle.json` in `KAGGLE_CONFIG_DIR` / `~/.kaggle` /
+`~/.config/kaggle`. kf never prints or stores the key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import stat
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from kfold.errors import KfError
+
+ENDPOINT_ENV = "KF_KAGGLE_ENDPOINT"
+T = TypeVar("T")
+
+HOW_TO_SET = (
+    "no Kaggle credentials found: download kaggle.json from kaggle.com > Settings > API > "
+    "Create New Token into ~/.kaggle/ (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY, "
+    "or KAGGLE_API_TOKEN"
+)
+
+
+class KaggleUnreachable(KfError):
+    """The network is down or the host does not answer: nothing was spent."""
+
+
+class KaggleHttpError(KfError):
+    """Kaggle answered with an error that retrying will not fix."""
+
+    def __init__(self, message: str, status: int | None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Explicit credentials (the demo uses these); `key` is never printed."""
+
+    username: str
+    key: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, key=***)"
+
+
+@dataclass(frozen=True)
+class RemoteSubmission:
+    ref: int
+    date: datetime
+    file_name: str | None
+    description: str | None
+    status: str  # pending | complete | error
+    public_score: float | None
+    private_score: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    num_today: int
+    num_total: int
+    num_allowed_now: int
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank: int
+    team_id: int
+    team_name: str
+    score: float | None
+    date: datetime | None
+
+
+# --- credentials ---------------------------------------------------------------------------
+def config_dir() -> Path:
+    """Where the kaggle package looks for kaggle.json (same rule as KaggleApi)."""
+    env = os.environ.get("KAGGLE_CONFIG_DIR")
+    if env:
+        return Path(env)
+    home = Path(os.path.expanduser("~")) / ".kaggle"
+    if sys.platform.startswith("linux") and not home.exists():
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        return Path(xdg) / "kaggle"
+    return home
+
+
+def check_credentials() -> tuple[str, list[str]]:
+    """Which credential source the kaggle package will use, and warnings about it.
+
+    Raises KfError with how to set them when there are none. Reads no secret into output.
+    """
+    warnings: list[str] = []
+    cfg = config_dir() / "kaggle.json"
+    if cfg.exists() and os.name != "nt":
+        mode = cfg.stat().st_mode
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            warnings.append(f"{cfg} is readable by other users; run: chmod 600 {cfg}")
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return "KAGGLE_API_TOKEN", warnings
+    for name in ("access_token", "access_token.txt"):
+        tok = Path(os.path.expanduser("~/.kaggle")) / name
+        if tok.exists() and tok.read_text().strip():
+            return str(tok), warnings
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return "KAGGLE_USERNAME/KAGGLE_KEY", warnings
+    if cfg.exists():
+        try:
+            data = json.loads(cfg.read_text() or "{}")
+        except json.JSONDecodeError:
+            raise KfError(f"{cfg} is not valid JSON; download a fresh one from kaggle.com > "
+                          f"Settings > API") from None
+        if data.get("username") and data.get("key"):
+            return str(cfg), warnings
+        raise KfError(f"{cfg} lacks 'username' or 'key'; download a fresh one from kaggle.com "
+                      f"> Settings > API")
+    raise KfError(HOW_TO_SET)
+
+
+def endpoint() -> str | None:
+    url = os.environ.get(ENDPOINT_ENV, "").strip().rstrip("/")
+    return url or None
+
+
+# --- the KaggleApi subclass ------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet():
+    """The kaggle package prints (auth help, version warnings); keep it off our output."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def _api_class():
+    with _quiet():
+        from kaggle.api.kaggle_api_extended import KaggleApi
+    return KaggleApi
+
+
+def _make_api(url: str | None, creds: Credentials | None):
+    KaggleApi = _api_class()
+
+    class _KfKaggleApi(KaggleApi):
+        """KaggleApi with the config dir read now (not at import) and an optional endpoint."""
+
+        def __init__(self):
+            super().__init__()
+            self.config_dir = str(config_dir())
+            self.config = os.path.join(self.config_dir, self.config_file)
+            self.args = ["--local"] if url else []
+            self.config_values = {}
+
+        def _load_config(self) -> None:
+            super()._load_config()
+            if creds is not None:
+                self.config_values.pop(self.CONFIG_NAME_TOKEN, None)
+                self.config_values[self.CONFIG_NAME_USER] = creds.username
+                self.config_values[self.CONFIG_NAME_KEY] = creds.key
+
+        def build_kaggle_client(self):
+            client = super().build_kaggle_client()
+            if url:
+                client._http_client._endpoint = url
+            return client
+
+    return _KfKaggleApi()
+
+
+def _status_of(exc: BaseException) -> int | None:
+    resp = getattr(exc, "response", None)
+    return getattr(resp, "status_code", None)
+
+
+def _message_of(exc: BaseException) -> str:
+    resp = getattr(exc, "response", None)
+    if resp is not None:
+        try:
+            body = resp.json()
+            if isinstance(body, dict) and body.get("message"):
+                return str(body["message"])
+        except Exception:  # noqa: BLE001 - not JSON
+            pass
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class KaggleClient:
+    """The calls kf makes, on one competition, with retries on 429/5xx.
+
+    `retries` attempts per call with exponential backoff from `backoff_s` (Retry-After wins
+    when the server sends one). A connection failure raises `KaggleUnreachable`; any other
+    HTTP error raises `KaggleHttpError` with one line.
+    """
+
+    def __init__(self, competition: str, *, credentials: Credentials | None = None,
+                 url: str | None = None, retries: int = 5, backoff_s: float = 0.5,
+                 log: Callable[[str], None] | None = None):
+        if not competition:
+            raise KfError("no competition: set `competition` in kfold.toml or pass --competition")
+        self.competition = competition
+        self.url = url if url is not None else endpoint()
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.log = log or (lambda msg: None)
+        self.warnings: list[str] = []
+        if credentials is None:
+            self.source, self.warnings = check_credentials()
+        else:
+            self.source = "explicit"
+        self._api = _make_api(self.url, credentials)
+        with _quiet():
+            try:
+                self._api.authenticate()
+            except SystemExit:
+                raise KfError(HOW_TO_SET) from None
+            except Exception as exc:  # noqa: BLE001 - token introspection over the network
+                self._raise(exc, "authenticate")
+
+    @property
+    def username(self) -> str | None:
+        return self._api.config_values.get(self._api.CONFIG_NAME_USER)
+
+    @property
+    def where(self) -> str:
+        return self.url or "https://api.kaggle.com"
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _raise(self, exc: BaseException, what: str):
+        import requests
+
+        if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+            raise KaggleUnreachable(f"cannot reach Kaggle at {self.where} ({what}): "
+                                    f"{type(exc).__name__}; nothing was spent") from None
+        status = _status_of(exc)
+        if status is not None:
+            hint = ""
+            if status == 401:
+                hint = " (check your Kaggle credentials)"
+            elif status == 403:
+                hint = " (have you accepted the competition rules on kaggle.com?)"
+            elif status == 404:
+                hint = f" (is the competition slug {self.competition!r} right?)"
+            raise KaggleHttpError(f"Kaggle {what} failed: HTTP {status}: {_message_of(exc)}{hint}",
+                                  status) from None
+        raise exc
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying 429 and 5xx with exponential backoff."""
+        import requests
+
+        delay = self.backoff_s
+        for attempt in range(1, self.retries + 1):
+            try:
+                with _quiet():
+                    return fn()
+            except requests.exceptions.RequestException as exc:
+                status = _status_of(exc)
+                retriable = status is not None and (status == 429 or status >= 500)
+                if not retriable or attempt == self.retries:
+                    self._raise(exc, what)
+                wait = delay * (1 + 0.25 * random.random())
+                retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+                if retry_after is not None:
+                    try:
+                        wait = min(float(retry_after), 60.0)
+                    except ValueError:
+                        pass
+                self.log(f"{what}: HTTP {status}, retry {attempt}/{self.retries - 1} in {wait:.1f}s")
+                time.sleep(wait)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _sdk(self):
+        return self._api.build_kaggle_client()
+
+    # --- calls ---------------------------------------------------------------------------
+    def limits(self) -> Limits:
+        res = self._call("submission limits",
+                         lambda: self._api.competition_get_submission_limits(self.competition))
+        return Limits(res.num_today, res.num_total, res.num_allowed_now)
+
+    def upload(self, path: Path, message: str,
+               on_uploaded: Callable[[], None] | None = None) -> int:
+        """The upload URL flow: start upload -> PUT bytes -> create submission. Returns the ref."""
+        from kagglesdk.competitions.types.competition_api_service import (
+            ApiCreateSubmissionRequest,
+            ApiStartSubmissionUploadRequest,
+        )
+
+        path = Path(path)
+
+        def start():
+            with self._sdk() as kaggle:
+                req = ApiStartSubmissionUploadRequest()
+                req.competition_name = self.competition
+                req.file_name = path.name
+                req.content_length = path.stat().st_size
+                req.last_modified_epoch_seconds = int(path.stat().st_mtime)
+                return kaggle.competitions.competition_api_client.start_submission_upload(req)
+
+        started = self._call("start upload", start)
+        self._put(path, started.create_url)
+        if on_uploaded:
+            on_uploaded()
+
+        def create():
+            with self._sdk() as kaggle:
+                req = ApiCreateSubmissionRequest()
+                req.competition_name = self.competition
+                req.blob_file_tokens = started.token
+                if message:
+                    req.submission_description = message
+                return kaggle.competitions.competition_api_client.create_submission(req)
+
+        res = self._call("create submission", create)
+        if not res.ref:
+            raise KaggleHttpError(f"Kaggle did not accept the submission: {res.message}", None)
+        return int(res.ref)
+
+    def _put(self, path: Path, url: str) -> None:
+        """PUT the bytes with KaggleApi.upload_complete, retrying what it reports as retriable."""
+        with _quiet():
+            from kaggle.api.kaggle_api_extended import ResumableUploadResult
+        delay = self.backoff_s
+        for attempt in range(1, self.retries + 1):
+            with _quiet():
+                result = self._api.upload_complete(str(path), url, quiet=True)
+            if result == ResumableUploadResult.COMPLETE:
+                return
+            # FAILED: the server refused the bytes (e.g. a 5xx); INCOMPLETE: no connection.
+            # Nothing is spent until CreateSubmission, so both are safe to retry.
+            if attempt == self.retries:
+                if result == ResumableUploadResult.FAILED:
+                    raise KaggleHttpError(f"uploading {path.name} to {self.where} failed: the "
+                                          f"server refused the file", None)
+                raise KaggleUnreachable(f"uploading {path.name} to {self.where} failed: no "
+                                        f"connection; nothing was spent")
+            self.log(f"upload: {result}, retry {attempt}/{self.retries - 1} in {delay:.1f}s")
+            time.sleep(delay)
+            delay *= 2
+
+    def submissions(self, max_pages: int = 50) -> list[RemoteSubmission]:
+        """All our submissions on the competition, newest first."""
+        from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+        out: list[RemoteSubmission] = []
+        token = ""
+        for _ in range(max_pages):
+            def page(token=token):
+                with self._sdk() as kaggle:
+                    req = ApiListSubmissionsRequest()
+                    req.competition_name = self.competition
+                    req.page_size = 100
+                    req.page_token = token
+                    return kaggle.competitions.competition_api_client.list_submissions(req)
+
+            res = self._call("list submissions", page)
+            out.extend(_remote(s) for s in res.submissions or [] if s is not None)
+            token = res.next_page_token
+            if not token:
+                break
+        return out
+
+    def leaderboard(self, max_rows: int = 10_000) -> list[LeaderboardRow]:
+        """The public leaderboard, best first (all pages, up to `max_rows`)."""
+        from kagglesdk.competitions.types.competition_api_service import ApiGetLeaderboardRequest
+
+        rows: list[LeaderboardRow] = []
+        token = ""
+        while len(rows) < max_rows:
+            def page(token=token):
+                with self._sdk() as kaggle:
+                    req = ApiGetLeaderboardRequest()
+                    req.competition_name = self.competition
+                    req.page_size = 200
+                    req.page_token = token
+                    return kaggle.competitions.competition_api_client.get_leaderboard(req)
+
+            res = self._call("leaderboard", page)
+            for s in res.submissions or []:
+                rows.append(LeaderboardRow(len(rows) + 1, int(s.team_id or 0), s.team_name or "",
+                                           _float(s.score), s.submission_date))
+            token = res.next_page_token
+            if not token or not res.submissions:
+                break
+        return rows
+
+    def download(self, dest: Path) -> Path:
+        """Download the competition's zip into `dest` and return its path (not unpacked)."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        self._call("download data",
+                   lambda: self._api.competition_download_files(self.competition, str(dest),
+                                                                force=True, quiet=True))
+        zips = sorted(dest.glob(f"{self.competition}.*"))
+        if not zips:
+            raise KfError(f"Kaggle returned no data file for {self.competition!r}")
+        return zips[0]
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _remote(s) -> RemoteSubmission:
+    date = s.date
+    if date is not None and date.tzinfo is not None:
+        date = date.astimezone(timezone.utc).replace(tzinfo=None)
+    return RemoteSubmission(
+        ref=int(s.ref), date=date, file_name=s.file_name, description=s.description,
+        status=s.status.name.lower() if s.status is not None else "pending",
+        public_score=_float(s.public_score), private_score=_float(s.private_score),
+        error=s.error_description,
+    )

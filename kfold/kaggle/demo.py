@@ -1,0 +1,61 @@
+"""The offline competition loop for `kf demo`: stand-in server, submit, wait, report, plan."""
+
+from __future__ import annotations
+
+import secrets
+
+from rich.console import Console
+
+from kfold.errors import KfError
+from kfold.kaggle import flow, render
+from kfold.kaggle.client import Credentials, KaggleClient
+from kfold.kaggle.planner import make_plan
+from kfold.kaggle.server import SandboxServer
+from kfold.workspace import Workspace
+
+
+def run_competition_loop(ws: Workspace, console: Console, *, n_submit: int = 3,
+                         score_delay_s: float = 0.5, poll_s: float = 0.25,
+                         top: int = 10) -> dict:
+    """Start the stand-in on a free loopback port, submit the best `n_submit` candidates
+    of submissions/ (by CV, through the real kaggle client), wait for their scores, print
+    `kf submissions`, `kf leaderboard` and `kf plan`, stop the server.
+
+    Needs data/solution.csv and data/sample_submission.csv (from `kf data synth`) and at
+    least one candidate CSV with a sidecar under submissions/. Returns a summary dict.
+    """
+    creds = Credentials(username="kf-demo", key=secrets.token_hex(16))
+    server = SandboxServer.from_workspace(ws, score_delay_s=score_delay_s)
+    with server:
+        console.print(f"[bold]stand-in Kaggle[/] for {ws.config.competition} at {server.url} "
+                      f"(daily limit {server.state.daily_limit})", highlight=False)
+        client = KaggleClient(ws.config.competition, credentials=creds, url=server.url,
+                              backoff_s=0.2)
+        submitted = []
+        for i in range(n_submit):
+            try:
+                res = flow.submit(ws, None, f"demo submission {i + 1}", wait=True,
+                                  client=client, poll_s=poll_s, wait_timeout_s=120)
+            except KfError as exc:
+                if not submitted:
+                    raise
+                console.print(f"stopping after {len(submitted)} submission(s): {exc}",
+                              highlight=False)
+                break
+            render.print_submit(console, res)
+            submitted.append(res)
+        view = flow.submissions_view(ws, client=client, do_sync=True)
+        render.print_submissions(console, view)
+        lb = flow.leaderboard(ws, top=top, client=client)
+        render.print_leaderboard(console, lb)
+        plan = make_plan(ws)
+        render.print_plan(console, plan)
+    return {
+        "url": server.url,
+        "submitted": [{"file": r.file.name, "ref": r.ref, "cv": r.cv_auc,
+                       "public": r.public_score, "private": r.private_score} for r in submitted],
+        "left_today": view.left_today,
+        "our_rank": lb.our_rank,
+        "n_teams": lb.n_teams,
+        "final": [s.name for s in plan.final],
+    }

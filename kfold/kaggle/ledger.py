@@ -1,0 +1,329 @@
+"""`submissions/ledger.sqlite`: candidates, submissions and leaderboard snapshots.
+
+SQLite in WAL mode with numbered migrations (`PRAGMA user_version`). Every change is one
+transaction, so a crash leaves a submission recorded or not, never half.
+
+Slots: `reserve()` takes a daily slot inside `BEGIN IMMEDIATE` (one writer at a time across
+processes), counting today's (UTC) reserved, pending and complete rows, so concurrent
+`kf submit` processes can never exceed the limit. A reservation is a row with status
+`reserved` and the owner's pid; `release()` deletes it (a failed upload gives the slot
+back), `mark_submitted()` turns it into `pending` with Kaggle's ref. A reservation whose
+process died is reaped by the next writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+from kfold.errors import KfError
+
+MIGRATIONS: list[str] = [
+    # 1: the three tables
+    """
+    CREATE TABLE candidates (
+        sha256 TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cv_auc REAL,
+        lineage TEXT,
+        created_utc TEXT,
+        registered_utc TEXT NOT NULL
+    );
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        competition TEXT NOT NULL,
+        sha256 TEXT,
+        file TEXT,
+        utc TEXT NOT NULL,
+        day TEXT NOT NULL,
+        message TEXT,
+        ref INTEGER UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('reserved','pending','complete','error')),
+        public_score REAL,
+        private_score REAL,
+        error TEXT,
+        source TEXT NOT NULL DEFAULT 'kf',
+        pid INTEGER,
+        host TEXT,
+        submitted_utc TEXT,
+        updated_utc TEXT
+    );
+    CREATE INDEX submissions_day ON submissions (competition, day);
+    CREATE INDEX submissions_sha ON submissions (competition, sha256);
+    CREATE TABLE lb_snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        competition TEXT NOT NULL,
+        utc TEXT NOT NULL,
+        n_teams INTEGER NOT NULL,
+        our_team TEXT,
+        our_rank INTEGER,
+        our_score REAL
+    );
+    CREATE TABLE lb_rows (
+        snapshot_id INTEGER NOT NULL REFERENCES lb_snapshots(id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        team_id INTEGER,
+        team_name TEXT,
+        score REAL,
+        date TEXT,
+        PRIMARY KEY (snapshot_id, rank)
+    );
+    """,
+]
+
+COUNTED = ("reserved", "pending", "complete")  # statuses that use a daily slot
+_OTHER_HOST_TTL = timedelta(hours=1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def next_reset(now: datetime | None = None) -> datetime:
+    """When the daily quota resets: the next UTC midnight."""
+    now = now or utcnow()
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: int
+    day: str
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Ledger:
+    """One connection to the ledger; cheap to open, safe to share between processes."""
+
+    def __init__(self, path: str | Path, timeout_s: float = 30.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA busy_timeout = %d" % int(timeout_s * 1000))
+        mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise KfError(f"{self.path}: could not switch the ledger to WAL mode (got {mode})")
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so check-then-write is atomic."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise KfError(f"{self.path} was written by a newer kf (schema {version}); upgrade kf")
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for stmt in [s for s in script.split(";") if s.strip()]:
+                    db.execute(stmt)
+                db.execute(f"PRAGMA user_version = {i}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # --- candidates ----------------------------------------------------------------------
+    def add_candidate(self, sha256: str, path: Path, name: str, cv_auc: float | None,
+                      lineage: dict | None, created_utc: str | None) -> None:
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO candidates (sha256, path, name, cv_auc, lineage, created_utc,
+                   registered_utc) VALUES (?,?,?,?,?,?,?)
+                   ON CONFLICT(sha256) DO UPDATE SET path=excluded.path, name=excluded.name,
+                   cv_auc=COALESCE(excluded.cv_auc, candidates.cv_auc),
+                   lineage=COALESCE(excluded.lineage, candidates.lineage)""",
+                (sha256, str(path), name, cv_auc, json.dumps(lineage) if lineage else None,
+                 created_utc, iso(utcnow())),
+            )
+
+    def candidates(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM candidates ORDER BY cv_auc DESC").fetchall()
+
+    def candidate(self, sha256: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM candidates WHERE sha256=?", (sha256,)).fetchone()
+
+    # --- slots ---------------------------------------------------------------------------
+    def _reap_dead(self, db: sqlite3.Connection) -> int:
+        """Delete reservations whose process is gone: their upload never finished."""
+        host = socket.gethostname()
+        dead = []
+        for row in db.execute("SELECT id, pid, host, utc FROM submissions WHERE status='reserved'"):
+            if row["host"] == host:
+                if row["pid"] is None or not _pid_alive(row["pid"]):
+                    dead.append(row["id"])
+            elif utcnow() - datetime.fromisoformat(row["utc"]) > _OTHER_HOST_TTL:
+                dead.append(row["id"])
+        for rid in dead:
+            db.execute("DELETE FROM submissions WHERE id=?", (rid,))
+        return len(dead)
+
+    def reap_dead(self) -> int:
+        with self.tx() as db:
+            return self._reap_dead(db)
+
+    def used_today(self, competition: str, now: datetime | None = None) -> int:
+        day = (now or utcnow()).date().isoformat()
+        return self.db.execute(
+            f"SELECT COUNT(*) FROM submissions WHERE competition=? AND day=? AND status IN "
+            f"({','.join('?' * len(COUNTED))})", (competition, day, *COUNTED)).fetchone()[0]
+
+    def reserve(self, competition: str, sha256: str | None, file: str, message: str,
+                daily_limit: int, api_allowed: int | None = None,
+                api_read_utc: datetime | None = None, now: datetime | None = None) -> Reservation:
+        """Take one of today's slots atomically, or raise KfError when none is left.
+
+        `daily_limit` is checked against today's ledger rows. `api_allowed` is Kaggle's
+        `numAllowedNow` read at `api_read_utc`; slots taken since then by other processes
+        (reservations, and submissions made after that read) are subtracted from it.
+        """
+        now = now or utcnow()
+        day = now.date().isoformat()
+        with self.tx() as db:
+            self._reap_dead(db)
+            used = db.execute(
+                f"SELECT COUNT(*) FROM submissions WHERE competition=? AND day=? AND status IN "
+                f"({','.join('?' * len(COUNTED))})", (competition, day, *COUNTED)).fetchone()[0]
+            left = daily_limit - used
+            if api_allowed is not None:
+                since = iso(api_read_utc or now)
+                taken_since = db.execute(
+                    "SELECT COUNT(*) FROM submissions WHERE competition=? AND (status='reserved' "
+                    "OR (status IN ('pending','complete') AND submitted_utc >= ?))",
+                    (competition, since)).fetchone()[0]
+                left = min(left, api_allowed - taken_since)
+            if left <= 0:
+                reset = next_reset(now)
+                hours, rem = divmod(int((reset - now).total_seconds()), 3600)
+                raise KfError(
+                    f"daily submission limit reached for {competition}: {used} used today by the "
+                    f"ledger (limit {daily_limit})"
+                    + ("" if api_allowed is None else f", Kaggle allows {max(api_allowed, 0)} more")
+                    + f"; the quota resets at 00:00 UTC (in {hours}h{rem // 60:02d}m)")
+            cur = db.execute(
+                """INSERT INTO submissions (competition, sha256, file, utc, day, message, status,
+                   source, pid, host, updated_utc) VALUES (?,?,?,?,?,?,'reserved','kf',?,?,?)""",
+                (competition, sha256, file, iso(now), day, message, os.getpid(),
+                 socket.gethostname(), iso(now)))
+            return Reservation(int(cur.lastrowid), day)
+
+    def release(self, res: Reservation) -> None:
+        """Give a slot back (the upload failed before Kaggle took the submission)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM submissions WHERE id=? AND status='reserved'", (res.id,))
+
+    def mark_submitted(self, res: Reservation, ref: int) -> None:
+        with self.tx() as db:
+            now = iso(utcnow())
+            db.execute("UPDATE submissions SET status='pending', ref=?, submitted_utc=?, "
+                       "updated_utc=?, pid=NULL WHERE id=?", (ref, now, now, res.id))
+
+    # --- submissions ---------------------------------------------------------------------
+    def submitted_hashes(self, competition: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT sha256 FROM submissions WHERE competition=? AND sha256 IS NOT NULL AND "
+            "status IN ('reserved','pending','complete')", (competition,))
+        return {r[0] for r in rows}
+
+    def submissions(self, competition: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name FROM submissions s
+               LEFT JOIN candidates c ON c.sha256 = s.sha256
+               WHERE s.competition=? ORDER BY s.utc""", (competition,)).fetchall()
+
+    def by_ref(self, ref: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM submissions WHERE ref=?", (ref,)).fetchone()
+
+    def update_remote(self, competition: str, remote, adopt: bool) -> str:
+        """Merge one remote submission: refresh a known ref; with `adopt`, record an unknown one
+        (made on the website, or by a kf process that died before recording it).
+        Returns 'updated', 'added' or 'skipped'."""
+        now = iso(utcnow())
+        with self.tx() as db:
+            row = db.execute("SELECT id FROM submissions WHERE ref=?", (remote.ref,)).fetchone()
+            vals = (remote.status, remote.public_score, remote.private_score,
+                    remote.error or None, now)
+            if row is not None:
+                db.execute("UPDATE submissions SET status=?, public_score=?, private_score=?, "
+                           "error=?, updated_utc=? WHERE id=?", (*vals, row["id"]))
+                return "updated"
+            if not adopt:
+                return "skipped"
+            date = remote.date or utcnow()
+            date_iso = iso(date)
+            cand = None
+            if remote.file_name:
+                cand = db.execute("SELECT sha256 FROM candidates WHERE path LIKE ? ORDER BY "
+                                  "registered_utc DESC LIMIT 1",
+                                  (f"%{os.sep}{remote.file_name}",)).fetchone()
+            db.execute(
+                """INSERT INTO submissions (competition, sha256, file, utc, day, message, ref,
+                   status, public_score, private_score, error, source, submitted_utc, updated_utc)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,'remote',?,?)""",
+                (competition, cand["sha256"] if cand else None, remote.file_name, date_iso,
+                 date_iso[:10], remote.description, remote.ref, *vals[:4], date_iso, now))
+            return "added"
+
+    # --- leaderboard ---------------------------------------------------------------------
+    def add_snapshot(self, competition: str, rows, our_team: str | None) -> int:
+        ours = next((r for r in rows if our_team and r.team_name == our_team), None)
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO lb_snapshots (competition, utc, n_teams, our_team, our_rank, "
+                "our_score) VALUES (?,?,?,?,?,?)",
+                (competition, iso(utcnow()), len(rows), our_team,
+                 ours.rank if ours else None, ours.score if ours else None))
+            sid = int(cur.lastrowid)
+            db.executemany(
+                "INSERT INTO lb_rows (snapshot_id, rank, team_id, team_name, score, date) "
+                "VALUES (?,?,?,?,?,?)",
+                [(sid, r.rank, r.team_id, r.team_name, r.score,
+                  iso(r.date) if r.date else None) for r in rows])
+            return sid
+
+    def snapshots(self, competition: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM lb_snapshots WHERE competition=? ORDER BY utc",
+                               (competition,)).fetchall()
+
