@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import StackingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import PredefinedSplit, cross_val_predict
-from sklearn.ensemble import StackingClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -18,7 +18,7 @@ from kfold.stack import create_blender, list_blenders, stack_runs
 from kfold.stack.blenders import BLENDERS, auc, logit
 from kfold.stack.cv import cross_fit
 from kfold.stack.run import rank_to_reference
-from kfold.stack.synthetic import make_runs, write_workspace
+from kfold.stack.synthetic import write_workspace
 
 FITTED = [name for name, cls in BLENDERS.items() if cls.learns]
 
@@ -211,8 +211,8 @@ def _test_nan(ws, run):
     [
         (_other_split, {"runs": ["run0", "run2"]},
          r"run 'run2' was trained on another fold split \(\w+\) than folds.csv"),
-        (_missing_ids, {}, r"run 'run2' has OOF rows for other ids than folds.csv "
-                           r"\(590 vs 600 rows; 10 missing"),
+        (_missing_ids, {}, (r"run 'run2' has OOF rows for other ids than folds.csv "
+                           r"\(590 vs 600 rows; 10 missing")),
         (_missing_ids_no_folds_csv, {},
          r"runs 'run0' and 'run2' have different ids \(600 vs 590 rows"),
         (_nan, {}, r"run2.parquet: 1 prediction\(s\) are NaN or outside \[0, 1\]"),
@@ -222,8 +222,8 @@ def _test_nan(ws, run):
         (_no_test, {}, r"no test predictions for run\(s\) \['run2'\]"),
         (_test_ids_differ, {}, "runs 'run0' and 'run2' have test predictions for different ids"),
         (_test_nan, {}, r"run2.test.parquet: 1 prediction\(s\) are NaN"),
-        (None, {"use_full": True}, "--use-full needs 100%-retrain predictions for every run; "
-                                   r"missing for \['run0', 'run1', 'run2'\]"),
+        (None, {"use_full": True}, ("--use-full needs 100%-retrain predictions for every run; "
+                                   r"missing for \['run0', 'run1', 'run2'\]")),
         (None, {"runs": ["run0"]}, r"needs at least two runs; --runs named only \['run0'\]"),
         (None, {"runs": ["run0", "nope"]}, r"no OOF predictions for run\(s\) \['nope'\]"),
         (None, {"metas": "mean,xgb"}, r"unknown blender\(s\) \['xgb'\]"),

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 
 from kfold.errors import KfError
 
-BLENDERS: dict[str, type["Blender"]] = {}
+BLENDERS: dict[str, type[Blender]] = {}
 
 _EPS = 1e-6
 
@@ -44,7 +44,7 @@ def list_blenders() -> list[str]:
     return list(BLENDERS)
 
 
-def create_blender(name: str, **kwargs) -> "Blender":
+def create_blender(name: str, **kwargs) -> Blender:
     """A blender by name; keyword arguments that are None are dropped (the blender's default wins)."""
     if name not in BLENDERS:
         raise KfError(f"unknown blender {name!r}; known blenders: {', '.join(BLENDERS)}")
@@ -132,7 +132,7 @@ class Blender(BaseEstimator):
     #: from targets, but they are still cross-fitted and reported the same way.
     learns: ClassVar[bool] = True
 
-    def fit(self, X, y) -> "Blender":
+    def fit(self, X, y) -> Blender:
         X = check_X(X)
         y = check_y(y, X.shape[0])
         self.n_features_in_ = X.shape[1]
