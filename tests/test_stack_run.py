@@ -84,6 +84,19 @@ def test_stack_artifacts_are_runs_with_the_same_folds(stacked):
         assert lineage["test_files"] == ["oof/run0.test.parquet", "oof/run1.test.parquet"]
 
 
+def test_runs_of_different_backends_and_image_sizes_stack_when_folds_match(ws):
+    artifacts.write_run(ws, "run0", {"model": "simple_cnn", "backend": "torch",
+                                     "config": {"image_size": 64}})
+    artifacts.write_run(ws, "run1", {"model": "vgg16", "backend": "keras",
+                                     "config": {"image_size": 224}})
+    stack_runs(ws, metas="logreg")
+    side = json.loads(ws.submission_path("stack-logreg").with_suffix(".json").read_text())
+    assert side["lineage"]["run_info"] == {
+        "run0": {"model": "simple_cnn", "backend": "torch", "image_size": 64},
+        "run1": {"model": "vgg16", "backend": "keras", "image_size": 224},
+    }
+
+
 def test_default_runs_exclude_earlier_stacks(stacked):
     ws, _ = stacked
     again = stack_runs(ws, metas="mean", write=False)

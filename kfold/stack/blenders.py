@@ -62,7 +62,7 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks of a 1-D array, ties sharing their average rank (like scipy's rankdata)."""
     values = np.asarray(values, dtype=float)
     n = len(values)
-    order = np.argsort(values, kind="mergesort")
+    order = np.argsort(values)  # ties are averaged below, so sort stability does not matter
     ordered = values[order]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1])
     ends = np.concatenate([starts[1:], [n]])

@@ -233,6 +233,7 @@ def stack_runs(
     base = [Score(s.name, s.kind, s.oof_auc, s.fold_auc_mean, s.fold_auc_std,
                   s.oof_auc - best_auc) for s in base]
     base_aucs = {s.name: round(s.oof_auc, 6) for s in base}
+    run_info = describe_runs(ws, runs)
 
     stacks, written = [], {}
     for meta in metas:
@@ -256,6 +257,7 @@ def stack_runs(
                     "test_files": [str((ws.full_test_path(r) if use_full else ws.test_path(r))
                                        .relative_to(ws.root)) for r in runs],
                     "folds_fingerprint": fingerprint, "learned": learned,
+                    "run_info": run_info,
                 },
                 cv_auc=score.oof_auc,
             )
@@ -263,6 +265,20 @@ def stack_runs(
 
     scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
     return StackReport(runs, scores, source, fingerprint, notes, written)
+
+
+def describe_runs(ws: Workspace, runs: list[str]) -> dict[str, dict]:
+    """Model, backend and image size of each run that has a run.json (stacks have none).
+
+    Only for lineage: runs of different backends or image sizes stack fine if folds match."""
+    info = {}
+    for run in runs:
+        if not ws.run_json(run).exists():
+            continue
+        meta = artifacts.read_run(ws, run)
+        info[run] = {"model": meta.get("model"), "backend": meta.get("backend"),
+                     "image_size": (meta.get("config") or {}).get("image_size")}
+    return info
 
 
 def _write_stack(ws, name, aligned, oof, test_ids, test, lineage, cv_auc) -> list[Path]:
