@@ -36,7 +36,9 @@ def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None)
     console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "
                   f"into {ws.data_dir}", highlight=False)
     if res.check is not None:
-        console.print(res.check)
+        from kfold.cli.data import render_report
+
+        console.print(render_report(res.check))
 
 
 @user_errors

@@ -297,7 +297,12 @@ def download_data(ws: Workspace, *, competition: str | None = None,
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(src), dst)
             files.append(dst)
-    return DownloadResult(size, files, run_data_check(ws))
+    try:
+        report = run_data_check(ws)
+    except KfError as exc:
+        raise KfError(f"downloaded {len(files)} file(s) into {ws.data_dir}, but the data check "
+                      f"failed: {exc}") from None
+    return DownloadResult(size, files, report)
 
 
 def run_data_check(ws: Workspace):

@@ -1,0 +1,48 @@
+"""Tiny competition fixtures for tests and quick trials of the stand-in (no images needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold.submission import write_submission
+from kfold.workspace import Workspace
+
+
+def make_competition(root: str | Path, *, n: int = 60, daily_limit: int = 5,
+                     competition: str = "nexperia-synth", seed: int = 0,
+                     candidates: list[tuple[str, float, float]] | None = None) -> Workspace:
+    """A workspace with data/sample_submission.csv, data/solution.csv (a third Public) and
+    candidate CSVs: (name, noise, cv) -> predictions = labels blurred by `noise`."""
+    root = Path(root)
+    ws = Workspace.init(root, competition=competition, daily_limit=daily_limit)
+    rng = np.random.default_rng(seed)
+    ids = [f"img_{i:04d}" for i in range(n)]
+    y = (rng.random(n) < 0.3).astype(int)
+    y[:2] = [0, 1]
+    ws.data_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": ids, "label": 0.5}).to_csv(ws.data_dir / "sample_submission.csv",
+                                                   index=False)
+    usage = np.where(np.arange(n) % 3 == 0, "Public", "Private")
+    usage[:2], usage[2:4] = "Public", ["Private", "Private"]
+    y[2:4] = [0, 1]
+    pd.DataFrame({"id": ids, "label": y, "Usage": usage}).to_csv(ws.data_dir / "solution.csv",
+                                                                 index=False)
+    for name, noise, cv in candidates or []:
+        pred = np.clip(0.25 + 0.5 * y + rng.normal(0, noise, n), 0, 1)
+        write_submission(ws, name, pd.DataFrame({"id": ids, "pred": pred}), cv,
+                         {"runs": [name], "blender": None})
+    return ws
+
+
+def write_kaggle_json(config_dir: str | Path, username: str = "tester",
+                      key: str = "k3y-never-printed", mode: int = 0o600) -> Path:
+    path = Path(config_dir) / "kaggle.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"username": username, "key": key}))
+    os.chmod(path, mode)
+    return path
