@@ -59,9 +59,8 @@ def check_probabilities(pred, where: str) -> None:
 
 
 def write_oof(path: str | Path, df: pd.DataFrame) -> None:
-    df = df[OOF_COLUMNS].reset_index(drop=True)
     _validate_oof(df, path)
-    atomic.write_parquet(path, df)
+    atomic.write_parquet(path, df[OOF_COLUMNS].reset_index(drop=True))
 
 
 def read_oof(path: str | Path) -> pd.DataFrame:

@@ -13,8 +13,10 @@ from rich.console import Console
 from kfold.errors import KfError
 from kfold.workspace import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output gets wide tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 WorkspaceOpt = Annotated[
     Path | None,

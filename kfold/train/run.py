@@ -47,16 +47,24 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
     folds = ensure_folds(ws, data.dataset.train, cfg.n_folds, cfg.seed)
     fold_of = folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
+    fingerprint = artifacts.folds_fingerprint(folds)
     usable = data.usable
     results = []
     for k in range(cfg.n_folds):
         done = run_dir / f"fold{k}.result.json"
         if done.exists():
-            results.append(json.loads(done.read_text()))
+            result = json.loads(done.read_text())
+            if result.get("folds_fingerprint") != fingerprint:
+                raise KfError(
+                    f"run {name!r} was trained on another fold split than {ws.folds_path}; "
+                    "pass --force to retrain it on the current folds"
+                )
+            results.append(result)
             reporter.log(f"fold {k}: already trained, skipping (use --force to retrain)")
             continue
-        results.append(_train_fold(backend, cfg, data, fold_of == k, usable, run_dir, k,
-                                   reporter))
+        result = _train_fold(backend, cfg, data, fold_of == k, usable, run_dir, k, reporter,
+                             fingerprint)
+        results.append(result)
     return finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
 
 
@@ -83,14 +91,15 @@ def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Pa
 
 
 def _train_fold(backend, cfg: TrainConfig, data: Prepared, in_fold, usable, run_dir: Path,
-                k: int, reporter: Reporter) -> dict:
+                k: int, reporter: Reporter, fingerprint: str) -> dict:
     tr, va = ~in_fold & usable, in_fold & usable
     fold_data = FoldData(data.train.images[tr], data.train_targets[tr],
                          data.train.images[va], data.train_targets[va])
     tag = f"fold{k}"
     result, val_pred, test_pred = backend.train_fold(cfg, fold_data, data.test.images, run_dir,
                                                      tag, reporter)
-    result = {"fold": k, **result, **binary_metrics(fold_data.val_y, val_pred)}
+    result = {"fold": k, **result, **binary_metrics(fold_data.val_y, val_pred),
+              "folds_fingerprint": fingerprint}
     with atomic.atomic_path(run_dir / f"{tag}.preds.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, val_ids=data.train.ids[va], val_pred=val_pred, test_pred=test_pred)
     atomic.write_json(run_dir / f"{tag}.result.json", result)

@@ -1,0 +1,109 @@
+"""`kf data check`: what a competitor wants to know before training.
+
+Counts per class, image sizes, unreadable or truncated files, exact duplicates (within
+train, across train/test, with conflicting labels), and defect-box coverage and bounds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from kfold.data.sources import Dataset, discover
+from kfold.progress import Reporter
+from kfold.workspace import Workspace
+
+
+@dataclass
+class DataReport:
+    layout: str
+    n_train: int
+    n_test: int
+    class_counts: dict[int, int]
+    sizes: dict[str, int]  # "WxH" -> count
+    unreadable: dict[str, str]  # path -> error
+    duplicates_train: list[list[str]]  # groups of ids with identical bytes
+    duplicates_train_test: list[tuple[str, str]]
+    conflicting_labels: list[list[str]]
+    boxes: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreadable and not self.conflicting_labels and not self.boxes.get("invalid")
+
+
+def _inspect(path: str) -> tuple[str, str | None, str | None]:
+    """(sha256 of bytes, "WxH" or None, error or None) for one file."""
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return digest, f"{im.width}x{im.height}", None
+    except Exception as exc:  # PIL raises many types for broken files
+        return digest, None, f"{type(exc).__name__}: {exc}"
+
+
+def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
+    dataset = discover(ws)
+    frames = {"train": dataset.train, "test": dataset.test}
+    info: dict[str, list] = {}
+    with ThreadPoolExecutor(8) as pool:
+        for split, frame in frames.items():
+            with reporter.task(f"checking {split} images", len(frame)) as bar:
+                info[split] = []
+                for item in pool.map(_inspect, frame["path"]):
+                    info[split].append(item)
+                    bar.advance()
+    train = dataset.train.assign(sha=[i[0] for i in info["train"]])
+    test = dataset.test.assign(sha=[i[0] for i in info["test"]])
+    unreadable = {p: i[2] for split, frame in frames.items()
+                  for p, i in zip(frame["path"], info[split]) if i[2]}
+    sizes = Counter(i[1] for split in info for i in info[split] if i[1])
+    groups = [g for _, g in train.groupby("sha") if len(g) > 1]
+    test_by_sha = test.groupby("sha")["id"].first()
+    return DataReport(
+        layout=dataset.layout, n_train=len(train), n_test=len(test),
+        class_counts={int(k): int(v) for k, v in train["target"].value_counts().sort_index().items()},
+        sizes=dict(sizes.most_common()),
+        unreadable=unreadable,
+        duplicates_train=[sorted(g["id"]) for g in groups],
+        duplicates_train_test=[(i, test_by_sha[s]) for i, s in zip(train["id"], train["sha"])
+                               if s in test_by_sha.index],
+        conflicting_labels=[sorted(g["id"]) for g in groups if g["target"].nunique() > 1],
+        boxes=check_boxes(dataset, info["train"]),
+    )
+
+
+def check_boxes(dataset: Dataset, train_info: list) -> dict:
+    """Coverage of defect images by boxes, and boxes that are inverted, out of the image,
+    for unknown ids or for images labelled good."""
+    if dataset.boxes is None:
+        return {}
+    boxes = dataset.boxes
+    train = dataset.train.assign(size=[i[1] for i in train_info]).set_index("id")
+    known = boxes["id"].isin(train.index)
+    size = train["size"].reindex(boxes["id"]).to_numpy()
+    wh = pd.Series(size).str.split("x", expand=True).astype(float) if len(boxes) else None
+    inverted = (boxes["x_2"] <= boxes["x_1"]) | (boxes["y_2"] <= boxes["y_1"])
+    outside = (boxes[["x_1", "y_1"]] < 0).any(axis=1)
+    if wh is not None and wh.shape[1] == 2:
+        outside |= (boxes["x_2"].to_numpy() > wh[0].to_numpy()) | (boxes["y_2"].to_numpy() > wh[1].to_numpy())
+    on_good = known & boxes["id"].map(train["target"]).eq(0)
+    defects = train.index[train["target"] == 1]
+    covered = defects.isin(boxes["id"]).sum()
+    invalid = boxes.loc[inverted | outside, "id"].tolist()
+    return {
+        "boxes": len(boxes),
+        "defect_images": len(defects),
+        "coverage": float(covered / len(defects)) if len(defects) else 0.0,
+        "unknown_ids": boxes.loc[~known, "id"].tolist(),
+        "on_good_images": boxes.loc[on_good, "id"].tolist(),
+        "invalid": invalid,
+    }

@@ -1,0 +1,35 @@
+"""Shared fixtures: a tiny synthetic dataset, generated once per session, copied per test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from kfold.data.synth import synthesize
+from kfold.train.config import TrainConfig
+from kfold.workspace import Workspace
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory) -> Path:
+    """60 training and 16 test chip images at 48 px (about 20% defects)."""
+    out = tmp_path_factory.mktemp("synth") / "data"
+    synthesize(out, n_train=60, n_test=16, size=48, difficulty=0.3, seed=0)
+    return out
+
+
+@pytest.fixture
+def workspace(tmp_path, synth_data) -> Workspace:
+    """A fresh workspace holding a copy of the tiny dataset (2 folds, 32 px)."""
+    shutil.copytree(synth_data, tmp_path / "data")
+    return Workspace.init(tmp_path, n_folds=2, image_size=32, seed=0)
+
+
+@pytest.fixture
+def tiny_cfg() -> TrainConfig:
+    return TrainConfig(n_folds=2, image_size=32, epochs=2, batch_size=16, seed=0, patience=5)

@@ -1,0 +1,73 @@
+"""Decoded cache: built once, reused, rebuilt when an input changes; preprocessing options."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from kfold.data import cache as cache_mod
+from kfold.data.cache import load_decoded
+from kfold.data.preprocess import Preprocess
+from kfold.data.sources import discover
+from kfold.errors import KfError
+
+
+def test_second_load_is_a_cache_hit(workspace, monkeypatch):
+    train = discover(workspace).train
+    first = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    monkeypatch.setattr(cache_mod, "decode", lambda path: pytest.fail("decoded again"))
+    second = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    assert np.array_equal(first.images, second.images)
+    assert first.images.shape == (len(train), 32, 32) and first.images.dtype == np.uint8
+    assert (first.orig_hw == 48).all()
+
+
+def test_changed_file_preprocessing_or_size_builds_a_new_entry(workspace):
+    train = discover(workspace).train
+    load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    load_decoded(train, Preprocess(crop=4), 32, workspace.cache_dir, "train")
+    load_decoded(train, Preprocess(), 24, workspace.cache_dir, "train")
+    assert len(list(workspace.cache_dir.glob("train-*.npz"))) == 3
+    path = train["path"].iat[0]
+    later = time.time() + 5
+    os.utime(path, (later, later))
+    rebuilt = load_decoded(discover(workspace).train, Preprocess(), 32, workspace.cache_dir, "train")
+    assert len(list(workspace.cache_dir.glob("train-*.npz"))) == 4
+    assert rebuilt.images.shape[0] == len(train)
+
+
+def test_crop_then_resize():
+    img = np.zeros((40, 40), np.uint8)
+    img[:5] = 255  # a bright border strip, cropped away
+    img[10:30, 10:30] = 100
+    out = Preprocess(crop=5).apply(img, 30)
+    assert out.shape == (30, 30)
+    assert out.max() == 100 and out[0, 0] == 0
+
+
+def test_method_one_sets_dark_pixels_to_zero_and_method_two_binarises():
+    img = np.array([[10, 50], [60, 200]], np.uint8)
+    assert Preprocess(threshold=0.2).apply(img, 2).tolist() == [[0, 0], [60, 200]]
+    assert Preprocess(binarize=0.2).apply(img, 2).tolist() == [[0, 0], [255, 255]]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"crop": -1}, "crop"),
+    ({"threshold": 2.0}, "threshold"),
+    ({"threshold": 0.2, "binarize": 0.5}, "choose one"),
+])
+def test_bad_preprocessing_options(kwargs, message):
+    with pytest.raises(KfError, match=message):
+        Preprocess(**kwargs)
+
+
+def test_unreadable_image_is_reported_with_its_path(workspace):
+    train = discover(workspace).train
+    victim = train["path"].iat[3]
+    with open(victim, "r+b") as fh:
+        fh.truncate(200)
+    decoded = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    assert list(decoded.bad) == [train["id"].iat[3]]
+    with pytest.raises(KfError, match="1 unreadable training image"):
+        cache_mod.refuse_bad(decoded, train, "training")

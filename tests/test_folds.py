@@ -1,0 +1,58 @@
+"""Folds: stratified, deterministic, shared; a different split is refused."""
+
+import pandas as pd
+import pytest
+
+from kfold import artifacts
+from kfold.errors import KfError
+from kfold.folds import ensure_folds, make_folds, write_folds
+
+
+def frame(n=100, pos=20):
+    return pd.DataFrame({"id": [f"img{i:03d}" for i in range(n)],
+                         "target": [1] * pos + [0] * (n - pos)})
+
+
+def test_folds_preserve_class_balance():
+    folds = make_folds(frame(), 5, seed=1)
+    assert folds.groupby("fold")["target"].sum().tolist() == [4] * 5
+    assert folds.groupby("fold").size().tolist() == [20] * 5
+
+
+def test_same_seed_same_folds_whatever_the_row_order():
+    a = make_folds(frame(), 5, seed=1)
+    b = make_folds(frame().sample(frac=1, random_state=3), 5, seed=1)
+    assert artifacts.folds_fingerprint(a) == artifacts.folds_fingerprint(b)
+    assert artifacts.folds_fingerprint(make_folds(frame(), 5, seed=2)) != \
+        artifacts.folds_fingerprint(a)
+
+
+@pytest.mark.parametrize("n, pos, k, message", [
+    (100, 20, 1, "at least 2"),
+    (100, 3, 5, "smallest class has 3"),
+    (4, 2, 5, "use fewer folds"),
+])
+def test_too_few_images_for_the_folds(n, pos, k, message):
+    with pytest.raises(KfError, match=message):
+        make_folds(frame(n, pos), k, seed=0)
+
+
+def test_another_split_is_refused_unless_forced(workspace):
+    train = frame()
+    write_folds(workspace, train, 5, seed=1)
+    with pytest.raises(KfError, match="another split"):
+        write_folds(workspace, train, 5, seed=2)
+    forced = write_folds(workspace, train, 5, seed=2, force=True)
+    assert artifacts.folds_fingerprint(artifacts.read_folds(workspace.folds_path)) == \
+        artifacts.folds_fingerprint(forced)
+
+
+def test_ensure_folds_refuses_folds_of_other_data_or_k(workspace):
+    write_folds(workspace, frame(), 5, seed=1)
+    with pytest.raises(KfError, match="does not match the training images"):
+        ensure_folds(workspace, frame(90, 20), 5, seed=1)
+    with pytest.raises(KfError, match="has 5 folds but 3"):
+        ensure_folds(workspace, frame(), 3, seed=1)
+    flipped = frame().assign(target=lambda d: 1 - d["target"])
+    with pytest.raises(KfError, match="other labels"):
+        ensure_folds(workspace, flipped, 5, seed=1)
