@@ -204,6 +204,13 @@ def _other_targets_no_folds_csv(ws, run):
     ws.folds_path.unlink()
 
 
+def _sample_submission_has_more_ids(ws, run):
+    ids = artifacts.read_test_preds(ws.test_path(run))["id"].tolist() + ["extra1"]
+    ws.data_dir.mkdir(exist_ok=True)
+    pd.DataFrame({"id": ids, "label": 0.5}).to_csv(ws.data_dir / "sample_submission.csv",
+                                                  index=False)
+
+
 def _no_test(ws, run):
     ws.test_path(run).unlink()
 
@@ -234,6 +241,8 @@ def _test_nan(ws, run):
         (_other_targets_no_folds_csv, {}, "runs 'run0' and 'run2' have different targets"),
         (_no_test, {}, r"no test predictions for run\(s\) \['run2'\]"),
         (_test_ids_differ, {}, "runs 'run0' and 'run2' have test predictions for different ids"),
+        (_sample_submission_has_more_ids, {},
+         r"lack 1 id\(s\) of sample_submission.csv \(first: \['extra1'\]\)"),
         (_test_nan, {}, r"run2.test.parquet: 1 prediction\(s\) are NaN"),
         (None, {"use_full": True}, ("--use-full needs 100%-retrain predictions for every run; "
                                    r"missing for \['run0', 'run1', 'run2'\]")),

@@ -20,7 +20,7 @@ from kfold import artifacts
 from kfold.errors import KfError
 from kfold.stack.blenders import auc, average_ranks, create_blender, list_blenders
 from kfold.stack.cv import check_folds, cross_fit, fold_aucs
-from kfold.submission import write_submission
+from kfold.submission import sample_submission, write_submission
 from kfold.workspace import Workspace
 
 STACK_PREFIX = "stack-"
@@ -193,6 +193,12 @@ def load_test_matrix(
             )
         pred = df["pred"].to_numpy(dtype=float)
         cols.append(rank_to_reference(pred, oof[:, j]) if use_full else pred)
+    sample = sample_submission(ws)
+    if sample is not None:  # refuse before anything is written, not at the first submission
+        lacking = np.setdiff1d(sample[ws.config.id_column].astype(str).to_numpy(), ids)
+        if len(lacking):
+            raise KfError(f"the runs' test predictions lack {len(lacking)} id(s) of "
+                          f"sample_submission.csv (first: {lacking[:5].tolist()})")
     return ids, np.column_stack(cols), source
 
 
