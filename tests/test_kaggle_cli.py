@@ -1,0 +1,136 @@
+"""The Kaggle commands on the command line; credentials; the stand-in; the demo loop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from kfold.cli import app
+from kfold.kaggle.client import KaggleClient
+from kfold.kaggle.demo import run_competition_loop
+from kfold.kaggle.server import SANDBOX_USER, SandboxServer
+from kfold.kaggle.testing import make_competition, write_kaggle_json
+
+runner = CliRunner()
+KEY = "s3cr3t-key-0123456789"
+CANDS = [("alpha", 0.15, 0.95), ("beta", 0.3, 0.91), ("gamma", 0.6, 0.85)]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KF_KAGGLE_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+    ws = make_competition(tmp_path / "ws", daily_limit=3, candidates=CANDS)
+    server = SandboxServer.from_workspace(ws, score_delay_s=0.05).start()
+    monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+    yield ws, server, tmp_path
+    server.stop()
+
+
+def kf(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_missing_credentials_is_one_clear_line(env):
+    ws, server, _ = env
+    result = kf("submissions", "-w", str(ws.root))
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) <= 2 and "KAGGLE_USERNAME and KAGGLE_KEY" in result.output
+    assert "kaggle.json" in result.output and "Traceback" not in result.output
+    assert server.state.calls == []
+
+
+def test_submit_wait_list_leaderboard_plan_on_the_command_line(env):
+    ws, server, tmp = env
+    write_kaggle_json(tmp / "cfg", username="clihero", key=KEY)
+    out = []
+    r = kf("submit", "-m", "first", "--wait", "-w", str(ws.root))
+    assert r.exit_code == 0, r.output
+    assert "alpha.csv" in r.output and "complete, public" in r.output
+    out.append(r.output)
+    for args in (["submissions"], ["leaderboard", "--top", "3"], ["plan"]):
+        r = kf(*args, "-w", str(ws.root))
+        assert r.exit_code == 0, r.output
+        out.append(r.output)
+    assert "first" in out[1] and "2 submission(s) left today" in out[1]
+    assert "clihero" in out[2] and "our rank" in out[2]
+    assert "beta" in out[3] and "final selections" in out[3]
+    assert all(KEY not in o for o in out)
+    assert KEY not in ws.ledger_path.read_bytes().decode("latin-1")
+
+
+def test_world_readable_kaggle_json_warns(env):
+    ws, _, tmp = env
+    write_kaggle_json(tmp / "cfg", key=KEY, mode=0o644)
+    r = kf("submit", "-m", "x", "-w", str(ws.root))
+    assert r.exit_code == 0, r.output
+    assert "readable by other users" in r.output and "chmod 600" in r.output
+    assert KEY not in r.output
+
+
+def test_bad_csv_on_the_command_line(env):
+    ws, server, tmp = env
+    write_kaggle_json(tmp / "cfg")
+    bad = tmp / "bad.csv"
+    bad.write_text("id,label\nimg_0000,0.5\nimg_0000,0.7\n")
+    r = kf("submit", str(bad), "-m", "bad", "-w", str(ws.root))
+    assert r.exit_code == 2 and "duplicate id" in r.output and "Traceback" not in r.output
+    assert server.state.calls == []
+
+
+def test_env_credentials_and_access_token(env, monkeypatch):
+    ws, server, _ = env
+    monkeypatch.setenv("KAGGLE_USERNAME", "envuser")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    assert KaggleClient(ws.config.competition).username == "envuser"
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "tok-" + KEY)
+    c = KaggleClient(ws.config.competition)
+    assert c.username == SANDBOX_USER and "IntrospectToken" in server.state.calls
+    assert c.limits().num_allowed_now == 3
+
+
+def test_data_download_on_the_command_line(env, tmp_path):
+    ws, _, tmp = env
+    write_kaggle_json(tmp / "cfg")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "kfold.toml").write_text((ws.root / "kfold.toml").read_text())
+    r = kf("data", "download", "-w", str(fresh))
+    # the fixture has no images, so the data check that follows the download fails clearly
+    assert (fresh / "data" / "sample_submission.csv").exists(), r.output
+    assert not (fresh / "data" / "solution.csv").exists()
+    assert r.exit_code == 2 and "downloaded 1 file(s)" in r.output and "Traceback" not in r.output
+
+
+def test_sandbox_serve_subprocess(env):
+    ws, _, tmp = env
+    proc = subprocess.run(
+        [sys.executable, "-c", "from kfold.cli import main; main()", "sandbox", "serve",
+         "--duration", "0.5", "-w", str(ws.root)],
+        capture_output=True, text=True, timeout=60, env={**os.environ})
+    assert proc.returncode == 0, proc.stderr
+    assert "export KF_KAGGLE_ENDPOINT=http://127.0.0.1:" in proc.stdout
+    assert "stopped; 0 submission(s) received" in proc.stdout
+
+
+def test_demo_competition_loop(env, monkeypatch):
+    ws, _, _ = env
+    monkeypatch.delenv("KF_KAGGLE_ENDPOINT")
+    console = Console(record=True, width=120)
+    summary = run_competition_loop(ws, console, n_submit=2, score_delay_s=0.05, poll_s=0.05)
+    assert [s["file"] for s in summary["submitted"]] == ["alpha.csv", "beta.csv"]
+    assert all(s["public"] is not None for s in summary["submitted"])
+    assert summary["left_today"] == 1 and summary["our_rank"] is not None
+    text = console.export_text()
+    for needle in ("submissions to", "public leaderboard", "fit of public score", "final selections"):
+        assert needle in text

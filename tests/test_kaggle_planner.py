@@ -1,0 +1,80 @@
+"""kf plan: the public-vs-CV fit, candidate ranking, final selections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kfold.kaggle.client import RemoteSubmission
+from kfold.kaggle.flow import open_ledger, register_candidates
+from kfold.kaggle.ledger import utcnow
+from kfold.kaggle.planner import fit_public_vs_cv, make_plan
+from kfold.kaggle.testing import make_competition
+from kfold.submission import file_sha256, write_submission
+
+
+def test_fit_recovers_a_line_and_its_spread():
+    rng = np.random.default_rng(0)
+    cv = np.linspace(0.80, 0.95, 20)
+    noise = rng.normal(0, 0.005, 20)
+    fit = fit_public_vs_cv(cv, 0.8 * cv + 0.15 + noise)
+    assert fit.n == 20 and fit.slope == pytest.approx(0.8, abs=0.1)
+    assert fit.spread == pytest.approx(0.005, abs=0.002)
+    assert fit.predict(0.9) == pytest.approx(0.87, abs=0.005)
+
+
+@pytest.mark.parametrize("cv,public,slope,intercept", [
+    ([], [], 1.0, 0.0),
+    ([0.9], [0.88], 1.0, -0.02),
+    ([0.9, 0.92], [0.89, 0.90], 1.0, -0.015),  # < 3 points: offset only
+])
+def test_fit_with_few_points_is_an_offset(cv, public, slope, intercept):
+    fit = fit_public_vs_cv(np.array(cv), np.array(public))
+    assert (fit.slope, fit.n) == (slope, len(cv))
+    assert fit.intercept == pytest.approx(intercept)
+
+
+def _record(ws, name, ref, public, private=None):
+    """Pretend `name` was submitted and scored."""
+    path = ws.submission_path(name)
+    with open_ledger(ws) as led:
+        register_candidates(ws, led)
+        res = led.reserve(ws.config.competition, file_sha256(path), path.name, name, 99)
+        led.mark_submitted(res, ref)
+        led.update_remote(ws.config.competition, RemoteSubmission(
+            ref, utcnow(), path.name, name, "complete", public, private, None), adopt=False)
+
+
+def test_plan_ranks_diverse_candidates_above_near_copies(tmp_path):
+    ws = make_competition(tmp_path, candidates=[("base", 0.2, 0.90)], daily_limit=3)
+    base = pd.read_csv(ws.submission_path("base"), dtype={"id": str})
+    _record(ws, "base", 1, 0.89)
+    ids = base["id"]
+    # a near-copy with a slightly better CV, and a genuinely different model with the same CV
+    write_submission(ws, "copy", pd.DataFrame({"id": ids, "pred": base["label"] * 0.99}),
+                     0.901, {})
+    rng = np.random.default_rng(5)
+    other = np.clip(base["label"] + rng.normal(0, 0.3, len(ids)), 0, 1)
+    write_submission(ws, "other", pd.DataFrame({"id": ids, "pred": other}), 0.901, {})
+    plan = make_plan(ws)
+    assert [r.name for r in plan.rows] == ["other", "copy"]
+    copy = next(r for r in plan.rows if r.name == "copy")
+    assert copy.diversity < 0.005 and any("near-copies" in n for n in plan.notes)
+    assert plan.slots_left == 2 and [r.today for r in plan.rows] == [True, True]
+    assert plan.rows[0].predicted_public == pytest.approx(0.901 - 0.01)
+
+
+def test_final_selection_prefers_cv_over_a_lucky_public_score(tmp_path):
+    ws = make_competition(tmp_path, candidates=[("solid", 0.15, 0.95), ("lucky", 0.5, 0.86),
+                                                ("mid", 0.3, 0.90), ("low", 0.6, 0.84)])
+    _record(ws, "solid", 1, 0.93)
+    _record(ws, "lucky", 2, 0.97)  # best public, much lower CV
+    _record(ws, "mid", 3, 0.89)
+    _record(ws, "low", 4, 0.83)
+    plan = make_plan(ws)
+    first, second = plan.final
+    assert first.name == "solid"
+    assert "lucky" in first.reason and "CV is the less noisy guide" in first.reason
+    assert second.name == "mid" and "hedge" in second.reason
+    assert plan.fit.n == 4 and plan.fit.spread > 0
