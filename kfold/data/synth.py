@@ -182,12 +182,12 @@ def draw_scene(rng: np.random.Generator, size: int, difficulty: float = 0.5) -> 
     my = cy - mh / 2 + rng.uniform(-0.12, 0.12) * bh
     body_level = rng.uniform(70, 140)
 
-    n_glare = int(rng.random() < 0.35) + int(rng.random() < 0.1)
+    n_glare = int(rng.random() < 0.25) + int(rng.random() < 0.05)
     glare = tuple(
         (
             rng.uniform(body[0], body[2]), rng.uniform(body[1], body[3]),
             rng.uniform(0.03, 0.12) * s, rng.uniform(0.02, 0.06) * s,
-            rng.uniform(15, 55),
+            rng.uniform(12, 40),
         )
         for _ in range(n_glare)
     )
@@ -225,7 +225,7 @@ def draw_defect(
     s = scene.size
     x0, y0, x1, y1 = scene.body
     bw, bh = x1 - x0, y1 - y0
-    d = difficulty
+    d = difficulty**1.5  # the middle of the scale stays learnable from a few hundred images
     sign = 1.0 if rng.random() < 0.7 else -1.0
 
     if kind == "scratch":
@@ -237,15 +237,15 @@ def draw_defect(
         p = (cx - dx, cy - dy)
         q = (cx + dx, cy + dy)
         p, q = _clip_segment(p, q, (x0 + 1, y0 + 1, x1 - 1, y1 - 1))
-        width = max(0.5, rng.uniform(0.4, 0.9) * s / 267 * _lerp(2.5, 1.0, d))
-        amp = sign * rng.uniform(0.8, 1.2) * _lerp(70, 16, d)
+        width = max(0.5, rng.uniform(0.5, 0.9) * s / 267 * _lerp(4.0, 1.2, d))
+        amp = sign * rng.uniform(0.8, 1.2) * _lerp(95, 20, d)
         r = 3 * width + 1
         ext = (min(p[0], q[0]) - r, min(p[1], q[1]) - r, max(p[0], q[0]) + r, max(p[1], q[1]) + r)
         params = dict(p=p, q=q, width=width, amp=amp)
     elif kind == "chip":
         # A corner of the body broken off: a jagged triangle shows the dark background.
         corner = int(rng.integers(0, 4))
-        leg = rng.uniform(0.6, 1.4) * _lerp(0.16, 0.05, d) * min(bw, bh) * 1.6
+        leg = rng.uniform(0.7, 1.3) * _lerp(0.35, 0.1, d) * min(bw, bh)
         leg = min(leg, 0.45 * min(bw, bh))
         ax, ay = rng.uniform(0.6, 1.4) * leg, rng.uniform(0.6, 1.4) * leg
         cx = x0 if corner in (0, 3) else x1
@@ -291,8 +291,8 @@ def draw_defect(
             nx = min(max(px + math.cos(ang) * step, x0 + 1), x1 - 1)
             ny = min(max(py + math.sin(ang) * step, y0 + 1), y1 - 1)
             pts.append((nx, ny))
-        width = max(1, round(s / 267 * rng.uniform(1.0, 2.2) * _lerp(1.5, 0.8, d)))
-        amp = -rng.uniform(0.8, 1.2) * _lerp(75, 18, d)
+        width = max(1, round(s / 267 * rng.uniform(1.0, 2.0) * _lerp(3.0, 1.0, d)))
+        amp = -rng.uniform(0.8, 1.2) * _lerp(95, 22, d)
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         r = width + 2
         ext = (min(xs) - r, min(ys) - r, max(xs) + r, max(ys) + r)
@@ -318,8 +318,8 @@ def draw_defect(
         cy = rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh)
         n = int(rng.integers(1, 6))
         spread = _lerp(0.06, 0.03, d) * s
-        base_r = _lerp(0.025, 0.009, d) * s
-        amp = -sign * _lerp(85, 22, d)
+        base_r = _lerp(0.035, 0.01, d) * s
+        amp = -sign * _lerp(100, 25, d)
         parts = []
         for _ in range(n):
             r = max(0.8, base_r * rng.uniform(0.5, 1.4))
