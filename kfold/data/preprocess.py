@@ -52,24 +52,81 @@ class Preprocess:
         return img
 
 
-def box_to_input(boxes: np.ndarray, orig_hw: tuple[int, int], crop: int, size: int) -> np.ndarray:
-    """Map (x_1, y_1, x_2, y_2) boxes in original pixels into the size x size model input.
+# --- coordinates through the chain ---------------------------------------------------------
+# Convention: a pixel (i, j) covers [j, j + 1) x [i, i + 1) in continuous coordinates, so
+# its centre is (j + 0.5, i + 0.5). Boxes in defect_area.csv are *inclusive* pixel indices:
+# x_1..x_2 and y_1..y_2 are the first and last columns and rows of the defect, i.e. the
+# continuous rectangle [x_1, x_2 + 1) x [y_1, y_2 + 1). Cropping shifts the frame by `crop`;
+# PIL's bilinear resize (like torch's align_corners=False) maps the cropped frame's edges
+# [0, W - 2 crop] linearly onto [0, size], which is what `apply` does to the pixels.
 
-    Pixel edges map linearly: the cropped frame [crop, W - crop] spans [0, size].
-    Parts of a box inside the cropped border are clipped away.
+
+def _scales(orig_hw: tuple[int, int], crop: int, size: int) -> tuple[float, float]:
+    h, w = (int(v) for v in orig_hw)
+    if 2 * crop >= min(h, w):
+        raise KfError(f"--crop {crop} leaves nothing of a {w}x{h} image")
+    return size / (w - 2 * crop), size / (h - 2 * crop)
+
+
+def box_to_input(boxes: np.ndarray, orig_hw: tuple[int, int], crop: int, size: int) -> np.ndarray:
+    """Map inclusive (x_1, y_1, x_2, y_2) boxes in original pixels into the size x size model
+    input: continuous edges (u_0, v_0, u_1, v_1), clipped to [0, size].
+
+    Parts of a box inside the cropped border are clipped away; a box wholly inside the
+    border comes out empty (u_1 <= u_0 or v_1 <= v_0).
     """
-    h, w = orig_hw
+    sx, sy = _scales(orig_hw, crop, size)
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    sx, sy = size / (w - 2 * crop), size / (h - 2 * crop)
-    out = (boxes - crop) * np.array([sx, sy, sx, sy])
+    edges = boxes + np.array([0.0, 0.0, 1.0, 1.0])  # inclusive indices -> pixel edges
+    out = (edges - crop) * np.array([sx, sy, sx, sy])
     return np.clip(out, 0, size)
 
 
+def input_box_mask(edges: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) bool mask of the input pixels whose centres lie inside continuous box
+    edges (u_0, v_0, u_1, v_1) (one box, or the union of several given as (k, 4))."""
+    centres = np.arange(size) + 0.5
+    mask = np.zeros((size, size), dtype=bool)
+    for u0, v0, u1, v1 in np.asarray(edges, dtype=float).reshape(-1, 4):
+        cols = (centres >= u0) & (centres < u1)
+        rows = (centres >= v0) & (centres < v1)
+        mask |= rows[:, None] & cols[None, :]
+    return mask
+
+
+def point_to_original(uv: np.ndarray, orig_hw: tuple[int, int], crop: int,
+                      size: int) -> np.ndarray:
+    """Continuous (u, v) points of the model input -> continuous (x, y) of the original image.
+    An input pixel's centre (j + 0.5, i + 0.5) lands on the original point it was sampled at."""
+    sx, sy = _scales(orig_hw, crop, size)
+    uv = np.asarray(uv, dtype=float).reshape(-1, 2)
+    return uv / np.array([sx, sy]) + crop
+
+
 def heatmap_to_original(heat: np.ndarray, orig_hw: tuple[int, int], crop: int) -> np.ndarray:
-    """Map a heatmap over the model input back onto the original image (zero in the crop)."""
-    h, w = orig_hw
-    inner = Image.fromarray(np.asarray(heat, dtype=np.float32), mode="F")
-    inner = np.asarray(inner.resize((w - 2 * crop, h - 2 * crop), Image.BILINEAR))
-    out = np.zeros((h, w), dtype=np.float32)
-    out[crop:h - crop, crop:w - crop] = inner
-    return out
+    """Map heatmaps over the model input back onto the original image frame.
+
+    `heat` is (S, S) or (N, S, S); the result is (H, W) or (N, H, W) float32: the inner
+    (cropped) region is a bilinear resize (half-pixel centres, the inverse of `apply`'s
+    geometry) and the cropped border, which the model never saw, is zero.
+    """
+    h, w = (int(v) for v in orig_hw)
+    heat = np.asarray(heat, dtype=np.float32)
+    single = heat.ndim == 2
+    batch = heat[None] if single else heat
+    if 2 * crop >= min(h, w):
+        raise KfError(f"--crop {crop} leaves nothing of a {w}x{h} image")
+    inner_hw = (h - 2 * crop, w - 2 * crop)
+    if batch.shape[1:] == inner_hw:
+        inner = batch
+    else:
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad():
+            inner = F.interpolate(torch.from_numpy(np.ascontiguousarray(batch))[:, None],
+                                  size=inner_hw, mode="bilinear", align_corners=False)
+        inner = inner[:, 0].numpy()
+    out = np.zeros((len(batch), h, w), dtype=np.float32)
+    out[:, crop:h - crop, crop:w - crop] = inner
+    return out[0] if single else out

@@ -1,0 +1,1 @@
+"""Grad-CAM explanations of a run and their localization against the defect boxes."""

@@ -1,0 +1,98 @@
+"""Grad-CAM (and its relatives) for the PyTorch backend, batched over images.
+
+Uses the `grad-cam` package (pytorch_grad_cam) on the layer the model registry names for
+each architecture. Images go through the same normalisation as training (DeviceBatches), so
+the model sees exactly what it saw when it predicted. The target is the defect logit.
+
+`heatmaps(run_dir, tag, images, cfg)` has the same shape as the Keras backend's
+`kfold.keras_backend.explain.heatmaps`, so both feed the same metric code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from kfold.errors import KfError
+from kfold.nets import ModelInfo, model_info
+from kfold.train.config import TrainConfig
+from kfold.train.loader import DeviceBatches
+
+# CLI name -> class name in pytorch_grad_cam.
+METHODS = {
+    "gradcam": "GradCAM",
+    "gradcam++": "GradCAMPlusPlus",
+    "hirescam": "HiResCAM",
+    "xgradcam": "XGradCAM",
+    "layercam": "LayerCAM",
+    "eigencam": "EigenCAM",
+    "eigengradcam": "EigenGradCAM",
+    "scorecam": "ScoreCAM",
+}
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise KfError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+class DefectLogit:
+    """Grad-CAM target: the model's defect logit for one image ((), (1,) or (2,) output)."""
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        return output.reshape(-1)[-1]
+
+
+def target_layer(info: ModelInfo, model: nn.Module) -> nn.Module:
+    if info.target_layer is None:
+        raise KfError(f"model {info.name!r} has no Grad-CAM target layer in the registry; "
+                      "set target_layer in its @register_model")
+    return info.target_layer(model)
+
+
+def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray, info: ModelInfo,
+               device: torch.device, method: str = "gradcam",
+               batch_size: int = 64) -> np.ndarray:
+    """Heatmaps (N, S, S) float32 in [0, 1] (each scaled to its own maximum) for uint8
+    images (N, S, S), computed `batch_size` images at a time."""
+    import pytorch_grad_cam
+
+    cam_cls = getattr(pytorch_grad_cam, METHODS[check_method(method)])
+    n, size = len(images), images.shape[-1]
+    out = np.zeros((n, size, size), dtype=np.float32)
+    if n == 0:
+        return out
+    model.eval().requires_grad_(False)  # only activation gradients are needed
+    loader = DeviceBatches(images, None, batch_size=batch_size, device=device, mean=info.mean,
+                           std=info.std, in_chans=info.in_chans,
+                           channels_last=device.type == "cuda")
+    cam = cam_cls(model=model, target_layers=[layer])
+    try:
+        start = 0
+        for x, _ in loader:
+            x = x.detach().requires_grad_(True)
+            heat = cam(input_tensor=x, targets=[DefectLogit()] * len(x))
+            out[start:start + len(x)] = np.nan_to_num(heat, nan=0.0)
+            start += len(x)
+    finally:
+        cam.activations_and_grads.release()
+    return out
+
+
+def heatmaps(run_dir: Path, tag: str, images: np.ndarray, cfg: TrainConfig,
+             method: str = "gradcam", batch_size: int = 64,
+             device: str | None = None) -> np.ndarray:
+    """Heatmaps (N, S, S) in [0, 1] of the checkpoint `<run_dir>/<tag>.pt` on uint8 images."""
+    from kfold.train.loop import load_checkpoint, resolve_device
+
+    path = Path(run_dir) / f"{tag}.pt"
+    if not path.exists():
+        raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
+    info = model_info(cfg.model)
+    dev = resolve_device(device or cfg.device)
+    model = load_checkpoint(cfg, info, path, dev)
+    return cam_images(model, target_layer(info, model), images, info, dev, method, batch_size)

@@ -1,0 +1,253 @@
+"""`kf explain`: heatmaps of a run's fold models, a PNG grid, and out-of-fold localization
+metrics against defect_area.csv stored in run.json.
+
+Every training image is explained by the fold model that did not train on it (the fold it
+has in oof/<run>.parquet), so the localization numbers are out-of-fold, like the OOF AUC.
+Heatmaps are computed in the model's input frame, in batches, then mapped back through the
+preprocessing (resize, border crop) onto the original image, where the boxes live.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from kfold import artifacts, atomic
+from kfold.data.cache import decode
+from kfold.data.preprocess import heatmap_to_original
+from kfold.errors import KfError
+from kfold.explain import cam, metrics, select
+from kfold.explain.boxes import boxes_by_id
+from kfold.explain.grid import Panel, save_grid
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+from kfold.workspace import Workspace
+
+# heatmaps(run_dir, tag, uint8 images (N, S, S), cfg) -> (N, S, S) float in [0, 1]
+HeatmapFn = Callable[[Path, str, np.ndarray, TrainConfig], np.ndarray]
+CHUNK = 256  # images per heatmap call: bounds memory, moves the progress bar
+
+
+@dataclass
+class ExplainReport:
+    run: str
+    method: str
+    metrics: dict  # what run.json holds under "explain"
+    per_image: pd.DataFrame  # one row per scored defect image
+    shown: pd.DataFrame  # the grid's images (id, target, fold, pred, outcome, ...)
+    grid: Path
+    per_image_path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def heatmap_fn(backend: str, method: str, batch_size: int = 64,
+               device: str | None = None) -> HeatmapFn:
+    """The backend's heatmap function (same signature for torch and keras)."""
+    if backend == "torch":
+        cam.check_method(method)
+        return partial(cam.heatmaps, method=method, batch_size=batch_size, device=device)
+    if backend == "keras":
+        if method != "gradcam":
+            raise KfError(f"the keras backend explains with gradcam only, not {method!r}")
+        try:
+            from kfold.keras_backend.explain import heatmaps
+        except ModuleNotFoundError as exc:
+            raise KfError(f"explaining a keras run needs TensorFlow and Keras 3 ({exc.name} "
+                          "missing): pip install 'kfold[keras]'") from None
+        return heatmaps
+    raise KfError(f"run has unknown backend {backend!r}; cannot explain it")
+
+
+def _check_checkpoints(run_dir: Path, backend: str, folds: list[int]) -> None:
+    if backend != "torch":
+        return  # the keras backend names its own files and says when one is missing
+    missing = [f"fold{k}.pt" for k in folds if not (run_dir / f"fold{k}.pt").exists()]
+    if missing:
+        raise KfError(f"run {run_dir.name!r} has no checkpoint(s) {', '.join(missing)} in "
+                      f"{run_dir}; finish training it with `kf train` first")
+
+
+def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = None,
+                method: str = "gradcam", *, batch_size: int = 64, device: str | None = None,
+                threshold: float = 0.5, heatmaps: HeatmapFn | None = None,
+                reporter: Reporter = Reporter()) -> ExplainReport:
+    """Explain run `run`: write models/<run>/explain/<method>.png (grid of `n` images or of
+    `ids`), models/<run>/explain/<method>.csv (per-image localization) and the summary under
+    "explain" in run.json. `heatmaps` replaces the backend's heatmap function (tests)."""
+    from kfold.data.prepared import prepare
+
+    meta = artifacts.read_run(ws, run)
+    if "config" not in meta:
+        raise KfError(f"run {run!r} has no config in its run.json; train it with `kf train`")
+    cfg = TrainConfig.from_dict(meta["config"])
+    backend = meta.get("backend", cfg.backend)
+    fn = heatmaps or heatmap_fn(backend, method, batch_size, device)
+    run_dir = ws.run_dir(run)
+    oof = artifacts.read_oof(ws.oof_path(run))
+    folds = sorted(int(k) for k in oof["fold"].unique())
+    _check_checkpoints(run_dir, backend, folds)
+    shown = select.by_ids(oof, ids, threshold) if ids else None  # bad ids fail before decoding
+
+    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True, reporter=reporter)
+    notes = []
+    if meta.get("data_fingerprint") not in (None, data.dataset.fingerprint):
+        notes.append("the data changed since this run was trained; heatmaps are of today's files")
+    row_of = {str(i): k for k, i in enumerate(data.train.ids)}
+    absent = [i for i in oof["id"] if i not in row_of]
+    if absent:
+        raise KfError(f"{len(absent)} id(s) of {ws.oof_path(run)} are not in the data "
+                      f"(first: {absent[:3]}); retrain the run on the current data")
+    oof = oof.assign(row=oof["id"].map(row_of))
+    boxes, skipped = boxes_by_id(data.dataset.boxes, oof["id"].to_numpy(),
+                                 oof["target"].to_numpy(), data.train.orig_hw[oof["row"]],
+                                 cfg.crop)
+    if shown is None:
+        shown = select.choose(oof, n, set(boxes), threshold)
+    shown = shown.assign(row=shown["id"].map(row_of))
+    scored = oof[oof["id"].isin(boxes)]
+    todo = pd.concat([scored, shown[oof.columns]]).drop_duplicates("id")
+
+    started = time.perf_counter()
+    rows, shown_heat = [], {}
+    shown_ids = set(shown["id"])
+    with reporter.task(f"explaining {run} ({method})", len(todo)) as bar:
+        for k in folds:
+            part = todo[todo["fold"] == k]
+            for start in range(0, len(part), CHUNK):
+                chunk = part.iloc[start:start + CHUNK]
+                images = data.train.images[chunk["row"].to_numpy()]
+                heat = np.asarray(fn(run_dir, f"fold{k}", images, cfg), dtype=np.float32)
+                if heat.shape != images.shape[:1] + images.shape[1:]:
+                    raise KfError(f"heatmaps of fold{k} have shape {heat.shape}, expected "
+                                  f"{images.shape}")
+                rows.append(_score(chunk, heat, boxes, data.train.orig_hw, cfg.crop, k))
+                for i, h in zip(chunk["id"], heat):
+                    if i in shown_ids:
+                        shown_heat[i] = h
+                bar.advance(len(chunk))
+    seconds = time.perf_counter() - started
+    per_image = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
+    per_image = per_image[per_image["id"].isin(boxes)] if len(per_image) else per_image
+    per_image = per_image.sort_values("id").reset_index(drop=True) if len(per_image) else per_image
+
+    out_dir = run_dir / "explain"
+    per_image_path = out_dir / f"{_slug(method)}.csv"
+    atomic.write_csv(per_image_path, per_image)
+    summary = metrics.summarize(per_image)
+    defects = int((oof["target"] == 1).sum())
+    result = {
+        "method": method, **summary,
+        "defect_images": defects, "defect_images_without_box": defects - summary["n"],
+        "skipped_boxes": skipped,
+        "by_fold": [{"fold": k, **_fold_summary(per_image, k)} for k in folds],
+        "images_explained": int(len(todo)), "seconds": round(seconds, 3),
+        "images_per_s": round(len(todo) / seconds, 2) if seconds > 0 else None,
+        "per_image": str(per_image_path.relative_to(ws.root)),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    grid = _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, cfg.crop, result)
+    result["grid"] = str(grid.relative_to(ws.root))
+    if boxes == {} and data.dataset.boxes is None:
+        notes.append("no data/defect_area.csv: heatmaps only, no localization metrics")
+    if skipped:
+        notes.append("boxes left out: " + ", ".join(f"{r} {c}" for r, c in skipped.items()))
+    meta = artifacts.read_run(ws, run)  # re-read: keep anything written meanwhile
+    meta["explain"] = result
+    artifacts.write_run(ws, run, meta)
+    return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
+                         per_image_path, notes)
+
+
+def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarray, crop: int,
+           k: int) -> pd.DataFrame:
+    """Localization rows for the boxed images of one chunk, in the original frame."""
+    frames = []
+    boxed = chunk["id"].isin(boxes).to_numpy()
+    sub, sub_heat = chunk[boxed], heat[boxed]
+    if not len(sub):
+        return pd.DataFrame()
+    hw = orig_hw[sub["row"].to_numpy()]
+    for size in np.unique(hw, axis=0):  # images of one original size map together
+        same = (hw == size).all(axis=1)
+        big = heatmap_to_original(sub_heat[same], tuple(size), crop)
+        ids = sub["id"][same].tolist()
+        m = metrics.localization(big, [boxes[i] for i in ids])
+        frames.append(pd.concat([sub[same][["id", "target", "fold", "pred"]]
+                                 .reset_index(drop=True).assign(model=f"fold{k}"), m], axis=1))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _fold_summary(per_image: pd.DataFrame, k: int) -> dict:
+    part = per_image[per_image["fold"] == k] if len(per_image) else per_image
+    s = metrics.summarize(part)
+    return {"n": s["n"], "pointing_game": s["pointing_game"], "distance_median": s["distance_median"]}
+
+
+def _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, crop, result) -> Path:
+    paths = data.dataset.train.set_index("id")["path"]
+    scored = per_image.set_index("id") if len(per_image) else None
+    panels = []
+    for r in shown.itertuples(index=False):
+        image = decode(paths[r.id])
+        heat = heatmap_to_original(shown_heat[r.id], image.shape, crop)
+        b = boxes.get(r.id, np.zeros((0, 4), int))
+        rows, cols, flat = metrics.peaks(heat[None])
+        line = f"{r.outcome} p={r.pred:.2f}"
+        if scored is not None and r.id in scored.index:
+            s = scored.loc[r.id]
+            line += ("  flat" if s["flat"] else "  in box" if s["hit"]
+                     else f"  {s['distance']:.0f}px off")
+        panels.append(Panel(image, heat, b, f"{r.id[:22]}\n{line}",
+                            None if flat[0] else (int(cols[0]), int(rows[0]))))
+    pg = result.get("pointing_game")
+    title = (f"{run} - {method}: green = defect box, x = heatmap peak"
+             + (f"; pointing game {pg:.2f} over {result['n']} boxed defects (out-of-fold)"
+                if pg is not None else ""))
+    return save_grid(panels, ws.run_dir(run) / "explain" / f"{_slug(method)}.png", title)
+
+
+def _slug(method: str) -> str:
+    return method.replace("+", "p")
+
+
+def bench_explain(n_images: int = 256, image_size: int = 64, orig_size: int = 267,
+                  crop: int = 20, model: str = "simple-cnn", method: str = "gradcam",
+                  batch_size: int = 64, device: str = "auto", seed: int = 0) -> dict:
+    """Images/s of explanation on random images with an untrained model: Grad-CAM alone and
+    Grad-CAM + mapping to the original frame + the localization metrics (the explain loop)."""
+    import torch
+
+    from kfold.nets import create_model, model_info
+    from kfold.train.loop import resolve_device
+
+    info, dev = model_info(model), resolve_device(device)
+    torch.manual_seed(seed)
+    net = create_model(model, image_size=image_size, in_chans=info.in_chans).to(dev).eval()
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n_images, image_size, image_size), dtype=np.uint8)
+    inner = orig_size - 2 * crop
+    x1 = rng.integers(crop, crop + inner // 2, n_images)
+    y1 = rng.integers(crop, crop + inner // 2, n_images)
+    boxes = [np.array([[a, b, a + inner // 4, b + inner // 4]]) for a, b in zip(x1, y1)]
+    layer = cam.target_layer(info, net)
+    cam.cam_images(net, layer, images[:batch_size], info, dev, method, batch_size)  # warm-up
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    heat = cam.cam_images(net, layer, images, info, dev, method, batch_size)
+    t1 = time.perf_counter()
+    for s in range(0, n_images, batch_size):
+        big = heatmap_to_original(heat[s:s + batch_size], (orig_size, orig_size), crop)
+        metrics.localization(big, boxes[s:s + batch_size])
+    t2 = time.perf_counter()
+    return {"model": model, "method": method, "device": str(dev), "images": n_images,
+            "image_size": image_size, "batch_size": batch_size,
+            "cam_images_per_s": round(n_images / (t1 - t0), 1),
+            "images_per_s": round(n_images / (t2 - t0), 1), "seconds": round(t2 - t0, 3)}
