@@ -100,3 +100,26 @@ def test_killed_mid_upload_leaves_a_consistent_ledger(setup):
         rows = led.submissions(ws.config.competition)
         assert [r["status"] for r in rows] == ["pending", "pending"]
         assert {r["ref"] for r in rows} == {s.ref for s in server.state.submissions}
+
+
+def test_killed_after_kaggle_took_it_is_recovered_not_lost(setup):
+    """A process that died between CreateSubmission and recording the ref: the next kf
+    command finds the submission on Kaggle and completes the ledger row."""
+    ws, server, _ = setup(2, 2)
+    client = KaggleClient(ws.config.competition, backoff_s=0.01)
+    path = ws.submission_path("c0")
+    from kfold.submission import file_sha256
+
+    with Ledger(ws.ledger_path) as led:
+        flow.register_candidates(ws, led)
+        res = led.reserve(ws.config.competition, file_sha256(path), path.name, "lost", 2)
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+        led.db.execute("UPDATE submissions SET pid=? WHERE id=?", (int(dead), res.id))
+    ref = client.upload(path, "lost")  # Kaggle has it; the ledger only has the reservation
+    view = flow.submissions_view(ws, client=client)
+    assert [(r["ref"], r["source"], r["sha256"]) for r in view.rows] == [
+        (ref, "kf", file_sha256(path))]
+    assert view.used_today == 1 and view.rows[0]["cv_auc"] == pytest.approx(0.95)
+    with pytest.raises(Exception, match="already submitted"):
+        flow.submit(ws, path, "again", client=client)

@@ -115,10 +115,13 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         if not message or not message.strip():
             raise KfError("a submission needs a --message (Kaggle shows it as the description)")
         client = client or make_client(ws, slug, log=log)
+        if led.has_dead():  # a kf process died mid-submit: settle it against Kaggle first
+            led.resolve_dead(client.submissions())
         read_at = utcnow()
         limits = client.limits()
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,
-                          api_allowed=limits.num_allowed_now, api_read_utc=read_at)
+                          api_allowed=limits.num_allowed_now, api_read_utc=read_at,
+                          allow_duplicate=force)
         try:
             ref = client.upload(path, message)
         except BaseException:
@@ -176,10 +179,10 @@ class SubmissionsView:
 
 def sync(ws: Workspace, client: KaggleClient, adopt: bool = True) -> dict[str, int]:
     """Merge the remote list into the ledger; with `adopt`, add submissions kf did not make."""
-    counts = {"updated": 0, "added": 0, "skipped": 0}
+    counts = {"updated": 0, "added": 0, "skipped": 0, "recovered": 0, "released": 0}
     remote = client.submissions()
     with open_ledger(ws) as led:
-        led.reap_dead()
+        counts.update(led.resolve_dead(remote))
         for r in remote:
             counts[led.update_remote(client.competition, r, adopt=adopt)] += 1
     return counts

@@ -186,23 +186,58 @@ class Ledger:
         return self.db.execute("SELECT * FROM candidates WHERE sha256=?", (sha256,)).fetchone()
 
     # --- slots ---------------------------------------------------------------------------
-    def _reap_dead(self, db: sqlite3.Connection) -> int:
-        """Delete reservations whose process is gone: their upload never finished."""
+    def _dead_reservations(self, db: sqlite3.Connection) -> list[sqlite3.Row]:
         host = socket.gethostname()
         dead = []
-        for row in db.execute("SELECT id, pid, host, utc FROM submissions WHERE status='reserved'"):
+        for row in db.execute("SELECT * FROM submissions WHERE status='reserved'").fetchall():
             if row["host"] == host:
                 if row["pid"] is None or not _pid_alive(row["pid"]):
-                    dead.append(row["id"])
+                    dead.append(row)
             elif utcnow() - datetime.fromisoformat(row["utc"]) > _OTHER_HOST_TTL:
-                dead.append(row["id"])
-        for rid in dead:
-            db.execute("DELETE FROM submissions WHERE id=?", (rid,))
+                dead.append(row)
+        return dead
+
+    def _reap_dead(self, db: sqlite3.Connection) -> int:
+        """Delete reservations whose process is gone: their upload never finished (as far as
+        the ledger knows; `resolve_dead` checks Kaggle's list first)."""
+        dead = self._dead_reservations(db)
+        for row in dead:
+            db.execute("DELETE FROM submissions WHERE id=?", (row["id"],))
         return len(dead)
 
     def reap_dead(self) -> int:
         with self.tx() as db:
             return self._reap_dead(db)
+
+    def has_dead(self) -> bool:
+        return bool(self._dead_reservations(self.db))
+
+    def resolve_dead(self, remote: list) -> dict[str, int]:
+        """Settle reservations of dead processes against Kaggle's list of our submissions:
+        one that Kaggle has (same file name, made after the reservation, ref not yet in the
+        ledger) becomes that submission; the others are deleted (the slot was never spent)."""
+        out = {"recovered": 0, "released": 0}
+        with self.tx() as db:
+            known = {r[0] for r in db.execute("SELECT ref FROM submissions WHERE ref IS NOT NULL")}
+            for row in self._dead_reservations(db):
+                start = datetime.fromisoformat(row["utc"]) - timedelta(seconds=60)
+                match = next((r for r in sorted(remote, key=lambda r: r.date or utcnow())
+                              if r.ref not in known and r.file_name == row["file"]
+                              and r.date is not None
+                              and r.date.replace(tzinfo=timezone.utc) >= start), None)
+                if match is None:
+                    db.execute("DELETE FROM submissions WHERE id=?", (row["id"],))
+                    out["released"] += 1
+                    continue
+                known.add(match.ref)
+                now = iso(utcnow())
+                db.execute(
+                    "UPDATE submissions SET status=?, ref=?, public_score=?, private_score=?, "
+                    "error=?, submitted_utc=?, updated_utc=?, pid=NULL WHERE id=?",
+                    (match.status, match.ref, match.public_score, match.private_score,
+                     match.error or None, iso(match.date), now, row["id"]))
+                out["recovered"] += 1
+        return out
 
     def used_today(self, competition: str, now: datetime | None = None) -> int:
         day = (now or utcnow()).date().isoformat()
@@ -212,17 +247,24 @@ class Ledger:
 
     def reserve(self, competition: str, sha256: str | None, file: str, message: str,
                 daily_limit: int, api_allowed: int | None = None,
-                api_read_utc: datetime | None = None, now: datetime | None = None) -> Reservation:
+                api_read_utc: datetime | None = None, now: datetime | None = None,
+                allow_duplicate: bool = True) -> Reservation:
         """Take one of today's slots atomically, or raise KfError when none is left.
 
         `daily_limit` is checked against today's ledger rows. `api_allowed` is Kaggle's
         `numAllowedNow` read at `api_read_utc`; slots taken since then by other processes
         (reservations, and submissions made after that read) are subtracted from it.
+        Unless `allow_duplicate`, content (sha256) already submitted or in flight is refused.
         """
         now = now or utcnow()
         day = now.date().isoformat()
         with self.tx() as db:
             self._reap_dead(db)
+            if sha256 and not allow_duplicate and db.execute(
+                    f"SELECT 1 FROM submissions WHERE competition=? AND sha256=? AND status IN "
+                    f"({','.join('?' * len(COUNTED))})", (competition, sha256, *COUNTED)).fetchone():
+                raise KfError(f"{file}: this content (sha256 {sha256[:12]}) was already submitted "
+                              f"to {competition}; use --force to submit it again")
             used = db.execute(
                 f"SELECT COUNT(*) FROM submissions WHERE competition=? AND day=? AND status IN "
                 f"({','.join('?' * len(COUNTED))})", (competition, day, *COUNTED)).fetchone()[0]
