@@ -97,6 +97,14 @@ def test_runs_of_different_backends_and_image_sizes_stack_when_folds_match(ws):
     }
 
 
+def test_a_stack_can_be_stacked_again_but_not_overwritten(stacked):
+    ws, _ = stacked
+    report = stack_runs(ws, runs=["run0", "stack-logreg"], metas="mean", write=False)
+    assert report.runs == ["run0", "stack-logreg"]
+    with pytest.raises(KfError, match=r"--runs includes \['stack-mean'\], which this stack would"):
+        stack_runs(ws, runs=["run0", "stack-mean"], metas="mean")
+
+
 def test_default_runs_exclude_earlier_stacks(stacked):
     ws, _ = stacked
     again = stack_runs(ws, metas="mean", write=False)

@@ -226,6 +226,10 @@ def stack_runs(
     """
     metas = parse_metas(metas)
     runs, notes = resolve_runs(ws, runs)
+    clash = [r for r in runs if r in {STACK_PREFIX + m for m in metas}]
+    if write and clash:
+        raise KfError(f"--runs includes {clash}, which this stack would overwrite; "
+                      f"leave it out or choose other blenders with --meta")
     aligned = artifacts.load_aligned_oof(ws, runs)
     X = aligned[runs].to_numpy(dtype=float)
     y = aligned["target"].to_numpy().astype(int)
