@@ -14,7 +14,7 @@ from kfold.data import synth
 from kfold.data.synth import DEFECT_KINDS, SynthSummary, synthesize
 from kfold.errors import KfError
 
-SMALL = dict(n_train=40, n_test=20, size=48, defect_rate=0.25, seed=3)
+SMALL = {"n_train": 40, "n_test": 20, "size": 48, "defect_rate": 0.25, "seed": 3}
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -148,13 +148,13 @@ def test_label_noise_flips_the_requested_share(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(n_train=5), "n_train must be at least 10"),
-        (dict(size=16), "size must be at least 32"),
-        (dict(defect_rate=0.0), "defect_rate"),
-        (dict(defect_rate=1.0), "defect_rate"),
-        (dict(difficulty=1.5), "difficulty"),
-        (dict(label_noise=0.5), "label_noise"),
-        (dict(box_rate=-0.1), "box_rate"),
+        ({"n_train": 5}, "n_train must be at least 10"),
+        ({"size": 16}, "size must be at least 32"),
+        ({"defect_rate": 0.0}, "defect_rate"),
+        ({"defect_rate": 1.0}, "defect_rate"),
+        ({"difficulty": 1.5}, "difficulty"),
+        ({"label_noise": 0.5}, "label_noise"),
+        ({"box_rate": -0.1}, "box_rate"),
     ],
 )
 def test_bad_arguments_raise(tmp_path, kwargs, message):

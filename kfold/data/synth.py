@@ -25,10 +25,10 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -241,7 +241,7 @@ def draw_defect(
         amp = sign * rng.uniform(0.8, 1.2) * _lerp(95, 20, d)
         r = 3 * width + 1
         ext = (min(p[0], q[0]) - r, min(p[1], q[1]) - r, max(p[0], q[0]) + r, max(p[1], q[1]) + r)
-        params = dict(p=p, q=q, width=width, amp=amp)
+        params = {"p": p, "q": q, "width": width, "amp": amp}
     elif kind == "chip":
         # A corner of the body broken off: a jagged triangle shows the dark background.
         corner = int(rng.integers(0, 4))
@@ -264,7 +264,7 @@ def draw_defect(
         fill = _lerp(1.0, 0.55, d)  # how far the chip goes toward the background level
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         ext = (min(xs) - 2, min(ys) - 2, max(xs) + 2, max(ys) + 2)
-        params = dict(poly=tuple(pts), fill=fill, edge=rng.uniform(20, 50) * _lerp(1, 0.4, d))
+        params = {"poly": tuple(pts), "fill": fill, "edge": rng.uniform(20, 50) * _lerp(1, 0.4, d)}
     elif kind == "crack":
         # A dark jagged polyline starting at a body edge and running inwards.
         edge = int(rng.integers(0, 4))
@@ -296,18 +296,18 @@ def draw_defect(
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         r = width + 2
         ext = (min(xs) - r, min(ys) - r, max(xs) + r, max(ys) + r)
-        params = dict(points=tuple(pts), width=width, amp=amp)
+        params = {"points": tuple(pts), "width": width, "amp": amp}
     elif kind in ("missing_lead", "bent_lead"):
         i = int(rng.integers(0, len(scene.leads)))
         lead = scene.leads[i]
         if kind == "missing_lead":
             cut = rng.uniform(0.8, 1.0) * _lerp(1.0, 0.4, d)  # share of the lead gone, from the tip
-            params = dict(index=i, cut=cut)
+            params = {"index": i, "cut": cut}
         else:
             bend = math.radians(rng.uniform(0.8, 1.2) * _lerp(40, 12, d)) * (
                 1 if rng.random() < 0.5 else -1
             )
-            params = dict(index=i, bend=bend)
+            params = {"index": i, "bend": bend}
         if kind == "missing_lead":
             ext = (lead.x0 - 2, lead.y0 - 2, lead.x1 + 2, lead.y1 + 2)
         else:  # the lead turns about its base: old and new outline together
@@ -330,7 +330,7 @@ def draw_defect(
         xs1 = [p[0] + 2 * p[2] + 1 for p in parts]
         ys1 = [p[1] + 2 * p[2] + 1 for p in parts]
         ext = (min(xs0), min(ys0), max(xs1), max(ys1))
-        params = dict(particles=tuple(parts))
+        params = {"particles": tuple(parts)}
     else:
         raise KfError(f"unknown defect kind {kind!r}; choose one of {', '.join(DEFECT_KINDS)}")
     return Defect(kind=kind, extent=tuple(float(v) for v in ext), params=params)
@@ -762,7 +762,8 @@ def synthesize(
     _check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate)
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise KfError(f"{out} is not an empty folder; pass a new or empty folder to --out")
+        raise KfError(f"{out} already exists and is not an empty folder; "
+                      "pass a new or empty folder (--out) or remove it first")
     out.parent.mkdir(parents=True, exist_ok=True)
 
     items = plan(n_train=n_train, n_test=n_test, defect_rate=defect_rate,
@@ -795,7 +796,7 @@ def synthesize(
         for cls in (0, 1):  # stratified, so the public half has both classes
             ids = [it.id for it in test if it.label == cls]
             order = usage_rng.permutation(len(ids))
-            half = (len(ids) + int(usage_rng.integers(0, 2))) // 2
+            half = (len(ids) + 1 - cls) // 2  # good rounds up, bad down: both values appear
             for j, i in enumerate(order):
                 usage[ids[i]] = "Public" if j < half else "Private"
         pd.DataFrame({
