@@ -58,8 +58,12 @@ def distance_to_boxes(rows: np.ndarray, cols: np.ndarray, boxes: list[np.ndarray
 
 
 def localization(heat: np.ndarray, boxes: list[np.ndarray],
-                 thresholds: tuple[float, ...] = THRESHOLDS) -> pd.DataFrame:
+                 thresholds: tuple[float, ...] = THRESHOLDS,
+                 flat: np.ndarray | None = None) -> pd.DataFrame:
     """Per-image metrics for heatmaps (N, H, W) against each image's boxes.
+
+    `flat` marks heatmaps known to be flat before mapping (a map constant over the model's
+    input is not constant once the cropped border is added back as zeros).
 
     Columns: peak_x, peak_y, flat, hit, distance, energy, iou@<t> for each threshold.
     """
@@ -70,14 +74,15 @@ def localization(heat: np.ndarray, boxes: list[np.ndarray],
         raise ValueError(f"{len(heat)} heatmaps but {len(boxes)} box lists")
     n = len(heat)
     inside = box_mask(boxes, heat.shape[1:])
-    rows, cols, flat = peaks(heat)
+    rows, cols, is_flat = peaks(heat)
+    flat = is_flat if flat is None else is_flat | np.asarray(flat, dtype=bool)
     hit = inside[np.arange(n), rows, cols] & ~flat
     distance = distance_to_boxes(rows, cols, boxes)
     distance[flat] = np.nan
     pos = np.clip(heat, 0, None)
     mass = pos.sum(axis=(1, 2), dtype=np.float64)
     in_mass = (pos * inside).sum(axis=(1, 2), dtype=np.float64)
-    energy = np.divide(in_mass, mass, out=np.zeros(n), where=mass > 0)
+    energy = np.divide(in_mass, mass, out=np.zeros(n), where=(mass > 0) & ~flat)
     out = {"peak_x": cols, "peak_y": rows, "flat": flat, "hit": hit, "distance": distance,
            "energy": energy}
     top = heat.reshape(n, -1).max(1)[:, None, None]

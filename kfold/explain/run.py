@@ -178,7 +178,8 @@ def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarr
         same = (hw == size).all(axis=1)
         big = heatmap_to_original(sub_heat[same], tuple(size), crop)
         ids = sub["id"][same].tolist()
-        m = metrics.localization(big, [boxes[i] for i in ids])
+        flat = metrics.peaks(sub_heat[same])[2]  # judged in the model's frame
+        m = metrics.localization(big, [boxes[i] for i in ids], flat=flat)
         frames.append(pd.concat([sub[same][["id", "target", "fold", "pred"]]
                                  .reset_index(drop=True).assign(model=f"fold{k}"), m], axis=1))
     return pd.concat(frames, ignore_index=True)
@@ -198,7 +199,8 @@ def _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, crop, resu
         image = decode(paths[r.id])
         heat = heatmap_to_original(shown_heat[r.id], image.shape, crop)
         b = boxes.get(r.id, np.zeros((0, 4), int))
-        rows, cols, flat = metrics.peaks(heat[None])
+        rows, cols, _ = metrics.peaks(heat[None])
+        flat = metrics.peaks(shown_heat[r.id][None])[2]
         line = f"{r.outcome} p={r.pred:.2f}"
         if scored is not None and r.id in scored.index:
             s = scored.loc[r.id]
