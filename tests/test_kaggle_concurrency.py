@@ -105,7 +105,7 @@ def test_killed_mid_upload_leaves_a_consistent_ledger(setup):
 def test_killed_after_kaggle_took_it_is_recovered_not_lost(setup):
     """A process that died between CreateSubmission and recording the ref: the next kf
     command finds the submission on Kaggle and completes the ledger row."""
-    ws, server, _ = setup(2, 2)
+    ws, _, _ = setup(2, 2)
     client = KaggleClient(ws.config.competition, backoff_s=0.01)
     path = ws.submission_path("c0")
     from kfold.submission import file_sha256
@@ -114,7 +114,7 @@ def test_killed_after_kaggle_took_it_is_recovered_not_lost(setup):
         flow.register_candidates(ws, led)
         res = led.reserve(ws.config.competition, file_sha256(path), path.name, "lost", 2)
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True).stdout.strip()
+                              capture_output=True, text=True, check=True).stdout.strip()
         led.db.execute("UPDATE submissions SET pid=? WHERE id=?", (int(dead), res.id))
     ref = client.upload(path, "lost")  # Kaggle has it; the ledger only has the reservation
     view = flow.submissions_view(ws, client=client)

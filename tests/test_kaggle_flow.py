@@ -202,7 +202,7 @@ def test_network_down_records_nothing(env):
 
 
 def test_sync_adopts_website_submissions(env):
-    ws, server = env
+    ws, _ = env
     c = client(ws)
     # a submission made "on the website": straight through the client, bypassing the ledger
     path = ws.submissions_dir / "weak.csv"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,7 +13,7 @@ from kfold.cli._common import WorkspaceOpt, console, err_console, open_workspace
 from kfold.cli.data import data_app
 
 CompetitionOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--competition", "-c", help="Competition slug (default: kfold.toml)."),
 ]
 
@@ -43,7 +43,7 @@ def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None)
 
 @user_errors
 def submit(
-    file: Annotated[Optional[Path], typer.Argument(
+    file: Annotated[Path | None, typer.Argument(
         help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
     message: Annotated[str, typer.Option("--message", "-m", help="Description shown on Kaggle.")] = "",
     wait: Annotated[bool, typer.Option(help="Poll until scored and store the public score.")] = False,
@@ -79,7 +79,7 @@ def submissions(
 @user_errors
 def leaderboard(
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
-    team: Annotated[Optional[str], typer.Option(help="Our team name (default: the Kaggle username).")] = None,
+    team: Annotated[str | None, typer.Option(help="Our team name (default: the Kaggle username).")] = None,
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
@@ -105,12 +105,12 @@ def plan(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> 
 @user_errors
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: a free one).")] = 0,
-    daily_limit: Annotated[Optional[int], typer.Option(help="Submissions per UTC day (default: kfold.toml).")] = None,
+    daily_limit: Annotated[int | None, typer.Option(help="Submissions per UTC day (default: kfold.toml).")] = None,
     score_delay: Annotated[float, typer.Option(help="Seconds a submission stays pending.")] = 2.0,
     slow: Annotated[float, typer.Option(help="Delay every answer by this many seconds.")] = 0.0,
-    fail: Annotated[Optional[str], typer.Option(
+    fail: Annotated[str | None, typer.Option(
         help="Inject failures: STATUS:COUNT[:METHOD], e.g. 500:2:CreateSubmission or 429:1.")] = None,
-    duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve a stand-in Kaggle competition on loopback, scoring against data/solution.csv."""

@@ -24,10 +24,11 @@ import random
 import stat
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from kfold.errors import KfError
 
@@ -193,12 +194,10 @@ def _status_of(exc: BaseException) -> int | None:
 def _message_of(exc: BaseException) -> str:
     resp = getattr(exc, "response", None)
     if resp is not None:
-        try:
+        with contextlib.suppress(ValueError):  # a body that is not JSON
             body = resp.json()
             if isinstance(body, dict) and body.get("message"):
                 return str(body["message"])
-        except Exception:  # noqa: BLE001 - not JSON
-            pass
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 

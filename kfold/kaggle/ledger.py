@@ -17,11 +17,11 @@ import json
 import os
 import socket
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 from kfold.errors import KfError
 
@@ -123,7 +123,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA busy_timeout = %d" % int(timeout_s * 1000))
+        self.db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
         mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise KfError(f"{self.path}: could not switch the ledger to WAL mode (got {mode})")
@@ -134,7 +134,7 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

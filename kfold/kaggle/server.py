@@ -114,7 +114,7 @@ def score_file(content: bytes, solution: pd.DataFrame, id_column: str,
         raise ValueError(f"could not parse the submission as CSV ({exc})") from None
     if id_column not in sub.columns or len(sub.columns) != 2:
         raise ValueError(f"expected 2 columns with {id_column!r}, found {list(sub.columns)}")
-    pred_col = [c for c in sub.columns if c != id_column][0]
+    pred_col = next(c for c in sub.columns if c != id_column)
     if sub[id_column].duplicated().any():
         raise ValueError("duplicate ids in the submission")
     if set(sub[id_column]) != set(solution[id_column]):
@@ -149,7 +149,7 @@ class SandboxServer:
 
     @classmethod
     def from_workspace(cls, ws, port: int = 0, daily_limit: int | None = None,
-                       score_delay_s: float = 0.3, delay_s: float = 0.0) -> "SandboxServer":
+                       score_delay_s: float = 0.3, delay_s: float = 0.0) -> SandboxServer:
         cfg = ws.config
         sol = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
         state = SandboxState(
@@ -169,7 +169,7 @@ class SandboxServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "SandboxServer":
+    def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
@@ -184,7 +184,7 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -385,7 +385,7 @@ def _make_handler(server: SandboxServer):
                        headers=headers)
             return True
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path = urlsplit(self.path).path
             try:
                 raw = self._body()
@@ -416,7 +416,7 @@ def _make_handler(server: SandboxServer):
                 return
             self._send(status, payload)
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             path = urlsplit(self.path).path
             if self._maybe_fail("upload"):
                 return
@@ -433,7 +433,7 @@ def _make_handler(server: SandboxServer):
                 server.state.uploads[token] = raw
             self._send(200, {})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if self._maybe_fail("download"):
                 return
