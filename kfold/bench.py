@@ -134,4 +134,12 @@ def run_bench(cases: list[str], n_images: int = 512, size: int = 64, device: str
         return rows
 
 
-CASES = {"pipeline": bench_pipeline, "train": bench_train}
+def bench_stack(ws: Workspace, **_) -> list[dict]:
+    """Every blender on 35,000 rows x 10 runs (seconds, not minutes)."""
+    from kfold.stack import bench_stacking
+
+    return [{"case": "stack", "what": r["blender"], "seconds": r["seconds"]}
+            for r in bench_stacking(n_rows=35000, n_runs=10)]
+
+
+CASES = {"pipeline": bench_pipeline, "train": bench_train, "stack": bench_stack}

@@ -1,0 +1,28 @@
+"""`kf demo`: the whole loop offline on synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kfold.cli._common import console, user_errors
+
+
+@user_errors
+def demo(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")] = Path("demo-workspace"),
+    n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 800,
+    n_test: Annotated[int, typer.Option(help="Synthetic test images.")] = 300,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the demo's epochs per fold.")] = None,
+) -> None:
+    """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions."""
+    from kfold.demo import run_demo
+
+    summary = run_demo(workspace, console, n_train=n_train, n_test=n_test, epochs=epochs)
+    console.print(f"demo workspace: {summary['workspace']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
