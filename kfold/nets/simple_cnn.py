@@ -39,7 +39,17 @@ class SimpleCNN(nn.Module):
 
 
 @register_model(default_size=64, target_layer=lambda m: m.features[-4])
-def simple_cnn(image_size: int = 64, in_chans: int = 1, dropout: float = 0.3) -> nn.Module:
+def simple_cnn(image_size: int = 64, in_chans: int = 1, dropout: float = 0.3,
+               weights: str = "none") -> nn.Module:
     if image_size < 8:
-        raise KfError(f"simple-cnn needs images of at least 8 px, got {image_size}")
-    return SimpleCNN(image_size, in_chans, dropout)
+        raise KfError(f"image size {image_size} px is too small for simple-cnn: "
+                      "use --image-size 8 or more")
+    if weights == "imagenet":
+        raise KfError("simple-cnn has no ImageNet weights; use --weights none or a file")
+    model = SimpleCNN(image_size, in_chans, dropout)
+    if weights != "none":
+        from kfold.nets.weights import load_file_into
+
+        load_file_into(model, weights, name="simple-cnn", in_chans=in_chans,
+                       first_conv="features.0")
+    return model

@@ -10,6 +10,7 @@ from kfold.errors import KfError
 
 AUGMENTS = ("none", "flip", "d4")
 TTAS = ("none", "flip", "d4")
+TRAIN_MODES = ("head", "finetune")
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,12 @@ class TrainConfig:
     pos_weight: float | None = None
     augment: str = "d4"
     tta: str = "none"
-    weights: str = "none"
-    train_mode: str = "finetune"
-    unfreeze_after: int | None = None
+    weights: str = "none"  # none | imagenet | path of a weights file
+    train_mode: str = "finetune"  # head: backbone (and its batch-norm statistics) frozen
+    unfreeze_after: int | None = None  # head for this many epochs, then everything
+    backbone_lr_scale: float | None = None  # finetune: backbone lr = lr * this (None: auto)
+    in_chans: int | None = None  # 1 (first conv adapted) or 3 (gray repeated); None: model's
+    collapse_epochs: int = 3  # stop a fold after this many collapsed epochs in a row
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -41,10 +45,39 @@ class TrainConfig:
             raise KfError(f"--augment must be one of {AUGMENTS}, got {self.augment!r}")
         if self.tta not in TTAS:
             raise KfError(f"--tta must be one of {TTAS}, got {self.tta!r}")
-        for name in ("epochs", "batch_size", "patience", "image_size"):
+        if self.train_mode not in TRAIN_MODES:
+            raise KfError(f"--train-mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
+        for name in ("epochs", "batch_size", "patience", "image_size", "collapse_epochs"):
             if getattr(self, name) < 1:
                 raise KfError(f"--{name.replace('_', '-')} must be positive")
+        if self.unfreeze_after is not None and self.unfreeze_after < 0:
+            raise KfError("--unfreeze-after must be 0 or more epochs")
+        if self.backbone_lr_scale is not None and not 0 <= self.backbone_lr_scale <= 1:
+            raise KfError("--backbone-lr-scale must be in [0, 1]")
+        if self.in_chans not in (None, 1, 3):
+            raise KfError(f"--in-chans must be 1 or 3, got {self.in_chans}")
+        if not self.weights:
+            raise KfError("--weights must be none, imagenet or a file path")
         self.preprocess  # validates crop/threshold/binarize
+
+    @property
+    def pretrained(self) -> bool:
+        return self.weights != "none"
+
+    @property
+    def backbone_lr(self) -> float:
+        """Fine-tuning: pretrained backbones learn 10x slower than the new head by default;
+        a randomly initialised one learns at the head's rate."""
+        scale = self.backbone_lr_scale
+        if scale is None:
+            scale = 0.1 if self.pretrained else 1.0
+        return self.lr * scale
+
+    def frozen_at(self, epoch: int) -> bool:
+        """Whether the backbone is frozen in (0-based) `epoch`."""
+        if self.unfreeze_after is not None:
+            return epoch < self.unfreeze_after
+        return self.train_mode == "head"
 
     @property
     def preprocess(self) -> Preprocess:

@@ -1,6 +1,17 @@
 """One fold's training: BCE on one logit, AdamW, cosine-decaying learning rate, early
 stopping on validation AUC, the best checkpoint kept, and the full state saved every epoch
 so that an interrupted fold continues where it stopped.
+
+Training modes (TrainConfig): `finetune` trains everything, the backbone at
+`cfg.backbone_lr` and the new head at `cfg.lr`; `head` freezes the backbone's weights and its
+batch-norm statistics; `unfreeze_after=N` is `head` for N epochs, then `finetune`. A fold
+whose validation predictions collapse (constant, or AUC <= 0.5) for `cfg.collapse_epochs`
+epochs in a row is stopped and marked `collapsed` in its result.
+
+Resume: `<tag>.last.pt` holds model, optimiser, scheduler, the loader's generator, the CPU
+(and CUDA) RNG states and the loop's state, written atomically after every epoch; a rerun
+continues from it and ends with the same history, best epoch and checkpoint as an
+uninterrupted run. No GradScaler is used (bf16 autocast needs none), so none is saved.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import torch
 from torch import nn
 
 from kfold import atomic
+from kfold.errors import KfError
 from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
@@ -46,9 +58,17 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device) -> nn.Module:
-    model = create_model(cfg.model, image_size=cfg.image_size, in_chans=info.in_chans,
-                         dropout=cfg.dropout)
+def config_info(cfg: TrainConfig) -> ModelInfo:
+    """The model's registry entry as this config feeds it (input channels, normalisation)."""
+    return model_info(cfg.model).with_chans(cfg.in_chans)
+
+
+def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
+                weights: str = "none") -> nn.Module:
+    """The config's model on `device`, initialised from `weights` (none | imagenet | PATH)."""
+    model = create_model(cfg.model, image_size=cfg.image_size,
+                         in_chans=cfg.in_chans or info.in_chans, dropout=cfg.dropout,
+                         weights=None if weights == "none" else weights)
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -84,8 +104,16 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     """Train one model; write `<tag>.pt` (best by validation AUC, or last when there is no
     validation) and `history_<tag>.csv`; return the fold's result."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, info, device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
+    resuming = last_path.exists()
+    # A resumed fold gets its weights from last.pt: no download, no weights file needed.
+    model = build_model(cfg, info, device, "none" if resuming else cfg.weights)
+    backbone, head = split_parameters(model)
+    if (cfg.train_mode == "head" or cfg.unfreeze_after is not None) and not backbone:
+        raise KfError(f"{cfg.model} has no separate head to train alone; use --train-mode finetune")
+    groups = [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
                             generator=gen)
@@ -93,29 +121,40 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     pos_weight = None if cfg.pos_weight is None else torch.tensor(cfg.pos_weight, device=device)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     state = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [],
-             "seconds": 0.0}
-    last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
-    if last_path.exists():  # resume an interrupted fold
+             "seconds": 0.0, "collapsed_epochs": 0, "collapsed": None}
+    if resuming:  # resume an interrupted fold
         saved = torch.load(last_path, map_location=device, weights_only=False)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
         gen.set_state(saved["gen"])
         torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
+        if saved.get("cuda_rng") is not None and device.type == "cuda":
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        state = {"collapsed_epochs": 0, "collapsed": None} | saved["state"]
         reporter.log(f"{tag}: resuming at epoch {state['epoch'] + 1}")
 
     validate = data.val_x is not None
     with reporter.task(f"{tag}", cfg.epochs) as bar:
         bar.advance(state["epoch"])
-        while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
+        while (state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience
+               and not state["collapsed"]):
             started = time.perf_counter()
-            train_loss = _train_epoch(model, train_batches, opt, sched, loss_fn, device)
+            frozen = cfg.frozen_at(state["epoch"])
+            train_loss = _train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen)
             row = {"epoch": state["epoch"], "train_loss": train_loss,
-                   "lr": opt.param_groups[0]["lr"]}
+                   "lr": opt.param_groups[-1]["lr"], "frozen": frozen}
             if validate:
                 val_p = predict(model, data.val_x, cfg, info, device)
                 row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
+                reason = collapse_reason(val_p, row["auc"])
+                state["collapsed_epochs"] = state["collapsed_epochs"] + 1 if reason else 0
+                if state["collapsed_epochs"] >= cfg.collapse_epochs:
+                    first = state["epoch"] - cfg.collapse_epochs + 1
+                    state["collapsed"] = (f"{reason} in epochs {first}-{state['epoch']}")
+                    reporter.log(
+                        f"{tag}: COLLAPSED ({state['collapsed']}); stopping this fold. Try "
+                        "--train-mode head, --unfreeze-after N or a lower --lr")
             improved = not validate or row["auc"] > state["best_auc"]
             if improved:
                 state["best_auc"] = row["auc"] if validate else float("nan")
@@ -130,20 +169,57 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             state["seconds"] += time.perf_counter() - started
             _save(last_path, {"model": model.state_dict(), "opt": opt.state_dict(),
                               "sched": sched.state_dict(), "gen": gen.get_state(),
-                              "torch_rng": torch.get_rng_state(), "state": state})
+                              "torch_rng": torch.get_rng_state(),
+                              "cuda_rng": (torch.cuda.get_rng_state_all()
+                                           if device.type == "cuda" else None),
+                              "state": state})
             bar.advance(1, loss=train_loss, **({"auc": row["auc"]} if validate else {}))
 
     history = pd.DataFrame(state["history"])
     atomic.write_csv(run_dir / f"history_{tag}.csv", history)
     return {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-            "val_auc": state["best_auc"], "seconds": round(state["seconds"], 2)}
+            "val_auc": state["best_auc"], "seconds": round(state["seconds"], 2),
+            "collapsed": state["collapsed"]}
+
+
+def collapse_reason(val_pred: np.ndarray, val_auc: float) -> str | None:
+    """Why an epoch's validation predictions count as collapsed, or None: every image
+    given the same probability (the original VGG16 fine-tune's "always negative"), or an AUC
+    no better than chance."""
+    if len(val_pred) and float(np.ptp(val_pred)) < 1e-6:
+        return f"constant predictions ({float(val_pred[0]):.4f} for every image)"
+    if np.isfinite(val_auc) and val_auc <= 0.5:
+        return f"validation AUC {val_auc:.4f} <= 0.5"
+    return None
+
+
+def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(backbone, head) parameters: the head is the model's `head` module, the rest is the
+    backbone. A model without a `head` is all head (finetune only)."""
+    head_ids = {id(p) for p in model.head.parameters()} if hasattr(model, "head") else None
+    if head_ids is None:
+        return [], list(model.parameters())
+    params = list(model.parameters())
+    return ([p for p in params if id(p) not in head_ids],
+            [p for p in params if id(p) in head_ids])
+
+
+def set_phase(model: nn.Module, frozen: bool) -> None:
+    """Training mode for one epoch: with `frozen`, only the head learns -- the backbone's
+    weights get no gradients and its batch-norm layers keep their running statistics."""
+    model.train()
+    for name, child in model.named_children():
+        if name != "head":
+            child.requires_grad_(not frozen)
+            if frozen:
+                child.eval()
 
 
 def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path, tag: str,
                reporter: Reporter = Reporter()) -> tuple[dict, np.ndarray | None, np.ndarray]:
     """The backend entry point: train, then predict validation and test images with the kept
     checkpoint. Returns (result, validation predictions or None, test predictions)."""
-    info, device = model_info(cfg.model), resolve_device(cfg.device)
+    info, device = config_info(cfg), resolve_device(cfg.device)
     result = fit_fold(cfg, info, data, run_dir, tag, device, reporter)
     model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
     val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device)
@@ -157,8 +233,8 @@ def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
     return model.eval()
 
 
-def _train_epoch(model, train_batches, opt, sched, loss_fn, device) -> float:
-    model.train()
+def _train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False) -> float:
+    set_phase(model, frozen)
     total, count = torch.zeros((), device=device), 0
     for x, y in train_batches:
         with autocast(device):
