@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # One module per command group; each exposes `register(app)`.
-_GROUPS = ["data", "train", "runs", "stack", "kaggle", "bench", "explain"]
+_GROUPS = ["data", "train", "runs", "stack", "kaggle", "bench", "explain", "demo"]
 
 for _name in _GROUPS:
     importlib.import_module(f"kfold.cli.{_name}").register(app)
