@@ -6,8 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kfold.data.preprocess import (Preprocess, box_to_input, heatmap_to_original,
-                                   input_box_mask, point_to_original)
+from kfold.data.preprocess import (
+    Preprocess,
+    box_to_input,
+    heatmap_to_original,
+    input_box_mask,
+    point_to_original,
+)
 from kfold.errors import KfError
 from kfold.explain.metrics import localization
 

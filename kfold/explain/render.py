@@ -27,8 +27,8 @@ def render_explain(metrics: dict, run: str = "") -> Table:
                   _f(metrics["distance_mean"], ".1f"), _f(metrics["distance_median"], ".1f"),
                   _f(metrics["energy"]), *(_f(metrics[f"iou@{t:g}"]) for t in THRESHOLDS),
                   style="bold")
-    notes = ["pointing = peak in box; dist = px from peak to box (original frame); "
-             "energy = heat mass in box",
+    notes = [("pointing = peak in box; dist = px from peak to box (original frame); "
+              "energy = heat mass in box"),
              f"{metrics['n']} of {metrics['defect_images']} defect images have a usable box"]
     if metrics.get("flat"):
         notes.append(f"{metrics['flat']} flat heatmap(s) counted as misses")

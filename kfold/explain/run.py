@@ -10,11 +10,11 @@ preprocessing (resize, border crop) onto the original image, where the boxes liv
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -77,12 +77,13 @@ def _check_checkpoints(run_dir: Path, backend: str, folds: list[int]) -> None:
 def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = None,
                 method: str = "gradcam", *, batch_size: int = 64, device: str | None = None,
                 threshold: float = 0.5, heatmaps: HeatmapFn | None = None,
-                reporter: Reporter = Reporter()) -> ExplainReport:
+                reporter: Reporter | None = None) -> ExplainReport:
     """Explain run `run`: write models/<run>/explain/<method>.png (grid of `n` images or of
     `ids`), models/<run>/explain/<method>.csv (per-image localization) and the summary under
     "explain" in run.json. `heatmaps` replaces the backend's heatmap function (tests)."""
     from kfold.data.prepared import prepare
 
+    reporter = reporter or Reporter()
     meta = artifacts.read_run(ws, run)
     if "config" not in meta:
         raise KfError(f"run {run!r} has no config in its run.json; train it with `kf train`")
@@ -147,7 +148,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
         "defect_images": defects, "defect_images_without_box": defects - summary["n"],
         "skipped_boxes": skipped,
         "by_fold": [{"fold": k, **_fold_summary(per_image, k)} for k in folds],
-        "images_explained": int(len(todo)), "seconds": round(seconds, 3),
+        "images_explained": len(todo), "seconds": round(seconds, 3),
         "images_per_s": round(len(todo) / seconds, 2) if seconds > 0 else None,
         "per_image": str(per_image_path.relative_to(ws.root)),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

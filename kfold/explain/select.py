@@ -33,7 +33,7 @@ def choose(oof: pd.DataFrame, n: int, boxed: set[str] = frozenset(),
         "FN": df[df.outcome == "FN"].sort_values(["boxed", "pred", "id"], ascending=[False, True, True]),
         "TN": df[df.outcome == "TN"].sort_values(["pred", "id"], ascending=[True, True]),
     }
-    quota = {g: int(round(n * share)) for g, share in MIX}
+    quota = {g: round(n * share) for g, share in MIX}
     quota["TP"] += n - sum(quota.values())
     taken = {g: ranked[g].head(quota[g]) for g, _ in MIX}
     spare = n - sum(len(t) for t in taken.values())
