@@ -1,0 +1,321 @@
+"""One fold on Keras, with the original notebooks' callbacks.
+
+Binary cross-entropy on a sigmoid output, the original metric set (tp fp tn fn accuracy
+precision recall auc), `ModelCheckpoint` of the best model by validation AUC to
+`<tag>.keras`, `EarlyStopping` on validation AUC, `ReduceLROnPlateau` on validation AUC, and
+`BackupAndRestore` in `<tag>.backup/` so that an interrupted fold continues.
+
+The traps of Keras k-fold loops, and what closes each:
+- metric names that gain suffixes (`val_auc_1`) when models are rebuilt in one process:
+  every metric is built with an explicit name, and each fold starts with `clear_session()`;
+  `check_metric_names` fails loudly if the monitored key is missing anyway;
+- best weights restored only when early stopping fires: predictions always come from the
+  `<tag>.keras` checkpoint, reloaded from disk, never from the in-memory model;
+- callback state carried into the next fold (a reduced learning rate, early-stopping
+  counters, the checkpoint's best value): model, optimizer and callbacks are new every fold;
+  within an interrupted fold their counters are saved and restored with the backup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import atomic
+from kfold.errors import KfError
+from kfold.keras_backend._tf import device_name, keras, tf, versions
+from kfold.keras_backend.models import build_model
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+
+METRICS = ("tp", "fp", "tn", "fn", "accuracy", "precision", "recall", "auc")
+MONITOR = "val_auc"
+
+
+def metric_set() -> list:
+    """The original notebooks' metrics, each with an explicit name (no `auc_1`)."""
+    m = keras.metrics
+    return [m.TruePositives(name="tp"), m.FalsePositives(name="fp"),
+            m.TrueNegatives(name="tn"), m.FalseNegatives(name="fn"),
+            m.BinaryAccuracy(name="accuracy"), m.Precision(name="precision"),
+            m.Recall(name="recall"),
+            # finer than the default 200 thresholds: clustered early predictions
+            m.AUC(name="auc", num_thresholds=1000)]
+
+
+def fresh_model(cfg: TrainConfig):
+    """A new compiled model in a clean Keras session, seeded: the start of every fold."""
+    keras.utils.clear_session(free_memory=True)
+    keras.utils.set_random_seed(cfg.seed)
+    built = build_model(cfg.model, cfg.image_size, cfg.dropout, cfg.weights, cfg.train_mode)
+    model = built.model
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=cfg.lr,
+                                         weight_decay=cfg.weight_decay or 0.0),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=metric_set(),
+    )
+    return model
+
+
+# --------------------------------------------------------------------------- data
+
+
+def augment_batch(x, mode: str):
+    """Per-sample random horizontal / vertical flips, plus a transpose for 'd4' (together
+    the 8 symmetries of the square), on a float batch (B, S, S, 1)."""
+    if mode == "none":
+        return x
+    b = tf.shape(x)[0]
+
+    def maybe(op, x):
+        pick = tf.reshape(tf.random.uniform([b]) < 0.5, [-1, 1, 1, 1])
+        return tf.where(pick, op(x), x)
+
+    x = maybe(lambda t: tf.reverse(t, [2]), x)
+    x = maybe(lambda t: tf.reverse(t, [1]), x)
+    if mode == "d4":
+        x = maybe(lambda t: tf.transpose(t, [0, 2, 1, 3]), x)
+    return x
+
+
+def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
+    """Shuffled uint8 batches cast to float and augmented on the batch; a last partial
+    batch is dropped (a batch of one breaks batch-norm)."""
+    n = len(x)
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("float32")))
+    ds = ds.shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size, drop_remainder=n > cfg.batch_size)
+    ds = ds.map(lambda a, b: (augment_batch(tf.cast(a, tf.float32), cfg.augment), b),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int):
+    ds = (tf.data.Dataset.from_tensor_slices(x[..., None]) if y is None else
+          tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("float32"))))
+    cast = ((lambda a: tf.cast(a, tf.float32)) if y is None else
+            (lambda a, b: (tf.cast(a, tf.float32), b)))
+    return ds.batch(batch_size).map(cast).prefetch(tf.data.AUTOTUNE)
+
+
+# Test-time augmentation on uint8 (N, S, S) arrays; same levels as the torch backend.
+TTA_VIEWS = {
+    "none": [lambda x: x],
+    "flip": [lambda x: x, lambda x: x[:, :, ::-1]],
+    "d4": [lambda x, k=k, f=f: np.rot90(x[:, :, ::-1] if f else x, k, axes=(1, 2))
+           for f in (False, True) for k in range(4)],
+}
+
+
+def predict(model, images: np.ndarray, cfg: TrainConfig, tta: str | None = None) -> np.ndarray:
+    """Probabilities of defect (float64), averaged over the TTA views."""
+    if len(images) == 0:
+        return np.zeros(0)
+    preds = [model.predict(eval_dataset(np.ascontiguousarray(view(images)), None,
+                                        cfg.batch_size * 2), verbose=0)[:, 0]
+             for view in TTA_VIEWS[tta or cfg.tta]]
+    return np.clip(np.mean(preds, axis=0).astype(np.float64), 0.0, 1.0)
+
+
+def load_checkpoint(path: Path):
+    import kfold.keras_backend.models  # noqa: F401  (registers ImagePreprocess)
+
+    if not path.exists():
+        raise KfError(f"{path}: no such Keras checkpoint (was this fold trained?)")
+    return keras.saving.load_model(path, compile=False)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class FoldLog(keras.callbacks.Callback):
+    """History rows in the shared schema, the progress bar, and the fold's resumable state.
+
+    It must come after the checkpoint, early-stopping, plateau and backup callbacks: on
+    train begin it restores their counters (after they reset them), on epoch end it reads
+    what they decided.
+    """
+
+    def __init__(self, state_path: Path, ckpt, stopper, plateau, bar, validate: bool) -> None:
+        super().__init__()
+        self.state_path, self.bar, self.validate = state_path, bar, validate
+        self.ckpt, self.stopper, self.plateau = ckpt, stopper, plateau
+        self.rows: list[dict] = []
+        self.best_epoch, self.seconds, self.stopped = -1, 0.0, False
+        self._lr, self._started, self._best_before = float("nan"), 0.0, None
+
+    # -- persistence
+    def state(self) -> dict:
+        s = {"rows": self.rows, "best_epoch": self.best_epoch, "seconds": self.seconds,
+             "stopped": self.stopped, "ckpt_best": _num(self.ckpt.best)}
+        if self.stopper is not None:
+            s["stopper"] = {"wait": self.stopper.wait, "best": _num(self.stopper.best),
+                            "best_epoch": self.stopper.best_epoch}
+        s["plateau"] = {"wait": self.plateau.wait, "best": _num(self.plateau.best),
+                        "cooldown_counter": self.plateau.cooldown_counter}
+        return s
+
+    def restore(self, initial_epoch: int) -> None:
+        if not self.state_path.exists():
+            return
+        s = json.loads(self.state_path.read_text())
+        self.rows = [r for r in s["rows"] if r["epoch"] < initial_epoch]
+        self.best_epoch, self.seconds = s["best_epoch"], s["seconds"]
+        self.stopped = s["stopped"]
+        self.ckpt.best = s["ckpt_best"]
+        if self.stopper is not None and "stopper" in s:
+            for k, v in s["stopper"].items():
+                setattr(self.stopper, k, v)
+        for k, v in s["plateau"].items():
+            setattr(self.plateau, k, v)
+
+    # -- keras hooks
+    def on_train_begin(self, logs=None):
+        initial = getattr(self.model, "_initial_epoch", None) or 0
+        self.restore(initial)
+        self.bar.advance(len(self.rows))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._started = time.perf_counter()
+        self._best_before = self.ckpt.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.validate:
+            check_metric_names(logs)
+        row = {"epoch": epoch, "train_loss": float(logs["loss"]), "lr": self._lr}
+        if self.validate:
+            row["val_loss"] = float(logs["val_loss"])
+            row |= {m: float(logs[f"val_{m}"]) for m in METRICS}
+        row |= {f"train_{m}": float(logs[m]) for m in METRICS if m in logs}
+        self.rows.append(row)
+        if not self.validate or self.ckpt.best != self._best_before:
+            self.best_epoch = epoch
+        self.seconds += time.perf_counter() - self._started
+        self.stopped = bool(self.model.stop_training)
+        atomic.write_json(self.state_path, self.state())
+        self.bar.advance(1, loss=row["train_loss"],
+                         **({"auc": row["auc"]} if self.validate else {}))
+
+
+def check_metric_names(logs: dict) -> None:
+    """The monitored keys must be exactly the ones the callbacks watch."""
+    missing = [f"val_{m}" for m in METRICS if f"val_{m}" not in logs]
+    if missing:
+        raise RuntimeError(f"Keras logged {sorted(logs)}, without {missing}: metric names "
+                           "changed (suffixes?), so the callbacks would watch nothing")
+
+
+def _num(v):
+    return None if v is None else float(v)
+
+
+# --------------------------------------------------------------------------- the fold
+
+
+def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y) -> None:
+    s = cfg.image_size
+    for name, x, y in (("training", train_x, train_y), ("validation", val_x, val_y)):
+        if x is None:
+            continue
+        if x.ndim != 3 or x.shape[1:] != (s, s):
+            raise KfError(f"{name} images must be shaped (N, {s}, {s}), got {x.shape}")
+        if y is None or len(y) != len(x):
+            raise KfError(f"{name}: {len(x)} images but "
+                          f"{'no' if y is None else len(y)} targets")
+        if len(x) and not np.isin(np.unique(y), (0, 1)).all():
+            raise KfError(f"{name} targets must be 0 or 1")
+    if len(train_x) < 2:
+        raise KfError(f"need at least 2 training images, got {len(train_x)}")
+
+
+def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
+             val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
+             reporter: Reporter = Reporter(), extra_callbacks: tuple = ()) -> dict:
+    """Train one model; write `<tag>.keras` (best by validation AUC, or the last epoch when
+    there is no validation) and `history_<tag>.csv`; return the fold's result.
+
+    `extra_callbacks` run first, before the checkpoint sees the epoch's logs (tests use it).
+    """
+    check_fold_data(cfg, train_x, train_y, val_x, val_y)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    validate = val_x is not None
+    ckpt_path, backup_dir = run_dir / f"{tag}.keras", run_dir / f"{tag}.backup"
+    state_path = backup_dir / "kfold_state.json"
+    if not backup_dir.exists():  # a fresh fold: no stale checkpoint may survive
+        ckpt_path.unlink(missing_ok=True)
+
+    model = fresh_model(cfg)
+    if validate:
+        ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, monitor=MONITOR, mode="max",
+                                               save_best_only=True)
+        stopper = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max",
+                                                patience=cfg.patience,
+                                                restore_best_weights=False)
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=MONITOR, mode="max", factor=0.5, patience=max(1, cfg.patience // 2),
+            min_lr=cfg.lr / 100)
+    else:  # a fixed number of epochs on everything: keep the last model
+        ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, save_best_only=False)
+        stopper = None
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", mode="min", factor=0.5, patience=max(1, cfg.patience // 2),
+            min_lr=cfg.lr / 100)
+    backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
+
+    previous = json.loads(state_path.read_text()) if state_path.exists() else None
+    with reporter.task(tag, cfg.epochs) as bar:
+        log = FoldLog(state_path, ckpt, stopper, plateau, bar, validate)
+        if previous and (previous["stopped"] or len(previous["rows"]) >= cfg.epochs):
+            log.restore(len(previous["rows"]))  # finished before the interruption
+            reporter.log(f"{tag}: training had finished; predicting with the checkpoint")
+        else:
+            if previous:
+                reporter.log(f"{tag}: resuming after epoch {len(previous['rows'])}")
+            callbacks = [*extra_callbacks, ckpt, *([stopper] if stopper else []), plateau,
+                         backup, log]
+            class_weight = None if cfg.pos_weight is None else {0: 1.0, 1: cfg.pos_weight}
+            model.fit(
+                train_dataset(train_x, train_y, cfg), epochs=cfg.epochs,
+                validation_data=(eval_dataset(val_x, val_y, cfg.batch_size * 2)
+                                 if validate else None),
+                callbacks=callbacks, class_weight=class_weight, shuffle=False, verbose=0,
+            )
+    if not ckpt_path.exists():
+        raise KfError(f"{tag}: no checkpoint was written (validation AUC never computed?)")
+    atomic.write_csv(run_dir / f"history_{tag}.csv", pd.DataFrame(log.rows))
+    best = log.rows[log.best_epoch] if log.rows and log.best_epoch >= 0 else {}
+    return {"best_epoch": log.best_epoch, "epochs_run": len(log.rows),
+            "val_auc": float(best.get("auc", float("nan"))),
+            "stopped_early": bool(log.stopped and len(log.rows) < cfg.epochs),
+            "final_lr": log.rows[-1]["lr"] if log.rows else cfg.lr,
+            "seconds": round(log.seconds, 2)}
+
+
+def train_fold(cfg: TrainConfig, data, test_x: np.ndarray, run_dir: Path, tag: str,
+               reporter: Reporter = Reporter(), extra_callbacks: tuple = ()
+               ) -> tuple[dict, np.ndarray | None, np.ndarray]:
+    """The backend entry point (kfold.train.backends): train, then predict validation and
+    test images with the kept checkpoint, reloaded from disk."""
+    run_dir = Path(run_dir)
+    place = tf.device("/CPU:0") if cfg.device == "cpu" else contextlib.nullcontext()
+    with place:
+        result = fit_fold(cfg, data.train_x, data.train_y, data.val_x, data.val_y, run_dir,
+                          tag, reporter, extra_callbacks)
+        model = load_checkpoint(run_dir / f"{tag}.keras")
+        val_pred = None if data.val_x is None else predict(model, data.val_x, cfg)
+        test_pred = predict(model, test_x, cfg)
+    shutil.rmtree(run_dir / f"{tag}.backup", ignore_errors=True)
+    v = versions()
+    return (result | {"device": "cpu" if cfg.device == "cpu" else device_name(),
+                      "framework": f"keras {v['keras']} / tensorflow {v['tensorflow']}"},
+            val_pred, test_pred)
