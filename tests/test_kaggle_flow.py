@@ -67,6 +67,14 @@ def test_default_file_is_next_best_unsubmitted(env):
     assert flow.submit(ws, None, "two", client=c).file.name == "ok.csv"
 
 
+def test_private_scores_hidden_like_kaggle(env):
+    ws, server = env
+    server.state.reveal_private = False
+    res = flow.submit(ws, None, "m", wait=True, client=client(ws), poll_s=0.05)
+    assert res.public_score is not None and res.private_score is None
+    assert ledger_rows(ws)[0]["private_score"] is None
+
+
 def test_list_and_leaderboard(env):
     ws, _ = env
     c = client(ws)

@@ -110,6 +110,8 @@ def serve(
     slow: Annotated[float, typer.Option(help="Delay every answer by this many seconds.")] = 0.0,
     fail: Annotated[str | None, typer.Option(
         help="Inject failures: STATUS:COUNT[:METHOD], e.g. 500:2:CreateSubmission or 429:1.")] = None,
+    hide_private: Annotated[bool, typer.Option(
+        help="Hide private scores, as Kaggle does until the competition ends.")] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -120,7 +122,8 @@ def serve(
 
     ws = open_workspace(workspace)
     server = SandboxServer.from_workspace(ws, port=port, daily_limit=daily_limit,
-                                          score_delay_s=score_delay, delay_s=slow)
+                                          score_delay_s=score_delay, delay_s=slow,
+                                          reveal_private=not hide_private)
     if fail:
         parts = fail.split(":")
         try:

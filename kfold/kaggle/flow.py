@@ -23,7 +23,7 @@ import pandas as pd
 from kfold import atomic
 from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission
-from kfold.kaggle.ledger import Ledger, next_reset, utcnow
+from kfold.kaggle.ledger import Ledger, limit_error, next_reset, utcnow
 from kfold.submission import file_sha256, read_sidecar, sample_submission, validate_submission
 from kfold.workspace import Workspace
 
@@ -114,6 +114,9 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
                           f"to {slug}; use --force to submit it again")
         if not message or not message.strip():
             raise KfError("a submission needs a --message (Kaggle shows it as the description)")
+        used = led.used_today(slug)
+        if used >= ws.config.daily_limit and not led.has_dead():  # fail fast, before the network
+            raise limit_error(slug, used, ws.config.daily_limit, None)
         client = client or make_client(ws, slug, log=log)
         if led.has_dead():  # a kf process died mid-submit: settle it against Kaggle first
             led.resolve_dead(client.submissions())

@@ -99,6 +99,17 @@ def next_reset(now: datetime | None = None) -> datetime:
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def limit_error(competition: str, used: int, daily_limit: int, api_allowed: int | None,
+                now: datetime | None = None) -> KfError:
+    now = now or utcnow()
+    hours, rem = divmod(int((next_reset(now) - now).total_seconds()), 3600)
+    return KfError(
+        f"daily submission limit reached for {competition}: {used} used today by the ledger "
+        f"(limit {daily_limit})"
+        + ("" if api_allowed is None else f", Kaggle allows {max(api_allowed, 0)} more")
+        + f"; the quota resets at 00:00 UTC (in {hours}h{rem // 60:02d}m)")
+
+
 @dataclass(frozen=True)
 class Reservation:
     id: int
@@ -277,13 +288,7 @@ class Ledger:
                     (competition, since)).fetchone()[0]
                 left = min(left, api_allowed - taken_since)
             if left <= 0:
-                reset = next_reset(now)
-                hours, rem = divmod(int((reset - now).total_seconds()), 3600)
-                raise KfError(
-                    f"daily submission limit reached for {competition}: {used} used today by the "
-                    f"ledger (limit {daily_limit})"
-                    + ("" if api_allowed is None else f", Kaggle allows {max(api_allowed, 0)} more")
-                    + f"; the quota resets at 00:00 UTC (in {hours}h{rem // 60:02d}m)")
+                raise limit_error(competition, used, daily_limit, api_allowed, now)
             cur = db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, status,
                    source, pid, host, updated_utc) VALUES (?,?,?,?,?,?,'reserved','kf',?,?,?)""",

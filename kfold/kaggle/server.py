@@ -87,6 +87,7 @@ class SandboxState:
     daily_limit: int = 5
     score_delay_s: float = 0.3
     rivals: int = 12
+    reveal_private: bool = True  # Kaggle hides private scores until the end; the demo shows them
     seed: int = 0
     submissions: list[_Submission] = field(default_factory=list)
     uploads: dict[str, bytes | None] = field(default_factory=dict)
@@ -149,14 +150,15 @@ class SandboxServer:
 
     @classmethod
     def from_workspace(cls, ws, port: int = 0, daily_limit: int | None = None,
-                       score_delay_s: float = 0.3, delay_s: float = 0.0) -> SandboxServer:
+                       score_delay_s: float = 0.3, delay_s: float = 0.0,
+                       reveal_private: bool = True) -> SandboxServer:
         cfg = ws.config
         sol = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
         state = SandboxState(
             competition=cfg.competition, solution=sol, id_column=cfg.id_column,
             target_column=cfg.target_column, data_dir=ws.data_dir,
             daily_limit=cfg.daily_limit if daily_limit is None else daily_limit,
-            score_delay_s=score_delay_s,
+            score_delay_s=score_delay_s, reveal_private=reveal_private,
         )
         return cls(state, port=port, delay_s=delay_s)
 
@@ -235,7 +237,8 @@ class SandboxServer:
         }
         if sub.status == "COMPLETE":
             out["publicScore"] = f"{sub.public:.5f}"
-            out["privateScore"] = f"{sub.private:.5f}"
+            if self.state.reveal_private:
+                out["privateScore"] = f"{sub.private:.5f}"
         if sub.error:
             out["errorDescription"] = sub.error
         return out
