@@ -23,16 +23,20 @@ def synth(
     defect_rate: Annotated[float, typer.Option(help="Share of defect images.")] = 0.2,
     difficulty: Annotated[float, typer.Option(help="0 = obvious defects, 1 = faint ones.")] = 0.5,
     label_noise: Annotated[float, typer.Option(help="Share of training labels flipped.")] = 0.0,
+    box_rate: Annotated[float, typer.Option(help="Share of training defects with a box in defect_area.csv.")] = 0.85,
     seed: Annotated[int, typer.Option(help="Same seed, same dataset.")] = 0,
 ) -> None:
     """Generate a synthetic Nexperia-like dataset (grayscale chip photos, ~20% defects)."""
     from kfold.data.synth import synthesize
+    from kfold.progress import RichReporter
 
     ws = open_workspace(workspace)
-    summary = synthesize(
-        out or ws.data_dir, n_train=n_train, n_test=n_test, size=size, defect_rate=defect_rate,
-        difficulty=difficulty, label_noise=label_noise, seed=seed,
-    )
+    with RichReporter(console).task("drawing images", n_train + n_test) as bar:
+        summary = synthesize(
+            out or ws.data_dir, n_train=n_train, n_test=n_test, size=size,
+            defect_rate=defect_rate, difficulty=difficulty, label_noise=label_noise,
+            box_rate=box_rate, seed=seed, progress=lambda done, total: bar.advance(),
+        )
     console.print(summary)
 
 
