@@ -1,4 +1,4 @@
-"""`kf folds` and `kf train`."""
+"""`kf folds`, `kf train`, `kf retrain` and `kf models`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kfold.cli._common import WorkspaceOpt, console, open_workspace, user_errors
+from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace, user_errors
 from kfold.progress import RichReporter
 
 FoldsOpt = Annotated[Optional[int], typer.Option("--folds", "-k", help="Number of folds (default: kfold.toml).")]
@@ -34,7 +34,7 @@ def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOp
 @user_errors
 def train(
     workspace: WorkspaceOpt = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Registered model name (`kf models`).")] = "simple-cnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="simple-cnn, vgg16, resnet50 or any timm name (`kf models`).")] = "simple-cnn",
     backend: Annotated[str, typer.Option(help="torch (default) or keras.")] = "torch",
     n_folds: FoldsOpt = None,
     seed: SeedOpt = None,
@@ -52,6 +52,12 @@ def train(
     pos_weight: Annotated[Optional[float], typer.Option(help="BCE weight of defects (no resampling).")] = None,
     augment: Annotated[str, typer.Option(help="Batch augmentation: none, flip or d4.")] = "d4",
     tta: Annotated[str, typer.Option(help="Test-time augmentation: none, flip or d4.")] = "none",
+    weights: Annotated[str, typer.Option(help="Initial weights: none, imagenet (download or warm cache) or a local file.")] = "none",
+    train_mode: Annotated[str, typer.Option("--train-mode", help="head (backbone and its batch-norm frozen) or finetune (everything).")] = "finetune",
+    unfreeze_after: Annotated[Optional[int], typer.Option("--unfreeze-after", help="Train the head alone for N epochs, then everything.")] = None,
+    backbone_lr_scale: Annotated[Optional[float], typer.Option("--backbone-lr-scale", help="Finetune: backbone lr = lr x this (default 0.1 with pretrained weights, 1 without).")] = None,
+    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Grayscale input: 1 (first conv adapted, default) or 3 (channel repeated).")] = None,
+    collapse_epochs: Annotated[int, typer.Option("--collapse-epochs", help="Stop a fold after this many collapsed epochs (constant predictions or val AUC <= 0.5).")] = 3,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Retrain finished folds too.")] = False,
     skip_bad: Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")] = False,
@@ -68,14 +74,68 @@ def train(
         image_size=image_size or ws.config.image_size, epochs=epochs, batch_size=batch_size,
         lr=lr, weight_decay=weight_decay, patience=patience, dropout=dropout, crop=crop,
         threshold=threshold, binarize=binarize, pos_weight=pos_weight, augment=augment, tta=tta,
+        weights=weights, train_mode=train_mode, unfreeze_after=unfreeze_after,
+        backbone_lr_scale=backbone_lr_scale, in_chans=in_chans, collapse_epochs=collapse_epochs,
         device=device,
     )
     meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad,
                      reporter=RichReporter(console))
     console.print(render_run(meta))
+    collapsed = [r["fold"] for r in meta["folds"] if r.get("collapsed")]
+    if collapsed:
+        console.print(f"[bold red]collapsed fold(s) {collapsed}[/]: see run.json")
     console.print(f"submission: {meta['submission']}")
+
+
+@user_errors
+def retrain(
+    run: RunOpt,
+    workspace: WorkspaceOpt = None,
+    device: Annotated[Optional[str], typer.Option(help="Override the run's device: auto, cpu, cuda...")] = None,
+) -> None:
+    """Train a finished run's model and config on 100% of the training data; predict test."""
+    from kfold.train.retrain import retrain_run
+
+    ws = open_workspace(workspace)
+    meta = retrain_run(ws, run, RichReporter(console), device=device)
+    info = meta["retrain"]
+    console.print(f"{run}: retrained on {info['n_train']} images for {info['epochs']} epoch(s) "
+                  f"({info['epochs_rule']})")
+    console.print(f"checkpoint: {ws.run_dir(run) / (info['checkpoint'] or '?')}")
+    console.print(f"test predictions: {ws.full_test_path(run)}")
+    console.print(f"submission: {info['submission']} (CV = OOF AUC {info['cv_auc']:.4f})")
+
+
+@user_errors
+def models(
+    pattern: Annotated[str, typer.Argument(help="Glob over names, e.g. 'resnet*'.")] = "*",
+    limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 40,
+) -> None:
+    """Models `kf train --model` accepts: the registry, then timm's names matching PATTERN."""
+    from rich.table import Table
+
+    from kfold.nets import list_models, model_info
+
+    table = Table(title=f"models matching {pattern!r}")
+    for col in ("name", "source", "size", "in_chans", "mean", "std", "imagenet"):
+        table.add_column(col)
+    registered = list_models(pattern)
+    timm_names = [n for n in list_models(pattern, timm_too=True) if n not in registered]
+    for name in registered + timm_names[:limit]:
+        info = model_info(name)
+        source = "kfold" if name in registered else "timm"
+        if info.timm_name and name in registered:
+            source = f"timm {info.timm_name}"
+        table.add_row(name, source, str(info.default_size), str(info.in_chans),
+                      " ".join(f"{v:.3f}" for v in info.mean), " ".join(f"{v:.3f}" for v in info.std),
+                      "yes" if info.pretrained else "")
+    console.print(table)
+    if len(timm_names) > limit:
+        console.print(f"... and {len(timm_names) - limit} more timm names (--limit)")
 
 
 def register(app: typer.Typer) -> None:
     app.command("folds")(folds)
     app.command("train")(train)
+    app.command("retrain")(retrain)
+    app.command("models")(models)

@@ -54,11 +54,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             break
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise KfError(f"weights file {path} holds no state dict of tensors")
-    out = {}
-    for k, v in raw.items():
-        k = k.removeprefix("module.")
-        out[k.removeprefix("backbone.")] = v
-    return out
+    raw = {k.removeprefix("module."): v for k, v in raw.items()}
+    if any(k.startswith("backbone.") for k in raw):  # a kfold checkpoint: its backbone only
+        raw = {k.removeprefix("backbone."): v for k, v in raw.items() if k.startswith("backbone.")}
+    return raw
 
 
 def key_diff(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, list]:

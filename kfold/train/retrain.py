@@ -1,0 +1,128 @@
+"""`kf retrain`: a finished k-fold run's model and config trained on 100% of the training
+data, with no validation set, for a number of epochs derived from the folds.
+
+Epochs rule: `round(mean(best_epoch + 1))` over the run's folds that did not collapse
+(`best_epoch` is 0-based, so `best_epoch + 1` is the number of epochs a fold trained to reach
+its kept checkpoint), at least 1; the cosine learning-rate schedule spans those epochs. The
+rule, the folds' best epochs and the result are recorded in run.json under "retrain".
+
+Writes `models/<run>/full.<ext>` (the backend's checkpoint, `full.pt` for torch),
+`oof/<run>.full.test.parquet` (id, pred; the run's TTA) and `submissions/<run>-full.csv` whose
+sidecar says lineage "retrain" and CV = the run's OOF AUC. Resumable like training: the
+backend keeps `full.last.pt`; a finished retrain (`full.result.json`) is not trained again.
+Dispatches through the run's backend, so Keras runs retrain the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from kfold import artifacts, atomic
+from kfold.data.prepared import prepare
+from kfold.errors import KfError
+from kfold.progress import Reporter
+from kfold.submission import write_submission
+from kfold.train.backends import get_backend
+from kfold.train.config import TrainConfig
+from kfold.train.loop import FoldData
+from kfold.workspace import Workspace
+
+EPOCHS_RULE = "round(mean(best_epoch + 1)) over the folds that did not collapse, at least 1"
+TAG = "full"
+
+
+def retrain_epochs(folds: list[dict]) -> int:
+    """The retrain's epochs from the folds' results (see EPOCHS_RULE)."""
+    usable = [r for r in folds if not r.get("collapsed") and r.get("best_epoch", -1) >= 0]
+    if not usable:
+        raise KfError("every fold of this run collapsed or kept no checkpoint; "
+                      "there is nothing sensible to retrain")
+    return max(1, int(round(float(np.mean([r["best_epoch"] + 1 for r in usable])))))
+
+
+def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
+                device: str | None = None) -> dict:
+    """Retrain run `name` on all training images; return the updated run.json content."""
+    meta = _finished_run(ws, name)
+    cfg = TrainConfig.from_dict(meta["config"])
+    epochs = retrain_epochs(meta["folds"])
+    full_cfg = dataclasses.replace(cfg, epochs=epochs, **({"device": device} if device else {}))
+    backend = get_backend(cfg.backend)
+    backend.check_config(full_cfg)
+    started = time.perf_counter()
+    run_dir = ws.run_dir(name)
+
+    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=bool(meta.get("skipped_images")),
+                   reporter=reporter)
+    if meta.get("data_fingerprint") and data.dataset.fingerprint != meta["data_fingerprint"]:
+        raise KfError(f"the training data changed since run {name!r} was trained "
+                      f"({meta['data_fingerprint']} then, {data.dataset.fingerprint} now); "
+                      "retrain the folds first: kf train ... --force")
+    done, preds = run_dir / f"{TAG}.result.json", run_dir / f"{TAG}.preds.npz"
+    if done.exists() and preds.exists():
+        result = json.loads(done.read_text())
+        test_pred = np.load(preds)["test_pred"]
+        reporter.log(f"{name}: retrain already finished; rewriting its artifacts")
+    else:
+        usable = data.usable
+        fold_data = FoldData(data.train.images[usable], data.train_targets[usable])
+        reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
+        result, _, test_pred = backend.train_fold(full_cfg, fold_data, data.test.images,
+                                                  run_dir, TAG, reporter)
+        with atomic.atomic_path(preds) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, test_ids=data.test.ids, test_pred=test_pred)
+        atomic.write_json(done, result)
+        (run_dir / f"{TAG}.last.pt").unlink(missing_ok=True)
+
+    test = pd.DataFrame({"id": data.test.ids, "pred": np.asarray(test_pred, dtype=float)})
+    if data.test.bad:  # --skip-bad runs: undecodable test images get the training prevalence
+        test.loc[test["id"].isin(list(data.test.bad)), "pred"] = float(data.train_targets.mean())
+    artifacts.write_test_preds(ws.full_test_path(name), test)
+    submission = write_submission(
+        ws, f"{name}-full", test, meta["oof_auc"],
+        {"kind": "retrain", "runs": [name], "test_predictions": ws.full_test_path(name).name,
+         "epochs": epochs},
+    )
+    meta["retrain"] = {
+        "epochs": epochs, "epochs_rule": EPOCHS_RULE,
+        "fold_best_epochs": [r.get("best_epoch") for r in meta["folds"]],
+        "n_train": int(data.usable.sum()), "checkpoint": _checkpoint_name(run_dir),
+        "test_predictions": ws.full_test_path(name).name, "submission": str(submission),
+        "cv_auc": meta["oof_auc"], "seconds": result.get("seconds"),
+        "device": result.get("device"), "wall_seconds_last_call":
+            round(time.perf_counter() - started, 2),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    artifacts.write_run(ws, name, meta)
+    return meta
+
+
+def _finished_run(ws: Workspace, name: str) -> dict:
+    """run.json of a run whose folds all finished, or one clear error saying what to do."""
+    run_dir = ws.run_dir(name)
+    if not ws.run_json(name).exists():
+        finished = sorted(run_dir.glob("fold*.result.json")) if run_dir.exists() else []
+        if finished:
+            config = json.loads((run_dir / "config.json").read_text())
+            raise KfError(f"run {name!r} has {len(finished)} of {config.get('n_folds', '?')} "
+                          "folds finished; finish it first by re-running its kf train command")
+        known = ", ".join(artifacts.list_runs(ws)) or "none"
+        raise KfError(f"run {name!r} has no finished folds to retrain from; train it first "
+                      f"with kf train --name {name} (finished runs: {known})")
+    meta = artifacts.read_run(ws, name)
+    if "oof_auc" not in meta or not meta.get("folds"):
+        raise KfError(f"run {name!r} has no finished folds to retrain from (run.json lacks "
+                      "fold results); train it with kf train")
+    return meta
+
+
+def _checkpoint_name(run_dir) -> str | None:
+    found = sorted(p.name for p in run_dir.glob(f"{TAG}.*")
+                   if p.suffix not in (".json", ".npz") and ".last." not in p.name)
+    return found[0] if found else None

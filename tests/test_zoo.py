@@ -1,0 +1,146 @@
+"""Transfer-learning models: weights none / file / imagenet (offline), and VGG16 / ResNet50
+k-fold runs end to end on CPU at tiny sizes (random init)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import timm
+import torch
+from typer.testing import CliRunner
+
+from kfold import artifacts
+from kfold.cli import app
+from kfold.errors import KfError
+from kfold.nets import create_model
+from kfold.train import loop
+from kfold.train.config import TrainConfig
+from kfold.train.loop import FoldData, train_fold
+from kfold.train.run import train_run
+from kfold.train.torch_backend import check_config
+
+
+@pytest.fixture
+def tiny_fold():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 32, 32), dtype=np.uint8)
+    y = (np.arange(40) % 4 == 0).astype(float)
+    return FoldData(x[:32], y[:32], x[32:], y[32:]), x[:6]
+
+
+def _timm_file(tmp_path, name="resnet10t", in_chans=3, seed=1):
+    torch.manual_seed(seed)
+    ref = timm.create_model(name, pretrained=False, in_chans=in_chans)  # with its classifier
+    path = tmp_path / f"{name}.pth"
+    torch.save(ref.state_dict(), path)
+    return path, ref.state_dict()
+
+
+def test_weights_file_is_loaded_before_the_first_step(tmp_path, tiny_fold, monkeypatch):
+    path, ref = _timm_file(tmp_path, in_chans=1)
+    seen = {}
+    real = loop._train_epoch
+
+    def spy(model, *args, **kwargs):
+        if not seen:
+            seen.update({k: v.detach().clone() for k, v in model.backbone.state_dict().items()})
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", spy)
+    cfg = TrainConfig(model="resnet10t", image_size=32, epochs=1, batch_size=16, weights=str(path))
+    train_fold(cfg, tiny_fold[0], tiny_fold[1], tmp_path, "f0")
+    for key, value in ref.items():
+        if key.startswith("fc."):
+            continue  # the ImageNet classifier is replaced by the new head
+        assert torch.equal(seen[key], value), key
+    assert set(seen) == {k for k in ref if not k.startswith("fc.")}
+
+
+def test_rgb_weights_are_adapted_to_one_gray_channel_like_timm(tmp_path):
+    path, ref = _timm_file(tmp_path, in_chans=3)
+    model = create_model("resnet10t", image_size=32, in_chans=1, weights=str(path))
+    first = model.backbone.state_dict()["conv1.0.weight"]
+    assert first.shape[1] == 1
+    assert torch.allclose(first, ref["conv1.0.weight"].sum(1, keepdim=True))
+    rgb = create_model("resnet10t", image_size=32, in_chans=3, weights=str(path))
+    assert torch.equal(rgb.backbone.state_dict()["conv1.0.weight"], ref["conv1.0.weight"])
+
+
+def test_a_kfold_checkpoint_works_as_a_weights_file(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("resnet10t", image_size=32)
+    path = tmp_path / "fold0.pt"
+    torch.save({"model": model.state_dict(), "epoch": 3}, path)
+    again = create_model("resnet10t", image_size=32, weights=str(path))
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(again.backbone.state_dict()[key], value)
+
+
+def test_simple_cnn_weights_file_round_trip(tmp_path):
+    model = create_model("simple-cnn", image_size=32)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    again = create_model("simple-cnn", image_size=32, weights=str(tmp_path / "w.pt"))
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_a_mismatched_weights_file_names_the_keys_that_differ(tmp_path):
+    path, _ = _timm_file(tmp_path, name="resnet18")
+    cfg = TrainConfig(model="resnet10t", image_size=32, weights=str(path))
+    with pytest.raises(KfError, match=r"does not match resnet10t: .*missing from the file "
+                                      r"\(first: conv1\.0\.weight.*unexpected key"):
+        check_config(cfg)
+    torch.save({"layer9.weight": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(KfError, match=r"unexpected key\(s\) \(first: layer9\.weight\)"):
+        create_model("resnet10t", image_size=32, weights=str(tmp_path / "other.pt"))
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(KfError, match="cannot read weights file"):
+        create_model("resnet10t", image_size=32, weights=str(tmp_path / "junk.pt"))
+    with pytest.raises(KfError, match="no such file"):
+        check_config(TrainConfig(model="resnet10t", image_size=32, weights="nope.pth"))
+
+
+def test_imagenet_offline_is_one_line_naming_the_fixes(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(KfError) as err:
+        check_config(TrainConfig(model="resnet10t", image_size=32, weights="imagenet"))
+    message = str(err.value)
+    assert "\n" not in message
+    assert "timm/resnet10t" in message and "--weights PATH" in message and "cache" in message
+
+
+@pytest.mark.parametrize("model", ["vgg16", "resnet50"])
+def test_vgg16_and_resnet50_k_fold_runs_on_cpu(workspace, model):
+    cfg = TrainConfig(model=model, n_folds=2, image_size=32, epochs=1, batch_size=16, seed=0,
+                      train_mode="head" if model == "vgg16" else "finetune", tta="flip")
+    meta = train_run(workspace, cfg, model)
+    oof = artifacts.read_oof(workspace.oof_path(model))
+    assert len(oof) == 60 and 0 <= meta["oof_auc"] <= 1
+    assert meta["config"]["model"] == model and meta["config"]["tta"] == "flip"
+    assert all(r["collapsed"] is None for r in meta["folds"])
+    state = torch.load(workspace.run_dir(model) / "fold0.pt", weights_only=False)["model"]
+    assert any(k.startswith("backbone.") for k in state) and "head.1.weight" in state
+
+
+def test_cli_bad_model_and_size_exit_cleanly_and_create_nothing(workspace):
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "-w", str(workspace.root), "--model", "resnet5O"])
+    assert res.exit_code == 2 and "did you mean resnet50" in res.output
+    res = runner.invoke(app, ["train", "-w", str(workspace.root), "--model", "resnet50",
+                              "--image-size", "16"])
+    assert res.exit_code == 2 and "too small for resnet50" in res.output
+    assert not workspace.models_dir.exists() or not any(workspace.models_dir.iterdir())
+    res = runner.invoke(app, ["models", "vgg*"])
+    assert res.exit_code == 0 and "vgg16" in res.output and "vgg19" in res.output
+
+
+def test_train_mode_validation():
+    with pytest.raises(KfError, match="--train-mode must be one of"):
+        TrainConfig(train_mode="top")
+    with pytest.raises(KfError, match="--unfreeze-after"):
+        TrainConfig(unfreeze_after=-1)
+    assert dataclasses.replace(TrainConfig(), weights="x.pth").backbone_lr == pytest.approx(1e-4)
+    assert TrainConfig().backbone_lr == pytest.approx(1e-3)
