@@ -292,6 +292,7 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
             )
     if not ckpt_path.exists():
         raise KfError(f"{tag}: no checkpoint was written (validation AUC never computed?)")
+    _drop_optimizer(ckpt_path)
     atomic.write_csv(run_dir / f"history_{tag}.csv", pd.DataFrame(log.rows))
     best = log.rows[log.best_epoch] if log.rows and log.best_epoch >= 0 else {}
     return {"best_epoch": log.best_epoch, "epochs_run": len(log.rows),
@@ -299,6 +300,16 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
             "stopped_early": bool(log.stopped and len(log.rows) < cfg.epochs),
             "final_lr": log.rows[-1]["lr"] if log.rows else cfg.lr,
             "seconds": round(log.seconds, 2)}
+
+
+def _drop_optimizer(path: Path) -> None:
+    """Rewrite a checkpoint without its optimizer state (a third of ResNet50's file, and
+    of no use once the fold is over); the resumable state lives in the backup folder."""
+    model = load_checkpoint(path)
+    with atomic.atomic_path(path) as tmp:
+        named = Path(f"{tmp}.keras")  # Keras insists on the suffix
+        model.save(named)
+        named.replace(tmp)
 
 
 def train_fold(cfg: TrainConfig, data, test_x: np.ndarray, run_dir: Path, tag: str,

@@ -18,6 +18,7 @@ original's sigmoid dense split in two so that Grad-CAM can take gradients of the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,8 +206,13 @@ def load_weights_file(built: BuiltModel, path: Path) -> None:
         if target is None:
             continue
         try:
-            target.load_weights(path)
-            return
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                target.load_weights(path)
+            skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+            if not skipped:
+                return
+            errors.append(f"{target.name}: parts of it are not in the file ({skipped[0]})")
         except Exception as exc:  # wrong topology: try the backbone next
             errors.append(f"{target.name}: {exc}")
     raise KfError(f"--weights {path}: could not load it into {model.name} "

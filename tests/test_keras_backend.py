@@ -1,0 +1,144 @@
+"""The Keras backend: models faithful to the original notebooks, config checks, and each model
+training 2 folds x 1 epoch into the shared artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("KF_TF_THREADS", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kfold import artifacts
+from kfold.data.synth import synthesize
+from kfold.errors import KfError
+from kfold.keras_backend import check_config, keras
+from kfold.keras_backend.models import build_model
+from kfold.train.config import TrainConfig
+from kfold.train.run import train_run
+from kfold.workspace import Workspace
+
+SIZE = 32
+
+
+def keras_cfg(**kw) -> TrainConfig:
+    base = dict(backend="keras", model="simple-cnn", n_folds=2, image_size=SIZE, epochs=1,
+                batch_size=16, augment="flip")
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Workspace:
+    root = tmp_path_factory.mktemp("keras-ws")
+    ws = Workspace.init(root, image_size=SIZE, n_folds=2)
+    synthesize(ws.data_dir, n_train=48, n_test=10, size=64, seed=3)
+    return ws
+
+
+def test_simple_cnn_is_the_original_layer_table():
+    model = build_model("simple-cnn", 192, 0.3).model
+    params = {layer.name: layer.count_params() for layer in model.layers if layer.weights}
+    # the write-up's table at 192 px: 416, 64, 12,832, 128, 51,264, 256, 4,718,720, 512, 129
+    assert params == {"conv1": 416, "bn1": 64, "conv2": 12832, "bn2": 128, "conv3": 51264,
+                      "bn3": 256, "dense": 4718720, "dense_bn": 512, "logit": 129}
+    assert model.get_layer("flatten").output.shape[1:] == (36864,)
+    assert model.get_layer("prob").activation.__name__ == "sigmoid"
+    assert model.output_shape == (None, 1)
+
+
+def test_backbones_use_their_preprocess_input():
+    built = build_model("vgg16", SIZE, 0.3)
+    pre = keras.Model(built.model.input, built.model.get_layer("preprocess").output)
+    gray = np.full((1, SIZE, SIZE, 1), 200.0, dtype=np.float32)
+    rgb = np.repeat(gray, 3, axis=-1)
+    expected = keras.applications.vgg16.preprocess_input(rgb.copy())
+    np.testing.assert_allclose(pre.predict(gray, verbose=0), expected, rtol=1e-6)
+    assert built.model.count_params() == 14715201  # the write-up's VGG16 + Dense(1)
+
+
+def test_head_mode_freezes_the_backbone():
+    built = build_model("vgg16", SIZE, 0.3, train_mode="head")
+    trainable = {w.path.split("/")[0] for w in built.model.trainable_weights}
+    assert trainable == {"logit"}
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"model": "efficientnet"}, "no model 'efficientnet'"),
+    ({"model": "vgg16", "image_size": 16}, "at least 32 px"),
+    ({"weights": "imagenet"}, "simple-cnn has no ImageNet weights"),
+    ({"weights": "/nonexistent/w.h5"}, "no such file"),
+    ({"train_mode": "partial"}, "--train-mode must be"),
+    ({"unfreeze_after": 2}, "--unfreeze-after is not supported"),
+])
+def test_check_config_rejects(change, match):
+    with pytest.raises(KfError, match=match):
+        check_config(keras_cfg(**change))
+
+
+def test_offline_imagenet_fails_with_the_fix(monkeypatch):
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(KfError, match=r"offline.*vgg16_weights.*--weights none"):
+        build_model("vgg16", SIZE, 0.3, weights="imagenet")
+
+
+def test_weights_path_keras_and_backbone_h5(tmp_path):
+    source = build_model("simple-cnn", SIZE, 0.3)
+    source.model.save(tmp_path / "src.keras")
+    loaded = build_model("simple-cnn", SIZE, 0.3, weights=str(tmp_path / "src.keras"))
+    np.testing.assert_array_equal(loaded.model.get_layer("conv2").get_weights()[0],
+                                  source.model.get_layer("conv2").get_weights()[0])
+    # a backbone-only file, like the keras.applications no-top ImageNet file
+    vgg = build_model("vgg16", SIZE, 0.3)
+    vgg.backbone.save_weights(tmp_path / "backbone.weights.h5")
+    again = build_model("vgg16", SIZE, 0.3, weights=str(tmp_path / "backbone.weights.h5"))
+    np.testing.assert_array_equal(again.model.get_layer("block1_conv1").get_weights()[0],
+                                  vgg.model.get_layer("block1_conv1").get_weights()[0])
+    with pytest.raises(KfError, match="could not load"):
+        bad = tmp_path / "other.weights.h5"
+        build_model("simple-cnn", SIZE, 0.3).model.save_weights(bad)
+        build_model("resnet50", SIZE, 0.3, weights=str(bad))
+
+
+@pytest.mark.parametrize(("model", "mode"), [("simple-cnn", "finetune"), ("vgg16", "head"),
+                                             ("resnet50", "finetune")])
+def test_each_model_trains_two_folds_into_the_shared_artifacts(ws, model, mode):
+    name = f"k-{model}"
+    meta = train_run(ws, keras_cfg(model=model, train_mode=mode), name)
+    run_dir = ws.run_dir(name)
+    assert meta["backend"] == "keras" and artifacts.read_run(ws, name)["backend"] == "keras"
+    assert [r["epochs_run"] for r in meta["folds"]] == [1, 1]
+    for k in (0, 1):
+        assert (run_dir / f"fold{k}.keras").is_file()
+        assert not (run_dir / f"fold{k}.backup").exists()
+        history = pd.read_csv(run_dir / f"history_fold{k}.csv")
+        assert {"epoch", "train_loss", "val_loss", "auc", "lr", "tp", "fp", "tn", "fn",
+                "accuracy", "precision", "recall"} <= set(history.columns)
+    oof = artifacts.read_oof(ws.oof_path(name))
+    assert len(oof) == 48 and oof["id"].is_unique and oof["pred"].between(0, 1).all()
+    test = artifacts.read_test_preds(ws.test_path(name))
+    assert len(test) == 10 and {"pred_fold0", "pred_fold1", "pred"} <= set(test.columns)
+    sub = ws.submission_path(name)
+    assert sub.is_file() and len(pd.read_csv(sub)) == 10
+    sidecar = json.loads(sub.with_suffix(".json").read_text())
+    assert sidecar["lineage"]["runs"] == [name]
+    assert np.isfinite(meta["oof_auc"])
+
+
+def test_bad_fold_data_is_a_kferror(tmp_path):
+    from kfold.keras_backend import train_fold
+    from kfold.train.loop import FoldData
+
+    x = np.zeros((8, SIZE + 1, SIZE + 1), np.uint8)
+    with pytest.raises(KfError, match="shaped"):
+        train_fold(keras_cfg(), FoldData(x, np.zeros(8)), x, tmp_path, "fold0")
+    x = np.zeros((8, SIZE, SIZE), np.uint8)
+    with pytest.raises(KfError, match="targets must be 0 or 1"):
+        train_fold(keras_cfg(), FoldData(x, np.full(8, 2)), x, tmp_path, "fold0")
