@@ -65,7 +65,9 @@ def localization(heat: np.ndarray, boxes: list[np.ndarray],
     `flat` marks heatmaps known to be flat before mapping (a map constant over the model's
     input is not constant once the cropped border is added back as zeros).
 
-    Columns: peak_x, peak_y, flat, hit, distance, energy, iou@<t> for each threshold.
+    Columns: peak_x, peak_y, flat, hit, distance, energy, box_share (share of the image the
+    boxes cover: the pointing game of a random peak and the energy of a uniform map, i.e.
+    chance level), iou@<t> for each threshold.
     """
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 3:
@@ -83,8 +85,9 @@ def localization(heat: np.ndarray, boxes: list[np.ndarray],
     mass = pos.sum(axis=(1, 2), dtype=np.float64)
     in_mass = (pos * inside).sum(axis=(1, 2), dtype=np.float64)
     energy = np.divide(in_mass, mass, out=np.zeros(n), where=(mass > 0) & ~flat)
+    box_share = inside.sum(axis=(1, 2)) / float(inside[0].size) if n else np.zeros(0)
     out = {"peak_x": cols, "peak_y": rows, "flat": flat, "hit": hit, "distance": distance,
-           "energy": energy}
+           "energy": energy, "box_share": box_share}
     top = heat.reshape(n, -1).max(1)[:, None, None]
     for t in thresholds:
         region = (heat >= t * top) & ~flat[:, None, None]
@@ -96,10 +99,11 @@ def localization(heat: np.ndarray, boxes: list[np.ndarray],
 
 def summarize(per_image: pd.DataFrame, thresholds: tuple[float, ...] = THRESHOLDS) -> dict:
     """Means over images: pointing_game, distance_mean/median (non-flat images), energy,
-    iou@t; n images and n flat. Empty input gives n = 0 and None for every metric."""
+    iou@t, chance (mean box_share); n images and n flat. Empty input gives n = 0 and None
+    for every metric."""
     n = len(per_image)
     if n == 0:
-        keys = ["pointing_game", "distance_mean", "distance_median", "energy",
+        keys = ["pointing_game", "distance_mean", "distance_median", "energy", "chance",
                 *(f"iou@{t:g}" for t in thresholds)]
         return {"n": 0, "flat": 0, **{k: None for k in keys}}
     d = per_image["distance"].dropna()
@@ -110,5 +114,6 @@ def summarize(per_image: pd.DataFrame, thresholds: tuple[float, ...] = THRESHOLD
         "distance_mean": float(d.mean()) if len(d) else None,
         "distance_median": float(d.median()) if len(d) else None,
         "energy": float(per_image["energy"].mean()),
+        "chance": float(per_image["box_share"].mean()) if "box_share" in per_image else None,
         **{f"iou@{t:g}": float(per_image[f"iou@{t:g}"].mean()) for t in thresholds},
     }

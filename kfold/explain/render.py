@@ -21,15 +21,13 @@ def render_explain(metrics: dict, run: str = "") -> Table:
                 *(f"IoU@{t:g}" for t in THRESHOLDS)):
         table.add_column(col, justify="right")
     for f in metrics.get("by_fold", []):
-        table.add_row(str(f["fold"]), str(f["n"]), _f(f["pointing_game"]), "",
-                      _f(f["distance_median"], ".1f"), "", *([""] * len(THRESHOLDS)))
-    table.add_row("all", str(metrics["n"]), _f(metrics["pointing_game"]),
-                  _f(metrics["distance_mean"], ".1f"), _f(metrics["distance_median"], ".1f"),
-                  _f(metrics["energy"]), *(_f(metrics[f"iou@{t:g}"]) for t in THRESHOLDS),
-                  style="bold")
+        table.add_row(str(f["fold"]), *_cells(f))
+    table.add_row("all", *_cells(metrics), style="bold")
     notes = [("pointing = peak in box; dist = px from peak to box (original frame); "
               "energy = heat mass in box"),
              f"{metrics['n']} of {metrics['defect_images']} defect images have a usable box"]
+    if metrics.get("chance") is not None:
+        notes.append(f"chance level (random peak, uniform heat) {metrics['chance']:.3f}")
     if metrics.get("flat"):
         notes.append(f"{metrics['flat']} flat heatmap(s) counted as misses")
     if metrics.get("skipped_boxes"):
@@ -40,3 +38,9 @@ def render_explain(metrics: dict, run: str = "") -> Table:
                      f"({metrics['images_per_s']:.0f} images/s)")
     table.caption = "; ".join(notes)
     return table
+
+
+def _cells(m: dict) -> list[str]:
+    return [str(m["n"]), _f(m["pointing_game"]), _f(m["distance_mean"], ".1f"),
+            _f(m["distance_median"], ".1f"), _f(m["energy"]),
+            *(_f(m[f"iou@{t:g}"]) for t in THRESHOLDS)]

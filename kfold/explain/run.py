@@ -188,8 +188,7 @@ def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarr
 
 def _fold_summary(per_image: pd.DataFrame, k: int) -> dict:
     part = per_image[per_image["fold"] == k] if len(per_image) else per_image
-    s = metrics.summarize(part)
-    return {"n": s["n"], "pointing_game": s["pointing_game"], "distance_median": s["distance_median"]}
+    return metrics.summarize(part)
 
 
 def _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, crop, result) -> Path:
