@@ -128,3 +128,22 @@ def test_unknown_ids_are_an_error():
     with pytest.raises(KfError, match="not training images.*nope"):
         select.by_ids(_oof(), ["i01", "nope"])
     assert select.by_ids(_oof(), ["i03", "i01"])["id"].tolist() == ["i03", "i01"]
+
+
+def test_chance_level_is_the_box_share():
+    m = localization(_heat({(15, 25): 1.0})[None], [BOX]).iloc[0]
+    assert m["box_share"] == pytest.approx(100 / 3000)
+    assert summarize(localization(np.zeros((1, 50, 60)), [BOX]))["chance"] == pytest.approx(1 / 30)
+
+
+def test_transformer_tokens_become_a_map():
+    import torch
+
+    from kfold.explain.cam import tokens_to_map
+
+    tokens = torch.arange(2 * 17 * 3, dtype=torch.float32).reshape(2, 17, 3)  # cls + 4x4
+    grid = tokens_to_map(tokens)
+    assert grid.shape == (2, 3, 4, 4)
+    assert torch.equal(grid[0, :, 0, 0], tokens[0, 1])  # the class token is dropped
+    conv = torch.zeros(2, 3, 4, 4)
+    assert tokens_to_map(conv) is conv

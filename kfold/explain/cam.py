@@ -10,6 +10,7 @@ the model sees exactly what it saw when it predicted. The target is the defect l
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,16 @@ class DefectLogit:
         return output.reshape(-1)[-1]
 
 
+def tokens_to_map(t: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM reshape for transformer blocks: (N, L, C) tokens -> (N, C, s, s) over the
+    s*s patch tokens (leading class/register tokens dropped). Conv maps pass through."""
+    if t.ndim != 3:
+        return t
+    n, length, c = t.shape
+    side = math.isqrt(length)
+    return t[:, length - side * side:].reshape(n, side, side, c).permute(0, 3, 1, 2)
+
+
 def target_layer(info: ModelInfo, model: nn.Module) -> nn.Module:
     if info.target_layer is None:
         raise KfError(f"model {info.name!r} has no Grad-CAM target layer in the registry; "
@@ -70,7 +81,7 @@ def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray, info: Mod
     loader = DeviceBatches(images, None, batch_size=batch_size, device=device, mean=info.mean,
                            std=info.std, in_chans=info.in_chans,
                            channels_last=device.type == "cuda")
-    cam = cam_cls(model=model, target_layers=[layer])
+    cam = cam_cls(model=model, target_layers=[layer], reshape_transform=tokens_to_map)
     try:
         start = 0
         for x, _ in loader:
