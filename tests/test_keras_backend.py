@@ -72,6 +72,8 @@ def test_head_mode_freezes_the_backbone():
     ({"weights": "/nonexistent/w.h5"}, "no such file"),
     ({"train_mode": "partial"}, "--train-mode must be"),
     ({"unfreeze_after": 2}, "--unfreeze-after is not supported"),
+    ({"backbone_lr_scale": 0.1}, "--backbone-lr-scale is not supported"),
+    ({"model": "vgg16", "in_chans": 1}, "takes --in-chans 3"),
 ])
 def test_check_config_rejects(change, match):
     with pytest.raises(KfError, match=match):

@@ -128,3 +128,11 @@ def test_an_interrupted_fold_continues(data, tmp_path):
     assert history["epoch"].tolist() == [0, 1, 2, 3]
     # the checkpoint's best (0.8 at epoch 1) survived the interruption: 0.6, 0.7 did not win
     assert result["best_epoch"] == 1 and result["epochs_run"] == 4
+
+
+def test_a_collapsed_fold_stops_and_says_why(data, tmp_path):
+    script = ScriptedAuc([0.45, 0.3, 0.9, 0.9])
+    result, _, _ = train_fold(cfg(epochs=4, collapse_epochs=2), data, data.val_x, tmp_path,
+                              "fold0", extra_callbacks=(script,))
+    assert result["epochs_run"] == 2
+    assert result["collapsed"] == "validation AUC 0.3000 <= 0.5 in epochs 0-1"

@@ -23,5 +23,12 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.unfreeze_after is not None:
         raise KfError("--unfreeze-after is not supported by the keras backend; use "
                       "--train-mode head or finetune (the original notebooks' two choices)")
+    if cfg.backbone_lr_scale not in (None, 1.0):
+        raise KfError("--backbone-lr-scale is not supported by the keras backend (one learning "
+                      "rate for the whole model, as in the original notebooks)")
+    want = 1 if cfg.model == "simple-cnn" else 3
+    if cfg.in_chans not in (None, want):
+        raise KfError(f"keras {cfg.model} takes --in-chans {want} (gray "
+                      f"{'as is' if want == 1 else 'repeated to RGB'}), not {cfg.in_chans}")
     if cfg.device not in ("auto", "cpu") and not cfg.device.startswith(("cuda", "gpu")):
         raise KfError(f"--device {cfg.device!r}: the keras backend takes auto, cpu or cuda")

@@ -38,15 +38,53 @@ METRICS = ("tp", "fp", "tn", "fn", "accuracy", "precision", "recall", "auc")
 MONITOR = "val_auc"
 
 
+@keras.saving.register_keras_serializable(package="kfold")
+class PredictionRange(keras.metrics.Metric):
+    """max - min of the predicted probabilities: 0 when a model predicts one value for every
+    image (the original VGG16 fine-tune's "always negative"), which AUC alone can hide."""
+
+    def __init__(self, name: str = "pred_range", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.lo = self.add_variable(shape=(), initializer=keras.initializers.Constant(1e9),
+                                    name="lo")
+        self.hi = self.add_variable(shape=(), initializer=keras.initializers.Constant(-1e9),
+                                    name="hi")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = keras.ops.cast(y_pred, "float32")
+        self.lo.assign(keras.ops.minimum(self.lo, keras.ops.min(y_pred)))
+        self.hi.assign(keras.ops.maximum(self.hi, keras.ops.max(y_pred)))
+
+    def result(self):
+        return keras.ops.maximum(self.hi - self.lo, 0.0)
+
+    def reset_state(self):
+        self.lo.assign(1e9)
+        self.hi.assign(-1e9)
+
+
 def metric_set() -> list:
-    """The original notebooks' metrics, each with an explicit name (no `auc_1`)."""
+    """The original notebooks' metrics, each with an explicit name (no `auc_1`), and the
+    prediction range that detects a collapsed model."""
     m = keras.metrics
     return [m.TruePositives(name="tp"), m.FalsePositives(name="fp"),
             m.TrueNegatives(name="tn"), m.FalseNegatives(name="fn"),
             m.BinaryAccuracy(name="accuracy"), m.Precision(name="precision"),
             m.Recall(name="recall"),
             # finer than the default 200 thresholds: clustered early predictions
-            m.AUC(name="auc", num_thresholds=1000)]
+            m.AUC(name="auc", num_thresholds=1000),
+            PredictionRange(name="pred_range")]
+
+
+def collapse_reason(logs: dict) -> str | None:
+    """Why an epoch's validation counts as collapsed (the torch backend's rule): one
+    probability for every image, or an AUC no better than chance."""
+    if logs.get("val_pred_range", 1.0) < 1e-6:
+        return "constant predictions"
+    auc = float(logs.get(MONITOR, float("nan")))
+    if np.isfinite(auc) and auc <= 0.5:
+        return f"validation AUC {auc:.4f} <= 0.5"
+    return None
 
 
 def fresh_model(cfg: TrainConfig):
@@ -143,18 +181,21 @@ class FoldLog(keras.callbacks.Callback):
     what they decided.
     """
 
-    def __init__(self, state_path: Path, ckpt, stopper, plateau, bar, validate: bool) -> None:
+    def __init__(self, state_path: Path, ckpt, stopper, plateau, bar, validate: bool,
+                 collapse_limit: int = 3) -> None:
         super().__init__()
         self.state_path, self.bar, self.validate = state_path, bar, validate
         self.ckpt, self.stopper, self.plateau = ckpt, stopper, plateau
         self.rows: list[dict] = []
         self.best_epoch, self.seconds, self.stopped = -1, 0.0, False
+        self.collapsed_epochs, self.collapsed, self.collapse_limit = 0, None, collapse_limit
         self._lr, self._started, self._best_before = float("nan"), 0.0, None
 
     # -- persistence
     def state(self) -> dict:
         s = {"rows": self.rows, "best_epoch": self.best_epoch, "seconds": self.seconds,
-             "stopped": self.stopped, "ckpt_best": _num(self.ckpt.best)}
+             "stopped": self.stopped, "ckpt_best": _num(self.ckpt.best),
+             "collapsed_epochs": self.collapsed_epochs, "collapsed": self.collapsed}
         if self.stopper is not None:
             s["stopper"] = {"wait": self.stopper.wait, "best": _num(self.stopper.best),
                             "best_epoch": self.stopper.best_epoch}
@@ -169,6 +210,7 @@ class FoldLog(keras.callbacks.Callback):
         self.rows = [r for r in s["rows"] if r["epoch"] < initial_epoch]
         self.best_epoch, self.seconds = s["best_epoch"], s["seconds"]
         self.stopped = s["stopped"]
+        self.collapsed_epochs, self.collapsed = s["collapsed_epochs"], s["collapsed"]
         self.ckpt.best = s["ckpt_best"]
         if self.stopper is not None and "stopper" in s:
             for k, v in s["stopper"].items():
@@ -195,6 +237,13 @@ class FoldLog(keras.callbacks.Callback):
         if self.validate:
             row["val_loss"] = float(logs["val_loss"])
             row |= {m: float(logs[f"val_{m}"]) for m in METRICS}
+            row["pred_range"] = float(logs.get("val_pred_range", float("nan")))
+            reason = collapse_reason(logs)
+            self.collapsed_epochs = self.collapsed_epochs + 1 if reason else 0
+            if reason and self.collapsed_epochs >= self.collapse_limit and not self.collapsed:
+                first = epoch - self.collapse_limit + 1
+                self.collapsed = f"{reason} in epochs {first}-{epoch}"
+                self.model.stop_training = True
         row |= {f"train_{m}": float(logs[m]) for m in METRICS if m in logs}
         self.rows.append(row)
         if not self.validate or self.ckpt.best != self._best_before:
@@ -274,7 +323,7 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
 
     previous = json.loads(state_path.read_text()) if state_path.exists() else None
     with reporter.task(tag, cfg.epochs) as bar:
-        log = FoldLog(state_path, ckpt, stopper, plateau, bar, validate)
+        log = FoldLog(state_path, ckpt, stopper, plateau, bar, validate, cfg.collapse_epochs)
         if previous and (previous["stopped"] or len(previous["rows"]) >= cfg.epochs):
             log.restore(len(previous["rows"]))  # finished before the interruption
             reporter.log(f"{tag}: training had finished; predicting with the checkpoint")
@@ -298,6 +347,7 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     return {"best_epoch": log.best_epoch, "epochs_run": len(log.rows),
             "val_auc": float(best.get("auc", float("nan"))),
             "stopped_early": bool(log.stopped and len(log.rows) < cfg.epochs),
+            "collapsed": log.collapsed,
             "final_lr": log.rows[-1]["lr"] if log.rows else cfg.lr,
             "seconds": round(log.seconds, 2)}
 
