@@ -1,0 +1,101 @@
+"""The user's workflow on a Keras run, through the CLI: train, stack with a PyTorch run,
+runs table, retrain on 100%, explain (Grad-CAM with a gradient tape); and the bench case."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("KF_TF_THREADS", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kfold import artifacts
+from kfold.cli import app
+from kfold.data.synth import synthesize
+from kfold.errors import KfError
+from kfold.keras_backend.bench import bench_keras_simple_cnn
+from kfold.keras_backend.explain import heatmaps
+from kfold.stack import stack_runs
+from kfold.train.config import TrainConfig
+from kfold.workspace import Workspace
+
+SIZE = 32
+TRAIN = ["train", "--folds", "2", "--epochs", "1", "--image-size", str(SIZE),
+         "--batch-size", "16", "--model", "simple-cnn"]
+
+
+def kf(ws: Workspace, *args: str):
+    result = CliRunner().invoke(app, [*args, "--workspace", str(ws.root)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Workspace:
+    root = tmp_path_factory.mktemp("keras-flow")
+    ws = Workspace.init(root, image_size=SIZE, n_folds=2)
+    synthesize(ws.data_dir, n_train=48, n_test=10, size=64, seed=5)
+    kf(ws, *TRAIN, "--backend", "keras", "--name", "keras-cnn")
+    kf(ws, *TRAIN, "--backend", "torch", "--name", "torch-cnn", "--device", "cpu")
+    return ws
+
+
+def test_keras_run_has_the_shared_artifacts(ws):
+    meta = artifacts.read_run(ws, "keras-cnn")
+    assert meta["backend"] == "keras" and meta["config"]["backend"] == "keras"
+    assert (ws.run_dir("keras-cnn") / "fold0.keras").is_file()
+    assert meta["folds_fingerprint"] == artifacts.read_run(ws, "torch-cnn")["folds_fingerprint"]
+    out = kf(ws, "runs").output
+    assert "keras-cnn" in out and "torch-cnn" in out
+
+
+def test_keras_and_torch_runs_stack_together(ws):
+    aligned = artifacts.load_aligned_oof(ws, ["keras-cnn", "torch-cnn"])
+    assert len(aligned) == 48 and {"keras-cnn", "torch-cnn"} <= set(aligned.columns)
+    report = stack_runs(ws, ["keras-cnn", "torch-cnn"], metas=["mean"])
+    assert {s.name for s in report.scores if s.kind == "run"} == {"keras-cnn", "torch-cnn"}
+    assert all(np.isfinite(s.oof_auc) for s in report.scores)
+
+
+def test_retrain_a_keras_run(ws):
+    kf(ws, "retrain", "--run", "keras-cnn")
+    run_dir = ws.run_dir("keras-cnn")
+    assert (run_dir / "full.keras").is_file() and not (run_dir / "full.backup").exists()
+    full = artifacts.read_test_preds(ws.full_test_path("keras-cnn"))
+    assert len(full) == 10 and full["pred"].between(0, 1).all()
+    meta = artifacts.read_run(ws, "keras-cnn")
+    assert meta["retrain"]["checkpoint"] == "full.keras"
+    history = pd.read_csv(run_dir / "history_full.csv")
+    assert "val_loss" not in history.columns and len(history) == meta["retrain"]["epochs"]
+    sidecar = json.loads(ws.submission_path("keras-cnn-full").with_suffix(".json").read_text())
+    assert sidecar["lineage"]["kind"] == "retrain"
+
+
+def test_explain_a_keras_run(ws):
+    kf(ws, "explain", "--run", "keras-cnn", "--n", "4")
+    meta = artifacts.read_run(ws, "keras-cnn")
+    assert "explain" in meta
+    assert list((ws.run_dir("keras-cnn") / "explain").glob("*.png"))
+
+
+def test_heatmaps_shape_and_range(ws):
+    cfg = TrainConfig.from_dict(artifacts.read_run(ws, "keras-cnn")["config"])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (5, SIZE, SIZE), dtype=np.uint8)
+    heat = heatmaps(ws.run_dir("keras-cnn"), "fold0", images, cfg, batch_size=2)
+    assert heat.shape == (5, SIZE, SIZE) and heat.dtype == np.float32
+    assert heat.min() >= 0 and heat.max() <= 1
+    assert np.all((heat.reshape(5, -1).max(1) == 0) | np.isclose(heat.reshape(5, -1).max(1), 1))
+    with pytest.raises(KfError, match="shaped"):
+        heatmaps(ws.run_dir("keras-cnn"), "fold0", images[:, :16, :16], cfg)
+    with pytest.raises(KfError, match="no such Keras checkpoint"):
+        heatmaps(ws.run_dir("keras-cnn"), "fold7", images, cfg)
+
+
+def test_bench_keras_simple_cnn():
+    row = bench_keras_simple_cnn(size=SIZE, n=64, batch=16, epochs=1)
+    assert row["img/s"] > 0 and row["what"].startswith("keras simple-cnn")
