@@ -144,3 +144,17 @@ def test_train_mode_validation():
         TrainConfig(unfreeze_after=-1)
     assert dataclasses.replace(TrainConfig(), weights="x.pth").backbone_lr == pytest.approx(1e-4)
     assert TrainConfig().backbone_lr == pytest.approx(1e-3)
+
+
+def test_bench_models_rows_are_ratio_friendly():
+    from kfold.train.bench_models import bench_models
+
+    rows = bench_models(names=("simple-cnn", "resnet10t"), size=32, batch=8, steps=1)
+    assert [r["name"] for r in rows] == ["simple-cnn", "resnet10t"]
+    for r in rows:
+        assert r["precision"] == "fp32" and r["device"] == "cpu"
+        for key in ("train_pipeline_ips", "train_memory_ips", "infer_ips", "infer_d4_ips",
+                    "peak_mem_mb"):
+            assert r[key] > 0, key
+        assert r["pipeline_ratio"] == pytest.approx(
+            r["train_pipeline_ips"] / r["train_memory_ips"], rel=0.1)
