@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from test_resume import Interrupted, StopAfter
 from typer.testing import CliRunner
 
 from kfold import artifacts
@@ -12,8 +13,6 @@ from kfold.errors import KfError
 from kfold.train.config import TrainConfig
 from kfold.train.retrain import retrain_epochs, retrain_run
 from kfold.train.run import train_run
-
-from test_resume import Interrupted, StopAfter
 
 
 @pytest.fixture
@@ -45,6 +44,7 @@ def test_retrain_writes_full_checkpoint_test_predictions_and_a_retrain_submissio
 def test_epochs_rule():
     assert retrain_epochs([{"best_epoch": 4}, {"best_epoch": 6}]) == 6
     assert retrain_epochs([{"best_epoch": 0}, {"best_epoch": 0}]) == 1
+    assert retrain_epochs([{"best_epoch": 1}, {"best_epoch": 2}]) == 3  # 2.5 rounds up
     assert retrain_epochs([{"best_epoch": 9, "collapsed": "constant"}, {"best_epoch": 2}]) == 3
     with pytest.raises(KfError, match="every fold of this run collapsed"):
         retrain_epochs([{"best_epoch": 1, "collapsed": "x"}])
@@ -80,7 +80,7 @@ def test_retrain_refuses_runs_without_finished_folds(workspace):
 
 
 def test_cli_retrain(trained):
-    ws, meta = trained
+    ws, _ = trained
     runner = CliRunner()
     res = runner.invoke(app, ["retrain", "-w", str(ws.root), "--run", "nope"])
     assert res.exit_code == 2 and "no finished folds" in res.output

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace, user_errors
 from kfold.progress import RichReporter
 
-FoldsOpt = Annotated[Optional[int], typer.Option("--folds", "-k", help="Number of folds (default: kfold.toml).")]
-SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed (default: kfold.toml).")]
+FoldsOpt = Annotated[int | None, typer.Option("--folds", "-k", help="Number of folds (default: kfold.toml).")]
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: kfold.toml).")]
 
 
 @user_errors
@@ -38,8 +38,8 @@ def train(
     backend: Annotated[str, typer.Option(help="torch (default) or keras.")] = "torch",
     n_folds: FoldsOpt = None,
     seed: SeedOpt = None,
-    name: Annotated[Optional[str], typer.Option(help="Run name (default: <model>-<size>px).")] = None,
-    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Input side in px (default: kfold.toml).")] = None,
+    name: Annotated[str | None, typer.Option(help="Run name (default: <model>-<size>px).")] = None,
+    image_size: Annotated[int | None, typer.Option("--image-size", help="Input side in px (default: kfold.toml).")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 20,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
@@ -47,16 +47,16 @@ def train(
     patience: Annotated[int, typer.Option(help="Epochs without validation-AUC gain before stopping.")] = 5,
     dropout: Annotated[float, typer.Option(help="Dropout before the dense head.")] = 0.3,
     crop: Annotated[int, typer.Option(help="Border pixels cropped before resizing (original: ~20).")] = 0,
-    threshold: Annotated[Optional[float], typer.Option(help="Method I: pixels darker than this (0-1) set to 0.")] = None,
-    binarize: Annotated[Optional[float], typer.Option(help="Method II: binarise at this level (0-1).")] = None,
-    pos_weight: Annotated[Optional[float], typer.Option(help="BCE weight of defects (no resampling).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Method I: pixels darker than this (0-1) set to 0.")] = None,
+    binarize: Annotated[float | None, typer.Option(help="Method II: binarise at this level (0-1).")] = None,
+    pos_weight: Annotated[float | None, typer.Option(help="BCE weight of defects (no resampling).")] = None,
     augment: Annotated[str, typer.Option(help="Batch augmentation: none, flip or d4.")] = "d4",
     tta: Annotated[str, typer.Option(help="Test-time augmentation: none, flip or d4.")] = "none",
     weights: Annotated[str, typer.Option(help="Initial weights: none, imagenet (download or warm cache) or a local file.")] = "none",
     train_mode: Annotated[str, typer.Option("--train-mode", help="head (backbone and its batch-norm frozen) or finetune (everything).")] = "finetune",
-    unfreeze_after: Annotated[Optional[int], typer.Option("--unfreeze-after", help="Train the head alone for N epochs, then everything.")] = None,
-    backbone_lr_scale: Annotated[Optional[float], typer.Option("--backbone-lr-scale", help="Finetune: backbone lr = lr x this (default 0.1 with pretrained weights, 1 without).")] = None,
-    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Grayscale input: 1 (first conv adapted, default) or 3 (channel repeated).")] = None,
+    unfreeze_after: Annotated[int | None, typer.Option("--unfreeze-after", help="Train the head alone for N epochs, then everything.")] = None,
+    backbone_lr_scale: Annotated[float | None, typer.Option("--backbone-lr-scale", help="Finetune: backbone lr = lr x this (default 0.1 with pretrained weights, 1 without).")] = None,
+    in_chans: Annotated[int | None, typer.Option("--in-chans", help="Grayscale input: 1 (first conv adapted, default) or 3 (channel repeated).")] = None,
     collapse_epochs: Annotated[int, typer.Option("--collapse-epochs", help="Stop a fold after this many collapsed epochs (constant predictions or val AUC <= 0.5).")] = 3,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Retrain finished folds too.")] = False,
@@ -91,7 +91,7 @@ def train(
 def retrain(
     run: RunOpt,
     workspace: WorkspaceOpt = None,
-    device: Annotated[Optional[str], typer.Option(help="Override the run's device: auto, cpu, cuda...")] = None,
+    device: Annotated[str | None, typer.Option(help="Override the run's device: auto, cpu, cuda...")] = None,
 ) -> None:
     """Train a finished run's model and config on 100% of the training data; predict test."""
     from kfold.train.retrain import retrain_run

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -41,7 +41,7 @@ class ModelInfo:
     rgb_mean: tuple[float, ...] | None = None  # 3-channel statistics, kept for --in-chans 3
     rgb_std: tuple[float, ...] | None = None
 
-    def with_chans(self, in_chans: int | None, keep_rgb: bool = False) -> "ModelInfo":
+    def with_chans(self, in_chans: int | None, keep_rgb: bool = False) -> ModelInfo:
         """The same model fed `in_chans` channels: 3 repeats the gray channel (per-channel
         statistics), 1 feeds it once (the mean of the per-channel statistics)."""
         rgb_mean = self.rgb_mean or (self.mean if len(self.mean) == 3 else None)

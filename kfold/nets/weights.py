@@ -12,8 +12,8 @@ never half-loaded.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -96,7 +96,7 @@ def load_file_into(model: nn.Module, path: str | Path, *, name: str, in_chans: i
     if filter_fn is not None:
         try:
             candidates.append(dict(filter_fn(dict(raw), model)))
-        except Exception:  # noqa: BLE001 -- a filter that cannot handle this file: no candidate
+        except Exception:  # noqa: BLE001, S110 -- a filter that cannot read this file
             pass
     best, best_diff, best_count = None, None, None
     for state in candidates:
@@ -132,7 +132,7 @@ def download_imagenet(timm_name: str, **kwargs) -> nn.Module:
         return timm.create_model(timm_name, pretrained=True, **kwargs)
     except KfError:
         raise
-    except Exception as exc:  # noqa: BLE001 -- hub/network errors come in many types
+    except Exception as exc:
         if not isinstance(exc, (OSError, RuntimeError, ValueError)) and \
                 "huggingface" not in type(exc).__module__:
             raise

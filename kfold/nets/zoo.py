@@ -102,8 +102,8 @@ def _check_size(backbone: nn.Module, name: str, image_size: int) -> None:
 
 
 # --- the registry entries ------------------------------------------------------------------
-_IMAGENET = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD, in_chans=3, default_size=224,
-                 target_layer=timm_target_layer, pretrained=True)
+_IMAGENET = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "in_chans": 3, "default_size": 224,
+             "target_layer": timm_target_layer, "pretrained": True}
 
 
 @register_model(timm_name="vgg16.tv_in1k", **_IMAGENET)
@@ -130,7 +130,7 @@ for _name in ("vgg16", "resnet50"):
     _REGISTRY[_name] = _REGISTRY[_name].with_chans(GRAY_IN_CHANS, keep_rgb=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def timm_names() -> list[str]:
     import timm
 

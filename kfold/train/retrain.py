@@ -33,7 +33,8 @@ from kfold.train.config import TrainConfig
 from kfold.train.loop import FoldData
 from kfold.workspace import Workspace
 
-EPOCHS_RULE = "round(mean(best_epoch + 1)) over the folds that did not collapse, at least 1"
+EPOCHS_RULE = ("round(mean(best_epoch + 1)) over the folds that did not collapse (halves up), "
+               "at least 1")
 TAG = "full"
 
 
@@ -43,7 +44,8 @@ def retrain_epochs(folds: list[dict]) -> int:
     if not usable:
         raise KfError("every fold of this run collapsed or kept no checkpoint; "
                       "there is nothing sensible to retrain")
-    return max(1, int(round(float(np.mean([r["best_epoch"] + 1 for r in usable])))))
+    mean = float(np.mean([r["best_epoch"] + 1 for r in usable]))
+    return max(1, int(np.floor(mean + 0.5)))  # halves round up
 
 
 def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
@@ -126,3 +128,19 @@ def _checkpoint_name(run_dir) -> str | None:
     found = sorted(p.name for p in run_dir.glob(f"{TAG}.*")
                    if p.suffix not in (".json", ".npz") and ".last." not in p.name)
     return found[0] if found else None
+
+
+# --- kf demo: a small ResNet, k-fold then 100% ------------------------------------------------
+# resnet10t (timm, 4.9M parameters) at 32 px, random init: the demo's transfer-learning run.
+# Its folds must match the demo workspace's (n_folds, seed) so that it stacks with the others.
+DEMO_RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=3, patience=3, batch_size=64,
+                          lr=2e-3, n_folds=5, seed=42, augment="d4", tta="flip")
+
+
+def demo_transfer(ws: Workspace, reporter: Reporter = Reporter(), *, name: str = "resnet10t",
+                  cfg: TrainConfig = DEMO_RESNET) -> dict:
+    """Train `cfg` k-fold (resuming if interrupted), then retrain it on 100%; run.json."""
+    from kfold.train.run import train_run
+
+    train_run(ws, cfg, name, reporter=reporter)
+    return retrain_run(ws, name, reporter)
