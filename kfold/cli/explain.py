@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,10 +15,10 @@ def explain(
     run: RunOpt,
     workspace: WorkspaceOpt = None,
     n: Annotated[int, typer.Option("--n", help="Images in the grid (a TP/FP/FN mix from the OOF predictions).")] = 32,
-    ids: Annotated[Optional[list[str]], typer.Option("--ids", help="Training image ids to show instead (repeat, or comma-separated).")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", help="Training image ids to show instead (repeat, or comma-separated).")] = None,
     method: Annotated[str, typer.Option(help="gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, eigengradcam or scorecam.")] = "gradcam",
     batch_size: Annotated[int, typer.Option(help="Images per Grad-CAM batch.")] = 64,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: the run's).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the run's).")] = None,
 ) -> None:
     """Heatmaps overlaid on images with the defect box (PNG grid), and out-of-fold
     localization metrics (pointing game, distance, energy, IoU) stored in run.json."""
