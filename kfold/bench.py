@@ -142,4 +142,16 @@ def bench_stack(ws: Workspace, **_) -> list[dict]:
             for r in bench_stacking(n_rows=35000, n_runs=10)]
 
 
-CASES = {"pipeline": bench_pipeline, "train": bench_train, "stack": bench_stack}
+def bench_explain(ws: Workspace, size: int = 64, device: str = "auto", **_) -> list[dict]:
+    """Grad-CAM images/s, alone and with mapping back to the original frame and scoring."""
+    from kfold.explain.run import bench_explain as run
+
+    r = run(n_images=256, image_size=size, device=device)
+    return [{"case": "explain", "what": f"{r['model']} {r['method']} {size}px, CAM only",
+             "img/s": r["cam_images_per_s"]},
+            {"case": "explain", "what": "with mapping + localization metrics",
+             "img/s": r["images_per_s"]}]
+
+
+CASES = {"pipeline": bench_pipeline, "train": bench_train, "stack": bench_stack,
+         "explain": bench_explain}

@@ -54,7 +54,17 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 800, n_test: 
     report = stack_runs(ws)
     render_stack_report(report, console)
 
-    console.print(Rule("5. the competition, offline (stand-in Kaggle server)"))
+    console.print(Rule("5. where the best run looks: Grad-CAM against the defect boxes"))
+    from kfold.explain.render import render_explain
+    from kfold.explain.run import explain_run
+
+    best = runs_summary(ws)[0]["run"]
+    explained = explain_run(ws, best, n=16, reporter=reporter)
+    console.print(render_explain(explained.metrics, best))
+    console.print(f"overlay grid: {explained.grid}")
+    summary["explain"] = explained.metrics.get("pointing_game")
+
+    console.print(Rule("6. the competition, offline (stand-in Kaggle server)"))
     from kfold.kaggle.demo import run_competition_loop
 
     summary["competition"] = run_competition_loop(ws, console)

@@ -40,7 +40,7 @@ def runs_summary(ws: Workspace) -> list[dict]:
             "std": float(np.std(fold_aucs)),
             "epochs": sum(r["epochs_run"] for r in meta["folds"]),
             "seconds": meta.get("seconds", 0.0),
-            "retrain_auc": None, "full": ws.full_test_path(name).exists(),
+            "full": ws.full_test_path(name).exists(),
             "explain": meta.get("explain"),
         })
     return sorted(rows, key=lambda r: -r["oof_auc"])
@@ -48,12 +48,20 @@ def runs_summary(ws: Workspace) -> list[dict]:
 
 def render_runs(rows: list[dict]) -> Table:
     table = Table(title="runs")
-    for col in ("run", "model", "backend", "px", "OOF AUC", "folds", "mean ± std", "epochs",
-                "time s", "100%"):
+    for col in ("run", "model", "backend", "px", "OOF AUC", "folds", "mean ± std",
+                "pointing (chance)", "epochs", "time s", "100%"):
         table.add_column(col, justify="right" if col not in ("run", "model", "backend") else "left")
     for r in rows:
         table.add_row(r["run"], r["model"], r["backend"], str(r["size"]), f"{r['oof_auc']:.4f}",
                       " ".join(f"{a:.3f}" for a in r["fold_aucs"]),
-                      f"{r['mean']:.4f} ± {r['std']:.4f}", str(r["epochs"]),
-                      f"{r['seconds']:.0f}", "yes" if r["full"] else "")
+                      f"{r['mean']:.4f} ± {r['std']:.4f}", _pointing(r["explain"]),
+                      str(r["epochs"]), f"{r['seconds']:.0f}", "yes" if r["full"] else "")
+    table.caption = "pointing: share of boxed defects where the Grad-CAM peak is in the box (kf explain)"
     return table
+
+
+def _pointing(explain: dict | None) -> str:
+    if not explain or explain.get("pointing_game") is None:
+        return ""
+    chance = explain.get("chance")
+    return f"{explain['pointing_game']:.3f}" + (f" ({chance:.3f})" if chance is not None else "")

@@ -92,7 +92,8 @@ def check_boxes(dataset: Dataset, train_info: list) -> dict:
     known = boxes["id"].isin(train.index)
     size = train["size"].reindex(boxes["id"]).to_numpy()
     wh = pd.Series(size).str.split("x", expand=True).astype(float) if len(boxes) else None
-    inverted = (boxes["x_2"] <= boxes["x_1"]) | (boxes["y_2"] <= boxes["y_1"])
+    # Coordinates are inclusive pixel indices: x_2 == x_1 is a one-pixel-wide box.
+    inverted = (boxes["x_2"] < boxes["x_1"]) | (boxes["y_2"] < boxes["y_1"])
     outside = (boxes[["x_1", "y_1"]] < 0).any(axis=1)
     if wh is not None and wh.shape[1] == 2:
         outside |= (boxes["x_2"].to_numpy() > wh[0].to_numpy()) | (boxes["y_2"].to_numpy() > wh[1].to_numpy())
