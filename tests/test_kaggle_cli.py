@@ -74,6 +74,8 @@ def test_world_readable_kaggle_json_warns(env):
     assert r.exit_code == 0, r.output
     assert "readable by other users" in r.output and "chmod 600" in r.output
     assert KEY not in r.output
+    r = kf("submissions", "-w", str(ws.root))
+    assert r.exit_code == 0 and "readable by other users" in r.output
 
 
 def test_bad_csv_on_the_command_line(env):

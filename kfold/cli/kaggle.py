@@ -25,6 +25,20 @@ def _log(msg: str) -> None:
     err_console.print(f"[dim]{msg}[/]", highlight=False)
 
 
+def _warn_credentials() -> None:
+    """Warn (stderr) when kaggle.json is readable by others; missing credentials are left to
+    the command, which fails with how to set them."""
+    from kfold.errors import KfError
+    from kfold.kaggle.client import check_credentials
+
+    try:
+        _, warnings = check_credentials()
+    except KfError:
+        return
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
 @data_app.command("download")
 @user_errors
 def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
@@ -32,6 +46,7 @@ def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None)
     from kfold.kaggle.flow import download_data
 
     ws = open_workspace(workspace)
+    _warn_credentials()
     res = download_data(ws, competition=competition)
     console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "
                   f"into {ws.data_dir}", highlight=False)
@@ -72,6 +87,8 @@ def submissions(
     from kfold.kaggle.render import print_submissions
 
     ws = open_workspace(workspace)
+    if not offline:
+        _warn_credentials()
     print_submissions(console, submissions_view(ws, competition=competition, do_sync=sync,
                                                 offline=offline))
 
@@ -88,6 +105,7 @@ def leaderboard(
     from kfold.kaggle.render import print_leaderboard
 
     ws = open_workspace(workspace)
+    _warn_credentials()
     print_leaderboard(console, fetch(ws, top=top, team=team, competition=competition))
 
 
