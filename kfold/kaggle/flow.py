@@ -134,7 +134,8 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         cand = led.candidate(sha)
         out = SubmitResult(path, sha, ref, "pending", cv_auc=cand["cv_auc"] if cand else None,
                            warnings=list(client.warnings))
-        out.left_today = max(0, ws.config.daily_limit - led.used_today(slug))
+        out.left_today = max(0, min(ws.config.daily_limit - led.used_today(slug),
+                                    limits.num_allowed_now - 1))
     if wait:
         remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
         out.status, out.public_score, out.private_score = (

@@ -341,10 +341,10 @@ class Ledger:
             date = remote.date or utcnow()
             date_iso = iso(date)
             cand = None
-            if remote.file_name:
-                cand = db.execute("SELECT sha256 FROM candidates WHERE path LIKE ? ORDER BY "
-                                  "registered_utc DESC LIMIT 1",
-                                  (f"%{os.sep}{remote.file_name}",)).fetchone()
+            if remote.file_name:  # match a candidate by file name, newest first
+                cand = next((c for c in db.execute(
+                    "SELECT sha256, path FROM candidates ORDER BY registered_utc DESC")
+                    if Path(c["path"]).name == remote.file_name), None)
             db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, ref,
                    status, public_score, private_score, error, source, submitted_utc, updated_utc)
