@@ -136,3 +136,13 @@ def test_demo_competition_loop(env, monkeypatch):
     text = console.export_text()
     for needle in ("submissions to", "public leaderboard", "fit of public score", "final selections"):
         assert needle in text
+
+
+def test_demo_loop_reruns_in_the_same_workspace(env, monkeypatch):
+    ws, _, _ = env
+    monkeypatch.delenv("KF_KAGGLE_ENDPOINT")
+    console = Console(record=True, width=120)
+    run_competition_loop(ws, console, n_submit=3, score_delay_s=0.01, poll_s=0.02)
+    again = run_competition_loop(ws, console, n_submit=3, score_delay_s=0.01, poll_s=0.02)
+    assert again["submitted"] == [] and again["left_today"] == 0
+    assert "stopping after 0 submission(s)" in console.export_text()

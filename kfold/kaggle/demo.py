@@ -36,9 +36,7 @@ def run_competition_loop(ws: Workspace, console: Console, *, n_submit: int = 3,
             try:
                 res = flow.submit(ws, None, f"demo submission {i + 1}", wait=True,
                                   client=client, poll_s=poll_s, wait_timeout_s=120)
-            except KfError as exc:
-                if not submitted:
-                    raise
+            except KfError as exc:  # e.g. today's slots or the candidates are used up (a rerun)
                 console.print(f"stopping after {len(submitted)} submission(s): {exc}",
                               highlight=False)
                 break
