@@ -142,7 +142,10 @@ def test_demo_loop_reruns_in_the_same_workspace(env, monkeypatch):
     ws, _, _ = env
     monkeypatch.delenv("KF_KAGGLE_ENDPOINT")
     console = Console(record=True, width=120)
-    run_competition_loop(ws, console, n_submit=3, score_delay_s=0.01, poll_s=0.02)
+    first = run_competition_loop(ws, console, n_submit=1, score_delay_s=0.01, poll_s=0.02)
     again = run_competition_loop(ws, console, n_submit=3, score_delay_s=0.01, poll_s=0.02)
-    assert again["submitted"] == [] and again["left_today"] == 0
-    assert "stopping after 0 submission(s)" in console.export_text()
+    assert [s["file"] for s in first["submitted"]] == ["alpha.csv"]
+    assert [s["file"] for s in again["submitted"]] == ["beta.csv", "gamma.csv"]
+    assert again["left_today"] == 0
+    third = run_competition_loop(ws, console, n_submit=1, score_delay_s=0.01, poll_s=0.02)
+    assert third["submitted"] == [] and "stopping after 0 submission(s)" in console.export_text()

@@ -93,6 +93,8 @@ class SandboxState:
     uploads: dict[str, bytes | None] = field(default_factory=dict)
     upload_names: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    # refs are unique across stand-in runs too (a workspace's ledger outlives the server)
+    ref_base: int = field(default_factory=lambda: int(time.time() * 1000) * 100)
 
 
 def load_solution(path: Path, id_column: str = "id", target_column: str = "label") -> pd.DataFrame:
@@ -276,7 +278,7 @@ class SandboxServer:
                         f"Submission not allowed: your team has used its daily submission "
                         f"allowance ({st.daily_limit}) today, try again tomorrow UTC")}
                 content = st.uploads.pop(token)
-                ref = 50_000_000 + len(st.submissions) + 1
+                ref = st.ref_base + len(st.submissions) + 1
                 st.submissions.append(_Submission(
                     ref=ref, team=user, date=_utcnow(),
                     file_name=st.upload_names.pop(token, "submission.csv"),
