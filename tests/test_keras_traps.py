@@ -22,8 +22,8 @@ SIZE = 16
 
 
 def cfg(**kw) -> TrainConfig:
-    base = dict(backend="keras", model="simple-cnn", image_size=SIZE, epochs=3, batch_size=8,
-                patience=10, augment="none", lr=1e-3)
+    base = {"backend": "keras", "model": "simple-cnn", "image_size": SIZE, "epochs": 3,
+            "batch_size": 8, "patience": 10, "augment": "none", "lr": 1e-3}
     return TrainConfig(**{**base, **kw})
 
 

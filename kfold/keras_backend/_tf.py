@@ -18,7 +18,7 @@ if os.environ.get("KF_TF_THREADS"):
 # loads after TensorFlow's; loaded first, both live together in one process.
 try:
     import triton  # noqa: F401
-except Exception:  # not installed (CPU-only torch) or broken: nothing to protect
+except Exception:  # noqa: BLE001, S110  not installed (CPU-only torch) or broken: nothing to protect
     pass
 
 import keras

@@ -288,13 +288,14 @@ def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y) -> None:
 
 def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
              val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
-             reporter: Reporter = Reporter(), extra_callbacks: tuple = ()) -> dict:
+             reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> dict:
     """Train one model; write `<tag>.keras` (best by validation AUC, or the last epoch when
     there is no validation) and `history_<tag>.csv`; return the fold's result.
 
     `extra_callbacks` run first, before the checkpoint sees the epoch's logs (tests use it).
     """
     check_fold_data(cfg, train_x, train_y, val_x, val_y)
+    reporter = reporter or Reporter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     validate = val_x is not None
@@ -363,7 +364,7 @@ def _drop_optimizer(path: Path) -> None:
 
 
 def train_fold(cfg: TrainConfig, data, test_x: np.ndarray, run_dir: Path, tag: str,
-               reporter: Reporter = Reporter(), extra_callbacks: tuple = ()
+               reporter: Reporter | None = None, extra_callbacks: tuple = ()
                ) -> tuple[dict, np.ndarray | None, np.ndarray]:
     """The backend entry point (kfold.train.backends): train, then predict validation and
     test images with the kept checkpoint, reloaded from disk."""

@@ -26,6 +26,9 @@ from pathlib import Path
 from kfold.errors import KfError
 from kfold.keras_backend._tf import keras
 
+# Batch-norm moving averages: 0.9 (PyTorch's 0.1) instead of Keras' 0.99, whose statistics lag
+# far behind on small data (a few hundred steps), so validation runs on stale statistics.
+BN_MOMENTUM = 0.9
 WEIGHTS_CACHE = Path("~/.keras/models").expanduser()
 
 
@@ -89,13 +92,13 @@ def simple_cnn(image_size: int, dropout: float, weights: str | None) -> BuiltMod
     for i, filters in enumerate((16, 32, 64), start=1):
         x = keras.layers.Conv2D(filters, 5, padding="same", activation="relu",
                                 name=f"conv{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
         features += [f"conv{i}", f"bn{i}"]
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(128, activation="relu", name="dense")(x)
-    x = keras.layers.BatchNormalization(name="dense_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="dense_bn")(x)
     logit = keras.layers.Dense(1, name="logit")(x)
     prob = keras.layers.Activation("sigmoid", name="prob", dtype="float32")(logit)
     return BuiltModel(keras.Model(inputs, prob, name="simple_cnn"), tuple(features))
@@ -213,7 +216,7 @@ def load_weights_file(built: BuiltModel, path: Path) -> None:
             if not skipped:
                 return
             errors.append(f"{target.name}: parts of it are not in the file ({skipped[0]})")
-        except Exception as exc:  # wrong topology: try the backbone next
+        except Exception as exc:  # noqa: BLE001  wrong topology: try the backbone next
             errors.append(f"{target.name}: {exc}")
     raise KfError(f"--weights {path}: could not load it into {model.name} "
                   f"({'; '.join(errors)[:300]})")
