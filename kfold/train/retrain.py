@@ -133,7 +133,7 @@ def _checkpoint_name(run_dir) -> str | None:
 # --- kf demo: a small ResNet, k-fold then 100% ------------------------------------------------
 # resnet10t (timm, 4.9M parameters) at 32 px, random init: the demo's transfer-learning run.
 # Its folds must match the demo workspace's (n_folds, seed) so that it stacks with the others.
-DEMO_RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=3, patience=3, batch_size=64,
+DEMO_RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=4, patience=3, batch_size=64,
                           lr=2e-3, n_folds=5, seed=42, augment="d4", tta="flip")
 
 
