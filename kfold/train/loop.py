@@ -155,7 +155,9 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
                     reporter.log(
                         f"{tag}: COLLAPSED ({state['collapsed']}); stopping this fold. Try "
                         "--train-mode head, --unfreeze-after N or a lower --lr")
-            improved = not validate or row["auc"] > state["best_auc"]
+            # The first epoch always keeps a checkpoint, even with an undefined (NaN) AUC.
+            improved = (not validate or row["auc"] > state["best_auc"]
+                        or state["best_epoch"] < 0)
             if improved:
                 state["best_auc"] = row["auc"] if validate else float("nan")
                 state["best_epoch"] = state["epoch"]
