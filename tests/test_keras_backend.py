@@ -71,7 +71,6 @@ def test_head_mode_freezes_the_backbone():
     ({"weights": "imagenet"}, "simple-cnn has no ImageNet weights"),
     ({"weights": "/nonexistent/w.h5"}, "no such file"),
     ({"train_mode": "partial"}, "--train-mode must be"),
-    ({"unfreeze_after": 2}, "--unfreeze-after is not supported"),
     ({"backbone_lr_scale": 0.1}, "--backbone-lr-scale is not supported"),
     ({"model": "vgg16", "in_chans": 1}, "takes --in-chans 3"),
 ])

@@ -136,3 +136,23 @@ def test_a_collapsed_fold_stops_and_says_why(data, tmp_path):
                               "fold0", extra_callbacks=(script,))
     assert result["epochs_run"] == 2
     assert result["collapsed"] == "validation AUC 0.3000 <= 0.5 in epochs 0-1"
+
+
+class Trainable(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.counts = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counts.append(len(self.model.trainable_weights))
+
+
+def test_unfreeze_after_trains_the_head_then_everything(data, tmp_path):
+    seen = Trainable()
+    c = cfg(epochs=3, train_mode="head", unfreeze_after=1)
+    result, _, _ = train_fold(c, data, data.val_x, tmp_path, "fold0",
+                              extra_callbacks=(ScriptedAuc([0.6, 0.7, 0.8]), seen))
+    # head: dense, its batch-norm and the logit (6 weights); then + 3 convs and 3 batch-norms
+    assert seen.counts == [6, 18, 18]
+    assert result["epochs_run"] == 3 and result["best_epoch"] == 2
+    assert pd.read_csv(tmp_path / "history_fold0.csv")["epoch"].tolist() == [0, 1, 2]

@@ -20,9 +20,6 @@ __all__ = ["KERAS_MODELS", "check_config", "train_fold"]
 def check_config(cfg: TrainConfig) -> None:
     """Raise KfError for what this backend cannot train, before any data is decoded."""
     check_model_config(cfg.model, cfg.image_size, cfg.weights, cfg.train_mode)
-    if cfg.unfreeze_after is not None:
-        raise KfError("--unfreeze-after is not supported by the keras backend; use "
-                      "--train-mode head or finetune (the original notebooks' two choices)")
     if cfg.backbone_lr_scale not in (None, 1.0):
         raise KfError("--backbone-lr-scale is not supported by the keras backend (one learning "
                       "rate for the whole model, as in the original notebooks)")

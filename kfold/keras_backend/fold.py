@@ -30,7 +30,7 @@ import pandas as pd
 from kfold import atomic
 from kfold.errors import KfError
 from kfold.keras_backend._tf import device_name, keras, tf, versions
-from kfold.keras_backend.models import build_model
+from kfold.keras_backend.models import BuiltModel, build_model, set_frozen
 from kfold.progress import Reporter
 from kfold.train.config import TrainConfig
 
@@ -89,17 +89,33 @@ def collapse_reason(logs: dict) -> str | None:
 
 def fresh_model(cfg: TrainConfig):
     """A new compiled model in a clean Keras session, seeded: the start of every fold."""
+    built = fresh_built(cfg)
+    compile_model(built.model, cfg, cfg.lr)
+    return built.model
+
+
+def fresh_built(cfg: TrainConfig) -> BuiltModel:
     keras.utils.clear_session(free_memory=True)
     keras.utils.set_random_seed(cfg.seed)
-    built = build_model(cfg.model, cfg.image_size, cfg.dropout, cfg.weights, cfg.train_mode)
-    model = built.model
+    return build_model(cfg.model, cfg.image_size, cfg.dropout, cfg.weights, cfg.train_mode)
+
+
+def compile_model(model, cfg: TrainConfig, lr: float) -> None:
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=cfg.lr,
+        optimizer=keras.optimizers.AdamW(learning_rate=lr,
                                          weight_decay=cfg.weight_decay or 0.0),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=metric_set(),
     )
-    return model
+
+
+def phases(cfg: TrainConfig) -> list[tuple[int, int, bool]]:
+    """(first epoch, end epoch, backbone frozen): one phase, or two with --unfreeze-after
+    (head first, then everything, recompiled at the learning rate reached)."""
+    cut = cfg.unfreeze_after
+    if cut is None or cut <= 0 or cut >= cfg.epochs:
+        return [(0, cfg.epochs, cfg.frozen_at(0))]
+    return [(0, cut, True), (cut, cfg.epochs, False)]
 
 
 # --------------------------------------------------------------------------- data
@@ -189,13 +205,15 @@ class FoldLog(keras.callbacks.Callback):
         self.rows: list[dict] = []
         self.best_epoch, self.seconds, self.stopped = -1, 0.0, False
         self.collapsed_epochs, self.collapsed, self.collapse_limit = 0, None, collapse_limit
+        self.next_lr: float | None = None  # after the plateau callback's decision
         self._lr, self._started, self._best_before = float("nan"), 0.0, None
 
     # -- persistence
     def state(self) -> dict:
         s = {"rows": self.rows, "best_epoch": self.best_epoch, "seconds": self.seconds,
              "stopped": self.stopped, "ckpt_best": _num(self.ckpt.best),
-             "collapsed_epochs": self.collapsed_epochs, "collapsed": self.collapsed}
+             "collapsed_epochs": self.collapsed_epochs, "collapsed": self.collapsed,
+             "next_lr": self.next_lr}
         if self.stopper is not None:
             s["stopper"] = {"wait": self.stopper.wait, "best": _num(self.stopper.best),
                             "best_epoch": self.stopper.best_epoch}
@@ -211,6 +229,7 @@ class FoldLog(keras.callbacks.Callback):
         self.best_epoch, self.seconds = s["best_epoch"], s["seconds"]
         self.stopped = s["stopped"]
         self.collapsed_epochs, self.collapsed = s["collapsed_epochs"], s["collapsed"]
+        self.next_lr = s.get("next_lr")
         self.ckpt.best = s["ckpt_best"]
         if self.stopper is not None and "stopper" in s:
             for k, v in s["stopper"].items():
@@ -221,8 +240,9 @@ class FoldLog(keras.callbacks.Callback):
     # -- keras hooks
     def on_train_begin(self, logs=None):
         initial = getattr(self.model, "_initial_epoch", None) or 0
-        self.restore(initial)
-        self.bar.advance(len(self.rows))
+        before = len(self.rows)
+        self.restore(initial)  # also between the two phases of --unfreeze-after
+        self.bar.advance(max(0, len(self.rows) - before))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -250,6 +270,7 @@ class FoldLog(keras.callbacks.Callback):
             self.best_epoch = epoch
         self.seconds += time.perf_counter() - self._started
         self.stopped = bool(self.model.stop_training)
+        self.next_lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         atomic.write_json(self.state_path, self.state())
         self.bar.advance(1, loss=row["train_loss"],
                          **({"auc": row["auc"]} if self.validate else {}))
@@ -304,7 +325,8 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     if not backup_dir.exists():  # a fresh fold: no stale checkpoint may survive
         ckpt_path.unlink(missing_ok=True)
 
-    model = fresh_model(cfg)
+    built = fresh_built(cfg)
+    model = built.model
     if validate:
         ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, monitor=MONITOR, mode="max",
                                                save_best_only=True)
@@ -329,17 +351,26 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
             log.restore(len(previous["rows"]))  # finished before the interruption
             reporter.log(f"{tag}: training had finished; predicting with the checkpoint")
         else:
-            if previous:
-                reporter.log(f"{tag}: resuming after epoch {len(previous['rows'])}")
+            done = len(previous["rows"]) if previous else 0
+            if done:
+                reporter.log(f"{tag}: resuming after epoch {done}")
             callbacks = [*extra_callbacks, ckpt, *([stopper] if stopper else []), plateau,
                          backup, log]
             class_weight = None if cfg.pos_weight is None else {0: 1.0, 1: cfg.pos_weight}
-            model.fit(
-                train_dataset(train_x, train_y, cfg), epochs=cfg.epochs,
-                validation_data=(eval_dataset(val_x, val_y, cfg.batch_size * 2)
-                                 if validate else None),
-                callbacks=callbacks, class_weight=class_weight, shuffle=False, verbose=0,
-            )
+            train_ds = train_dataset(train_x, train_y, cfg)
+            val_ds = eval_dataset(val_x, val_y, cfg.batch_size * 2) if validate else None
+            lr = (previous or {}).get("next_lr") or cfg.lr
+            for first, end, frozen in phases(cfg):
+                if end <= done or log.stopped:
+                    continue
+                set_frozen(built, frozen)
+                compile_model(model, cfg, lr)
+                if first > 0:
+                    reporter.log(f"{tag}: backbone unfrozen from epoch {first}")
+                model.fit(train_ds, epochs=end, initial_epoch=max(first, done),
+                          validation_data=val_ds, callbacks=callbacks,
+                          class_weight=class_weight, shuffle=False, verbose=0)
+                lr = log.next_lr
     if not ckpt_path.exists():
         raise KfError(f"{tag}: no checkpoint was written (validation AUC never computed?)")
     _drop_optimizer(ckpt_path)

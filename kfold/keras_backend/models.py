@@ -177,10 +177,14 @@ def build_model(model: str, image_size: int, dropout: float, weights: str = "non
     built = spec.builder(image_size, dropout, "imagenet" if weights == "imagenet" else None)
     if weights not in ("imagenet", "none"):
         load_weights_file(built, Path(weights).expanduser())
-    if train_mode == "head":
-        for name in built.backbone_layers:
-            built.model.get_layer(name).trainable = False
+    set_frozen(built, train_mode == "head")
     return built
+
+
+def set_frozen(built: BuiltModel, frozen: bool) -> None:
+    """Freeze (head mode) or unfreeze the backbone; compile the model afterwards."""
+    for name in built.backbone_layers:
+        built.model.get_layer(name).trainable = not frozen
 
 
 def load_weights_file(built: BuiltModel, path: Path) -> None:
