@@ -159,7 +159,10 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             improved = (not validate or row["auc"] > state["best_auc"]
                         or state["best_epoch"] < 0)
             if improved:
-                state["best_auc"] = row["auc"] if validate else float("nan")
+                if not validate:
+                    state["best_auc"] = float("nan")
+                else:  # an undefined AUC never blocks a later, defined one
+                    state["best_auc"] = row["auc"] if np.isfinite(row["auc"]) else -1.0
                 state["best_epoch"] = state["epoch"]
                 state["bad_epochs"] = 0
                 _save(best_path, {"model": model.state_dict(), "epoch": state["epoch"],
