@@ -99,3 +99,26 @@ def test_heatmaps_shape_and_range(ws):
 def test_bench_keras_simple_cnn():
     row = bench_keras_simple_cnn(size=SIZE, n=64, batch=16, epochs=1)
     assert row["img/s"] > 0 and row["what"].startswith("keras simple-cnn")
+
+
+def test_gradcam_points_at_the_defect(tmp_path):
+    from kfold.keras_backend import train_fold
+    from kfold.train.loop import FoldData
+
+    rng = np.random.default_rng(0)
+    n, s = 256, 32
+    y = (rng.random(n) < 0.3).astype(int)
+    x = rng.integers(0, 60, (n, s, s), dtype=np.uint8)
+    pos = rng.integers(2, s - 10, (n, 2))
+    for i in np.flatnonzero(y):
+        r, c = pos[i]
+        x[i, r:r + 8, c:c + 8] = 220  # an 8x8 bright "defect" somewhere
+    cfg = TrainConfig(backend="keras", model="simple-cnn", image_size=s, epochs=6,
+                      batch_size=32, augment="none")
+    train_fold(cfg, FoldData(x[:192], y[:192], x[192:], y[192:]), x[:2], tmp_path, "fold0")
+    val = np.flatnonzero(y[192:]) + 192
+    heat = heatmaps(tmp_path, "fold0", x[val], cfg)
+    peaks = [np.unravel_index(h.argmax(), h.shape) for h in heat]
+    hits = sum(r - 2 <= pr < r + 10 and c - 2 <= pc < c + 10
+               for (pr, pc), (r, c) in zip(peaks, pos[val]))
+    assert hits >= 0.6 * len(val)  # chance: about 0.14

@@ -34,6 +34,13 @@ if keras.backend.backend() != "tensorflow":
 
 tf.get_logger().setLevel("ERROR")
 
+# TensorFlow takes all GPU memory at start by default; kf may run PyTorch in the same process.
+for _gpu in tf.config.list_physical_devices("GPU"):
+    try:
+        tf.config.experimental.set_memory_growth(_gpu, True)
+    except RuntimeError:  # the GPU was initialised already (another import set it up)
+        pass
+
 
 def device_name() -> str:
     """'gpu' when TensorFlow sees a GPU (it then places work there by itself), else 'cpu'."""
