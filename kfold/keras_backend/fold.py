@@ -370,7 +370,7 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
                 model.fit(train_ds, epochs=end, initial_epoch=max(first, done),
                           validation_data=val_ds, callbacks=callbacks,
                           class_weight=class_weight, shuffle=False, verbose=0)
-                lr = log.next_lr
+                lr = log.next_lr or lr
     if not ckpt_path.exists():
         raise KfError(f"{tag}: no checkpoint was written (validation AUC never computed?)")
     _drop_optimizer(ckpt_path)
