@@ -158,3 +158,15 @@ def test_bench_models_rows_are_ratio_friendly():
             assert r[key] > 0, key
         assert r["pipeline_ratio"] == pytest.approx(
             r["train_pipeline_ips"] / r["train_memory_ips"], rel=0.1)
+
+
+def test_cli_train_with_transfer_options_records_them(workspace, tmp_path):
+    path, _ = _timm_file(tmp_path, in_chans=1)
+    res = CliRunner().invoke(app, [
+        "train", "-w", str(workspace.root), "--model", "resnet10t", "--image-size", "32",
+        "--epochs", "1", "--batch-size", "16", "--weights", str(path), "--train-mode", "head",
+        "--tta", "flip", "--in-chans", "1", "--name", "t"])
+    assert res.exit_code == 0, res.output
+    config = artifacts.read_run(workspace, "t")["config"]
+    assert config["weights"] == str(path) and config["train_mode"] == "head"
+    assert config["tta"] == "flip" and config["in_chans"] == 1
