@@ -56,6 +56,14 @@ def test_head_mode_trains_only_the_head_and_keeps_batchnorm_statistics(
 
 def test_finetune_trains_everything_with_a_slower_backbone(tmp_path, fold, monkeypatch):
     snaps = _snapshots(monkeypatch)
+    seen_opt = []
+    spy = loop._train_epoch
+
+    def grab(model, batches, opt, *args, **kwargs):
+        seen_opt.append(opt)
+        return spy(model, batches, opt, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", grab)
     cfg = TrainConfig(model="resnet10t", image_size=32, epochs=1, batch_size=16,
                       backbone_lr_scale=0.25)
     fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
@@ -67,6 +75,9 @@ def test_finetune_trains_everything_with_a_slower_backbone(tmp_path, fold, monke
     backbone, head = split_parameters(model)
     assert len(head) == 2 and len(backbone) > 10
     assert cfg.backbone_lr == pytest.approx(cfg.lr * 0.25)
+    groups = seen_opt[0].param_groups  # the optimiser the loop really used
+    assert [g["initial_lr"] for g in groups] == pytest.approx([cfg.lr * 0.25, cfg.lr])
+    assert [len(g["params"]) for g in groups] == [len(backbone), len(head)]
 
 
 def test_unfreeze_after_trains_the_head_first_then_everything(tmp_path, fold, monkeypatch):
