@@ -15,12 +15,16 @@ from kfold.data.synth import synthesize
 from kfold.progress import RichReporter
 from kfold.runs import render_run, render_runs, runs_summary
 from kfold.train.config import TrainConfig
+from kfold.train.retrain import retrain_run
 from kfold.train.run import train_run
 from kfold.workspace import Workspace
 
-# The demo's runs: the original small CNN with preprocessing I, and a small ResNet.
+# The demo's runs: the original small CNN with preprocessing I, and a small timm ResNet
+# (random init: no weights can be downloaded here) trained k-fold, then on 100%.
 SIMPLE_CNN = TrainConfig(model="simple-cnn", image_size=64, epochs=12, patience=4, crop=20,
                          threshold=0.2, batch_size=64, n_folds=5, seed=42)
+RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=4, patience=3, batch_size=64,
+                     lr=2e-3, n_folds=5, seed=42, augment="d4", tta="flip")
 
 
 def run_demo(root: str | Path, console: Console, *, n_train: int = 800, n_test: int = 300,
@@ -45,16 +49,25 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 800, n_test: 
     console.print(f"submission: {meta['submission']}")
     summary["simple-cnn"] = meta["oof_auc"]
 
-    console.print(Rule("3. runs"))
+    console.print(Rule("3. a small ResNet (timm resnet10t, random init), then retrained on 100%"))
+    meta = train_run(ws, RESNET if epochs is None else _with_epochs(RESNET, epochs), "resnet10t",
+                     reporter=reporter)
+    console.print(render_run(meta))
+    full = retrain_run(ws, "resnet10t", reporter)
+    console.print(f"retrained on 100% for {full['retrain']['epochs']} epochs: "
+                  f"{full['retrain']['submission']}")
+    summary["resnet10t"] = meta["oof_auc"]
+
+    console.print(Rule("4. runs"))
     console.print(render_runs(runs_summary(ws)))
 
-    console.print(Rule("4. stacking"))
+    console.print(Rule("5. stacking"))
     from kfold.stack import render_stack_report, stack_runs
 
     report = stack_runs(ws)
     render_stack_report(report, console)
 
-    console.print(Rule("5. where the best run looks: Grad-CAM against the defect boxes"))
+    console.print(Rule("6. where the best run looks: Grad-CAM against the defect boxes"))
     from kfold.explain.render import render_explain
     from kfold.explain.run import explain_run
 
@@ -64,7 +77,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 800, n_test: 
     console.print(f"overlay grid: {explained.grid}")
     summary["explain"] = explained.metrics.get("pointing_game")
 
-    console.print(Rule("6. the competition, offline (stand-in Kaggle server)"))
+    console.print(Rule("7. the competition, offline (stand-in Kaggle server)"))
     from kfold.kaggle.demo import run_competition_loop
 
     summary["competition"] = run_competition_loop(ws, console)

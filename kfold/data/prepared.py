@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from kfold.data.cache import Decoded, load_decoded, refuse_bad
 from kfold.data.preprocess import Preprocess
@@ -25,6 +26,13 @@ class Prepared:
     def usable(self) -> np.ndarray:
         """Mask of training rows that decoded (all of them unless --skip-bad dropped some)."""
         return ~np.isin(self.train.ids, list(self.skipped))
+
+    def test_predictions(self, pred: np.ndarray) -> pd.DataFrame:
+        """id, pred for the test images; undecodable ones (--skip-bad) get the training
+        prevalence, the best constant guess, so the submission stays complete."""
+        frame = pd.DataFrame({"id": self.test.ids, "pred": np.asarray(pred, dtype=float)})
+        frame.loc[frame["id"].isin(list(self.test.bad)), "pred"] = float(self.train_targets.mean())
+        return frame
 
 
 def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = False,

@@ -33,8 +33,8 @@ class DeviceBatches:
     ) -> None:
         self.images = torch.as_tensor(images, device=device)  # uint8, stays uint8
         n = len(self.images)
-        self.targets = (torch.as_tensor(targets, dtype=torch.float32, device=device)
-                        if targets is not None else torch.zeros(n, device=device))
+        self.targets = torch.zeros(n, device=device) if targets is None else \
+            torch.tensor(np.asarray(targets, dtype=np.float32), device=device)
         self.batch_size, self.device, self.in_chans = batch_size, device, in_chans
         self.shuffle, self.augment, self.channels_last = shuffle, augment, channels_last
         # Normalisation folded into one scale and shift, computed once.

@@ -82,9 +82,7 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
         atomic.write_json(done, result)
         (run_dir / f"{TAG}.last.pt").unlink(missing_ok=True)
 
-    test = pd.DataFrame({"id": data.test.ids, "pred": np.asarray(test_pred, dtype=float)})
-    if data.test.bad:  # --skip-bad runs: undecodable test images get the training prevalence
-        test.loc[test["id"].isin(list(data.test.bad)), "pred"] = float(data.train_targets.mean())
+    test = data.test_predictions(test_pred)
     artifacts.write_test_preds(ws.full_test_path(name), test)
     submission = write_submission(
         ws, f"{name}-full", test, meta["oof_auc"],
@@ -133,14 +131,3 @@ def _checkpoint_name(run_dir) -> str | None:
 # --- kf demo: a small ResNet, k-fold then 100% ------------------------------------------------
 # resnet10t (timm, 4.9M parameters) at 32 px, random init: the demo's transfer-learning run.
 # Its folds must match the demo workspace's (n_folds, seed) so that it stacks with the others.
-DEMO_RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=4, patience=3, batch_size=64,
-                          lr=2e-3, n_folds=5, seed=42, augment="d4", tta="flip")
-
-
-def demo_transfer(ws: Workspace, reporter: Reporter = Reporter(), *, name: str = "resnet10t",
-                  cfg: TrainConfig = DEMO_RESNET) -> dict:
-    """Train `cfg` k-fold (resuming if interrupted), then retrain it on 100%; run.json."""
-    from kfold.train.run import train_run
-
-    train_run(ws, cfg, name, reporter=reporter)
-    return retrain_run(ws, name, reporter)

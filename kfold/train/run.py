@@ -121,12 +121,10 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
     oof = oof.sort_values("id").reset_index(drop=True)
     artifacts.write_oof(ws.oof_path(name), oof)
 
-    test = pd.DataFrame({"id": data.test.ids})
-    for k, p in enumerate(preds):
-        test[f"pred_fold{k}"] = p["test_pred"]
-    test["pred"] = test[artifacts.test_pred_columns(cfg.n_folds)].mean(axis=1)
-    if data.test.bad:  # --skip-bad: undecodable test images get the training prevalence
-        test.loc[test["id"].isin(list(data.test.bad)), "pred"] = float(data.train_targets.mean())
+    fold_preds = np.stack([p["test_pred"] for p in preds], axis=1)
+    test = data.test_predictions(fold_preds.mean(axis=1))
+    for k in range(cfg.n_folds):
+        test.insert(1 + k, f"pred_fold{k}", fold_preds[:, k])
     artifacts.write_test_preds(ws.test_path(name), test)
 
     oof_auc = auc(oof["target"], oof["pred"])
