@@ -134,7 +134,19 @@ def run_bench(cases: list[str], n_images: int = 512, size: int = 64, device: str
         return rows
 
 
-def bench_stack(ws: Workspace, **_) -> list[dict]:
+def bench_models(ws: Workspace, size: int = 64, device: str = "auto") -> list[dict]:
+    """VGG16 and ResNet50: training through the pipeline vs in memory, inference with and
+    without d4 TTA, peak memory (and bf16 vs fp32 on CUDA)."""
+    from kfold.train.bench_models import bench_models as run
+
+    return [{"case": "models", "what": f"{r['name']} {r['precision']} {r['size']}px",
+             "img/s": r["train_pipeline_ips"], "ratio": r["pipeline_ratio"],
+             "infer img/s": r["infer_ips"], "infer d4 img/s": r["infer_d4_ips"],
+             "peak MB": r["peak_mem_mb"]}
+            for r in run(size=size, device=device)]
+
+
+def bench_stack(ws: Workspace, size: int = 64, device: str = "auto") -> list[dict]:
     """Every blender on 35,000 rows x 10 runs (seconds, not minutes)."""
     from kfold.stack import bench_stacking
 
@@ -142,7 +154,7 @@ def bench_stack(ws: Workspace, **_) -> list[dict]:
             for r in bench_stacking(n_rows=35000, n_runs=10)]
 
 
-def bench_explain(ws: Workspace, size: int = 64, device: str = "auto", **_) -> list[dict]:
+def bench_explain(ws: Workspace, size: int = 64, device: str = "auto") -> list[dict]:
     """Grad-CAM images/s, alone and with mapping back to the original frame and scoring."""
     from kfold.explain.run import bench_explain as run
 
@@ -153,5 +165,17 @@ def bench_explain(ws: Workspace, size: int = 64, device: str = "auto", **_) -> l
              "img/s": r["images_per_s"]}]
 
 
-CASES = {"pipeline": bench_pipeline, "train": bench_train, "stack": bench_stack,
-         "explain": bench_explain}
+def bench_keras(ws: Workspace, size: int = 64, device: str = "auto") -> list[dict]:
+    """The Keras small CNN on the same cached images as the PyTorch `train` case (run last:
+    TensorFlow in the process slows PyTorch down)."""
+    from kfold.keras_backend.bench import bench_keras_simple_cnn
+
+    train = discover(ws).train
+    decoded = load_decoded(train, Preprocess(), size, ws.cache_dir, "train")
+    row = bench_keras_simple_cnn(size, images=decoded.images, targets=train["target"].to_numpy())
+    return [row]
+
+
+# Every case is `case(ws, size=..., device=...) -> rows`; keras stays last.
+CASES = {"pipeline": bench_pipeline, "train": bench_train, "models": bench_models,
+         "stack": bench_stack, "explain": bench_explain, "keras": bench_keras}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
+import tomllib
 
 from kfold import atomic
 from kfold.errors import KfError
@@ -36,7 +36,7 @@ class Config:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "Config":
+    def from_dict(cls, raw: dict) -> Config:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -55,7 +55,7 @@ class Workspace:
     config: Config
 
     @classmethod
-    def load(cls, root: str | Path | None = None) -> "Workspace":
+    def load(cls, root: str | Path | None = None) -> Workspace:
         """Open the workspace at `root` (default: $KF_WORKSPACE or the current folder).
 
         A folder without `kfold.toml` is a workspace with the default configuration.
@@ -71,7 +71,7 @@ class Workspace:
         return cls(root, Config.from_dict(raw))
 
     @classmethod
-    def init(cls, root: str | Path, **overrides) -> "Workspace":
+    def init(cls, root: str | Path, **overrides) -> Workspace:
         """Create (or update) `kfold.toml` at `root` with `overrides` on the defaults."""
         root = Path(root).resolve()
         current = cls.load(root).config if (root / CONFIG_NAME).exists() else Config()

@@ -58,7 +58,7 @@ def test_concurrent_submits_never_exceed_the_limit(setup, ledger_limit, server_l
     outs = [p.communicate(timeout=60) for p in procs]
     codes = [p.returncode for p in procs]
     assert sorted(codes) == [0, 0, 2, 2], outs
-    for code, (out, err) in zip(codes, outs):
+    for code, (_, err) in zip(codes, outs):
         if code:
             assert "limit" in err and "Traceback" not in err, err
     assert len(server.state.submissions) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,7 +12,7 @@ from kfold.cli._common import console, user_errors
 
 @user_errors
 def bench(
-    case: Annotated[Optional[list[str]], typer.Option("--case", "-c", help="Case(s) to run (default: all).")] = None,
+    case: Annotated[list[str] | None, typer.Option("--case", "-c", help="Case(s) to run (default: all).")] = None,
     n_images: Annotated[int, typer.Option(help="Synthetic training images (267 px JPEGs).")] = 512,
     size: Annotated[int, typer.Option(help="Model input size.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")] = Path("demo-workspace"),
     n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 800,
     n_test: Annotated[int, typer.Option(help="Synthetic test images.")] = 300,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the demo's epochs per fold.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the demo's epochs per fold.")] = None,
 ) -> None:
     """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions."""
     from kfold.demo import run_demo

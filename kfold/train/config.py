@@ -58,7 +58,7 @@ class TrainConfig:
             raise KfError(f"--in-chans must be 1 or 3, got {self.in_chans}")
         if not self.weights:
             raise KfError("--weights must be none, imagenet or a file path")
-        self.preprocess  # validates crop/threshold/binarize
+        Preprocess(self.crop, self.threshold, self.binarize)  # validates the options
 
     @property
     def pretrained(self) -> bool:

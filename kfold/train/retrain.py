@@ -21,7 +21,6 @@ import time
 from datetime import datetime, timezone
 
 import numpy as np
-import pandas as pd
 
 from kfold import artifacts, atomic
 from kfold.data.prepared import prepare

@@ -25,8 +25,8 @@ from kfold.metrics import auc, binary_metrics
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
 from kfold.submission import write_submission
-from kfold.train.config import TrainConfig
 from kfold.train.backends import get_backend
+from kfold.train.config import TrainConfig
 from kfold.train.loop import FoldData
 from kfold.workspace import Workspace
 
