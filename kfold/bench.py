@@ -25,7 +25,7 @@ from kfold.data.synth import synthesize
 from kfold.nets import model_info
 from kfold.train.config import TrainConfig
 from kfold.train.loader import DeviceBatches
-from kfold.train.loop import autocast, batches, build_model, resolve_device
+from kfold.train.loop import batches, build_model, resolve_device, train_epoch
 from kfold.workspace import Workspace
 
 
@@ -101,16 +101,10 @@ def bench_train(ws: Workspace, model: str = "simple-cnn", size: int = 64, batch_
 
     def steps(source) -> None:
         torch.manual_seed(0)
-        net = build_model(cfg, info, dev).train()
+        net = build_model(cfg, info, dev)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
         for _ in range(epochs):
-            for x, t in source:
-                with autocast(dev):
-                    loss = loss_fn(net(x).float(), t)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            train_epoch(net, source, opt, None, torch.nn.BCEWithLogitsLoss(), dev)
         if dev.type == "cuda":
             torch.cuda.synchronize()
 

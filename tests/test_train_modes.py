@@ -24,7 +24,7 @@ def fold():
 def _snapshots(monkeypatch):
     """Record the model's full state before each epoch (and once more at the end)."""
     snaps = []
-    real = loop._train_epoch
+    real = loop.train_epoch
 
     def spy(model, *args, **kwargs):
         snaps.append({k: v.detach().clone() for k, v in model.state_dict().items()})
@@ -32,7 +32,7 @@ def _snapshots(monkeypatch):
         snaps.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         return out
 
-    monkeypatch.setattr(loop, "_train_epoch", spy)
+    monkeypatch.setattr(loop, "train_epoch", spy)
     return snaps
 
 
@@ -57,13 +57,13 @@ def test_head_mode_trains_only_the_head_and_keeps_batchnorm_statistics(
 def test_finetune_trains_everything_with_a_slower_backbone(tmp_path, fold, monkeypatch):
     snaps = _snapshots(monkeypatch)
     seen_opt = []
-    spy = loop._train_epoch
+    spy = loop.train_epoch
 
     def grab(model, batches, opt, *args, **kwargs):
         seen_opt.append(opt)
         return spy(model, batches, opt, *args, **kwargs)
 
-    monkeypatch.setattr(loop, "_train_epoch", grab)
+    monkeypatch.setattr(loop, "train_epoch", grab)
     cfg = TrainConfig(model="resnet10t", image_size=32, epochs=1, batch_size=16,
                       backbone_lr_scale=0.25)
     fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))

@@ -39,14 +39,14 @@ def _timm_file(tmp_path, name="resnet10t", in_chans=3, seed=1):
 def test_weights_file_is_loaded_before_the_first_step(tmp_path, tiny_fold, monkeypatch):
     path, ref = _timm_file(tmp_path, in_chans=1)
     seen = {}
-    real = loop._train_epoch
+    real = loop.train_epoch
 
     def spy(model, *args, **kwargs):
         if not seen:
             seen.update({k: v.detach().clone() for k, v in model.backbone.state_dict().items()})
         return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(loop, "_train_epoch", spy)
+    monkeypatch.setattr(loop, "train_epoch", spy)
     cfg = TrainConfig(model="resnet10t", image_size=32, epochs=1, batch_size=16, weights=str(path))
     train_fold(cfg, tiny_fold[0], tiny_fold[1], tmp_path, "f0")
     for key, value in ref.items():

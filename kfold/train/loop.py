@@ -141,7 +141,7 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
                and not state["collapsed"]):
             started = time.perf_counter()
             frozen = cfg.frozen_at(state["epoch"])
-            train_loss = _train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen)
+            train_loss = train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen)
             row = {"epoch": state["epoch"], "train_loss": train_loss,
                    "lr": opt.param_groups[-1]["lr"], "frozen": frozen}
             if validate:
@@ -238,7 +238,8 @@ def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
     return model.eval()
 
 
-def _train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False) -> float:
+def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False) -> float:
+    """One pass over `train_batches`; returns the mean loss (`sched` may be None)."""
     set_phase(model, frozen)
     total, count = torch.zeros((), device=device), 0
     for x, y in train_batches:
@@ -247,7 +248,8 @@ def _train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
         total += loss.detach() * len(y)
         count += len(y)
     return float(total / max(count, 1))
