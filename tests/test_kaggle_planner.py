@@ -27,12 +27,19 @@ def test_fit_recovers_a_line_and_its_spread():
 @pytest.mark.parametrize("cv,public,slope,intercept", [
     ([], [], 1.0, 0.0),
     ([0.9], [0.88], 1.0, -0.02),
-    ([0.9, 0.92], [0.89, 0.90], 1.0, -0.015),  # < 3 points: offset only
+    ([0.9, 0.92], [0.89, 0.90], 1.0, -0.015),
+    ([0.60, 0.61, 0.62], [0.64, 0.73, 0.72], 1.0, 0.26 / 3),  # < 5 points: offset only
 ])
 def test_fit_with_few_points_is_an_offset(cv, public, slope, intercept):
     fit = fit_public_vs_cv(np.array(cv), np.array(public))
     assert (fit.slope, fit.n) == (slope, len(cv))
     assert fit.intercept == pytest.approx(intercept)
+
+
+def test_predicted_public_stays_a_valid_auc():
+    fit = fit_public_vs_cv(np.linspace(0.6, 0.7, 6), np.linspace(0.5, 0.9, 6))
+    assert fit.slope > 3
+    assert fit.predict(0.2) == 0.0 and fit.predict(0.99) == 1.0
 
 
 def _record(ws, name, ref, public, private=None):

@@ -40,7 +40,8 @@ class Fit:
     spread: float  # residual standard deviation (or of public - cv with < 3 points)
 
     def predict(self, cv: float) -> float:
-        return self.slope * cv + self.intercept
+        """Predicted public score, kept inside the metric's range [0, 1]."""
+        return float(np.clip(self.slope * cv + self.intercept, 0.0, 1.0))
 
     @property
     def text(self) -> str:
@@ -84,13 +85,17 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
+MIN_POINTS_FOR_SLOPE = 5  # fewer points give wild slopes (3 points once gave 8.6)
+
+
 def fit_public_vs_cv(cv: np.ndarray, public: np.ndarray) -> Fit:
-    """Least squares public = a * cv + b; with fewer than 3 points (or no CV spread), a = 1."""
+    """Least squares public = a * cv + b; with fewer than MIN_POINTS_FOR_SLOPE points (or no
+    CV spread) only the offset is fitted and a = 1: public is assumed to track CV."""
     cv, public = np.asarray(cv, float), np.asarray(public, float)
     n = len(cv)
     if n == 0:
         return Fit(0, 1.0, 0.0, float("nan"))
-    if n < 3 or np.ptp(cv) < 1e-9:
+    if n < MIN_POINTS_FOR_SLOPE or np.ptp(cv) < 1e-9:
         gap = public - cv
         spread = float(np.std(gap, ddof=1)) if n > 1 else float("nan")
         return Fit(n, 1.0, float(gap.mean()), spread)
