@@ -21,13 +21,16 @@ from kfold.workspace import Workspace
 
 # The demo's runs: the original small CNN with preprocessing I, and a small timm ResNet
 # (random init: no weights can be downloaded here) trained k-fold, then on 100%.
-SIMPLE_CNN = TrainConfig(model="simple-cnn", image_size=64, epochs=12, patience=4, crop=20,
-                         threshold=0.2, batch_size=64, n_folds=5, seed=42)
-RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=4, patience=3, batch_size=64,
+SIMPLE_CNN = TrainConfig(model="simple-cnn", image_size=64, epochs=20, patience=6, crop=20,
+                         batch_size=64, n_folds=5, seed=42)
+RESNET = TrainConfig(model="resnet10t", image_size=32, epochs=3, patience=3, batch_size=64,
                      lr=2e-3, n_folds=5, seed=42, augment="d4", tta="flip")
+# Easier than the generator's default (0.5) so that a few minutes of CPU training show a
+# clearly learnt task: the small CNN reaches about 0.92 OOF AUC from 2,000 such images.
+DIFFICULTY = 0.3
 
 
-def run_demo(root: str | Path, console: Console, *, n_train: int = 800, n_test: int = 300,
+def run_demo(root: str | Path, console: Console, *, n_train: int = 1500, n_test: int = 300,
              epochs: int | None = None) -> dict:
     """Synthesise data, train, stack, explain and play the offline competition in `root`.
 
@@ -39,10 +42,11 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 800, n_test: 
 
     console.print(Rule("1. synthetic Nexperia-like data"))
     if not ws.data_dir.exists():
-        console.print(synthesize(ws.data_dir, n_train=n_train, n_test=n_test, size=267, seed=0))
+        console.print(synthesize(ws.data_dir, n_train=n_train, n_test=n_test, size=267,
+                                 difficulty=DIFFICULTY, seed=0))
     console.print(render_report(check_data(ws, reporter)))
 
-    console.print(Rule("2. 5-fold small CNN (crop 20 px, pixels < 0.2 set to 0)"))
+    console.print(Rule("2. 5-fold small CNN of the original notebook (20 px border cropped)"))
     cfg = SIMPLE_CNN if epochs is None else _with_epochs(SIMPLE_CNN, epochs)
     meta = train_run(ws, cfg, "simple-cnn", reporter=reporter)
     console.print(render_run(meta))

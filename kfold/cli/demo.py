@@ -13,7 +13,7 @@ from kfold.cli._common import console, user_errors
 @user_errors
 def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")] = Path("demo-workspace"),
-    n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 800,
+    n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 1500,
     n_test: Annotated[int, typer.Option(help="Synthetic test images.")] = 300,
     epochs: Annotated[int | None, typer.Option(help="Override the demo's epochs per fold.")] = None,
 ) -> None:
