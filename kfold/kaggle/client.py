@@ -356,51 +356,42 @@ class KaggleClient:
             time.sleep(delay)
             delay *= 2
 
-    def submissions(self, max_pages: int = 50) -> list[RemoteSubmission]:
-        """All our submissions on the competition, newest first."""
-        from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
-
-        out: list[RemoteSubmission] = []
+    def _pages(self, what: str, request_type, page_size: int, method: str, max_pages: int):
+        """Yield the items of every page of a paged competitions call (`submissions` field)."""
         token = ""
         for _ in range(max_pages):
             def page(token=token):
                 with self._sdk() as kaggle:
-                    req = ApiListSubmissionsRequest()
+                    req = request_type()
                     req.competition_name = self.competition
-                    req.page_size = 100
+                    req.page_size = page_size
                     req.page_token = token
-                    return kaggle.competitions.competition_api_client.list_submissions(req)
+                    return getattr(kaggle.competitions.competition_api_client, method)(req)
 
-            res = self._call("list submissions", page)
-            out.extend(_remote(s) for s in res.submissions or [] if s is not None)
+            res = self._call(what, page)
+            items = [s for s in res.submissions or [] if s is not None]
+            yield from items
             token = res.next_page_token
-            if not token:
-                break
-        return out
+            if not token or not items:
+                return
+
+    def submissions(self, max_pages: int = 50) -> list[RemoteSubmission]:
+        """All our submissions on the competition, newest first."""
+        from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+        return [_remote(s) for s in self._pages("list submissions", ApiListSubmissionsRequest,
+                                                100, "list_submissions", max_pages)]
 
     def leaderboard(self, max_rows: int = 10_000) -> list[LeaderboardRow]:
         """The public leaderboard, best first (all pages, up to `max_rows`)."""
         from kagglesdk.competitions.types.competition_api_service import ApiGetLeaderboardRequest
 
         rows: list[LeaderboardRow] = []
-        token = ""
-        while len(rows) < max_rows:
-            def page(token=token):
-                with self._sdk() as kaggle:
-                    req = ApiGetLeaderboardRequest()
-                    req.competition_name = self.competition
-                    req.page_size = 200
-                    req.page_token = token
-                    return kaggle.competitions.competition_api_client.get_leaderboard(req)
-
-            res = self._call("leaderboard", page)
-            for s in res.submissions or []:
-                rows.append(LeaderboardRow(len(rows) + 1, int(s.team_id or 0), s.team_name or "",
-                                           _float(s.score), s.submission_date))
-            token = res.next_page_token
-            if not token or not res.submissions:
-                break
-        return rows
+        for s in self._pages("leaderboard", ApiGetLeaderboardRequest, 200, "get_leaderboard",
+                             max_pages=-(-max_rows // 200)):
+            rows.append(LeaderboardRow(len(rows) + 1, int(s.team_id or 0), s.team_name or "",
+                                       _float(s.score), s.submission_date))
+        return rows[:max_rows]
 
     def download(self, dest: Path) -> Path:
         """Download the competition's zip into `dest` and return its path (not unpacked)."""
