@@ -14,7 +14,7 @@ from kfold.cli import app
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.demo import run_competition_loop
 from kfold.kaggle.server import SANDBOX_USER, SandboxServer
-from kfold.kaggle.testing import make_competition, write_kaggle_json
+from kfold.kaggle.testing import isolate_credentials, make_competition, write_kaggle_json
 
 runner = CliRunner()
 KEY = "s3cr3t-key-0123456789"
@@ -23,10 +23,7 @@ CANDS = [("alpha", 0.15, 0.95), ("beta", 0.3, 0.91), ("gamma", 0.6, 0.85)]
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KF_KAGGLE_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+    isolate_credentials(monkeypatch, tmp_path)
     ws = make_competition(tmp_path / "ws", daily_limit=3, candidates=CANDS)
     server = SandboxServer.from_workspace(ws, score_delay_s=0.05).start()
     monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)

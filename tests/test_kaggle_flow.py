@@ -13,17 +13,14 @@ from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
 from kfold.kaggle.ledger import Ledger
 from kfold.kaggle.server import SandboxServer
-from kfold.kaggle.testing import make_competition, write_kaggle_json
+from kfold.kaggle.testing import isolate_credentials, make_competition, write_kaggle_json
 
 CANDS = [("good", 0.15, 0.95), ("ok", 0.3, 0.90), ("weak", 0.6, 0.80), ("noisy", 1.0, 0.70)]
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KF_KAGGLE_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+    isolate_credentials(monkeypatch, tmp_path)
     write_kaggle_json(tmp_path / "cfg", username="tester")
     ws = make_competition(tmp_path / "ws", daily_limit=5, candidates=CANDS)
     server = SandboxServer.from_workspace(ws, daily_limit=2, score_delay_s=0.05).start()

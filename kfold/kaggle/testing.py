@@ -46,3 +46,12 @@ def write_kaggle_json(config_dir: str | Path, username: str = "tester",
     path.write_text(json.dumps({"username": username, "key": key}))
     os.chmod(path, mode)
     return path
+
+
+def isolate_credentials(monkeypatch, tmp_path: Path) -> None:
+    """Hide the caller's Kaggle credentials and config: HOME and KAGGLE_CONFIG_DIR point
+    into `tmp_path`, and the credential and endpoint variables are unset."""
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KF_KAGGLE_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
