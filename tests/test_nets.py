@@ -22,8 +22,13 @@ def test_model_maps_images_to_one_logit_each_and_has_a_target_layer(name):
         parts = model.forward_head(model.forward_features(x))
     assert out.shape == (3,)
     assert torch.allclose(out, parts)
-    layer = info.target_layer(model)
+    layer = info.target_layer(model, SIZE)
     assert any(layer is m for m in model.modules())
+    maps = []
+    layer.register_forward_hook(lambda mod, inp, out: maps.append(out))
+    with torch.no_grad():
+        model(x)
+    assert maps[0].shape[-1] >= 4, "Grad-CAM layer too coarse: its heatmap would be flat"
     assert len(info.mean) == len(info.std) == info.in_chans
     assert info.default_size >= SIZE
 

@@ -58,11 +58,11 @@ def tokens_to_map(t: torch.Tensor) -> torch.Tensor:
     return t[:, length - side * side:].reshape(n, side, side, c).permute(0, 3, 1, 2)
 
 
-def target_layer(info: ModelInfo, model: nn.Module) -> nn.Module:
+def target_layer(info: ModelInfo, model: nn.Module, image_size: int) -> nn.Module:
     if info.target_layer is None:
         raise KfError(f"model {info.name!r} has no Grad-CAM target layer in the registry; "
                       "set target_layer in its @register_model")
-    return info.target_layer(model)
+    return info.target_layer(model, image_size)
 
 
 def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray, info: ModelInfo,
@@ -106,4 +106,5 @@ def heatmaps(run_dir: Path, tag: str, images: np.ndarray, cfg: TrainConfig,
     info = model_info(cfg.model)
     dev = resolve_device(device or cfg.device)
     model = load_checkpoint(cfg, info, path, dev)
-    return cam_images(model, target_layer(info, model), images, info, dev, method, batch_size)
+    layer = target_layer(info, model, cfg.image_size)
+    return cam_images(model, layer, images, info, dev, method, batch_size)

@@ -238,7 +238,7 @@ def bench_explain(n_images: int = 256, image_size: int = 64, orig_size: int = 26
     x1 = rng.integers(crop, crop + inner // 2, n_images)
     y1 = rng.integers(crop, crop + inner // 2, n_images)
     boxes = [np.array([[a, b, a + inner // 4, b + inner // 4]]) for a, b in zip(x1, y1)]
-    layer = cam.target_layer(info, net)
+    layer = cam.target_layer(info, net, image_size)
     cam.cam_images(net, layer, images[:batch_size], info, dev, method, batch_size)  # warm-up
     if dev.type == "cuda":
         torch.cuda.synchronize()

@@ -34,7 +34,8 @@ class ModelInfo:
     std: tuple[float, ...] = (0.5,)
     in_chans: int = 1
     # Grad-CAM target layer, chosen per architecture.
-    target_layer: Callable[[nn.Module], nn.Module] | None = None
+    # Grad-CAM target layer, chosen per architecture: (model, input side) -> layer.
+    target_layer: Callable[[nn.Module, int], nn.Module] | None = None
     timm_name: str | None = None  # the timm architecture(.tag) behind the entry, if any
     pretrained: bool = False  # whether `--weights imagenet` has something to load
 
@@ -64,7 +65,7 @@ _REGISTRY: dict[str, ModelInfo] = {}
 
 
 def register_model(*, default_size: int, mean=(0.5,), std=(0.5,), in_chans: int = 1,
-                   target_layer: Callable[[nn.Module], nn.Module] | None = None,
+                   target_layer: Callable[[nn.Module, int], nn.Module] | None = None,
                    timm_name: str | None = None, pretrained: bool = False):
     """Register `fn` under its name with underscores as dashes (`simple_cnn` -> simple-cnn)."""
 

@@ -49,13 +49,18 @@ class TimmNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def timm_target_layer(model: nn.Module) -> nn.Module:
-    """Grad-CAM layer of any timm backbone: its last feature stage (`feature_info`), the last
-    block of it when it is a sequence (resnet: layer4[-1]; vgg: the last pooled conv map)."""
+MIN_CAM_SIDE = 4  # a stage whose map is 1x1 or 2x2 at the input size gives a flat heatmap
+
+
+def timm_target_layer(model: nn.Module, image_size: int) -> nn.Module:
+    """Grad-CAM layer of any timm backbone: its deepest feature stage (`feature_info`) whose
+    map is still at least MIN_CAM_SIDE pixels wide at `image_size` (resnet at 224 px:
+    layer4[-1]; at 32 px: layer2[-1]), the last block of it when it is a sequence."""
     backbone = model.backbone
     info = getattr(backbone, "feature_info", None)
     if info:
-        layer = backbone.get_submodule(info[-1]["module"])
+        wide = [f for f in info if image_size // f["reduction"] >= MIN_CAM_SIDE] or [info[0]]
+        layer = backbone.get_submodule(wide[-1]["module"])
     else:  # no feature_info: the last module with parameters before the head
         layer = [m for m in backbone.modules() if isinstance(m, nn.Conv2d)][-1]
     if isinstance(layer, nn.Sequential) and len(layer):
