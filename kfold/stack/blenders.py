@@ -16,6 +16,7 @@ Blenders are looked up by name in `BLENDERS`; adding one is a decorated class.
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -124,7 +125,7 @@ def check_y(y, n_rows: int) -> np.ndarray:
 
 
 # --- the blenders --------------------------------------------------------------------------
-class Blender(BaseEstimator):
+class Blender(BaseEstimator, ABC):
     """Base class: input checks and the shared contract. Subclasses set `learns`."""
 
     name: ClassVar[str] = "?"
@@ -149,11 +150,13 @@ class Blender(BaseEstimator):
         """What the fit learned, for a sidecar's lineage (e.g. weights per run)."""
         return {}
 
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Learn from OOF predictions X (n, runs) and targets y."""
 
-    def _predict(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        """Probability of defect for each row of X."""
 
 
 @register("mean")
