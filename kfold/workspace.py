@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
@@ -33,7 +33,6 @@ class Config:
     seed: int = 42
     image_size: int = 64
     daily_limit: int = 5
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: dict) -> Config:
@@ -44,7 +43,7 @@ class Config:
         return cls(**raw)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v != {}}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
