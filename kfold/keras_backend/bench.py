@@ -27,9 +27,9 @@ def bench_keras_simple_cnn(size: int = 64, n: int = 512, batch: int = 64, epochs
                       augment="d4")
     model = fresh_model(cfg)
     data = train_dataset(images, np.asarray(targets), cfg)
-    model.fit(data, epochs=1, verbose=0)  # warm-up: tracing, allocator
+    model.fit(data, epochs=1, shuffle=False, verbose=0)  # warm-up: tracing, allocator
     started = time.perf_counter()
-    model.fit(data, epochs=epochs, verbose=0)
+    model.fit(data, epochs=epochs, shuffle=False, verbose=0)  # the dataset shuffles itself
     seconds = time.perf_counter() - started
     seen = (len(images) // batch if len(images) > batch else 1) * min(batch, len(images))
     return {"case": "train", "what": f"keras simple-cnn {size}px, tf.data pipeline",
