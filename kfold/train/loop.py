@@ -135,6 +135,8 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
         reporter.log(f"{tag}: resuming at epoch {state['epoch'] + 1}")
 
     validate = data.val_x is not None
+    # Moved to the device once per fold, not once per epoch's validation.
+    val_x = torch.as_tensor(data.val_x, device=device) if validate else None
     with reporter.task(f"{tag}", cfg.epochs) as bar:
         bar.advance(state["epoch"])
         while (state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience
@@ -145,7 +147,7 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             row = {"epoch": state["epoch"], "train_loss": train_loss,
                    "lr": opt.param_groups[-1]["lr"], "frozen": frozen}
             if validate:
-                val_p = predict(model, data.val_x, cfg, info, device)
+                val_p = predict(model, val_x, cfg, info, device)
                 row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
                 reason = collapse_reason(val_p, row["auc"])
                 state["collapsed_epochs"] = state["collapsed_epochs"] + 1 if reason else 0
