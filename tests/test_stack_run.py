@@ -179,27 +179,31 @@ def _other_split(ws, run):
     df.to_parquet(ws.oof_path(run))
 
 
-def _missing_ids(ws, run):
+def _edit_oof(ws, run, change):
+    """Rewrite run's OOF file with `change(df)` applied, bypassing the writer's checks."""
     df = artifacts.read_oof(ws.oof_path(run))
-    df.iloc[10:].to_parquet(ws.oof_path(run))
+    change(df).to_parquet(ws.oof_path(run))
+
+
+def _set(df, row, col, value):
+    df.loc[row, col] = value
+    return df
+
+
+def _missing_ids(ws, run):
+    _edit_oof(ws, run, lambda df: df.iloc[10:])
 
 
 def _nan(ws, run):
-    df = artifacts.read_oof(ws.oof_path(run))
-    df.loc[3, "pred"] = np.nan
-    df.to_parquet(ws.oof_path(run))
+    _edit_oof(ws, run, lambda df: _set(df, 3, "pred", np.nan))
 
 
 def _out_of_range(ws, run):
-    df = artifacts.read_oof(ws.oof_path(run))
-    df.loc[3, "pred"] = 1.5
-    df.to_parquet(ws.oof_path(run))
+    _edit_oof(ws, run, lambda df: _set(df, 3, "pred", 1.5))
 
 
 def _other_targets(ws, run):
-    df = artifacts.read_oof(ws.oof_path(run))
-    df.loc[0, "target"] = 1 - df.loc[0, "target"]
-    df.to_parquet(ws.oof_path(run))
+    _edit_oof(ws, run, lambda df: _set(df, 0, "target", 1 - df.loc[0, "target"]))
 
 
 def _missing_ids_no_folds_csv(ws, run):
