@@ -32,10 +32,12 @@ def make_folds(train: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def write_folds(ws: Workspace, train: pd.DataFrame, n_folds: int, seed: int,
-                force: bool = False) -> pd.DataFrame:
-    """Write folds.csv; refuse to replace a different existing split unless `force`."""
-    folds = make_folds(train, n_folds, seed)
+def write_folds(ws: Workspace, train: pd.DataFrame, n_folds: int | None = None,
+                seed: int | None = None, force: bool = False) -> pd.DataFrame:
+    """Write folds.csv (k and seed default to kfold.toml's); refuse to replace a different
+    existing split unless `force`."""
+    n_folds = ws.config.n_folds if n_folds is None else n_folds
+    folds = make_folds(train, n_folds, ws.config.seed if seed is None else seed)
     if ws.folds_path.exists() and not force:
         existing = artifacts.read_folds(ws.folds_path)
         if artifacts.folds_fingerprint(existing) != artifacts.folds_fingerprint(folds):

@@ -1,15 +1,19 @@
-"""The CLI end to end on tiny data, and one clear line for each bad input."""
+"""The CLI end to end on tiny data, one clear line for each bad input, and its layering."""
 
+import ast
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import kfold
 from kfold.cli import app
 from kfold.data.sources import discover
+from kfold.errors import KfError
 
 runner = CliRunner()
 
@@ -87,3 +91,57 @@ def test_folds_of_another_split_are_refused(workspace):
 def test_installed_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "kfold", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "train" in out.stdout
+
+
+def _cli_imports(path) -> set[str]:
+    """The kfold.cli modules `path` imports (absolute imports; kfold has no relative ones)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names
+                                     if node.module in ("kfold", "kfold.cli")]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n == "kfold.cli" or n.startswith("kfold.cli.")}
+    return found
+
+
+def test_only_the_cli_imports_the_cli():
+    package = Path(kfold.__file__).parent
+    offenders = {
+        str(p.relative_to(package)): _cli_imports(p) for p in package.rglob("*.py")
+        if p.parent.name != "cli" and p.name != "__main__.py" and _cli_imports(p)
+    }
+    assert offenders == {}
+
+
+def test_command_modules_import_no_other_command_module():
+    for path in (Path(kfold.__file__).parent / "cli").glob("*.py"):
+        if path.name != "__init__.py":
+            assert _cli_imports(path) <= {"kfold.cli._common"}, path.name
+
+
+def test_a_user_error_prints_user_data_without_markup(workspace, monkeypatch):
+    def refuse(ws):
+        raise KfError("column pred has 3 NaN (first: [nan]) in [bold]x.csv")
+
+    monkeypatch.setattr("kfold.runs.runs_summary", refuse)
+    _one_line_error(kf("runs", ws=workspace), "(first: [nan]) in [bold]x.csv")
+
+
+def test_an_unexpected_exception_is_one_line_and_a_traceback_file(workspace, monkeypatch):
+    def broken(ws):
+        raise ZeroDivisionError("[deep] inside")
+
+    monkeypatch.setattr("kfold.runs.runs_summary", broken)
+    result = kf("runs", ws=workspace)
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: unexpected ZeroDivisionError: [deep]")
+    report = Path(lines[0].rsplit("full traceback in ", 1)[1].rstrip(")"))
+    assert "Traceback" in report.read_text() and "broken" in report.read_text()
+    assert "Traceback" not in result.output
+    report.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.demo import run_competition_loop
 from kfold.kaggle.server import SANDBOX_USER, SandboxServer
 from kfold.kaggle.testing import isolate_credentials, make_competition, write_kaggle_json
+from kfold.workspace import Workspace
 
 runner = CliRunner()
 KEY = "s3cr3t-key-0123456789"
@@ -109,6 +111,28 @@ def test_data_download_on_the_command_line(env, tmp_path):
     assert (fresh / "data" / "sample_submission.csv").exists(), r.output
     assert not (fresh / "data" / "solution.csv").exists()
     assert r.exit_code == 2 and "downloaded 1 file(s)" in r.output and "Traceback" not in r.output
+
+
+def test_data_download_of_a_whole_competition_checks_it(tmp_path, monkeypatch, synth_data):
+    """The success path: the stand-in serves real images, the download unpacks them and the
+    data check that follows prints its report (exit 0, no traceback)."""
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg")
+    served = Workspace.init(tmp_path / "served")
+    shutil.copytree(synth_data, served.data_dir)
+    server = SandboxServer.from_workspace(served).start()
+    monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+    fresh = Workspace.init(tmp_path / "fresh")
+    try:
+        r = kf("data", "download", "-w", str(fresh.root))
+    finally:
+        server.stop()
+    assert r.exit_code == 0, r.output
+    assert "data check" in r.output and "training images" in r.output
+    assert "60 (good" in r.output and "Traceback" not in r.output
+    assert not (fresh.data_dir / "solution.csv").exists()
+    some = next(served.data_dir.glob("train/*/*.jpg"))
+    assert (fresh.data_dir / some.relative_to(served.data_dir)).read_bytes() == some.read_bytes()
 
 
 def test_sandbox_serve_subprocess(env):

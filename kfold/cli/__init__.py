@@ -1,25 +1,49 @@
-"""`kf`: a thin typer layer. Each module registers one command group; logic lives in kfold.*"""
+"""`kf`: a thin typer layer. Each module defines one command group's commands; they are
+registered here, explicitly; logic lives in kfold.*"""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from kfold.cli import bench, data, demo, explain, kaggle, runs, stack, train
+from kfold.cli._common import BoundaryGroup
 
 app = typer.Typer(
     name="kf",
+    cls=BoundaryGroup,
     help="k-fold CNN training, stacking and Kaggle submissions for image contests.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-# One module per command group; each exposes `register(app)`.
-_GROUPS = ["data", "train", "runs", "stack", "kaggle", "bench", "explain", "demo"]
+data_app = typer.Typer(help="Make, check or download the competition data.", no_args_is_help=True)
+data_app.command("synth")(data.synth)
+data_app.command("check")(data.check)
+data_app.command("download")(data.download)
+app.add_typer(data_app, name="data")
 
-for _name in _GROUPS:
-    importlib.import_module(f"kfold.cli.{_name}").register(app)
+app.command("folds")(train.folds)
+app.command("train")(train.train)
+app.command("retrain")(train.retrain)
+app.command("models")(train.models)
+app.command("runs")(runs.runs)
+app.command("stack")(stack.stack)
+app.command("explain")(explain.explain)
+
+app.command("submit")(kaggle.submit)
+app.command("submissions")(kaggle.submissions)
+app.command("leaderboard")(kaggle.leaderboard)
+app.command("plan")(kaggle.plan)
+sandbox_app = typer.Typer(help="A local stand-in for Kaggle (offline competition loop).",
+                          no_args_is_help=True)
+sandbox_app.command("serve")(kaggle.serve)
+app.add_typer(sandbox_app, name="sandbox")
+
+app.command("bench")(bench.bench)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:
+    """The `kf` entry point; errors are handled once, by the root command (BoundaryGroup)."""
     app()

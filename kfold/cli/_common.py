@@ -1,15 +1,20 @@
-"""Pieces every command group shares: the workspace option and the error boundary."""
+"""What every command module shares: the consoles, the common options and the one error
+boundary. Command modules import only this module of the CLI, never each other."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
+import tempfile
+import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
 
 from kfold.errors import KfError
 from kfold.workspace import Workspace
@@ -25,21 +30,64 @@ WorkspaceOpt = Annotated[
                  help="Workspace folder (default: the current one)."),
 ]
 RunOpt = Annotated[str, typer.Option("--run", "-r", help="Run name (a folder under models/).")]
+CompetitionOpt = Annotated[
+    str | None,
+    typer.Option("--competition", "-c", help="Competition slug (default: kfold.toml)."),
+]
 
 
 def open_workspace(path: Path | None) -> Workspace:
     return Workspace.load(path)
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Turn a KfError (a user's mistake) into one line on stderr and exit code 2."""
+def say(label: str, style: str, message: str) -> None:
+    """One line on stderr: a styled label, then the message as plain text (user data such as
+    `[nan]` or a file name with brackets is never read as rich markup)."""
+    line = Text(f"{label}: ", style=style)
+    line.append(message)
+    err_console.print(line, highlight=False, soft_wrap=True)
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+
+def warn_credentials() -> None:
+    """Warn (stderr) when kaggle.json is readable by others; missing credentials are left to
+    the command, which fails with how to set them."""
+    from kfold.kaggle.client import check_credentials
+
+    try:
+        _, warnings = check_credentials()
+    except KfError:
+        return
+    for w in warnings:
+        say("warning", "yellow", w)
+
+
+def crash_report(exc: BaseException) -> Path:
+    """Write the full traceback of an unexpected exception to a file and return its path (the
+    temp folder: the workspace may be the very thing that is broken)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    fd, name = tempfile.mkstemp(prefix=f"kf-crash-{stamp}-", suffix=".txt")
+    with open(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"kf {' '.join(sys.argv[1:])}\n\n")
+        fh.write("".join(traceback.format_exception(exc)))
+    return Path(name)
+
+
+class BoundaryGroup(TyperGroup):
+    """The root command. Its `invoke` is the CLI's one error boundary, so `kf`, `python -m
+    kfold` and typer's test runner all get it: a KfError (a user's mistake) becomes one
+    `error:` line and exit code 2; any other exception (a bug) one line naming a file that
+    holds the full traceback, and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except KfError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            sys.exit(2)
-
-    return wrapper
+            say("error", "bold red", str(exc))
+            ctx.exit(2)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary: a bug, reported as one line
+            path = crash_report(exc)
+            say("error", "bold red",
+                f"unexpected {type(exc).__name__}: {exc} (a bug in kf; full traceback in {path})")
+            ctx.exit(1)

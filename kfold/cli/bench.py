@@ -7,10 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kfold.cli._common import console, user_errors
+from kfold.cli._common import console
 
 
-@user_errors
 def bench(
     case: Annotated[list[str] | None, typer.Option("--case", "-c", help="Case(s) to run (default: all).")] = None,
     n_images: Annotated[int, typer.Option(help="Synthetic training images (267 px JPEGs).")] = 512,
@@ -45,7 +44,3 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if value < 10 else f"{value:,.0f}"
     return str(value)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)

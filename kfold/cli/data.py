@@ -1,4 +1,4 @@
-"""`kf data synth|check`: make or inspect a dataset."""
+"""`kf data synth|check|download`: make, inspect or download a dataset."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import WorkspaceOpt, console, open_workspace, user_errors
+from kfold.cli._common import (
+    CompetitionOpt,
+    WorkspaceOpt,
+    console,
+    open_workspace,
+    warn_credentials,
+)
 
-data_app = typer.Typer(help="Make, check or download the competition data.", no_args_is_help=True)
 
-
-@data_app.command("synth")
-@user_errors
 def synth(
     workspace: WorkspaceOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the workspace's data/).")] = None,
@@ -40,8 +42,6 @@ def synth(
     console.print(summary)
 
 
-@data_app.command("check")
-@user_errors
 def check(workspace: WorkspaceOpt = None) -> None:
     """Report counts, sizes, unreadable files, duplicates and defect-box coverage."""
     from kfold.data.check import check_data, render_report
@@ -53,5 +53,15 @@ def check(workspace: WorkspaceOpt = None) -> None:
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(data_app, name="data")
+def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
+    """Download and unpack the competition's files into data/, then check them."""
+    from kfold.data.check import render_report
+    from kfold.kaggle.flow import download_data
+
+    ws = open_workspace(workspace)
+    warn_credentials()
+    res = download_data(ws, competition=competition)
+    console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "
+                  f"into {ws.data_dir}", highlight=False)
+    if res.check is not None:
+        console.print(render_report(res.check))

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import console, user_errors
+from kfold.cli._common import console
 
 
-@user_errors
 def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")] = Path("demo-workspace"),
     n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 1500,
@@ -22,7 +21,3 @@ def demo(
 
     summary = run_demo(workspace, console, n_train=n_train, n_test=n_test, epochs=epochs)
     console.print(f"demo workspace: {summary['workspace']}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace, user_errors
+from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
 from kfold.progress import RichReporter
 
 
-@user_errors
 def explain(
     run: RunOpt,
     workspace: WorkspaceOpt = None,
@@ -38,7 +37,3 @@ def explain(
     console.print(render_explain(report.metrics, run))
     console.print(f"grid: {report.grid}", highlight=False)
     console.print(f"per image: {report.per_image_path}", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("explain")(explain)

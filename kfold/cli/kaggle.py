@@ -1,4 +1,4 @@
-"""`kf submit|submissions|leaderboard|plan`, `kf sandbox serve` and `kf data download`."""
+"""`kf submit|submissions|leaderboard|plan` and `kf sandbox serve`."""
 
 from __future__ import annotations
 
@@ -8,55 +8,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from kfold.cli._common import WorkspaceOpt, console, err_console, open_workspace, user_errors
-from kfold.cli.data import data_app
-
-CompetitionOpt = Annotated[
-    str | None,
-    typer.Option("--competition", "-c", help="Competition slug (default: kfold.toml)."),
-]
-
-sandbox_app = typer.Typer(help="A local stand-in for Kaggle (offline competition loop).",
-                          no_args_is_help=True)
+from kfold.cli._common import (
+    CompetitionOpt,
+    WorkspaceOpt,
+    console,
+    err_console,
+    open_workspace,
+    warn_credentials,
+)
 
 
 def _log(msg: str) -> None:
-    err_console.print(f"[dim]{msg}[/]", highlight=False)
+    err_console.print(Text(msg, style="dim"), highlight=False)
 
 
-def _warn_credentials() -> None:
-    """Warn (stderr) when kaggle.json is readable by others; missing credentials are left to
-    the command, which fails with how to set them."""
-    from kfold.errors import KfError
-    from kfold.kaggle.client import check_credentials
-
-    try:
-        _, warnings = check_credentials()
-    except KfError:
-        return
-    for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-
-
-@data_app.command("download")
-@user_errors
-def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
-    """Download and unpack the competition's files into data/, then check them."""
-    from kfold.kaggle.flow import download_data
-
-    ws = open_workspace(workspace)
-    _warn_credentials()
-    res = download_data(ws, competition=competition)
-    console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "
-                  f"into {ws.data_dir}", highlight=False)
-    if res.check is not None:
-        from kfold.cli.data import render_report
-
-        console.print(render_report(res.check))
-
-
-@user_errors
 def submit(
     file: Annotated[Path | None, typer.Argument(
         help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
@@ -75,7 +42,6 @@ def submit(
     print_submit(console, res)
 
 
-@user_errors
 def submissions(
     sync: Annotated[bool, typer.Option(help="Also add submissions made on the website.")] = False,
     offline: Annotated[bool, typer.Option(help="Show the ledger only; no network.")] = False,
@@ -88,12 +54,11 @@ def submissions(
 
     ws = open_workspace(workspace)
     if not offline:
-        _warn_credentials()
+        warn_credentials()
     print_submissions(console, submissions_view(ws, competition=competition, do_sync=sync,
                                                 offline=offline))
 
 
-@user_errors
 def leaderboard(
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     team: Annotated[str | None, typer.Option(help="Our team name (default: the Kaggle username).")] = None,
@@ -105,11 +70,10 @@ def leaderboard(
     from kfold.kaggle.render import print_leaderboard
 
     ws = open_workspace(workspace)
-    _warn_credentials()
+    warn_credentials()
     print_leaderboard(console, fetch(ws, top=top, team=team, competition=competition))
 
 
-@user_errors
 def plan(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
     """Rank unsubmitted candidates for today's slots; recommend the final two selections."""
     from kfold.kaggle.planner import make_plan
@@ -119,8 +83,6 @@ def plan(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> 
     print_plan(console, make_plan(ws, competition=competition))
 
 
-@sandbox_app.command("serve")
-@user_errors
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: a free one).")] = 0,
     daily_limit: Annotated[int | None, typer.Option(help="Submissions per UTC day (default: kfold.toml).")] = None,
@@ -164,12 +126,3 @@ def serve(
     finally:
         server.stop()
     console.print(f"stopped; {len(server.state.submissions)} submission(s) received")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("submit")(submit)
-    app.command("submissions")(submissions)
-    app.command("leaderboard")(leaderboard)
-    app.command("plan")(plan)
-    app.add_typer(sandbox_app, name="sandbox")
-

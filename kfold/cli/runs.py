@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import WorkspaceOpt, console, open_workspace, user_errors
+from kfold.cli._common import WorkspaceOpt, console, open_workspace
 
 
-@user_errors
 def runs(
     workspace: WorkspaceOpt = None,
     corr: Annotated[bool, typer.Option("--corr", help="Also write OOF correlation and ROC PNGs.")] = False,
@@ -28,7 +27,3 @@ def runs(
 
         for path in plot_runs(ws):
             console.print(f"wrote {path}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("runs")(runs)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import WorkspaceOpt, console, open_workspace, user_errors
+from kfold.cli._common import WorkspaceOpt, console, open_workspace
 
 
-@user_errors
 def stack(
     workspace: WorkspaceOpt = None,
     runs: Annotated[str | None, typer.Option(
@@ -30,7 +29,3 @@ def stack(
     run_list = [r for r in runs.split(",") if r.strip()] if runs is not None else None
     report = stack_runs(ws, runs=run_list, metas=meta, use_full=use_full)
     render_stack_report(report, console)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("stack")(stack)

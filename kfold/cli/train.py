@@ -6,14 +6,13 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace, user_errors
+from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
 from kfold.progress import RichReporter
 
 FoldsOpt = Annotated[int | None, typer.Option("--folds", "-k", help="Number of folds (default: kfold.toml).")]
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: kfold.toml).")]
 
 
-@user_errors
 def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOpt = None,
           force: Annotated[bool, typer.Option(help="Replace a different existing folds.csv.")] = False,
           ) -> None:
@@ -23,15 +22,13 @@ def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOp
     from kfold.folds import write_folds
 
     ws = open_workspace(workspace)
-    frame = write_folds(ws, discover(ws).train, n_folds or ws.config.n_folds,
-                        ws.config.seed if seed is None else seed, force=force)
+    frame = write_folds(ws, discover(ws).train, n_folds, seed, force=force)
     counts = frame.groupby("fold")["target"].agg(["size", "sum"])
     for k, row in counts.iterrows():
         console.print(f"fold {k}: {row['size']} images, {row['sum']} defects")
     console.print(f"{ws.folds_path} fingerprint {folds_fingerprint(frame)}")
 
 
-@user_errors
 def train(
     workspace: WorkspaceOpt = None,
     model: Annotated[str, typer.Option("--model", "-m", help="simple-cnn, vgg16, resnet50 or any timm name (`kf models`).")] = "simple-cnn",
@@ -68,15 +65,14 @@ def train(
     from kfold.train.run import train_run
 
     ws = open_workspace(workspace)
-    cfg = TrainConfig(
-        model=model, backend=backend, n_folds=n_folds or ws.config.n_folds,
-        seed=ws.config.seed if seed is None else seed,
-        image_size=image_size or ws.config.image_size, epochs=epochs, batch_size=batch_size,
-        lr=lr, weight_decay=weight_decay, patience=patience, dropout=dropout, crop=crop,
-        threshold=threshold, binarize=binarize, pos_weight=pos_weight, augment=augment, tta=tta,
-        weights=weights, train_mode=train_mode, unfreeze_after=unfreeze_after,
-        backbone_lr_scale=backbone_lr_scale, in_chans=in_chans, collapse_epochs=collapse_epochs,
-        device=device,
+    cfg = TrainConfig.for_workspace(
+        ws, model=model, backend=backend, n_folds=n_folds, seed=seed, image_size=image_size,
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        patience=patience, dropout=dropout, crop=crop, threshold=threshold, binarize=binarize,
+        pos_weight=pos_weight, augment=augment, tta=tta, weights=weights,
+        train_mode=train_mode, unfreeze_after=unfreeze_after,
+        backbone_lr_scale=backbone_lr_scale, in_chans=in_chans,
+        collapse_epochs=collapse_epochs, device=device,
     )
     meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad,
                      reporter=RichReporter(console))
@@ -87,7 +83,6 @@ def train(
     console.print(f"submission: {meta['submission']}")
 
 
-@user_errors
 def retrain(
     run: RunOpt,
     workspace: WorkspaceOpt = None,
@@ -106,7 +101,6 @@ def retrain(
     console.print(f"submission: {info['submission']} (CV = OOF AUC {info['cv_auc']:.4f})")
 
 
-@user_errors
 def models(
     pattern: Annotated[str, typer.Argument(help="Glob over names, e.g. 'resnet*'.")] = "*",
     limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 40,
@@ -132,10 +126,3 @@ def models(
     console.print(table)
     if len(timm_names) > limit:
         console.print(f"... and {len(timm_names) - limit} more timm names (--limit)")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("folds")(folds)
-    app.command("train")(train)
-    app.command("retrain")(retrain)
-    app.command("models")(models)

@@ -1,4 +1,5 @@
-"""Training configuration: plain frozen data, built once at the CLI edge, saved in run.json."""
+"""Training configuration: plain frozen data, built once (`TrainConfig.for_workspace` merges
+the workspace's kfold.toml defaults), saved in run.json."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 from kfold.data.preprocess import Preprocess
 from kfold.errors import KfError
+from kfold.workspace import Workspace
 
 AUGMENTS = ("none", "flip", "d4")
 TTAS = ("none", "flip", "d4")
@@ -59,6 +61,15 @@ class TrainConfig:
         if not self.weights:
             raise KfError("--weights must be none, imagenet or a file path")
         Preprocess(self.crop, self.threshold, self.binarize)  # validates the options
+
+    @classmethod
+    def for_workspace(cls, ws: Workspace, **options) -> TrainConfig:
+        """The config of a run in `ws`: `options` left out or None take kfold.toml's value
+        (folds, seed, image size) or the field default. The one place defaults are merged."""
+        toml = {"n_folds": ws.config.n_folds, "seed": ws.config.seed,
+                "image_size": ws.config.image_size}
+        given = {k: v for k, v in options.items() if v is not None}
+        return cls(**{**toml, **given})
 
     @property
     def pretrained(self) -> bool:
