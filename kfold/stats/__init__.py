@@ -1,0 +1,20 @@
+"""Statistics for decisions under uncertainty; numpy/scipy only (no torch, no plotting).
+
+- `delong`: ROC AUC with its DeLong standard error and 95% interval, and DeLong's paired test
+  for two AUCs measured on the same rows (fast algorithm of Sun & Xu 2014).
+- `shakeup`: simulated public/private splits of a test set drawn from OOF rows.
+"""
+
+from kfold.stats.delong import (
+    AucInterval,
+    PairedDifference,
+    auc_interval,
+    delong_covariance,
+    hanley_mcneil_se,
+    paired_difference,
+)
+
+__all__ = [
+    "AucInterval", "PairedDifference", "auc_interval", "delong_covariance",
+    "hanley_mcneil_se", "paired_difference",
+]
