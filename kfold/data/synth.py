@@ -14,7 +14,8 @@ Guarantees:
 - the folder appears complete or not at all (written beside `out`, renamed into place).
 
 Internals are small pure functions so that tests can draw one image with and without its
-defect: `draw_scene` -> `draw_defect` -> `render`, `defect_box`.
+defect: `draw_scene` -> `draw_defect` -> `render`, `defect_box`. Each defect kind is one small class
+(`Scratch`, `Chip`, ...) whose `sample` draws its parameters and `paint` applies them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,8 +39,6 @@ from PIL import Image, ImageDraw, ImageFont
 from kfold.errors import KfError
 
 GOOD, BAD = "good_0", "bad_1"
-DEFECT_KINDS = ("scratch", "chip", "crack", "missing_lead", "bent_lead", "contamination")
-_KIND_WEIGHTS = np.array([0.30, 0.14, 0.16, 0.10, 0.10, 0.20])
 JPEG_QUALITY = 92
 BORDER = 20 / 267  # artefact band, as a share of the image side (the original cropped ~20 px)
 _BOX_PAD = 2  # pixels added around a defect's extent (bilinear warp spreads one pixel)
@@ -216,34 +216,104 @@ def draw_scene(rng: np.random.Generator, size: int, difficulty: float = 0.5) -> 
     )
 
 
-def draw_defect(
-    rng: np.random.Generator, scene: Scene, difficulty: float = 0.5, kind: str | None = None
-) -> Defect:
-    """Draw one defect for `scene`; `difficulty` 0 = obvious, 1 = faint and small."""
-    if kind is None:
-        kind = str(rng.choice(DEFECT_KINDS, p=_KIND_WEIGHTS / _KIND_WEIGHTS.sum()))
-    s = scene.size
-    x0, y0, x1, y1 = scene.body
-    bw, bh = x1 - x0, y1 - y0
-    d = difficulty**1.5  # the middle of the scale stays learnable from a few hundred images
-    sign = 1.0 if rng.random() < 0.7 else -1.0
+# --------------------------------------------------------------------------- defect kinds
 
-    if kind == "scratch":
-        # A straight thin line across part of the body, usually brighter than the epoxy.
+
+Extent = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """What sampling any defect needs: the scene, the eased difficulty and a shared sign.
+
+    `d = difficulty**1.5` keeps the middle of the scale learnable from a few hundred images;
+    `sign` (+1 in 70% of images) is drawn for every kind so that the random stream, and so every
+    image of a seed, does not depend on which kind was picked.
+    """
+
+    scene: Scene
+    d: float
+    sign: float
+
+    @property
+    def body(self) -> tuple[float, float, float, float, float, float]:
+        """x0, y0, x1, y1, width, height of the package body (canonical frame)."""
+        x0, y0, x1, y1 = self.scene.body
+        return x0, y0, x1, y1, x1 - x0, y1 - y0
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The part of the canonical canvas a defect may change, with its pixel coordinates."""
+
+    scene: Scene
+    pixels: np.ndarray  # a view into the canvas: painting it paints the canvas
+    gx: np.ndarray
+    gy: np.ndarray
+    body: np.ndarray  # the body mask, in [0, 1]
+    rows: slice
+    cols: slice
+
+    def crop(self, full: np.ndarray) -> np.ndarray:
+        """The window's part of a full-canvas layer."""
+        return full[self.rows, self.cols]
+
+
+class DefectKind:
+    """One kind of defect: `sample` draws its parameters, `paint` applies them to pixels.
+
+    `sample` returns the canonical extent (bounding every pixel `paint` changes) and the
+    parameters `paint` reads back from `Defect.params`.
+    """
+
+    name: ClassVar[str]
+    weight: ClassVar[float]  # share of defect images of this kind (before normalising)
+
+    def sample(self, rng: np.random.Generator, draw: _Draw) -> tuple[Extent, dict]:
+        raise NotImplementedError
+
+    def paint(self, win: _Window, params: dict) -> None:
+        raise NotImplementedError
+
+
+class Scratch(DefectKind):
+    """A straight thin line across part of the body, usually brighter than the epoxy."""
+
+    name, weight = "scratch", 0.30
+
+    def sample(self, rng, draw):
+        x0, y0, x1, y1, bw, bh = draw.body
+        d = draw.d
         length = rng.uniform(0.35, 0.9) * math.hypot(bw, bh) * _lerp(1.0, 0.6, d)
         theta = rng.uniform(0, math.pi)
         cx, cy = rng.uniform(x0 + 0.2 * bw, x1 - 0.2 * bw), rng.uniform(y0 + 0.2 * bh, y1 - 0.2 * bh)
         dx, dy = math.cos(theta) * length / 2, math.sin(theta) * length / 2
-        p = (cx - dx, cy - dy)
-        q = (cx + dx, cy + dy)
-        p, q = _clip_segment(p, q, (x0 + 1, y0 + 1, x1 - 1, y1 - 1))
-        width = max(0.5, rng.uniform(0.5, 0.9) * s / 267 * _lerp(4.0, 1.2, d))
-        amp = sign * rng.uniform(0.8, 1.2) * _lerp(95, 20, d)
+        p, q = _clip_segment((cx - dx, cy - dy), (cx + dx, cy + dy), (x0 + 1, y0 + 1, x1 - 1, y1 - 1))
+        width = max(0.5, rng.uniform(0.5, 0.9) * draw.scene.size / 267 * _lerp(4.0, 1.2, d))
+        amp = draw.sign * rng.uniform(0.8, 1.2) * _lerp(95, 20, d)
         r = 3 * width + 1
         ext = (min(p[0], q[0]) - r, min(p[1], q[1]) - r, max(p[0], q[0]) + r, max(p[1], q[1]) + r)
-        params = {"p": p, "q": q, "width": width, "amp": amp}
-    elif kind == "chip":
-        # A corner of the body broken off: a jagged triangle shows the dark background.
+        return ext, {"p": p, "q": q, "width": width, "amp": amp}
+
+    def paint(self, win, params):
+        (px, py), (qx, qy) = params["p"], params["q"]
+        dx, dy = qx - px, qy - py
+        L2 = dx * dx + dy * dy or 1e-9
+        t = np.clip(((win.gx - px) * dx + (win.gy - py) * dy) / L2, 0, 1)
+        dist = np.hypot(win.gx - (px + t * dx), win.gy - (py + t * dy))
+        w = params["width"]
+        prof = np.exp(-((dist / w) ** 2)) * (dist < 3 * w)
+        win.pixels[...] += params["amp"] * prof * win.body
+
+
+class Chip(DefectKind):
+    """A corner of the body broken off: a jagged triangle shows the dark background."""
+
+    name, weight = "chip", 0.14
+
+    def sample(self, rng, draw):
+        x0, y0, x1, y1, bw, bh = draw.body
+        d = draw.d
         corner = int(rng.integers(0, 4))
         leg = rng.uniform(0.7, 1.3) * _lerp(0.35, 0.1, d) * min(bw, bh)
         leg = min(leg, 0.45 * min(bw, bh))
@@ -264,25 +334,36 @@ def draw_defect(
         fill = _lerp(1.0, 0.55, d)  # how far the chip goes toward the background level
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         ext = (min(xs) - 2, min(ys) - 2, max(xs) + 2, max(ys) + 2)
-        params = {"poly": tuple(pts), "fill": fill, "edge": rng.uniform(20, 50) * _lerp(1, 0.4, d)}
-    elif kind == "crack":
-        # A dark jagged polyline starting at a body edge and running inwards.
+        return ext, {"poly": tuple(pts), "fill": fill, "edge": rng.uniform(20, 50) * _lerp(1, 0.4, d)}
+
+    def paint(self, win, params):
+        n = win.scene.size
+        m = win.crop(_poly_mask(n, params["poly"])) * win.body
+        target = win.scene.background + 6.0
+        edge = win.crop(_poly_mask(n, params["poly"][1:-1], width=1)) * win.body
+        win.pixels[...] += (target - win.pixels) * m * params["fill"]
+        win.pixels[...] += params["edge"] * edge * (1 - m * 0.5)
+
+
+class Crack(DefectKind):
+    """A dark jagged polyline starting at a body edge and running inwards."""
+
+    name, weight = "crack", 0.16
+
+    def sample(self, rng, draw):
+        x0, y0, x1, y1, bw, bh = draw.body
+        d = draw.d
         edge = int(rng.integers(0, 4))
         if edge == 0:
-            start = (rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw), y0 + 1)
-            heading = math.pi / 2
+            start, heading = (rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw), y0 + 1), math.pi / 2
         elif edge == 1:
-            start = (rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw), y1 - 1)
-            heading = -math.pi / 2
+            start, heading = (rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw), y1 - 1), -math.pi / 2
         elif edge == 2:
-            start = (x0 + 1, rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh))
-            heading = 0.0
+            start, heading = (x0 + 1, rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh)), 0.0
         else:
-            start = (x1 - 1, rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh))
-            heading = math.pi
+            start, heading = (x1 - 1, rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh)), math.pi
         n_seg = int(rng.integers(4, 9))
-        total = rng.uniform(0.3, 0.7) * min(bw, bh) * _lerp(1.3, 0.7, d)
-        step = total / n_seg
+        step = rng.uniform(0.3, 0.7) * min(bw, bh) * _lerp(1.3, 0.7, d) / n_seg
         pts = [start]
         ang = heading + rng.uniform(-0.5, 0.5)
         for _ in range(n_seg):
@@ -291,49 +372,125 @@ def draw_defect(
             nx = min(max(px + math.cos(ang) * step, x0 + 1), x1 - 1)
             ny = min(max(py + math.sin(ang) * step, y0 + 1), y1 - 1)
             pts.append((nx, ny))
-        width = max(1, round(s / 267 * rng.uniform(1.0, 2.0) * _lerp(3.0, 1.0, d)))
+        width = max(1, round(draw.scene.size / 267 * rng.uniform(1.0, 2.0) * _lerp(3.0, 1.0, d)))
         amp = -rng.uniform(0.8, 1.2) * _lerp(95, 22, d)
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         r = width + 2
         ext = (min(xs) - r, min(ys) - r, max(xs) + r, max(ys) + r)
-        params = {"points": tuple(pts), "width": width, "amp": amp}
-    elif kind in ("missing_lead", "bent_lead"):
-        i = int(rng.integers(0, len(scene.leads)))
-        lead = scene.leads[i]
-        if kind == "missing_lead":
-            cut = rng.uniform(0.8, 1.0) * _lerp(1.0, 0.4, d)  # share of the lead gone, from the tip
-            params = {"index": i, "cut": cut}
+        return ext, {"points": tuple(pts), "width": width, "amp": amp}
+
+    def paint(self, win, params):
+        m = win.crop(_poly_mask(win.scene.size, params["points"], width=params["width"])) * win.body
+        win.pixels[...] += params["amp"] * m
+
+
+class _LeadDefect(DefectKind):
+    """A defect of one lead: the lead as drawn is replaced by `_moved` (outside the body)."""
+
+    def paint(self, win, params):
+        lead = win.scene.leads[params["index"]]
+        old = _lead_layer(win.scene, lead, win.gx, win.gy)
+        new = self._moved(win, lead, params, old)
+        win.pixels[...] += (new - old) * (1 - win.body)  # leads pass under the body
+
+    def _moved(self, win: _Window, lead: Lead, params: dict, old: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class MissingLead(_LeadDefect):
+    """A lead cut short from its tip, or gone."""
+
+    name, weight = "missing_lead", 0.10
+
+    def sample(self, rng, draw):
+        i = int(rng.integers(0, len(draw.scene.leads)))
+        lead = draw.scene.leads[i]
+        cut = rng.uniform(0.8, 1.0) * _lerp(1.0, 0.4, draw.d)  # share of the lead gone, from the tip
+        return (lead.x0 - 2, lead.y0 - 2, lead.x1 + 2, lead.y1 + 2), {"index": i, "cut": cut}
+
+    def _moved(self, win, lead, params, old):
+        cut = params["cut"]
+        if cut >= 0.999:
+            return 0 * old
+        x0, y0, x1, y1 = lead.x0, lead.y0, lead.x1, lead.y1
+        if lead.side == "top":
+            y0 = lead.y0 + (lead.y1 - lead.y0) * cut
+        elif lead.side == "bottom":
+            y1 = lead.y1 - (lead.y1 - lead.y0) * cut
+        elif lead.side == "left":
+            x0 = lead.x0 + (lead.x1 - lead.x0) * cut
         else:
-            bend = math.radians(rng.uniform(0.8, 1.2) * _lerp(40, 12, d)) * (
-                1 if rng.random() < 0.5 else -1
-            )
-            params = {"index": i, "bend": bend}
-        if kind == "missing_lead":
-            ext = (lead.x0 - 2, lead.y0 - 2, lead.x1 + 2, lead.y1 + 2)
-        else:  # the lead turns about its base: old and new outline together
-            ext = _bent_extent(lead, params["bend"])
-    elif kind == "contamination":
-        # A few particles clustered on the body (dark dust or a bright residue).
+            x1 = lead.x1 - (lead.x1 - lead.x0) * cut
+        return _lead_layer(win.scene, Lead(lead.side, x0, y0, x1, y1), win.gx, win.gy)
+
+
+class BentLead(_LeadDefect):
+    """A lead turned about its base."""
+
+    name, weight = "bent_lead", 0.10
+
+    def sample(self, rng, draw):
+        i = int(rng.integers(0, len(draw.scene.leads)))
+        magnitude = math.radians(rng.uniform(0.8, 1.2) * _lerp(40, 12, draw.d))
+        bend = magnitude * (1 if rng.random() < 0.5 else -1)
+        # the extent holds the old and the new outline together
+        return _bent_extent(draw.scene.leads[i], bend), {"index": i, "bend": bend}
+
+    def _moved(self, win, lead, params, old):
+        # rotate the sampling grid about the lead's base instead of the lead
+        bx, by = _lead_base(lead)
+        c, s_ = math.cos(-params["bend"]), math.sin(-params["bend"])
+        ux, uy = win.gx - bx, win.gy - by
+        return _lead_layer(win.scene, lead, ux * c + uy * s_ + bx, -ux * s_ + uy * c + by)
+
+
+class Contamination(DefectKind):
+    """A few particles clustered on the body (dark dust or a bright residue)."""
+
+    name, weight = "contamination", 0.20
+
+    def sample(self, rng, draw):
+        x0, y0, x1, y1, bw, bh = draw.body
+        d, s = draw.d, draw.scene.size
         cx = rng.uniform(x0 + 0.1 * bw, x1 - 0.1 * bw)
         cy = rng.uniform(y0 + 0.1 * bh, y1 - 0.1 * bh)
         n = int(rng.integers(1, 6))
         spread = _lerp(0.06, 0.03, d) * s
         base_r = _lerp(0.035, 0.01, d) * s
-        amp = -sign * _lerp(100, 25, d)
+        amp = -draw.sign * _lerp(100, 25, d)
         parts = []
         for _ in range(n):
             r = max(0.8, base_r * rng.uniform(0.5, 1.4))
             parts.append((cx + rng.normal(0, spread), cy + rng.normal(0, spread), r,
                           amp * rng.uniform(0.7, 1.2)))
-        xs0 = [p[0] - 2 * p[2] - 1 for p in parts]
-        ys0 = [p[1] - 2 * p[2] - 1 for p in parts]
-        xs1 = [p[0] + 2 * p[2] + 1 for p in parts]
-        ys1 = [p[1] + 2 * p[2] + 1 for p in parts]
-        ext = (min(xs0), min(ys0), max(xs1), max(ys1))
-        params = {"particles": tuple(parts)}
-    else:
+        ext = (min(p[0] - 2 * p[2] - 1 for p in parts), min(p[1] - 2 * p[2] - 1 for p in parts),
+               max(p[0] + 2 * p[2] + 1 for p in parts), max(p[1] + 2 * p[2] + 1 for p in parts))
+        return ext, {"particles": tuple(parts)}
+
+    def paint(self, win, params):
+        for cx, cy, r, amp in params["particles"]:
+            d2 = ((win.gx - cx) ** 2 + (win.gy - cy) ** 2) / (r * r)
+            win.pixels[...] += amp * np.exp(-d2 * 1.5) * (d2 < 4.0)
+
+
+KINDS: dict[str, DefectKind] = {
+    k.name: k for k in (Scratch(), Chip(), Crack(), MissingLead(), BentLead(), Contamination())
+}
+DEFECT_KINDS = tuple(KINDS)
+_KIND_P = np.array([k.weight for k in KINDS.values()]) / sum(k.weight for k in KINDS.values())
+
+
+def draw_defect(
+    rng: np.random.Generator, scene: Scene, difficulty: float = 0.5, kind: str | None = None
+) -> Defect:
+    """Draw one defect for `scene` (of `kind`, else a random one); 0 = obvious, 1 = faint."""
+    if kind is None:
+        kind = str(rng.choice(DEFECT_KINDS, p=_KIND_P))
+    if kind not in KINDS:
         raise KfError(f"unknown defect kind {kind!r}; choose one of {', '.join(DEFECT_KINDS)}")
-    return Defect(kind=kind, extent=tuple(float(v) for v in ext), params=params)
+    draw = _Draw(scene, difficulty**1.5, 1.0 if rng.random() < 0.7 else -1.0)
+    extent, params = KINDS[kind].sample(rng, draw)
+    return Defect(kind=kind, extent=tuple(float(v) for v in extent), params=params)
 
 
 # --------------------------------------------------------------------------- geometry helpers
@@ -495,66 +652,18 @@ def _warp(img: np.ndarray, scene: Scene, fill: float) -> np.ndarray:
     return np.where(inside, out, fill).astype(np.float32)
 
 
-def _draw_defect(canvas: np.ndarray, scene: Scene, defect: Defect, body_mask: np.ndarray) -> None:
+def _paint_defect(canvas: np.ndarray, scene: Scene, defect: Defect, body: np.ndarray) -> None:
     """Apply `defect` to the canonical canvas in place, only inside `defect.extent`."""
     n = scene.size
-    xx, yy = _grid(n)
     e = defect.extent
-    ys = slice(max(0, math.floor(e[1])), min(n, math.ceil(e[3]) + 1))
-    xs = slice(max(0, math.floor(e[0])), min(n, math.ceil(e[2]) + 1))
-    if ys.start >= ys.stop or xs.start >= xs.stop:
+    rows = slice(max(0, math.floor(e[1])), min(n, math.ceil(e[3]) + 1))
+    cols = slice(max(0, math.floor(e[0])), min(n, math.ceil(e[2]) + 1))
+    if rows.start >= rows.stop or cols.start >= cols.stop:
         return
-    win = canvas[ys, xs]
-    gx, gy = xx[ys, xs], yy[ys, xs]
-    bm = body_mask[ys, xs]
-    p = defect.params
-    if defect.kind == "scratch":
-        (px, py), (qx, qy) = p["p"], p["q"]
-        dx, dy = qx - px, qy - py
-        L2 = dx * dx + dy * dy or 1e-9
-        t = np.clip(((gx - px) * dx + (gy - py) * dy) / L2, 0, 1)
-        dist = np.hypot(gx - (px + t * dx), gy - (py + t * dy))
-        w = p["width"]
-        prof = np.exp(-((dist / w) ** 2)) * (dist < 3 * w)
-        win += p["amp"] * prof * bm
-    elif defect.kind == "chip":
-        m = _poly_mask(n, p["poly"])[ys, xs] * bm
-        target = scene.background + 6.0
-        edge = _poly_mask(n, p["poly"][1:-1], width=1)[ys, xs] * bm
-        win += (target - win) * m * p["fill"]
-        win += p["edge"] * edge * (1 - m * 0.5)
-    elif defect.kind == "crack":
-        m = _poly_mask(n, p["points"], width=p["width"])[ys, xs] * bm
-        win += p["amp"] * m
-    elif defect.kind in ("missing_lead", "bent_lead"):
-        lead = scene.leads[p["index"]]
-        old = _lead_layer(scene, lead, gx, gy)
-        if defect.kind == "missing_lead":
-            cut = p["cut"]
-            L = (lead.x0, lead.y0, lead.x1, lead.y1)
-            if lead.side == "top":
-                L = (lead.x0, lead.y0 + (lead.y1 - lead.y0) * cut, lead.x1, lead.y1)
-            elif lead.side == "bottom":
-                L = (lead.x0, lead.y0, lead.x1, lead.y1 - (lead.y1 - lead.y0) * cut)
-            elif lead.side == "left":
-                L = (lead.x0 + (lead.x1 - lead.x0) * cut, lead.y0, lead.x1, lead.y1)
-            else:
-                L = (lead.x0, lead.y0, lead.x1 - (lead.x1 - lead.x0) * cut, lead.y1)
-            new = _lead_layer(scene, Lead(lead.side, *L), gx, gy) if cut < 0.999 else 0 * old
-        else:
-            # rotate the sampling grid about the lead's base instead of the lead
-            bx, by = _lead_base(lead)
-            c, s_ = math.cos(-p["bend"]), math.sin(-p["bend"])
-            ux, uy = gx - bx, gy - by
-            rx = ux * c + uy * s_ + bx
-            ry = -ux * s_ + uy * c + by
-            new = _lead_layer(scene, lead, rx, ry)
-        # leads show only outside the body (they pass under it)
-        win += (new - old) * (1 - bm)
-    elif defect.kind == "contamination":
-        for cx, cy, r, amp in p["particles"]:
-            d2 = ((gx - cx) ** 2 + (gy - cy) ** 2) / (r * r)
-            win += amp * np.exp(-d2 * 1.5) * (d2 < 4.0)
+    xx, yy = _grid(n)
+    win = _Window(scene, canvas[rows, cols], xx[rows, cols], yy[rows, cols], body[rows, cols],
+                  rows, cols)
+    KINDS[defect.kind].paint(win, defect.params)
 
 
 def _lead_layer(scene: Scene, lead: Lead, gx, gy) -> np.ndarray:
@@ -598,7 +707,7 @@ def render(scene: Scene, defect: Defect | None = None) -> np.ndarray:
     canvas += scene.marking_level * _text_layer(scene) * body
 
     if defect is not None:
-        _draw_defect(canvas, scene, defect, body)
+        _paint_defect(canvas, scene, defect, body)
 
     img = _warp(canvas, scene, bg)
 
