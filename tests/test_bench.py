@@ -1,19 +1,35 @@
 """`kf bench` runs each case side by side and prints ratios (speeds are not asserted)."""
 
+import importlib.util
+
 from typer.testing import CliRunner
 
-from kfold.bench import bench_pipeline, bench_train, bench_workspace
+from kfold.bench import CASES, bench_workspace, case, pipeline, train
 from kfold.cli import app
 
 
 def test_pipeline_and_train_cases_report_rates_and_ratios(tmp_path):
     ws = bench_workspace(tmp_path, n=40, source_size=64)
-    rows = bench_pipeline(ws, size=32, batch_size=8, epochs=1)
-    rows += bench_train(ws, size=32, batch_size=8, epochs=1)
+    rows = pipeline.run(ws, size=32, batch_size=8, epochs=1)
+    rows += train.run(ws, size=32, batch_size=8, epochs=1)
     rates = [r["img/s"] for r in rows if "img/s" in r]
     ratios = [r["ratio"] for r in rows if "ratio" in r]
     assert len(rates) == 4 and all(r > 0 for r in rates)
     assert len(ratios) == 2 and all(r > 0 for r in ratios)
+
+
+def test_every_case_is_a_module_of_the_package():
+    assert all(importlib.util.find_spec(f"kfold.bench.{name}") for name in CASES)
+    assert callable(case("stack"))
+    assert CASES[-1] == "keras"  # TensorFlow in the process slows PyTorch: keras runs last
+
+
+def test_cli_runs_a_case_and_prints_its_rows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["bench", "--case", "pipeline", "--n-images", "20",
+                                      "--size", "32"])
+    assert result.exit_code == 0, result.output
+    assert "cached / per-epoch decode" in result.stdout
 
 
 def test_unknown_case_is_one_clear_line():

@@ -13,10 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from kfold import artifacts
+from kfold.bench.explain import bench_explain
 from kfold.cli import app
 from kfold.data.prepared import prepare
 from kfold.errors import KfError
-from kfold.explain.run import bench_explain, explain_run
+from kfold.explain.run import explain_run
 from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
 from kfold.workspace import Workspace

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kfold import artifacts
+from kfold.bench.keras import bench_keras_simple_cnn
 from kfold.cli import app
 from kfold.data.synth import synthesize
 from kfold.errors import KfError
-from kfold.keras_backend.bench import bench_keras_simple_cnn
 from kfold.keras_backend.explain import heatmaps
 from kfold.stack import stack_runs
 from kfold.train.config import TrainConfig

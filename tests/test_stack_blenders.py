@@ -6,6 +6,7 @@ from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from kfold.bench.stack import make_runs
 from kfold.errors import KfError
 from kfold.stack.blenders import (
     BLENDERS,
@@ -15,7 +16,6 @@ from kfold.stack.blenders import (
     ecdf_transform,
     list_blenders,
 )
-from kfold.stack.synthetic import make_runs
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 import pytest
 from typer.testing import CliRunner
 
+from kfold.bench.stack import bench_stacking, write_workspace
 from kfold.cli import app
-from kfold.stack import bench_stacking, list_blenders, plot_runs, stack_runs
-from kfold.stack.synthetic import write_workspace
+from kfold.stack import list_blenders, plot_runs, stack_runs
 
 runner = CliRunner()
 

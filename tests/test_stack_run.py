@@ -13,12 +13,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from kfold import artifacts
+from kfold.bench.stack import write_workspace
 from kfold.errors import KfError
 from kfold.stack import create_blender, list_blenders, stack_runs
 from kfold.stack.blenders import BLENDERS, auc, logit
 from kfold.stack.cv import cross_fit
 from kfold.stack.run import rank_to_reference
-from kfold.stack.synthetic import write_workspace
 
 FITTED = [name for name, cls in BLENDERS.items() if cls.learns]
 

@@ -147,7 +147,7 @@ def test_train_mode_validation():
 
 
 def test_bench_models_rows_are_ratio_friendly():
-    from kfold.train.bench_models import bench_models
+    from kfold.bench.models import bench_models
 
     rows = bench_models(names=("simple-cnn", "resnet10t"), size=32, batch=8, steps=1)
     assert [r["name"] for r in rows] == ["simple-cnn", "resnet10t"]

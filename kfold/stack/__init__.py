@@ -1,14 +1,14 @@
 """Stacking: blend several runs' OOF predictions with a fold-honest cross-validated score.
 
 Entry points: `stack_runs` (check, cross-fit, refit, write), `render_stack_report` (the
-table), `plot_runs` (correlation heatmap + ROC curves), `bench_stacking` (seconds per blender).
+table), `plot_runs` (correlation heatmap + ROC curves). Its speed: `kf bench --case stack`.
 """
 
 from kfold.stack.blenders import BLENDERS, Blender, create_blender, list_blenders
 from kfold.stack.run import Score, StackReport, stack_runs
 
 __all__ = [
-    "BLENDERS", "Blender", "Score", "StackReport", "bench_stacking", "create_blender",
+    "BLENDERS", "Blender", "Score", "StackReport", "create_blender",
     "list_blenders", "plot_runs", "render_stack_report", "stack_runs",
 ]
 
@@ -17,9 +17,6 @@ def __getattr__(name):  # heavy imports (matplotlib, rich) only when used
     if name == "plot_runs":
         from kfold.stack.report import plot_runs
         return plot_runs
-    if name == "bench_stacking":
-        from kfold.stack.bench import bench_stacking
-        return bench_stacking
     if name == "render_stack_report":
         from kfold.stack.render import render_stack_report
         return render_stack_report

@@ -1,4 +1,4 @@
-"""Throughput of the transfer-learning models (for `kf bench`).
+"""Bench case `models`: throughput of the transfer-learning models.
 
 For each model and precision: training images/s through the real pipeline (uint8 images on
 the device, `DeviceBatches` with d4 augmentation and normalisation) and through ready-made
@@ -22,6 +22,7 @@ from torch import nn
 from kfold.train.config import TrainConfig
 from kfold.train.loader import TTA_VIEWS
 from kfold.train.loop import batches, build_model, config_info, resolve_device
+from kfold.workspace import Workspace
 
 
 def bench_models(names=("vgg16", "resnet50"), size: int = 64, batch: int = 16, steps: int = 3,
@@ -129,3 +130,12 @@ def _timed(fn, dev) -> float:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     return n / max(time.perf_counter() - started, 1e-9)
+
+
+def run(ws: Workspace, size: int = 64, device: str = "auto") -> list[dict]:
+    """VGG16 and ResNet50 on random images (the workspace is not needed), one row each."""
+    return [{"case": "models", "what": f"{r['name']} {r['precision']} {r['size']}px",
+             "img/s": r["train_pipeline_ips"], "ratio": r["pipeline_ratio"],
+             "infer img/s": r["infer_ips"], "infer d4 img/s": r["infer_d4_ips"],
+             "peak MB": r["peak_mem_mb"]}
+            for r in bench_models(size=size, device=device)]

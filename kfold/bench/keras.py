@@ -1,4 +1,4 @@
-"""Training throughput of the Keras small CNN, for `kf bench` beside the PyTorch one."""
+"""Bench case `keras`: training throughput of the Keras small CNN beside the PyTorch one."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import time
 
 import numpy as np
 
+from kfold.data.cache import load_decoded
+from kfold.data.preprocess import Preprocess
+from kfold.data.sources import discover
 from kfold.keras_backend._tf import device_name
 from kfold.keras_backend.fold import fresh_model, train_dataset
 from kfold.train.config import TrainConfig
+from kfold.workspace import Workspace
 
 
 def bench_keras_simple_cnn(size: int = 64, n: int = 512, batch: int = 64, epochs: int = 2,
@@ -35,3 +39,10 @@ def bench_keras_simple_cnn(size: int = 64, n: int = 512, batch: int = 64, epochs
     return {"case": "train", "what": f"keras simple-cnn {size}px, tf.data pipeline",
             "img/s": seen * epochs / seconds, "seconds": round(seconds, 3),
             "images": len(images), "device": device_name()}
+
+
+def run(ws: Workspace, size: int = 64, device: str = "auto") -> list[dict]:
+    """The same cached images as the PyTorch `train` case (TensorFlow picks its own device)."""
+    train = discover(ws).train
+    decoded = load_decoded(train, Preprocess(), size, ws.cache_dir, "train")
+    return [bench_keras_simple_cnn(size, images=decoded.images, targets=train["target"].to_numpy())]

@@ -1,0 +1,59 @@
+"""`kf bench`: speed measured side by side in one run, printed as rates and ratios.
+
+One module per case, each with `run(ws, size=..., device=...) -> rows` (plain dicts; the CLI
+prints them) beside the function that measures in detail:
+
+- `pipeline`: images/s of the cached, on-batch-augmented loader vs PIL decoding every epoch;
+- `train`: small-CNN training images/s through the real pipeline vs tensors in memory;
+- `models`: VGG16 / ResNet50 training and inference (with and without d4 TTA), peak memory;
+- `stack`: seconds per blender on 35,000 rows x 10 synthetic runs;
+- `explain`: Grad-CAM images/s, alone and with mapping and scoring;
+- `keras`: the Keras small CNN on the same cached images (last: TensorFlow in the process
+  slows PyTorch down).
+
+Cases are imported only when run, so that `kf bench --case stack` needs no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kfold.data.synth import synthesize
+from kfold.workspace import Workspace
+
+CASES = ("pipeline", "train", "models", "stack", "explain", "keras")
+
+
+def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:
+    """A workspace with `n` synthetic training images at the contest's size."""
+    ws = Workspace.init(root)
+    if not ws.data_dir.exists():
+        synthesize(ws.data_dir, n_train=n, n_test=16, size=source_size, seed=0)
+    return ws
+
+
+def rate(n_images: int, fn: Callable[[], object]) -> float:
+    """Images per second of `fn`, which handles `n_images` images."""
+    started = time.perf_counter()
+    fn()
+    return n_images / (time.perf_counter() - started)
+
+
+def case(name: str) -> Callable[..., list[dict]]:
+    """The `run` function of one case module."""
+    return importlib.import_module(f"{__name__}.{name}").run
+
+
+def run_bench(cases: list[str], n_images: int = 512, size: int = 64, device: str = "auto",
+              root: Path | None = None) -> list[dict]:
+    """Run the named cases on a synthetic workspace and return every row."""
+    with tempfile.TemporaryDirectory(prefix="kf-bench-") as tmp:
+        ws = bench_workspace(Path(root or tmp), n_images)
+        rows: list[dict] = []
+        for name in cases:
+            rows += case(name)(ws, size=size, device=device)
+        return rows
