@@ -8,14 +8,14 @@ import subprocess
 import sys
 
 import pytest
+from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from rich.console import Console
 from typer.testing import CliRunner
 
 from kfold.cli import app
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.demo import run_competition_loop
-from kfold.kaggle.server import SANDBOX_USER, SandboxServer
-from kfold.kaggle.testing import isolate_credentials, make_competition, write_kaggle_json
+from kfold.kaggle.sandbox import SANDBOX_USER, SandboxServer
 from kfold.workspace import Workspace
 
 runner = CliRunner()

@@ -10,12 +10,12 @@ import sys
 import time
 
 import pytest
+from kaggle_helpers import make_competition, write_kaggle_json
 
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.ledger import Ledger
-from kfold.kaggle.server import SandboxServer
-from kfold.kaggle.testing import make_competition, write_kaggle_json
+from kfold.kaggle.sandbox import SandboxServer
 
 CANDS = [(f"c{i}", 0.2 + 0.1 * i, 0.95 - 0.01 * i) for i in range(5)]
 KF = [sys.executable, "-c", "from kfold.cli import main; main()"]

@@ -7,13 +7,13 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold.errors import KfError
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
 from kfold.kaggle.ledger import Ledger
-from kfold.kaggle.server import SandboxServer
-from kfold.kaggle.testing import isolate_credentials, make_competition, write_kaggle_json
+from kfold.kaggle.sandbox import SandboxServer
 
 CANDS = [("good", 0.15, 0.95), ("ok", 0.3, 0.90), ("weak", 0.6, 0.80), ("noisy", 1.0, 0.70)]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from kaggle_helpers import make_competition
 
 from kfold.kaggle.client import RemoteSubmission
 from kfold.kaggle.flow import open_ledger, register_candidates
 from kfold.kaggle.ledger import utcnow
 from kfold.kaggle.planner import fit_public_vs_cv, make_plan
-from kfold.kaggle.testing import make_competition
 from kfold.submission import file_sha256, write_submission
 
 

@@ -98,7 +98,7 @@ def serve(
     """Serve a stand-in Kaggle competition on loopback, scoring against data/solution.csv."""
     from kfold.errors import KfError
     from kfold.kaggle.client import ENDPOINT_ENV
-    from kfold.kaggle.server import SandboxServer
+    from kfold.kaggle.sandbox import SandboxServer
 
     ws = open_workspace(workspace)
     server = SandboxServer.from_workspace(ws, port=port, daily_limit=daily_limit,

@@ -10,7 +10,7 @@ from kfold.errors import KfError
 from kfold.kaggle import flow, render
 from kfold.kaggle.client import Credentials, KaggleClient
 from kfold.kaggle.planner import make_plan
-from kfold.kaggle.server import SandboxServer
+from kfold.kaggle.sandbox import SandboxServer
 from kfold.workspace import Workspace
 
 
