@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
-from rich.table import Table
 
-from kfold import artifacts
+from kfold import artifacts, views
+from kfold.views import Col, Table
 from kfold.workspace import Workspace
 
 
 def render_run(meta: dict) -> Table:
     """Per-fold table of one run with its OOF AUC."""
-    table = Table(title=f"{meta['name']}  ({meta['model']}, {meta['backend']})")
-    for col in ("fold", "best epoch", "epochs", "val AUC", "accuracy", "precision", "recall",
-                "tp", "fp", "tn", "fn", "seconds"):
-        table.add_column(col, justify="right")
-    for r in meta["folds"]:
-        table.add_row(str(r["fold"]), str(r["best_epoch"]), str(r["epochs_run"]),
-                      f"{r['auc']:.4f}", f"{r['accuracy']:.3f}", f"{r['precision']:.3f}",
-                      f"{r['recall']:.3f}", *(str(r[k]) for k in ("tp", "fp", "tn", "fn")),
-                      f"{r['seconds']:.1f}")
-    table.caption = (f"OOF AUC {meta['oof_auc']:.4f}   fold mean {meta['fold_auc_mean']:.4f} "
-                     f"± {meta['fold_auc_std']:.4f}")
-    return table
+    cols = [Col(c, right=True) for c in ("fold", "best epoch", "epochs", "val AUC", "accuracy",
+                                         "precision", "recall", "tp", "fp", "tn", "fn",
+                                         "seconds")]
+    rows = [[r["fold"], r["best_epoch"], r["epochs_run"], f"{r['auc']:.4f}",
+             f"{r['accuracy']:.3f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}",
+             *(r[k] for k in ("tp", "fp", "tn", "fn")), f"{r['seconds']:.1f}"]
+            for r in meta["folds"]]
+    caption = (f"OOF AUC {meta['oof_auc']:.4f}   fold mean {meta['fold_auc_mean']:.4f} "
+               f"± {meta['fold_auc_std']:.4f}")
+    return views.table(f"{meta['name']}  ({meta['model']}, {meta['backend']})", cols, rows,
+                       caption=caption)
 
 
 def runs_summary(ws: Workspace) -> list[dict]:
@@ -47,17 +46,15 @@ def runs_summary(ws: Workspace) -> list[dict]:
 
 
 def render_runs(rows: list[dict]) -> Table:
-    table = Table(title="runs")
-    for col in ("run", "model", "backend", "px", "OOF AUC", "folds", "mean ± std",
-                "pointing (chance)", "epochs", "time s", "100%"):
-        table.add_column(col, justify="right" if col not in ("run", "model", "backend") else "left")
-    for r in rows:
-        table.add_row(r["run"], r["model"], r["backend"], str(r["size"]), f"{r['oof_auc']:.4f}",
-                      " ".join(f"{a:.3f}" for a in r["fold_aucs"]),
-                      f"{r['mean']:.4f} ± {r['std']:.4f}", _pointing(r["explain"]),
-                      str(r["epochs"]), f"{r['seconds']:.0f}", "yes" if r["full"] else "")
-    table.caption = "pointing: share of boxed defects where the Grad-CAM peak is in the box (kf explain)"
-    return table
+    cols = [Col(c, right=c not in ("run", "model", "backend"))
+            for c in ("run", "model", "backend", "px", "OOF AUC", "folds", "mean ± std",
+                      "pointing (chance)", "epochs", "time s", "100%")]
+    cells = [[r["run"], r["model"], r["backend"], r["size"], f"{r['oof_auc']:.4f}",
+              " ".join(f"{a:.3f}" for a in r["fold_aucs"]), f"{r['mean']:.4f} ± {r['std']:.4f}",
+              _pointing(r["explain"]), r["epochs"], f"{r['seconds']:.0f}",
+              "yes" if r["full"] else ""] for r in rows]
+    return views.table("runs", cols, cells, caption="pointing: share of boxed defects where "
+                       "the Grad-CAM peak is in the box (kf explain)")
 
 
 def _pointing(explain: dict | None) -> str:

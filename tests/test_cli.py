@@ -145,3 +145,10 @@ def test_an_unexpected_exception_is_one_line_and_a_traceback_file(workspace, mon
     assert "Traceback" in report.read_text() and "broken" in report.read_text()
     assert "Traceback" not in result.output
     report.unlink()
+
+
+def test_every_table_is_built_by_views():
+    package = Path(kfold.__file__).parent
+    users = {str(p.relative_to(package)) for p in package.rglob("*.py")
+             if "rich.table" in p.read_text()}
+    assert users == {"views.py"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kfold.cli._common import console
+from kfold.views import records
 
 
 def bench(
@@ -25,22 +25,4 @@ def bench(
     if unknown:
         raise KfError(f"unknown bench case(s) {unknown}; known: {', '.join(CASES)}")
     rows = run_bench(cases, n_images=n_images, size=size, device=device)
-    console.print(render_rows(rows))
-
-
-def render_rows(rows: list[dict]) -> Table:
-    table = Table(title="kf bench")
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    for k in keys:
-        table.add_column(k, justify="left" if k in ("case", "what") else "right")
-    for r in rows:
-        table.add_row(*(_fmt(r.get(k)) for k in keys))
-    return table
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}" if value < 10 else f"{value:,.0f}"
-    return str(value)
+    console.print(records("kf bench", rows, text_columns=("case", "what")))

@@ -106,23 +106,21 @@ def models(
     limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 40,
 ) -> None:
     """Models `kf train --model` accepts: the registry, then timm's names matching PATTERN."""
-    from rich.table import Table
-
     from kfold.nets import list_models, model_info
+    from kfold.views import table
 
-    table = Table(title=f"models matching {pattern!r}")
-    for col in ("name", "source", "size", "in_chans", "mean", "std", "imagenet"):
-        table.add_column(col)
     registered = list_models(pattern)
     timm_names = [n for n in list_models(pattern, timm_too=True) if n not in registered]
+    rows = []
     for name in registered + timm_names[:limit]:
         info = model_info(name)
         source = "kfold" if name in registered else "timm"
         if info.timm_name and name in registered:
             source = f"timm {info.timm_name}"
-        table.add_row(name, source, str(info.default_size), str(info.in_chans),
-                      " ".join(f"{v:.3f}" for v in info.mean), " ".join(f"{v:.3f}" for v in info.std),
-                      "yes" if info.pretrained else "")
-    console.print(table)
+        rows.append([name, source, info.default_size, info.in_chans,
+                     " ".join(f"{v:.3f}" for v in info.mean),
+                     " ".join(f"{v:.3f}" for v in info.std), "yes" if info.pretrained else ""])
+    console.print(table(f"models matching {pattern!r}",
+                        ["name", "source", "size", "in_chans", "mean", "std", "imagenet"], rows))
     if len(timm_names) > limit:
         console.print(f"... and {len(timm_names) - limit} more timm names (--limit)")

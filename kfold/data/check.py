@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 from PIL import Image
-from rich.table import Table
 
+from kfold import views
 from kfold.data.sources import Dataset, discover
 from kfold.progress import Reporter
+from kfold.views import Table
 from kfold.workspace import Workspace
 
 
@@ -112,27 +113,30 @@ def check_boxes(dataset: Dataset, train_info: list) -> dict:
 
 
 def render_report(report) -> Table:
-    table = Table(title=f"data check ({report.layout} layout)", show_header=False)
-    table.add_column("what")
-    table.add_column("result")
     counts = report.class_counts
     share = counts.get(1, 0) / max(report.n_train, 1)
-    table.add_row("training images", f"{report.n_train} (good {counts.get(0, 0)}, "
-                  f"defect {counts.get(1, 0)} = {share:.1%})")
-    table.add_row("test images", str(report.n_test))
-    table.add_row("image sizes", ", ".join(f"{k}: {v}" for k, v in list(report.sizes.items())[:5]))
-    table.add_row("unreadable files", _listing(list(report.unreadable)))
-    table.add_row("duplicates in train", _listing([" = ".join(g) for g in report.duplicates_train]))
-    table.add_row("train/test duplicates", _listing([f"{a} = {b}" for a, b in report.duplicates_train_test]))
-    table.add_row("conflicting labels", _listing([" = ".join(g) for g in report.conflicting_labels]))
+    rows = [
+        ("training images", f"{report.n_train} (good {counts.get(0, 0)}, "
+                            f"defect {counts.get(1, 0)} = {share:.1%})"),
+        ("test images", report.n_test),
+        ("image sizes", ", ".join(f"{k}: {v}" for k, v in list(report.sizes.items())[:5])),
+        ("unreadable files", _listing(list(report.unreadable))),
+        ("duplicates in train", _listing([" = ".join(g) for g in report.duplicates_train])),
+        ("train/test duplicates",
+         _listing([f"{a} = {b}" for a, b in report.duplicates_train_test])),
+        ("conflicting labels", _listing([" = ".join(g) for g in report.conflicting_labels])),
+    ]
     if report.boxes:
         b = report.boxes
-        table.add_row("defect boxes", f"{b['boxes']} boxes cover {b['coverage']:.1%} of "
-                      f"{b['defect_images']} defect images")
-        table.add_row("boxes out of bounds/inverted", _listing(b["invalid"]))
-        table.add_row("boxes for unknown ids", _listing(b["unknown_ids"]))
-        table.add_row("boxes on good images", _listing(b["on_good_images"]))
-    return table
+        rows += [
+            ("defect boxes", f"{b['boxes']} boxes cover {b['coverage']:.1%} of "
+                             f"{b['defect_images']} defect images"),
+            ("boxes out of bounds/inverted", _listing(b["invalid"])),
+            ("boxes for unknown ids", _listing(b["unknown_ids"])),
+            ("boxes on good images", _listing(b["on_good_images"])),
+        ]
+    return views.table(f"data check ({report.layout} layout)", ["what", "result"], rows,
+                       header=False)
 
 
 def _listing(items: list[str]) -> str:

@@ -111,18 +111,18 @@ class SynthSummary:
     seed: int
 
     def __rich__(self):
-        from rich.table import Table
+        from kfold import views
 
-        t = Table(title=f"synthetic dataset: {self.path}", show_header=False)
-        t.add_column(style="bold")
-        t.add_column()
-        t.add_row("train", f"{self.n_train} ({GOOD} {self.train_good}, {BAD} {self.train_bad})")
-        t.add_row("test", f"{self.n_test} (good {self.test_good}, bad {self.test_bad})")
-        t.add_row("boxes (defect_area.csv)", str(self.boxes))
-        t.add_row("labels flipped (noise)", str(self.flipped))
-        t.add_row("defect kinds", ", ".join(f"{k} {n}" for k, n in self.kinds) or "-")
-        t.add_row("image", f"{self.size}x{self.size} grayscale JPEG, seed {self.seed}")
-        return t
+        rows = [
+            ("train", f"{self.n_train} ({GOOD} {self.train_good}, {BAD} {self.train_bad})"),
+            ("test", f"{self.n_test} (good {self.test_good}, bad {self.test_bad})"),
+            ("boxes (defect_area.csv)", self.boxes),
+            ("labels flipped (noise)", self.flipped),
+            ("defect kinds", ", ".join(f"{k} {n}" for k, n in self.kinds) or "-"),
+            ("image", f"{self.size}x{self.size} grayscale JPEG, seed {self.seed}"),
+        ]
+        return views.table(f"synthetic dataset: {self.path}", [views.Col("", bold=True), ""],
+                           rows, header=False)
 
 
 # --------------------------------------------------------------------------- drawing params

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
+from kfold import views
 from kfold.explain.metrics import THRESHOLDS
-
-
-def _f(value, fmt: str = ".3f") -> str:
-    return "-" if value is None else format(value, fmt)
+from kfold.views import Col, Table, num
 
 
 def render_explain(metrics: dict, run: str = "") -> Table:
@@ -16,13 +12,10 @@ def render_explain(metrics: dict, run: str = "") -> Table:
     frame), energy in box, IoU at each threshold."""
     title = f"localization of {run} ({metrics['method']}, out-of-fold)" if run else \
         f"localization ({metrics['method']}, out-of-fold)"
-    table = Table(title=title)
-    for col in ("fold", "images", "pointing", "dist mean", "dist med", "energy",
-                *(f"IoU@{t:g}" for t in THRESHOLDS)):
-        table.add_column(col, justify="right")
-    for f in metrics.get("by_fold", []):
-        table.add_row(str(f["fold"]), *_cells(f))
-    table.add_row("all", *_cells(metrics), style="bold")
+    cols = [Col(c, right=True) for c in ("fold", "images", "pointing", "dist mean", "dist med",
+                                         "energy", *(f"IoU@{t:g}" for t in THRESHOLDS))]
+    by_fold = metrics.get("by_fold", [])
+    rows = [[f["fold"], *_cells(f)] for f in by_fold] + [["all", *_cells(metrics)]]
     notes = [("pointing = peak in box; dist = px from peak to box (original frame); "
               "energy = heat mass in box"),
              f"{metrics['n']} of {metrics['defect_images']} defect images have a usable box"]
@@ -36,11 +29,11 @@ def render_explain(metrics: dict, run: str = "") -> Table:
     if metrics.get("images_per_s"):
         notes.append(f"{metrics['images_explained']} images in {metrics['seconds']:.1f} s "
                      f"({metrics['images_per_s']:.0f} images/s)")
-    table.caption = "; ".join(notes)
-    return table
+    return views.table(title, cols, rows, caption="; ".join(notes),
+                       styles=[None] * len(by_fold) + ["bold"])
 
 
 def _cells(m: dict) -> list[str]:
-    return [str(m["n"]), _f(m["pointing_game"]), _f(m["distance_mean"], ".1f"),
-            _f(m["distance_median"], ".1f"), _f(m["energy"]),
-            *(_f(m[f"iou@{t:g}"]) for t in THRESHOLDS)]
+    return [str(m["n"]), num(m["pointing_game"]), num(m["distance_mean"], ".1f"),
+            num(m["distance_median"], ".1f"), num(m["energy"]),
+            *(num(m[f"iou@{t:g}"]) for t in THRESHOLDS)]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from kfold import views
 from kfold.stack.run import StackReport
+from kfold.views import Col, Table
 
 
 def _learned_text(learned: dict) -> str:
@@ -20,31 +22,24 @@ def _learned_text(learned: dict) -> str:
 
 def stack_table(report: StackReport) -> Table:
     best = report.best_run
-    table = Table(title=f"Stack of {len(report.runs)} runs (folds {report.folds_fingerprint}; "
-                        f"test: {report.test_source})",
-                  caption=f"gain = OOF AUC minus the best single run's ({best.name}, "
-                          f"{best.oof_auc:.5f}); fold AUC = mean±std over folds")
-    table.add_column("#", justify="right")
-    table.add_column("name", no_wrap=True)
-    table.add_column("OOF AUC", justify="right")
-    table.add_column("fold AUC", justify="right", no_wrap=True)
-    table.add_column("gain", justify="right")
-    table.add_column("s", justify="right")
-    table.add_column("weights", overflow="fold")
-    for i, s in enumerate(report.scores, 1):
-        style = "bold green" if s.kind == "stack" and s.gain > 0 else None
-        table.add_row(
-            str(i), s.name, f"{s.oof_auc:.5f}", f"{s.fold_auc_mean:.4f}±{s.fold_auc_std:.4f}",
-            f"{s.gain:+.5f}", "" if s.seconds is None else f"{s.seconds:.2f}",
-            _learned_text(s.learned), style=style,
-        )
-    return table
+    cols = [Col("#", right=True), Col("name", no_wrap=True), Col("OOF AUC", right=True),
+            Col("fold AUC", right=True, no_wrap=True), Col("gain", right=True),
+            Col("s", right=True), Col("weights", fold=True)]
+    rows = [[i, s.name, f"{s.oof_auc:.5f}", f"{s.fold_auc_mean:.4f}±{s.fold_auc_std:.4f}",
+             f"{s.gain:+.5f}", "" if s.seconds is None else f"{s.seconds:.2f}",
+             _learned_text(s.learned)] for i, s in enumerate(report.scores, 1)]
+    styles = ["bold green" if s.kind == "stack" and s.gain > 0 else None for s in report.scores]
+    return views.table(
+        f"Stack of {len(report.runs)} runs (folds {report.folds_fingerprint}; "
+        f"test: {report.test_source})", cols, rows, styles=styles,
+        caption=f"gain = OOF AUC minus the best single run's ({best.name}, "
+                f"{best.oof_auc:.5f}); fold AUC = mean±std over folds")
 
 
 def render_stack_report(report: StackReport, console: Console) -> None:
     """Print notes (skipped runs), the leaderboard table and where the artifacts went."""
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(Text("note: ", style="yellow") + Text(note), highlight=False)
     console.print(stack_table(report))
     if report.written:
         names = ", ".join(f"stack-{m}" for m in report.written)

@@ -1,0 +1,60 @@
+"""Every table kf prints goes through here: a title, columns, rows of cells, a caption.
+
+The modules that know what to show (runs, data check, stack, Kaggle, explain, bench) build
+rows; this module alone knows rich tables. Cells are plain text, never rich markup, so user
+data such as an id `[x]` prints as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column: its header and how it lays out (numbers right, long text folded)."""
+
+    name: str
+    right: bool = False
+    no_wrap: bool = False
+    fold: bool = False
+    bold: bool = False
+
+
+def table(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[object]], *,
+          caption: str | None = None, header: bool = True,
+          styles: Sequence[str | None] | None = None) -> Table:
+    """A rich Table; `styles[i]` (e.g. "bold green") highlights row i."""
+    t = Table(title=title, caption=caption, show_header=header)
+    for c in columns:
+        c = c if isinstance(c, Col) else Col(c)
+        t.add_column(c.name, justify="right" if c.right else "left", no_wrap=c.no_wrap,
+                     overflow="fold" if c.fold else "ellipsis", style="bold" if c.bold else None)
+    for i, row in enumerate(rows):
+        t.add_row(*(Text(cell_text(v)) for v in row), style=styles[i] if styles else None)
+    return t
+
+
+def records(title: str, rows: list[dict], text_columns: Iterable[str] = ()) -> Table:
+    """A table of dict rows (columns in first-seen order); numbers right-aligned."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    cols = [Col(k, right=k not in set(text_columns)) for k in keys]
+    return table(title, cols, [[r.get(k) for k in keys] for r in rows])
+
+
+def cell_text(value: object) -> str:
+    """How a cell shows a value: None blank, small floats to 3 decimals, large ones grouped."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    return str(value)
+
+
+def num(value: float | None, fmt: str = ".3f") -> str:
+    """A number in `fmt`, or "-" when there is none."""
+    return "-" if value is None else format(value, fmt)
