@@ -13,8 +13,10 @@ from kfold.stats.delong import (
     hanley_mcneil_se,
     paired_difference,
 )
+from kfold.stats.shakeup import Shakeup, check_fraction, simulate, split_aucs
 
 __all__ = [
     "AucInterval", "PairedDifference", "auc_interval", "delong_covariance",
-    "hanley_mcneil_se", "paired_difference",
+    "hanley_mcneil_se", "paired_difference", "Shakeup", "check_fraction", "simulate",
+    "split_aucs",
 ]

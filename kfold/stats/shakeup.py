@@ -1,0 +1,238 @@
+"""Shake-up simulation: how public and private AUCs of several runs scatter when a test set
+like the OOF rows is split into a public and a private part at random.
+
+Kaggle scores submissions on a public share of the test ids during the contest and on the
+rest (private) at the end; with a few thousand test images the two AUCs of the same file
+differ by chance, and so can the order of two files. Each simulated split draws, from the
+OOF rows, a stratified public set and a disjoint private set of the competition's sizes;
+every run is scored on both.
+
+Speed: a run's AUC on a subset is its Mann-Whitney U over the subset's pairs. With the
+negatives sorted once per run and, for each positive, the number of negatives below it
+(`lo`) and at or below it (`hi`), the U of a subset is sum over its positives of
+(C[lo] + C[hi]) / 2, where C is the running count of the subset's negatives in that sorted
+order. One gather, one cumulative sum and one gather per run and batch of splits: no
+sorting inside the loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+from kfold.errors import KfError
+
+_BATCH_ELEMENTS = 4_000_000  # rows x splits per batch: ~16 MB of int32 counts
+
+
+def check_fraction(public_fraction: float) -> float:
+    f = float(public_fraction)
+    if not 0 < f < 1:
+        raise KfError(f"public fraction {public_fraction} is outside (0, 1); Kaggle scores "
+                      f"a share such as 0.3 of the test set publicly")
+    return f
+
+
+@dataclass(frozen=True)
+class Shakeup:
+    """Public and private AUCs of `k` runs over `n_splits` simulated splits."""
+
+    names: list[str]
+    auc: np.ndarray  # (k,) on all rows
+    public: np.ndarray  # (n_splits, k)
+    private: np.ndarray  # (n_splits, k)
+    public_fraction: float
+    n_public: int  # rows in each public set
+    n_private: int
+
+    @property
+    def best(self) -> int:
+        """Index of the run with the best AUC on all rows (the one the others are held to)."""
+        return int(np.argmax(self.auc))
+
+    def p_beats(self, reference: int | None = None) -> np.ndarray:
+        """P(run's private AUC > reference's); an exact tie counts one half."""
+        ref = self.private[:, self.best if reference is None else reference][:, None]
+        return (self.private > ref).mean(axis=0) + 0.5 * (self.private == ref).mean(axis=0)
+
+    def p_private_top(self) -> np.ndarray:
+        """Share of splits where the run has the best private AUC (ties share it)."""
+        top = self.private == self.private.max(axis=1, keepdims=True)
+        return (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
+
+    def expected_gap(self) -> np.ndarray:
+        """Mean |public - private| AUC per run."""
+        return np.abs(self.public - self.private).mean(axis=0)
+
+    def rank_disagreement(self) -> float:
+        """Share of splits where ordering the runs by public AUC differs from ordering them
+        by private AUC (ties are an order too: two identical runs always agree)."""
+        if len(self.names) < 2:
+            return 0.0
+        pub = rankdata(self.public, axis=1)
+        priv = rankdata(self.private, axis=1)
+        return float((pub != priv).any(axis=1).mean())
+
+    def top_disagreement(self) -> float:
+        """Share of splits where the best public run is not a best private run."""
+        pub_top = np.argmax(self.public, axis=1)
+        best_priv = self.private.max(axis=1)
+        return float((self.private[np.arange(len(pub_top)), pub_top] < best_priv).mean())
+
+    def interval(self, which: str = "private", level: float = 0.95) -> np.ndarray:
+        """(k, 2) central interval of the simulated public or private AUCs."""
+        values = self.public if which == "public" else self.private
+        tail = (1 - level) / 2 * 100
+        return np.percentile(values, [tail, 100 - tail], axis=0).T
+
+
+PUBLIC, PRIVATE = 1, 2  # codes of a row in one split; 0: not in the simulated test set
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """One run's scores in the form the batched U statistic needs."""
+
+    neg_order: np.ndarray  # negatives by ascending score
+    pos_order: np.ndarray  # positives by ascending score
+    lo: np.ndarray  # per positive in pos_order: negatives strictly below it
+    hi: np.ndarray  # per positive in pos_order: negatives at or below it
+    ties: bool  # some positive ties with some negative
+
+    @property
+    def auc(self) -> float:
+        return float((self.lo.sum() + self.hi.sum()) / (2.0 * len(self.lo) * len(self.neg_order)))
+
+
+def _prepare(pos: np.ndarray, neg: np.ndarray) -> _Ranked:
+    neg_order = np.argsort(neg, kind="stable").astype(np.int32)
+    pos_order = np.argsort(pos, kind="stable").astype(np.int32)
+    sorted_neg = neg[neg_order]
+    lo = np.searchsorted(sorted_neg, pos[pos_order], side="left").astype(np.int32)
+    hi = np.searchsorted(sorted_neg, pos[pos_order], side="right").astype(np.int32)
+    return _Ranked(neg_order, pos_order, lo, hi, bool((lo != hi).any()))
+
+
+def _codes(rng: np.random.Generator, n_rows: int, n_splits: int, k_pub: int,
+           k_priv: int) -> np.ndarray:
+    """(n_splits, n_rows) int8: in each split exactly k_pub >= 1 rows PUBLIC and k_priv >= 1
+    rows PRIVATE, uniformly at random (float64 keys: ties have probability ~0)."""
+    keys = rng.random((n_splits, n_rows))
+    kth = [k_pub - 1] if k_pub + k_priv == n_rows else [k_pub - 1, k_pub + k_priv - 1]
+    idx = np.argpartition(keys, kth, axis=1)
+    codes = np.zeros((n_splits, n_rows), dtype=np.int8)
+    np.put_along_axis(codes, idx[:, :k_pub], PUBLIC, axis=1)
+    np.put_along_axis(codes, idx[:, k_pub:k_pub + k_priv], PRIVATE, axis=1)
+    return codes
+
+
+class _Batch:
+    """One batch of splits, scored run by run with reused buffers."""
+
+    def __init__(self, pos_codes: np.ndarray, neg_codes: np.ndarray, dtype) -> None:
+        self.pos_codes, self.neg_codes, self.dtype = pos_codes, neg_codes, dtype
+        self.rest_is_private = not (neg_codes == 0).any()
+        b, n = neg_codes.shape
+        self.below_pub = np.zeros((b, n + 1), dtype)
+        self.below_priv = None if self.rest_is_private else np.zeros((b, n + 1), dtype)
+
+    def u_statistics(self, run: _Ranked) -> tuple[np.ndarray, np.ndarray]:
+        """Mann-Whitney U of `run` on the public and on the private rows of every split:
+        the sum over the part's positives of the part's negatives below them (ties: half)."""
+        codes = np.take(self.neg_codes, run.neg_order, axis=1)
+        self.below_pub[:, 1:] = codes == PUBLIC
+        np.add.accumulate(self.below_pub, axis=1, out=self.below_pub)
+        if self.below_priv is not None:
+            self.below_priv[:, 1:] = codes == PRIVATE
+            np.add.accumulate(self.below_priv, axis=1, out=self.below_priv)
+        pos = np.take(self.pos_codes, run.pos_order, axis=1)
+        is_pub, is_priv = (pos == PUBLIC).astype(self.dtype), (pos == PRIVATE).astype(self.dtype)
+        u_pub, u_priv = self._sums(run.lo, is_pub, is_priv)
+        if run.ties:
+            hi_pub, hi_priv = self._sums(run.hi, is_pub, is_priv)
+            return (u_pub + hi_pub) / 2, (u_priv + hi_priv) / 2
+        return u_pub.astype(float), u_priv.astype(float)
+
+    def _sums(self, idx, is_pub, is_priv) -> tuple[np.ndarray, np.ndarray]:
+        pub = np.take(self.below_pub, idx, axis=1)
+        priv = idx - pub if self.below_priv is None else np.take(self.below_priv, idx, axis=1)
+        return np.einsum("ij,ij->i", pub, is_pub), np.einsum("ij,ij->i", priv, is_priv)
+
+
+def split_aucs(y: np.ndarray, preds: np.ndarray, codes: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs of every run (column of `preds`) on the PUBLIC and on the PRIVATE rows of every
+    split (row of `codes`, (n_splits, n_rows) int8); each part must hold both classes in
+    the same numbers in every split. Returns two (n_splits, n_runs) arrays."""
+    y = np.asarray(y).astype(bool)
+    ranked = [_prepare(preds[y, j], preds[~y, j]) for j in range(preds.shape[1])]
+    return _score(ranked, codes[:, y], codes[:, ~y])
+
+
+def _score(ranked: list[_Ranked], pos_codes: np.ndarray, neg_codes: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    sizes = [(part == c).sum(axis=1) for part in (pos_codes, neg_codes) for c in (PUBLIC, PRIVATE)]
+    if any(s.min() != s.max() or s.min() < 1 for s in sizes):
+        raise ValueError("every split needs the same positive and negative counts in each part")
+    m_pub, m_priv, n_pub, n_priv = (int(s[0]) for s in sizes)
+    dtype = np.int32 if (m_pub + m_priv) * (n_pub + n_priv) < 2**31 else np.int64
+    scorer = _Batch(pos_codes, neg_codes, dtype)
+    public = np.empty((len(pos_codes), len(ranked)))
+    private = np.empty_like(public)
+    for j, run in enumerate(ranked):
+        public[:, j], private[:, j] = scorer.u_statistics(run)
+    return public / (m_pub * n_pub), private / (m_priv * n_priv)
+
+
+def simulate(y, preds, names: list[str] | None = None, public_fraction: float = 0.3,
+             n_splits: int = 2000, test_rows: int | None = None, seed: int = 0) -> Shakeup:
+    """Simulate `n_splits` public/private splits of a test set of `test_rows` rows drawn from
+    the OOF rows (default and at most: all of them), stratified by class.
+
+    `preds`: (n_rows, k) OOF predictions of k runs on the same rows, `y` their 0/1 targets.
+    Every split's public part holds round(public_fraction * test_rows) rows with the OOF
+    rows' class balance; the private part the rest of the test rows.
+    """
+    f = check_fraction(public_fraction)
+    y = np.asarray(y).ravel()
+    if not set(np.unique(y).tolist()) <= {0, 1}:
+        raise KfError(f"targets must be 0/1, got values {np.unique(y)[:5].tolist()}")
+    y = y.astype(int)
+    preds = np.asarray(preds, dtype=float)
+    if preds.ndim == 1:
+        preds = preds[:, None]
+    if preds.shape[0] != len(y):
+        raise KfError(f"{preds.shape[0]} prediction rows for {len(y)} targets")
+    if not np.isfinite(preds).all():
+        raise KfError("predictions hold NaN or infinite values")
+    names = list(names) if names is not None else [f"run{j}" for j in range(preds.shape[1])]
+    if n_splits < 1:
+        raise KfError(f"--n {n_splits}: simulate at least one split (e.g. 2000)")
+    pos_rows, neg_rows = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    n_rows = test_rows if test_rows is not None else len(y)
+    n_rows = min(int(n_rows), len(y))
+    # stratified sizes: each class split in the same proportions
+    m_test = round(n_rows * len(pos_rows) / len(y))
+    n_test = n_rows - m_test
+    m_pub, n_pub = round(f * m_test), round(f * n_test)
+    m_priv, n_priv = m_test - m_pub, n_test - n_pub
+    if min(m_pub, n_pub, m_priv, n_priv) < 1:
+        raise KfError(
+            f"a public fraction of {f} of {n_rows} test rows leaves a public or private part "
+            f"without both classes ({m_pub}+{n_pub} public, {m_priv}+{n_priv} private "
+            f"positives+negatives); use a fraction nearer 0.5 or more rows")
+
+    ranked = [_prepare(preds[pos_rows, j], preds[neg_rows, j]) for j in range(preds.shape[1])]
+    rng = np.random.default_rng(seed)
+    batch = max(1, _BATCH_ELEMENTS // len(y))
+    public = np.empty((n_splits, preds.shape[1]))
+    private = np.empty((n_splits, preds.shape[1]))
+    for start in range(0, n_splits, batch):
+        b = min(batch, n_splits - start)
+        public[start:start + b], private[start:start + b] = _score(
+            ranked, _codes(rng, len(pos_rows), b, m_pub, m_priv),
+            _codes(rng, len(neg_rows), b, n_pub, n_priv))
+    full = np.array([r.auc for r in ranked])
+    return Shakeup(names, full, public, private, f, m_pub + n_pub, m_priv + n_priv)
