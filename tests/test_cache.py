@@ -28,12 +28,12 @@ def test_changed_file_preprocessing_or_size_builds_a_new_entry(workspace):
     load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
     load_decoded(train, Preprocess(crop=4), 32, workspace.cache_dir, "train")
     load_decoded(train, Preprocess(), 24, workspace.cache_dir, "train")
-    assert len(list(workspace.cache_dir.glob("train-*.npz"))) == 3
+    assert len(list(workspace.cache_dir.glob("train-*.npy"))) == 3
     path = train["path"].iat[0]
     later = time.time() + 5
     os.utime(path, (later, later))
     rebuilt = load_decoded(discover(workspace).train, Preprocess(), 32, workspace.cache_dir, "train")
-    assert len(list(workspace.cache_dir.glob("train-*.npz"))) == 4
+    assert len(list(workspace.cache_dir.glob("train-*.npy"))) == 4
     assert rebuilt.images.shape[0] == len(train)
 
 
@@ -71,3 +71,23 @@ def test_unreadable_image_is_reported_with_its_path(workspace):
     assert list(decoded.bad) == [train["id"].iat[3]]
     with pytest.raises(KfError, match="1 unreadable training image"):
         cache_mod.refuse_bad(decoded, train, "training")
+
+
+def test_cached_images_are_memory_mapped_read_only(workspace):
+    train = discover(workspace).train
+    load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    again = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    assert isinstance(again.images, np.memmap) and again.images.filename
+    assert not again.images.flags.writeable
+
+
+def test_entry_without_its_meta_file_is_rebuilt(workspace):
+    """The meta file is written last: images alone are a build that never finished."""
+    train = discover(workspace).train
+    expected = np.array(load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train").images)
+    (meta,) = workspace.cache_dir.glob("train-*.meta.npz")
+    meta.unlink()
+    (images,) = workspace.cache_dir.glob("train-*.npy")
+    images.write_bytes(b"half")
+    again = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
+    assert np.array_equal(expected, again.images)

@@ -3,6 +3,13 @@
 Keyed by the files' signature (id, size, mtime), the preprocessing and the size, so any
 change to an input file, the crop/threshold or the size builds a new entry; every fold,
 epoch and later run with the same key reuses it.
+
+An entry is two files: `<split>-<key>.npy`, the (N, size, size) images, opened memory-mapped
+(read-only), so a cache larger than RAM still trains: folds index it without copying and
+only the pages a batch touches are read; and `<split>-<key>.meta.npz` (ids, original sizes,
+undecodable files), written last, so a half-built entry is never taken for a finished one.
+The images are decoded straight into the memory-mapped file, so building needs no RAM for
+the whole split either.
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from kfold.progress import Reporter
 
 @dataclass(frozen=True)
 class Decoded:
-    """Images of one split: `images` (N, size, size) uint8, original (h, w) per image,
-    and the ids whose files could not be decoded (their rows are zeros)."""
+    """Images of one split: `images` (N, size, size) uint8 (memory-mapped, read-only, when
+    it comes from the cache), original (h, w) per image, and the ids whose files could not
+    be decoded (their rows are zeros)."""
 
     ids: np.ndarray
     images: np.ndarray
@@ -56,23 +64,36 @@ def load_decoded(
     reporter: Reporter = Reporter(),
 ) -> Decoded:
     """Decoded images of `frame` (columns id, path), from the cache or built into it."""
-    path = Path(cache_dir) / f"{split}-{cache_key(frame, prep, size)}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            bad = dict(zip(z["bad_ids"].tolist(), z["bad_errors"].tolist()))
-            return Decoded(z["ids"], z["images"], z["orig_hw"], bad)
-    decoded = _build(frame, prep, size, split, reporter)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, ids=decoded.ids, images=decoded.images, orig_hw=decoded.orig_hw,
-                 bad_ids=np.array(list(decoded.bad), dtype=str),
-                 bad_errors=np.array(list(decoded.bad.values()), dtype=str))
-    return decoded
+    stem = Path(cache_dir) / f"{split}-{cache_key(frame, prep, size)}"
+    images_path, meta_path = stem.with_suffix(".npy"), stem.with_suffix(".meta.npz")
+    if not (meta_path.exists() and images_path.exists()):
+        _build(frame, prep, size, split, images_path, meta_path, reporter)
+    return open_cached(images_path, meta_path)
 
 
-def _build(frame: pd.DataFrame, prep: Preprocess, size: int, split: str,
-           reporter: Reporter) -> Decoded:
+def open_cached(images_path: Path, meta_path: Path) -> Decoded:
+    """A finished cache entry, its images memory-mapped (nothing read until used)."""
+    with np.load(meta_path, allow_pickle=False) as z:
+        bad = dict(zip(z["bad_ids"].tolist(), z["bad_errors"].tolist()))
+        ids, orig_hw = z["ids"], z["orig_hw"]
+    return Decoded(ids, np.load(images_path, mmap_mode="r"), orig_hw, bad)
+
+
+def _build(frame: pd.DataFrame, prep: Preprocess, size: int, split: str, images_path: Path,
+           meta_path: Path, reporter: Reporter) -> None:
+    with atomic_path(images_path) as tmp:
+        images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                           shape=(len(frame), size, size))
+        orig_hw, bad = _decode_into(images, frame, prep, size, split, reporter)
+        images.flush()
+        del images  # unmapped before the rename
+    write_meta(meta_path, frame["id"].to_numpy(dtype=str), orig_hw, bad)
+
+
+def _decode_into(images: np.ndarray, frame: pd.DataFrame, prep: Preprocess, size: int,
+                 split: str, reporter: Reporter) -> tuple[np.ndarray, dict[str, str]]:
+    """Decode every file of `frame` into `images`; return original sizes and failures."""
     n = len(frame)
-    images = np.zeros((n, size, size), dtype=np.uint8)
     orig_hw = np.zeros((n, 2), dtype=np.int32)
     bad: dict[str, str] = {}
 
@@ -92,7 +113,14 @@ def _build(frame: pd.DataFrame, prep: Preprocess, size: int, split: str,
     with reporter.task(f"decoding {split} images", n) as bar, ThreadPoolExecutor(workers) as pool:
         for _ in pool.map(work, range(n)):
             bar.advance()
-    return Decoded(frame["id"].to_numpy(dtype=str), images, orig_hw, bad)
+    return orig_hw, bad
+
+
+def write_meta(path: Path, ids: np.ndarray, orig_hw: np.ndarray, bad: dict[str, str]) -> None:
+    """The entry's small side file; written last, it marks the entry finished."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, ids=ids, orig_hw=orig_hw, bad_ids=np.array(list(bad), dtype=str),
+                 bad_errors=np.array(list(bad.values()), dtype=str))
 
 
 def refuse_bad(decoded: Decoded, frame: pd.DataFrame, split: str) -> None:

@@ -7,6 +7,7 @@ whole batches. No DataLoader workers, no per-epoch decoding.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -31,7 +32,9 @@ class DeviceBatches:
         channels_last: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.images = torch.as_tensor(images, device=device)  # uint8, stays uint8
+        with warnings.catch_warnings():  # a read-only memory-mapped cache: never written
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            self.images = torch.as_tensor(images, device=device)  # uint8, stays uint8
         n = len(self.images)
         self.targets = torch.zeros(n, device=device) if targets is None else \
             torch.tensor(np.asarray(targets, dtype=np.float32), device=device)
