@@ -170,3 +170,55 @@ def test_cli_train_with_transfer_options_records_them(workspace, tmp_path):
     config = artifacts.read_run(workspace, "t")["config"]
     assert config["weights"] == str(path) and config["train_mode"] == "head"
     assert config["tta"] == "flip" and config["in_chans"] == 1
+
+
+def _hf_cache_with(tmp_path, timm_name: str, state: dict) -> tuple:
+    """A Hugging Face hub cache in the layout `hf_hub_download` writes: the file as a blob
+    named by its SHA-256, a snapshot folder per commit linking to it, refs/main naming it."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    repo_id = timm.models.get_pretrained_cfg(timm_name).hf_hub_id
+    repo = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}"
+    (repo / "blobs").mkdir(parents=True)
+    tmp = repo / "blobs" / "incoming"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
+    blob = repo / "blobs" / hashlib.sha256(tmp.read_bytes()).hexdigest()
+    tmp.rename(blob)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").symlink_to(f"../../blobs/{blob.name}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return tmp_path / "hub", repo_id
+
+
+def _offline_hub(monkeypatch, hub_cache) -> None:
+    """HF_HUB_OFFLINE=1 and HF_HUB_CACHE as huggingface_hub reads them (at import)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub_cache))
+
+
+def test_imagenet_for_any_timm_model_reads_the_hub_cache_offline(tmp_path, monkeypatch):
+    _, ref = _timm_file(tmp_path, name="resnet10t", in_chans=3, seed=7)
+    hub, repo_id = _hf_cache_with(tmp_path, "resnet10t", ref)
+    _offline_hub(monkeypatch, hub)
+    model = create_model("resnet10t", image_size=32, in_chans=3, weights="imagenet")
+    loaded = model.backbone.state_dict()
+    assert repo_id == "timm/resnet10t.c3_in1k"
+    for key, value in ref.items():
+        if not key.startswith("fc."):
+            assert torch.equal(loaded[key], value), key
+    gray = create_model("resnet10t", image_size=32, weights="imagenet")  # the default: 1 channel
+    assert torch.allclose(gray.backbone.state_dict()["conv1.0.weight"],
+                          ref["conv1.0.weight"].sum(1, keepdim=True))
+    check_config(TrainConfig(model="resnet10t", image_size=32, weights="imagenet"))
+    with pytest.raises(KfError, match=r"cannot get ImageNet weights for resnet18 "
+                                      r"\(timm/resnet18\.a1_in1k\)"):
+        check_config(TrainConfig(model="resnet18", image_size=32, weights="imagenet"))

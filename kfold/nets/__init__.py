@@ -115,4 +115,4 @@ def create_model(name: str, **kwargs) -> nn.Module:
 
 def _load_families() -> None:
     # Importing a family module registers its models.
-    from kfold.nets import simple_cnn, zoo  # noqa: F401
+    from kfold.nets import lite0, simple_cnn, zoo  # noqa: F401

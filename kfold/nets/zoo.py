@@ -14,6 +14,7 @@ instead. See docs/models.md for the measurement behind the default.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -71,7 +72,9 @@ def timm_target_layer(model: nn.Module, image_size: int) -> nn.Module:
 def build_timm(timm_name: str, *, image_size: int = 224, in_chans: int = GRAY_IN_CHANS,
                dropout: float = 0.3, weights: str = "none", pool_head: bool = False,
                drop_prefixes: tuple[str, ...] = (), name: str | None = None,
-               **timm_kwargs) -> TimmNet:
+               filter_fn: Callable | None = None, **timm_kwargs) -> TimmNet:
+    """`filter_fn` renames a weights file's keys to timm's (default: the architecture's
+    own checkpoint filter)."""
     import timm
 
     name = name or timm_name
@@ -93,7 +96,7 @@ def build_timm(timm_name: str, *, image_size: int = 224, in_chans: int = GRAY_IN
             backbone, weights, name=name, in_chans=in_chans,
             first_conv=(cfg.first_conv if cfg is not None else None),
             drop_prefixes=tuple(f"{c}." for c in classifier) + drop_prefixes,
-            filter_fn=W.filter_fn_of(backbone),
+            filter_fn=filter_fn or W.filter_fn_of(backbone),
         )
     return TimmNet(backbone, dropout, pool_head)
 
