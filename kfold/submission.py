@@ -2,6 +2,11 @@
 
 Every CSV kf writes gets a sidecar `<name>.json` with its CV AUC and lineage, so the ledger
 and the planner know where it came from.
+
+Nothing submitted is ever lost: contents are addressed by their sha256. Rewriting
+`submissions/<name>.csv` with other predictions first keeps the old bytes (and sidecar) in
+`submissions/archive/<sha16>.csv`, and `kf submit` archives the exact bytes it uploads, so
+the ledger's sha always leads to a file holding exactly what Kaggle scored.
 """
 
 from __future__ import annotations
@@ -56,11 +61,15 @@ def write_submission(
     out = pd.DataFrame({cfg.id_column: ids, target_col: preds.loc[ids].to_numpy()})[columns]
     validate_submission(out, ws)
     path = ws.submission_path(name)
-    atomic.write_csv(path, out)
+    data = out.to_csv(index=False).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    if path.exists() and file_sha256(path) != sha:
+        archive_file(ws, path)  # the old predictions may have been submitted: keep them
+    atomic.write_bytes(path, data)
     sidecar = {
         "name": name,
         "file": path.name,
-        "sha256": file_sha256(path),
+        "sha256": sha,
         "cv_auc": None if cv_auc is None else float(cv_auc),
         "lineage": lineage,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -112,3 +121,41 @@ def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submissio
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --- the archive: content-addressed copies of candidates and of everything submitted -------
+def archive_dir(ws: Workspace) -> Path:
+    return ws.submissions_dir / "archive"
+
+
+def archive_path(ws: Workspace, sha256: str) -> Path:
+    """Where the content `sha256` is kept (16 hex digits name it; the sidecar has all 64)."""
+    return archive_dir(ws) / f"{sha256[:16]}.csv"
+
+
+def archive_bytes(ws: Workspace, data: bytes, sidecar: dict | None = None) -> Path:
+    """Keep `data` byte for byte under archive/<sha16>.csv with a sidecar (name, cv_auc,
+    lineage, sha256); a no-op when that content is already archived."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = archive_path(ws, sha)
+    if path.exists() and file_sha256(path) == sha:
+        return path
+    atomic.write_json(path.with_suffix(".json"), {**(sidecar or {}), "sha256": sha})
+    atomic.write_bytes(path, data)
+    return path
+
+
+def archive_file(ws: Workspace, path: Path) -> Path:
+    """Archive the current bytes of a candidate file with its sidecar."""
+    data = Path(path).read_bytes()
+    side = read_sidecar(path) or {"name": Path(path).stem}
+    return archive_bytes(ws, data, {**side, "file": Path(path).name})
+
+
+def content_path(ws: Workspace, sha256: str, hint: str | Path | None = None) -> Path | None:
+    """A file holding exactly the content `sha256`: `hint` while it still does, else the
+    archive copy; None when neither does (the bytes were overwritten before kf kept them)."""
+    for path in ([Path(hint)] if hint else []) + [archive_path(ws, sha256)]:
+        if path.exists() and file_sha256(path) == sha256:
+            return path
+    return None

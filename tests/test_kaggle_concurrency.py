@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -61,11 +62,16 @@ def test_concurrent_submits_never_exceed_the_limit(setup, ledger_limit, server_l
     for code, (_, err) in zip(codes, outs):
         if code:
             assert "limit" in err and "Traceback" not in err, err
+            assert "0 left today" in err and "allows 1 more" not in err, err
+    # each winner's "left today" is the count its own slot was taken from: 1, then 0
+    lefts = sorted(int(re.search(r"(\d+) submission\(s\) left today", out).group(1))
+                   for code, (out, _) in zip(codes, outs) if code == 0)
+    assert lefts == [0, 1], outs
     assert len(server.state.submissions) == 2
     with Ledger(ws.ledger_path) as led:
         rows = led.submissions(ws.config.competition)
         assert {r["ref"] for r in rows} == {s.ref for s in server.state.submissions}
-        assert {r["status"] for r in rows} == {"pending"}
+        assert {r["status"] for r in rows} <= {"pending", "complete"}
         assert led.used_today(ws.config.competition) == 2
 
 
@@ -91,8 +97,8 @@ def test_killed_mid_upload_leaves_a_consistent_ledger(setup):
     assert server.state.submissions == []  # the upload never completed
     server.delay_s = 0.0
     client = KaggleClient(ws.config.competition, backoff_s=0.01)
-    view = flow.submissions_view(ws, client=client, do_sync=True)
-    assert view.rows == [] and view.used_today == 0 and view.left_today == 2
+    view = flow.submissions_view(ws, client=client)
+    assert view.rows == [] and view.quota.used_today == 0 and view.quota.left == 2
     # the dead process's slot is back: both of today's slots can still be used
     flow.submit(ws, None, "one", client=client)
     flow.submit(ws, None, "two", client=client)
@@ -120,6 +126,6 @@ def test_killed_after_kaggle_took_it_is_recovered_not_lost(setup):
     view = flow.submissions_view(ws, client=client)
     assert [(r["ref"], r["source"], r["sha256"]) for r in view.rows] == [
         (ref, "kf", file_sha256(path))]
-    assert view.used_today == 1 and view.rows[0]["cv_auc"] == pytest.approx(0.95)
+    assert view.quota.used_today == 1 and view.rows[0]["cv_auc"] == pytest.approx(0.95)
     with pytest.raises(Exception, match="already submitted"):
         flow.submit(ws, path, "again", client=client)

@@ -78,7 +78,8 @@ def test_list_and_leaderboard(env):
     res = flow.submit(ws, None, "m", wait=True, client=c, poll_s=0.05)
     view = flow.submissions_view(ws, client=c)
     assert [r["ref"] for r in view.rows] == [res.ref]
-    assert view.used_today == 1 and view.api_allowed == 1 and view.left_today == 1
+    q = view.quota
+    assert q.used_today == 1 and q.kaggle_allowed == 1 and q.left == 1 and q.online
     lb = flow.leaderboard(ws, top=5, client=c)
     assert lb.our_team == "tester" and lb.our_rank is not None and len(lb.top) == 5
     assert lb.our_score == pytest.approx(res.public_score, abs=1e-5)
@@ -107,7 +108,7 @@ def test_ledger_limit_alone_refuses(env):
 
     ws = dataclasses.replace(ws, config=dataclasses.replace(ws.config, daily_limit=1))
     flow.submit(ws, None, "1", client=client(ws))
-    with pytest.raises(KfError, match="used today by the ledger"):
+    with pytest.raises(KfError, match=r"1 used or in flight today \(limit 1\)"):
         flow.submit(ws, None, "2", client=client(ws))
 
 
@@ -190,7 +191,7 @@ def test_other_errors_are_one_line(env):
     with pytest.raises(KaggleHttpError, match="HTTP 403.*rules") as err:
         flow.submit(ws, None, "x", client=client(ws))
     assert "\n" not in str(err.value)
-    assert server.state.calls == []  # the one injected 403 was not retried
+    assert "GetSubmissionLimits" not in server.state.calls  # the injected 403 was not retried
     with pytest.raises(KaggleHttpError, match="HTTP 404.*slug"):
         KaggleClient("no-such-contest", backoff_s=0.01).limits()
 
@@ -203,18 +204,18 @@ def test_network_down_records_nothing(env):
         flow.submit(ws, None, "offline", client=c)
     assert ledger_rows(ws) == []
     view = flow.submissions_view(ws, client=c)
-    assert view.offline_reason and view.left_today == 5
+    assert not view.quota.online and view.quota.left == 5
+    assert "offline: from the local ledger" in view.quota.text()
 
 
-def test_sync_adopts_website_submissions(env):
+def test_website_submissions_are_merged_automatically(env):
     ws, _ = env
     c = client(ws)
     # a submission made "on the website": straight through the client, bypassing the ledger
     path = ws.submissions_dir / "weak.csv"
     ref = c.upload(path, "from the website")
-    assert flow.submissions_view(ws, client=c).rows == []
-    view = flow.submissions_view(ws, client=c, do_sync=True)
-    assert view.added == 1 and view.rows[0]["ref"] == ref and view.rows[0]["source"] == "remote"
+    view = flow.submissions_view(ws, client=c)
+    assert view.quota.added == 1 and view.rows[0]["ref"] == ref and view.rows[0]["source"] == "remote"
     assert view.rows[0]["cv_auc"] == pytest.approx(0.80)  # matched to its candidate
     with pytest.raises(KfError, match="limit reached"):  # it used a slot
         flow.submit(ws, None, "a", client=c)
@@ -224,7 +225,7 @@ def test_sync_adopts_website_submissions(env):
 def test_ledger_is_wal_with_migrations(env):
     ws, _ = env
     with Ledger(ws.ledger_path) as led:
-        assert led.schema_version == 1
+        assert led.schema_version == 2
     db = sqlite3.connect(ws.ledger_path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.execute("PRAGMA user_version = 99")

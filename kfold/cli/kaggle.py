@@ -29,7 +29,10 @@ def submit(
         help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
     message: Annotated[str, typer.Option("--message", "-m", help="Description shown on Kaggle.")] = "",
     wait: Annotated[bool, typer.Option(help="Poll until scored and store the public score.")] = False,
-    force: Annotated[bool, typer.Option(help="Submit content that was already submitted.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Submit content or predictions that were already submitted.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        help="Validate and show what would be spent; upload nothing.")] = False,
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
@@ -38,12 +41,14 @@ def submit(
     from kfold.kaggle.render import print_submit
 
     ws = open_workspace(workspace)
-    res = do_submit(ws, file, message, wait=wait, force=force, competition=competition, log=_log)
+    res = do_submit(ws, file, message, wait=wait, force=force, dry_run=dry_run,
+                    competition=competition, log=_log)
     print_submit(console, res)
 
 
 def submissions(
-    sync: Annotated[bool, typer.Option(help="Also add submissions made on the website.")] = False,
+    sync: Annotated[bool, typer.Option(hidden=True, help="Kept for old scripts: website "
+                                       "submissions are always merged now.")] = False,
     offline: Annotated[bool, typer.Option(help="Show the ledger only; no network.")] = False,
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
@@ -55,8 +60,7 @@ def submissions(
     ws = open_workspace(workspace)
     if not offline:
         warn_credentials()
-    print_submissions(console, submissions_view(ws, competition=competition, do_sync=sync,
-                                                offline=offline))
+    print_submissions(console, submissions_view(ws, competition=competition, offline=offline))
 
 
 def leaderboard(
@@ -74,13 +78,17 @@ def leaderboard(
     print_leaderboard(console, fetch(ws, top=top, team=team, competition=competition))
 
 
-def plan(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
-    """Rank unsubmitted candidates for today's slots; recommend the final two selections."""
+def plan(
+    offline: Annotated[bool, typer.Option(help="Slots from the ledger only; no network.")] = False,
+    workspace: WorkspaceOpt = None,
+    competition: CompetitionOpt = None,
+) -> None:
+    """Rank unsubmitted candidates for today's slots (asked of Kaggle); recommend the final two."""
     from kfold.kaggle.planner import make_plan
     from kfold.kaggle.render import print_plan
 
     ws = open_workspace(workspace)
-    print_plan(console, make_plan(ws, competition=competition))
+    print_plan(console, make_plan(ws, competition=competition, offline=offline))
 
 
 def serve(

@@ -296,9 +296,11 @@ class KaggleClient:
                          lambda: self._api.competition_get_submission_limits(self.competition))
         return Limits(res.num_today, res.num_total, res.num_allowed_now)
 
-    def upload(self, path: Path, message: str,
-               on_uploaded: Callable[[], None] | None = None) -> int:
-        """The upload URL flow: start upload -> PUT bytes -> create submission. Returns the ref."""
+    def upload(self, path: Path, message: str, on_uploaded: Callable[[], None] | None = None,
+               file_name: str | None = None) -> int:
+        """The upload URL flow: start upload -> PUT bytes -> create submission. Returns the ref.
+        `file_name` is the name Kaggle shows (default: the path's; kf uploads an archived copy
+        under the candidate's name)."""
         from kagglesdk.competitions.types.competition_api_service import (
             ApiCreateSubmissionRequest,
             ApiStartSubmissionUploadRequest,
@@ -310,7 +312,7 @@ class KaggleClient:
             with self._sdk() as kaggle:
                 req = ApiStartSubmissionUploadRequest()
                 req.competition_name = self.competition
-                req.file_name = path.name
+                req.file_name = file_name or path.name
                 req.content_length = path.stat().st_size
                 req.last_modified_epoch_seconds = int(path.stat().st_mtime)
                 return kaggle.competitions.competition_api_client.start_submission_upload(req)

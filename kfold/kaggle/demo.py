@@ -42,17 +42,17 @@ def run_competition_loop(ws: Workspace, console: Console, *, n_submit: int = 3,
                 break
             render.print_submit(console, res)
             submitted.append(res)
-        view = flow.submissions_view(ws, client=client, do_sync=True)
+        view = flow.submissions_view(ws, client=client)
         render.print_submissions(console, view)
         lb = flow.leaderboard(ws, top=top, client=client)
         render.print_leaderboard(console, lb)
-        plan = make_plan(ws)
+        plan = make_plan(ws, client=client)
         render.print_plan(console, plan)
     return {
         "url": server.url,
         "submitted": [{"file": r.file.name, "ref": r.ref, "cv": r.cv_auc,
                        "public": r.public_score, "private": r.private_score} for r in submitted],
-        "left_today": view.left_today,
+        "left_today": view.quota.left,
         "our_rank": lb.our_rank,
         "n_teams": lb.n_teams,
         "final": [s.name for s in plan.final],

@@ -3,15 +3,21 @@
 Order of `submit()`, chosen so that nothing is spent on a file Kaggle would reject and the
 ledger never disagrees with Kaggle for long:
 
-1. read and validate the CSV against `sample_submission.csv` (no network yet);
-2. refuse content already submitted (by sha256) unless `force`;
-3. read Kaggle's submission limits, then reserve a slot in the ledger atomically;
-4. upload (start upload -> PUT -> create submission); on any failure the slot is given back;
+1. read the file's bytes once and validate them against `sample_submission.csv` (no network);
+2. refuse content already submitted (by sha256) or the same predictions per id in another
+   row order unless `force`; warn on a near-copy of a submitted ranking;
+3. merge Kaggle's list of our submissions and read its limits (`quota`), then reserve a slot
+   in the ledger atomically (a dry run stops before this and reports what it would spend);
+4. keep the exact bytes in submissions/archive/ and upload that copy (start upload -> PUT ->
+   create submission); on any failure the slot is given back;
 5. record Kaggle's ref (status pending); with `wait`, poll until it is scored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +29,18 @@ import pandas as pd
 from kfold import atomic
 from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission
-from kfold.kaggle.ledger import Ledger, limit_error, next_reset, utcnow
-from kfold.submission import file_sha256, read_sidecar, sample_submission, validate_submission
+from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
+from kfold.kaggle.ledger import Ledger, limit_error
+from kfold.kaggle.quota import Quota, read_quota
+from kfold.submission import (
+    archive_bytes,
+    archive_dir,
+    content_path,
+    file_sha256,
+    read_sidecar,
+    sample_submission,
+    validate_submission,
+)
 from kfold.workspace import Workspace
 
 
@@ -46,9 +62,11 @@ def make_client(ws: Workspace, competition: str | None = None,
 
 # --- candidates ----------------------------------------------------------------------------
 def register_candidates(ws: Workspace, led: Ledger) -> int:
-    """Record every CSV under submissions/ (with its sidecar's CV and lineage, if any)."""
+    """Record every CSV under submissions/ and submissions/archive/ (with its sidecar's CV
+    and lineage, if any). Archived copies go first, so a live file holding the same content
+    stays the path the ledger knows it by."""
     n = 0
-    for path in sorted(ws.submissions_dir.glob("*.csv")):
+    for path in sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv")):
         side = read_sidecar(path) or {}
         led.add_candidate(file_sha256(path), path.resolve(), side.get("name", path.stem),
                           side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
@@ -56,29 +74,57 @@ def register_candidates(ws: Workspace, led: Ledger) -> int:
     return n
 
 
-def read_submission(ws: Workspace, path: Path) -> pd.DataFrame:
-    """Read a submission CSV and validate it; KfError naming the problem otherwise."""
+def read_submission(ws: Workspace, path: Path, data: bytes | None = None) -> pd.DataFrame:
+    """Read a submission CSV (or its bytes, read once by the caller) and validate it;
+    KfError naming the problem otherwise."""
     path = Path(path)
-    if not path.exists():
+    if data is None and not path.exists():
         raise KfError(f"{path}: no such file")
     if sample_submission(ws) is None:
         raise KfError(f"{ws.data_dir / 'sample_submission.csv'} not found: it defines a valid "
                       f"submission; run `kf data download` first")
     try:
-        df = pd.read_csv(path, dtype={ws.config.id_column: str})
+        df = pd.read_csv(path if data is None else io.BytesIO(data),
+                         dtype={ws.config.id_column: str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise KfError(f"{path.name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     validate_submission(df, ws, where=path.name)
     return df
 
 
+def is_live(ws: Workspace, cand) -> bool:
+    """A candidate whose file under submissions/ still holds its content (not superseded)."""
+    path = Path(cand["path"])
+    return (path.parent == ws.submissions_dir.resolve()
+            and content_path(ws, cand["sha256"], path) == path)
+
+
 def best_unsubmitted(ws: Workspace, led: Ledger, competition: str) -> Path:
     done = led.submitted_hashes(competition)
     for c in led.candidates():
-        if c["sha256"] not in done and c["cv_auc"] is not None and Path(c["path"]).exists():
+        if c["sha256"] not in done and c["cv_auc"] is not None and is_live(ws, c):
             return Path(c["path"])
     raise KfError("no unsubmitted candidate with a CV score under submissions/; write one with "
                   "`kf stack` or pass a FILE")
+
+
+def submitted_predictions(ws: Workspace, led: Ledger, competition: str) -> dict[str, pd.Series]:
+    """Predictions of every file submitted (or in flight), read from the bytes that were
+    scored, keyed by a label naming the file, its ref and date."""
+    out: dict[str, pd.Series] = {}
+    for row in led.submissions(competition):
+        if row["status"] == "error" or not row["sha256"]:
+            continue
+        path = content_path(ws, row["sha256"], _ledger_path(ws, row))
+        preds = read_preds(path, ws.config.id_column) if path else None
+        if preds is not None:
+            ref = f"ref {row['ref']}" if row["ref"] else "in flight"
+            out[f"{row['file']} ({ref}, {row['utc'][:16].replace('T', ' ')} UTC)"] = preds
+    return out
+
+
+def _ledger_path(ws: Workspace, row) -> Path | None:
+    return ws.submissions_dir / row["archive"] if row["archive"] else None
 
 
 # --- submit --------------------------------------------------------------------------------
@@ -86,61 +132,91 @@ def best_unsubmitted(ws: Workspace, led: Ledger, competition: str) -> Path:
 class SubmitResult:
     file: Path
     sha256: str
-    ref: int
-    status: str
+    ref: int | None
+    status: str  # pending | complete | error | "dry run"
     public_score: float | None = None
     private_score: float | None = None
     cv_auc: float | None = None
     left_today: int | None = None
+    archive: Path | None = None
+    quota: Quota | None = None  # a dry run: what would be spent from
     warnings: list[str] = field(default_factory=list)
 
 
 def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False,
-           force: bool = False, competition: str | None = None,
+           force: bool = False, dry_run: bool = False, competition: str | None = None,
            client: KaggleClient | None = None, poll_s: float = 1.0, wait_timeout_s: float = 900,
            log: Callable[[str], None] | None = None) -> SubmitResult:
     slug = competition_of(ws, competition)
     with open_ledger(ws) as led:
         register_candidates(ws, led)
         path = Path(file) if file is not None else best_unsubmitted(ws, led, slug)
-        read_submission(ws, path)
-        sha = file_sha256(path)
-        if path.resolve().parent != ws.submissions_dir.resolve():
-            side = read_sidecar(path) or {}
+        if not path.exists():
+            raise KfError(f"{path}: no such file")
+        data = path.read_bytes()  # read once: what is checked, archived and uploaded
+        read_submission(ws, path, data)
+        sha = hashlib.sha256(data).hexdigest()
+        side = read_sidecar(path) or {}
+        if led.candidate(sha) is None or path.resolve().parent != ws.submissions_dir.resolve():
             led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
                               side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
-        if not force and sha in led.submitted_hashes(slug):
-            raise KfError(f"{path.name}: this content (sha256 {sha[:12]}) was already submitted "
-                          f"to {slug}; use --force to submit it again")
-        if not message or not message.strip():
+        warnings = check_duplicates(ws, led, slug, path, data, force)
+        if not dry_run and not (message or "").strip():
             raise KfError("a submission needs a --message (Kaggle shows it as the description)")
         used = led.used_today(slug)
         if used >= ws.config.daily_limit and not led.has_dead():  # fail fast, before the network
             raise limit_error(slug, used, ws.config.daily_limit, None)
-        client = client or make_client(ws, slug, log=log)
-        if led.has_dead():  # a kf process died mid-submit: settle it against Kaggle first
-            led.resolve_dead(client.submissions())
-        read_at = utcnow()
-        limits = client.limits()
+        quota, client = read_quota(ws, led, slug, lenient=dry_run, client_factory=(
+            (lambda: client) if client is not None else (lambda: make_client(ws, slug, log=log))))
+        cand = led.candidate(sha)
+        cv = cand["cv_auc"] if cand else None
+        if dry_run:  # what would be spent, from Kaggle's figures or, offline, the ledger's
+            return SubmitResult(path, sha, None, "dry run", cv_auc=cv, left_today=quota.left,
+                                quota=quota, warnings=warnings + list(client.warnings if client else []))
+        if client is None:
+            raise KaggleUnreachable(quota.offline_reason)
+        archived = archive_bytes(ws, data, {**side, "name": side.get("name", path.stem),
+                                            "file": path.name})
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,
-                          api_allowed=limits.num_allowed_now, api_read_utc=read_at,
-                          allow_duplicate=force)
+                          api_allowed=quota.kaggle_allowed, api_read_utc=quota.read_utc,
+                          allow_duplicate=force,
+                          archive=archived.relative_to(ws.submissions_dir).as_posix())
         try:
-            ref = client.upload(path, message)
+            ref = client.upload(archived, message, file_name=path.name)
         except BaseException:
             led.release(res)
             raise
         led.mark_submitted(res, ref)
-        cand = led.candidate(sha)
-        out = SubmitResult(path, sha, ref, "pending", cv_auc=cand["cv_auc"] if cand else None,
-                           warnings=list(client.warnings))
-        out.left_today = max(0, min(ws.config.daily_limit - led.used_today(slug),
-                                    limits.num_allowed_now - 1))
+        out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, left_today=res.left_after,
+                           archive=archived, warnings=warnings + list(client.warnings))
     if wait:
         remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
         out.status, out.public_score, out.private_score = (
             remote.status, remote.public_score, remote.private_score)
     return out
+
+
+def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, data: bytes,
+                     force: bool) -> list[str]:
+    """Refuse (unless `force`) content or predictions already submitted; a warning naming
+    the closest submitted file when the ranking is a near-copy (Spearman > NEAR_COPY)."""
+    sha = hashlib.sha256(data).hexdigest()
+    if not force and sha in led.submitted_hashes(competition):
+        raise KfError(f"{path.name}: this content (sha256 {sha[:12]}) was already submitted "
+                      f"to {competition}; use --force to submit it again")
+    preds = read_preds(data, ws.config.id_column)
+    match = closest(preds, submitted_predictions(ws, led, competition)) if preds is not None else None
+    if match is None:
+        return []
+    if match.same:
+        if not force:
+            raise KfError(f"{path.name}: the same predictions per id as {match.label} (only the "
+                          f"row order or number format differs); use --force to submit it again")
+        return [f"{path.name} has the same predictions per id as {match.label} (--force)"]
+    if match.rho > NEAR_COPY:
+        return [f"{path.name} is a near-copy of {match.label}: rank correlation "
+                f"{match.rho:.6f} > {NEAR_COPY}, so it will score almost the same"]
+    return []
 
 
 def wait_for(ws: Workspace, client: KaggleClient, ref: int, *, poll_s: float = 2.0,
@@ -171,48 +247,26 @@ def wait_for(ws: Workspace, client: KaggleClient, ref: int, *, poll_s: float = 2
 @dataclass
 class SubmissionsView:
     competition: str
-    rows: list[dict]
-    used_today: int
-    daily_limit: int
-    api_allowed: int | None
-    left_today: int
-    reset_utc: datetime
-    added: int = 0
-    offline_reason: str | None = None
+    rows: list[dict]  # ledger rows; `bytes_at`: the file holding exactly what was scored
+    quota: Quota
 
 
-def sync(ws: Workspace, client: KaggleClient, adopt: bool = True) -> dict[str, int]:
-    """Merge the remote list into the ledger; with `adopt`, add submissions kf did not make."""
-    counts = {"updated": 0, "added": 0, "skipped": 0, "recovered": 0, "released": 0}
-    remote = client.submissions()
-    with open_ledger(ws) as led:
-        counts.update(led.resolve_dead(remote))
-        for r in remote:
-            counts[led.update_remote(client.competition, r, adopt=adopt)] += 1
-    return counts
-
-
-def submissions_view(ws: Workspace, *, competition: str | None = None, do_sync: bool = False,
-                     offline: bool = False, client: KaggleClient | None = None) -> SubmissionsView:
+def submissions_view(ws: Workspace, *, competition: str | None = None, offline: bool = False,
+                     client: KaggleClient | None = None) -> SubmissionsView:
+    """The ledger merged with Kaggle's list (website submissions included) and today's quota
+    from Kaggle; from the ledger alone, saying so, when Kaggle does not answer."""
     slug = competition_of(ws, competition)
-    api_allowed, added, reason = None, 0, None
-    if not offline:
-        try:
-            client = client or make_client(ws, slug)
-            added = sync(ws, client, adopt=do_sync)["added"]
-            api_allowed = client.limits().num_allowed_now
-        except KaggleUnreachable as exc:
-            reason = str(exc)
+    factory = None if offline else ((lambda: client) if client is not None
+                                    else (lambda: make_client(ws, slug)))
     with open_ledger(ws) as led:
         register_candidates(ws, led)
-        if offline or reason:
-            led.reap_dead()
+        quota, _ = read_quota(ws, led, slug, client_factory=factory)
         rows = [dict(r) for r in led.submissions(slug) if r["status"] != "reserved"]
-        used = led.used_today(slug)
-    limit = ws.config.daily_limit
-    left = limit - used if api_allowed is None else min(limit - used, api_allowed)
-    return SubmissionsView(slug, rows, used, limit, api_allowed, max(0, left), next_reset(),
-                           added, reason)
+    for r in rows:
+        path = content_path(ws, r["sha256"], _ledger_path(ws, r) or r.get("cand_path")) \
+            if r["sha256"] else None
+        r["bytes_at"] = os.path.relpath(path, ws.root) if path else None
+    return SubmissionsView(slug, rows, quota)
 
 
 # --- leaderboard ---------------------------------------------------------------------------

@@ -77,6 +77,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (snapshot_id, rank)
     );
     """,
+    # 2: where the exact bytes of a submission are kept (submissions/archive/<sha16>.csv)
+    """
+    ALTER TABLE submissions ADD COLUMN archive TEXT;
+    """,
 ]
 
 COUNTED = ("reserved", "pending", "complete")  # statuses that use a daily slot
@@ -99,21 +103,28 @@ def next_reset(now: datetime | None = None) -> datetime:
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def limit_error(competition: str, used: int, daily_limit: int, api_allowed: int | None,
+def limit_error(competition: str, used: int, daily_limit: int, kaggle_left: int | None,
                 now: datetime | None = None) -> KfError:
+    """No slot left. `used` counts today's ledger rows (in-flight reservations included) and
+    `kaggle_left` is what Kaggle allowed minus the slots taken since it was asked: the same
+    numbers the refusal was decided on."""
     now = now or utcnow()
     hours, rem = divmod(int((next_reset(now) - now).total_seconds()), 3600)
     return KfError(
-        f"daily submission limit reached for {competition}: {used} used today by the ledger "
+        f"daily submission limit reached for {competition}: {used} used or in flight today "
         f"(limit {daily_limit})"
-        + ("" if api_allowed is None else f", Kaggle allows {max(api_allowed, 0)} more")
-        + f"; the quota resets at 00:00 UTC (in {hours}h{rem // 60:02d}m)")
+        + ("" if kaggle_left is None else f", Kaggle allows {max(kaggle_left, 0)} more")
+        + f"; 0 left today; the quota resets at 00:00 UTC (in {hours}h{rem // 60:02d}m)")
 
 
 @dataclass(frozen=True)
 class Reservation:
+    """A slot taken; `left_after` is how many slots were left once it was taken, from the
+    same count inside the same transaction (so concurrent processes never disagree)."""
+
     id: int
     day: str
+    left_after: int = 0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -250,6 +261,13 @@ class Ledger:
                 out["recovered"] += 1
         return out
 
+    def _in_flight(self, db: sqlite3.Connection, competition: str, file: str | None) -> bool:
+        """A live process holds a reservation for `file`: it is uploading it right now."""
+        dead = {r["id"] for r in self._dead_reservations(db)}
+        return any(r["id"] not in dead for r in db.execute(
+            "SELECT id FROM submissions WHERE competition=? AND status='reserved' AND file=?",
+            (competition, file)))
+
     def used_today(self, competition: str, now: datetime | None = None) -> int:
         day = (now or utcnow()).date().isoformat()
         return self.db.execute(
@@ -259,7 +277,7 @@ class Ledger:
     def reserve(self, competition: str, sha256: str | None, file: str, message: str,
                 daily_limit: int, api_allowed: int | None = None,
                 api_read_utc: datetime | None = None, now: datetime | None = None,
-                allow_duplicate: bool = True) -> Reservation:
+                allow_duplicate: bool = True, archive: str | None = None) -> Reservation:
         """Take one of today's slots atomically, or raise KfError when none is left.
 
         `daily_limit` is checked against today's ledger rows. `api_allowed` is Kaggle's
@@ -279,22 +297,24 @@ class Ledger:
             used = db.execute(
                 f"SELECT COUNT(*) FROM submissions WHERE competition=? AND day=? AND status IN "
                 f"({','.join('?' * len(COUNTED))})", (competition, day, *COUNTED)).fetchone()[0]
-            left = daily_limit - used
+            left, kaggle_left = daily_limit - used, None
             if api_allowed is not None:
                 since = iso(api_read_utc or now)
                 taken_since = db.execute(
                     "SELECT COUNT(*) FROM submissions WHERE competition=? AND (status='reserved' "
                     "OR (status IN ('pending','complete') AND submitted_utc >= ?))",
                     (competition, since)).fetchone()[0]
-                left = min(left, api_allowed - taken_since)
+                kaggle_left = api_allowed - taken_since
+                left = min(left, kaggle_left)
             if left <= 0:
-                raise limit_error(competition, used, daily_limit, api_allowed, now)
+                raise limit_error(competition, used, daily_limit, kaggle_left, now)
             cur = db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, status,
-                   source, pid, host, updated_utc) VALUES (?,?,?,?,?,?,'reserved','kf',?,?,?)""",
+                   source, pid, host, updated_utc, archive)
+                   VALUES (?,?,?,?,?,?,'reserved','kf',?,?,?,?)""",
                 (competition, sha256, file, iso(now), day, message, os.getpid(),
-                 socket.gethostname(), iso(now)))
-            return Reservation(int(cur.lastrowid), day)
+                 socket.gethostname(), iso(now), archive))
+            return Reservation(int(cur.lastrowid), day, left - 1)
 
     def release(self, res: Reservation) -> None:
         """Give a slot back (the upload failed before Kaggle took the submission)."""
@@ -304,6 +324,8 @@ class Ledger:
     def mark_submitted(self, res: Reservation, ref: int) -> None:
         with self.tx() as db:
             now = iso(utcnow())
+            # another process may have merged Kaggle's list (and adopted this ref) meanwhile
+            db.execute("DELETE FROM submissions WHERE ref=? AND id<>?", (ref, res.id))
             db.execute("UPDATE submissions SET status='pending', ref=?, submitted_utc=?, "
                        "updated_utc=?, pid=NULL WHERE id=?", (ref, now, now, res.id))
 
@@ -316,7 +338,8 @@ class Ledger:
 
     def submissions(self, competition: str) -> list[sqlite3.Row]:
         return self.db.execute(
-            """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name FROM submissions s
+            """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name, c.path AS cand_path
+               FROM submissions s
                LEFT JOIN candidates c ON c.sha256 = s.sha256
                WHERE s.competition=? ORDER BY s.utc""", (competition,)).fetchall()
 
@@ -336,8 +359,8 @@ class Ledger:
                 db.execute("UPDATE submissions SET status=?, public_score=?, private_score=?, "
                            "error=?, updated_utc=? WHERE id=?", (*vals, row["id"]))
                 return "updated"
-            if not adopt:
-                return "skipped"
+            if not adopt or self._in_flight(db, competition, remote.file_name):
+                return "skipped"  # an in-flight reservation's owner records it itself
             date = remote.date or utcnow()
             date_iso = iso(date)
             cand = None

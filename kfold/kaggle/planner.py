@@ -25,11 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold.kaggle.flow import competition_of, open_ledger, register_candidates
-from kfold.kaggle.ledger import next_reset
+from kfold.kaggle.client import KaggleClient
+from kfold.kaggle.compare import read_preds, spearman
+from kfold.kaggle.flow import competition_of, is_live, make_client, open_ledger, register_candidates
+from kfold.kaggle.quota import Quota, read_quota
+from kfold.submission import content_path
 from kfold.workspace import Workspace
 
-NEAR_COPY = 0.995  # Spearman above this: the same ranking, for AUC purposes
+NEAR_COPY = 0.995  # Spearman above this: too close to hedge with, and of low value to submit
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Plan:
     rows: list[PlanRow]
     final: list[Selection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    quota: Quota | None = None
 
 
 MIN_POINTS_FOR_SLOPE = 5  # fewer points give wild slopes (3 points once gave 8.6)
@@ -104,24 +108,6 @@ def fit_public_vs_cv(cv: np.ndarray, public: np.ndarray) -> Fit:
     return Fit(n, float(slope), float(intercept), float(np.sqrt((resid ** 2).sum() / (n - 2))))
 
 
-def _preds(path: str | Path, id_column: str) -> pd.Series | None:
-    try:
-        df = pd.read_csv(path, dtype={id_column: str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    cols = [c for c in df.columns if c != id_column]
-    if id_column not in df.columns or not cols:
-        return None
-    return pd.to_numeric(df.set_index(id_column)[cols[0]], errors="coerce")
-
-
-def _spearman(a: pd.Series, b: pd.Series) -> float:
-    common = a.index.intersection(b.index)
-    if len(common) < 3:
-        return float("nan")
-    return float(a.loc[common].rank().corr(b.loc[common].rank()))
-
-
 def _rank(values: list[float | None], higher_better: bool = True) -> np.ndarray:
     """1 = best; missing values rank last."""
     v = np.array([np.nan if x is None else x for x in values], float)
@@ -129,17 +115,27 @@ def _rank(values: list[float | None], higher_better: bool = True) -> np.ndarray:
     return s.rank(method="average", na_option="bottom").to_numpy()
 
 
-def make_plan(ws: Workspace, *, competition: str | None = None,
-              slots_left: int | None = None) -> Plan:
+def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int | None = None,
+              offline: bool = False, client: KaggleClient | None = None) -> Plan:
+    """Today's slots from Kaggle (its list merged, its limits read) or, when it does not
+    answer, from the ledger; candidates read from the bytes their sha names (a file rewritten
+    since is not mistaken for what was scored)."""
     slug = competition_of(ws, competition)
     idc = ws.config.id_column
+    factory = None if offline else ((lambda: client) if client is not None
+                                    else (lambda: make_client(ws, slug)))
     with open_ledger(ws) as led:
         register_candidates(ws, led)
+        quota, _ = read_quota(ws, led, slug, client_factory=factory, lenient=True)
         subs = [dict(r) for r in led.submissions(slug) if r["status"] != "reserved"]
         cands = [dict(c) for c in led.candidates()]
-        used = led.used_today(slug)
-    left = max(0, ws.config.daily_limit - used) if slots_left is None else slots_left
-    cand_by_sha = {c["sha256"]: c for c in cands}
+    left = quota.left if slots_left is None else slots_left
+    for c in cands:  # where the exact bytes are now (None: overwritten before kf kept them)
+        c["live"] = is_live(ws, c)
+        c["path"] = content_path(ws, c["sha256"], c["path"])
+        if not c["live"] and c["path"] is not None:
+            c["name"] = f"{c['name']} (earlier version, {Path(c['path']).name} in archive/)"
+    cand_by_sha = {c["sha256"]: c for c in cands if c["path"] is not None}
     submitted_sha = {s["sha256"] for s in subs if s["sha256"] and s["status"] != "error"}
 
     scored = [s for s in subs if s["status"] == "complete" and s["public_score"] is not None
@@ -150,15 +146,15 @@ def make_plan(ws: Workspace, *, competition: str | None = None,
     submitted_preds = []
     for sha in submitted_sha:
         c = cand_by_sha.get(sha)
-        p = _preds(c["path"], idc) if c else None
+        p = read_preds(c["path"], idc) if c else None
         if p is not None:
             submitted_preds.append(p)
 
-    pending = [c for c in cands if c["sha256"] not in submitted_sha and Path(c["path"]).exists()]
+    pending = [c for c in cands if c["sha256"] not in submitted_sha and c["live"]]
     divs, pubs = [], []
     for c in pending:
-        p = _preds(c["path"], idc)
-        corrs = [_spearman(p, q) for q in submitted_preds] if p is not None else []
+        p = read_preds(c["path"], idc)
+        corrs = [spearman(p, q) for q in submitted_preds] if p is not None else []
         corrs = [x for x in corrs if not np.isnan(x)]
         divs.append(1.0 - max(corrs) if corrs else (1.0 if p is not None else None))
         pubs.append(fit.predict(c["cv_auc"]) if fit.n and c["cv_auc"] is not None else None)
@@ -171,7 +167,7 @@ def make_plan(ws: Workspace, *, competition: str | None = None,
     for r in rows[:left]:
         r.today = True
 
-    plan = Plan(slug, left, next_reset(), fit, rows)
+    plan = Plan(slug, left, quota.reset_utc, fit, rows, quota=quota)
     plan.final = final_selections(subs, cand_by_sha, idc, fit)
     near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
     if near:
@@ -189,7 +185,7 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit) ->
             pool.setdefault(s["sha256"], {**s, "submitted": True})
     if len(pool) < 2:  # not enough scored submissions: fall back on candidates
         for sha, c in cand_by_sha.items():
-            if sha not in pool and c["cv_auc"] is not None and Path(c["path"]).exists():
+            if sha not in pool and c["cv_auc"] is not None and c["live"]:
                 pool[sha] = {"sha256": sha, "cv_auc": c["cv_auc"], "public_score": None,
                              "cand_name": c["name"], "submitted": False}
     ranked = sorted(pool.values(), key=lambda s: -s["cv_auc"])
@@ -219,12 +215,12 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit) ->
     first = ranked[0]
     out = [Selection(name(first), first["cv_auc"], first.get("public_score"), first["submitted"],
                      why_first(first))]
-    first_p = _preds(cand_by_sha[first["sha256"]]["path"], idc) if first["sha256"] in cand_by_sha else None
+    first_p = read_preds(cand_by_sha[first["sha256"]]["path"], idc) if first["sha256"] in cand_by_sha else None
     second, why = None, ""
     for s in ranked[1:]:
         c = cand_by_sha.get(s["sha256"])
-        p = _preds(c["path"], idc) if c else None
-        rho = _spearman(first_p, p) if first_p is not None and p is not None else float("nan")
+        p = read_preds(c["path"], idc) if c else None
+        rho = spearman(first_p, p) if first_p is not None and p is not None else float("nan")
         if np.isnan(rho) or rho < NEAR_COPY:
             second = s
             why = (f"next best CV ({s['cv_auc']:.5f}) that ranks the test set differently from "

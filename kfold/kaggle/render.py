@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from rich.console import Console
 from rich.text import Text
 
@@ -21,41 +19,37 @@ def _labelled(label: str, style: str, message: str) -> Text:
     return Text(f"{label}: ", style=style) + Text(message)
 
 
-def _until(reset: datetime) -> str:
-    secs = int((reset - datetime.now(timezone.utc)).total_seconds())
-    h, rem = divmod(max(secs, 0), 3600)
-    return f"{h}h{rem // 60:02d}m"
-
-
 def print_submit(console: Console, r: SubmitResult) -> None:
     for w in r.warnings:
         console.print(_labelled("warning", "yellow", w), highlight=False)
+    if r.quota is not None:  # a dry run
+        console.print(Text(f"dry run: {r.file.name} (CV {_f(r.cv_auc)}, sha256 {r.sha256[:12]}) "
+                           f"is valid and would use 1 slot; nothing was uploaded"), highlight=False)
+        console.print(Text(r.quota.text()), highlight=False)
+        return
     line = Text("submitted ") + Text(r.file.name, style="bold")
     line += Text(f" (ref {r.ref}, CV {_f(r.cv_auc)}): {r.status}")
     if r.public_score is not None:
         line += Text(f", public {_f(r.public_score)}")
     console.print(line, highlight=False)
+    if r.archive is not None:
+        console.print(Text(f"the uploaded bytes are kept in {r.archive}"), highlight=False)
     if r.left_today is not None:
         console.print(f"{r.left_today} submission(s) left today", highlight=False)
 
 
 def print_submissions(console: Console, v: SubmissionsView) -> None:
     cols = [Col(c, right=c in ("CV", "public", "private"))
-            for c in ("date (UTC)", "file", "message", "CV", "public", "private", "status")]
+            for c in ("date (UTC)", "file", "message", "CV", "public", "private", "status",
+                      "scored bytes")]
     rows = [[r["utc"][:16].replace("T", " "), r["file"] or "-", r["message"] or "",
              _f(r["cv_auc"]), _f(r["public_score"]), _f(r["private_score"]),
-             r["status"] + (" (web)" if r["source"] == "remote" else "")] for r in v.rows]
+             r["status"] + (" (web)" if r["source"] == "remote" else ""), r["bytes_at"] or "-"]
+            for r in v.rows]
     console.print(views.table(f"submissions to {v.competition}", cols, rows))
-    if v.offline_reason:
-        console.print(_labelled("offline", "yellow",
-                                f"{v.offline_reason}; showing the ledger only"), highlight=False)
-    api = "" if v.api_allowed is None else f", Kaggle allows {v.api_allowed} more"
-    console.print(
-        f"{v.left_today} submission(s) left today ({v.used_today}/{v.daily_limit} used{api}); "
-        f"quota resets at {v.reset_utc:%Y-%m-%d %H:%M} UTC (in {_until(v.reset_utc)})",
-        highlight=False)
-    if v.added:
-        console.print(f"{v.added} submission(s) made outside kf were added to the ledger")
+    console.print(Text(v.quota.text()), highlight=False)
+    if v.quota.added:
+        console.print(f"{v.quota.added} submission(s) made outside kf were added to the ledger")
 
 
 def print_leaderboard(console: Console, v: LeaderboardView) -> None:
@@ -74,6 +68,8 @@ def print_leaderboard(console: Console, v: LeaderboardView) -> None:
 
 
 def print_plan(console: Console, p: Plan) -> None:
+    if p.quota is not None:
+        console.print(Text(p.quota.text()), highlight=False)
     console.print(f"fit of public score on CV: {p.fit.text}", highlight=False)
     cols = [Col(c, right=c != "candidate")
             for c in ("#", "candidate", "CV", "diversity", "pred. public", "today")]

@@ -1,0 +1,65 @@
+"""Comparing predictions of submission files: identical per id, or the same ranking.
+
+ROC AUC only sees the order of the predictions, so two files whose rank correlation is above
+NEAR_COPY score (almost) the same: submitting the second teaches nothing new.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+NEAR_COPY = 0.9999  # Spearman above this: the same ranking, for AUC purposes
+
+
+def read_preds(source: str | Path | bytes, id_column: str) -> pd.Series | None:
+    """The first prediction column of a CSV (a path or its bytes), indexed by id; None if
+    it cannot be read."""
+    try:
+        buf = io.BytesIO(source) if isinstance(source, bytes) else source
+        df = pd.read_csv(buf, dtype={id_column: str})
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    cols = [c for c in df.columns if c != id_column]
+    if id_column not in df.columns or not cols:
+        return None
+    return pd.to_numeric(df.set_index(id_column)[cols[0]], errors="coerce")
+
+
+def spearman(a: pd.Series, b: pd.Series) -> float:
+    """Rank correlation over the ids both have (nan with fewer than 3, or no spread)."""
+    common = a.index.intersection(b.index)
+    if len(common) < 3:
+        return float("nan")
+    return float(a.loc[common].rank().corr(b.loc[common].rank()))
+
+
+def identical(a: pd.Series, b: pd.Series) -> bool:
+    """The same ids with the same predictions, whatever the row order or number format."""
+    if len(a) != len(b) or set(a.index) != set(b.index):
+        return False
+    return bool(np.array_equal(a.to_numpy(float), b.loc[a.index].to_numpy(float)))
+
+
+@dataclass(frozen=True)
+class Match:
+    label: str  # names the submitted file: "<file> (ref R, <date>)"
+    rho: float
+    same: bool  # identical predictions per id
+
+
+def closest(preds: pd.Series, others: dict[str, pd.Series]) -> Match | None:
+    """The submitted file whose predictions are identical to `preds`, else the one with the
+    highest rank correlation; None when there is nothing to compare with."""
+    best: Match | None = None
+    for label, other in others.items():
+        if identical(preds, other):
+            return Match(label, 1.0, True)
+        rho = spearman(preds, other)
+        if not np.isnan(rho) and (best is None or rho > best.rho):
+            best = Match(label, rho, False)
+    return best

@@ -1,0 +1,101 @@
+"""Today's submission quota, from Kaggle itself when it answers, else from the local ledger.
+
+`kf plan`, `kf submit` and `kf submissions` all read it the same way: merge Kaggle's list of
+our submissions into the ledger (website submissions included), then ask Kaggle's submission
+limits. The slots left are the smaller of what Kaggle allows now and what the workspace's own
+`daily_limit` leaves. When Kaggle does not answer the figures come from the ledger alone and
+say so ("offline: from the local ledger").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from kfold.errors import KfError
+from kfold.kaggle.client import KaggleClient, KaggleUnreachable
+from kfold.kaggle.ledger import Ledger, next_reset, utcnow
+from kfold.workspace import Workspace
+
+OFFLINE = "offline: from the local ledger"
+
+
+@dataclass
+class Quota:
+    competition: str
+    used_today: int  # ledger rows counted today, after merging Kaggle's list
+    daily_limit: int  # kfold.toml's cap
+    kaggle_today: int | None  # Kaggle's numToday
+    kaggle_allowed: int | None  # Kaggle's numAllowedNow
+    reset_utc: datetime
+    read_utc: datetime | None = None  # when Kaggle's limits were read (None offline)
+    offline_reason: str | None = None
+    added: int = 0  # submissions made outside kf, merged into the ledger now
+
+    @property
+    def left(self) -> int:
+        left = self.daily_limit - self.used_today
+        if self.kaggle_allowed is not None:
+            left = min(left, self.kaggle_allowed)
+        return max(0, left)
+
+    @property
+    def online(self) -> bool:
+        return self.offline_reason is None
+
+    def text(self) -> str:
+        """One line: slots left, where the figure comes from, when the quota resets."""
+        secs = int((self.reset_utc - datetime.now(timezone.utc)).total_seconds())
+        h, rem = divmod(max(secs, 0), 3600)
+        if self.online:
+            src = (f"Kaggle: {self.kaggle_today} used today, allows {self.kaggle_allowed} more; "
+                   f"kfold.toml limit {self.daily_limit}")
+        else:
+            src = f"{OFFLINE} ({self.offline_reason}): {self.used_today}/{self.daily_limit} used"
+        return (f"{self.left} submission(s) left today ({src}); quota resets at "
+                f"{self.reset_utc:%Y-%m-%d %H:%M} UTC (in {h}h{rem // 60:02d}m)")
+
+
+def sync(led: Ledger, client: KaggleClient) -> dict[str, int]:
+    """Merge Kaggle's list of our submissions into the ledger: refresh the ones kf knows,
+    add the ones made elsewhere (the website, a kf process that died), settle dead
+    reservations."""
+    counts = {"updated": 0, "added": 0, "skipped": 0, "recovered": 0, "released": 0}
+    remote = client.submissions()
+    counts.update(led.resolve_dead(remote))
+    for r in remote:
+        counts[led.update_remote(client.competition, r, adopt=True)] += 1
+    return counts
+
+
+def read_quota(ws: Workspace, led: Ledger, competition: str, *,
+               client_factory: Callable[[], KaggleClient] | None,
+               lenient: bool = False) -> tuple[Quota, KaggleClient | None]:
+    """Today's quota and the client that read it (None offline).
+
+    `client_factory` None means offline by request. A Kaggle that does not answer always
+    falls back on the ledger; with `lenient` (kf plan) so do missing credentials and refused
+    calls, which otherwise raise.
+    """
+    reason = "--offline" if client_factory is None else None
+    client, added, limits, read_at = None, 0, None, None
+    if client_factory is not None:
+        try:
+            client = client_factory()
+            added = sync(led, client)["added"]
+            read_at = utcnow()
+            limits = client.limits()
+        except KaggleUnreachable as exc:
+            reason, client = str(exc), None
+        except KfError as exc:
+            if not lenient:
+                raise
+            reason, client = str(exc), None
+    if client is None:
+        led.reap_dead()
+    quota = Quota(competition, led.used_today(competition), ws.config.daily_limit,
+                  limits.num_today if limits else None,
+                  limits.num_allowed_now if limits else None, next_reset(), read_at, reason,
+                  added)
+    return quota, client

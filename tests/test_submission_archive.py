@@ -1,0 +1,98 @@
+"""Nothing submitted is ever lost: candidates are content-addressed and kf submit keeps the
+exact bytes it uploads; plan and submissions point at the bytes that were scored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+
+from kfold.kaggle import flow
+from kfold.kaggle.client import KaggleClient
+from kfold.kaggle.ledger import Ledger
+from kfold.kaggle.planner import make_plan
+from kfold.kaggle.sandbox import SandboxServer
+from kfold.submission import archive_path, content_path, file_sha256, write_submission
+
+CANDS = [("stack-mean", 0.15, 0.95), ("weak", 0.6, 0.80)]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg", username="tester")
+    ws = make_competition(tmp_path / "ws", daily_limit=5, candidates=CANDS)
+    server = SandboxServer.from_workspace(ws, score_delay_s=0.0).start()
+    monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+    yield ws, server, KaggleClient(ws.config.competition, backoff_s=0.01)
+    server.stop()
+
+
+def _rewrite(ws, name: str, cv: float, seed: int = 1) -> None:
+    """What re-running `kf stack` does: the same name, other predictions, another CV."""
+    sample = pd.read_csv(ws.data_dir / "sample_submission.csv", dtype={"id": str})
+    pred = np.random.default_rng(seed).random(len(sample))
+    write_submission(ws, name, pd.DataFrame({"id": sample["id"], "pred": pred}), cv,
+                     {"runs": ["again"], "blender": "mean"})
+
+
+def test_write_submission_keeps_the_old_content_it_replaces(tmp_path):
+    ws = make_competition(tmp_path / "ws", candidates=CANDS)
+    path = ws.submission_path("weak")
+    old, old_sha = path.read_bytes(), file_sha256(path)
+    _rewrite(ws, "weak", 0.5)
+    assert file_sha256(path) != old_sha
+    kept = archive_path(ws, old_sha)
+    assert kept.read_bytes() == old
+    side = pd.read_json(kept.with_suffix(".json"), typ="series")
+    assert side["sha256"] == old_sha and side["cv_auc"] == pytest.approx(0.80)
+    _rewrite(ws, "weak", 0.5)  # the same content again: nothing new to keep
+    assert len(list(kept.parent.glob("*.csv"))) == 1
+
+
+def test_rewriting_a_submitted_candidate_loses_nothing(env):
+    ws, server, c = env
+    res = flow.submit(ws, None, "first", client=c, wait=True, poll_s=0.05)
+    assert res.file.name == "stack-mean.csv"
+    submitted = res.file.read_bytes()
+    assert res.archive.read_bytes() == submitted  # kf submit kept what it uploaded
+    assert server.state.submissions[0].content == submitted
+    assert server.state.submissions[0].file_name == "stack-mean.csv"  # Kaggle sees the name
+
+    _rewrite(ws, "stack-mean", 0.99)  # kf stack again: the live file now holds other bytes
+    assert res.file.read_bytes() != submitted
+
+    with Ledger(ws.ledger_path) as led:
+        row = dict(led.submissions(ws.config.competition)[0])
+    assert (ws.submissions_dir / row["archive"]).read_bytes() == submitted
+    assert content_path(ws, row["sha256"], res.file).read_bytes() == submitted
+
+    view = flow.submissions_view(ws, client=c)
+    scored = ws.root / view.rows[0]["bytes_at"]
+    assert scored.read_bytes() == submitted and "archive" in view.rows[0]["bytes_at"]
+
+    plan = make_plan(ws, client=c)
+    live = [r for r in plan.rows if r.name == "stack-mean"]
+    assert len(live) == 1 and live[0].cv == pytest.approx(0.99)  # the new version, once
+    assert file_sha256(live[0].path) == file_sha256(res.file)
+    first = plan.final[0]  # the submitted version, scored, named as the earlier version
+    earlier = next(s for s in plan.final if "earlier version" in s.name)
+    assert earlier.public is not None and earlier.cv == pytest.approx(0.95)
+    assert first.name.startswith("stack-mean")
+
+
+def test_submit_uploads_the_bytes_it_validated(env, monkeypatch):
+    """A candidate rewritten while kf submit runs: the upload is the archived copy."""
+    ws, server, c = env
+    path = ws.submission_path("weak")
+    original = path.read_bytes()
+    upload = c.upload
+
+    def rewrite_then_upload(p, message, **kw):
+        _rewrite(ws, "weak", 0.1, seed=7)
+        return upload(p, message, **kw)
+
+    monkeypatch.setattr(c, "upload", rewrite_then_upload)
+    flow.submit(ws, path, "m", client=c)
+    assert server.state.submissions[0].content == original
