@@ -66,6 +66,36 @@ def test_report_rows_hold_fold_scores_and_gain(stacked):
     assert report.score("hillclimb").learned["weights"].keys() == {"run0", "run1"}
 
 
+def test_every_score_carries_a_delong_interval_and_a_paired_test(stacked):
+    _, report = stacked
+    best = report.best_run
+    assert best.vs_best is None
+    for s in report.scores:
+        assert s.interval.low < s.oof_auc < s.interval.high
+        if s is not best:
+            assert s.vs_best.diff == pytest.approx(s.gain)
+    # complementary runs: every blender's gain is real, far outside noise
+    for meta in list_blenders():
+        gain = report.score(meta).vs_best
+        assert gain.low > 0 and gain.p_value < 1e-6 and not report.score(meta).within_noise
+
+
+def test_a_gain_within_noise_is_marked(tmp_path):
+    """Stacking a run with a near-copy of itself gains nothing the data can see."""
+    from kfold.stack.render import verdict
+
+    ws = write_workspace(tmp_path, n_rows=800, n_runs=1, seed=4)
+    oof = artifacts.read_oof(ws.oof_path("run0"))
+    jitter = np.random.default_rng(0).normal(0, 1e-4, len(oof))
+    artifacts.write_oof(ws.oof_path("copy"), oof.assign(pred=np.clip(oof["pred"] + jitter, 0, 1)))
+    test = artifacts.read_test_preds(ws.test_path("run0"))
+    artifacts.write_test_preds(ws.test_path("copy"), test)
+    report = stack_runs(ws, metas="mean", write=False)
+    mean = report.score("mean")
+    assert mean.within_noise and verdict(mean) == "within noise"
+    assert verdict(report.best_run) == "best run"
+
+
 def test_stack_artifacts_are_runs_with_the_same_folds(stacked):
     ws, report = stacked
     runs = report.runs + [f"stack-{m}" for m in list_blenders()]

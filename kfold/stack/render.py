@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from kfold import views
-from kfold.stack.run import StackReport
+from kfold.stack.run import Score, StackReport
 from kfold.views import Col, Table
 
 
@@ -20,20 +20,41 @@ def _learned_text(learned: dict) -> str:
     return ""
 
 
+def verdict(s: Score) -> str:
+    """How a score stands against the best single run, by DeLong's paired test at 95%."""
+    if s.vs_best is None:
+        return "best run" if s.kind == "run" else ""
+    if s.vs_best.within_noise:
+        return "within noise"
+    return "better" if s.vs_best.diff > 0 else "worse"
+
+
 def stack_table(report: StackReport) -> Table:
     best = report.best_run
     cols = [Col("#", right=True), Col("name", no_wrap=True), Col("OOF AUC", right=True),
-            Col("fold AUC", right=True, no_wrap=True), Col("gain", right=True),
-            Col("s", right=True), Col("weights", fold=True)]
-    rows = [[i, s.name, f"{s.oof_auc:.5f}", f"{s.fold_auc_mean:.4f}±{s.fold_auc_std:.4f}",
-             f"{s.gain:+.5f}", "" if s.seconds is None else f"{s.seconds:.2f}",
-             _learned_text(s.learned)] for i, s in enumerate(report.scores, 1)]
-    styles = ["bold green" if s.kind == "stack" and s.gain > 0 else None for s in report.scores]
+            Col("95% CI", right=True, no_wrap=True), Col("fold AUC", right=True, no_wrap=True),
+            Col("gain", right=True), Col("gain 95% CI", right=True, no_wrap=True),
+            Col("p", right=True), Col("vs best"), Col("s", right=True),
+            Col("weights", fold=True)]
+    rows = [[i, s.name, f"{s.oof_auc:.5f}", _interval(s.interval),
+             f"{s.fold_auc_mean:.4f}±{s.fold_auc_std:.4f}", f"{s.gain:+.5f}",
+             "" if s.vs_best is None else f"[{s.vs_best.low:+.5f}, {s.vs_best.high:+.5f}]",
+             "" if s.vs_best is None else f"{s.vs_best.p_value:.3g}", verdict(s),
+             "" if s.seconds is None else f"{s.seconds:.2f}", _learned_text(s.learned)]
+            for i, s in enumerate(report.scores, 1)]
+    styles = ["bold green" if s.kind == "stack" and verdict(s) == "better" else None
+              for s in report.scores]
     return views.table(
         f"Stack of {len(report.runs)} runs (folds {report.folds_fingerprint}; "
         f"test: {report.test_source})", cols, rows, styles=styles,
         caption=f"gain = OOF AUC minus the best single run's ({best.name}, "
-                f"{best.oof_auc:.5f}); fold AUC = mean±std over folds")
+                f"{best.oof_auc:.5f}), with DeLong's paired 95% interval and p-value (the "
+                f"runs score the same images); within noise: the interval holds 0; "
+                f"fold AUC = mean±std over folds")
+
+
+def _interval(iv) -> str:
+    return "" if iv is None else f"[{iv.low:.4f}, {iv.high:.4f}]"
 
 
 def render_stack_report(report: StackReport, console: Console) -> None:

@@ -20,6 +20,7 @@ from kfold import artifacts
 from kfold.errors import KfError
 from kfold.stack.blenders import auc, average_ranks, create_blender, list_blenders
 from kfold.stack.cv import check_folds, cross_fit, fold_aucs
+from kfold.stats import AucInterval, PairedDifference, auc_interval, paired_difference
 from kfold.submission import sample_submission, write_submission
 from kfold.workspace import Workspace
 
@@ -38,6 +39,13 @@ class Score:
     gain: float  # oof_auc minus the best single run's oof_auc
     seconds: float | None = None  # blenders only: cross-fit + refit + writing
     learned: dict = field(default_factory=dict)  # blenders only: weights etc. of the refit
+    interval: AucInterval | None = None  # DeLong 95% interval of oof_auc
+    vs_best: PairedDifference | None = None  # paired DeLong test against the best single run
+
+    @property
+    def within_noise(self) -> bool:
+        """Its difference from the best single run is within DeLong's 95% interval of 0."""
+        return self.vs_best is not None and self.vs_best.within_noise
 
 
 @dataclass(frozen=True)
@@ -203,11 +211,15 @@ def load_test_matrix(
 
 
 # --- the whole stack -----------------------------------------------------------------------
-def _score(name, kind, y, pred, folds, best=None, **extra) -> Score:
+def _score(name, kind, y, pred, folds, best: np.ndarray | None = None, **extra) -> Score:
+    """`best`: the best single run's OOF predictions, for the gain and its paired test
+    (None for the best run itself)."""
     per_fold = fold_aucs(y, pred, folds)
     oof_auc = auc(y, pred)
+    vs_best = None if best is None else paired_difference(y, pred, best)
+    gain = 0.0 if best is None else oof_auc - auc(y, best)
     return Score(name, kind, oof_auc, float(per_fold.mean()), float(per_fold.std(ddof=1)),
-                 0.0 if best is None else oof_auc - best, **extra)
+                 gain, interval=auc_interval(y, pred), vs_best=vs_best, **extra)
 
 
 def stack_runs(
@@ -238,10 +250,10 @@ def stack_runs(
     fingerprint = artifacts.folds_fingerprint(aligned)
     test_ids, T, source = load_test_matrix(ws, runs, X, use_full)
 
-    base = [_score(r, "run", y, X[:, j], folds) for j, r in enumerate(runs)]
-    best_auc = max(s.oof_auc for s in base)
-    base = [Score(s.name, s.kind, s.oof_auc, s.fold_auc_mean, s.fold_auc_std,
-                  s.oof_auc - best_auc) for s in base]
+    top = int(np.argmax([auc(y, X[:, j]) for j in range(len(runs))]))
+    best = X[:, top]
+    base = [_score(r, "run", y, X[:, j], folds, best=None if j == top else best)
+            for j, r in enumerate(runs)]
     base_aucs = {s.name: round(s.oof_auc, 6) for s in base}
     run_info = describe_runs(ws, runs)
 
@@ -257,7 +269,7 @@ def stack_runs(
             key = "weights" if "weights" in learned else "coef"
             learned = {**learned, key: dict(zip(runs, learned[key]))}
         name = STACK_PREFIX + meta
-        score = _score(name, "stack", y, oof, folds, best=best_auc, learned=learned)
+        score = _score(name, "stack", y, oof, folds, best=best, learned=learned)
         if write:
             written[meta] = _write_stack(
                 ws, name, aligned, oof, test_ids, test,
