@@ -58,3 +58,62 @@ def cell_text(value: object) -> str:
 def num(value: float | None, fmt: str = ".3f") -> str:
     """A number in `fmt`, or "-" when there is none."""
     return "-" if value is None else format(value, fmt)
+
+
+# --- machine-readable output (--format json|csv) -----------------------------------------
+FORMATS = ("table", "json", "csv")
+
+
+def check_format(fmt: str) -> str:
+    from kfold.errors import KfError
+
+    if fmt not in FORMATS:
+        raise KfError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def plain(value: object) -> object:
+    """A value JSON can hold: NaN and infinities become None, numpy scalars Python ones,
+    datetimes ISO text, paths text, dataclasses dicts."""
+    import dataclasses
+    import math
+    from datetime import date
+    from pathlib import PurePath
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
+
+
+def dumps(data: object, fmt: str) -> str:
+    """`data` as JSON (any structure) or CSV (a list of flat dicts: nested values become JSON
+    text in their cell; None an empty cell)."""
+    import json
+
+    data = plain(data)
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    import csv
+    import io
+
+    rows = data if isinstance(data, list) else [data]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                         for k, v in r.items()})
+    return out.getvalue()

@@ -34,10 +34,29 @@ CompetitionOpt = Annotated[
     str | None,
     typer.Option("--competition", "-c", help="Competition slug (default: kfold.toml)."),
 ]
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", help="table (default), or json / csv on stdout for scripts and "
+                                  "notebooks."),
+]
 
 
 def open_workspace(path: Path | None) -> Workspace:
     return Workspace.load(path)
+
+
+def check_format(fmt: str) -> str:
+    from kfold.views import check_format
+
+    return check_format(fmt)
+
+
+def emit(data: object, fmt: str) -> None:
+    """Write `data` to stdout as JSON or CSV, nothing else on stdout (notes go to stderr)."""
+    from kfold.views import dumps
+
+    sys.stdout.write(dumps(data, fmt))
+    sys.stdout.flush()
 
 
 def say(label: str, style: str, message: str) -> None:

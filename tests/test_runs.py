@@ -1,0 +1,82 @@
+"""`kf runs`: every run's OOF AUC with its DeLong interval and the paired test against the
+best run; scriptable as JSON or CSV."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kfold import artifacts
+from kfold.bench.stack import write_workspace
+from kfold.cli import app
+from kfold.runs import runs_summary
+from kfold.stack.blenders import auc
+from kfold.stats import auc_interval, paired_difference
+
+
+def _run_json(ws, name):
+    oof = artifacts.read_oof(ws.oof_path(name))
+    folds = [{"fold": int(k), "auc": auc(g["target"], g["pred"]), "epochs_run": 3}
+             for k, g in oof.groupby("fold")]
+    artifacts.write_run(ws, name, {"name": name, "model": "simple_cnn", "backend": "torch",
+                                   "config": {"image_size": 32}, "folds": folds,
+                                   "oof_auc": auc(oof["target"], oof["pred"]), "seconds": 1.0})
+
+
+@pytest.fixture
+def ws(tmp_path):
+    ws = write_workspace(tmp_path, n_rows=1200, n_runs=2, seed=1)
+    oof = artifacts.read_oof(ws.oof_path("run0"))  # the better of the two: its near-copy
+    assert auc(oof["target"], oof["pred"]) > auc(*artifacts.read_oof(ws.oof_path("run1"))[
+        ["target", "pred"]].T.to_numpy())
+    noise = np.random.default_rng(0).normal(0, 1e-4, len(oof))
+    artifacts.write_oof(ws.oof_path("twin"), oof.assign(pred=np.clip(oof["pred"] + noise, 0, 1)))
+    blur = np.random.default_rng(1).random(len(oof))
+    artifacts.write_oof(ws.oof_path("weak"), oof.assign(pred=0.2 * oof["pred"] + 0.8 * blur))
+    for name in ("run0", "run1", "twin", "weak"):
+        _run_json(ws, name)
+    return ws
+
+
+def test_rows_carry_delong_intervals_and_paired_tests_against_the_best(ws):
+    rows = {r["run"]: r for r in runs_summary(ws)}
+    best = max(rows.values(), key=lambda r: r["oof_auc"])
+    assert best["vs_best"] is None
+    y = artifacts.read_oof(ws.oof_path("run1")).sort_values("id")
+    for name, r in rows.items():
+        oof = artifacts.read_oof(ws.oof_path(name)).sort_values("id")
+        iv = auc_interval(oof["target"], oof["pred"])
+        assert (r["oof_auc_low"], r["oof_auc_high"]) == pytest.approx((iv.low, iv.high))
+        if r is not best:
+            ref = artifacts.read_oof(ws.oof_path(best["run"])).sort_values("id")
+            d = paired_difference(y["target"], oof["pred"], ref["pred"])
+            assert r["vs_best"] == pytest.approx(d.diff) and r["vs_best_p"] == pytest.approx(d.p_value)
+    other = ({"run0", "twin"} - {best["run"]}).pop()  # near-copies: within noise
+    assert rows[other]["within_noise"] is True and rows["weak"]["within_noise"] is False
+
+
+def test_table_shows_intervals_and_the_noise_mark(ws):
+    result = CliRunner().invoke(app, ["runs", "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert "±95%" in result.output and "≈ noise" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_json_and_csv_hold_the_same_rows(ws, fmt):
+    result = CliRunner().invoke(app, ["runs", "-w", str(ws.root), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        rows = json.loads(result.stdout)
+    else:
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["run"] for r in rows] == [r["run"] for r in runs_summary(ws)]
+    assert {"oof_auc", "oof_auc_low", "oof_auc_high", "vs_best", "vs_best_p",
+            "within_noise"} <= set(rows[0])
+
+
+def test_unknown_format_is_one_line(ws):
+    result = CliRunner().invoke(app, ["runs", "-w", str(ws.root), "--format", "xml"])
+    assert result.exit_code == 2 and "table, json, csv" in result.output
