@@ -16,6 +16,7 @@ import tomllib
 
 from kfold import atomic
 from kfold.errors import KfError
+from kfold.runfiles import RunFiles
 
 CONFIG_NAME = "kfold.toml"
 
@@ -111,8 +112,11 @@ class Workspace:
     def run_dir(self, run: str) -> Path:
         return self.models_dir / run
 
+    def run_files(self, run: str) -> RunFiles:
+        return RunFiles(self.run_dir(run))
+
     def run_json(self, run: str) -> Path:
-        return self.run_dir(run) / "run.json"
+        return self.run_files(run).record
 
     def oof_path(self, run: str) -> Path:
         return self.oof_dir / f"{run}.parquet"

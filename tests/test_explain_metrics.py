@@ -139,7 +139,7 @@ def test_chance_level_is_the_box_share():
 def test_transformer_tokens_become_a_map():
     import torch
 
-    from kfold.explain.cam import tokens_to_map
+    from kfold.backends.torch.cam import tokens_to_map
 
     tokens = torch.arange(2 * 17 * 3, dtype=torch.float32).reshape(2, 17, 3)  # cls + 4x4
     grid = tokens_to_map(tokens)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from kfold import artifacts
+from kfold import artifacts, backends
 from kfold.bench.explain import bench_explain
 from kfold.cli import app
 from kfold.data.prepared import prepare
@@ -128,22 +126,24 @@ def test_no_box_file_gives_heatmaps_without_metrics(ws):
     assert report.grid.exists()
 
 
-def test_keras_runs_use_the_keras_heatmaps(ws, monkeypatch):
+def test_a_run_is_explained_by_its_own_backend(ws, monkeypatch):
     calls = []
 
-    def heatmaps(run_dir, tag, images, cfg):
-        calls.append(tag)
-        return np.ones(images.shape, np.float32)
+    class FakeKeras:
+        name, explain_methods = "keras", ("gradcam",)
 
-    pkg = types.ModuleType("kfold.keras_backend")
-    mod = types.ModuleType("kfold.keras_backend.explain")
-    mod.heatmaps, pkg.explain = heatmaps, mod
-    monkeypatch.setitem(sys.modules, "kfold.keras_backend", pkg)
-    monkeypatch.setitem(sys.modules, "kfold.keras_backend.explain", mod)
+        def checkpoint_files(self, tag):
+            return (f"{tag}.pt",)  # the torch run's files stand in for the keras ones
+
+        def heatmaps(self, cfg, run_dir, tag, images, **options):
+            calls.append((tag, options["method"]))
+            return np.ones(images.shape, np.float32)
+
+    monkeypatch.setitem(backends._LOADERS, "keras", FakeKeras)
     meta = artifacts.read_run(ws, RUN)
     ws.run_json(RUN).write_text(json.dumps({**meta, "backend": "keras"}))
     report = explain_run(ws, RUN, n=2)
-    assert set(calls) == {"fold0", "fold1"}
+    assert set(calls) == {("fold0", "gradcam"), ("fold1", "gradcam")}
     assert report.metrics["flat"] == report.metrics["n"]  # constant maps: counted, not scored
     with pytest.raises(KfError, match="gradcam only"):
         explain_run(ws, RUN, method="gradcam++")

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from kfold import artifacts
+from kfold.backends import FoldData
+from kfold.backends.keras import KerasBackend, keras
+from kfold.backends.keras.models import build_model
 from kfold.data.synth import synthesize
 from kfold.errors import KfError
-from kfold.keras_backend import check_config, keras
-from kfold.keras_backend.models import build_model
 from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
 from kfold.workspace import Workspace
@@ -76,7 +77,7 @@ def test_head_mode_freezes_the_backbone():
 ])
 def test_check_config_rejects(change, match):
     with pytest.raises(KfError, match=match):
-        check_config(keras_cfg(**change))
+        KerasBackend().check_config(keras_cfg(**change))
 
 
 def test_offline_imagenet_fails_with_the_fix(monkeypatch):
@@ -134,8 +135,7 @@ def test_each_model_trains_two_folds_into_the_shared_artifacts(ws, model, mode):
 
 
 def test_bad_fold_data_is_a_kferror(tmp_path):
-    from kfold.keras_backend import train_fold
-    from kfold.train.loop import FoldData
+    train_fold = KerasBackend().train_fold
 
     x = np.zeros((8, SIZE + 1, SIZE + 1), np.uint8)
     with pytest.raises(KfError, match="shaped"):

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kfold.keras_backend import keras, train_fold
-from kfold.keras_backend.fold import fit_fold, load_checkpoint, predict
+from kfold.backends import FoldData
+from kfold.backends.keras import keras
+from kfold.backends.keras.fold import fit_fold, load_checkpoint, predict, train_fold
 from kfold.progress import Reporter
 from kfold.train.config import TrainConfig
-from kfold.train.loop import FoldData
 
 SIZE = 16
 

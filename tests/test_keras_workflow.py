@@ -14,11 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from kfold import artifacts
+from kfold.backends import FoldData
+from kfold.backends.keras import KerasBackend
 from kfold.bench.keras import bench_keras_simple_cnn
 from kfold.cli import app
 from kfold.data.synth import synthesize
 from kfold.errors import KfError
-from kfold.keras_backend.explain import heatmaps
 from kfold.stack import stack_runs
 from kfold.train.config import TrainConfig
 from kfold.workspace import Workspace
@@ -86,14 +87,15 @@ def test_heatmaps_shape_and_range(ws):
     cfg = TrainConfig.from_dict(artifacts.read_run(ws, "keras-cnn")["config"])
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (5, SIZE, SIZE), dtype=np.uint8)
-    heat = heatmaps(ws.run_dir("keras-cnn"), "fold0", images, cfg, batch_size=2)
+    heatmaps = KerasBackend().heatmaps
+    heat = heatmaps(cfg, ws.run_dir("keras-cnn"), "fold0", images, batch_size=2)
     assert heat.shape == (5, SIZE, SIZE) and heat.dtype == np.float32
     assert heat.min() >= 0 and heat.max() <= 1
     assert np.all((heat.reshape(5, -1).max(1) == 0) | np.isclose(heat.reshape(5, -1).max(1), 1))
     with pytest.raises(KfError, match="shaped"):
-        heatmaps(ws.run_dir("keras-cnn"), "fold0", images[:, :16, :16], cfg)
-    with pytest.raises(KfError, match="no such Keras checkpoint"):
-        heatmaps(ws.run_dir("keras-cnn"), "fold7", images, cfg)
+        heatmaps(cfg, ws.run_dir("keras-cnn"), "fold0", images[:, :16, :16])
+    with pytest.raises(KfError, match="no checkpoint .*fold7.keras"):
+        heatmaps(cfg, ws.run_dir("keras-cnn"), "fold7", images)
 
 
 def test_bench_keras_simple_cnn():
@@ -102,9 +104,7 @@ def test_bench_keras_simple_cnn():
 
 
 def test_gradcam_points_at_the_defect(tmp_path):
-    from kfold.keras_backend import train_fold
-    from kfold.train.loop import FoldData
-
+    backend = KerasBackend()
     rng = np.random.default_rng(0)
     n, s = 256, 32
     y = (rng.random(n) < 0.3).astype(int)
@@ -115,9 +115,9 @@ def test_gradcam_points_at_the_defect(tmp_path):
         x[i, r:r + 8, c:c + 8] = 220  # an 8x8 bright "defect" somewhere
     cfg = TrainConfig(backend="keras", model="simple-cnn", image_size=s, epochs=6,
                       batch_size=32, augment="none")
-    train_fold(cfg, FoldData(x[:192], y[:192], x[192:], y[192:]), x[:2], tmp_path, "fold0")
+    backend.train_fold(cfg, FoldData(x[:192], y[:192], x[192:], y[192:]), x[:2], tmp_path, "fold0")
     val = np.flatnonzero(y[192:]) + 192
-    heat = heatmaps(tmp_path, "fold0", x[val], cfg)
+    heat = backend.heatmaps(cfg, tmp_path, "fold0", x[val])
     peaks = [np.unravel_index(h.argmax(), h.shape) for h in heat]
     hits = sum(r - 2 <= pr < r + 10 and c - 2 <= pc < c + 10
                for (pr, pc), (r, c) in zip(peaks, pos[val]))

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from kfold import artifacts
+from kfold.backends import FoldData
+from kfold.backends.torch.loop import config_info, fit_fold
 from kfold.progress import Reporter, Task
 from kfold.train.config import TrainConfig
-from kfold.train.loop import FoldData, config_info, fit_fold
 from kfold.train.run import train_run
 
 

@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+from kfold.backends import FoldData
+from kfold.backends.rules import TTA_VIEWS, collapse_reason
+from kfold.backends.torch import loop
+from kfold.backends.torch.loop import config_info, fit_fold, predict, split_parameters
 from kfold.nets import _REGISTRY, register_model
-from kfold.train import loop
 from kfold.train.config import TrainConfig
-from kfold.train.loader import TTA_VIEWS
-from kfold.train.loop import FoldData, config_info, fit_fold, predict, split_parameters
 
 
 @pytest.fixture
@@ -133,9 +134,9 @@ def test_a_collapsed_fold_is_stopped_and_says_so(tmp_path, fold, constant_model)
 
 
 def test_collapse_reason():
-    assert loop.collapse_reason(np.full(5, 0.1), float("nan")).startswith("constant")
-    assert "<= 0.5" in loop.collapse_reason(np.linspace(0, 1, 5), 0.42)
-    assert loop.collapse_reason(np.linspace(0, 1, 5), 0.8) is None
+    assert collapse_reason(0.0, float("nan"), 0.1) == "constant predictions (0.1000 for every image)"
+    assert "<= 0.5" in collapse_reason(1.0, 0.42)
+    assert collapse_reason(1.0, 0.8) is None
 
 
 @pytest.mark.parametrize("tta, transforms", [

@@ -10,14 +10,16 @@ import torch
 from typer.testing import CliRunner
 
 from kfold import artifacts
+from kfold.backends import FoldData, get_backend
+from kfold.backends.torch import loop
+from kfold.backends.torch.loop import train_fold
 from kfold.cli import app
 from kfold.errors import KfError
 from kfold.nets import create_model
-from kfold.train import loop
 from kfold.train.config import TrainConfig
-from kfold.train.loop import FoldData, train_fold
 from kfold.train.run import train_run
-from kfold.train.torch_backend import check_config
+
+check_config = get_backend("torch").check_config
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import time
 import numpy as np
 import torch
 
+from kfold.backends.torch import cam
+from kfold.backends.torch.loop import resolve_device
 from kfold.data.preprocess import heatmap_to_original
-from kfold.explain import cam, metrics
+from kfold.explain import metrics
 from kfold.nets import create_model, model_info
-from kfold.train.loop import resolve_device
 from kfold.workspace import Workspace
 
 

@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 
+from kfold.backends.keras._tf import device_name
+from kfold.backends.keras.fold import fresh_model, train_dataset
 from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
-from kfold.keras_backend._tf import device_name
-from kfold.keras_backend.fold import fresh_model, train_dataset
 from kfold.train.config import TrainConfig
 from kfold.workspace import Workspace
 

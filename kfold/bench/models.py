@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from kfold.backends.rules import TTA_VIEWS
+from kfold.backends.torch.loader import apply_view
+from kfold.backends.torch.loop import batches, build_model, config_info, resolve_device
 from kfold.train.config import TrainConfig
-from kfold.train.loader import TTA_VIEWS
-from kfold.train.loop import batches, build_model, config_info, resolve_device
 from kfold.workspace import Workspace
 
 
@@ -97,7 +98,8 @@ def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
         count = 0
         for x, _ in loader(False):
             with ctx():
-                torch.stack([torch.sigmoid(model(v(x)).float()) for v in views]).mean(0)
+                torch.stack([torch.sigmoid(model(apply_view(x, v)).float())
+                             for v in views]).mean(0)
             count += len(x)
         return count
 

@@ -8,12 +8,12 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from kfold.backends.torch.loader import DeviceBatches
+from kfold.backends.torch.loop import resolve_device
 from kfold.bench import rate
 from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
-from kfold.train.loader import DeviceBatches
-from kfold.train.loop import resolve_device
 from kfold.workspace import Workspace
 
 

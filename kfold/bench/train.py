@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import torch
 
+from kfold.backends.torch.loop import batches, build_model, resolve_device, train_epoch
 from kfold.bench import rate
 from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
 from kfold.nets import model_info
 from kfold.train.config import TrainConfig
-from kfold.train.loop import batches, build_model, resolve_device, train_epoch
 from kfold.workspace import Workspace
 
 

@@ -13,20 +13,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kfold import artifacts, atomic
+from kfold.backends import Backend, get_backend
 from kfold.data.cache import decode
 from kfold.data.preprocess import heatmap_to_original
 from kfold.errors import KfError
-from kfold.explain import cam, metrics, select
+from kfold.explain import metrics, select
 from kfold.explain.boxes import boxes_by_id
 from kfold.explain.grid import Panel, save_grid
 from kfold.progress import Reporter
+from kfold.runfiles import fold_tag
 from kfold.train.config import TrainConfig
 from kfold.workspace import Workspace
 
@@ -47,28 +48,26 @@ class ExplainReport:
     notes: list[str] = field(default_factory=list)
 
 
-def heatmap_fn(backend: str, method: str, batch_size: int = 64,
+def heatmap_fn(backend: Backend, method: str, batch_size: int = 64,
                device: str | None = None) -> HeatmapFn:
-    """The backend's heatmap function (same signature for torch and keras)."""
-    if backend == "torch":
-        cam.check_method(method)
-        return partial(cam.heatmaps, method=method, batch_size=batch_size, device=device)
-    if backend == "keras":
-        if method != "gradcam":
-            raise KfError(f"the keras backend explains with gradcam only, not {method!r}")
-        try:
-            from kfold.keras_backend.explain import heatmaps
-        except ModuleNotFoundError as exc:
-            raise KfError(f"explaining a keras run needs TensorFlow and Keras 3 ({exc.name} "
-                          "missing): pip install 'kfold[keras]'") from None
-        return heatmaps
-    raise KfError(f"run has unknown backend {backend!r}; cannot explain it")
+    """The heatmaps of the run's backend, checked to know `method` before any decoding."""
+    methods = backend.explain_methods
+    if method not in methods:
+        choices = f"{methods[0]} only" if len(methods) == 1 else ", ".join(methods)
+        raise KfError(f"unknown --method {method!r}: the {backend.name} backend explains "
+                      f"with {choices}")
+
+    def heatmaps(run_dir: Path, tag: str, images: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+        return backend.heatmaps(cfg, run_dir, tag, images, method=method,
+                                batch_size=batch_size, device=device)
+
+    return heatmaps
 
 
-def _check_checkpoints(run_dir: Path, backend: str, folds: list[int]) -> None:
-    if backend != "torch":
-        return  # the keras backend names its own files and says when one is missing
-    missing = [f"fold{k}.pt" for k in folds if not (run_dir / f"fold{k}.pt").exists()]
+def _check_checkpoints(run_dir: Path, backend: Backend, folds: list[int]) -> None:
+    names = backend.checkpoint_files
+    missing = [names(fold_tag(k))[0] for k in folds
+               if not (run_dir / names(fold_tag(k))[0]).exists()]
     if missing:
         raise KfError(f"run {run_dir.name!r} has no checkpoint(s) {', '.join(missing)} in "
                       f"{run_dir}; finish training it with `kf train` first")
@@ -88,7 +87,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     if "config" not in meta:
         raise KfError(f"run {run!r} has no config in its run.json; train it with `kf train`")
     cfg = TrainConfig.from_dict(meta["config"])
-    backend = meta.get("backend", cfg.backend)
+    backend = get_backend(meta.get("backend", cfg.backend))
     fn = heatmaps or heatmap_fn(backend, method, batch_size, device)
     run_dir = ws.run_dir(run)
     oof = artifacts.read_oof(ws.oof_path(run))
@@ -124,7 +123,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
             for start in range(0, len(part), CHUNK):
                 chunk = part.iloc[start:start + CHUNK]
                 images = data.train.images[chunk["row"].to_numpy()]
-                heat = np.asarray(fn(run_dir, f"fold{k}", images, cfg), dtype=np.float32)
+                heat = np.asarray(fn(run_dir, fold_tag(k), images, cfg), dtype=np.float32)
                 if heat.shape != images.shape[:1] + images.shape[1:]:
                     raise KfError(f"heatmaps of fold{k} have shape {heat.shape}, expected "
                                   f"{images.shape}")

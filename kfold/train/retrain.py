@@ -8,9 +8,10 @@ rule, the folds' best epochs and the result are recorded in run.json under "retr
 
 Writes `models/<run>/full.<ext>` (the backend's checkpoint, `full.pt` for torch),
 `oof/<run>.full.test.parquet` (id, pred; the run's TTA) and `submissions/<run>-full.csv` whose
-sidecar says lineage "retrain" and CV = the run's OOF AUC. Resumable like training: the
-backend keeps `full.last.pt`; a finished retrain (`full.result.json`) is not trained again.
-Dispatches through the run's backend, so Keras runs retrain the same way.
+sidecar says lineage "retrain" and CV = the run's OOF AUC. Resumable like training
+(kfold.train.tag): a finished retrain (`full.result.json`) is not trained again, an
+interrupted one continues from the backend's resume state. Dispatches through the run's
+backend, so Keras runs retrain the same way.
 """
 
 from __future__ import annotations
@@ -22,19 +23,19 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from kfold import artifacts, atomic
+from kfold import artifacts
+from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import prepare
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.runfiles import FULL_TAG
 from kfold.submission import write_submission
-from kfold.train.backends import get_backend
 from kfold.train.config import TrainConfig
-from kfold.train.loop import FoldData
+from kfold.train.tag import train_or_skip
 from kfold.workspace import Workspace
 
 EPOCHS_RULE = ("round(mean(best_epoch + 1)) over the folds that did not collapse (halves up), "
                "at least 1")
-TAG = "full"
 
 
 def retrain_epochs(folds: list[dict]) -> int:
@@ -57,7 +58,7 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     backend = get_backend(cfg.backend)
     backend.check_config(full_cfg)
     started = time.perf_counter()
-    run_dir = ws.run_dir(name)
+    files = ws.run_files(name)
 
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=bool(meta.get("skipped_images")),
                    reporter=reporter)
@@ -65,21 +66,14 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
         raise KfError(f"the training data changed since run {name!r} was trained "
                       f"({meta['data_fingerprint']} then, {data.dataset.fingerprint} now); "
                       "retrain the folds first: kf train ... --force")
-    done, preds = run_dir / f"{TAG}.result.json", run_dir / f"{TAG}.preds.npz"
-    if done.exists() and preds.exists():
-        result = json.loads(done.read_text())
-        test_pred = np.load(preds)["test_pred"]
-        reporter.log(f"{name}: retrain already finished; rewriting its artifacts")
-    else:
-        usable = data.usable
-        fold_data = FoldData(data.train.images[usable], data.train_targets[usable])
+    usable = data.usable
+    fold_data = FoldData(data.train.images[usable], data.train_targets[usable])
+    if not files.result(FULL_TAG).exists():
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
-        result, _, test_pred = backend.train_fold(full_cfg, fold_data, data.test.images,
-                                                  run_dir, TAG, reporter)
-        with atomic.atomic_path(preds) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, test_ids=data.test.ids, test_pred=test_pred)
-        atomic.write_json(done, result)
-        (run_dir / f"{TAG}.last.pt").unlink(missing_ok=True)
+    out = train_or_skip(backend, full_cfg, fold_data, data.test.images, files, FULL_TAG,
+                        reporter, val_ids=None, test_ids=data.test.ids, extra={},
+                        skip_note="retrain already finished; rewriting its artifacts")
+    result, test_pred = out.result, out.preds["test_pred"]
 
     test = data.test_predictions(test_pred)
     artifacts.write_test_preds(ws.full_test_path(name), test)
@@ -91,7 +85,8 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     meta["retrain"] = {
         "epochs": epochs, "epochs_rule": EPOCHS_RULE,
         "fold_best_epochs": [r.get("best_epoch") for r in meta["folds"]],
-        "n_train": int(data.usable.sum()), "checkpoint": _checkpoint_name(run_dir),
+        "n_train": int(data.usable.sum()),
+        "checkpoint": backend.checkpoint_files(FULL_TAG)[0],
         "test_predictions": ws.full_test_path(name).name, "submission": str(submission),
         "cv_auc": meta["oof_auc"], "seconds": result.get("seconds"),
         "device": result.get("device"), "wall_seconds_last_call":
@@ -104,11 +99,11 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
 
 def _finished_run(ws: Workspace, name: str) -> dict:
     """run.json of a run whose folds all finished, or one clear error saying what to do."""
-    run_dir = ws.run_dir(name)
-    if not ws.run_json(name).exists():
-        finished = sorted(run_dir.glob("fold*.result.json")) if run_dir.exists() else []
+    files = ws.run_files(name)
+    if not files.record.exists():
+        finished = files.finished_folds()
         if finished:
-            config = json.loads((run_dir / "config.json").read_text())
+            config = json.loads(files.config.read_text())
             raise KfError(f"run {name!r} has {len(finished)} of {config.get('n_folds', '?')} "
                           "folds finished; finish it first by re-running its kf train command")
         known = ", ".join(artifacts.list_runs(ws)) or "none"
@@ -119,14 +114,3 @@ def _finished_run(ws: Workspace, name: str) -> dict:
         raise KfError(f"run {name!r} has no finished folds to retrain from (run.json lacks "
                       "fold results); train it with kf train")
     return meta
-
-
-def _checkpoint_name(run_dir) -> str | None:
-    found = sorted(p.name for p in run_dir.glob(f"{TAG}.*")
-                   if p.suffix not in (".json", ".npz") and ".last." not in p.name)
-    return found[0] if found else None
-
-
-# --- kf demo: a small ResNet, k-fold then 100% ------------------------------------------------
-# resnet10t (timm, 4.9M parameters) at 32 px, random init: the demo's transfer-learning run.
-# Its folds must match the demo workspace's (n_folds, seed) so that it stacks with the others.

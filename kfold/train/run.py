@@ -1,8 +1,9 @@
 """A k-fold run: every fold trained (or skipped when already done), then the artifacts of
-DESIGN.md written: OOF and test predictions, run.json, training curves, a submission.
+docs/architecture.md written: OOF and test predictions, run.json, training curves, a
+submission. Framework-free: the run's backend (kfold.backends) trains each fold.
 
-Resuming is file-based: `fold<k>.result.json` marks a finished fold (written last, after
-its checkpoint and predictions); `fold<k>.last.pt` lets an interrupted fold continue.
+Resuming is file-based (kfold.train.tag): `fold<k>.result.json` marks a finished fold;
+the backend's resume state lets an interrupted fold continue.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ import platform
 import shutil
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kfold import __version__, artifacts, atomic
+from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.errors import KfError
 from kfold.folds import ensure_folds
-from kfold.metrics import auc, binary_metrics
+from kfold.metrics import auc
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
+from kfold.runfiles import RunFiles, fold_tag
 from kfold.submission import write_submission
-from kfold.train.backends import get_backend
 from kfold.train.config import TrainConfig
-from kfold.train.loop import FoldData
+from kfold.train.tag import train_or_skip
 from kfold.workspace import Workspace
 
 
@@ -42,36 +43,41 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
     name = name or default_run_name(cfg)
     backend = get_backend(cfg.backend)
     backend.check_config(cfg)  # an unknown model fails before any decoding
-    run_dir = claim_run_dir(ws, name, cfg, force)
+    files = claim_run_dir(ws, name, cfg, force)
     started = time.perf_counter()
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
     folds = ensure_folds(ws, data.dataset.train, cfg.n_folds, cfg.seed)
     fold_of = folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
     fingerprint = artifacts.folds_fingerprint(folds)
     usable = data.usable
+
+    def same_split(result: dict) -> None:
+        if result.get("folds_fingerprint") != fingerprint:
+            raise KfError(f"run {name!r} was trained on another fold split than "
+                          f"{ws.folds_path}; pass --force to retrain it on the current folds")
+
     results = []
     for k in range(cfg.n_folds):
-        done = run_dir / f"fold{k}.result.json"
-        if done.exists():
-            result = json.loads(done.read_text())
-            if result.get("folds_fingerprint") != fingerprint:
-                raise KfError(
-                    f"run {name!r} was trained on another fold split than {ws.folds_path}; "
-                    "pass --force to retrain it on the current folds"
-                )
-            results.append(result)
-            reporter.log(f"fold {k}: already trained, skipping (use --force to retrain)")
-            continue
-        result = _train_fold(backend, cfg, data, fold_of == k, usable, run_dir, k, reporter,
-                             fingerprint)
-        results.append(result)
+        in_fold = fold_of == k
+        tr, va = ~in_fold & usable, in_fold & usable
+        fold_data = FoldData(data.train.images[tr], data.train_targets[tr],
+                             data.train.images[va], data.train_targets[va])
+        out = train_or_skip(backend, cfg, fold_data, data.test.images, files, fold_tag(k),
+                            reporter, val_ids=data.train.ids[va], test_ids=data.test.ids,
+                            extra={"fold": k, "folds_fingerprint": fingerprint},
+                            skip_note="already trained, skipping (use --force to retrain)",
+                            accept=same_split)
+        if out.trained:
+            reporter.log(f"fold {k}: best epoch {out.result['best_epoch']}, "
+                         f"val AUC {out.result['auc']:.4f}")
+        results.append(out.result)
     return finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
 
 
-def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Path:
+def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> RunFiles:
     """The run's folder; refuse to mix a different config into an existing run."""
-    run_dir = ws.run_dir(name)
-    config_path = run_dir / "config.json"
+    files = ws.run_files(name)
+    run_dir, config_path = files.dir, files.config
     if force and run_dir.exists():
         shutil.rmtree(run_dir)
         for path in (ws.oof_path(name), ws.test_path(name), ws.full_test_path(name)):
@@ -87,32 +93,14 @@ def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Pa
             )
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_json(config_path, cfg.to_dict())
-    return run_dir
-
-
-def _train_fold(backend, cfg: TrainConfig, data: Prepared, in_fold, usable, run_dir: Path,
-                k: int, reporter: Reporter, fingerprint: str) -> dict:
-    tr, va = ~in_fold & usable, in_fold & usable
-    fold_data = FoldData(data.train.images[tr], data.train_targets[tr],
-                         data.train.images[va], data.train_targets[va])
-    tag = f"fold{k}"
-    result, val_pred, test_pred = backend.train_fold(cfg, fold_data, data.test.images, run_dir,
-                                                     tag, reporter)
-    result = {"fold": k, **result, **binary_metrics(fold_data.val_y, val_pred),
-              "folds_fingerprint": fingerprint}
-    with atomic.atomic_path(run_dir / f"{tag}.preds.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, val_ids=data.train.ids[va], val_pred=val_pred, test_pred=test_pred)
-    atomic.write_json(run_dir / f"{tag}.result.json", result)
-    (run_dir / f"{tag}.last.pt").unlink(missing_ok=True)
-    reporter.log(f"fold {k}: best epoch {result['best_epoch']}, val AUC {result['auc']:.4f}")
-    return result
+    return files
 
 
 def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
                results: list[dict], seconds: float) -> dict:
     """Assemble OOF and test predictions from the folds' files and write every artifact."""
-    run_dir = ws.run_dir(name)
-    preds = [np.load(run_dir / f"fold{k}.preds.npz") for k in range(cfg.n_folds)]
+    files = ws.run_files(name)
+    preds = [np.load(files.preds(fold_tag(k))) for k in range(cfg.n_folds)]
     target_of = dict(zip(data.train.ids, data.train_targets))
     fold_of = folds.set_index("id")["fold"]
     oof = pd.concat([pd.DataFrame({"id": p["val_ids"], "pred": p["val_pred"]}) for p in preds])
@@ -142,9 +130,10 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     artifacts.write_run(ws, name, meta)
-    histories = {f"fold{k}": pd.read_csv(run_dir / f"history_fold{k}.csv")
-                 for k in range(cfg.n_folds) if (run_dir / f"history_fold{k}.csv").exists()}
-    plot_training_curves(histories, run_dir / "curves.png", f"{name}: OOF AUC {oof_auc:.4f}")
+    tags = [fold_tag(k) for k in range(cfg.n_folds)]
+    histories = {tag: pd.read_csv(files.history(tag)) for tag in tags
+                 if files.history(tag).exists()}
+    plot_training_curves(histories, files.curves, f"{name}: OOF AUC {oof_auc:.4f}")
     meta["submission"] = str(write_submission(
         ws, name, test[["id", "pred"]], oof_auc,
         {"kind": "fold-mean", "runs": [name], "test_predictions": ws.test_path(name).name},

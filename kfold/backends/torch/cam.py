@@ -4,8 +4,8 @@ Uses the `grad-cam` package (pytorch_grad_cam) on the layer the model registry n
 each architecture. Images go through the same normalisation as training (DeviceBatches), so
 the model sees exactly what it saw when it predicted. The target is the defect logit.
 
-`heatmaps(run_dir, tag, images, cfg)` has the same shape as the Keras backend's
-`kfold.keras_backend.explain.heatmaps`, so both feed the same metric code.
+`TorchBackend.heatmaps` calls `heatmaps`; the Keras backend's Grad-CAM gives maps of the
+same shape and scale, so `kf explain` feeds both to the same metric code.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from kfold.backends.torch.loader import DeviceBatches
+from kfold.backends.torch.loop import config_info, load_checkpoint, resolve_device
 from kfold.errors import KfError
-from kfold.nets import ModelInfo, model_info
+from kfold.nets import ModelInfo
 from kfold.train.config import TrainConfig
-from kfold.train.loader import DeviceBatches
 
 # CLI name -> class name in pytorch_grad_cam.
 METHODS = {
@@ -94,17 +95,11 @@ def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray, info: Mod
     return out
 
 
-def heatmaps(run_dir: Path, tag: str, images: np.ndarray, cfg: TrainConfig,
-             method: str = "gradcam", batch_size: int = 64,
-             device: str | None = None) -> np.ndarray:
-    """Heatmaps (N, S, S) in [0, 1] of the checkpoint `<run_dir>/<tag>.pt` on uint8 images."""
-    from kfold.train.loop import load_checkpoint, resolve_device
-
-    path = Path(run_dir) / f"{tag}.pt"
-    if not path.exists():
-        raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
-    info = model_info(cfg.model)
+def heatmaps(checkpoint: Path, images: np.ndarray, cfg: TrainConfig, method: str = "gradcam",
+             batch_size: int = 64, device: str | None = None) -> np.ndarray:
+    """Heatmaps (N, S, S) in [0, 1] of the model in `checkpoint` on uint8 images."""
+    info = config_info(cfg)
     dev = resolve_device(device or cfg.device)
-    model = load_checkpoint(cfg, info, path, dev)
+    model = load_checkpoint(cfg, info, Path(checkpoint), dev)
     layer = target_layer(info, model, cfg.image_size)
     return cam_images(model, layer, images, info, dev, method, batch_size)

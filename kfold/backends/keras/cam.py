@@ -1,8 +1,8 @@
 """Grad-CAM for Keras runs, with a gradient tape over the last convolutional layer.
 
-`heatmaps(run_dir, tag, images, cfg)` has the same shape as the PyTorch backend's
-`kfold.explain.cam.heatmaps`, so `kf explain` feeds both to the same metric code. The
-target is the defect logit (the layer before the sigmoid), which does not saturate.
+`KerasBackend.heatmaps` calls `heatmaps`: maps of the same shape and scale as the PyTorch
+backend's, so `kf explain` feeds both to the same metric code. The target is the defect
+logit (the layer before the sigmoid), which does not saturate.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kfold.backends.keras._tf import keras, tf
+from kfold.backends.keras.fold import load_checkpoint
+from kfold.backends.keras.models import model_spec
 from kfold.errors import KfError
-from kfold.keras_backend._tf import keras, tf
-from kfold.keras_backend.fold import load_checkpoint
-from kfold.keras_backend.models import model_spec
 from kfold.train.config import TrainConfig
 
 _CACHE: dict = {}  # (path, mtime) -> grad model: kf explain calls once per chunk of images
@@ -46,19 +46,17 @@ def gradcam(model, x: np.ndarray) -> np.ndarray:
     return tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
 
 
-def heatmaps(run_dir: str | Path, tag: str, images: np.ndarray, cfg: TrainConfig | dict,
+def heatmaps(checkpoint: str | Path, images: np.ndarray, cfg: TrainConfig,
              batch_size: int = 32) -> np.ndarray:
-    """Grad-CAM of checkpoint `<tag>.keras` in `run_dir` for uint8 images (N, S, S):
+    """Grad-CAM of the `.keras` model in `checkpoint` for uint8 images (N, S, S):
     (N, S, S) float32 in [0, 1], each map scaled by its own maximum (all zeros when the
     model sees nothing to raise its defect score)."""
-    if isinstance(cfg, dict):
-        cfg = TrainConfig.from_dict(cfg)
     images = np.asarray(images)
     s = cfg.image_size
     if images.ndim != 3 or images.shape[1:] != (s, s):
         raise KfError(f"images to explain must be shaped (N, {s}, {s}) like the run's "
                       f"--image-size, got {images.shape}")
-    model = grad_model(Path(run_dir) / f"{tag}.keras", model_spec(cfg.model).target_layer)
+    model = grad_model(Path(checkpoint), model_spec(cfg.model).target_layer)
     out = np.zeros(images.shape, dtype=np.float32)
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].astype(np.float32)[..., None]

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from kfold.backends.rules import AUGMENT_FLIPS, View
+
 
 class DeviceBatches:
     """Iterate (x, y) float batches, normalised, augmented, shaped (N, C, H, W)."""
@@ -71,22 +73,25 @@ class DeviceBatches:
 
 
 def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal/vertical flips per sample; with 'd4' also a random 90-degree turn."""
+    """The flips of `AUGMENT_FLIPS[mode]`, each drawn per image with probability 1/2 (the
+    transpose only on square images). Three draws per image whatever the mode, so a run's
+    random stream does not depend on it."""
     n = x.shape[0]
     draws = torch.randint(0, 4, (3, n), generator=generator).to(x.device)
-    flip_h = (draws[0] % 2 == 1).view(-1, 1, 1, 1)
-    flip_v = (draws[1] % 2 == 1).view(-1, 1, 1, 1)
-    x = torch.where(flip_h, x.flip(-1), x)
-    x = torch.where(flip_v, x.flip(-2), x)
-    if mode == "d4" and x.shape[-1] == x.shape[-2]:
-        x = torch.where((draws[2] % 2 == 1).view(-1, 1, 1, 1), x.transpose(-1, -2), x)
+    for draw, flip in zip(draws, AUGMENT_FLIPS[mode]):
+        if flip == "transpose" and x.shape[-1] != x.shape[-2]:
+            continue
+        x = torch.where((draw % 2 == 1).view(-1, 1, 1, 1), _FLIPS[flip](x), x)
     return x
 
 
-# Test-time augmentation: a short list of views chosen by a level (flips are their own inverse).
-TTA_VIEWS = {
-    "none": [lambda x: x],
-    "flip": [lambda x: x, lambda x: x.flip(-1)],
-    "d4": [lambda x, k=k, f=f: torch.rot90(x.flip(-1) if f else x, k, dims=(-2, -1))
-           for f in (False, True) for k in range(4)],
+_FLIPS = {
+    "mirror": lambda x: x.flip(-1),
+    "upside_down": lambda x: x.flip(-2),
+    "transpose": lambda x: x.transpose(-1, -2),
 }
+
+
+def apply_view(x: torch.Tensor, view: View) -> torch.Tensor:
+    """A test-time view (kfold.backends.rules) of a batch (N, C, H, W)."""
+    return torch.rot90(x.flip(-1) if view.mirror else x, view.turns, dims=(-2, -1))

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kfold.backends.keras._tf import keras
 from kfold.errors import KfError
-from kfold.keras_backend._tf import keras
 
 # Batch-norm moving averages: 0.9 (PyTorch's 0.1) instead of Keras' 0.99, whose statistics lag
 # far behind on small data (a few hundred steps), so validation runs on stale statistics.

@@ -1,6 +1,6 @@
 """TensorFlow and Keras, imported once, quietly, on the TensorFlow backend.
 
-Only `kfold.keras_backend` imports this module, so the PyTorch path never pays for
+Only `kfold.backends.keras` imports this module, so the PyTorch path never pays for
 TensorFlow. `KF_TF_THREADS` caps TensorFlow's CPU threads (tests and shared machines).
 """
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -28,9 +27,17 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
+from kfold.backends import FoldData, FoldOutput
+from kfold.backends.keras._tf import device_name, keras, tf, versions
+from kfold.backends.keras.models import BuiltModel, build_model, set_frozen
+from kfold.backends.rules import (
+    AUGMENT_FLIPS,
+    TTA_VIEWS,
+    collapse_reason,
+    collapse_step,
+    view_numpy,
+)
 from kfold.errors import KfError
-from kfold.keras_backend._tf import device_name, keras, tf, versions
-from kfold.keras_backend.models import BuiltModel, build_model, set_frozen
 from kfold.progress import Reporter
 from kfold.train.config import TrainConfig
 
@@ -76,17 +83,6 @@ def metric_set() -> list:
             PredictionRange(name="pred_range")]
 
 
-def collapse_reason(logs: dict) -> str | None:
-    """Why an epoch's validation counts as collapsed (the torch backend's rule): one
-    probability for every image, or an AUC no better than chance."""
-    if logs.get("val_pred_range", 1.0) < 1e-6:
-        return "constant predictions"
-    auc = float(logs.get(MONITOR, float("nan")))
-    if np.isfinite(auc) and auc <= 0.5:
-        return f"validation AUC {auc:.4f} <= 0.5"
-    return None
-
-
 def fresh_model(cfg: TrainConfig):
     """A new compiled model in a clean Keras session, seeded: the start of every fold."""
     built = fresh_built(cfg)
@@ -122,21 +118,20 @@ def phases(cfg: TrainConfig) -> list[tuple[int, int, bool]]:
 
 
 def augment_batch(x, mode: str):
-    """Per-sample random horizontal / vertical flips, plus a transpose for 'd4' (together
-    the 8 symmetries of the square), on a float batch (B, S, S, 1)."""
-    if mode == "none":
-        return x
+    """The flips of `AUGMENT_FLIPS[mode]` (kfold.backends.rules), each drawn per image with
+    probability 1/2, on a float batch (B, S, S, 1)."""
     b = tf.shape(x)[0]
-
-    def maybe(op, x):
+    for flip in AUGMENT_FLIPS[mode]:
         pick = tf.reshape(tf.random.uniform([b]) < 0.5, [-1, 1, 1, 1])
-        return tf.where(pick, op(x), x)
-
-    x = maybe(lambda t: tf.reverse(t, [2]), x)
-    x = maybe(lambda t: tf.reverse(t, [1]), x)
-    if mode == "d4":
-        x = maybe(lambda t: tf.transpose(t, [0, 2, 1, 3]), x)
+        x = tf.where(pick, _FLIPS[flip](x), x)
     return x
+
+
+_FLIPS = {
+    "mirror": lambda t: tf.reverse(t, [2]),
+    "upside_down": lambda t: tf.reverse(t, [1]),
+    "transpose": lambda t: tf.transpose(t, [0, 2, 1, 3]),
+}
 
 
 def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
@@ -159,28 +154,17 @@ def eval_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int):
     return ds.batch(batch_size).map(cast).prefetch(tf.data.AUTOTUNE)
 
 
-# Test-time augmentation on uint8 (N, S, S) arrays; same levels as the torch backend.
-TTA_VIEWS = {
-    "none": [lambda x: x],
-    "flip": [lambda x: x, lambda x: x[:, :, ::-1]],
-    "d4": [lambda x, k=k, f=f: np.rot90(x[:, :, ::-1] if f else x, k, axes=(1, 2))
-           for f in (False, True) for k in range(4)],
-}
-
-
 def predict(model, images: np.ndarray, cfg: TrainConfig, tta: str | None = None) -> np.ndarray:
     """Probabilities of defect (float64), averaged over the TTA views."""
     if len(images) == 0:
         return np.zeros(0)
-    preds = [model.predict(eval_dataset(np.ascontiguousarray(view(images)), None,
+    preds = [model.predict(eval_dataset(np.ascontiguousarray(view_numpy(images, view)), None,
                                         cfg.batch_size * 2), verbose=0)[:, 0]
              for view in TTA_VIEWS[tta or cfg.tta]]
     return np.clip(np.mean(preds, axis=0).astype(np.float64), 0.0, 1.0)
 
 
 def load_checkpoint(path: Path):
-    import kfold.keras_backend.models  # noqa: F401  (registers ImagePreprocess)
-
     if not path.exists():
         raise KfError(f"{path}: no such Keras checkpoint (was this fold trained?)")
     return keras.saving.load_model(path, compile=False)
@@ -258,11 +242,12 @@ class FoldLog(keras.callbacks.Callback):
             row["val_loss"] = float(logs["val_loss"])
             row |= {m: float(logs[f"val_{m}"]) for m in METRICS}
             row["pred_range"] = float(logs.get("val_pred_range", float("nan")))
-            reason = collapse_reason(logs)
-            self.collapsed_epochs = self.collapsed_epochs + 1 if reason else 0
-            if reason and self.collapsed_epochs >= self.collapse_limit and not self.collapsed:
-                first = epoch - self.collapse_limit + 1
-                self.collapsed = f"{reason} in epochs {first}-{epoch}"
+            reason = collapse_reason(float(logs.get("val_pred_range", 1.0)),
+                                     float(logs.get(MONITOR, float("nan"))))
+            self.collapsed_epochs, verdict = collapse_step(self.collapsed_epochs, reason, epoch,
+                                                           self.collapse_limit)
+            if verdict and not self.collapsed:
+                self.collapsed = verdict
                 self.model.stop_training = True
         row |= {f"train_{m}": float(logs[m]) for m in METRICS if m in logs}
         self.rows.append(row)
@@ -394,21 +379,23 @@ def _drop_optimizer(path: Path) -> None:
         named.replace(tmp)
 
 
-def train_fold(cfg: TrainConfig, data, test_x: np.ndarray, run_dir: Path, tag: str,
-               reporter: Reporter | None = None, extra_callbacks: tuple = ()
-               ) -> tuple[dict, np.ndarray | None, np.ndarray]:
-    """The backend entry point (kfold.train.backends): train, then predict validation and
-    test images with the kept checkpoint, reloaded from disk."""
+def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path, tag: str,
+               reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> FoldOutput:
+    """`KerasBackend.train_fold`: train, then predict validation and test images with the
+    kept checkpoint, reloaded from disk."""
     run_dir = Path(run_dir)
-    place = tf.device("/CPU:0") if cfg.device == "cpu" else contextlib.nullcontext()
-    with place:
+    with placed(cfg.device):
         result = fit_fold(cfg, data.train_x, data.train_y, data.val_x, data.val_y, run_dir,
                           tag, reporter, extra_callbacks)
         model = load_checkpoint(run_dir / f"{tag}.keras")
         val_pred = None if data.val_x is None else predict(model, data.val_x, cfg)
         test_pred = predict(model, test_x, cfg)
-    shutil.rmtree(run_dir / f"{tag}.backup", ignore_errors=True)
     v = versions()
-    return (result | {"device": "cpu" if cfg.device == "cpu" else device_name(),
-                      "framework": f"keras {v['keras']} / tensorflow {v['tensorflow']}"},
-            val_pred, test_pred)
+    return FoldOutput(result | {"device": "cpu" if cfg.device == "cpu" else device_name(),
+                                "framework": f"keras {v['keras']} / tensorflow {v['tensorflow']}"},
+                      val_pred, test_pred)
+
+
+def placed(device: str | None):
+    """TensorFlow on the CPU for --device cpu; otherwise where TensorFlow places work."""
+    return tf.device("/CPU:0") if device == "cpu" else contextlib.nullcontext()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +26,14 @@ import torch
 from torch import nn
 
 from kfold import atomic
+from kfold.backends import FoldData, FoldOutput
+from kfold.backends.rules import TTA_VIEWS, collapse_reason, collapse_step
+from kfold.backends.torch.loader import DeviceBatches, apply_view
 from kfold.errors import KfError
 from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
 from kfold.train.config import TrainConfig
-from kfold.train.loader import TTA_VIEWS, DeviceBatches
-
-
-@dataclass
-class FoldData:
-    """uint8 images (N, H, W) and 0/1 targets; `val_x` None means train on everything."""
-
-    train_x: np.ndarray
-    train_y: np.ndarray
-    val_x: np.ndarray | None = None
-    val_y: np.ndarray | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -94,7 +85,7 @@ def predict(model: nn.Module, images: np.ndarray | torch.Tensor, cfg: TrainConfi
     out = []
     for x, _ in batches(images, None, cfg, info, device, train=False):
         with autocast(device):
-            probs = [torch.sigmoid(model(view(x)).float()) for view in views]
+            probs = [torch.sigmoid(model(apply_view(x, view)).float()) for view in views]
         out.append(torch.stack(probs).mean(0).cpu())
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
@@ -149,11 +140,11 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             if validate:
                 val_p = predict(model, val_x, cfg, info, device)
                 row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
-                reason = collapse_reason(val_p, row["auc"])
-                state["collapsed_epochs"] = state["collapsed_epochs"] + 1 if reason else 0
-                if state["collapsed_epochs"] >= cfg.collapse_epochs:
-                    first = state["epoch"] - cfg.collapse_epochs + 1
-                    state["collapsed"] = (f"{reason} in epochs {first}-{state['epoch']}")
+                reason = collapse_reason(float(np.ptp(val_p)) if len(val_p) else np.inf,
+                                         row["auc"], float(val_p[0]) if len(val_p) else None)
+                state["collapsed_epochs"], state["collapsed"] = collapse_step(
+                    state["collapsed_epochs"], reason, state["epoch"], cfg.collapse_epochs)
+                if state["collapsed"]:
                     reporter.log(
                         f"{tag}: COLLAPSED ({state['collapsed']}); stopping this fold. Try "
                         "--train-mode head, --unfreeze-after N or a lower --lr")
@@ -189,17 +180,6 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             "collapsed": state["collapsed"]}
 
 
-def collapse_reason(val_pred: np.ndarray, val_auc: float) -> str | None:
-    """Why an epoch's validation predictions count as collapsed, or None: every image
-    given the same probability (the original VGG16 fine-tune's "always negative"), or an AUC
-    no better than chance."""
-    if len(val_pred) and float(np.ptp(val_pred)) < 1e-6:
-        return f"constant predictions ({float(val_pred[0]):.4f} for every image)"
-    if np.isfinite(val_auc) and val_auc <= 0.5:
-        return f"validation AUC {val_auc:.4f} <= 0.5"
-    return None
-
-
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(backbone, head) parameters: the head is the model's `head` module, the rest is the
     backbone. A model without a `head` is all head (finetune only)."""
@@ -223,14 +203,15 @@ def set_phase(model: nn.Module, frozen: bool) -> None:
 
 
 def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path, tag: str,
-               reporter: Reporter = Reporter()) -> tuple[dict, np.ndarray | None, np.ndarray]:
+               reporter: Reporter = Reporter()) -> FoldOutput:
     """The backend entry point: train, then predict validation and test images with the kept
     checkpoint. Returns (result, validation predictions or None, test predictions)."""
     info, device = config_info(cfg), resolve_device(cfg.device)
     result = fit_fold(cfg, info, data, run_dir, tag, device, reporter)
     model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
     val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device)
-    return result | {"device": str(device)}, val_pred, predict(model, test_x, cfg, info, device)
+    return FoldOutput(result | {"device": str(device)}, val_pred,
+                      predict(model, test_x, cfg, info, device))
 
 
 def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,

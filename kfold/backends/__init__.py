@@ -1,0 +1,106 @@
+"""Training backends: one declared contract (`Backend`), two implementations, a registry.
+
+The k-fold orchestration (kfold.train), explanation (kfold.explain) and every artifact are
+framework-free and call a backend only through `Backend`. Backends are imported when
+`get_backend` is called, so importing kfold.train, kfold.stack or kfold.kaggle imports
+neither PyTorch nor TensorFlow. Rules both backends share (TTA views, batch augmentation,
+the collapse rule) live in kfold.backends.rules. Adding a backend: a subpackage with a
+class that satisfies `Backend`, and one line in `_LOADERS` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from kfold.errors import KfError
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+
+
+@dataclass
+class FoldData:
+    """uint8 images (N, H, W) and 0/1 targets; `val_x` None means train on everything."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray | None = None
+    val_y: np.ndarray | None = None
+
+
+class FoldOutput(NamedTuple):
+    """What training one tag gives back. `result` holds at least RESULT_KEYS."""
+
+    result: dict
+    val_pred: np.ndarray | None  # None when FoldData has no validation images
+    test_pred: np.ndarray
+
+
+# Keys every backend's `train_fold` result has (the contract test checks them).
+RESULT_KEYS = ("best_epoch", "epochs_run", "val_auc", "seconds", "collapsed", "device")
+
+
+class Backend(Protocol):
+    """What kfold needs from a deep-learning framework. A *tag* names one model of a run
+    (`fold0`, `fold1`, ..., `full`); every file a backend writes for it is in `run_dir` and
+    named from the tag."""
+
+    name: str
+    explain_methods: tuple[str, ...]  # heatmap methods; the first is the default
+
+    def check_config(self, cfg: TrainConfig) -> None:
+        """Raise KfError for what this backend cannot train, before any data is decoded."""
+
+    def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
+                   tag: str, reporter: Reporter) -> FoldOutput:
+        """Train one model (continuing an interrupted one from its resume state), keep
+        `checkpoint_files(tag)` and `history_<tag>.csv`, and predict validation and test
+        images with the kept checkpoint."""
+
+    def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,
+                images: np.ndarray) -> np.ndarray:
+        """Probabilities of defect of uint8 images (N, S, S) from tag's checkpoint (cfg.tta)."""
+
+    def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
+                 method: str = "gradcam", batch_size: int = 64,
+                 device: str | None = None) -> np.ndarray:
+        """(N, S, S) float32 maps in [0, 1] of uint8 images (N, S, S) from tag's checkpoint."""
+
+    def checkpoint_files(self, tag: str) -> tuple[str, ...]:
+        """Names of the files (or folders) a finished tag keeps; the first is the model."""
+
+    def cleanup(self, run_dir: Path, tag: str) -> None:
+        """Remove the tag's resume state once its results are safely written."""
+
+
+def _torch() -> Backend:
+    from kfold.backends.torch import TorchBackend
+
+    return TorchBackend()
+
+
+def _keras() -> Backend:
+    try:
+        from kfold.backends.keras import KerasBackend
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("tensorflow", "keras"):
+            raise KfError(
+                "the keras backend needs TensorFlow and Keras 3: pip install 'kfold[keras]'"
+            ) from None
+        raise
+    return KerasBackend()
+
+
+_LOADERS: dict[str, Callable[[], Backend]] = {"torch": _torch, "keras": _keras}
+BACKENDS = tuple(_LOADERS)
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called `name` (importing its framework now, not before)."""
+    if name not in _LOADERS:
+        raise KfError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return _LOADERS[name]()

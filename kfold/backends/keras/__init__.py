@@ -1,0 +1,75 @@
+"""The Keras 3 / TensorFlow backend, faithful to the original Nexperia notebooks.
+
+`kf train --backend keras --model simple-cnn|vgg16|resnet50`: the same decoded cache,
+`folds.csv` and artifacts as the PyTorch backend (kfold.backends.Backend is the contract).
+`models` holds the networks, `fold` one fold's training with the notebooks' callbacks, `cam`
+Grad-CAM. Files of a tag: `<tag>.keras` (the kept checkpoint), `history_<tag>.csv`, and
+while it trains `<tag>.backup/` (the resume state, removed by `cleanup`). Importing this
+package imports TensorFlow; nothing outside it does. Install with `pip install 'kfold[keras]'`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from kfold.backends import FoldData, FoldOutput
+from kfold.backends.keras import cam, fold
+from kfold.backends.keras._tf import keras, tf  # noqa: F401  (fails early without TensorFlow)
+from kfold.backends.keras.models import KERAS_MODELS, check_model_config
+from kfold.errors import KfError
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+
+__all__ = ["KERAS_MODELS", "KerasBackend"]
+
+
+class KerasBackend:
+    name = "keras"
+    explain_methods = ("gradcam",)
+
+    def check_config(self, cfg: TrainConfig) -> None:
+        """Raise KfError for what this backend cannot train, before any data is decoded."""
+        check_model_config(cfg.model, cfg.image_size, cfg.weights, cfg.train_mode)
+        if cfg.backbone_lr_scale not in (None, 1.0):
+            raise KfError("--backbone-lr-scale is not supported by the keras backend (one "
+                          "learning rate for the whole model, as in the original notebooks)")
+        want = 1 if cfg.model == "simple-cnn" else 3
+        if cfg.in_chans not in (None, want):
+            raise KfError(f"keras {cfg.model} takes --in-chans {want} (gray "
+                          f"{'as is' if want == 1 else 'repeated to RGB'}), not {cfg.in_chans}")
+        if cfg.device not in ("auto", "cpu") and not cfg.device.startswith(("cuda", "gpu")):
+            raise KfError(f"--device {cfg.device!r}: the keras backend takes auto, cpu or cuda")
+
+    def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
+                   tag: str, reporter: Reporter | None = None) -> FoldOutput:
+        return fold.train_fold(cfg, data, test_x, run_dir, tag, reporter)
+
+    def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,
+                images: np.ndarray) -> np.ndarray:
+        with fold.placed(cfg.device):
+            model = fold.load_checkpoint(self._checkpoint(run_dir, tag))
+            return fold.predict(model, images, cfg)
+
+    def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
+                 method: str = "gradcam", batch_size: int = 32,
+                 device: str | None = None) -> np.ndarray:
+        if method not in self.explain_methods:
+            raise KfError(f"the keras backend explains with gradcam only, not {method!r}")
+        with fold.placed(device or cfg.device):
+            return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, batch_size)
+
+    def checkpoint_files(self, tag: str) -> tuple[str, ...]:
+        return (f"{tag}.keras",)
+
+    def cleanup(self, run_dir: Path, tag: str) -> None:
+        shutil.rmtree(Path(run_dir) / f"{tag}.backup", ignore_errors=True)
+
+    def _checkpoint(self, run_dir: Path, tag: str) -> Path:
+        path = Path(run_dir) / self.checkpoint_files(tag)[0]
+        if not path.exists():
+            raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
+        return path
+

@@ -1,0 +1,75 @@
+"""The PyTorch backend (the main engine); kfold.backends.Backend is the contract.
+
+`loader` holds the device-resident batches, `loop` one fold's training, `cam` Grad-CAM.
+Files of a tag: `<tag>.pt` (the kept checkpoint), `history_<tag>.csv`, and while it trains
+`<tag>.last.pt` (the resume state, removed by `cleanup`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kfold.backends import FoldData, FoldOutput
+from kfold.backends.torch import cam, loop
+from kfold.errors import KfError
+from kfold.nets.weights import check_weights_arg
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+
+
+class TorchBackend:
+    name = "torch"
+    explain_methods = tuple(cam.METHODS)
+
+    def check_config(self, cfg: TrainConfig) -> None:
+        """Fail before any decoding: unknown model, missing or mismatched weights file,
+        ImageNet weights that cannot be had offline, an image size the network cannot take."""
+        info = loop.config_info(cfg)
+        check_weights_arg(cfg.weights)
+        if cfg.weights == "imagenet" and not info.pretrained:
+            raise KfError(f"{cfg.model} has no ImageNet weights; use --weights none or a file")
+        model = loop.build_model(cfg, info, torch.device("cpu"), cfg.weights)
+        model.eval()
+        x = torch.zeros(2, info.in_chans, cfg.image_size, cfg.image_size)
+        try:
+            with torch.no_grad():
+                out = model(x)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise KfError(f"{cfg.model} cannot take {cfg.image_size} px images ({first}); "
+                          "try a larger --image-size") from None
+        if tuple(out.shape) != (2,):
+            raise KfError(f"{cfg.model} returned shape {tuple(out.shape)} instead of one "
+                          "logit per image")
+
+    def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
+                   tag: str, reporter: Reporter = Reporter()) -> FoldOutput:
+        return loop.train_fold(cfg, data, test_x, run_dir, tag, reporter)
+
+    def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,
+                images: np.ndarray) -> np.ndarray:
+        info, device = loop.config_info(cfg), loop.resolve_device(cfg.device)
+        model = loop.load_checkpoint(cfg, info, self._checkpoint(run_dir, tag), device)
+        return loop.predict(model, images, cfg, info, device)
+
+    def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
+                 method: str = "gradcam", batch_size: int = 64,
+                 device: str | None = None) -> np.ndarray:
+        return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, method, batch_size,
+                            device)
+
+    def checkpoint_files(self, tag: str) -> tuple[str, ...]:
+        return (f"{tag}.pt",)
+
+    def cleanup(self, run_dir: Path, tag: str) -> None:
+        (Path(run_dir) / f"{tag}.last.pt").unlink(missing_ok=True)
+
+    def _checkpoint(self, run_dir: Path, tag: str) -> Path:
+        path = Path(run_dir) / self.checkpoint_files(tag)[0]
+        if not path.exists():
+            raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
+        return path
+

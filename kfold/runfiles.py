@@ -1,0 +1,70 @@
+"""Every file name of a run folder (`models/<run>/`), in one place.
+
+A *tag* names one model of a run: `fold0` .. `fold{k-1}` for the k-fold models, `full` for
+the retrain on 100%. What a backend writes for a tag (its checkpoint, its resume state) it
+names itself (kfold.backends.Backend.checkpoint_files); everything else is named here.
+The run's prediction files live outside the folder, in `oof/` (kfold.workspace).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+FULL_TAG = "full"
+
+
+def fold_tag(k: int) -> str:
+    return f"fold{k}"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+    @property
+    def record(self) -> Path:
+        """run.json: the typed run record (kfold.record), read and written by kfold.artifacts."""
+        return self.dir / "run.json"
+
+    @property
+    def config(self) -> Path:
+        """config.json: the TrainConfig, written first; a rerun must match it."""
+        return self.dir / "config.json"
+
+    @property
+    def curves(self) -> Path:
+        return self.dir / "curves.png"
+
+    def result(self, tag: str) -> Path:
+        """`<tag>.result.json`: written last, it marks the tag finished."""
+        return self.dir / f"{tag}.result.json"
+
+    def preds(self, tag: str) -> Path:
+        """`<tag>.preds.npz`: the tag's validation and test predictions."""
+        return self.dir / f"{tag}.preds.npz"
+
+    def history(self, tag: str) -> Path:
+        """`history_<tag>.csv`: one row per epoch, written by the backend."""
+        return self.dir / f"history_{tag}.csv"
+
+    def finished_folds(self) -> list[Path]:
+        return sorted(self.dir.glob("fold*.result.json")) if self.dir.exists() else []
+
+    @property
+    def explain_dir(self) -> Path:
+        return self.dir / "explain"
+
+    def explain_grid(self, method: str) -> Path:
+        return self.explain_dir / f"{_slug(method)}.png"
+
+    def explain_table(self, method: str) -> Path:
+        return self.explain_dir / f"{_slug(method)}.csv"
+
+
+def _slug(method: str) -> str:
+    return method.replace("+", "p")
