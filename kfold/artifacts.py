@@ -22,7 +22,7 @@ import pandas as pd
 
 from kfold import atomic
 from kfold.errors import KfError
-from kfold.workspace import Workspace
+from kfold.workspace import NAME, Workspace
 
 FOLDS_COLUMNS = ["id", "target", "fold"]
 OOF_COLUMNS = ["id", "target", "fold", "pred"]
@@ -121,7 +121,8 @@ def list_runs(ws: Workspace) -> list[str]:
     """Names of runs with a run.json, sorted."""
     if not ws.models_dir.exists():
         return []
-    return sorted(p.parent.name for p in ws.models_dir.glob("*/run.json"))
+    return sorted(p.parent.name for p in ws.models_dir.glob("*/run.json")
+                  if NAME.fullmatch(p.parent.name))
 
 
 def list_oof_runs(ws: Workspace) -> list[str]:
@@ -131,7 +132,7 @@ def list_oof_runs(ws: Workspace) -> list[str]:
     return sorted(
         p.name[: -len(".parquet")]
         for p in ws.oof_dir.glob("*.parquet")
-        if not p.name.endswith(".test.parquet")
+        if not p.name.endswith(".test.parquet") and NAME.fullmatch(p.name)
     )
 
 

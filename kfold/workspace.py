@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,39 @@ from kfold.errors import KfError
 from kfold.runfiles import RunFiles
 
 CONFIG_NAME = "kfold.toml"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+NAME_MAX = 100  # a run's files add suffixes such as ".full.test.parquet" to its name
+NEW_RUN_MAX = 80  # leaves room for "-full", the 100%-retrain's submission name
+# kf stack names its outputs stack-<blender>; another run's files end in these suffixes
+RESERVED_PREFIX = "stack-"
+RESERVED_SUFFIXES = (".test", ".full", "-full")
+
+
+def check_name(name: str, what: str = "run name") -> str:
+    """A run, stack or submission name is a name, never a path: letters, digits, `-_.`, not
+    starting with a dot, bounded length. Every artifact path is derived through here."""
+    if not isinstance(name, str) or len(name) > NAME_MAX or not NAME.fullmatch(name):
+        shown = repr(name if not isinstance(name, str) or len(name) <= 40 else name[:40] + "...")
+        size = f" ({len(name)} characters)" if isinstance(name, str) and len(name) > 40 else ""
+        raise KfError(f"{what} {shown}{size} is not a valid name: use 1 to {NAME_MAX} letters, "
+                      "digits, '-', '_' or '.', not starting with '.' (a name, not a path)")
+    return name
+
+
+def check_new_run_name(name: str) -> str:
+    """A name `kf train` may give a new run: valid, short enough for its retrain's files, and
+    not one that collides with a stack's or another run's files."""
+    check_name(name)
+    if len(name) > NEW_RUN_MAX:
+        raise KfError(f"run name {name[:40]!r}... has {len(name)} characters; "
+                      f"use at most {NEW_RUN_MAX}")
+    if name.lower().startswith(RESERVED_PREFIX):
+        raise KfError(f"run name {name!r}: names starting with {RESERVED_PREFIX!r} are kept for "
+                      "`kf stack`'s outputs; choose another --name")
+    if name.lower().endswith(RESERVED_SUFFIXES):
+        raise KfError(f"run name {name!r}: names ending in {', '.join(RESERVED_SUFFIXES)} would "
+                      "share files with another run's; choose another --name")
+    return name
 
 
 @dataclass(frozen=True)
@@ -110,7 +144,7 @@ class Workspace:
 
     # --- per-run artifacts ---------------------------------------------------------------
     def run_dir(self, run: str) -> Path:
-        return self.models_dir / run
+        return self.models_dir / check_name(run)
 
     def run_files(self, run: str) -> RunFiles:
         return RunFiles(self.run_dir(run))
@@ -119,16 +153,16 @@ class Workspace:
         return self.run_files(run).record
 
     def oof_path(self, run: str) -> Path:
-        return self.oof_dir / f"{run}.parquet"
+        return self.oof_dir / f"{check_name(run)}.parquet"
 
     def test_path(self, run: str) -> Path:
-        return self.oof_dir / f"{run}.test.parquet"
+        return self.oof_dir / f"{check_name(run)}.test.parquet"
 
     def full_test_path(self, run: str) -> Path:
-        return self.oof_dir / f"{run}.full.test.parquet"
+        return self.oof_dir / f"{check_name(run)}.full.test.parquet"
 
     def submission_path(self, name: str) -> Path:
-        return self.submissions_dir / f"{name}.csv"
+        return self.submissions_dir / f"{check_name(name, 'submission name')}.csv"
 
     @property
     def ledger_path(self) -> Path:

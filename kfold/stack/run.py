@@ -22,7 +22,7 @@ from kfold.stack.blenders import auc, average_ranks, create_blender, list_blende
 from kfold.stack.cv import check_folds, cross_fit, fold_aucs
 from kfold.stats import AucInterval, PairedDifference, auc_interval, paired_difference
 from kfold.submission import sample_submission, write_submission
-from kfold.workspace import Workspace
+from kfold.workspace import Workspace, check_name
 
 STACK_PREFIX = "stack-"
 
@@ -109,7 +109,7 @@ def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list
                 f"{chosen or 'none'} in {ws.oof_dir}" + (f" ({'; '.join(notes)})" if notes else "")
             )
         return chosen, notes
-    runs = list(dict.fromkeys(r.strip() for r in runs if r.strip()))
+    runs = list(dict.fromkeys(check_name(r.strip()) for r in runs if r.strip()))
     missing = [r for r in runs if r not in present]
     if missing:
         raise KfError(f"no OOF predictions for run(s) {missing} in {ws.oof_dir}; "

@@ -4,6 +4,8 @@ the workspace's kfold.toml defaults), saved in run.json."""
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass
 
 from kfold.data.preprocess import Preprocess
@@ -13,6 +15,31 @@ from kfold.workspace import Workspace
 AUGMENTS = ("none", "flip", "d4")
 TTAS = ("none", "flip", "d4")
 TRAIN_MODES = ("head", "finetune")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+# (field, lowest, highest): the highest values are far above any sensible run and stop a typo
+# (--image-size 100000) from asking for terabytes.
+INT_RANGES = (("n_folds", 2, 100), ("seed", 0, 2**32 - 1), ("image_size", 8, 2048),
+              ("epochs", 1, 100_000), ("batch_size", 1, 65_536), ("patience", 1, 100_000),
+              ("collapse_epochs", 1, 100_000))
+
+
+def _opt(name: str) -> str:
+    return "--" + {"n_folds": "folds"}.get(name, name).replace("_", "-")
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise KfError(f"{_opt(name)} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def _check_number(name: str, value, *, low: float, high: float, low_open: bool = False,
+                  high_open: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise KfError(f"{_opt(name)} must be a number in {interval}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -43,23 +70,27 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.augment not in AUGMENTS:
-            raise KfError(f"--augment must be one of {AUGMENTS}, got {self.augment!r}")
-        if self.tta not in TTAS:
-            raise KfError(f"--tta must be one of {TTAS}, got {self.tta!r}")
-        if self.train_mode not in TRAIN_MODES:
-            raise KfError(f"--train-mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
-        for name in ("epochs", "batch_size", "patience", "image_size", "collapse_epochs"):
-            if getattr(self, name) < 1:
-                raise KfError(f"--{name.replace('_', '-')} must be positive")
-        if self.unfreeze_after is not None and self.unfreeze_after < 0:
-            raise KfError("--unfreeze-after must be 0 or more epochs")
-        if self.backbone_lr_scale is not None and not 0 <= self.backbone_lr_scale <= 1:
-            raise KfError("--backbone-lr-scale must be in [0, 1]")
+        """Every option's range, checked before any data is read; messages name the option."""
+        for name, choices in (("augment", AUGMENTS), ("tta", TTAS), ("train_mode", TRAIN_MODES)):
+            if getattr(self, name) not in choices:
+                raise KfError(f"{_opt(name)} must be one of {choices}, got {getattr(self, name)!r}")
+        for name, low, high in INT_RANGES:
+            _check_int(name, getattr(self, name), low, high)
+        if self.unfreeze_after is not None:
+            _check_int("unfreeze_after", self.unfreeze_after, 0, 100_000)
+        _check_number("lr", self.lr, low=0, low_open=True, high=10)
+        _check_number("weight_decay", self.weight_decay, low=0, high=10)
+        _check_number("dropout", self.dropout, low=0, high=1, high_open=True)
+        if self.pos_weight is not None:
+            _check_number("pos_weight", self.pos_weight, low=0, low_open=True, high=1e4)
+        if self.backbone_lr_scale is not None:
+            _check_number("backbone_lr_scale", self.backbone_lr_scale, low=0, high=1)
         if self.in_chans not in (None, 1, 3):
             raise KfError(f"--in-chans must be 1 or 3, got {self.in_chans}")
-        if not self.weights:
+        if not isinstance(self.weights, str) or not self.weights:
             raise KfError("--weights must be none, imagenet or a file path")
+        if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
+            raise KfError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         Preprocess(self.crop, self.threshold, self.binarize)  # validates the options
 
     @classmethod

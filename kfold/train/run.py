@@ -29,7 +29,7 @@ from kfold.runfiles import RunFiles, fold_tag
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
 from kfold.train.tag import train_or_skip
-from kfold.workspace import Workspace
+from kfold.workspace import Workspace, check_new_run_name
 
 
 def default_run_name(cfg: TrainConfig) -> str:
@@ -40,7 +40,7 @@ def default_run_name(cfg: TrainConfig) -> str:
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
               skip_bad: bool = False, reporter: Reporter = Reporter()) -> dict:
     """Train (or finish) run `name` with `cfg`; return its run.json content."""
-    name = name or default_run_name(cfg)
+    name = check_new_run_name(default_run_name(cfg) if name is None else name)
     backend = get_backend(cfg.backend)
     backend.check_config(cfg)  # an unknown model fails before any decoding
     files = claim_run_dir(ws, name, cfg, force)
