@@ -1,17 +1,46 @@
-"""Binary classification metrics: the original notebooks' set, computed with scikit-learn."""
+"""Binary classification metrics: ROC AUC (the one AUC of kfold) and the original notebooks'
+threshold metrics."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
-from sklearn.metrics import confusion_matrix, roc_auc_score
+from sklearn.metrics import confusion_matrix
+
+from kfold.errors import KfError
 
 
-def auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC AUC; NaN when only one class is present (AUC is undefined there)."""
-    y = np.asarray(y)
-    if len(np.unique(y)) < 2:
-        return float("nan")
-    return float(roc_auc_score(y, p))
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of a 1-D array, ties sharing their average rank (like scipy's rankdata)."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    order = np.argsort(values)  # ties are averaged below, so sort stability does not matter
+    ordered = values[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1])
+    ends = np.concatenate([starts[1:], [n]])
+    ranks = np.empty(n, dtype=float)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def auc(y: np.ndarray, score: np.ndarray, *,
+        single_class: Literal["nan", "raise"] = "nan") -> float:
+    """ROC AUC (Mann-Whitney U, tied scores counted as half); equals sklearn's roc_auc_score.
+
+    AUC is undefined when the rows hold one class only. `single_class` says what the caller
+    wants then: "nan" (a number to record, e.g. a validation fold's AUC while training goes
+    on) or "raise" (a `KfError`, where a score is required, e.g. to rank blends).
+    """
+    y = np.asarray(y).astype(bool)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        if single_class == "nan":
+            return float("nan")
+        raise KfError("AUC needs both classes among the rows scored; found only one")
+    ranks = average_ranks(score)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:

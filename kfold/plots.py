@@ -1,4 +1,6 @@
-"""Matplotlib figures written as PNG files (headless backend)."""
+"""Matplotlib figures written as PNG files: the one place that picks the headless backend
+and writes a figure (atomically). Every module that draws imports `plt` and `save_figure`
+from here, lazily where its package must stay light at import time."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ import pandas as pd  # noqa: E402
 from kfold.atomic import atomic_path  # noqa: E402
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Write `fig` as a PNG at `path` (temp file + rename) and close it."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 

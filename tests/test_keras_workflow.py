@@ -57,7 +57,7 @@ def test_keras_run_has_the_shared_artifacts(ws):
 def test_keras_and_torch_runs_stack_together(ws):
     aligned = artifacts.load_aligned_oof(ws, ["keras-cnn", "torch-cnn"])
     assert len(aligned) == 48 and {"keras-cnn", "torch-cnn"} <= set(aligned.columns)
-    report = stack_runs(ws, ["keras-cnn", "torch-cnn"], metas=["mean"])
+    report = stack_runs(ws, ["keras-cnn", "torch-cnn"], blenders=["mean"])
     assert {s.name for s in report.scores if s.kind == "run"} == {"keras-cnn", "torch-cnn"}
     assert all(np.isfinite(s.oof_auc) for s in report.scores)
 

@@ -2,20 +2,12 @@
 
 import numpy as np
 import pytest
-from scipy.stats import rankdata
 from sklearn.base import clone
-from sklearn.metrics import roc_auc_score
 
 from kfold.bench.stack import make_runs
 from kfold.errors import KfError
-from kfold.stack.blenders import (
-    BLENDERS,
-    auc,
-    average_ranks,
-    create_blender,
-    ecdf_transform,
-    list_blenders,
-)
+from kfold.metrics import auc
+from kfold.stack.blenders import BLENDERS, create_blender, ecdf_transform, list_blenders
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +78,6 @@ def test_unknown_blender_names_the_known_ones():
 
 def test_none_arguments_keep_the_blender_default():
     assert create_blender("logreg", C=None).C == 1.0
-
-
-def test_auc_and_ranks_match_scipy_and_sklearn_with_ties():
-    rng = np.random.default_rng(0)
-    score = rng.integers(0, 20, 500) / 20  # many ties
-    y = rng.integers(0, 2, 500)
-    np.testing.assert_allclose(average_ranks(score), rankdata(score))
-    assert auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
 
 
 def test_ecdf_transform_is_a_monotone_map_into_unit_interval():

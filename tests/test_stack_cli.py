@@ -21,15 +21,15 @@ def test_kf_stack_prints_the_leaderboard_and_writes_every_blend(ws):
     for name in ["run0", "run1", "run2"] + [f"stack-{m}" for m in list_blenders()]:
         assert name in result.output
     assert "OOF AUC" in result.output and "fold AUC" in result.output
-    for meta in list_blenders():
-        assert ws.oof_path(f"stack-{meta}").exists()
-        assert ws.test_path(f"stack-{meta}").exists()
-        assert ws.submission_path(f"stack-{meta}").with_suffix(".json").exists()
+    for blender in list_blenders():
+        assert ws.oof_path(f"stack-{blender}").exists()
+        assert ws.test_path(f"stack-{blender}").exists()
+        assert ws.submission_path(f"stack-{blender}").with_suffix(".json").exists()
 
 
 def test_kf_stack_with_named_runs_and_one_blender(ws):
     result = runner.invoke(app, ["stack", "-w", str(ws.root), "--runs", "run0,run2",
-                                 "--meta", "hillclimb"])
+                                 "--meta", "hillclimb"])  # --meta: the old name, kept
     assert result.exit_code == 0, result.output
     assert "stack-hillclimb" in result.output and "run1" not in result.output
     assert not ws.oof_path("stack-mean").exists()
@@ -38,7 +38,7 @@ def test_kf_stack_with_named_runs_and_one_blender(ws):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--meta", "xgb"], "unknown blender(s) ['xgb']"),
+        (["--blender", "xgb"], "unknown blender(s) ['xgb']"),
         (["--runs", "run0"], "needs at least two runs"),
         (["--use-full"], "--use-full needs 100%-retrain predictions"),
     ],
@@ -51,7 +51,7 @@ def test_kf_stack_user_errors_are_one_line_and_exit_2(ws, args, message):
 
 
 def test_plot_runs_writes_a_correlation_heatmap_and_roc_curves(ws, tmp_path):
-    stack_runs(ws, metas="mean")
+    stack_runs(ws, blenders="mean")
     paths = plot_runs(ws, None, tmp_path / "plots")
     assert [p.name for p in paths] == ["oof_corr.png", "oof_roc.png"]
     for p in paths:

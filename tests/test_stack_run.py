@@ -119,7 +119,7 @@ def test_runs_of_different_backends_and_image_sizes_stack_when_folds_match(ws):
                                      "config": {"image_size": 64}})
     artifacts.write_run(ws, "run1", {"model": "vgg16", "backend": "keras",
                                      "config": {"image_size": 224}})
-    stack_runs(ws, metas="logreg")
+    stack_runs(ws, blenders="logreg")
     side = json.loads(ws.submission_path("stack-logreg").with_suffix(".json").read_text())
     assert side["lineage"]["run_info"] == {
         "run0": {"model": "simple_cnn", "backend": "torch", "image_size": 64},
@@ -129,22 +129,22 @@ def test_runs_of_different_backends_and_image_sizes_stack_when_folds_match(ws):
 
 def test_a_stack_can_be_stacked_again_but_not_overwritten(stacked):
     ws, _ = stacked
-    report = stack_runs(ws, runs=["run0", "stack-logreg"], metas="mean", write=False)
+    report = stack_runs(ws, runs=["run0", "stack-logreg"], blenders="mean", write=False)
     assert report.runs == ["run0", "stack-logreg"]
     with pytest.raises(KfError, match=r"--runs includes \['stack-mean'\], which this stack would"):
-        stack_runs(ws, runs=["run0", "stack-mean"], metas="mean")
+        stack_runs(ws, runs=["run0", "stack-mean"], blenders="mean")
 
 
 def test_default_runs_exclude_earlier_stacks(stacked):
     ws, _ = stacked
-    again = stack_runs(ws, metas="mean", write=False)
+    again = stack_runs(ws, blenders="mean", write=False)
     assert again.runs == ["run0", "run1"]
 
 
 def test_test_predictions_come_from_the_blender_refitted_on_all_oof_rows(ws):
     runs = ["run0", "run1", "run2"]
     X, y, _ = _xyf(ws, runs)
-    stack_runs(ws, metas="logreg")
+    stack_runs(ws, blenders="logreg")
     T = np.column_stack([artifacts.read_test_preds(ws.test_path(r)).sort_values("id")["pred"]
                          for r in runs])
     expected = create_blender("logreg").fit(X, y).predict_proba(T)
@@ -290,20 +290,20 @@ def _test_nan(ws, run):
                                    r"missing for \['run0', 'run1', 'run2'\]")),
         (None, {"runs": ["run0"]}, r"needs at least two runs; --runs named only \['run0'\]"),
         (None, {"runs": ["run0", "nope"]}, r"no OOF predictions for run\(s\) \['nope'\]"),
-        (None, {"metas": "mean,xgb"}, r"unknown blender\(s\) \['xgb'\]"),
+        (None, {"blenders": "mean,xgb"}, r"unknown blender\(s\) \['xgb'\]"),
     ],
 )
 def test_misaligned_or_broken_runs_are_refused(ws, spoil, kwargs, match):
     if spoil:
         spoil(ws, "run2")
     with pytest.raises(KfError, match=match):
-        stack_runs(ws, **{"metas": "mean", **kwargs})
+        stack_runs(ws, **{"blenders": "mean", **kwargs})
     assert not ws.oof_path("stack-mean").exists()  # nothing half-written
 
 
 def test_default_mode_skips_a_run_on_another_split_with_a_note(ws):
     _other_split(ws, "run2")
-    report = stack_runs(ws, metas="mean", write=False)
+    report = stack_runs(ws, blenders="mean", write=False)
     assert report.runs == ["run0", "run1"]
     assert len(report.notes) == 1 and "skipped 'run2': trained on another fold split" in \
         report.notes[0]
@@ -313,7 +313,7 @@ def test_default_mode_needs_two_runs_on_the_current_split(ws):
     _other_split(ws, "run1")
     _other_split(ws, "run2")
     with pytest.raises(KfError, match=r"at least two runs on the current folds; found \['run0'\]"):
-        stack_runs(ws, metas="mean", write=False)
+        stack_runs(ws, blenders="mean", write=False)
 
 
 # --- --use-full ----------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_use_full_blends_rank_normalised_retrain_predictions(ws):
     for r in runs:  # a retrained model on another scale: squashed towards 0
         t = artifacts.read_test_preds(ws.test_path(r))
         artifacts.write_test_preds(ws.full_test_path(r), t.assign(pred=t["pred"] ** 3)[["id", "pred"]])
-    report = stack_runs(ws, metas="mean,hillclimb", use_full=True)
+    report = stack_runs(ws, blenders="mean,hillclimb", use_full=True)
     assert report.test_source == "full-retrain (rank-normalised)"
     side = json.loads(ws.submission_path("stack-mean").with_suffix(".json").read_text())
     assert side["lineage"]["test_predictions"] == "full-retrain (rank-normalised)"

@@ -110,7 +110,7 @@ def constant_net(image_size: int = 32, in_chans: int = 1, dropout: float = 0.0,
 
 @pytest.fixture
 def constant_model():
-    register_model(default_size=32)(constant_net)
+    register_model()(constant_net)
     yield "constant-net"
     _REGISTRY.pop("constant-net")
 

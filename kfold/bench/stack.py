@@ -81,7 +81,7 @@ def write_workspace(root: str | Path, **kwargs) -> Workspace:
 
 
 def bench_stacking(n_rows: int = 35000, n_runs: int = 10, seed: int = 0,
-                   metas: list[str] | None = None) -> list[dict]:
+                   blenders: list[str] | None = None) -> list[dict]:
     """Stack `n_runs` synthetic runs of `n_rows` OOF rows (5 folds) with every blender.
 
     Returns one dict per blender — blender, seconds (cross-fit on 5 folds + refit + writing
@@ -90,7 +90,7 @@ def bench_stacking(n_rows: int = 35000, n_runs: int = 10, seed: int = 0,
     with tempfile.TemporaryDirectory(prefix="kf-bench-stack-") as root:
         ws = write_workspace(root, n_rows=n_rows, n_runs=n_runs, n_test=n_rows // 2, seed=seed)
         start = time.perf_counter()
-        report = stack_runs(ws, metas=metas)
+        report = stack_runs(ws, blenders=blenders)
         total = time.perf_counter() - start
     rows = [{"blender": s.name.removeprefix("stack-"), "seconds": round(s.seconds, 3),
              "oof_auc": round(s.oof_auc, 5), "rows": n_rows, "runs": n_runs}

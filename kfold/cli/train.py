@@ -117,10 +117,10 @@ def models(
         source = "kfold" if name in registered else "timm"
         if info.timm_name and name in registered:
             source = f"timm {info.timm_name}"
-        rows.append([name, source, info.default_size, info.in_chans,
+        rows.append([name, source, info.in_chans,
                      " ".join(f"{v:.3f}" for v in info.mean),
                      " ".join(f"{v:.3f}" for v in info.std), "yes" if info.pretrained else ""])
     console.print(table(f"models matching {pattern!r}",
-                        ["name", "source", "size", "in_chans", "mean", "std", "imagenet"], rows))
+                        ["name", "source", "in_chans", "mean", "std", "imagenet"], rows))
     if len(timm_names) > limit:
         console.print(f"... and {len(timm_names) - limit} more timm names (--limit)")

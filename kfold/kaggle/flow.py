@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from kfold import atomic
 from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission
 from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
@@ -303,10 +302,7 @@ def plot_rank_history(history: list[dict], path: Path) -> Path | None:
               for h in history if h["our_rank"] is not None]
     if not points:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from kfold.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
@@ -315,10 +311,7 @@ def plot_rank_history(history: list[dict], path: Path) -> Path | None:
     ax.set_title(f"our rank over time (of {points[-1][2]} teams)")
     fig.autofmt_xdate()
     fig.tight_layout()
-    with atomic.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 # --- data download -------------------------------------------------------------------------

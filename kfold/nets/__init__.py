@@ -3,7 +3,8 @@ decorated function. Every model takes (N, C, H, W) float input and returns (N,) 
 
 Registered names (`simple-cnn`, `vgg16`, `resnet50`, ...) come first; any other name that
 timm knows (`resnet18`, `efficientnet_b0`, `convnext_nano.in12k`, ...) is built through
-`kfold.nets.zoo` with its default size and normalisation taken from timm's pretrained config.
+`kfold.nets.zoo` with its normalisation taken from timm's pretrained config. The input size
+is the run's (`--image-size`, else kfold.toml's `image_size`), whatever the model.
 Builders take `image_size`, `in_chans`, `dropout` and `weights` (none | imagenet | PATH).
 """
 
@@ -29,11 +30,9 @@ class ModelInfo:
 
     name: str
     builder: Callable[..., nn.Module]
-    default_size: int
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
     in_chans: int = 1
-    # Grad-CAM target layer, chosen per architecture.
     # Grad-CAM target layer, chosen per architecture: (model, input side) -> layer.
     target_layer: Callable[[nn.Module, int], nn.Module] | None = None
     timm_name: str | None = None  # the timm architecture(.tag) behind the entry, if any
@@ -64,14 +63,14 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(*, default_size: int, mean=(0.5,), std=(0.5,), in_chans: int = 1,
+def register_model(*, mean=(0.5,), std=(0.5,), in_chans: int = 1,
                    target_layer: Callable[[nn.Module, int], nn.Module] | None = None,
                    timm_name: str | None = None, pretrained: bool = False):
     """Register `fn` under its name with underscores as dashes (`simple_cnn` -> simple-cnn)."""
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = fn.__name__.replace("_", "-")
-        _REGISTRY[name] = ModelInfo(name, fn, default_size, tuple(mean), tuple(std), in_chans,
+        _REGISTRY[name] = ModelInfo(name, fn, tuple(mean), tuple(std), in_chans,
                                     target_layer, timm_name, pretrained)
         return fn
 

@@ -38,7 +38,7 @@ class SimpleCNN(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-@register_model(default_size=64, target_layer=lambda m, size: m.features[-4])
+@register_model(target_layer=lambda m, size: m.features[-4])
 def simple_cnn(image_size: int = 64, in_chans: int = 1, dropout: float = 0.3,
                weights: str = "none") -> nn.Module:
     if image_size < 8:

@@ -110,7 +110,7 @@ def _check_size(backbone: nn.Module, name: str, image_size: int) -> None:
 
 
 # --- the registry entries ------------------------------------------------------------------
-_IMAGENET = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "in_chans": 3, "default_size": 224,
+_IMAGENET = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "in_chans": 3,
              "target_layer": timm_target_layer, "pretrained": True}
 
 
@@ -147,16 +147,15 @@ def timm_names() -> list[str]:
 
 def timm_info(name: str) -> ModelInfo | None:
     """A registry entry for any timm name (`resnet18`, `convnext_nano.in12k_ft_in1k`), with its
-    default size and normalisation from timm's pretrained config; None if timm lacks it."""
+    normalisation from timm's pretrained config; None if timm lacks it."""
     import timm
 
     if not timm.is_model(name):
         return None
     cfg = timm.models.get_pretrained_cfg(name, allow_unregistered=True)
-    size = (cfg.input_size[-1] if cfg is not None and cfg.input_size else 224)
     mean = tuple(cfg.mean) if cfg is not None and cfg.mean else IMAGENET_MEAN
     std = tuple(cfg.std) if cfg is not None and cfg.std else IMAGENET_STD
     has_weights = cfg is not None and bool(cfg.hf_hub_id or cfg.url or cfg.file)
-    info = ModelInfo(name, functools.partial(build_timm, name), size, mean, std, len(mean),
+    info = ModelInfo(name, functools.partial(build_timm, name), mean, std, len(mean),
                      timm_target_layer, name, has_weights)
     return info.with_chans(GRAY_IN_CHANS, keep_rgb=True)

@@ -15,7 +15,7 @@ __all__ = [
 
 def __getattr__(name):  # heavy imports (matplotlib, rich) only when used
     if name == "plot_runs":
-        from kfold.stack.report import plot_runs
+        from kfold.stack.plots import plot_runs
         return plot_runs
     if name == "render_stack_report":
         from kfold.stack.render import render_stack_report

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from kfold.errors import KfError
+from kfold.metrics import auc
 
 BLENDERS: dict[str, type[Blender]] = {}
 
@@ -41,7 +42,7 @@ def register(name: str):
 
 
 def list_blenders() -> list[str]:
-    """Registered blender names, in registration order (the order `--meta all` runs them)."""
+    """Registered blender names, in registration order (the order `--blender all` runs them)."""
     return list(BLENDERS)
 
 
@@ -57,30 +58,6 @@ def logit(p: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)) with p clipped to [1e-6, 1 - 1e-6], so 0 and 1 stay finite."""
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of a 1-D array, ties sharing their average rank (like scipy's rankdata)."""
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    order = np.argsort(values)  # ties are averaged below, so sort stability does not matter
-    ordered = values[order]
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1])
-    ends = np.concatenate([starts[1:], [n]])
-    ranks = np.empty(n, dtype=float)
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
-
-
-def auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC (Mann-Whitney U with tied scores counted as half); equals sklearn's roc_auc_score."""
-    y = np.asarray(y).astype(bool)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        raise KfError("AUC needs both classes among the rows scored; found only one")
-    ranks = average_ranks(score)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def ecdf_transform(sorted_reference: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -302,13 +279,13 @@ class HillClimbBlender(Blender):
     def _fit(self, X, y):
         m = X.shape[1]
         counts = np.zeros(m, dtype=int)
-        scores = [auc(y, X[:, j]) for j in range(m)]
+        scores = [auc(y, X[:, j], single_class="raise") for j in range(m)]
         first = int(np.argmax(scores))
         counts[first] = 1
         total = X[:, first].copy()
         best = scores[first]
         for _ in range(self.max_iter):
-            trial = [auc(y, total + X[:, j]) for j in range(m)]
+            trial = [auc(y, total + X[:, j], single_class="raise") for j in range(m)]
             j = int(np.argmax(trial))
             if trial[j] <= best + self.tol:
                 break

@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.base import clone
 
 from kfold.errors import KfError
-from kfold.stack.blenders import Blender, auc
+from kfold.metrics import auc
+from kfold.stack.blenders import Blender
 
 
 def check_folds(y: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -42,4 +43,4 @@ def cross_fit(blender: Blender, X: np.ndarray, y: np.ndarray, folds: np.ndarray)
 def fold_aucs(y: np.ndarray, pred: np.ndarray, folds: np.ndarray) -> np.ndarray:
     """AUC of `pred` within each fold, in fold order."""
     folds = np.asarray(folds)
-    return np.array([auc(y[folds == k], pred[folds == k]) for k in np.unique(folds)])
+    return np.array([auc(y[folds == k], pred[folds == k], single_class="raise") for k in np.unique(folds)])

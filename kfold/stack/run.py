@@ -1,9 +1,9 @@
 """`stack_runs`: check the runs, cross-fit every blender on their folds, refit, write artifacts.
 
-For each blender `<meta>` it writes
-- `oof/stack-<meta>.parquet`        id, target, fold, pred  (the fold-honest OOF: a stack is a run)
-- `oof/stack-<meta>.test.parquet`   id, pred                (blender refitted on all OOF rows)
-- `submissions/stack-<meta>.csv`    + sidecar with lineage and CV AUC.
+For each blender `<blender>` it writes
+- `oof/stack-<blender>.parquet`        id, target, fold, pred  (the fold-honest OOF: a stack is a run)
+- `oof/stack-<blender>.test.parquet`   id, pred                (blender refitted on all OOF rows)
+- `submissions/stack-<blender>.csv`    + sidecar with lineage and CV AUC.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pandas as pd
 
 from kfold import artifacts
 from kfold.errors import KfError
-from kfold.stack.blenders import auc, average_ranks, create_blender, list_blenders
+from kfold.metrics import auc, average_ranks
+from kfold.stack.blenders import create_blender, list_blenders
 from kfold.stack.cv import check_folds, cross_fit, fold_aucs
 from kfold.stats import AucInterval, PairedDifference, auc_interval, paired_difference
 from kfold.submission import sample_submission, write_submission
@@ -69,13 +70,13 @@ class StackReport:
 
 
 # --- choosing what to stack ----------------------------------------------------------------
-def parse_metas(metas) -> list[str]:
+def parse_blenders(blenders) -> list[str]:
     """Blender names from a list or a comma-separated string; None or 'all' means every one."""
-    if metas is None:
+    if blenders is None:
         return list_blenders()
-    if isinstance(metas, str):
-        metas = [metas]
-    names = [m.strip() for item in metas for m in item.split(",") if m.strip()]
+    if isinstance(blenders, str):
+        blenders = [blenders]
+    names = [m.strip() for item in blenders for m in item.split(",") if m.strip()]
     if not names or "all" in names:
         return list_blenders()
     unknown = [m for m in names if m not in list_blenders()]
@@ -215,9 +216,9 @@ def _score(name, kind, y, pred, folds, best: np.ndarray | None = None, **extra) 
     """`best`: the best single run's OOF predictions, for the gain and its paired test
     (None for the best run itself)."""
     per_fold = fold_aucs(y, pred, folds)
-    oof_auc = auc(y, pred)
+    oof_auc = auc(y, pred, single_class="raise")
     vs_best = None if best is None else paired_difference(y, pred, best)
-    gain = 0.0 if best is None else oof_auc - auc(y, best)
+    gain = 0.0 if best is None else oof_auc - auc(y, best, single_class="raise")
     return Score(name, kind, oof_auc, float(per_fold.mean()), float(per_fold.std(ddof=1)),
                  gain, interval=auc_interval(y, pred), vs_best=vs_best, **extra)
 
@@ -225,23 +226,23 @@ def _score(name, kind, y, pred, folds, best: np.ndarray | None = None, **extra) 
 def stack_runs(
     ws: Workspace,
     runs: list[str] | None = None,
-    metas: list[str] | str | None = None,
+    blenders: list[str] | str | None = None,
     use_full: bool = False,
     write: bool = True,
 ) -> StackReport:
-    """Stack runs with every blender in `metas` and report them beside the base runs.
+    """Stack runs with every blender in `blenders` and report them beside the base runs.
 
     Guarantees: the runs share ids, targets and fold split and hold no NaN or out-of-[0, 1]
     prediction, or a KfError names the runs and what differs; each blender's OOF row in fold k
     comes from a fit on the other folds only; test predictions come from the blender refitted
     on all OOF rows. `write=False` computes the report without writing artifacts.
     """
-    metas = parse_metas(metas)
+    blenders = parse_blenders(blenders)
     runs, notes = resolve_runs(ws, runs)
-    clash = [r for r in runs if r in {STACK_PREFIX + m for m in metas}]
+    clash = [r for r in runs if r in {STACK_PREFIX + b for b in blenders}]
     if write and clash:
         raise KfError(f"--runs includes {clash}, which this stack would overwrite; "
-                      f"leave it out or choose other blenders with --meta")
+                      f"leave it out or choose other blenders with --blender")
     aligned = artifacts.load_aligned_oof(ws, runs)
     X = aligned[runs].to_numpy(dtype=float)
     y = aligned["target"].to_numpy().astype(int)
@@ -250,7 +251,7 @@ def stack_runs(
     fingerprint = artifacts.folds_fingerprint(aligned)
     test_ids, T, source = load_test_matrix(ws, runs, X, use_full)
 
-    top = int(np.argmax([auc(y, X[:, j]) for j in range(len(runs))]))
+    top = int(np.argmax([auc(y, X[:, j], single_class="raise") for j in range(len(runs))]))
     best = X[:, top]
     base = [_score(r, "run", y, X[:, j], folds, best=None if j == top else best)
             for j, r in enumerate(runs)]
@@ -258,23 +259,23 @@ def stack_runs(
     run_info = describe_runs(ws, runs)
 
     stacks, written = [], {}
-    for meta in metas:
+    for blender_name in blenders:
         start = time.perf_counter()
-        blender = create_blender(meta)
+        blender = create_blender(blender_name)
         oof = cross_fit(blender, X, y, folds)
-        final = create_blender(meta).fit(X, y)
+        final = create_blender(blender_name).fit(X, y)
         test = final.predict_proba(T)
         learned = final.learned()
         if "weights" in learned or "coef" in learned:
             key = "weights" if "weights" in learned else "coef"
             learned = {**learned, key: dict(zip(runs, learned[key]))}
-        name = STACK_PREFIX + meta
+        name = STACK_PREFIX + blender_name
         score = _score(name, "stack", y, oof, folds, best=best, learned=learned)
         if write:
-            written[meta] = _write_stack(
+            written[blender_name] = _write_stack(
                 ws, name, aligned, oof, test_ids, test,
                 lineage={
-                    "kind": "stack", "blender": meta, "params": blender.get_params(),
+                    "kind": "stack", "blender": blender_name, "params": blender.get_params(),
                     "runs": runs, "base_oof_auc": base_aucs, "test_predictions": source,
                     "test_files": [str((ws.full_test_path(r) if use_full else ws.test_path(r))
                                        .relative_to(ws.root)) for r in runs],

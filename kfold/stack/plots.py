@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from kfold import artifacts
+from kfold.metrics import auc, average_ranks
 from kfold.workspace import Workspace
 
 
 def rank_correlation(preds: np.ndarray) -> np.ndarray:
     """Spearman correlation between the columns of an (n_rows, n_runs) matrix."""
-    from kfold.stack.blenders import average_ranks
-
     ranks = np.column_stack([average_ranks(preds[:, j]) for j in range(preds.shape[1])])
     return np.corrcoef(ranks, rowvar=False)
 
@@ -24,13 +23,9 @@ def plot_runs(ws: Workspace, runs: list[str] | None = None,
     and `oof_roc.png` (every run's and stack's OOF ROC curve on one plot) into `out_dir`
     (default: the workspace's `oof/`). `runs` default: every OOF file in `oof/`; they must
     share ids, targets and folds. Returns the paths written."""
-    import matplotlib
+    from sklearn.metrics import roc_curve
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    from kfold import atomic
+    from kfold.plots import plt, save_figure
 
     runs = list(runs) if runs else artifacts.list_oof_runs(ws)
     aligned = artifacts.load_aligned_oof(ws, runs)
@@ -52,24 +47,17 @@ def plot_runs(ws: Workspace, runs: list[str] | None = None,
     fig.colorbar(im, ax=ax, label="Spearman correlation of OOF predictions")
     ax.set_title("OOF prediction correlation (low = more to gain by blending)")
     fig.tight_layout()
-    corr_path = out_dir / "oof_corr.png"
-    with atomic.atomic_path(corr_path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    corr_path = save_figure(fig, out_dir / "oof_corr.png")
 
     fig, ax = plt.subplots(figsize=(6.5, 6))
     for j, run in enumerate(runs):
         fpr, tpr, _ = roc_curve(y, preds[:, j])
         ax.plot(fpr, tpr, lw=1.4, ls="--" if run.startswith("stack-") else "-",
-                label=f"{run} (AUC {roc_auc_score(y, preds[:, j]):.4f})")
+                label=f"{run} (AUC {auc(y, preds[:, j], single_class='raise'):.4f})")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title("OOF ROC curves")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    roc_path = out_dir / "oof_roc.png"
-    with atomic.atomic_path(roc_path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return [corr_path, roc_path]
+    return [corr_path, save_figure(fig, out_dir / "oof_roc.png")]
