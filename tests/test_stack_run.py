@@ -15,8 +15,9 @@ from sklearn.preprocessing import FunctionTransformer
 from kfold import artifacts
 from kfold.bench.stack import write_workspace
 from kfold.errors import KfError
+from kfold.metrics import auc
 from kfold.stack import create_blender, list_blenders, stack_runs
-from kfold.stack.blenders import BLENDERS, auc, logit
+from kfold.stack.blenders import BLENDERS, logit
 from kfold.stack.cv import cross_fit
 from kfold.stack.run import rank_to_reference
 
