@@ -91,7 +91,7 @@ def test_a_gain_within_noise_is_marked(tmp_path):
     artifacts.write_oof(ws.oof_path("copy"), oof.assign(pred=np.clip(oof["pred"] + jitter, 0, 1)))
     test = artifacts.read_test_preds(ws.test_path("run0"))
     artifacts.write_test_preds(ws.test_path("copy"), test)
-    report = stack_runs(ws, metas="mean", write=False)
+    report = stack_runs(ws, blenders="mean", write=False)
     mean = report.score("mean")
     assert mean.within_noise and verdict(mean) == "within noise"
     assert verdict(report.best_run) == "best run"

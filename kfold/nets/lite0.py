@@ -85,7 +85,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@register_model(timm_name=TIMM_NAME, default_size=224, mean=(0.5,) * 3, std=(0.5,) * 3,
+@register_model(timm_name=TIMM_NAME, mean=(0.5,) * 3, std=(0.5,) * 3,
                 in_chans=3, target_layer=timm_target_layer, pretrained=True)
 def efficientnet_lite0(image_size: int = 224, in_chans: int = GRAY_IN_CHANS,
                        dropout: float = 0.3, weights: str = "none") -> nn.Module:
