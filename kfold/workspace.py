@@ -68,6 +68,9 @@ class Config:
     seed: int = 42
     image_size: int = 64
     daily_limit: int = 5
+    # share of the test set Kaggle scores publicly (kf shakeup, kf plan); None: from
+    # data/solution.csv's Usage column when there is one, else 0.3 (said so in the output)
+    public_fraction: float | None = None
 
     @classmethod
     def from_dict(cls, raw: dict) -> Config:
@@ -78,7 +81,8 @@ class Config:
         return cls(**raw)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The keys TOML can hold (unset optional keys are left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ prints them) beside the function that measures in detail:
 - `train`: small-CNN training images/s through the real pipeline vs tensors in memory;
 - `models`: VGG16 / ResNet50 training and inference (with and without d4 TTA), peak memory;
 - `stack`: seconds per blender on 35,000 rows x 10 synthetic runs;
+- `shakeup`: the public/private simulation, 2,000 splits x 20 runs x 35,000 rows, vectorised
+  vs scikit-learn per split;
 - `explain`: Grad-CAM images/s, alone and with mapping and scoring;
 - `keras`: the Keras small CNN on the same cached images (last: TensorFlow in the process
   slows PyTorch down).
@@ -25,7 +27,7 @@ from pathlib import Path
 from kfold.data.synth import synthesize
 from kfold.workspace import Workspace
 
-CASES = ("pipeline", "train", "models", "stack", "explain", "keras")
+CASES = ("pipeline", "train", "models", "stack", "shakeup", "explain", "keras")
 
 
 def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:

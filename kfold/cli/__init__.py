@@ -29,6 +29,7 @@ app.command("retrain")(train.retrain)
 app.command("models")(train.models)
 app.command("runs")(runs.runs)
 app.command("stack")(stack.stack)
+app.command("shakeup")(stack.shakeup)
 app.command("explain")(explain.explain)
 
 app.command("submit")(kaggle.submit)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kfold.cli._common import WorkspaceOpt, console, open_workspace
+from kfold.cli._common import (
+    FormatOpt,
+    WorkspaceOpt,
+    check_format,
+    console,
+    emit,
+    open_workspace,
+    say,
+)
 
 
 def stack(
@@ -29,3 +38,40 @@ def stack(
     run_list = [r for r in runs.split(",") if r.strip()] if runs is not None else None
     report = stack_runs(ws, runs=run_list, blenders=blender, use_full=use_full)
     render_stack_report(report, console)
+
+
+def shakeup(
+    workspace: WorkspaceOpt = None,
+    runs: Annotated[str | None, typer.Option(
+        "--runs", help="Comma-separated runs or stacks (default: every OOF file in oof/ on "
+                       "the current folds).")] = None,
+    public_fraction: Annotated[float | None, typer.Option(
+        "--public-fraction", help="Share of the test set scored publicly (default: kfold.toml "
+                                  "public_fraction, data/solution.csv, else 0.3).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Simulated splits.")] = 2000,
+    test_rows: Annotated[int | None, typer.Option(
+        "--test-rows", help="Rows of the test set (default: the runs' test predictions).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the splits.")] = 0,
+    png: Annotated[Path | None, typer.Option(
+        "--png", help="Where to write the picture (default: oof/shakeup.png).")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Simulate the public/private shake-up: per run the spread of public and private AUC,
+    P(beats the best run on private), the expected |public - private| gap, and how often the
+    public ranking of the runs differs from the private one; writes a PNG."""
+    from kfold.stack.shakeup import shakeup_runs, shakeup_table
+
+    check_format(fmt)
+    ws = open_workspace(workspace)
+    run_list = [r for r in runs.split(",") if r.strip()] if runs is not None else None
+    report = shakeup_runs(ws, run_list, public_fraction=public_fraction, n_splits=n,
+                          test_rows=test_rows, seed=seed, png=png or True)
+    for note in report.notes:
+        say("note", "yellow", note)
+    if fmt == "json":
+        emit({**report.summary(), "per_run": report.rows()}, fmt)
+    elif fmt == "csv":
+        emit(report.rows(), fmt)
+    else:
+        console.print(shakeup_table(report))
+        console.print(f"wrote {report.png}", highlight=False)

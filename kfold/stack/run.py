@@ -85,11 +85,12 @@ def parse_blenders(blenders) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list[str]]:
-    """The runs to stack and notes about runs left out.
+def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stacking",
+                 minimum: int = 2, with_stacks: bool = False) -> tuple[list[str], list[str]]:
+    """The runs to stack (or to compare, for another `purpose`) and notes about runs left out.
 
-    Default: every run in `oof/` except earlier stacks, keeping those trained on `folds.csv`'s
-    split (when it exists) and noting the others. Named runs must exist and, when `folds.csv`
+    Default: every run in `oof/` except earlier stacks (unless `with_stacks`), keeping those
+    trained on `folds.csv`'s split (when it exists) and noting the others. Named runs must exist and, when `folds.csv`
     exists, match its split, or it is an error. A run whose ids or targets differ from
     `folds.csv` is broken, not merely on another split: always an error.
     """
@@ -98,15 +99,15 @@ def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list
     notes: list[str] = []
     if runs is None:
         chosen = []
-        for run in (r for r in present if not r.startswith(STACK_PREFIX)):
+        for run in (r for r in present if with_stacks or not r.startswith(STACK_PREFIX)):
             other_split = _check_against_folds(ws, run, folds)
             if other_split:
                 notes.append(f"skipped {run!r}: {other_split}")
             else:
                 chosen.append(run)
-        if len(chosen) < 2:
+        if len(chosen) < minimum:
             raise KfError(
-                f"stacking needs at least two runs on the current folds; found "
+                f"{purpose} needs at least {_count(minimum)} on the current folds; found "
                 f"{chosen or 'none'} in {ws.oof_dir}" + (f" ({'; '.join(notes)})" if notes else "")
             )
         return chosen, notes
@@ -115,14 +116,18 @@ def resolve_runs(ws: Workspace, runs: list[str] | None) -> tuple[list[str], list
     if missing:
         raise KfError(f"no OOF predictions for run(s) {missing} in {ws.oof_dir}; "
                       f"known: {', '.join(present) or 'none'}")
-    if len(runs) < 2:
-        raise KfError(f"stacking needs at least two runs; --runs named only {runs}")
+    if len(runs) < minimum:
+        raise KfError(f"{purpose} needs at least {_count(minimum)}; --runs named only {runs}")
     for run in runs:
         other_split = _check_against_folds(ws, run, folds)
         if other_split:
             raise KfError(f"run {run!r} was {other_split}; retrain it on "
                           f"the current folds or leave it out of --runs")
     return runs, notes
+
+
+def _count(n: int) -> str:
+    return {1: "one run", 2: "two runs"}.get(n, f"{n} runs")
 
 
 def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None) -> str | None:

@@ -1,0 +1,182 @@
+"""`kf shakeup`: how the runs' public and private scores could scatter on the real test set.
+
+Reads the runs' OOF predictions (same ids, targets and fold split, or the usual refusal),
+simulates the competition's public/private split of a test set of the competition's size
+drawn from the OOF rows (kfold.stats.shakeup) and summarises it per run; writes a PNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import artifacts
+from kfold.errors import KfError
+from kfold.stats.shakeup import Shakeup, check_fraction, simulate
+from kfold.submission import sample_submission
+from kfold.workspace import CONFIG_NAME, Workspace
+
+ASSUMED_FRACTION = 0.3  # a common Kaggle public share, used only when nothing says otherwise
+
+
+def resolve_public_fraction(ws: Workspace, value: float | None = None) -> tuple[float, str]:
+    """The competition's public share of the test set and where it came from: the option,
+    `public_fraction` in kfold.toml, data/solution.csv's Usage column, or an assumption."""
+    if value is not None:
+        return check_fraction(value), "--public-fraction"
+    if ws.config.public_fraction is not None:
+        try:
+            return check_fraction(ws.config.public_fraction), CONFIG_NAME
+        except KfError as exc:
+            raise KfError(f"{CONFIG_NAME}: public_fraction: {exc}") from None
+    solution = ws.data_dir / "solution.csv"
+    if solution.exists():
+        usage = pd.read_csv(solution, usecols=lambda c: c == "Usage")
+        if "Usage" in usage and len(usage):
+            share = float((usage["Usage"] == "Public").mean())
+            if 0 < share < 1:
+                return share, "data/solution.csv"
+    return ASSUMED_FRACTION, f"assumed (set public_fraction in {CONFIG_NAME})"
+
+
+def test_size(ws: Workspace, runs: list[str]) -> tuple[int | None, str]:
+    """Rows of the competition's test set: the runs' test predictions or sample_submission."""
+    for run in runs:
+        if ws.test_path(run).exists():
+            return len(artifacts.read_test_preds(ws.test_path(run))), f"oof/{run}.test.parquet"
+    sample = sample_submission(ws)
+    if sample is not None:
+        return len(sample), "sample_submission.csv"
+    return None, "the OOF rows (no test predictions found)"
+
+
+@dataclass(frozen=True)
+class ShakeupReport:
+    sim: Shakeup
+    fraction_source: str
+    test_rows: int
+    test_source: str
+    n_splits: int
+    notes: list[str] = field(default_factory=list)
+    png: Path | None = None
+
+    def rows(self) -> list[dict]:
+        """One dict per run (best OOF AUC first): public and private AUC means and 95%
+        ranges, P(beats the best run on private), P(best on private), mean |public - private|."""
+        s = self.sim
+        pub, priv = s.interval("public"), s.interval("private")
+        beats, top, gap = s.p_beats(), s.p_private_top(), s.expected_gap()
+        out = [{"run": name, "oof_auc": float(s.auc[j]),
+                "public_mean": float(s.public[:, j].mean()), "public_low": float(pub[j, 0]),
+                "public_high": float(pub[j, 1]),
+                "private_mean": float(s.private[:, j].mean()), "private_low": float(priv[j, 0]),
+                "private_high": float(priv[j, 1]),
+                "p_beats_best": None if j == s.best else float(beats[j]),
+                "p_private_top": float(top[j]), "expected_gap": float(gap[j])}
+               for j, name in enumerate(s.names)]
+        return sorted(out, key=lambda r: -r["oof_auc"])
+
+    def summary(self) -> dict:
+        s = self.sim
+        return {"runs": len(s.names), "best_run": s.names[s.best], "splits": self.n_splits,
+                "public_fraction": s.public_fraction, "public_fraction_source": self.fraction_source,
+                "test_rows": self.test_rows, "test_rows_source": self.test_source,
+                "public_rows": s.n_public, "private_rows": s.n_private,
+                "rank_disagreement": s.rank_disagreement(),
+                "top_disagreement": s.top_disagreement(),
+                "png": None if self.png is None else str(self.png)}
+
+
+def shakeup_runs(ws: Workspace, runs: list[str] | None = None, *,
+                 public_fraction: float | None = None, n_splits: int = 2000,
+                 test_rows: int | None = None, seed: int = 0,
+                 png: Path | None | bool = True) -> ShakeupReport:
+    """Simulate the public/private shake-up of `runs` (default: every run and stack in oof/
+    on the current folds). `png`: True writes oof/shakeup.png, a path writes there, False
+    writes none."""
+    from kfold.stack.run import resolve_runs
+
+    fraction, source = resolve_public_fraction(ws, public_fraction)
+    runs, notes = resolve_runs(ws, runs, purpose="a shake-up simulation", minimum=1,
+                               with_stacks=True)
+    aligned = artifacts.load_aligned_oof(ws, runs)
+    if test_rows is not None and test_rows < 2:
+        raise KfError(f"--test-rows {test_rows}: a test set needs at least 2 rows")
+    rows, rows_source = (test_rows, "--test-rows") if test_rows else test_size(ws, runs)
+    if rows is None or rows > len(aligned):
+        if rows is not None:
+            notes.append(f"the test set ({rows} rows, {rows_source}) is larger than the "
+                         f"{len(aligned)} OOF rows: simulated on all OOF rows, so the spread "
+                         f"shown is a little too narrow")
+        rows = len(aligned)
+    sim = simulate(aligned["target"].to_numpy(), aligned[runs].to_numpy(dtype=float), runs,
+                   public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=seed)
+    if "assumed" in source:
+        notes.append(f"public fraction {fraction} {source}")
+    path = None
+    if png:
+        path = ws.oof_dir / "shakeup.png" if png is True else Path(png)
+        plot_shakeup(sim, path)
+    return ShakeupReport(sim, source, rows, rows_source, n_splits, notes, path)
+
+
+def shakeup_table(report: ShakeupReport):
+    """The per-run table `kf shakeup` prints."""
+    from kfold import views
+    from kfold.views import Col
+
+    s = report.summary()
+    cols = [Col("run", no_wrap=True)] + [Col(c, right=True, no_wrap=True) for c in (
+        "OOF AUC", "public mean [95%]", "private mean [95%]", "P(beats best)",
+        "P(best private)", "E|pub-priv|")]
+    rows = [[r["run"], f"{r['oof_auc']:.4f}",
+             f"{r['public_mean']:.4f} [{r['public_low']:.4f}, {r['public_high']:.4f}]",
+             f"{r['private_mean']:.4f} [{r['private_low']:.4f}, {r['private_high']:.4f}]",
+             "best" if r["p_beats_best"] is None else f"{r['p_beats_best']:.3f}",
+             f"{r['p_private_top']:.3f}", f"{r['expected_gap']:.4f}"] for r in report.rows()]
+    return views.table(
+        f"shake-up: {s['splits']} simulated splits of {s['test_rows']} test rows "
+        f"({s['public_rows']} public, {s['private_rows']} private; fraction "
+        f"{s['public_fraction']:.3g} from {s['public_fraction_source']})", cols, rows,
+        caption=f"public ranking of the runs differs from the private one in "
+                f"{s['rank_disagreement']:.1%} of splits; the public leader is not a private "
+                f"leader in {s['top_disagreement']:.1%}")
+
+
+def plot_shakeup(sim: Shakeup, path: Path) -> Path:
+    """Per run: the 95% range of simulated public (thin) and private (thick) AUC, their
+    means, and the OOF AUC; runs ordered best OOF AUC first, top to bottom."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kfold import atomic
+
+    order = np.argsort(-sim.auc)
+    pub, priv = sim.interval("public"), sim.interval("private")
+    fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.45 * len(order)))
+    for row, j in enumerate(order):
+        y = len(order) - 1 - row
+        ax.plot(pub[j], [y + 0.12] * 2, color="tab:orange", lw=1.5,
+                label="public 95%" if row == 0 else None)
+        ax.plot(priv[j], [y - 0.12] * 2, color="tab:blue", lw=4,
+                label="private 95%" if row == 0 else None)
+        ax.plot(sim.public[:, j].mean(), y + 0.12, "|", color="tab:orange", ms=10)
+        ax.plot(sim.private[:, j].mean(), y - 0.12, "|", color="tab:blue", ms=12)
+        ax.plot(sim.auc[j], y, "kD", ms=4, label="OOF AUC" if row == 0 else None)
+    ax.set_yticks(range(len(order)), [sim.names[j] for j in order][::-1])
+    ax.set_xlabel("AUC")
+    ax.set_title(f"Simulated shake-up: {len(sim.public)} splits, public {sim.n_public} / "
+                 f"private {sim.n_private} rows", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
