@@ -39,6 +39,23 @@ def make_competition(root: str | Path, *, n: int = 60, daily_limit: int = 5,
     return ws
 
 
+def record_scored(ws: Workspace, name: str, ref: int, public: float,
+                  private: float | None = None) -> None:
+    """Pretend submissions/<name>.csv was submitted and Kaggle scored it."""
+    from kfold.kaggle.client import RemoteSubmission
+    from kfold.kaggle.flow import open_ledger, register_candidates
+    from kfold.kaggle.ledger import utcnow
+    from kfold.submission import file_sha256
+
+    path = ws.submission_path(name)
+    with open_ledger(ws) as led:
+        register_candidates(ws, led)
+        res = led.reserve(ws.config.competition, file_sha256(path), path.name, name, 99)
+        led.mark_submitted(res, ref)
+        led.update_remote(ws.config.competition, RemoteSubmission(
+            ref, utcnow(), path.name, name, "complete", public, private, None), adopt=False)
+
+
 def write_kaggle_json(config_dir: str | Path, username: str = "tester",
                       key: str = "k3y-never-printed", mode: int = 0o600) -> Path:
     path = Path(config_dir) / "kaggle.json"

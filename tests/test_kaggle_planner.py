@@ -5,13 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from kaggle_helpers import make_competition
+from kaggle_helpers import make_competition, record_scored
 
-from kfold.kaggle.client import RemoteSubmission
-from kfold.kaggle.flow import open_ledger, register_candidates
-from kfold.kaggle.ledger import utcnow
 from kfold.kaggle.planner import fit_public_vs_cv, make_plan
-from kfold.submission import file_sha256, write_submission
+from kfold.submission import write_submission
 
 
 def test_fit_recovers_a_line_and_its_spread():
@@ -42,21 +39,10 @@ def test_predicted_public_stays_a_valid_auc():
     assert fit.predict(0.2) == 0.0 and fit.predict(0.99) == 1.0
 
 
-def _record(ws, name, ref, public, private=None):
-    """Pretend `name` was submitted and scored."""
-    path = ws.submission_path(name)
-    with open_ledger(ws) as led:
-        register_candidates(ws, led)
-        res = led.reserve(ws.config.competition, file_sha256(path), path.name, name, 99)
-        led.mark_submitted(res, ref)
-        led.update_remote(ws.config.competition, RemoteSubmission(
-            ref, utcnow(), path.name, name, "complete", public, private, None), adopt=False)
-
-
 def test_plan_ranks_diverse_candidates_above_near_copies(tmp_path):
     ws = make_competition(tmp_path, candidates=[("base", 0.2, 0.90)], daily_limit=3)
     base = pd.read_csv(ws.submission_path("base"), dtype={"id": str})
-    _record(ws, "base", 1, 0.89)
+    record_scored(ws, "base", 1, 0.89)
     ids = base["id"]
     # a near-copy with a slightly better CV, and a genuinely different model with the same CV
     write_submission(ws, "copy", pd.DataFrame({"id": ids, "pred": base["label"] * 0.99}),
@@ -75,10 +61,10 @@ def test_plan_ranks_diverse_candidates_above_near_copies(tmp_path):
 def test_final_selection_prefers_cv_over_a_lucky_public_score(tmp_path):
     ws = make_competition(tmp_path, candidates=[("solid", 0.15, 0.95), ("lucky", 0.5, 0.86),
                                                 ("mid", 0.3, 0.90), ("low", 0.6, 0.84)])
-    _record(ws, "solid", 1, 0.93)
-    _record(ws, "lucky", 2, 0.97)  # best public, much lower CV
-    _record(ws, "mid", 3, 0.89)
-    _record(ws, "low", 4, 0.83)
+    record_scored(ws, "solid", 1, 0.93)
+    record_scored(ws, "lucky", 2, 0.97)  # best public, much lower CV
+    record_scored(ws, "mid", 3, 0.89)
+    record_scored(ws, "low", 4, 0.83)
     plan = make_plan(ws)
     first, second = plan.final
     assert first.name == "solid"

@@ -12,10 +12,14 @@ from rich.text import Text
 
 from kfold.cli._common import (
     CompetitionOpt,
+    FormatOpt,
     WorkspaceOpt,
+    check_format,
     console,
+    emit,
     err_console,
     open_workspace,
+    say,
     warn_credentials,
 )
 
@@ -50,45 +54,73 @@ def submissions(
     sync: Annotated[bool, typer.Option(hidden=True, help="Kept for old scripts: website "
                                        "submissions are always merged now.")] = False,
     offline: Annotated[bool, typer.Option(help="Show the ledger only; no network.")] = False,
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Also write every submission (CV, public, private, message, lineage, "
+                         "file hash) to this CSV file.")] = None,
+    fmt: FormatOpt = "table",
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
     """Ledger and Kaggle's list merged: CV, public, private, status; slots left today."""
+    from kfold.kaggle.export import export_submissions, submission_records
     from kfold.kaggle.flow import submissions_view
     from kfold.kaggle.render import print_submissions
 
+    check_format(fmt)
     ws = open_workspace(workspace)
     if not offline:
         warn_credentials()
-    print_submissions(console, submissions_view(ws, competition=competition, offline=offline))
+    view = submissions_view(ws, competition=competition, offline=offline)
+    if fmt == "table":
+        print_submissions(console, view)
+    else:
+        emit(submission_records(ws, view), fmt)
+    if export is not None:
+        say("wrote", "dim", f"{export_submissions(ws, view, export)} ({len(view.rows)} submissions)")
 
 
 def leaderboard(
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     team: Annotated[str | None, typer.Option(help="Our team name (default: the Kaggle username).")] = None,
+    fmt: FormatOpt = "table",
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
     """Fetch and snapshot the public leaderboard; our rank now and over time (PNG)."""
+    from kfold.kaggle.export import leaderboard_records
     from kfold.kaggle.flow import leaderboard as fetch
     from kfold.kaggle.render import print_leaderboard
 
+    check_format(fmt)
     ws = open_workspace(workspace)
     warn_credentials()
-    print_leaderboard(console, fetch(ws, top=top, team=team, competition=competition))
+    view = fetch(ws, top=top, team=team, competition=competition)
+    if fmt == "table":
+        print_leaderboard(console, view)
+    else:
+        emit(leaderboard_records(view), fmt)
 
 
 def plan(
     offline: Annotated[bool, typer.Option(help="Slots from the ledger only; no network.")] = False,
+    fmt: FormatOpt = "table",
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
-    """Rank unsubmitted candidates for today's slots (asked of Kaggle); recommend the final two."""
+    """Rank unsubmitted candidates for today's slots by expected private score (shake-up
+    simulation); recommend the final two, the second a hedge."""
     from kfold.kaggle.planner import make_plan
-    from kfold.kaggle.render import print_plan
+    from kfold.kaggle.render import plan_records, plan_rows, print_plan
 
+    check_format(fmt)
     ws = open_workspace(workspace)
-    print_plan(console, make_plan(ws, competition=competition, offline=offline))
+    p = make_plan(ws, competition=competition, offline=offline)
+    if fmt == "json":
+        emit(plan_records(p), fmt)
+    elif fmt == "csv":
+        emit(plan_rows(p), fmt)
+    else:
+        print_plan(console, p)
 
 
 def serve(

@@ -2,19 +2,22 @@
 
 Three views of an unsubmitted candidate, each turned into a rank:
 
-- its CV AUC (the most data behind it);
+- its expected private score: the mean private AUC of the shake-up simulation of its OOF
+  predictions (kfold.kaggle.outlook), moved by the level scored submissions show the test
+  set sits at; its CV (plus that level) when it has no OOF predictions;
 - how different its predictions are from everything already submitted: 1 - the highest
   Spearman correlation with a submitted file (AUC only sees the order, so rank correlation);
   a near-copy of a submitted file teaches nothing new about the public leaderboard;
 - the public score predicted by a least-squares line of public score on CV over past scored
-  submissions, with the residual standard deviation as its spread.
+  submissions, with a 95% prediction interval.
 
-The order is by the mean of the three ranks (CV counted twice: it is the least noisy).
+The order is by the mean of the three ranks (the expected private score counted twice).
 
 Final selections: Kaggle scores the private part of the test set, which the public score
-does not see, so the first pick is the best CV; the second is the best CV among files whose
-predictions are not near-copies of the first (a hedge), when one exists. When a file's public
-score is much better than its CV suggests, the plan says why it still prefers CV.
+does not see, so the first pick is the best expected private score (for a scored file: given
+its public score, as the simulation relates the two parts); the second, a hedge, is the best
+expected private score among the files least correlated with the first. A public score far
+outside what its CV predicts is flagged: more than luck, a leak or a train/test shift.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pandas as pd
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.compare import read_preds, spearman
 from kfold.kaggle.flow import competition_of, is_live, make_client, open_ledger, register_candidates
+from kfold.kaggle.outlook import Expectation, Outlook, candidate_outlook
 from kfold.kaggle.quota import Quota, read_quota
 from kfold.submission import content_path
 from kfold.workspace import Workspace
@@ -41,17 +45,50 @@ class Fit:
     slope: float
     intercept: float
     spread: float  # residual standard deviation (or of public - cv with < 3 points)
+    cv_mean: float = float("nan")
+    sxx: float = 0.0  # sum of squared CV deviations (0: offset-only fit)
 
     def predict(self, cv: float) -> float:
         """Predicted public score, kept inside the metric's range [0, 1]."""
         return float(np.clip(self.slope * cv + self.intercept, 0.0, 1.0))
 
+    def _t(self) -> float:
+        from scipy.stats import t
+
+        dof = self.n - (2 if self.sxx > 0 else 1)
+        return float(t.ppf(0.975, dof)) if dof > 0 else float("nan")
+
+    def slope_interval(self) -> tuple[float, float] | None:
+        """95% interval of the fitted slope (None for an offset-only fit, slope fixed at 1)."""
+        if self.sxx <= 0 or not self.spread == self.spread:
+            return None
+        half = self._t() * self.spread / np.sqrt(self.sxx)
+        return self.slope - half, self.slope + half
+
+    def interval(self, cv: float) -> tuple[float, float] | None:
+        """95% prediction interval of a new candidate's public score at `cv` (None with fewer
+        than 2 scored submissions), kept inside [0, 1]."""
+        if self.n < 2 or not self.spread == self.spread:
+            return None
+        lever = 1 + 1 / self.n + ((cv - self.cv_mean) ** 2 / self.sxx if self.sxx > 0 else 0.0)
+        half = self._t() * self.spread * np.sqrt(lever)
+        mid = self.slope * cv + self.intercept
+        return float(np.clip(mid - half, 0, 1)), float(np.clip(mid + half, 0, 1))
+
+    def shift(self, cv: float) -> float:
+        """How far the test set's level sits from CV at `cv` (0 with no scored submission)."""
+        return self.predict(cv) - cv if self.n else 0.0
+
     @property
     def text(self) -> str:
         if self.n == 0:
-            return "no scored submissions yet: public score not predicted"
+            return "no public score is known yet: public score not predicted, plan ranked by CV"
+        slope = self.slope_interval()
+        slope_text = (f"slope 95% [{slope[0]:.2f}, {slope[1]:.2f}]" if slope
+                      else "offset only: slope fixed at 1")
         return (f"public ≈ {self.slope:.3f} × CV {'+' if self.intercept >= 0 else '-'} "
-                f"{abs(self.intercept):.4f}  (n={self.n}, spread ±{self.spread:.4f})")
+                f"{abs(self.intercept):.4f}  (n={self.n}, spread ±{self.spread:.4f}, "
+                f"{slope_text})")
 
 
 @dataclass
@@ -66,6 +103,11 @@ class PlanRow:
     rank_pub: float
     score: float
     today: bool = False
+    expected_private: float | None = None  # simulated (None: no OOF predictions to simulate)
+    private_low: float | None = None
+    private_high: float | None = None
+    public_low: float | None = None  # the fit's 95% prediction interval
+    public_high: float | None = None
 
 
 @dataclass
@@ -75,6 +117,7 @@ class Selection:
     public: float | None
     submitted: bool
     reason: str
+    expected_private: float | None = None
 
 
 @dataclass
@@ -102,10 +145,11 @@ def fit_public_vs_cv(cv: np.ndarray, public: np.ndarray) -> Fit:
     if n < MIN_POINTS_FOR_SLOPE or np.ptp(cv) < 1e-9:
         gap = public - cv
         spread = float(np.std(gap, ddof=1)) if n > 1 else float("nan")
-        return Fit(n, 1.0, float(gap.mean()), spread)
+        return Fit(n, 1.0, float(gap.mean()), spread, float(cv.mean()))
     slope, intercept = np.polyfit(cv, public, 1)
     resid = public - (slope * cv + intercept)
-    return Fit(n, float(slope), float(intercept), float(np.sqrt((resid ** 2).sum() / (n - 2))))
+    return Fit(n, float(slope), float(intercept), float(np.sqrt((resid ** 2).sum() / (n - 2))),
+               float(cv.mean()), float(((cv - cv.mean()) ** 2).sum()))
 
 
 def _rank(values: list[float | None], higher_better: bool = True) -> np.ndarray:
@@ -150,25 +194,60 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
         if p is not None:
             submitted_preds.append(p)
 
+    outlook, sim_notes = candidate_outlook(
+        ws, {c["name"]: c["cv_auc"] for c in cands if c["live"]})
+
+    def expect(c: dict | None, public: float | None = None) -> Expectation | None:
+        if outlook is None or c is None or not c["live"] or c["name"] not in outlook:
+            return None
+        return outlook.expect(c["name"], public, fit.shift(c["cv_auc"] or 0.0))
+
     pending = [c for c in cands if c["sha256"] not in submitted_sha and c["live"]]
-    divs, pubs = [], []
+    divs, pubs, exps = [], [], []
     for c in pending:
         p = read_preds(c["path"], idc)
         corrs = [spearman(p, q) for q in submitted_preds] if p is not None else []
         corrs = [x for x in corrs if not np.isnan(x)]
         divs.append(1.0 - max(corrs) if corrs else (1.0 if p is not None else None))
         pubs.append(fit.predict(c["cv_auc"]) if fit.n and c["cv_auc"] is not None else None)
+        exps.append(expect(c))
     cvs = [c["cv_auc"] for c in pending]
-    r_cv, r_div, r_pub = _rank(cvs), _rank(divs), _rank(pubs if fit.n else cvs)
-    score = (2 * r_cv + r_div + r_pub) / 4
-    rows = [PlanRow(c["name"], c["path"], c["cv_auc"], d, p, a, b, e, s)
-            for c, d, p, a, b, e, s in zip(pending, divs, pubs, r_cv, r_div, r_pub, score)]
+    expected = [e.private if e else (None if cv is None else cv + fit.shift(cv))
+                for e, cv in zip(exps, cvs)]
+    r_exp, r_div, r_pub = _rank(expected), _rank(divs), _rank(pubs if fit.n else cvs)
+    score = (2 * r_exp + r_div + r_pub) / 4
+    rows = []
+    for c, d, p, a, b, r, s, e in zip(pending, divs, pubs, r_exp, r_div, r_pub, score, exps):
+        band = fit.interval(c["cv_auc"]) if c["cv_auc"] is not None else None
+        rows.append(PlanRow(c["name"], c["path"], c["cv_auc"], d, p, a, b, r, s,
+                            expected_private=e.private if e else None,
+                            private_low=e.low if e else None, private_high=e.high if e else None,
+                            public_low=band[0] if band else None,
+                            public_high=band[1] if band else None))
     rows.sort(key=lambda r: (r.score, -(r.cv or -1)))
     for r in rows[:left]:
         r.today = True
 
     plan = Plan(slug, left, quota.reset_utc, fit, rows, quota=quota)
-    plan.final = final_selections(subs, cand_by_sha, idc, fit)
+    plan.final = final_selections(subs, cand_by_sha, idc, fit, expect, outlook)
+    if not scored:
+        plan.notes.append("no public score is known yet: candidates are ranked by CV (and its "
+                          "simulated private outlook); submit to learn how the test set scores")
+    for i, s in enumerate(scored):  # each judged by a fit of the others (leave-one-out)
+        c = cand_by_sha.get(s["sha256"])
+        if outlook is None or c is None or not c["live"] or c["name"] not in outlook:
+            continue
+        others = [o for j, o in enumerate(scored) if j != i]
+        loo = fit_public_vs_cv(np.array([o["cv_auc"] for o in others]),
+                               np.array([o["public_score"] for o in others]))
+        e = outlook.expect(c["name"], s["public_score"], loo.shift(s["cv_auc"]))
+        if e.far_outside:
+            plan.notes.append(
+                f"{_name(s, cand_by_sha)}: public {s['public_score']:.4f} is far outside what "
+                f"its CV predicts ({e.public_mean:.4f} ± {2 * e.public_sd:.4f}, {e.public_z:+.1f} "
+                f"SD): more than public-set luck; a leak or a shift between the training and "
+                f"the test images?")
+    plan.notes += sim_notes
     near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
     if near:
         plan.notes.append(f"near-copies of submitted files (low value): {', '.join(near)}")
@@ -177,8 +256,17 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     return plan
 
 
-def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit) -> list[Selection]:
-    """The two files to select for the private leaderboard: best CV, then a diverse hedge."""
+def _name(s: dict, cand_by_sha: dict) -> str:
+    c = cand_by_sha.get(s["sha256"])
+    return c["name"] if c else (s.get("cand_name") or s.get("file") or s["sha256"][:10])
+
+
+def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit,
+                     expect=lambda c, public=None: None,
+                     outlook: Outlook | None = None) -> list[Selection]:
+    """The two files to select for the private leaderboard: the best expected private score,
+    then, as a hedge, the best expected private score among the files least correlated with
+    the first (the less correlated half; near-copies never)."""
     pool: dict[str, dict] = {}
     for s in subs:
         if s["status"] == "complete" and s["sha256"] and s["cv_auc"] is not None:
@@ -188,18 +276,28 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit) ->
             if sha not in pool and c["cv_auc"] is not None and c["live"]:
                 pool[sha] = {"sha256": sha, "cv_auc": c["cv_auc"], "public_score": None,
                              "cand_name": c["name"], "submitted": False}
-    ranked = sorted(pool.values(), key=lambda s: -s["cv_auc"])
+    for s in pool.values():
+        e = expect(cand_by_sha.get(s["sha256"]), s.get("public_score"))
+        s["exp"] = e
+        s["expected"] = e.private if e else s["cv_auc"] + fit.shift(s["cv_auc"])
+    ranked = sorted(pool.values(), key=lambda s: (-s["expected"], -s["cv_auc"]))
     if not ranked:
         return []
     by_public = max((s for s in ranked if s["public_score"] is not None),
                     key=lambda s: s["public_score"], default=None)
 
     def name(s):
-        c = cand_by_sha.get(s["sha256"])
-        return c["name"] if c else (s.get("cand_name") or s.get("file") or s["sha256"][:10])
+        return _name(s, cand_by_sha)
+
+    def expected_text(s):
+        e = s["exp"]
+        if e is None:
+            return f"expected private {s['expected']:.4f} (CV, not simulated)"
+        given = " given its public score" if s.get("public_score") is not None and not e.far_outside else ""
+        return f"expected private {e.private:.4f} [95% {e.low:.4f}, {e.high:.4f}]{given}"
 
     def why_first(s):
-        text = f"best CV ({s['cv_auc']:.5f})"
+        text = f"best {expected_text(s)}, CV {s['cv_auc']:.5f}"
         if by_public is not None and by_public["sha256"] != s["sha256"]:
             text += (f"; {name(by_public)} has the best public score "
                      f"({by_public['public_score']:.5f}) but a lower CV "
@@ -214,23 +312,33 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit) ->
 
     first = ranked[0]
     out = [Selection(name(first), first["cv_auc"], first.get("public_score"), first["submitted"],
-                     why_first(first))]
-    first_p = read_preds(cand_by_sha[first["sha256"]]["path"], idc) if first["sha256"] in cand_by_sha else None
-    second, why = None, ""
+                     why_first(first), first["expected"])]
+    first_c = cand_by_sha.get(first["sha256"])
+    first_p = read_preds(first_c["path"], idc) if first_c else None
+    rhos = []
     for s in ranked[1:]:
         c = cand_by_sha.get(s["sha256"])
-        p = read_preds(c["path"], idc) if c else None
-        rho = spearman(first_p, p) if first_p is not None and p is not None else float("nan")
-        if np.isnan(rho) or rho < NEAR_COPY:
+        p = read_preds(c["path"], idc) if c and first_p is not None else None
+        rhos.append(spearman(first_p, p) if p is not None else float("nan"))
+    known = [r for r in rhos if not np.isnan(r) and r < NEAR_COPY]
+    median = float(np.median(known)) if known else float("nan")
+    second, why = None, ""
+    for s, rho in zip(ranked[1:], rhos):
+        if np.isnan(rho) and not known:
+            second, why = s, f"next best {expected_text(s)}"
+            break
+        if not np.isnan(rho) and rho < NEAR_COPY and rho <= median:
             second = s
-            why = (f"next best CV ({s['cv_auc']:.5f}) that ranks the test set differently from "
-                   f"the first (Spearman {rho:.3f}): a hedge against a shake-up"
-                   if not np.isnan(rho) else f"next best CV ({s['cv_auc']:.5f})")
+            why = (f"best {expected_text(s)} among the files least correlated with the first "
+                   f"(Spearman {rho:.3f}, median {median:.3f}): a hedge against a shake-up")
             break
     if second is None and len(ranked) > 1:
         second = ranked[1]
-        why = f"next best CV ({second['cv_auc']:.5f}); every other file is a near-copy of the first"
+        why = f"next best {expected_text(second)}; every other file is a near-copy of the first"
     if second is not None:
+        if outlook is not None and first_c and cand_by_sha.get(second["sha256"]) and \
+                name(second) in outlook and name(first) in outlook:
+            why += f"; P(it beats the first on private) = {outlook.p_beats(name(second), name(first)):.2f}"
         if fit.n and second.get("public_score") is not None and fit.spread == fit.spread:
             gap = second["public_score"] - fit.predict(second["cv_auc"])
             if abs(gap) > 2 * max(fit.spread, 1e-6):
@@ -239,5 +347,5 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit) ->
         if not second["submitted"]:
             why += "; not scored yet: submit it before the deadline to select it"
         out.append(Selection(name(second), second["cv_auc"], second.get("public_score"),
-                             second["submitted"], why))
+                             second["submitted"], why, second["expected"]))
     return out

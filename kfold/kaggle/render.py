@@ -71,23 +71,53 @@ def print_plan(console: Console, p: Plan) -> None:
     if p.quota is not None:
         console.print(Text(p.quota.text()), highlight=False)
     console.print(f"fit of public score on CV: {p.fit.text}", highlight=False)
-    cols = [Col(c, right=c != "candidate")
-            for c in ("#", "candidate", "CV", "diversity", "pred. public", "today")]
-    rows = [[i, r.name, _f(r.cv), _f(r.diversity, 4), _predicted(r.predicted_public, p.fit.spread),
+    cols = [Col(c, right=c != "candidate", no_wrap=c != "candidate")
+            for c in ("#", "candidate", "CV", "exp. private [95%]", "diversity",
+                      "pred. public [95%]", "today")]
+    rows = [[i, r.name, _f(r.cv), _range(r.expected_private, r.private_low, r.private_high),
+             _f(r.diversity, 4), _range(r.predicted_public, r.public_low, r.public_high),
              "submit" if r.today else ""] for i, r in enumerate(p.rows, 1)]
     console.print(views.table(
         f"plan: {p.slots_left} slot(s) left today (reset {p.reset_utc:%H:%M} UTC)", cols, rows))
     if not p.rows:
         console.print("no unsubmitted candidates under submissions/")
     for n in p.notes:
-        console.print(f"note: {n}", highlight=False)
+        console.print(Text(f"note: {n}"), highlight=False)
     if p.final:
-        cols = [Col(c, fold=True) for c in ("pick", "file", "CV", "public", "why")]
-        rows = [[i, s.name, _f(s.cv), _f(s.public), s.reason] for i, s in enumerate(p.final, 1)]
+        cols = [Col(c, fold=True) for c in ("pick", "file", "CV", "public", "exp. private", "why")]
+        rows = [[i, s.name, _f(s.cv), _f(s.public), _f(s.expected_private, 4), s.reason]
+                for i, s in enumerate(p.final, 1)]
         console.print(views.table("final selections (private leaderboard)", cols, rows))
 
 
-def _predicted(value: float | None, spread: float) -> str:
+def plan_records(p: Plan) -> dict:
+    """The plan as plain data for --format json."""
+    fit = p.fit
+    slope = fit.slope_interval()
+    return {
+        "competition": p.competition, "slots_left": p.slots_left, "reset_utc": p.reset_utc,
+        "fit": {"n": fit.n, "slope": fit.slope, "intercept": fit.intercept, "spread": fit.spread,
+                "slope_low": slope[0] if slope else None,
+                "slope_high": slope[1] if slope else None, "text": fit.text},
+        "candidates": plan_rows(p), "final": [vars(s) for s in p.final], "notes": p.notes,
+    }
+
+
+def plan_rows(p: Plan) -> list[dict]:
+    """One flat dict per candidate, then one per final pick (section says which): --format csv."""
+    rows = [{"section": "candidate", "rank": i, "name": r.name, "cv": r.cv,
+             "expected_private": r.expected_private, "private_low": r.private_low,
+             "private_high": r.private_high, "diversity": r.diversity,
+             "predicted_public": r.predicted_public, "public_low": r.public_low,
+             "public_high": r.public_high, "submit_today": r.today, "path": r.path}
+            for i, r in enumerate(p.rows, 1)]
+    rows += [{"section": "final", "rank": i, "name": s.name, "cv": s.cv, "public": s.public,
+              "expected_private": s.expected_private, "submitted": s.submitted,
+              "reason": s.reason} for i, s in enumerate(p.final, 1)]
+    return rows
+
+
+def _range(value: float | None, low: float | None, high: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:.4f} ± {spread:.4f}" if spread == spread else f"{value:.4f}"
+    return f"{value:.4f}" if low is None else f"{value:.4f} [{low:.4f}, {high:.4f}]"

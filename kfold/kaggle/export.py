@@ -1,0 +1,49 @@
+"""Submissions and leaderboards as plain records: `--format json|csv` and
+`kf submissions --export FILE.csv` (the whole ledger with lineage and file hashes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kfold import atomic, views
+from kfold.errors import KfError
+from kfold.kaggle.flow import LeaderboardView, SubmissionsView, open_ledger
+from kfold.workspace import Workspace
+
+SUBMISSION_FIELDS = ("utc", "ref", "file", "name", "message", "cv_auc", "public_score",
+                     "private_score", "status", "error", "source", "sha256", "bytes_at")
+
+
+def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
+    """Every submission of the view, oldest first, with the lineage of the file it scored
+    (runs, blender, folds fingerprint: from its sidecar) when kf knows it."""
+    with open_ledger(ws) as led:
+        lineage = {r["sha256"]: r["lineage"] for r in (led.candidate(s["sha256"])
+                                                       for s in view.rows if s["sha256"]) if r}
+    out = []
+    for s in view.rows:
+        rec = {k: s.get(k) for k in SUBMISSION_FIELDS}
+        rec["name"] = s.get("cand_name")
+        raw = lineage.get(s["sha256"])
+        rec["lineage"] = json.loads(raw) if raw else None
+        out.append(rec)
+    return out
+
+
+def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path:
+    """Write every submission (CV, public, private, message, lineage, file hash) as CSV."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise KfError(f"--export {path}: give a .csv file name")
+    if path.is_dir():
+        raise KfError(f"--export {path} is a folder; give a .csv file name")
+    if not path.parent.exists():
+        raise KfError(f"--export {path}: folder {path.parent} does not exist")
+    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv"))
+    return path
+
+
+def leaderboard_records(view: LeaderboardView) -> list[dict]:
+    return [{"rank": r.rank, "team": r.team_name, "score": r.score, "date": r.date,
+             "ours": bool(view.our_team and r.team_name == view.our_team)} for r in view.top]

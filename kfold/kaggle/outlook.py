@@ -1,0 +1,120 @@
+"""Expected private scores of submission candidates, from the shake-up simulation.
+
+A candidate written by kf (a run or a stack) has OOF predictions under oof/<name>.parquet.
+Simulating the competition's public/private split of a test set like the OOF rows gives, per
+candidate, the joint spread of its public and private AUC. From it:
+
+- the expected private score without a public score: the simulated private mean;
+- with a public score: the private mean given that public score (the linear regression of
+  private on public over the simulated splits: a lucky public part leaves a harder private
+  part when both come from one test set), and its narrower interval;
+- a public score far outside the simulated public spread: more than chance, a hint of a leak
+  or of a shift between the training and the test images.
+
+When scored submissions show that the test set sits at another level than CV (the public-vs-
+CV fit), that level shift moves the public and the private means alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kfold import artifacts
+from kfold.errors import KfError
+from kfold.stats.shakeup import Shakeup, simulate
+from kfold.workspace import Workspace
+
+FAR_OUTSIDE_Z = 3.0  # |public - simulated mean| beyond this many simulated SDs: not chance
+SPLITS = 1000
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A candidate's simulated outlook (AUC on the test set's parts)."""
+
+    private: float  # expected private AUC (given its public score, when known)
+    low: float  # 95% range of the private AUC
+    high: float
+    public_mean: float  # what its CV predicts for the public part
+    public_sd: float
+    public_z: float | None = None  # how far its observed public score is, in public SDs
+
+    @property
+    def far_outside(self) -> bool:
+        return self.public_z is not None and abs(self.public_z) > FAR_OUTSIDE_Z
+
+
+@dataclass(frozen=True)
+class Outlook:
+    sim: Shakeup
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.sim.names
+
+    def expect(self, name: str, public: float | None = None, shift: float = 0.0) -> Expectation:
+        """Expected private AUC of `name`; `public`: its observed public score; `shift`: the
+        level of the test set against CV that scored submissions show (added to both parts)."""
+        j = self.sim.names.index(name)
+        pub, priv = self.sim.public[:, j] + shift, self.sim.private[:, j] + shift
+        sd_pub, sd_priv = float(pub.std()), float(priv.std())
+        if public is None:
+            lo, hi = np.percentile(priv, [2.5, 97.5])
+            return Expectation(float(priv.mean()), float(lo), float(hi), float(pub.mean()), sd_pub)
+        z = (public - pub.mean()) / sd_pub if sd_pub > 0 else 0.0
+        if abs(z) > FAR_OUTSIDE_Z or sd_pub == 0:  # not chance: do not read luck into it
+            lo, hi = np.percentile(priv, [2.5, 97.5])
+            return Expectation(float(priv.mean()), float(lo), float(hi), float(pub.mean()),
+                               sd_pub, float(z))
+        rho = float(np.corrcoef(pub, priv)[0, 1]) if sd_priv > 0 else 0.0
+        mean = priv.mean() + rho * sd_priv / sd_pub * (public - pub.mean())
+        half = 1.959963984540054 * sd_priv * np.sqrt(max(1 - rho * rho, 0.0))
+        return Expectation(float(mean), float(mean - half), float(mean + half),
+                           float(pub.mean()), sd_pub, float(z))
+
+    def p_beats(self, name: str, other: str) -> float:
+        """P(name's private AUC > other's) over the simulated splits (ties: one half)."""
+        return float(self.sim.p_beats(self.sim.names.index(other))[self.sim.names.index(name)])
+
+
+def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
+                      n_splits: int = SPLITS) -> tuple[Outlook | None, list[str]]:
+    """Simulate every candidate (name -> CV AUC) whose OOF predictions are in oof/ and match
+    its CV AUC (the file was made from them); notes say who was left out and why."""
+    from kfold.stack.shakeup import resolve_public_fraction, test_size
+
+    notes, usable = [], []
+    folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None
+    for name, cv in candidates.items():
+        path = ws.oof_path(name)
+        if not path.exists():
+            continue
+        try:
+            oof = artifacts.read_oof(path)
+        except KfError as exc:
+            notes.append(f"{name}: OOF file unreadable, ranked by CV only ({exc})")
+            continue
+        if cv is not None:
+            from kfold.stats import auc_interval
+
+            if abs(auc_interval(oof["target"], oof["pred"]).auc - cv) > 1e-4:
+                notes.append(f"{name}: oof/{name}.parquet no longer matches the file's CV "
+                             f"({cv:.5f}); ranked by CV only")
+                continue
+        if folds is not None and artifacts.folds_fingerprint(oof) != artifacts.folds_fingerprint(folds):
+            notes.append(f"{name}: trained on another fold split than folds.csv; ranked by CV only")
+            continue
+        usable.append(name)
+    if not usable:
+        return None, notes
+    try:
+        aligned = artifacts.load_aligned_oof(ws, usable)
+    except KfError as exc:
+        return None, [*notes, f"no shake-up simulation: {exc}"]
+    fraction, _ = resolve_public_fraction(ws)
+    rows, _ = test_size(ws, usable)
+    rows = min(rows or len(aligned), len(aligned))
+    sim = simulate(aligned["target"].to_numpy(), aligned[usable].to_numpy(dtype=float), usable,
+                   public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=0)
+    return Outlook(sim), notes
