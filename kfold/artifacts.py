@@ -1,11 +1,13 @@
 """The artifact contract between train, stack, submit and explain.
 
-Schemas (see DESIGN.md):
+Schemas (docs/architecture.md):
 - `folds.csv`                 id, target, fold
 - `oof/<run>.parquet`         id, target, fold, pred    (every training id exactly once)
 - `oof/<run>.test.parquet`    id, pred_fold0..pred_fold{k-1}, pred
 - `oof/<run>.full.test.parquet` id, pred
-- `models/<run>/run.json`     run metadata
+- `models/<run>/run.json`     the run record (kfold.record.RunRecord, with a schema version);
+                              read and written here only. File names in a run folder:
+                              kfold.runfiles.RunFiles.
 
 Readers validate what they read; a mismatch is a `KfError` naming the file, never a silently
 wrong blend.
@@ -13,6 +15,7 @@ wrong blend.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -22,6 +25,7 @@ import pandas as pd
 
 from kfold import atomic
 from kfold.errors import KfError
+from kfold.record import RunRecord
 from kfold.workspace import NAME, Workspace
 
 FOLDS_COLUMNS = ["id", "target", "fold"]
@@ -105,16 +109,29 @@ def read_test_preds(path: str | Path) -> pd.DataFrame:
 
 
 # --- run metadata --------------------------------------------------------------------------
-def write_run(ws: Workspace, run: str, meta: dict) -> None:
-    atomic.write_json(ws.run_json(run), meta)
+def write_run(ws: Workspace, record: RunRecord) -> None:
+    atomic.write_json(ws.run_json(record.name), record.to_dict())
 
 
-def read_run(ws: Workspace, run: str) -> dict:
+def read_run(ws: Workspace, run: str) -> RunRecord:
+    """The record of run `run`, of any schema version written so far (kfold.record)."""
     path = ws.run_json(run)
     if not path.exists():
         known = ", ".join(list_runs(ws)) or "none"
         raise KfError(f"no run named {run!r} ({path} missing); known runs: {known}")
-    return json.loads(path.read_text())
+    try:
+        return RunRecord.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise KfError(f"{path} is not a run record ({type(exc).__name__}: {exc}); "
+                      f"retrain it with kf train --name {run} --force") from None
+
+
+def update_run(ws: Workspace, run: str, **changes) -> RunRecord:
+    """Re-read run `run`, set `changes` (record fields), write it back: a later command
+    (retrain, explain) keeps whatever else was written meanwhile."""
+    record = dataclasses.replace(read_run(ws, run), **changes)
+    write_run(ws, record)
+    return record
 
 
 def list_runs(ws: Workspace) -> list[str]:

@@ -50,17 +50,17 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1500, n_test:
     cfg = SIMPLE_CNN if epochs is None else _with_epochs(SIMPLE_CNN, epochs)
     meta = train_run(ws, cfg, "simple-cnn", reporter=reporter)
     console.print(render_run(meta))
-    console.print(f"submission: {meta['submission']}")
-    summary["simple-cnn"] = meta["oof_auc"]
+    console.print(f"submission: {meta.submission}")
+    summary["simple-cnn"] = meta.oof_auc
 
     console.print(Rule("3. a small ResNet (timm resnet10t, random init), then retrained on 100%"))
     meta = train_run(ws, RESNET if epochs is None else _with_epochs(RESNET, epochs), "resnet10t",
                      reporter=reporter)
     console.print(render_run(meta))
     full = retrain_run(ws, "resnet10t", reporter)
-    console.print(f"retrained on 100% for {full['retrain']['epochs']} epochs: "
-                  f"{full['retrain']['submission']}")
-    summary["resnet10t"] = meta["oof_auc"]
+    console.print(f"retrained on 100% for {full.retrain.epochs} epochs: "
+                  f"{full.retrain.submission}")
+    summary["resnet10t"] = meta.oof_auc
 
     console.print(Rule("4. runs"))
     console.print(render_runs(runs_summary(ws)))

@@ -5,22 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from kfold import artifacts, views
+from kfold.record import RunRecord
 from kfold.views import Col, Table
 from kfold.workspace import Workspace
 
 
-def render_run(meta: dict) -> Table:
+def render_run(meta: RunRecord) -> Table:
     """Per-fold table of one run with its OOF AUC."""
     cols = [Col(c, right=True) for c in ("fold", "best epoch", "epochs", "val AUC", "accuracy",
                                          "precision", "recall", "tp", "fp", "tn", "fn",
                                          "seconds")]
-    rows = [[r["fold"], r["best_epoch"], r["epochs_run"], f"{r['auc']:.4f}",
-             f"{r['accuracy']:.3f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}",
-             *(r[k] for k in ("tp", "fp", "tn", "fn")), f"{r['seconds']:.1f}"]
-            for r in meta["folds"]]
-    caption = (f"OOF AUC {meta['oof_auc']:.4f}   fold mean {meta['fold_auc_mean']:.4f} "
-               f"± {meta['fold_auc_std']:.4f}")
-    return views.table(f"{meta['name']}  ({meta['model']}, {meta['backend']})", cols, rows,
+    rows = [[r.fold, r.best_epoch, r.epochs_run, f"{r.auc:.4f}", f"{r.accuracy:.3f}",
+             f"{r.precision:.3f}", f"{r.recall:.3f}", r.tp, r.fp, r.tn, r.fn,
+             f"{r.seconds:.1f}"]
+            for r in meta.folds]
+    caption = (f"OOF AUC {meta.oof_auc:.4f}   fold mean {meta.fold_auc_mean:.4f} "
+               f"± {meta.fold_auc_std:.4f}")
+    return views.table(f"{meta.name}  ({meta.model}, {meta.backend})", cols, rows,
                        caption=caption)
 
 
@@ -29,18 +30,16 @@ def runs_summary(ws: Workspace) -> list[dict]:
     rows = []
     for name in artifacts.list_runs(ws):
         meta = artifacts.read_run(ws, name)
-        if "oof_auc" not in meta:
-            continue
-        fold_aucs = [r["auc"] for r in meta["folds"]]
+        fold_aucs = meta.fold_aucs
         rows.append({
-            "run": name, "model": meta["model"], "backend": meta["backend"],
-            "size": meta["config"].get("image_size"), "oof_auc": meta["oof_auc"],
+            "run": name, "model": meta.model, "backend": meta.backend,
+            "size": meta.config.get("image_size"), "oof_auc": meta.oof_auc,
             "fold_aucs": fold_aucs, "mean": float(np.mean(fold_aucs)),
             "std": float(np.std(fold_aucs)),
-            "epochs": sum(r["epochs_run"] for r in meta["folds"]),
-            "seconds": meta.get("seconds", 0.0),
+            "epochs": sum(r.epochs_run for r in meta.folds),
+            "seconds": meta.seconds,
             "full": ws.full_test_path(name).exists(),
-            "explain": meta.get("explain"),
+            "explain": meta.explain,
         })
     rows = sorted(rows, key=lambda r: -r["oof_auc"])
     add_uncertainty(ws, rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import shutil
 
 import numpy as np
@@ -44,12 +44,12 @@ def test_cli_end_to_end(ws):
     assert result.exit_code == 0, result.output
     assert "pointing" in result.output and "grid:" in result.output
     meta = artifacts.read_run(ws, RUN)
-    ex = meta["explain"]
+    ex = meta.explain
     assert ex["method"] == "gradcam" and ex["n"] > 0
     for key in ("pointing_game", "distance_mean", "distance_median", "energy", "iou@0.5"):
         assert ex[key] is not None
     assert 0 <= ex["pointing_game"] <= 1 and ex["images_per_s"] > 0
-    assert meta["oof_auc"] is not None  # the rest of run.json is kept
+    assert meta.oof_auc is not None  # the rest of run.json is kept
     grid = ws.root / ex["grid"]
     assert grid.exists() and grid.read_bytes()[:4] == b"\x89PNG"
     per = pd.read_csv(ws.root / ex["per_image"])
@@ -57,7 +57,7 @@ def test_cli_end_to_end(ws):
 
 
 def test_every_image_is_explained_by_a_model_that_never_saw_it(ws):
-    cfg = TrainConfig.from_dict(artifacts.read_run(ws, RUN)["config"])
+    cfg = TrainConfig.from_dict(artifacts.read_run(ws, RUN).config)
     data = prepare(ws, cfg.preprocess, cfg.image_size)
     row_of = {img.tobytes(): i for i, img in zip(data.train.ids, data.train.images)}
     seen: list[tuple[str, str]] = []
@@ -87,7 +87,7 @@ def test_method_and_ids(ws):
     report = explain_run(ws, RUN, ids=ids, method="gradcam++")
     assert report.shown["id"].tolist() == ids
     assert report.grid.name == "gradcampp.png" and report.grid.exists()
-    assert artifacts.read_run(ws, RUN)["explain"]["method"] == "gradcam++"
+    assert artifacts.read_run(ws, RUN).explain["method"] == "gradcam++"
 
 
 def test_bad_input_is_one_clear_error(ws):
@@ -141,7 +141,7 @@ def test_a_run_is_explained_by_its_own_backend(ws, monkeypatch):
 
     monkeypatch.setitem(backends._LOADERS, "keras", FakeKeras)
     meta = artifacts.read_run(ws, RUN)
-    ws.run_json(RUN).write_text(json.dumps({**meta, "backend": "keras"}))
+    artifacts.write_run(ws, dataclasses.replace(meta, backend="keras"))
     report = explain_run(ws, RUN, n=2)
     assert set(calls) == {("fold0", "gradcam"), ("fold1", "gradcam")}
     assert report.metrics["flat"] == report.metrics["n"]  # constant maps: counted, not scored

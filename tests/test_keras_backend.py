@@ -115,8 +115,8 @@ def test_each_model_trains_two_folds_into_the_shared_artifacts(ws, model, mode):
     name = f"k-{model}"
     meta = train_run(ws, keras_cfg(model=model, train_mode=mode), name)
     run_dir = ws.run_dir(name)
-    assert meta["backend"] == "keras" and artifacts.read_run(ws, name)["backend"] == "keras"
-    assert [r["epochs_run"] for r in meta["folds"]] == [1, 1]
+    assert meta.backend == "keras" and artifacts.read_run(ws, name).backend == "keras"
+    assert [r.epochs_run for r in meta.folds] == [1, 1]
     for k in (0, 1):
         assert (run_dir / f"fold{k}.keras").is_file()
         assert not (run_dir / f"fold{k}.backup").exists()
@@ -131,7 +131,7 @@ def test_each_model_trains_two_folds_into_the_shared_artifacts(ws, model, mode):
     assert sub.is_file() and len(pd.read_csv(sub)) == 10
     sidecar = json.loads(sub.with_suffix(".json").read_text())
     assert sidecar["lineage"]["runs"] == [name]
-    assert np.isfinite(meta["oof_auc"])
+    assert np.isfinite(meta.oof_auc)
 
 
 def test_bad_fold_data_is_a_kferror(tmp_path):

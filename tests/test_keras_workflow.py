@@ -47,9 +47,9 @@ def ws(tmp_path_factory) -> Workspace:
 
 def test_keras_run_has_the_shared_artifacts(ws):
     meta = artifacts.read_run(ws, "keras-cnn")
-    assert meta["backend"] == "keras" and meta["config"]["backend"] == "keras"
+    assert meta.backend == "keras" and meta.config["backend"] == "keras"
     assert (ws.run_dir("keras-cnn") / "fold0.keras").is_file()
-    assert meta["folds_fingerprint"] == artifacts.read_run(ws, "torch-cnn")["folds_fingerprint"]
+    assert meta.folds_fingerprint == artifacts.read_run(ws, "torch-cnn").folds_fingerprint
     out = kf(ws, "runs").output
     assert "keras-cnn" in out and "torch-cnn" in out
 
@@ -69,9 +69,9 @@ def test_retrain_a_keras_run(ws):
     full = artifacts.read_test_preds(ws.full_test_path("keras-cnn"))
     assert len(full) == 10 and full["pred"].between(0, 1).all()
     meta = artifacts.read_run(ws, "keras-cnn")
-    assert meta["retrain"]["checkpoint"] == "full.keras"
+    assert meta.retrain.checkpoint == "full.keras"
     history = pd.read_csv(run_dir / "history_full.csv")
-    assert "val_loss" not in history.columns and len(history) == meta["retrain"]["epochs"]
+    assert "val_loss" not in history.columns and len(history) == meta.retrain.epochs
     sidecar = json.loads(ws.submission_path("keras-cnn-full").with_suffix(".json").read_text())
     assert sidecar["lineage"]["kind"] == "retrain"
 
@@ -84,7 +84,7 @@ def test_explain_a_keras_run(ws):
 
 
 def test_heatmaps_shape_and_range(ws):
-    cfg = TrainConfig.from_dict(artifacts.read_run(ws, "keras-cnn")["config"])
+    cfg = TrainConfig.from_dict(artifacts.read_run(ws, "keras-cnn").config)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (5, SIZE, SIZE), dtype=np.uint8)
     heatmaps = KerasBackend().heatmaps

@@ -83,11 +83,11 @@ def test_kfold_run_killed_mid_fold_and_rerun_matches_a_clean_run(workspace):
     assert (run_dir / "fold0.result.json").exists() and (run_dir / "fold1.last.pt").exists()
     assert not (run_dir / "fold1.result.json").exists()
     again = train_run(workspace, cfg, "again")
-    for a, b in zip(clean["folds"], again["folds"]):
+    for a, b in zip(clean.folds, again.folds):
         for key in ("best_epoch", "epochs_run", "auc", "tp", "fp", "tn", "fn"):
-            assert a[key] == b[key], key
+            assert getattr(a, key) == getattr(b, key), key
     oof_a = artifacts.read_oof(workspace.oof_path("clean"))
     oof_b = artifacts.read_oof(workspace.oof_path("again"))
     np.testing.assert_allclose(oof_a["pred"], oof_b["pred"], atol=1e-6)
-    assert again["oof_auc"] == pytest.approx(clean["oof_auc"])
+    assert again.oof_auc == pytest.approx(clean.oof_auc)
     assert not (run_dir / "fold1.last.pt").exists()

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from record_helpers import fold_result
 from test_resume import Interrupted, StopAfter
 from typer.testing import CliRunner
 
@@ -24,37 +25,42 @@ def trained(workspace):
 def test_retrain_writes_full_checkpoint_test_predictions_and_a_retrain_submission(trained):
     ws, meta = trained
     out = retrain_run(ws, "r")
-    info = out["retrain"]
-    assert info["epochs"] == retrain_epochs(meta["folds"])
-    assert "mean(best_epoch + 1)" in info["epochs_rule"]
-    assert info["n_train"] == 60 and info["cv_auc"] == meta["oof_auc"]
-    assert (ws.run_dir("r") / "full.pt").exists() and info["checkpoint"] == "full.pt"
+    info = out.retrain
+    assert info.epochs == retrain_epochs(meta.folds)
+    assert "mean(best_epoch + 1)" in info.epochs_rule
+    assert info.n_train == 60 and info.cv_auc == meta.oof_auc
+    assert (ws.run_dir("r") / "full.pt").exists() and info.checkpoint == "full.pt"
     assert not (ws.run_dir("r") / "full.last.pt").exists()
     test = artifacts.read_test_preds(ws.full_test_path("r"))
     assert list(test.columns) == ["id", "pred"] and len(test) == 16
-    assert json.loads(ws.run_json("r").read_text())["retrain"]["epochs"] == info["epochs"]
+    assert json.loads(ws.run_json("r").read_text())["retrain"]["epochs"] == info.epochs
     sidecar = json.loads((ws.submissions_dir / "r-full.json").read_text())
     assert sidecar["lineage"]["kind"] == "retrain" and sidecar["lineage"]["runs"] == ["r"]
-    assert sidecar["cv_auc"] == meta["oof_auc"]
+    assert sidecar["cv_auc"] == meta.oof_auc
     history = np.genfromtxt(ws.run_dir("r") / "history_full.csv", delimiter=",", names=True)
-    assert len(np.atleast_1d(history)) == info["epochs"]
+    assert len(np.atleast_1d(history)) == info.epochs
     assert "auc" not in history.dtype.names  # no validation set
 
 
 def test_epochs_rule():
-    assert retrain_epochs([{"best_epoch": 4}, {"best_epoch": 6}]) == 6
-    assert retrain_epochs([{"best_epoch": 0}, {"best_epoch": 0}]) == 1
-    assert retrain_epochs([{"best_epoch": 1}, {"best_epoch": 2}]) == 3  # 2.5 rounds up
-    assert retrain_epochs([{"best_epoch": 9, "collapsed": "constant"}, {"best_epoch": 2}]) == 3
+    def folds(*best, collapsed=()):
+        return [fold_result(k, 0.7, best_epoch=b, collapsed="constant" if k in collapsed else None)
+                for k, b in enumerate(best)]
+
+    assert retrain_epochs(folds(4, 6)) == 6
+    assert retrain_epochs(folds(0, 0)) == 1
+    assert retrain_epochs(folds(1, 2)) == 3  # 2.5 rounds up
+    assert retrain_epochs(folds(9, 2, collapsed=[0])) == 3
     with pytest.raises(KfError, match="every fold of this run collapsed"):
-        retrain_epochs([{"best_epoch": 1, "collapsed": "x"}])
+        retrain_epochs(folds(1, collapsed=[0]))
 
 
 def test_retrain_resumes_after_an_interruption_and_matches_a_clean_retrain(workspace):
     cfg = TrainConfig(n_folds=2, image_size=32, epochs=3, batch_size=16, seed=0, patience=5)
     meta = train_run(workspace, cfg, "r")
-    meta["folds"] = [dict(f, best_epoch=2) for f in meta["folds"]]  # force a 3-epoch retrain
-    artifacts.write_run(workspace, "r", meta)
+    for fold in meta.folds:
+        fold.best_epoch = 2  # force a 3-epoch retrain
+    artifacts.write_run(workspace, meta)
     clean = retrain_run(workspace, "r")
     want = artifacts.read_test_preds(workspace.full_test_path("r"))["pred"].to_numpy()
     for name in ("full.result.json", "full.preds.npz", "full.pt"):
@@ -65,7 +71,7 @@ def test_retrain_resumes_after_an_interruption_and_matches_a_clean_retrain(works
     again = retrain_run(workspace, "r")
     got = artifacts.read_test_preds(workspace.full_test_path("r"))["pred"].to_numpy()
     np.testing.assert_allclose(got, want, atol=1e-6)
-    assert again["retrain"]["epochs"] == clean["retrain"]["epochs"] == 3
+    assert again.retrain.epochs == clean.retrain.epochs == 3
 
 
 def test_retrain_refuses_runs_without_finished_folds(workspace):

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from record_helpers import fold_result, run_record
 from typer.testing import CliRunner
 
 from kfold import artifacts
@@ -19,11 +20,9 @@ from kfold.stats import auc_interval, paired_difference
 
 def _run_json(ws, name):
     oof = artifacts.read_oof(ws.oof_path(name))
-    folds = [{"fold": int(k), "auc": auc(g["target"], g["pred"]), "epochs_run": 3}
-             for k, g in oof.groupby("fold")]
-    artifacts.write_run(ws, name, {"name": name, "model": "simple_cnn", "backend": "torch",
-                                   "config": {"image_size": 32}, "folds": folds,
-                                   "oof_auc": auc(oof["target"], oof["pred"]), "seconds": 1.0})
+    folds = [fold_result(int(k), auc(g["target"], g["pred"])) for k, g in oof.groupby("fold")]
+    artifacts.write_run(ws, run_record(name, model="simple_cnn", config={"image_size": 32},
+                                       folds=folds, oof_auc=auc(oof["target"], oof["pred"])))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from record_helpers import run_record
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import StackingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -116,10 +117,9 @@ def test_stack_artifacts_are_runs_with_the_same_folds(stacked):
 
 
 def test_runs_of_different_backends_and_image_sizes_stack_when_folds_match(ws):
-    artifacts.write_run(ws, "run0", {"model": "simple_cnn", "backend": "torch",
-                                     "config": {"image_size": 64}})
-    artifacts.write_run(ws, "run1", {"model": "vgg16", "backend": "keras",
-                                     "config": {"image_size": 224}})
+    artifacts.write_run(ws, run_record("run0", model="simple_cnn", config={"image_size": 64}))
+    artifacts.write_run(ws, run_record("run1", model="vgg16", backend="keras",
+                                       config={"image_size": 224}))
     stack_runs(ws, blenders="logreg")
     side = json.loads(ws.submission_path("stack-logreg").with_suffix(".json").read_text())
     assert side["lineage"]["run_info"] == {

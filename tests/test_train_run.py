@@ -23,11 +23,11 @@ def test_oof_has_every_training_id_once_and_its_auc_is_in_run_json(trained):
     oof = artifacts.read_oof(ws.oof_path("r"))
     train = discover(ws).train
     assert sorted(oof["id"]) == sorted(train["id"])
-    assert meta["oof_auc"] == pytest.approx(roc_auc_score(oof["target"], oof["pred"]))
-    assert json.loads(ws.run_json("r").read_text())["oof_auc"] == meta["oof_auc"]
+    assert meta.oof_auc == pytest.approx(roc_auc_score(oof["target"], oof["pred"]))
+    assert json.loads(ws.run_json("r").read_text())["oof_auc"] == meta.oof_auc
     folds = artifacts.read_folds(ws.folds_path)
-    assert meta["folds_fingerprint"] == artifacts.folds_fingerprint(folds)
-    assert artifacts.folds_fingerprint(oof) == meta["folds_fingerprint"]
+    assert meta.folds_fingerprint == artifacts.folds_fingerprint(folds)
+    assert artifacts.folds_fingerprint(oof) == meta.folds_fingerprint
 
 
 def test_test_predictions_checkpoints_history_and_submission(trained):
@@ -42,11 +42,11 @@ def test_test_predictions_checkpoints_history_and_submission(trained):
                 "tp", "fp", "tn", "fn"} <= set(history.columns)
         assert not (ws.run_dir("r") / f"fold{k}.last.pt").exists()
     assert (ws.run_dir("r") / "curves.png").stat().st_size > 1000
-    sub = pd.read_csv(meta["submission"], dtype={"id": str})
+    sub = pd.read_csv(meta.submission, dtype={"id": str})
     sample = pd.read_csv(ws.data_dir / "sample_submission.csv", dtype={"id": str})
     assert sub["id"].tolist() == sample["id"].tolist()
     sidecar = json.loads((ws.submissions_dir / "r.json").read_text())
-    assert sidecar["cv_auc"] == meta["oof_auc"] and sidecar["lineage"]["kind"] == "fold-mean"
+    assert sidecar["cv_auc"] == meta.oof_auc and sidecar["lineage"]["kind"] == "fold-mean"
 
 
 def test_rerun_skips_finished_folds_and_retrains_a_lost_one(trained):
@@ -56,7 +56,7 @@ def test_rerun_skips_finished_folds_and_retrains_a_lost_one(trained):
     (run_dir / "fold1.result.json").unlink()  # as if killed before fold 1 finished
     again = train_run(ws, cfg, "r")
     assert (run_dir / "fold0.pt").stat().st_mtime_ns == fold0_mtime
-    assert again["folds"][0] == meta["folds"][0]
+    assert again.folds[0] == meta.folds[0]
     assert len(artifacts.read_oof(ws.oof_path("r"))) == len(discover(ws).train)
 
 
@@ -76,5 +76,5 @@ def test_skip_bad_leaves_unreadable_images_out(workspace, tiny_cfg):
     with pytest.raises(KfError, match="--skip-bad"):
         train_run(workspace, tiny_cfg, "r")
     meta = train_run(workspace, tiny_cfg, "r", skip_bad=True)
-    assert meta["skipped_images"] == [train["id"].iat[0]]
+    assert meta.skipped_images == [train["id"].iat[0]]
     assert len(artifacts.read_oof(workspace.oof_path("r"))) == len(train) - 1

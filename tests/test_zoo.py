@@ -120,9 +120,9 @@ def test_vgg16_and_resnet50_k_fold_runs_on_cpu(workspace, model):
                       train_mode="head" if model == "vgg16" else "finetune", tta="flip")
     meta = train_run(workspace, cfg, model)
     oof = artifacts.read_oof(workspace.oof_path(model))
-    assert len(oof) == 60 and 0 <= meta["oof_auc"] <= 1
-    assert meta["config"]["model"] == model and meta["config"]["tta"] == "flip"
-    assert all(r["collapsed"] is None for r in meta["folds"])
+    assert len(oof) == 60 and 0 <= meta.oof_auc <= 1
+    assert meta.config["model"] == model and meta.config["tta"] == "flip"
+    assert all(r.collapsed is None for r in meta.folds)
     state = torch.load(workspace.run_dir(model) / "fold0.pt", weights_only=False)["model"]
     assert any(k.startswith("backbone.") for k in state) and "head.1.weight" in state
 
@@ -169,7 +169,7 @@ def test_cli_train_with_transfer_options_records_them(workspace, tmp_path):
         "--epochs", "1", "--batch-size", "16", "--weights", str(path), "--train-mode", "head",
         "--tta", "flip", "--in-chans", "1", "--name", "t"])
     assert res.exit_code == 0, res.output
-    config = artifacts.read_run(workspace, "t")["config"]
+    config = artifacts.read_run(workspace, "t").config
     assert config["weights"] == str(path) and config["train_mode"] == "head"
     assert config["tta"] == "flip" and config["in_chans"] == 1
 

@@ -77,10 +77,10 @@ def train(
     meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad,
                      reporter=RichReporter(console))
     console.print(render_run(meta))
-    collapsed = [r["fold"] for r in meta["folds"] if r.get("collapsed")]
+    collapsed = [r.fold for r in meta.folds if r.collapsed]
     if collapsed:
         console.print(f"[bold red]collapsed fold(s) {collapsed}[/]: see run.json")
-    console.print(f"submission: {meta['submission']}")
+    console.print(f"submission: {meta.submission}")
 
 
 def retrain(
@@ -93,12 +93,12 @@ def retrain(
 
     ws = open_workspace(workspace)
     meta = retrain_run(ws, run, RichReporter(console), device=device)
-    info = meta["retrain"]
-    console.print(f"{run}: retrained on {info['n_train']} images for {info['epochs']} epoch(s) "
-                  f"({info['epochs_rule']})")
-    console.print(f"checkpoint: {ws.run_dir(run) / (info['checkpoint'] or '?')}")
+    info = meta.retrain
+    console.print(f"{run}: retrained on {info.n_train} images for {info.epochs} epoch(s) "
+                  f"({info.epochs_rule})")
+    console.print(f"checkpoint: {ws.run_dir(run) / (info.checkpoint or '?')}")
     console.print(f"test predictions: {ws.full_test_path(run)}")
-    console.print(f"submission: {info['submission']} (CV = OOF AUC {info['cv_auc']:.4f})")
+    console.print(f"submission: {info.submission} (CV = OOF AUC {info.cv_auc:.4f})")
 
 
 def models(

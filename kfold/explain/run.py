@@ -84,10 +84,8 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
 
     reporter = reporter or Reporter()
     meta = artifacts.read_run(ws, run)
-    if "config" not in meta:
-        raise KfError(f"run {run!r} has no config in its run.json; train it with `kf train`")
-    cfg = TrainConfig.from_dict(meta["config"])
-    backend = get_backend(meta.get("backend", cfg.backend))
+    cfg = TrainConfig.from_dict(meta.config)
+    backend = get_backend(meta.backend)
     fn = heatmaps or heatmap_fn(backend, method, batch_size, device)
     run_dir = ws.run_dir(run)
     oof = artifacts.read_oof(ws.oof_path(run))
@@ -97,7 +95,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
 
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True, reporter=reporter)
     notes = []
-    if meta.get("data_fingerprint") not in (None, data.dataset.fingerprint):
+    if meta.data_fingerprint not in (None, data.dataset.fingerprint):
         notes.append("the data changed since this run was trained; heatmaps are of today's files")
     row_of = {str(i): k for k, i in enumerate(data.train.ids)}
     absent = [i for i in oof["id"] if i not in row_of]
@@ -137,8 +135,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     per_image = per_image[per_image["id"].isin(boxes)] if len(per_image) else per_image
     per_image = per_image.sort_values("id").reset_index(drop=True) if len(per_image) else per_image
 
-    out_dir = run_dir / "explain"
-    per_image_path = out_dir / f"{_slug(method)}.csv"
+    per_image_path = ws.run_files(run).explain_table(method)
     atomic.write_csv(per_image_path, per_image)
     summary = metrics.summarize(per_image)
     defects = int((oof["target"] == 1).sum())
@@ -158,9 +155,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
         notes.append("no data/defect_area.csv: heatmaps only, no localization metrics")
     if skipped:
         notes.append("boxes left out: " + ", ".join(f"{r} {c}" for r, c in skipped.items()))
-    meta = artifacts.read_run(ws, run)  # re-read: keep anything written meanwhile
-    meta["explain"] = result
-    artifacts.write_run(ws, run, meta)
+    artifacts.update_run(ws, run, explain=result)
     return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
                          per_image_path, notes)
 
@@ -211,8 +206,4 @@ def _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, crop, resu
     title = (f"{run} - {method}: green = defect box, x = heatmap peak"
              + (f"; pointing game {pg:.2f} over {result['n']} boxed defects (out-of-fold)"
                 if pg is not None else ""))
-    return save_grid(panels, ws.run_dir(run) / "explain" / f"{_slug(method)}.png", title)
-
-
-def _slug(method: str) -> str:
-    return method.replace("+", "p")
+    return save_grid(panels, ws.run_files(run).explain_grid(method), title)

@@ -304,8 +304,8 @@ def describe_runs(ws: Workspace, runs: list[str]) -> dict[str, dict]:
         if not ws.run_json(run).exists():
             continue
         meta = artifacts.read_run(ws, run)
-        info[run] = {"model": meta.get("model"), "backend": meta.get("backend"),
-                     "image_size": (meta.get("config") or {}).get("image_size")}
+        info[run] = {"model": meta.model, "backend": meta.backend,
+                     "image_size": meta.config.get("image_size")}
     return info
 
 

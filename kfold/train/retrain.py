@@ -28,6 +28,7 @@ from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import prepare
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult, RetrainRecord, RunRecord
 from kfold.runfiles import FULL_TAG
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
@@ -38,33 +39,33 @@ EPOCHS_RULE = ("round(mean(best_epoch + 1)) over the folds that did not collapse
                "at least 1")
 
 
-def retrain_epochs(folds: list[dict]) -> int:
+def retrain_epochs(folds: list[FoldResult]) -> int:
     """The retrain's epochs from the folds' results (see EPOCHS_RULE)."""
-    usable = [r for r in folds if not r.get("collapsed") and r.get("best_epoch", -1) >= 0]
+    usable = [r for r in folds if not r.collapsed and r.best_epoch >= 0]
     if not usable:
         raise KfError("every fold of this run collapsed or kept no checkpoint; "
                       "there is nothing sensible to retrain")
-    mean = float(np.mean([r["best_epoch"] + 1 for r in usable]))
+    mean = float(np.mean([r.best_epoch + 1 for r in usable]))
     return max(1, int(np.floor(mean + 0.5)))  # halves round up
 
 
 def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
-                device: str | None = None) -> dict:
-    """Retrain run `name` on all training images; return the updated run.json content."""
+                device: str | None = None) -> RunRecord:
+    """Retrain run `name` on all training images; return the updated run record."""
     meta = _finished_run(ws, name)
-    cfg = TrainConfig.from_dict(meta["config"])
-    epochs = retrain_epochs(meta["folds"])
+    cfg = TrainConfig.from_dict(meta.config)
+    epochs = retrain_epochs(meta.folds)
     full_cfg = dataclasses.replace(cfg, epochs=epochs, **({"device": device} if device else {}))
     backend = get_backend(cfg.backend)
     backend.check_config(full_cfg)
     started = time.perf_counter()
     files = ws.run_files(name)
 
-    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=bool(meta.get("skipped_images")),
+    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=bool(meta.skipped_images),
                    reporter=reporter)
-    if meta.get("data_fingerprint") and data.dataset.fingerprint != meta["data_fingerprint"]:
+    if meta.data_fingerprint and data.dataset.fingerprint != meta.data_fingerprint:
         raise KfError(f"the training data changed since run {name!r} was trained "
-                      f"({meta['data_fingerprint']} then, {data.dataset.fingerprint} now); "
+                      f"({meta.data_fingerprint} then, {data.dataset.fingerprint} now); "
                       "retrain the folds first: kf train ... --force")
     usable = data.usable
     fold_data = FoldData(data.train.images[usable], data.train_targets[usable])
@@ -78,26 +79,22 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     test = data.test_predictions(test_pred)
     artifacts.write_test_preds(ws.full_test_path(name), test)
     submission = write_submission(
-        ws, f"{name}-full", test, meta["oof_auc"],
+        ws, f"{name}-full", test, meta.oof_auc,
         {"kind": "retrain", "runs": [name], "test_predictions": ws.full_test_path(name).name,
          "epochs": epochs},
     )
-    meta["retrain"] = {
-        "epochs": epochs, "epochs_rule": EPOCHS_RULE,
-        "fold_best_epochs": [r.get("best_epoch") for r in meta["folds"]],
-        "n_train": int(data.usable.sum()),
-        "checkpoint": backend.checkpoint_files(FULL_TAG)[0],
-        "test_predictions": ws.full_test_path(name).name, "submission": str(submission),
-        "cv_auc": meta["oof_auc"], "seconds": result.get("seconds"),
-        "device": result.get("device"), "wall_seconds_last_call":
-            round(time.perf_counter() - started, 2),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    artifacts.write_run(ws, name, meta)
-    return meta
+    return artifacts.update_run(ws, name, retrain=RetrainRecord(
+        epochs=epochs, epochs_rule=EPOCHS_RULE,
+        fold_best_epochs=[r.best_epoch for r in meta.folds], n_train=int(usable.sum()),
+        checkpoint=backend.checkpoint_files(FULL_TAG)[0],
+        test_predictions=ws.full_test_path(name).name, submission=str(submission),
+        cv_auc=meta.oof_auc, seconds=result.get("seconds"), device=result.get("device"),
+        wall_seconds_last_call=round(time.perf_counter() - started, 2),
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    ))
 
 
-def _finished_run(ws: Workspace, name: str) -> dict:
+def _finished_run(ws: Workspace, name: str) -> RunRecord:
     """run.json of a run whose folds all finished, or one clear error saying what to do."""
     files = ws.run_files(name)
     if not files.record.exists():
@@ -110,7 +107,7 @@ def _finished_run(ws: Workspace, name: str) -> dict:
         raise KfError(f"run {name!r} has no finished folds to retrain from; train it first "
                       f"with kf train --name {name} (finished runs: {known})")
     meta = artifacts.read_run(ws, name)
-    if "oof_auc" not in meta or not meta.get("folds"):
+    if not meta.folds:
         raise KfError(f"run {name!r} has no finished folds to retrain from (run.json lacks "
                       "fold results); train it with kf train")
     return meta

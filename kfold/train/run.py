@@ -25,6 +25,7 @@ from kfold.folds import ensure_folds
 from kfold.metrics import auc
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
+from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
@@ -38,8 +39,8 @@ def default_run_name(cfg: TrainConfig) -> str:
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
-              skip_bad: bool = False, reporter: Reporter = Reporter()) -> dict:
-    """Train (or finish) run `name` with `cfg`; return its run.json content."""
+              skip_bad: bool = False, reporter: Reporter = Reporter()) -> RunRecord:
+    """Train (or finish) run `name` with `cfg`; return its run record."""
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     backend = get_backend(cfg.backend)
     backend.check_config(cfg)  # an unknown model fails before any decoding
@@ -97,7 +98,7 @@ def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> Ru
 
 
 def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
-               results: list[dict], seconds: float) -> dict:
+               results: list[dict], seconds: float) -> RunRecord:
     """Assemble OOF and test predictions from the folds' files and write every artifact."""
     files = ws.run_files(name)
     preds = [np.load(files.preds(fold_tag(k))) for k in range(cfg.n_folds)]
@@ -116,29 +117,30 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
     artifacts.write_test_preds(ws.test_path(name), test)
 
     oof_auc = auc(oof["target"], oof["pred"])
-    fold_aucs = [r["auc"] for r in results]
-    meta = {
-        "name": name, "model": cfg.model, "backend": cfg.backend, "config": cfg.to_dict(),
-        "folds_fingerprint": artifacts.folds_fingerprint(folds),
-        "data_fingerprint": data.dataset.fingerprint,
-        "folds": results, "oof_auc": oof_auc,
-        "fold_auc_mean": float(np.mean(fold_aucs)), "fold_auc_std": float(np.std(fold_aucs)),
-        "skipped_images": sorted(data.skipped),
-        "versions": package_versions(), "device": results[-1].get("device", "?"),
-        "seconds": round(sum(r.get("seconds", 0) for r in results), 2),
-        "wall_seconds_last_call": round(seconds, 2),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    artifacts.write_run(ws, name, meta)
+    fold_results = [FoldResult.from_dict(r) for r in results]
+    fold_aucs = [r.auc for r in fold_results]
+    record = RunRecord(
+        name=name, model=cfg.model, backend=cfg.backend, config=cfg.to_dict(),
+        folds_fingerprint=artifacts.folds_fingerprint(folds),
+        data_fingerprint=data.dataset.fingerprint, folds=fold_results, oof_auc=oof_auc,
+        fold_auc_mean=float(np.mean(fold_aucs)), fold_auc_std=float(np.std(fold_aucs)),
+        skipped_images=sorted(data.skipped), versions=package_versions(),
+        device=fold_results[-1].device,
+        seconds=round(sum(r.seconds for r in fold_results), 2),
+        wall_seconds_last_call=round(seconds, 2),
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    artifacts.write_run(ws, record)  # recorded before the curves and the submission
     tags = [fold_tag(k) for k in range(cfg.n_folds)]
     histories = {tag: pd.read_csv(files.history(tag)) for tag in tags
                  if files.history(tag).exists()}
     plot_training_curves(histories, files.curves, f"{name}: OOF AUC {oof_auc:.4f}")
-    meta["submission"] = str(write_submission(
+    record.submission = str(write_submission(
         ws, name, test[["id", "pred"]], oof_auc,
         {"kind": "fold-mean", "runs": [name], "test_predictions": ws.test_path(name).name},
     ))
-    return meta
+    artifacts.write_run(ws, record)  # again, with the submission
+    return record
 
 
 def package_versions() -> dict[str, str]:

@@ -1,0 +1,133 @@
+"""The run record: what `models/<run>/run.json` holds, as typed dataclasses.
+
+Only kfold.artifacts reads and writes run.json (`read_run`, `write_run`, `update_run`);
+everything else passes `RunRecord` objects. `SCHEMA_VERSION` is written into every record;
+`from_dict` reads every version written so far:
+
+- 0 (kfold before the consolidation, no `schema_version` key): the same fields; fold
+  results as flat dicts.
+- 1: `schema_version` added; fold results and the retrain typed; `submission` recorded.
+
+A key the dataclasses do not know is kept (`extra`) and written back, so a newer writer's
+additions survive an older reader's read-modify-write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def _split(cls, raw: dict) -> tuple[dict, dict]:
+    """(the keys `cls` declares, the rest) of `raw`."""
+    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    return ({k: v for k, v in raw.items() if k in names},
+            {k: v for k, v in raw.items() if k not in names})
+
+
+class _Flat:
+    """A dataclass with an `extra` dict, read from and written to one flat dict."""
+
+    extra: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, raw: dict):
+        known, extra = _split(cls, raw)
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "extra"} | self.extra
+
+
+@dataclass
+class FoldResult(_Flat):
+    """One trained tag's result: the backend's keys (kfold.backends.RESULT_KEYS), the
+    validation metrics (kfold.metrics.binary_metrics) and the k-fold run's keys."""
+
+    fold: int
+    best_epoch: int
+    epochs_run: int
+    val_auc: float
+    seconds: float
+    collapsed: str | None
+    auc: float
+    accuracy: float
+    precision: float
+    recall: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    device: str = "?"
+    folds_fingerprint: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys
+
+
+@dataclass
+class RetrainRecord(_Flat):
+    """The retrain on 100% (kfold.train.retrain)."""
+
+    epochs: int
+    epochs_rule: str
+    fold_best_epochs: list[int]
+    n_train: int
+    checkpoint: str | None
+    test_predictions: str
+    submission: str
+    cv_auc: float
+    seconds: float | None
+    device: str | None
+    wall_seconds_last_call: float
+    created_utc: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord(_Flat):
+    """A finished k-fold run; `retrain` and `explain` are filled in by later commands."""
+
+    name: str
+    model: str
+    backend: str
+    config: dict[str, Any]  # TrainConfig.to_dict()
+    folds_fingerprint: str
+    data_fingerprint: str | None
+    folds: list[FoldResult]
+    oof_auc: float
+    fold_auc_mean: float
+    fold_auc_std: float
+    skipped_images: list[str]
+    versions: dict[str, str]
+    device: str
+    seconds: float
+    wall_seconds_last_call: float
+    created_utc: str
+    submission: str | None = None
+    retrain: RetrainRecord | None = None
+    explain: dict[str, Any] | None = None  # kfold.explain.run's summary, keyed by metric
+    schema_version: int = SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fold_aucs(self) -> list[float]:
+        return [f.auc for f in self.folds]
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> RunRecord:
+        """Any version's run.json content (see the module docstring)."""
+        known, extra = _split(cls, raw)
+        known["schema_version"] = SCHEMA_VERSION  # versions 0 and 1 share every field
+        known["folds"] = [FoldResult.from_dict(r) for r in known.get("folds", [])]
+        if known.get("retrain") is not None:
+            known["retrain"] = RetrainRecord.from_dict(known["retrain"])
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out["folds"] = [f.to_dict() for f in self.folds]
+        out["retrain"] = self.retrain.to_dict() if self.retrain else None
+        return out

@@ -1,0 +1,65 @@
+"""The run record (kfold.record): typed, versioned, and every version written so far loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kfold import artifacts
+from kfold.errors import KfError
+from kfold.record import SCHEMA_VERSION, FoldResult, RetrainRecord, RunRecord
+from kfold.workspace import Workspace
+
+V0 = Path(__file__).parent / "fixtures" / "run_v0.json"  # written by kfold before the record
+
+
+@pytest.fixture
+def ws(tmp_path) -> Workspace:
+    ws = Workspace.init(tmp_path)
+    ws.run_dir("r").mkdir(parents=True)
+    shutil.copy(V0, ws.run_json("r"))
+    return ws
+
+
+def test_a_run_json_of_schema_0_loads_typed_and_is_written_back_as_the_current_version(ws):
+    record = artifacts.read_run(ws, "r")
+    assert record.schema_version == SCHEMA_VERSION
+    assert isinstance(record.folds[0], FoldResult) and record.folds[0].fold == 0
+    assert record.folds[1].folds_fingerprint == record.folds_fingerprint
+    assert isinstance(record.retrain, RetrainRecord) and record.retrain.checkpoint == "full.pt"
+    assert record.explain["method"] == "gradcam" and record.backend == "torch"
+    assert record.fold_aucs == [f["auc"] for f in json.loads(V0.read_text())["folds"]]
+    artifacts.write_run(ws, record)
+    written = json.loads(ws.run_json("r").read_text())
+    assert written["schema_version"] == SCHEMA_VERSION
+    old = json.loads(V0.read_text())
+    assert {k: v for k, v in written.items() if k in old} == old  # nothing lost or changed
+    assert artifacts.read_run(ws, "r") == record
+
+
+def test_keys_the_record_does_not_know_survive_a_read_modify_write(ws):
+    raw = json.loads(V0.read_text())
+    raw["from_the_future"] = {"x": 1}
+    raw["folds"][0]["framework"] = "keras 3 / tensorflow 2"
+    ws.run_json("r").write_text(json.dumps(raw))
+    artifacts.update_run(ws, "r", explain=None)
+    again = json.loads(ws.run_json("r").read_text())
+    assert again["from_the_future"] == {"x": 1} and again["explain"] is None
+    assert again["folds"][0]["framework"] == "keras 3 / tensorflow 2"
+
+
+def test_a_broken_run_json_is_one_clear_error(ws):
+    ws.run_json("r").write_text('{"name": "r"}')
+    with pytest.raises(KfError, match="is not a run record"):
+        artifacts.read_run(ws, "r")
+    ws.run_json("r").write_text("{not json")
+    with pytest.raises(KfError, match="is not a run record"):
+        artifacts.read_run(ws, "r")
+
+
+def test_the_record_round_trips_through_a_dict():
+    record = RunRecord.from_dict(json.loads(V0.read_text()))
+    assert RunRecord.from_dict(record.to_dict()) == record
