@@ -1,4 +1,4 @@
-"""A k-fold run end to end: artifacts exactly as DESIGN.md says, resume, refusals."""
+"""A k-fold run end to end: artifacts exactly as docs/architecture.md says, resume, refusals."""
 
 import dataclasses
 import json

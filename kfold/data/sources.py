@@ -1,6 +1,6 @@
 """Where the images are: detect the workspace's data layout and list train/test images.
 
-Accepted layouts (DESIGN.md):
+Accepted layouts (docs/architecture.md, workspace):
 - folders: data/train/<class>/*.jpg (e.g. good_0, bad_1) and data/test/*.jpg
 - table:   data/train.csv (id, label) + an images folder (data/train/, data/images/ or
            data/train_images/ holding <id>.<ext>)

@@ -113,23 +113,8 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     todo = pd.concat([scored, shown[oof.columns]]).drop_duplicates("id")
 
     started = time.perf_counter()
-    rows, shown_heat = [], {}
-    shown_ids = set(shown["id"])
-    with reporter.task(f"explaining {run} ({method})", len(todo)) as bar:
-        for k in folds:
-            part = todo[todo["fold"] == k]
-            for start in range(0, len(part), CHUNK):
-                chunk = part.iloc[start:start + CHUNK]
-                images = data.train.images[chunk["row"].to_numpy()]
-                heat = np.asarray(fn(run_dir, fold_tag(k), images, cfg), dtype=np.float32)
-                if heat.shape != images.shape[:1] + images.shape[1:]:
-                    raise KfError(f"heatmaps of fold{k} have shape {heat.shape}, expected "
-                                  f"{images.shape}")
-                rows.append(_score(chunk, heat, boxes, data.train.orig_hw, cfg.crop, k))
-                for i, h in zip(chunk["id"], heat):
-                    if i in shown_ids:
-                        shown_heat[i] = h
-                bar.advance(len(chunk))
+    rows, shown_heat = _explain_folds(fn, run_dir, todo, folds, data, cfg, boxes,
+                                      set(shown["id"]), reporter, f"explaining {run} ({method})")
     seconds = time.perf_counter() - started
     per_image = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
     per_image = per_image[per_image["id"].isin(boxes)] if len(per_image) else per_image
@@ -158,6 +143,28 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     artifacts.update_run(ws, run, explain=result)
     return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
                          per_image_path, notes)
+
+
+def _explain_folds(fn: HeatmapFn, run_dir: Path, todo: pd.DataFrame, folds: list[int], data,
+                   cfg: TrainConfig, boxes: dict, shown_ids: set, reporter: Reporter,
+                   label: str) -> tuple[list[pd.DataFrame], dict]:
+    """Heatmaps of `todo`'s images, each from the model of its own fold, in chunks: the
+    localization rows of the boxed ones and the maps of `shown_ids` (for the grid)."""
+    rows, shown_heat = [], {}
+    with reporter.task(label, len(todo)) as bar:
+        for k in folds:
+            part = todo[todo["fold"] == k]
+            for start in range(0, len(part), CHUNK):
+                chunk = part.iloc[start:start + CHUNK]
+                images = data.train.images[chunk["row"].to_numpy()]
+                heat = np.asarray(fn(run_dir, fold_tag(k), images, cfg), dtype=np.float32)
+                if heat.shape != images.shape:
+                    raise KfError(f"heatmaps of fold{k} have shape {heat.shape}, expected "
+                                  f"{images.shape}")
+                rows.append(_score(chunk, heat, boxes, data.train.orig_hw, cfg.crop, k))
+                shown_heat |= {i: h for i, h in zip(chunk["id"], heat) if i in shown_ids}
+                bar.advance(len(chunk))
+    return rows, shown_heat
 
 
 def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarray, crop: int,

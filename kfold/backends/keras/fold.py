@@ -299,6 +299,8 @@ def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     there is no validation) and `history_<tag>.csv`; return the fold's result.
 
     `extra_callbacks` run first, before the checkpoint sees the epoch's logs (tests use it).
+    One function (~75 lines) on purpose: the callbacks it builds share state through
+    FoldLog and must be wired, restored and run in one order, which reads best in one place.
     """
     check_fold_data(cfg, train_x, train_y, val_x, val_y)
     reporter = reporter or Reporter()

@@ -114,15 +114,7 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     state = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [],
              "seconds": 0.0, "collapsed_epochs": 0, "collapsed": None}
     if resuming:  # resume an interrupted fold
-        saved = torch.load(last_path, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        sched.load_state_dict(saved["sched"])
-        gen.set_state(saved["gen"])
-        torch.set_rng_state(saved["torch_rng"])
-        if saved.get("cuda_rng") is not None and device.type == "cuda":
-            torch.cuda.set_rng_state_all(saved["cuda_rng"])
-        state = {"collapsed_epochs": 0, "collapsed": None} | saved["state"]
+        state = _restore(last_path, device, model, opt, sched, gen)
         reporter.log(f"{tag}: resuming at epoch {state['epoch'] + 1}")
 
     validate = data.val_x is not None
@@ -140,28 +132,10 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             if validate:
                 val_p = predict(model, val_x, cfg, info, device)
                 row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
-                reason = collapse_reason(float(np.ptp(val_p)) if len(val_p) else np.inf,
-                                         row["auc"], float(val_p[0]) if len(val_p) else None)
-                state["collapsed_epochs"], state["collapsed"] = collapse_step(
-                    state["collapsed_epochs"], reason, state["epoch"], cfg.collapse_epochs)
-                if state["collapsed"]:
-                    reporter.log(
-                        f"{tag}: COLLAPSED ({state['collapsed']}); stopping this fold. Try "
-                        "--train-mode head, --unfreeze-after N or a lower --lr")
-            # The first epoch always keeps a checkpoint, even with an undefined (NaN) AUC.
-            improved = (not validate or row["auc"] > state["best_auc"]
-                        or state["best_epoch"] < 0)
-            if improved:
-                if not validate:
-                    state["best_auc"] = float("nan")
-                else:  # an undefined AUC never blocks a later, defined one
-                    state["best_auc"] = row["auc"] if np.isfinite(row["auc"]) else -1.0
-                state["best_epoch"] = state["epoch"]
-                state["bad_epochs"] = 0
+                _watch_collapse(state, val_p, row["auc"], cfg, tag, reporter)
+            if _improved(state, row, validate):
                 _save(best_path, {"model": model.state_dict(), "epoch": state["epoch"],
                                   "config": cfg.to_dict()})
-            else:
-                state["bad_epochs"] += 1
             state["history"].append(row)
             state["epoch"] += 1
             state["seconds"] += time.perf_counter() - started
@@ -178,6 +152,48 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     return {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
             "val_auc": state["best_auc"], "seconds": round(state["seconds"], 2),
             "collapsed": state["collapsed"]}
+
+
+def _restore(last_path: Path, device: torch.device, model, opt, sched, gen) -> dict:
+    """Load an interrupted fold's `<tag>.last.pt` into model, optimiser, scheduler, loader
+    generator and RNGs; return the loop's state."""
+    saved = torch.load(last_path, map_location=device, weights_only=False)
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["opt"])
+    sched.load_state_dict(saved["sched"])
+    gen.set_state(saved["gen"])
+    torch.set_rng_state(saved["torch_rng"])
+    if saved.get("cuda_rng") is not None and device.type == "cuda":
+        torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    return {"collapsed_epochs": 0, "collapsed": None} | saved["state"]
+
+
+def _watch_collapse(state: dict, val_p: np.ndarray, val_auc: float, cfg: TrainConfig,
+                    tag: str, reporter: Reporter) -> None:
+    """Count this epoch against the collapse rule (kfold.backends.rules); mark the fold."""
+    reason = collapse_reason(float(np.ptp(val_p)) if len(val_p) else np.inf, val_auc,
+                             float(val_p[0]) if len(val_p) else None)
+    state["collapsed_epochs"], state["collapsed"] = collapse_step(
+        state["collapsed_epochs"], reason, state["epoch"], cfg.collapse_epochs)
+    if state["collapsed"]:
+        reporter.log(f"{tag}: COLLAPSED ({state['collapsed']}); stopping this fold. Try "
+                     "--train-mode head, --unfreeze-after N or a lower --lr")
+
+
+def _improved(state: dict, row: dict, validate: bool) -> bool:
+    """Whether this epoch's model is the one to keep, updating best and patience counters.
+    The first epoch always keeps a checkpoint, even with an undefined (NaN) AUC; without
+    validation every epoch does (the last one is kept)."""
+    if validate and not row["auc"] > state["best_auc"] and state["best_epoch"] >= 0:
+        state["bad_epochs"] += 1
+        return False
+    if not validate:
+        state["best_auc"] = float("nan")
+    else:  # an undefined AUC never blocks a later, defined one
+        state["best_auc"] = row["auc"] if np.isfinite(row["auc"]) else -1.0
+    state["best_epoch"] = state["epoch"]
+    state["bad_epochs"] = 0
+    return True
 
 
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
