@@ -26,6 +26,7 @@ import pandas as pd
 from kfold import atomic
 from kfold.errors import KfError
 from kfold.record import RunRecord
+from kfold.train.config import TrainConfig
 from kfold.workspace import NAME, Workspace
 
 FOLDS_COLUMNS = ["id", "target", "fold"]
@@ -71,7 +72,7 @@ def read_oof(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist")
-    df = pd.read_parquet(path)
+    df = read_parquet(path, _rebuild_hint(path))
     _validate_oof(df, path)
     df["id"] = df["id"].astype(str)
     return df
@@ -100,7 +101,7 @@ def read_test_preds(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist")
-    df = pd.read_parquet(path)
+    df = read_parquet(path, _rebuild_hint(path))
     _require_columns(df, ["id", "pred"], path)
     _require_unique_ids(df, path)
     check_probabilities(df["pred"], str(path))
@@ -119,11 +120,14 @@ def read_run(ws: Workspace, run: str) -> RunRecord:
     if not path.exists():
         known = ", ".join(list_runs(ws)) or "none"
         raise KfError(f"no run named {run!r} ({path} missing); known runs: {known}")
+    fix = (f"run `kf train --name {run}` with the run's settings again: it reuses the "
+           "finished folds and rewrites run.json")
+    raw = read_json(path, fix)
     try:
-        return RunRecord.from_dict(json.loads(path.read_text()))
+        return RunRecord.from_dict(raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise KfError(f"{path} is not a run record ({type(exc).__name__}: {exc}); "
-                      f"retrain it with kf train --name {run} --force") from None
+        raise KfError(f"{path} is damaged (not a run record: {type(exc).__name__}: {exc}); "
+                      f"{fix}") from None
 
 
 def update_run(ws: Workspace, run: str, **changes) -> RunRecord:
@@ -132,6 +136,49 @@ def update_run(ws: Workspace, run: str, **changes) -> RunRecord:
     record = dataclasses.replace(read_run(ws, run), **changes)
     write_run(ws, record)
     return record
+
+
+def read_train_config(path: Path) -> TrainConfig:
+    """A run's config.json as a TrainConfig; damaged or invalid is a KfError naming it."""
+    fix = ("pass --force to train the run again from scratch, or choose another --name")
+    raw = read_json(path, fix)
+    try:
+        return TrainConfig.from_dict(raw)
+    except (KfError, TypeError, ValueError) as exc:
+        raise KfError(f"{path} is damaged ({exc}); {fix}") from None
+
+
+# --- damaged files -------------------------------------------------------------------------
+def read_json(path: Path, fix: str) -> dict:
+    """A JSON object kf wrote. Truncated, not JSON or not an object: a KfError that names the
+    file and `fix` (what the user does about it)."""
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise KfError(f"{path} is damaged (not valid JSON: {why}); {fix}") from None
+    if not isinstance(raw, dict):
+        raise KfError(f"{path} is damaged (not a JSON object); {fix}")
+    return raw
+
+
+def read_parquet(path: Path, fix: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise KfError(f"{path} is damaged ({first}); {fix}") from None
+
+
+def _rebuild_hint(path: Path) -> str:
+    """What rebuilds a prediction file of oof/: its run (fold files) or its stack."""
+    name = path.name[: -len(".parquet")].removesuffix(".test").removesuffix(".full")
+    if name.startswith("stack-"):
+        return f"run `kf stack` again to rewrite {name}'s files"
+    if path.name.endswith(".full.test.parquet"):
+        return f"run `kf retrain --run {name}` again to rewrite it"
+    return (f"run `kf train --name {name}` with the run's settings again: it rebuilds the "
+            "file from the finished folds without training them")
 
 
 def list_runs(ws: Workspace) -> list[str]:

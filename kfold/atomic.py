@@ -1,12 +1,16 @@
 """Atomic file writes: write beside the target, fsync, then rename over it.
 
-An interrupted write leaves either the old file or the new one, never half of either.
+An interrupted write leaves either the old file or the new one, never half of either (and a
+stray `.<name>.*.tmp` that the next run removes: `remove_stray`). A full disk or a
+read-only folder is a KfError naming the file, the space needed and the space free.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from kfold.errors import KfError
 
 
 def _default_mode() -> int:
@@ -26,26 +32,79 @@ def _default_mode() -> int:
 _MODE = _default_mode()
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it onto `path` on success."""
+def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it onto `path` on success.
+    `size_hint` (bytes) is what the message of a full disk says the file needs."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, _MODE)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        written = tmp_path.stat().st_size if tmp_path and tmp_path.exists() else 0
+        raise write_error(exc, path, size_hint or written) from None
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+
+
+def write_error(exc: OSError, path: Path, needed: int = 0) -> Exception:
+    """A KfError for a full disk or a folder kf may not write to; other errors unchanged."""
+    if exc.errno in NO_SPACE:
+        free = free_bytes(path.parent)
+        need = f"it needs about {_size(needed)} more; " if needed else ""
+        return KfError(f"no space left to write {path} ({need}{_size(free)} free on that "
+                       "disk); the existing files are intact: free some space and run the "
+                       "command again")
+    if exc.errno in NOT_WRITABLE:
+        return KfError(f"cannot write {exc.filename or path}: {exc.strerror}; make the "
+                       "workspace writable (or use a copy) and run the command again")
+    return exc
+
+
+def free_bytes(folder: Path) -> int:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def remove_stray(folder: Path, names: list[str] | None = None) -> list[Path]:
+    """Remove temp files a killed write left in `folder` (all, or those of `names`); call it
+    only while no other process can be writing them (under the run's lock)."""
+    if not folder.is_dir():
+        return []
+    patterns = [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]
+    gone = [p for pat in patterns for p in folder.glob(pat) if p.is_file()]
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=len(data)) as tmp:
         tmp.write_bytes(data)
 
 

@@ -50,10 +50,13 @@ def write_folds(ws: Workspace, train: pd.DataFrame, n_folds: int | None = None,
     return folds
 
 
-def ensure_folds(ws: Workspace, train: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
-    """The folds a run must use: folds.csv when it exists and fits the data, else new ones."""
+def plan_folds(ws: Workspace, train: pd.DataFrame, n_folds: int,
+               seed: int) -> tuple[pd.DataFrame, bool]:
+    """The folds a run must use, and whether folds.csv is still to be written. Needs only
+    ids and labels, so a run checks its folds before decoding any image. folds.csv must be
+    the split `n_folds` and `seed` make of these images (the README's promise)."""
     if not ws.folds_path.exists():
-        return write_folds(ws, train, n_folds, seed)
+        return make_folds(train, n_folds, seed), True
     folds = artifacts.read_folds(ws.folds_path)
     ids_now = set(train["id"])
     if set(folds["id"]) != ids_now:
@@ -64,10 +67,18 @@ def ensure_folds(ws: Workspace, train: pd.DataFrame, n_folds: int, seed: int) ->
     targets = train.set_index("id").loc[folds["id"], "target"].to_numpy()
     if (targets != folds["target"].to_numpy()).any():
         raise KfError(f"{ws.folds_path} has other labels than the data; run `kf folds --force`")
-    if folds["fold"].nunique() != n_folds:
+    have = folds["fold"].nunique()
+    if have != n_folds:
         raise KfError(
-            f"{ws.folds_path} has {folds['fold'].nunique()} folds but {n_folds} were asked for; "
-            f"use --folds {folds['fold'].nunique()} or `kf folds --folds {n_folds} --force` "
+            f"{ws.folds_path} has {have} folds but --folds {n_folds} was asked for; use "
+            f"--folds {have}, or remake the split with `kf folds --folds {n_folds} --force` "
             "(runs of different splits cannot be stacked)"
         )
-    return folds
+    expected = make_folds(train, n_folds, seed)
+    if artifacts.folds_fingerprint(expected) != artifacts.folds_fingerprint(folds):
+        raise KfError(
+            f"{ws.folds_path} was not made with --seed {seed} (same images and {n_folds} "
+            "folds, another split); pass the --seed it was made with, or remake it with "
+            f"`kf folds --seed {seed} --force` (runs of different splits cannot be stacked)"
+        )
+    return folds, False

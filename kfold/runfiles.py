@@ -32,6 +32,12 @@ class RunFiles:
         return self.dir / "run.json"
 
     @property
+    def lock(self) -> Path:
+        """`models/.<run>.lock`, beside the folder (kfold.locks): held while a command writes
+        the run; outside the folder so that --force can replace the folder while holding it."""
+        return self.dir.parent / f".{self.name}.lock"
+
+    @property
     def config(self) -> Path:
         """config.json: the TrainConfig, written first; a rerun must match it."""
         return self.dir / "config.json"

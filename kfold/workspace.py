@@ -93,12 +93,22 @@ class Workspace:
     config: Config
 
     @classmethod
-    def load(cls, root: str | Path | None = None) -> Workspace:
+    def load(cls, root: str | Path | None = None, *, must_exist: bool = False) -> Workspace:
         """Open the workspace at `root` (default: $KF_WORKSPACE or the current folder).
 
-        A folder without `kfold.toml` is a workspace with the default configuration.
+        A folder without `kfold.toml` is a workspace with the default configuration. A file is
+        never a workspace; a folder that does not exist is one only when not `must_exist`
+        (commands that create one: `kf data synth`, `kf data download`).
         """
-        root = Path(root or os.environ.get("KF_WORKSPACE") or ".").resolve()
+        given = root or os.environ.get("KF_WORKSPACE") or "."
+        root = Path(given).resolve()
+        if root.exists() and not root.is_dir():
+            raise KfError(f"workspace {given} is a file, not a folder; point --workspace (or "
+                          "KF_WORKSPACE) at a workspace folder")
+        if must_exist and not root.exists():
+            raise KfError(f"workspace {given} does not exist; point --workspace (or "
+                          "KF_WORKSPACE) at a workspace folder, or make one with "
+                          f"`kf data synth -w {given}`")
         path = root / CONFIG_NAME
         if not path.exists():
             return cls(root, Config())

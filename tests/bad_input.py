@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ class BadInput:
     may_write: Sequence[str] = ()
     workspace_option: bool = True  # False: the row passes its own --workspace (or none)
     code: int = 2
+    patches: Sequence[tuple[str, object]] = ()  # (dotted target, value) set for the command
 
     def __str__(self) -> str:  # pytest ids
         return self.id
@@ -80,6 +82,16 @@ def changes(before: dict, after: dict, may_write: Sequence[str] = ()) -> list[st
     return out
 
 
+def raising(code: int, what: str = "") -> Callable[..., None]:
+    """A stand-in for a filesystem call that fails with errno `code` (full disk: ENOSPC;
+    read-only: EROFS); root ignores permission bits, so tests simulate them this way."""
+
+    def fail(*args, **kwargs) -> None:
+        raise OSError(code, os.strerror(code), what or None)
+
+    return fail
+
+
 def run_kf(args: Sequence[str], ws: Workspace | None = None,
            env: dict[str, str] | None = None) -> Result:
     """Run kf in-process (the same root command and error boundary as the `kf` script)."""
@@ -101,13 +113,18 @@ def assert_one_line_error(result: Result, fragment: str, code: int = 2) -> None:
     assert fragment in errors[0], shown
 
 
-def check(row: BadInput, ws: Workspace) -> Result:
+def check(row: BadInput, ws: Workspace, monkeypatch=None) -> Result:
     """Break `ws` as the row says, run its command, and assert the refusal left every file
-    as it was."""
+    as it was. `{ws}` in the row's arguments and environment is the workspace's path; rows
+    with `patches` need pytest's `monkeypatch`."""
     if row.damage is not None:
         row.damage(ws)
     before = snapshot(ws.root)
-    result = run_kf(row.args, ws if row.workspace_option else None, env=row.env or None)
+    args = [a.replace("{ws}", str(ws.root)) for a in row.args]
+    env = {k: v.replace("{ws}", str(ws.root)) for k, v in row.env.items()}
+    for target, value in row.patches:
+        monkeypatch.setattr(target, value)
+    result = run_kf(args, ws if row.workspace_option else None, env=env or None)
     assert_one_line_error(result, row.expect, row.code)
     assert changes(before, snapshot(ws.root), row.may_write) == []
     return result

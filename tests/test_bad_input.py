@@ -4,12 +4,18 @@ every file as it was and no new run folder (tests/bad_input.py checks all of tha
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import socket
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from kfold.workspace import Workspace
-from tests.bad_input import BadInput, check, run_kf
+from tests.bad_input import BadInput, Damage, check, raising, run_kf
 
 RUN = "r1"
 TRAIN = ["train", "--epochs", "1", "--batch-size", "16"]
@@ -67,6 +73,144 @@ RUN_NAMES = [
 ]
 
 
-@pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES, ids=str)
-def test_bad_input_is_refused_and_changes_nothing(ws, row):
-    check(row, ws)
+
+
+def _corrupt_first_image(ws: Workspace) -> None:
+    next(ws.data_dir.glob("train/*/*.jpg")).write_bytes(b"not a jpeg")
+
+
+def _live_lock(ws: Workspace) -> None:
+    """r1 locked by a process that is alive (this one)."""
+    (ws.models_dir / f".{RUN}.lock").write_text(f"{os.getpid()}\n{socket.gethostname()}\n")
+
+
+def _garble(rel: str, data: bytes = b"\x00garbage{") -> Damage:
+    def damage(ws: Workspace) -> None:
+        path = ws.root / rel
+        path.write_bytes(data)
+
+    return damage
+
+
+def _truncate(rel: str) -> Damage:
+    def damage(ws: Workspace) -> None:
+        path = ws.root / rel
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    return damage
+
+
+NO_CUDA = (("torch.cuda.is_available", lambda: False), ("torch.cuda.device_count", lambda: 0))
+FULL_DISK = (("kfold.atomic.os.fsync", raising(errno.ENOSPC)),)
+READ_ONLY = (("kfold.atomic.tempfile.mkstemp", raising(errno.EROFS, "models/x")),)
+
+BEFORE_ANY_WORK = [
+    BadInput("seed-other-than-folds-csv", [*TRAIN, "--seed", "7"], "not made with --seed 7"),
+    BadInput("folds-other-than-folds-csv", [*TRAIN, "--folds", "3", "--name", "r3"],
+             "has 2 folds but --folds 3"),
+    BadInput("force-with-unreadable-image", [*TRAIN, "--name", RUN, "--force"],
+             "unreadable training image", damage=_corrupt_first_image, may_write=[".cache*"]),
+    BadInput("train-device-cuda-without-gpu", [*TRAIN, "--device", "cuda"],
+             "no CUDA GPU is available", patches=NO_CUDA),
+    BadInput("retrain-device-cuda-without-gpu", ["retrain", "--run", RUN, "--device", "cuda"],
+             "no CUDA GPU is available", patches=NO_CUDA),
+    BadInput("explain-device-cuda-without-gpu", ["explain", "--run", RUN, "--device", "cuda"],
+             "no CUDA GPU is available", patches=NO_CUDA),
+    BadInput("retrain-device-bogus", ["retrain", "--run", RUN, "--device", "bogus"],
+             "--device must be auto, cpu, cuda"),
+    BadInput("explain-device-bogus", ["explain", "--run", RUN, "--device", "bogus"],
+             "--device must be auto, cpu, cuda"),
+    BadInput("run-locked-by-a-live-process", [*TRAIN, "--name", RUN], "in use by kf process",
+             damage=_live_lock),
+]
+
+WORKSPACES = [
+    BadInput("workspace-is-a-file", ["runs", "--workspace", "{ws}/kfold.toml"], "is a file",
+             workspace_option=False),
+    BadInput("kf-workspace-does-not-exist", ["runs"], "does not exist",
+             env={"KF_WORKSPACE": "{ws}/no-such-folder"}, workspace_option=False),
+    BadInput("full-disk-folds", ["folds", "--seed", "3", "--force"], "no space left to write",
+             patches=FULL_DISK),
+    BadInput("full-disk-train", [*TRAIN, "--name", RUN], "free on that disk",
+             patches=FULL_DISK),
+    BadInput("read-only-new-run", [*TRAIN, "--name", "r2"], "Read-only file system",
+             patches=READ_ONLY),
+]
+
+DAMAGED_FILES = [
+    BadInput("run-json-truncated-retrain", ["retrain", "--run", RUN], "run.json is damaged",
+             damage=_truncate(f"models/{RUN}/run.json")),
+    BadInput("run-json-garbage-explain", ["explain", "--run", RUN], "run.json is damaged",
+             damage=_garble(f"models/{RUN}/run.json")),
+    BadInput("config-json-garbage", [*TRAIN, "--name", RUN], "config.json is damaged",
+             damage=_garble(f"models/{RUN}/config.json")),
+    BadInput("config-json-wrong-values", [*TRAIN, "--name", RUN], "config.json is damaged",
+             damage=_garble(f"models/{RUN}/config.json", b'{"lr": -5}')),
+    BadInput("oof-parquet-truncated", ["explain", "--run", RUN], f"{RUN}.parquet is damaged",
+             damage=_truncate(f"oof/{RUN}.parquet")),
+    BadInput("checkpoint-garbage", ["explain", "--run", RUN, "--n", "4"],
+             "fold0.pt is damaged", damage=_garble(f"models/{RUN}/fold0.pt")),
+]
+
+
+@pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES + BEFORE_ANY_WORK + WORKSPACES
+                         + DAMAGED_FILES, ids=str)
+def test_bad_input_is_refused_and_changes_nothing(ws, row, monkeypatch):
+    check(row, ws, monkeypatch)
+
+
+# --- damage kf repairs: the command succeeds and says what it rebuilt ---------------------
+def _rerun(ws: Workspace):
+    result = run_kf([*TRAIN, "--name", RUN], ws)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize("damage", [_truncate(f"models/{RUN}/fold1.result.json"),
+                                    _garble(f"models/{RUN}/fold1.preds.npz")], ids=["result", "preds"])
+def test_a_damaged_fold_file_trains_that_fold_again(ws, damage):
+    fold0 = (ws.run_dir(RUN) / "fold0.preds.npz").read_bytes()
+    damage(ws)
+    out = _rerun(ws)
+    assert "is damaged" in out and "training fold1 again" in out
+    assert "fold0: already trained" in out
+    assert (ws.run_dir(RUN) / "fold0.preds.npz").read_bytes() == fold0
+    assert np.load(ws.run_dir(RUN) / "fold1.preds.npz")["test_pred"].shape == (16,)
+
+
+def test_a_damaged_resume_state_restarts_its_fold(ws):
+    (ws.run_dir(RUN) / "fold1.result.json").unlink()
+    (ws.run_dir(RUN) / "fold1.last.pt").write_bytes(b"half a checkpoint")
+    out = _rerun(ws)
+    assert "fold1.last.pt is damaged" in out and "restarting fold1" in out
+    assert not (ws.run_dir(RUN) / "fold1.last.pt").exists()
+
+
+def test_stray_temp_files_of_killed_writes_are_removed(ws):
+    strays = [ws.run_dir(RUN) / ".run.json.x1.tmp", ws.oof_dir / f".{RUN}.parquet.x2.tmp",
+              ws.submissions_dir / f".{RUN}.csv.x3.tmp"]
+    for path in strays:
+        path.write_bytes(b"half")
+    other = ws.oof_dir / ".other.parquet.x4.tmp"  # another run's: not ours to remove
+    other.write_bytes(b"half")
+    out = _rerun(ws)
+    assert "removed 3 temp file(s)" in out
+    assert not any(p.exists() for p in strays) and other.exists()
+
+
+def test_a_stale_lock_is_taken_over(ws):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = ws.models_dir / f".{RUN}.lock"
+    lock.write_text(f"{dead.pid}\n{socket.gethostname()}\n")
+    out = _rerun(ws)
+    assert "removed a stale lock" in out and not lock.exists()
+
+
+def test_force_replaces_the_old_run_only_after_the_checks(ws):
+    old_oof = ws.oof_path(RUN).read_bytes()
+    result = run_kf([*TRAIN, "--name", RUN, "--force", "--lr", "0.01"], ws)
+    assert result.exit_code == 0, result.output
+    assert "--force: replaced the old run" in result.output
+    assert ws.oof_path(RUN).read_bytes() != old_oof

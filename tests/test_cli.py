@@ -85,7 +85,9 @@ def test_folds_of_another_split_are_refused(workspace):
     assert kf("train", "--epochs", "1", ws=workspace).exit_code == 0
     _one_line_error(kf("folds", "--seed", "5", ws=workspace), "holds another split")
     assert kf("folds", "--seed", "5", "--force", ws=workspace).exit_code == 0
-    _one_line_error(kf("train", "--epochs", "1", ws=workspace), "another fold split")
+    _one_line_error(kf("train", "--epochs", "1", ws=workspace), "not made with --seed 0")
+    _one_line_error(kf("train", "--epochs", "1", "--seed", "5", ws=workspace),
+                    "exists with other settings {'seed': (0, 5)}")
 
 
 def test_installed_entry_point_runs():

@@ -5,7 +5,7 @@ import pytest
 
 from kfold import artifacts
 from kfold.errors import KfError
-from kfold.folds import ensure_folds, make_folds, write_folds
+from kfold.folds import make_folds, plan_folds, write_folds
 
 
 def frame(n=100, pos=20):
@@ -47,12 +47,23 @@ def test_another_split_is_refused_unless_forced(workspace):
         artifacts.folds_fingerprint(forced)
 
 
-def test_ensure_folds_refuses_folds_of_other_data_or_k(workspace):
+def test_plan_folds_refuses_folds_of_other_data_k_or_seed(workspace):
     write_folds(workspace, frame(), 5, seed=1)
     with pytest.raises(KfError, match="does not match the training images"):
-        ensure_folds(workspace, frame(90, 20), 5, seed=1)
-    with pytest.raises(KfError, match="has 5 folds but 3"):
-        ensure_folds(workspace, frame(), 3, seed=1)
+        plan_folds(workspace, frame(90, 20), 5, seed=1)
+    with pytest.raises(KfError, match="has 5 folds but --folds 3"):
+        plan_folds(workspace, frame(), 3, seed=1)
     flipped = frame().assign(target=lambda d: 1 - d["target"])
     with pytest.raises(KfError, match="other labels"):
-        ensure_folds(workspace, flipped, 5, seed=1)
+        plan_folds(workspace, flipped, 5, seed=1)
+    with pytest.raises(KfError, match="not made with --seed 7"):
+        plan_folds(workspace, frame(), 5, seed=7)
+
+
+def test_plan_folds_reads_a_matching_split_and_plans_a_missing_one(workspace):
+    folds, new = plan_folds(workspace, frame(), 5, seed=1)
+    assert new and not workspace.folds_path.exists()
+    write_folds(workspace, frame(), 5, seed=1)
+    again, new = plan_folds(workspace, frame(), 5, seed=1)
+    assert not new
+    assert artifacts.folds_fingerprint(again) == artifacts.folds_fingerprint(folds)

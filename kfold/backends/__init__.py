@@ -55,6 +55,9 @@ class Backend(Protocol):
     def check_config(self, cfg: TrainConfig) -> None:
         """Raise KfError for what this backend cannot train, before any data is decoded."""
 
+    def check_device(self, device: str) -> None:
+        """Raise KfError for a --device this backend or this machine cannot use."""
+
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter) -> FoldOutput:
         """Train one model (continuing an interrupted one from its resume state), keep

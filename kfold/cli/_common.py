@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from kfold.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from kfold.errors import KfError
 from kfold.workspace import Workspace
 
@@ -41,8 +42,10 @@ FormatOpt = Annotated[
 ]
 
 
-def open_workspace(path: Path | None) -> Workspace:
-    return Workspace.load(path)
+def open_workspace(path: Path | None, create: bool = False) -> Workspace:
+    """The workspace a command works in; only commands that make one (`create`) accept a
+    folder that does not exist yet."""
+    return Workspace.load(path, must_exist=not create)
 
 
 def check_format(fmt: str) -> str:
@@ -100,13 +103,24 @@ class BoundaryGroup(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except KfError as exc:
-            say("error", "bold red", str(exc))
-            ctx.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except Exception as exc:  # noqa: BLE001 - the boundary: a bug, reported as one line
-            path = crash_report(exc)
-            say("error", "bold red",
-                f"unexpected {type(exc).__name__}: {exc} (a bug in kf; full traceback in {path})")
-            ctx.exit(1)
+        except Exception as exc:  # noqa: BLE001 - the boundary
+            ctx.exit(report(exc))
+
+
+def report(exc: Exception) -> int:
+    """Print one line for `exc` and return the exit code: 2 for a user's mistake (a KfError,
+    a full disk, a folder kf may not write), 1 for a bug (with its traceback in a file)."""
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE + NOT_WRITABLE:
+        exc = write_error(exc, Path(exc.filename or "."))
+    if isinstance(exc, KfError):
+        say("error", "bold red", str(exc))
+        return 2
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    try:
+        where = f"full traceback in {crash_report(exc)}"
+    except OSError:
+        where = "no traceback file: the temp folder is not writable"
+    say("error", "bold red", f"unexpected {type(exc).__name__}: {first} (a bug in kf; {where})")
+    return 1

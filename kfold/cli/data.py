@@ -32,7 +32,7 @@ def synth(
     from kfold.data.synth import synthesize
     from kfold.progress import RichReporter
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, create=True)
     with RichReporter(console).task("drawing images", n_train + n_test) as bar:
         summary = synthesize(
             out or ws.data_dir, n_train=n_train, n_test=n_test, size=size,
@@ -58,7 +58,7 @@ def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None)
     from kfold.data.check import render_report
     from kfold.kaggle.flow import download_data
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, create=True)
     warn_credentials()
     res = download_data(ws, competition=competition)
     console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "

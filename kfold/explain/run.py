@@ -86,6 +86,8 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     meta = artifacts.read_run(ws, run)
     cfg = TrainConfig.from_dict(meta.config)
     backend = get_backend(meta.backend)
+    if device is not None:
+        backend.check_device(TrainConfig(device=device).device)  # format, then this machine
     fn = heatmaps or heatmap_fn(backend, method, batch_size, device)
     run_dir = ws.run_dir(run)
     oof = artifacts.read_oof(ws.oof_path(run))

@@ -17,13 +17,12 @@ backend, so Keras runs retrain the same way.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from datetime import datetime, timezone
 
 import numpy as np
 
-from kfold import artifacts
+from kfold import artifacts, locks
 from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import prepare
 from kfold.errors import KfError
@@ -32,6 +31,7 @@ from kfold.record import FoldResult, RetrainRecord, RunRecord
 from kfold.runfiles import FULL_TAG
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
+from kfold.train.run import remove_stray_files
 from kfold.train.tag import train_or_skip
 from kfold.workspace import Workspace
 
@@ -67,6 +67,15 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
         raise KfError(f"the training data changed since run {name!r} was trained "
                       f"({meta.data_fingerprint} then, {data.dataset.fingerprint} now); "
                       "retrain the folds first: kf train ... --force")
+    with locks.hold(files.lock, f"run {name!r}", reporter):
+        remove_stray_files(ws, name, reporter)
+        return _retrain(ws, name, meta, epochs, full_cfg, backend, data, reporter, started)
+
+
+def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: TrainConfig,
+             backend, data, reporter: Reporter, started: float) -> RunRecord:
+    """Train (or read back) the `full` tag and write its predictions and submission."""
+    files = ws.run_files(name)
     usable = data.usable
     fold_data = FoldData(data.train.images[usable], data.train_targets[usable])
     if not files.result(FULL_TAG).exists():
@@ -100,8 +109,8 @@ def _finished_run(ws: Workspace, name: str) -> RunRecord:
     if not files.record.exists():
         finished = files.finished_folds()
         if finished:
-            config = json.loads(files.config.read_text())
-            raise KfError(f"run {name!r} has {len(finished)} of {config.get('n_folds', '?')} "
+            n_folds = artifacts.read_train_config(files.config).n_folds
+            raise KfError(f"run {name!r} has {len(finished)} of {n_folds} "
                           "folds finished; finish it first by re-running its kf train command")
         known = ", ".join(artifacts.list_runs(ws)) or "none"
         raise KfError(f"run {name!r} has no finished folds to retrain from; train it first "

@@ -8,7 +8,6 @@ the backend's resume state lets an interrupted fold continue.
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import time
@@ -17,11 +16,12 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from kfold import __version__, artifacts, atomic
+from kfold import __version__, artifacts, atomic, locks
 from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import Prepared, prepare
+from kfold.data.sources import discover
 from kfold.errors import KfError
-from kfold.folds import ensure_folds
+from kfold.folds import plan_folds
 from kfold.metrics import auc
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
@@ -40,22 +40,40 @@ def default_run_name(cfg: TrainConfig) -> str:
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
               skip_bad: bool = False, reporter: Reporter = Reporter()) -> RunRecord:
-    """Train (or finish) run `name` with `cfg`; return its run record."""
+    """Train (or finish) run `name` with `cfg`; return its run record.
+
+    Everything that can refuse the command runs before anything is written: the name, the
+    config and the backend's checks, the fold split (ids and labels only), the run's old
+    settings, then the decoding of every image. Only then is the run locked, an old run
+    replaced (`force`) and its folder written."""
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     backend = get_backend(cfg.backend)
-    backend.check_config(cfg)  # an unknown model fails before any decoding
-    files = claim_run_dir(ws, name, cfg, force)
+    backend.check_config(cfg)  # an unknown model, weights file or device fails first
+    folds, new_split = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
+    files = ws.run_files(name)
+    if not force:
+        check_same_config(files, cfg)
     started = time.perf_counter()
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
-    folds = ensure_folds(ws, data.dataset.train, cfg.n_folds, cfg.seed)
+    with locks.hold(files.lock, f"run {name!r}", reporter):
+        if new_split:
+            atomic.write_csv(ws.folds_path, folds)
+        claim_run_dir(ws, files, cfg, force, reporter)
+        results = _train_folds(backend, cfg, data, folds, files, reporter)
+        return finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
+
+
+def _train_folds(backend, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
+                 files: RunFiles, reporter: Reporter) -> list[dict]:
+    """Every fold trained, or read back when an earlier call finished it on this split."""
     fold_of = folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
     fingerprint = artifacts.folds_fingerprint(folds)
     usable = data.usable
 
     def same_split(result: dict) -> None:
         if result.get("folds_fingerprint") != fingerprint:
-            raise KfError(f"run {name!r} was trained on another fold split than "
-                          f"{ws.folds_path}; pass --force to retrain it on the current folds")
+            raise KfError(f"run {files.name!r} was trained on another fold split than "
+                          "folds.csv; pass --force to retrain it on the current folds")
 
     results = []
     for k in range(cfg.n_folds):
@@ -72,29 +90,56 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
             reporter.log(f"fold {k}: best epoch {out.result['best_epoch']}, "
                          f"val AUC {out.result['auc']:.4f}")
         results.append(out.result)
-    return finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
+    return results
 
 
-def claim_run_dir(ws: Workspace, name: str, cfg: TrainConfig, force: bool) -> RunFiles:
-    """The run's folder; refuse to mix a different config into an existing run."""
-    files = ws.run_files(name)
-    run_dir, config_path = files.dir, files.config
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
+def check_same_config(files: RunFiles, cfg: TrainConfig) -> None:
+    """Refuse to mix a different config into an existing run (without writing anything)."""
+    if not files.config.exists():
+        return
+    old = artifacts.read_train_config(files.config)
+    if old.comparable() != cfg.comparable():
+        diff = {k: (v, cfg.comparable()[k]) for k, v in old.comparable().items()
+                if cfg.comparable()[k] != v}
+        raise KfError(
+            f"run {files.name!r} exists with other settings {diff} (old, new); "
+            "choose another --name or pass --force to retrain it"
+        )
+
+
+def claim_run_dir(ws: Workspace, files: RunFiles, cfg: TrainConfig, force: bool,
+                  reporter: Reporter = Reporter()) -> RunFiles:
+    """Make the run's folder ready (the caller holds its lock): with `force` the old run and
+    its predictions go; temp files of killed writes go; config.json is written."""
+    name = files.name
+    if force and files.dir.exists():
+        shutil.rmtree(files.dir)
         for path in (ws.oof_path(name), ws.test_path(name), ws.full_test_path(name)):
             path.unlink(missing_ok=True)
-    if config_path.exists():
-        old = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        if old.comparable() != cfg.comparable():
-            diff = {k: (v, cfg.comparable()[k]) for k, v in old.comparable().items()
-                    if cfg.comparable()[k] != v}
-            raise KfError(
-                f"run {name!r} exists with other settings {diff} (old, new); "
-                "choose another --name or pass --force to retrain it"
-            )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(config_path, cfg.to_dict())
+        reporter.log(f"--force: replaced the old run {name!r}")
+    remove_stray_files(ws, name, reporter)
+    new = not files.dir.exists()
+    files.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic.write_json(files.config, cfg.to_dict())
+    except (KfError, OSError):
+        if new:  # a full disk or read-only folder leaves no empty run folder behind
+            shutil.rmtree(files.dir, ignore_errors=True)
+        raise
     return files
+
+
+def remove_stray_files(ws: Workspace, name: str, reporter: Reporter) -> None:
+    """Temp files that a killed write of this run left behind (run folder, oof/,
+    submissions/)."""
+    gone = atomic.remove_stray(ws.run_dir(name))
+    gone += atomic.remove_stray(ws.oof_dir, [ws.oof_path(name).name, ws.test_path(name).name,
+                                             ws.full_test_path(name).name])
+    gone += atomic.remove_stray(ws.submissions_dir, [f"{name}.csv", f"{name}.json",
+                                                     f"{name}-full.csv", f"{name}-full.json"])
+    if gone:
+        reporter.log(f"removed {len(gone)} temp file(s) of interrupted writes: "
+                     + ", ".join(p.name for p in gone[:3]) + (" ..." if len(gone) > 3 else ""))
 
 
 def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,

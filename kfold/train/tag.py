@@ -10,6 +10,7 @@ the predictions and the result are safely written.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,12 +38,12 @@ def train_or_skip(backend: Backend, cfg: TrainConfig, data: FoldData, test_x: np
     """The tag's output: read back when it finished before (`accept` may refuse the old
     result with a KfError; `skip_note` is logged), else trained now. `extra` keys go into
     the result."""
-    if files.result(tag).exists() and files.preds(tag).exists():
-        result = json.loads(files.result(tag).read_text())
+    finished = _read_finished(files, tag, reporter)
+    if finished is not None:
+        result, preds = finished
         accept(result)
         reporter.log(f"{tag}: {skip_note}")
-        with np.load(files.preds(tag)) as npz:
-            return TagOutput(result, dict(npz), trained=False)
+        return TagOutput(result, preds, trained=False)
     result, val_pred, test_pred = backend.train_fold(cfg, data, test_x, files.dir, tag,
                                                      reporter)
     preds = {"test_ids": np.asarray(test_ids), "test_pred": test_pred}
@@ -55,3 +56,24 @@ def train_or_skip(backend: Backend, cfg: TrainConfig, data: FoldData, test_x: np
     atomic.write_json(files.result(tag), result)
     backend.cleanup(files.dir, tag)
     return TagOutput(result, preds, trained=True)
+
+
+def _read_finished(files: RunFiles, tag: str,
+                   reporter: Reporter) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """A finished tag's result and predictions; None when it has not finished, or when
+    either file is damaged (then the tag is trained again, and the user told so)."""
+    if not (files.result(tag).exists() and files.preds(tag).exists()):
+        return None
+    try:
+        result = json.loads(files.result(tag).read_text())
+        with np.load(files.preds(tag), allow_pickle=False) as npz:
+            preds = {k: npz[k] for k in npz.files}
+        if not isinstance(result, dict) or "test_pred" not in preds:
+            raise ValueError("incomplete")
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reporter.log(f"{tag}: {files.result(tag).name} or {files.preds(tag).name} is damaged "
+                     f"({str(exc)[:80] or type(exc).__name__}); training {tag} again")
+        files.result(tag).unlink(missing_ok=True)
+        return None
+    return result, preds

@@ -40,8 +40,17 @@ class KerasBackend:
         if cfg.in_chans not in (None, want):
             raise KfError(f"keras {cfg.model} takes --in-chans {want} (gray "
                           f"{'as is' if want == 1 else 'repeated to RGB'}), not {cfg.in_chans}")
-        if cfg.device not in ("auto", "cpu") and not cfg.device.startswith(("cuda", "gpu")):
-            raise KfError(f"--device {cfg.device!r}: the keras backend takes auto, cpu or cuda")
+        self.check_device(cfg.device)
+
+    def check_device(self, device: str) -> None:
+        if device not in ("auto", "cpu") and not device.startswith(("cuda", "gpu")):
+            raise KfError(f"--device {device!r}: the keras backend takes auto, cpu or cuda")
+        if device.startswith(("cuda", "gpu")):
+            from kfold.backends.keras._tf import device_name
+
+            if device_name() == "cpu":
+                raise KfError(f"--device {device}: TensorFlow sees no GPU on this machine; "
+                              "use --device auto or cpu")
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter | None = None) -> FoldOutput:

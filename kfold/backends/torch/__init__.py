@@ -26,7 +26,9 @@ class TorchBackend:
 
     def check_config(self, cfg: TrainConfig) -> None:
         """Fail before any decoding: unknown model, missing or mismatched weights file,
-        ImageNet weights that cannot be had offline, an image size the network cannot take."""
+        ImageNet weights that cannot be had offline, an image size the network cannot take,
+        a device this machine lacks."""
+        self.check_device(cfg.device)
         info = loop.config_info(cfg)
         check_weights_arg(cfg.weights)
         if cfg.weights == "imagenet" and not info.pretrained:
@@ -44,6 +46,9 @@ class TorchBackend:
         if tuple(out.shape) != (2,):
             raise KfError(f"{cfg.model} returned shape {tuple(out.shape)} instead of one "
                           "logit per image")
+
+    def check_device(self, device: str) -> None:
+        loop.resolve_device(device)
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter = Reporter()) -> FoldOutput:

@@ -37,9 +37,24 @@ from kfold.train.config import TrainConfig
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device `--device` names; a device this machine lacks is a user's mistake."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise KfError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise KfError(f"--device {name}: no CUDA GPU is available on this machine; "
+                          "use --device auto or cpu")
+        if device.index is not None and device.index >= count:
+            raise KfError(f"--device {name}: this machine has {count} CUDA GPU(s) "
+                          f"(cuda:0..cuda:{count - 1})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise KfError(f"--device {name}: MPS is not available here; use --device auto or cpu")
+    return device
 
 
 def autocast(device: torch.device):
@@ -96,9 +111,9 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     validation) and `history_<tag>.csv`; return the fold's result."""
     torch.manual_seed(cfg.seed)
     last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
-    resuming = last_path.exists()
+    saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
     # A resumed fold gets its weights from last.pt: no download, no weights file needed.
-    model = build_model(cfg, info, device, "none" if resuming else cfg.weights)
+    model = build_model(cfg, info, device, "none" if saved is not None else cfg.weights)
     backbone, head = split_parameters(model)
     if (cfg.train_mode == "head" or cfg.unfreeze_after is not None) and not backbone:
         raise KfError(f"{cfg.model} has no separate head to train alone; use --train-mode finetune")
@@ -113,8 +128,8 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     state = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [],
              "seconds": 0.0, "collapsed_epochs": 0, "collapsed": None}
-    if resuming:  # resume an interrupted fold
-        state = _restore(last_path, device, model, opt, sched, gen)
+    if saved is not None:  # resume an interrupted fold
+        state = _restore(saved, device, model, opt, sched, gen)
         reporter.log(f"{tag}: resuming at epoch {state['epoch'] + 1}")
 
     validate = data.val_x is not None
@@ -154,10 +169,9 @@ def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, t
             "collapsed": state["collapsed"]}
 
 
-def _restore(last_path: Path, device: torch.device, model, opt, sched, gen) -> dict:
-    """Load an interrupted fold's `<tag>.last.pt` into model, optimiser, scheduler, loader
-    generator and RNGs; return the loop's state."""
-    saved = torch.load(last_path, map_location=device, weights_only=False)
+def _restore(saved: dict, device: torch.device, model, opt, sched, gen) -> dict:
+    """Load an interrupted fold's `<tag>.last.pt` content into model, optimiser, scheduler,
+    loader generator and RNGs; return the loop's state."""
     model.load_state_dict(saved["model"])
     opt.load_state_dict(saved["opt"])
     sched.load_state_dict(saved["sched"])
@@ -233,8 +247,36 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
 def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
                     device: torch.device) -> nn.Module:
     model = build_model(cfg, info, device)
-    model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
+    try:
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a damaged file
+        tag = path.name.removesuffix(".pt")
+        raise KfError(
+            f"{path} is damaged ({_first_line(exc)}); delete it and {tag}.result.json in that "
+            "folder, then run the command that trained it again (`kf train` with the run's "
+            "settings, or `kf retrain` for full): only that model is trained again") from None
     return model.eval()
+
+
+def _load_resume_state(path: Path, device: torch.device, tag: str,
+                       reporter: Reporter) -> dict | None:
+    """An interrupted fold's resume state, or None when it is damaged (a kill during its
+    write on a filesystem without atomic rename, a truncated copy): the fold restarts."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+        if not all(k in saved for k in ("model", "opt", "sched", "gen", "torch_rng", "state")):
+            raise KeyError("keys missing")
+        return saved
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a damaged file
+        reporter.log(f"{tag}: {path.name} is damaged ({_first_line(exc)}); restarting {tag} "
+                     "from its first epoch")
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:100] if text else type(exc).__name__)
 
 
 def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False) -> float:
