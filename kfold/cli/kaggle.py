@@ -79,6 +79,22 @@ def submissions(
         say("wrote", "dim", f"{export_submissions(ws, view, export)} ({len(view.rows)} submissions)")
 
 
+def download_submission(
+    ref: Annotated[int, typer.Argument(help="The submission's ref (see `kf submissions`).")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Where to write it (default: submissions/downloads/<ref>-<file>).")] = None,
+    workspace: WorkspaceOpt = None,
+    competition: CompetitionOpt = None,
+) -> None:
+    """Download the file of one of our earlier submissions from Kaggle."""
+    from kfold.kaggle.export import download_submission as fetch
+
+    ws = open_workspace(workspace)
+    warn_credentials()
+    path = fetch(ws, ref, out, competition=competition)
+    console.print(f"wrote {path} ({path.stat().st_size:,} bytes)", highlight=False)
+
+
 def leaderboard(
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     team: Annotated[str | None, typer.Option(help="Our team name (default: the Kaggle username).")] = None,
@@ -133,6 +149,10 @@ def serve(
     hide_private: Annotated[bool, typer.Option(
         help="Hide private scores, as Kaggle does until the competition ends.")] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    not_joined: Annotated[bool, typer.Option(
+        help="Answer as Kaggle does for a team that has not joined the competition.")] = False,
+    rules_not_accepted: Annotated[bool, typer.Option(
+        help="Answer as Kaggle does before the competition rules are accepted.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve a stand-in Kaggle competition on loopback, scoring against data/solution.csv."""
@@ -143,7 +163,9 @@ def serve(
     ws = open_workspace(workspace)
     server = SandboxServer.from_workspace(ws, port=port, daily_limit=daily_limit,
                                           score_delay_s=score_delay, delay_s=slow,
-                                          reveal_private=not hide_private)
+                                          reveal_private=not hide_private,
+                                          joined=not not_joined,
+                                          rules_accepted=not rules_not_accepted)
     if fail:
         parts = fail.split(":")
         try:

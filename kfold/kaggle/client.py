@@ -250,16 +250,34 @@ class KaggleClient:
                                     f"{type(exc).__name__}; nothing was spent") from None
         status = _status_of(exc)
         if status is not None:
-            hint = ""
-            if status == 401:
-                hint = " (check your Kaggle credentials)"
-            elif status == 403:
-                hint = " (have you accepted the competition rules on kaggle.com?)"
-            elif status == 404:
-                hint = f" (is the competition slug {self.competition!r} right?)"
-            raise KaggleHttpError(f"Kaggle {what} failed: HTTP {status}: {_message_of(exc)}{hint}",
+            message = _message_of(exc)
+            why = self._why(status, message)
+            if why:
+                raise KaggleHttpError(f"Kaggle {what} refused (HTTP {status}): {why}",
+                                      status) from None
+            hint = " (check your Kaggle credentials)" if status == 401 else ""
+            raise KaggleHttpError(f"Kaggle {what} failed: HTTP {status}: {message}{hint}",
                                   status) from None
         raise exc
+
+    def _why(self, status: int, message: str) -> str | None:
+        """Which of the usual 400/403/404 causes a refusal is, with the fix; None if none."""
+        text = message.lower()
+        page = f"https://www.kaggle.com/competitions/{self.competition}"
+        if status in (400, 403) and "rule" in text:
+            return (f"the rules of {self.competition!r} are not accepted yet; open {page}/rules, "
+                    f"accept them with the account whose key kf uses, then rerun")
+        if status in (400, 403) and any(w in text for w in ("participa", "join", "entered")):
+            return (f"you have not joined {self.competition!r}; click Join Competition on "
+                    f"{page} with the account whose key kf uses, then rerun")
+        if status in (400, 404) and "not found" in text and "competition" in text:
+            return (f"no competition named {self.competition!r}; set `competition` in "
+                    f"kfold.toml or --competition to the slug at the end of the "
+                    f"competition's URL (kaggle.com/competitions/<slug>)")
+        if status == 403:
+            return (f"{message} (have you joined {self.competition!r} and accepted its rules "
+                    f"on {page}?)")
+        return None
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run `fn`, retrying 429 and 5xx with exponential backoff."""
@@ -394,6 +412,20 @@ class KaggleClient:
             rows.append(LeaderboardRow(len(rows) + 1, int(s.team_id or 0), s.team_name or "",
                                        _float(s.score), s.submission_date))
         return rows[:max_rows]
+
+    def download_submission(self, ref: int) -> bytes:
+        """The bytes of one of our earlier submissions (Kaggle's DownloadSubmission)."""
+        from kagglesdk.competitions.types.competition_api_service import (
+            ApiDownloadSubmissionRequest,
+        )
+
+        def fetch() -> bytes:
+            with self._sdk() as kaggle:
+                req = ApiDownloadSubmissionRequest()
+                req.submission_id = int(ref)
+                return kaggle.competitions.competition_api_client.download_submission(req).content
+
+        return self._call(f"download of submission {ref}", fetch)
 
     def download(self, dest: Path) -> Path:
         """Download the competition's zip into `dest` and return its path (not unpacked)."""

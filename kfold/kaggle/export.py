@@ -8,7 +8,14 @@ from pathlib import Path
 
 from kfold import atomic, views
 from kfold.errors import KfError
-from kfold.kaggle.flow import LeaderboardView, SubmissionsView, open_ledger
+from kfold.kaggle.client import KaggleClient, KaggleHttpError
+from kfold.kaggle.flow import (
+    LeaderboardView,
+    SubmissionsView,
+    competition_of,
+    make_client,
+    open_ledger,
+)
 from kfold.workspace import Workspace
 
 SUBMISSION_FIELDS = ("utc", "ref", "file", "name", "message", "cv_auc", "public_score",
@@ -47,3 +54,30 @@ def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path
 def leaderboard_records(view: LeaderboardView) -> list[dict]:
     return [{"rank": r.rank, "team": r.team_name, "score": r.score, "date": r.date,
              "ours": bool(view.our_team and r.team_name == view.our_team)} for r in view.top]
+
+
+def download_submission(ws: Workspace, ref: int, out: Path | None = None, *,
+                        competition: str | None = None,
+                        client: KaggleClient | None = None) -> Path:
+    """Fetch the file of our submission `ref` from Kaggle into `out` (default:
+    submissions/downloads/<ref>-<file name>; not a candidate, so nothing is resubmitted)."""
+    slug = competition_of(ws, competition)
+    client = client or make_client(ws, slug)
+    try:
+        data = client.download_submission(ref)
+    except KaggleHttpError as exc:
+        if exc.status == 404:
+            raise KfError(f"Kaggle does not offer submission {ref} of {slug} for download: no "
+                          f"such submission of ours (see `kf submissions` for refs)") from None
+        raise
+    if out is None:
+        with open_ledger(ws) as led:
+            row = led.by_ref(int(ref))
+        name = Path(row["file"]).name if row is not None and row["file"] else "submission.csv"
+        out = ws.submissions_dir / "downloads" / f"{ref}-{name}"
+    out = Path(out)
+    if out.is_dir():
+        raise KfError(f"--out {out} is a folder; give a file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(out, data)
+    return out

@@ -112,6 +112,14 @@ def get_leaderboard(state: SandboxState, call: Call) -> Reply:
     return Reply(200, {"submissions": page, "nextPageToken": nxt})
 
 
+def download_submission(state: SandboxState, call: Call) -> Reply:
+    """A redirect to the submitted file's bytes, as Kaggle's DownloadSubmission does."""
+    sub = state.find(int(call.body.get("submissionId") or 0), call.user)
+    if sub is None:
+        return error(404, "Submission not found")
+    return Reply(302, {}, location=f"{call.base_url}/submission-files/{sub.ref}")
+
+
 def download_data_files(state: SandboxState, call: Call) -> Reply:
     return Reply(302, {}, location=f"{call.base_url}/files/{state.competition}.zip")
 
@@ -125,7 +133,17 @@ HANDLERS: dict[str, Callable[[SandboxState, Call], Reply]] = {
     "GetSubmissionLimits": get_submission_limits,
     "GetLeaderboard": get_leaderboard,
     "DownloadDataFiles": download_data_files,
+    "DownloadSubmission": download_submission,
 }
+
+# calls Kaggle answers only for a team that joined the competition and accepted its rules
+PARTICIPANT_ONLY = {"StartSubmissionUpload", "CreateSubmission", "ListSubmissions",
+                    "GetSubmission", "GetSubmissionLimits", "DownloadDataFiles",
+                    "DownloadSubmission"}
+NOT_JOINED = ("Permission 'competitions.participate' was denied: you are not a participant "
+              "of this competition")
+RULES_NOT_ACCEPTED = ("You must accept this competition's rules before you'll be able to "
+                      "submit or download files")
 
 
 def dispatch(state: SandboxState, method: str, call: Call) -> Reply:
@@ -135,5 +153,9 @@ def dispatch(state: SandboxState, method: str, call: Call) -> Reply:
         return error(404, f"Competition '{comp}' not found")
     with state.lock:  # one call at a time, so a check and its change cannot interleave
         state.calls.append(method)
+        if method in PARTICIPANT_ONLY and not state.joined:
+            return error(403, NOT_JOINED)
+        if method in PARTICIPANT_ONLY and not state.rules_accepted:
+            return error(403, RULES_NOT_ACCEPTED)
         handler = HANDLERS.get(method)
         return error(404, f"Unknown method {method}") if handler is None else handler(state, call)

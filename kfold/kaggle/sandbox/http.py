@@ -1,7 +1,8 @@
 """The stand-in's HTTP side: a threaded server on 127.0.0.1 and its request handler.
 
 POST `/api/v1/{service}/{method}` goes to `api.dispatch`; PUT `/upload/<token>` stores an
-upload; GET `/files/<competition>.zip` serves the data. Tests can make it fail:
+upload; GET `/files/<competition>.zip` serves the data and `/submission-files/<ref>` a submitted
+file (where DownloadSubmission redirects). Tests can make it fail:
 `fail_next(status, count, method)` answers the next `count` calls of `method` ("upload" and
 "download" name the PUT and the GET) — or of any call — with that status, and `delay_s` slows
 every answer down.
@@ -50,14 +51,16 @@ class SandboxServer:
     @classmethod
     def from_workspace(cls, ws, port: int = 0, daily_limit: int | None = None,
                        score_delay_s: float = 0.3, delay_s: float = 0.0,
-                       reveal_private: bool = True) -> SandboxServer:
+                       reveal_private: bool = True, joined: bool = True,
+                       rules_accepted: bool = True) -> SandboxServer:
         cfg = ws.config
         sol = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
         state = SandboxState(
             competition=cfg.competition, solution=sol, id_column=cfg.id_column,
             target_column=cfg.target_column, data_dir=ws.data_dir,
             daily_limit=cfg.daily_limit if daily_limit is None else daily_limit,
-            score_delay_s=score_delay_s, reveal_private=reveal_private,
+            score_delay_s=score_delay_s, reveal_private=reveal_private, joined=joined,
+            rules_accepted=rules_accepted,
         )
         return cls(state, port=port, delay_s=delay_s)
 
@@ -217,4 +220,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.sandbox.state.data_zip(), ctype="application/zip",
                        headers={"Accept-Ranges": "none"})
             return
+        if path.startswith("/submission-files/") and path.rsplit("/", 1)[-1].isdigit():
+            sub = next((s for s in self.sandbox.state.submissions
+                        if s.ref == int(path.rsplit("/", 1)[-1])), None)
+            if sub is not None:
+                self._send(200, sub.content, ctype="text/csv")
+                return
         self._send(404, {"code": 404, "message": f"no such path {path}"})

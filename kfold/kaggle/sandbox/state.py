@@ -60,6 +60,8 @@ class SandboxState:
     score_delay_s: float = 0.3
     rivals: int = 12
     reveal_private: bool = True  # Kaggle hides private scores until the end; the demo shows them
+    joined: bool = True  # False: answer participant calls as Kaggle does before "Join Competition"
+    rules_accepted: bool = True  # False: ... before the rules are accepted
     seed: int = 0
     submissions: list[Submission] = field(default_factory=list)
     uploads: dict[str, bytes | None] = field(default_factory=dict)

@@ -1,0 +1,121 @@
+"""Kaggle parity: every past submission (all pages), downloading an old submission, the usual
+400/403/404 refusals as one line with the fix, and scriptable output (--format, --export)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+from typer.testing import CliRunner
+
+from kfold.cli import app
+from kfold.kaggle.client import KaggleClient
+from kfold.kaggle.sandbox import SandboxServer
+
+CANDS = [("alpha", 0.15, 0.95), ("beta", 0.3, 0.91), ("gamma", 0.6, 0.85)]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg", username="parity")
+    ws = make_competition(tmp_path / "ws", daily_limit=10, candidates=CANDS)
+    servers = []
+
+    def serve(**kw):
+        server = SandboxServer.from_workspace(ws, score_delay_s=0.0, **kw).start()
+        monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+        servers.append(server)
+        return server
+
+    yield ws, serve
+    for s in servers:
+        s.stop()
+
+
+def kf(ws, *args):
+    return CliRunner().invoke(app, [*args, "-w", str(ws.root)])
+
+
+def submit_all(ws):
+    for name, _, _ in CANDS:
+        r = kf(ws, "submit", str(ws.submission_path(name)), "-m", f"m-{name}", "--wait")
+        assert r.exit_code == 0, r.output
+
+
+def test_every_page_of_submissions_is_read(env):
+    ws, serve = env
+    server = serve()
+    submit_all(ws)
+    client = KaggleClient(ws.config.competition)
+    assert len(client.submissions()) == 3
+    server.state.calls.clear()
+    page_size_one = list(client._pages("list", ApiListSubmissionsRequest, 1,
+                                       "list_submissions", 10))
+    assert len(page_size_one) == 3 and server.state.calls.count("ListSubmissions") == 3
+
+
+def test_an_old_submission_downloads_byte_for_byte(env):
+    ws, serve = env
+    server = serve()
+    submit_all(ws)
+    sub = server.state.submissions[0]
+    r = kf(ws, "submission", "download", str(sub.ref))
+    assert r.exit_code == 0, r.output
+    path = ws.submissions_dir / "downloads" / f"{sub.ref}-{sub.file_name}"
+    assert path.read_bytes() == sub.content
+    r = kf(ws, "submission", "download", "12345", "--out", str(ws.root / "x.csv"))
+    assert r.exit_code == 2 and "does not offer submission 12345" in r.stderr
+
+
+@pytest.mark.parametrize("setup, args, expected", [
+    ({"joined": False}, ["submit", "-m", "x"], "you have not joined"),
+    ({"joined": False}, ["data", "download"], "Join Competition"),
+    ({"rules_accepted": False}, ["submit", "-m", "x"], "rules of 'nexperia-synth' are not accepted"),
+    ({"rules_accepted": False}, ["submissions", "--format", "json"], "/rules"),
+    ({}, ["submissions", "--competition", "no-such-contest"], "no competition named 'no-such-contest'"),
+])
+def test_kaggle_refusals_are_one_line_saying_which_and_how_to_fix(env, setup, args, expected):
+    ws, serve = env
+    serve(**setup)
+    r = kf(ws, *args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in r.output
+
+
+def test_submissions_as_json_csv_and_export_with_lineage_and_hash(env):
+    ws, serve = env
+    serve()
+    submit_all(ws)
+    rows = json.loads(kf(ws, "submissions", "--format", "json").stdout)
+    assert [r["message"] for r in rows] == ["m-alpha", "m-beta", "m-gamma"]
+    assert all(r["public_score"] is not None and len(r["sha256"]) == 64 for r in rows)
+    assert rows[0]["lineage"] == {"runs": ["alpha"], "blender": None}
+    table = list(csv.DictReader(io.StringIO(kf(ws, "submissions", "--format", "csv").stdout)))
+    assert [r["ref"] for r in table] == [str(r["ref"]) for r in rows]
+    out = ws.root / "ledger.csv"
+    r = kf(ws, "submissions", "--export", str(out))
+    assert r.exit_code == 0 and "3 submissions" in r.stderr
+    exported = list(csv.DictReader(out.open()))
+    assert {"cv_auc", "public_score", "private_score", "message", "lineage", "sha256"} <= set(exported[0])
+    assert json.loads(exported[0]["lineage"]) == {"runs": ["alpha"], "blender": None}
+    bad = kf(ws, "submissions", "--export", str(ws.root / "ledger.txt"))
+    assert bad.exit_code == 2 and ".csv" in bad.stderr
+
+
+def test_leaderboard_and_plan_as_json_and_csv(env):
+    ws, serve = env
+    serve()
+    submit_all(ws)
+    board = json.loads(kf(ws, "leaderboard", "--format", "json").stdout)
+    assert board[0]["rank"] == 1 and {"team", "score", "ours"} <= set(board[0])
+    assert any(r["ours"] for r in board)
+    plan = json.loads(kf(ws, "plan", "--format", "json").stdout)
+    assert plan["fit"]["n"] == 3 and len(plan["final"]) == 2
+    rows = list(csv.DictReader(io.StringIO(kf(ws, "plan", "--format", "csv").stdout)))
+    assert [r["section"] for r in rows if r["section"] == "final"] == ["final", "final"]
