@@ -87,7 +87,10 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
     notes, usable = [], []
     folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None
     for name, cv in candidates.items():
-        path = ws.oof_path(name)
+        try:
+            path = ws.oof_path(name)
+        except KfError:  # a file name that cannot be a run's: no OOF predictions
+            continue
         if not path.exists():
             continue
         try:
