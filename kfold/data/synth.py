@@ -133,66 +133,22 @@ def _lerp(a: float, b: float, t: float) -> float:
 
 
 def draw_scene(rng: np.random.Generator, size: int, difficulty: float = 0.5) -> Scene:
-    """Draw the nuisance parameters of one good chip photo."""
+    """Draw the nuisance parameters of one good chip photo.
+
+    Every part is drawn from the one stream in a fixed order: reordering the draws would change
+    every image of a seed (tests/test_synth.py holds their hashes).
+    """
     s = size
     bw = rng.uniform(0.44, 0.58) * s
     bh = rng.uniform(0.30, 0.42) * s
     cx = s / 2 + rng.uniform(-0.03, 0.03) * s
     cy = s / 2 + rng.uniform(-0.03, 0.03) * s
     body = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
-
-    # Package: SOT23-like (2 leads one side, 1 the other) or SOIC-like (n per side).
-    lw = rng.uniform(0.06, 0.09) * s
-    ll = rng.uniform(0.10, 0.15) * s
-    leads: list[Lead] = []
-    horizontal = rng.random() < 0.8  # leads on top/bottom (else left/right)
-    kind = rng.choice(["sot23", "soic"], p=[0.55, 0.45])
-    span = bw if horizontal else bh
-    lo = body[0] if horizontal else body[1]
-    if kind == "sot23":
-        flip = rng.random() < 0.5
-        layouts = {"a": (0.22, 0.78), "b": (0.5,)}
-        sides = ("bottom", "top") if horizontal else ("right", "left")
-        per_side = [layouts["a"], layouts["b"]] if not flip else [layouts["b"], layouts["a"]]
-    else:
-        n = int(rng.integers(2, 5))
-        pos = tuple((i + 0.5) / n for i in range(n))
-        sides = ("bottom", "top") if horizontal else ("right", "left")
-        per_side = [pos, pos]
-    for side, positions in zip(sides, per_side):
-        for p in positions:
-            c = lo + p * span
-            if side == "top":
-                leads.append(Lead(side, c - lw / 2, body[1] - ll, c + lw / 2, body[1]))
-            elif side == "bottom":
-                leads.append(Lead(side, c - lw / 2, body[3], c + lw / 2, body[3] + ll))
-            elif side == "left":
-                leads.append(Lead(side, body[0] - ll, c - lw / 2, body[0], c + lw / 2))
-            else:
-                leads.append(Lead(side, body[2], c - lw / 2, body[2] + ll, c + lw / 2))
-
-    n_lines = int(rng.integers(1, 3))
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
-    marking = tuple(
-        "".join(rng.choice(list(alphabet), size=int(rng.integers(3, 7)))) for _ in range(n_lines)
-    )
-    mw = bw * rng.uniform(0.35, 0.6)
-    mh = bh * rng.uniform(0.18, 0.25) * n_lines
-    mx = cx - mw / 2 + rng.uniform(-0.1, 0.1) * bw
-    my = cy - mh / 2 + rng.uniform(-0.12, 0.12) * bh
+    leads = _draw_leads(rng, s, body, bw, bh)
+    marking, marking_box = _draw_marking(rng, cx, cy, bw, bh)
     body_level = rng.uniform(70, 140)
-
-    n_glare = int(rng.random() < 0.25) + int(rng.random() < 0.05)
-    glare = tuple(
-        (
-            rng.uniform(body[0], body[2]), rng.uniform(body[1], body[3]),
-            rng.uniform(0.03, 0.12) * s, rng.uniform(0.02, 0.06) * s,
-            rng.uniform(12, 40),
-        )
-        for _ in range(n_glare)
-    )
-    sides_all = ("top", "bottom", "left", "right")
-    border_sides = tuple(sd for sd in sides_all if rng.random() < 0.45)
+    glare = _draw_glare(rng, s, body)
+    border_sides = tuple(sd for sd in ("top", "bottom", "left", "right") if rng.random() < 0.45)
 
     return Scene(
         size=size,
@@ -200,10 +156,10 @@ def draw_scene(rng: np.random.Generator, size: int, difficulty: float = 0.5) -> 
         body=body,
         body_level=body_level,
         rim=rng.uniform(10, 35),
-        leads=tuple(leads),
+        leads=leads,
         lead_level=rng.uniform(150, 215),
         marking=marking,
-        marking_box=(mx, my, mx + mw, my + mh),
+        marking_box=marking_box,
         marking_level=rng.uniform(25, 55),
         angle=rng.uniform(-3.0, 3.0),
         shift=(rng.uniform(-0.04, 0.04) * s, rng.uniform(-0.04, 0.04) * s),
@@ -216,10 +172,79 @@ def draw_scene(rng: np.random.Generator, size: int, difficulty: float = 0.5) -> 
     )
 
 
+def _draw_leads(rng: np.random.Generator, s: int, body: tuple[float, float, float, float],
+                bw: float, bh: float) -> tuple[Lead, ...]:
+    """The package's leads: SOT23-like (2 leads one side, 1 the other) or SOIC-like (n per side)."""
+    lw = rng.uniform(0.06, 0.09) * s
+    ll = rng.uniform(0.10, 0.15) * s
+    horizontal = rng.random() < 0.8  # leads on top/bottom (else left/right)
+    kind = rng.choice(["sot23", "soic"], p=[0.55, 0.45])
+    span = bw if horizontal else bh
+    lo = body[0] if horizontal else body[1]
+    sides = ("bottom", "top") if horizontal else ("right", "left")
+    if kind == "sot23":
+        flip = rng.random() < 0.5
+        per_side = [(0.22, 0.78), (0.5,)] if not flip else [(0.5,), (0.22, 0.78)]
+    else:
+        n = int(rng.integers(2, 5))
+        pos = tuple((i + 0.5) / n for i in range(n))
+        per_side = [pos, pos]
+    return tuple(_lead(side, lo + p * span, lw, ll, body)
+                 for side, positions in zip(sides, per_side) for p in positions)
+
+
+def _lead(side: str, c: float, lw: float, ll: float,
+          body: tuple[float, float, float, float]) -> Lead:
+    """A lead `lw` wide and `ll` long, centred at `c` along `side` of the body."""
+    if side == "top":
+        return Lead(side, c - lw / 2, body[1] - ll, c + lw / 2, body[1])
+    if side == "bottom":
+        return Lead(side, c - lw / 2, body[3], c + lw / 2, body[3] + ll)
+    if side == "left":
+        return Lead(side, body[0] - ll, c - lw / 2, body[0], c + lw / 2)
+    return Lead(side, body[2], c - lw / 2, body[2] + ll, c + lw / 2)
+
+
+def _draw_marking(rng: np.random.Generator, cx: float, cy: float, bw: float,
+                  bh: float) -> tuple[tuple[str, ...], tuple[float, float, float, float]]:
+    """One or two lines of type code and the box they are printed in, near the body's centre."""
+    n_lines = int(rng.integers(1, 3))
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    marking = tuple(
+        "".join(rng.choice(list(alphabet), size=int(rng.integers(3, 7)))) for _ in range(n_lines)
+    )
+    mw = bw * rng.uniform(0.35, 0.6)
+    mh = bh * rng.uniform(0.18, 0.25) * n_lines
+    mx = cx - mw / 2 + rng.uniform(-0.1, 0.1) * bw
+    my = cy - mh / 2 + rng.uniform(-0.12, 0.12) * bh
+    return marking, (mx, my, mx + mw, my + mh)
+
+
+def _draw_glare(rng: np.random.Generator, s: int,
+                body: tuple[float, float, float, float]
+                ) -> tuple[tuple[float, float, float, float, float], ...]:
+    """Zero, one or two soft reflections on the body: (x, y, rx, ry, amplitude)."""
+    n_glare = int(rng.random() < 0.25) + int(rng.random() < 0.05)
+    return tuple(
+        (
+            rng.uniform(body[0], body[2]), rng.uniform(body[1], body[3]),
+            rng.uniform(0.03, 0.12) * s, rng.uniform(0.02, 0.06) * s,
+            rng.uniform(12, 40),
+        )
+        for _ in range(n_glare)
+    )
+
+
 # --------------------------------------------------------------------------- defect kinds
 
 
 Extent = tuple[float, float, float, float]
+
+
+def _extent(points, margin: float) -> Extent:
+    """The box around `points`, `margin` wider on every side."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin
 
 
 @dataclass(frozen=True)
@@ -291,9 +316,7 @@ class Scratch(DefectKind):
         p, q = _clip_segment((cx - dx, cy - dy), (cx + dx, cy + dy), (x0 + 1, y0 + 1, x1 - 1, y1 - 1))
         width = max(0.5, rng.uniform(0.5, 0.9) * draw.scene.size / 267 * _lerp(4.0, 1.2, d))
         amp = draw.sign * rng.uniform(0.8, 1.2) * _lerp(95, 20, d)
-        r = 3 * width + 1
-        ext = (min(p[0], q[0]) - r, min(p[1], q[1]) - r, max(p[0], q[0]) + r, max(p[1], q[1]) + r)
-        return ext, {"p": p, "q": q, "width": width, "amp": amp}
+        return _extent((p, q), 3 * width + 1), {"p": p, "q": q, "width": width, "amp": amp}
 
     def paint(self, win, params):
         (px, py), (qx, qy) = params["p"], params["q"]
@@ -332,9 +355,7 @@ class Chip(DefectKind):
             pts.append((cx + sx * ax * (1 - t) + jx, cy + sy * ay * t + jy))
         pts += [(cx - sx * 2, cy + sy * ay)]
         fill = _lerp(1.0, 0.55, d)  # how far the chip goes toward the background level
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        ext = (min(xs) - 2, min(ys) - 2, max(xs) + 2, max(ys) + 2)
-        return ext, {"poly": tuple(pts), "fill": fill, "edge": rng.uniform(20, 50) * _lerp(1, 0.4, d)}
+        return _extent(pts, 2), {"poly": tuple(pts), "fill": fill, "edge": rng.uniform(20, 50) * _lerp(1, 0.4, d)}
 
     def paint(self, win, params):
         n = win.scene.size
@@ -374,10 +395,7 @@ class Crack(DefectKind):
             pts.append((nx, ny))
         width = max(1, round(draw.scene.size / 267 * rng.uniform(1.0, 2.0) * _lerp(3.0, 1.0, d)))
         amp = -rng.uniform(0.8, 1.2) * _lerp(95, 22, d)
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        r = width + 2
-        ext = (min(xs) - r, min(ys) - r, max(xs) + r, max(ys) + r)
-        return ext, {"points": tuple(pts), "width": width, "amp": amp}
+        return _extent(pts, width + 2), {"points": tuple(pts), "width": width, "amp": amp}
 
     def paint(self, win, params):
         m = win.crop(_poly_mask(win.scene.size, params["points"], width=params["width"])) * win.body
@@ -687,6 +705,19 @@ def render(scene: Scene, defect: Defect | None = None) -> np.ndarray:
     n = scene.size
     rng = np.random.default_rng(scene.seed)
     xx, yy = _grid(n)
+    img = _warp(_canonical(scene, defect, rng, xx, yy), scene, scene.background)
+    _add_glare(img, scene, xx, yy)
+    _add_border(img, scene, rng, xx, yy)
+    img = (img - 128.0) * scene.gain + 128.0 + scene.offset
+    img += scene.noise_sigma * rng.standard_normal((n, n), dtype=np.float32)
+    return np.clip(img, 0, 255)
+
+
+def _canonical(scene: Scene, defect: Defect | None, rng: np.random.Generator,
+               xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """The chip in its canonical frame (before rotation and shift): background, leads, body,
+    marking, and the defect painted on them."""
+    n = scene.size
     bg = scene.background
     tex_bg = _smooth_noise(rng, n, 6)
     tex_body = _smooth_noise(rng, n, 10)
@@ -708,16 +739,22 @@ def render(scene: Scene, defect: Defect | None = None) -> np.ndarray:
 
     if defect is not None:
         _paint_defect(canvas, scene, defect, body)
+    return canvas
 
-    img = _warp(canvas, scene, bg)
 
-    # Glare: soft bright ellipses (in image frame; they do not depend on the defect).
+def _add_glare(img: np.ndarray, scene: Scene, xx: np.ndarray, yy: np.ndarray) -> None:
+    """Soft bright ellipses, in the image frame (they do not depend on the defect)."""
     for gx, gy, rx, ry, amp in scene.glare:
         p = _forward(scene, np.array([[gx, gy]]))[0]
         d2 = ((xx - p[0]) / rx) ** 2 + ((yy - p[1]) / ry) ** 2
         img += amp * np.exp(-d2) * (d2 < 9)
 
-    # Border artefacts: bright, noisy bands within ~20 px of the edge (both classes).
+
+def _add_border(img: np.ndarray, scene: Scene, rng: np.random.Generator, xx: np.ndarray,
+                yy: np.ndarray) -> None:
+    """Border artefacts of both classes: bright, noisy bands within ~20 px of the edge on
+    `scene.border_sides`, and a few bright specks near the edge."""
+    n = scene.size
     band = BORDER * n
     for side in scene.border_sides:
         depth = rng.uniform(0.25, 1.0) * band
@@ -729,9 +766,7 @@ def render(scene: Scene, defect: Defect | None = None) -> np.ndarray:
         m = (dist < depth) & (along >= start) & (along <= stop)
         speckle = rng.random((n, n), dtype=np.float32)
         img += m * strength * (0.4 + 0.6 * speckle) * np.exp(-dist / max(1.0, depth / 2))
-    # A few bright specks near the edge.
-    k = int(rng.integers(0, 6))
-    for _ in range(k):
+    for _ in range(int(rng.integers(0, 6))):
         side = rng.integers(0, 4)
         a = rng.uniform(0, n)
         b = rng.uniform(0, band)
@@ -739,10 +774,6 @@ def render(scene: Scene, defect: Defect | None = None) -> np.ndarray:
         r = rng.uniform(0.6, 2.5) * max(1.0, n / 267)
         d2 = ((xx - px) ** 2 + (yy - py) ** 2) / (r * r)
         img += rng.uniform(60, 200) * np.exp(-d2) * (d2 < 9)
-
-    img = (img - 128.0) * scene.gain + 128.0 + scene.offset
-    img += scene.noise_sigma * rng.standard_normal((n, n), dtype=np.float32)
-    return np.clip(img, 0, 255)
 
 
 def encode_jpeg(img: np.ndarray) -> bytes:
@@ -879,40 +910,8 @@ def synthesize(
                  label_noise=label_noise, box_rate=box_rate, seed=seed)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        for d in (tmp / "train" / GOOD, tmp / "train" / BAD, tmp / "test"):
-            d.mkdir(parents=True)
-        boxes: list[tuple[str, int, int, int, int]] = []
-        kinds: Counter[str] = Counter()
-        for k, item in enumerate(items):
-            scene, defect = draw_item(item, size, difficulty)
-            img = render(scene, defect)
-            folder = tmp / "test" if item.split == "test" else tmp / "train" / (BAD if item.filed else GOOD)
-            (folder / f"{item.id}.jpg").write_bytes(encode_jpeg(img))
-            if defect is not None:
-                kinds[defect.kind] += 1
-                if item.boxed:
-                    boxes.append((item.id, *defect_box(scene, defect)))
-            if progress is not None:
-                progress(k + 1, len(items))
-
-        pd.DataFrame(boxes, columns=["id", "x_1", "y_1", "x_2", "y_2"]).sort_values("id").to_csv(
-            tmp / "defect_area.csv", index=False)
-        test = sorted((it for it in items if it.split == "test"), key=lambda it: it.id)
-        pd.DataFrame({"id": [it.id for it in test], "label": 0.5}).to_csv(
-            tmp / "sample_submission.csv", index=False)
-        usage_rng = np.random.default_rng([seed, 4242])
-        usage = {}
-        for cls in (0, 1):  # stratified, so the public half has both classes
-            ids = [it.id for it in test if it.label == cls]
-            order = usage_rng.permutation(len(ids))
-            half = (len(ids) + 1 - cls) // 2  # good rounds up, bad down: both values appear
-            for j, i in enumerate(order):
-                usage[ids[i]] = "Public" if j < half else "Private"
-        pd.DataFrame({
-            "id": [it.id for it in test], "label": [it.label for it in test],
-            "Usage": [usage[it.id] for it in test],
-        }).to_csv(tmp / "solution.csv", index=False)
-
+        boxes, kinds = _write_images(tmp, items, size, difficulty, progress)
+        _write_tables(tmp, items, boxes, seed)
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
@@ -929,3 +928,56 @@ def synthesize(
         boxes=len(boxes), flipped=sum(it.filed != it.label for it in tr),
         kinds=tuple(sorted(kinds.items())), size=size, seed=seed,
     )
+
+
+Box = tuple[str, int, int, int, int]  # id, x_1, y_1, x_2, y_2
+
+
+def _write_images(root: Path, items: list[Item], size: int, difficulty: float,
+                  progress: Callable[[int, int], None] | None) -> tuple[list[Box], Counter[str]]:
+    """Draw and write every planned image into its class folder; the boxes of the boxed
+    defects and the count of each defect kind."""
+    for d in (root / "train" / GOOD, root / "train" / BAD, root / "test"):
+        d.mkdir(parents=True)
+    boxes: list[Box] = []
+    kinds: Counter[str] = Counter()
+    for k, item in enumerate(items):
+        scene, defect = draw_item(item, size, difficulty)
+        img = render(scene, defect)
+        folder = root / "test" if item.split == "test" else root / "train" / (BAD if item.filed else GOOD)
+        (folder / f"{item.id}.jpg").write_bytes(encode_jpeg(img))
+        if defect is not None:
+            kinds[defect.kind] += 1
+            if item.boxed:
+                boxes.append((item.id, *defect_box(scene, defect)))
+        if progress is not None:
+            progress(k + 1, len(items))
+    return boxes, kinds
+
+
+def _write_tables(root: Path, items: list[Item], boxes: list[Box], seed: int) -> None:
+    """defect_area.csv, sample_submission.csv and solution.csv (with its Public/Private split)."""
+    pd.DataFrame(boxes, columns=["id", "x_1", "y_1", "x_2", "y_2"]).sort_values("id").to_csv(
+        root / "defect_area.csv", index=False)
+    test = sorted((it for it in items if it.split == "test"), key=lambda it: it.id)
+    pd.DataFrame({"id": [it.id for it in test], "label": 0.5}).to_csv(
+        root / "sample_submission.csv", index=False)
+    usage = _usage(test, seed)
+    pd.DataFrame({
+        "id": [it.id for it in test], "label": [it.label for it in test],
+        "Usage": [usage[it.id] for it in test],
+    }).to_csv(root / "solution.csv", index=False)
+
+
+def _usage(test: list[Item], seed: int) -> dict[str, str]:
+    """Each test id's half of the leaderboard, "Public" or "Private", stratified by class so
+    the public half has both classes."""
+    usage_rng = np.random.default_rng([seed, 4242])
+    usage = {}
+    for cls in (0, 1):
+        ids = [it.id for it in test if it.label == cls]
+        order = usage_rng.permutation(len(ids))
+        half = (len(ids) + 1 - cls) // 2  # good rounds up, bad down: both values appear
+        for j, i in enumerate(order):
+            usage[ids[i]] = "Public" if j < half else "Private"
+    return usage
