@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from kfold.cli import bench, data, demo, explain, kaggle, runs, stack, train
+from kfold.cli import bench, data, demo, explain, kaggle, repro, runs, stack, train
 from kfold.cli._common import BoundaryGroup
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 app.command("bench")(bench.bench)
 app.command("demo")(demo.demo)
+app.command("repro")(repro.repro)
 
 
 def main() -> None:
