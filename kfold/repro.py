@@ -254,10 +254,7 @@ def render_table(results: list[Result], orderings: list[Ordering], plan: ReproPl
 
 def plot_results(results: list[Result], path: Path) -> None:
     """Bars: this data's OOF AUC (95% interval) beside the original AUC where there is one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from kfold.plots import plt, save_figure
 
     shown = [r for r in results if r.oof is not None or r.test_auc is not None]
     ours = [r.oof.auc if r.oof is not None else r.test_auc for r in shown]
@@ -275,10 +272,7 @@ def plot_results(results: list[Result], path: Path) -> None:
     ax.set_ylabel("ROC AUC")
     ax.axhline(0.5, color="k", lw=0.5)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    with atomic.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def with_overrides(plan: ReproPlan, **options) -> ReproPlan:
