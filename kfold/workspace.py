@@ -55,6 +55,27 @@ def check_new_run_name(name: str) -> str:
     return name
 
 
+# The smallest value each whole-number key accepts.
+_MINIMUM = {"n_folds": 2, "seed": 0, "image_size": 8, "daily_limit": 1}
+_MAXIMUM = {"n_folds": 100, "image_size": 4096}
+
+
+def _check_value(key: str, value: object, kind: str) -> None:
+    """One kfold.toml value against its field's type ("str" or "int") and range."""
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a non-empty text "
+                          f'(e.g. {key} = "...")')
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a whole number "
+                      f"(got {type(value).__name__})")
+    low, high = _MINIMUM.get(key, 0), _MAXIMUM.get(key)
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low}" + (f" to {high}" if high is not None else "")
+        raise KfError(f"{CONFIG_NAME}: {key} = {value} must be a whole number {bounds}")
+
+
 @dataclass(frozen=True)
 class Config:
     """What `kfold.toml` holds: the competition and how its data is laid out."""
@@ -74,10 +95,14 @@ class Config:
 
     @classmethod
     def from_dict(cls, raw: dict) -> Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
+        """The configuration `raw` (kfold.toml's table) describes, checked once: unknown keys,
+        values of the wrong type and out-of-range numbers are named with what was expected."""
+        known = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - set(known))
         if unknown:
             raise KfError(f"{CONFIG_NAME}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+        for key, value in raw.items():
+            _check_value(key, value, known[key])
         return cls(**raw)
 
     def to_dict(self) -> dict:
