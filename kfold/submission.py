@@ -20,15 +20,17 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
+from kfold.data.sources import read_listing
 from kfold.errors import KfError
 from kfold.workspace import Workspace
 
 
 def sample_submission(ws: Workspace) -> pd.DataFrame | None:
+    """data/sample_submission.csv, checked (see `kfold.data.sources.read_listing`), or None."""
     path = ws.data_dir / "sample_submission.csv"
     if not path.exists():
         return None
-    return pd.read_csv(path, dtype={ws.config.id_column: str})
+    return read_listing(ws, path)
 
 
 def write_submission(

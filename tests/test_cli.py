@@ -68,7 +68,7 @@ def _table_layout_with_wrong_columns(ws):
 
 @pytest.mark.parametrize("damage, args, fragment", [
     (lambda ws: shutil.rmtree(ws.data_dir), ["train"], "no data folder"),
-    (_table_layout_with_wrong_columns, ["train"], "lacks column(s) ['id', 'label']"),
+    (_table_layout_with_wrong_columns, ["train"], "has no 'id' column"),
     (_corrupt_image, ["train"], "unreadable training image"),
     (_remove_class, ["train"], "has no images"),
     (lambda ws: None, ["train", "--folds", "40"], "use fewer folds"),

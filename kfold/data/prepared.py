@@ -43,6 +43,9 @@ def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = Fals
     says how many.
     """
     dataset = discover(ws)
+    if dataset.skipped:
+        reporter.log(f"left out {len(dataset.skipped)} entr(ies) that are not image files "
+                     f"(first: {_first_skipped(dataset.skipped)})")
     train = load_decoded(dataset.train, prep, size, ws.cache_dir, "train", reporter)
     test = load_decoded(dataset.test, prep, size, ws.cache_dir, "test", reporter)
     if not skip_bad:
@@ -53,3 +56,8 @@ def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = Fals
         reporter.log(f"--skip-bad: leaving out {len(train.bad)} training and "
                      f"{len(test.bad)} test image(s) that could not be decoded")
     return Prepared(dataset, train, test, dataset.train["target"].to_numpy(), skipped)
+
+
+def _first_skipped(skipped: dict[str, str]) -> str:
+    path, why = next(iter(skipped.items()))
+    return f"{path}: {why}"

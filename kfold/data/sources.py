@@ -1,21 +1,32 @@
 """Where the images are: detect the workspace's data layout and list train/test images.
 
-Accepted layouts (docs/architecture.md, workspace):
+Accepted layouts (README "Data layouts", docs/architecture.md):
 - folders: data/train/<class>/*.jpg (e.g. good_0, bad_1) and data/test/*.jpg
 - table:   data/train.csv (id, label) + an images folder (data/train/, data/images/ or
-           data/train_images/ holding <id>.<ext>)
+           data/train_images/ holding <id>.<ext>, ids written with or without the extension);
+           test images in data/test/ or data/test_images/, or in the same images folder with
+           their ids from data/test.csv or data/sample_submission.csv
 Optional: data/defect_area.csv (id, x_1, y_1, x_2, y_2), data/sample_submission.csv.
+
+Everything is checked here, from file names and CSV contents alone, so that a broken layout
+is refused before any image is decoded: missing or misnamed columns, empty files, bad labels
+(row and value named), duplicate or unknown ids, a test folder that does not match the
+sample submission, no test images at all. Entries that cannot be images (a folder named
+x.jpg, a dangling symlink, a symlink loop) are left out and counted in `Dataset.skipped`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from kfold.errors import KfError
+from kfold.tables import read_csv, require_id_column, require_unique
 from kfold.workspace import Workspace
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
@@ -30,6 +41,7 @@ class Dataset:
     test: pd.DataFrame
     boxes: pd.DataFrame | None
     layout: str
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it is not an image
 
     @property
     def fingerprint(self) -> str:
@@ -58,23 +70,27 @@ def discover(ws: Workspace) -> Dataset:
         raise KfError(
             f"no data folder at {data}; make one with `kf data synth` or `kf data download`"
         )
+    skipped: dict[str, str] = {}
     if (data / "train.csv").exists():
-        train, layout = _table_train(ws), "table"
+        train, images, layout = _table_train(ws, skipped), _train_folder(data), "table"
     elif (data / "train").is_dir():
-        train, layout = _folder_train(ws), "folders"
+        train, images, layout = _folder_train(ws, skipped), None, "folders"
     else:
         raise KfError(
             f"{data} has neither train/<class>/ folders nor train.csv; "
             "see the README for the accepted layouts"
         )
     _check_unique(train, "training")
-    test = _list_images(data / "test") if (data / "test").is_dir() else _empty()
-    _check_unique(test, "test")
+    test = _test(ws, images, skipped)
+    shared = sorted(set(train["id"]) & set(test["id"]))
+    if shared:
+        raise KfError(f"{len(shared)} id(s) are both training and test images, first: "
+                      f"{shared[:5]}; an image belongs to one of them")
     return Dataset(train=train, test=test, boxes=read_boxes(data / "defect_area.csv"),
-                   layout=layout)
+                   layout=layout, skipped=skipped)
 
 
-def _folder_train(ws: Workspace) -> pd.DataFrame:
+def _folder_train(ws: Workspace, skipped: dict[str, str]) -> pd.DataFrame:
     root = ws.data_dir / "train"
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     positive = ws.config.positive_class
@@ -85,48 +101,165 @@ def _folder_train(ws: Workspace) -> pd.DataFrame:
         )
     frames = []
     for name in classes:
-        images = _list_images(root / name)
+        images = _frame(_scan(root / name, skipped))
         if images.empty:
             raise KfError(f"class folder {root / name} has no images")
         frames.append(images.assign(target=int(name == positive)))
     return pd.concat(frames, ignore_index=True)
 
 
-def _table_train(ws: Workspace) -> pd.DataFrame:
-    cfg, data = ws.config, ws.data_dir
-    table = pd.read_csv(data / "train.csv", dtype={cfg.id_column: str})
-    missing = [c for c in (cfg.id_column, cfg.target_column) if c not in table.columns]
-    if missing:
-        raise KfError(
-            f"{data / 'train.csv'} lacks column(s) {missing} (found {list(table.columns)}); "
-            "set id_column/target_column in kfold.toml"
-        )
+def _train_folder(data: Path) -> Path:
     folder = next((data / d for d in ("train", "images", "train_images") if (data / d).is_dir()),
                   None)
     if folder is None:
-        raise KfError(f"train.csv found but no images folder (train/, images/ or train_images/) in {data}")
-    files = {p.stem: p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS}
-    ids = table[cfg.id_column].astype(str)
-    absent = [i for i in ids if i not in files]
-    if absent:
-        raise KfError(f"{len(absent)} id(s) of train.csv have no image in {folder}, first: {absent[:5]}")
-    target = pd.to_numeric(table[cfg.target_column], errors="coerce")
-    if target.isna().any() or not target.isin([0, 1]).all():
-        raise KfError(f"{cfg.target_column!r} in train.csv must be 0 or 1")
+        raise KfError(f"train.csv found but no images folder (train/, images/ or "
+                      f"train_images/) in {data}")
+    return folder
+
+
+def _table_train(ws: Workspace, skipped: dict[str, str]) -> pd.DataFrame:
+    cfg, path = ws.config, ws.data_dir / "train.csv"
+    table = read_csv(path, cfg.id_column)
+    require_id_column(table, cfg.id_column, path)
+    require_id_column(table, cfg.target_column, path, key="target_column")
+    ids = _ids(table, cfg.id_column, path)
+    target = _labels(table, cfg.target_column, ids, path)
+    folder = _train_folder(ws.data_dir)
+    paths = _resolve(ids, _scan(folder, skipped, recursive=True), folder, path)
+    return pd.DataFrame({"id": ids, "path": paths, "target": target})
+
+
+def _test(ws: Workspace, images: Path | None, skipped: dict[str, str]) -> pd.DataFrame:
+    """The test images: listed by sample_submission.csv (or test.csv) when there is one, found
+    in test/ or test_images/, else (table layout) in the training images folder."""
+    data = ws.data_dir
+    listing = next((data / n for n in ("sample_submission.csv", "test.csv")
+                    if (data / n).exists()), None)
+    folder = next((data / d for d in ("test", "test_images") if (data / d).is_dir()), None)
+    if listing is None:
+        files = _scan(folder, skipped) if folder is not None else []
+        if not files:
+            raise KfError(f"no test images: {data} has no test/ folder with images and no "
+                          "sample_submission.csv or test.csv naming them; a submission needs them")
+        return _frame(files)
+    ids = _ids(read_listing(ws, listing), ws.config.id_column, listing)
+    where = folder or images
+    if where is None:
+        raise KfError(f"{listing} names {len(ids)} test image(s) but {data} has no test/ or "
+                      "test_images/ folder holding them")
+    files = _scan(where, skipped, recursive=folder is None)
+    paths = _resolve(ids, files, where, listing)
+    if folder is not None:
+        extra = sorted(set(map(str, files)) - set(paths))
+        if extra:
+            raise KfError(f"{folder} holds {len(extra)} image(s) that {listing.name} does not "
+                          f"list (first: {[Path(p).name for p in extra[:5]]}); the test folder "
+                          "and the sample submission must match")
+    return pd.DataFrame({"id": ids, "path": paths})
+
+
+def read_listing(ws: Workspace, path: Path) -> pd.DataFrame:
+    """sample_submission.csv or test.csv, checked: readable, the id column, unique ids, and (a
+    sample submission) a prediction column."""
+    table = read_csv(path, ws.config.id_column)
+    require_id_column(table, ws.config.id_column, path)
+    if path.name == "sample_submission.csv" and len(table.columns) < 2:
+        raise KfError(f"{path} needs an id column and a prediction column (columns: "
+                      f"{list(table.columns)})")
+    return table
+
+
+def _ids(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    missing = table[column].isna()
+    if missing.any():
+        row = int(missing.to_numpy().argmax())
+        raise KfError(f"{path} row {row + 2} has no {column!r}; every row needs an id")
+    ids = table[column].astype(str).reset_index(drop=True)
+    require_unique(ids, path)
+    return ids
+
+
+def _labels(table: pd.DataFrame, column: str, ids: pd.Series, path: Path) -> pd.Series:
+    """The 0/1 labels; the first bad one is named by its row (the file's line) and value."""
+    raw = table[column].reset_index(drop=True)
+    target = pd.to_numeric(raw, errors="coerce")
+    bad = target.isna() | ~target.isin([0, 1])
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise KfError(f"{path} line {row + 2} (id {ids[row]!r}): {column} = {raw[row]!r} is not "
+                      f"0 or 1 ({int(bad.sum())} such row(s)); labels must be 0 (good) or 1 (defect)")
     for value in (0, 1):
         if not (target == value).any():
-            raise KfError(f"train.csv has no images of class {value}")
-    return pd.DataFrame({"id": ids, "path": [str(files[i]) for i in ids],
-                         "target": target.astype(int)})
+            raise KfError(f"{path} has no images of class {value}; training needs both classes")
+    return target.astype(int)
 
 
-def _list_images(folder: Path) -> pd.DataFrame:
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-    return pd.DataFrame({"id": [p.stem for p in paths], "path": [str(p) for p in paths]})
+def _resolve(ids: pd.Series, files: list[Path], folder: Path, listing: Path) -> list[str]:
+    """The file of each id: written with its extension (`a.jpg`) or without (`a`)."""
+    by_name = {p.name: p for p in files}
+    by_stem: dict[str, list[Path]] = {}
+    for p in files:
+        by_stem.setdefault(p.stem, []).append(p)
+    paths, absent = [], []
+    for i in ids:
+        found = by_name.get(i) or by_stem.get(i)
+        if isinstance(found, list) and len(found) > 1:
+            raise KfError(f"id {i!r} of {listing.name} matches {len(found)} files in {folder} "
+                          f"({', '.join(p.name for p in found[:3])}); keep one")
+        if not found:
+            absent.append(i)
+            continue
+        paths.append(str(found[0] if isinstance(found, list) else found))
+    if absent:
+        raise KfError(f"{len(absent)} id(s) of {listing.name} have no image in {folder}, first: "
+                      f"{absent[:5]} (ids may be written with or without the file extension)")
+    return paths
 
 
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame({"id": pd.Series(dtype=str), "path": pd.Series(dtype=str)})
+def _scan(folder: Path, skipped: dict[str, str], recursive: bool = False) -> list[Path]:
+    """The image files in `folder` (sorted). Names with an image extension that are not
+    readable files are recorded in `skipped`; a name that is not UTF-8 is refused (it could
+    not be written to a submission)."""
+    try:
+        if recursive:
+            entries = [Path(d) / n for d, dirs, names in os.walk(folder) for n in dirs + names]
+        else:
+            entries = list(folder.iterdir())
+    except OSError as exc:
+        raise KfError(f"cannot list {folder} ({exc.strerror or exc}); check its permissions") from None
+    found = []
+    for p in sorted(entries):
+        if p.suffix.lower() not in IMAGE_EXTS:
+            continue
+        try:
+            p.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise KfError(f"{folder} holds a file whose name is not UTF-8 ({ascii(p.name)}); "
+                          "rename it (ids must be text)") from None
+        why = _not_an_image(p)
+        if why:
+            skipped[str(p)] = why
+        else:
+            found.append(p)
+    return found
+
+
+def _not_an_image(p: Path) -> str | None:
+    """Why `p` cannot be an image file, or None."""
+    try:
+        p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        return "dangling symlink" if p.is_symlink() else f"cannot be read ({exc.strerror})"
+    if p.is_dir():
+        return "a folder, not an image"
+    return None if p.is_file() else "not a regular file"
+
+
+def _frame(paths: list[Path]) -> pd.DataFrame:
+    return pd.DataFrame({"id": pd.Series([p.stem for p in paths], dtype=str),
+                         "path": pd.Series([str(p) for p in paths], dtype=str)})
 
 
 def _check_unique(frame: pd.DataFrame, what: str) -> None:
@@ -139,7 +272,7 @@ def read_boxes(path: Path) -> pd.DataFrame | None:
     """defect_area.csv as integers, or None when the file is absent."""
     if not path.exists():
         return None
-    boxes = pd.read_csv(path, dtype={"id": str})
+    boxes = read_csv(path, "id", rows=False)
     missing = [c for c in BOX_COLUMNS if c not in boxes.columns]
     if missing:
         raise KfError(f"{path} lacks column(s) {missing} (found {list(boxes.columns)})")
