@@ -26,6 +26,7 @@ import pandas as pd
 from kfold import atomic
 from kfold.errors import KfError
 from kfold.record import RunRecord
+from kfold.tables import read_csv
 from kfold.train.config import TrainConfig
 from kfold.workspace import NAME, Workspace
 
@@ -45,10 +46,17 @@ def read_folds(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist; run `kf folds` first")
-    df = pd.read_csv(path, dtype={"id": str})
+    df = read_csv(path, "id")
     _require_columns(df, FOLDS_COLUMNS, path)
     _require_unique_ids(df, path)
-    return df
+    for column, ok in (("fold", lambda v: v >= 0), ("target", lambda v: v.isin([0, 1]))):
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = values.isna() | (values % 1 != 0) | ~ok(values)
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise KfError(f"{path} line {row + 2}: {column} = {df[column].iat[row]!r} is not valid; "
+                          "remake the file with `kf folds --force`")
+    return df.astype({"fold": int, "target": int})
 
 
 # --- predictions ---------------------------------------------------------------------------

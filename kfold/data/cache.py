@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,35 @@ def decode(path: str) -> np.ndarray:
     """Read one image as uint8 grayscale; truncated or corrupt files raise."""
     with Image.open(path) as im:
         im.load()
+        return to_gray8(im)
+
+
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def to_gray8(im: Image.Image) -> np.ndarray:
+    """uint8 grayscale pixels of `im`, scaled by the range its values really use.
+
+    PIL's own conversion clips 16-bit and 32-bit values to 255 (a white image) and maps a
+    float image in [0, 1] to 0 and 1 (a black one). Whole numbers are scaled by the smallest
+    bit depth holding the image (8, 10, 12, 14 or 16 bits: a 12-bit sensor's 0..4095 stored in
+    a 16-bit PNG spans the whole range); floats in [0, 1] by 255; anything else (negative or
+    larger floats) by its own minimum and maximum.
+    """
+    if im.mode not in WIDE_MODES:
         return np.asarray(im.convert("L"))
+    a = np.asarray(im).astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{im.mode} image holds NaN or infinite values")
+    lo, hi = float(a.min()), float(a.max())
+    if im.mode != "F" and lo >= 0:
+        bits = next((b for b in (8, 10, 12, 14, 16) if hi < 2**b), 32)
+        scaled = a * (255.0 / (2**bits - 1))
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        scaled = a * 255.0
+    else:
+        scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def cache_key(frame: pd.DataFrame, prep: Preprocess, size: int) -> str:
@@ -66,9 +95,25 @@ def load_decoded(
     """Decoded images of `frame` (columns id, path), from the cache or built into it."""
     stem = Path(cache_dir) / f"{split}-{cache_key(frame, prep, size)}"
     images_path, meta_path = stem.with_suffix(".npy"), stem.with_suffix(".meta.npz")
-    if not (meta_path.exists() and images_path.exists()):
-        _build(frame, prep, size, split, images_path, meta_path, reporter)
+    if meta_path.exists() and images_path.exists():
+        try:
+            return _checked(open_cached(images_path, meta_path), frame, size)
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            reporter.log(f"the decoded cache {images_path.name} is damaged "
+                         f"({type(exc).__name__}); rebuilding it")
+            images_path.unlink(missing_ok=True)
+            meta_path.unlink(missing_ok=True)
+    _build(frame, prep, size, split, images_path, meta_path, reporter)
     return open_cached(images_path, meta_path)
+
+
+def _checked(decoded: Decoded, frame: pd.DataFrame, size: int) -> Decoded:
+    """`decoded` if it holds `frame`'s images at `size` px; a damaged entry raises."""
+    if (decoded.images.shape != (len(frame), size, size) or len(decoded.ids) != len(frame)
+            or decoded.images.dtype != np.uint8
+            or list(decoded.ids) != frame["id"].astype(str).tolist()):
+        raise ValueError("entry does not match the images it is keyed by")
+    return decoded
 
 
 def open_cached(images_path: Path, meta_path: Path) -> Decoded:
@@ -104,10 +149,7 @@ def _decode_into(images: np.ndarray, frame: pd.DataFrame, prep: Preprocess, size
             bad[frame["id"].iat[i]] = f"{type(exc).__name__}: {exc}"
             return
         orig_hw[i] = img.shape
-        try:
-            images[i] = prep.apply(img, size)
-        except KfError as exc:
-            bad[frame["id"].iat[i]] = str(exc)
+        images[i] = prep.apply(img, size)  # a crop too large for the image: the whole run stops
 
     workers = min(8, os.cpu_count() or 1)
     with reporter.task(f"decoding {split} images", n) as bar, ThreadPoolExecutor(workers) as pool:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from kfold import views
+from kfold import artifacts, views
 from kfold.data.sources import Dataset, discover
+from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.views import Table
 from kfold.workspace import Workspace
@@ -34,6 +35,7 @@ class DataReport:
     duplicates_train_test: list[tuple[str, str]]
     conflicting_labels: list[list[str]]
     boxes: dict = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it is not an image
 
     @property
     def ok(self) -> bool:
@@ -53,7 +55,10 @@ def _inspect(path: str) -> tuple[str, str | None, str | None]:
 
 
 def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
+    """Inspect every image; the layout, CSV files, sample submission and folds.csv are
+    checked first (a KfError names the first problem), so nothing is decoded for nothing."""
     dataset = discover(ws)
+    _check_folds_file(ws, dataset)
     frames = {"train": dataset.train, "test": dataset.test}
     info: dict[str, list] = {}
     with ThreadPoolExecutor(8) as pool:
@@ -80,7 +85,18 @@ def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
                                if s in test_by_sha.index],
         conflicting_labels=[sorted(g["id"]) for g in groups if g["target"].nunique() > 1],
         boxes=check_boxes(dataset, info["train"]),
+        skipped=dataset.skipped,
     )
+
+
+def _check_folds_file(ws: Workspace, dataset: Dataset) -> None:
+    """folds.csv, when there is one, must be readable and split exactly these images."""
+    if not ws.folds_path.exists():
+        return
+    folds = artifacts.read_folds(ws.folds_path)
+    if set(folds["id"]) != set(dataset.train["id"]):
+        raise KfError(f"{ws.folds_path} does not match the training images ({len(folds)} ids "
+                      f"vs {len(dataset.train)} images); run `kf folds --force` to remake it")
 
 
 def check_boxes(dataset: Dataset, train_info: list) -> dict:
@@ -121,6 +137,7 @@ def render_report(report) -> Table:
         ("test images", report.n_test),
         ("image sizes", ", ".join(f"{k}: {v}" for k, v in list(report.sizes.items())[:5])),
         ("unreadable files", _listing(list(report.unreadable))),
+        ("not image files (left out)", _listing([f"{p} ({why})" for p, why in report.skipped.items()])),
         ("duplicates in train", _listing([" = ".join(g) for g in report.duplicates_train])),
         ("train/test duplicates",
          _listing([f"{a} = {b}" for a, b in report.duplicates_train_test])),

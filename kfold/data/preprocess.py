@@ -41,7 +41,8 @@ class Preprocess:
         h, w = img.shape
         c = self.crop
         if 2 * c >= min(h, w):
-            raise KfError(f"--crop {c} leaves nothing of a {w}x{h} image")
+            raise KfError(f"--crop {c} is too large for the image size ({w}x{h} images): it "
+                          f"leaves nothing; use --crop {max(0, (min(h, w) - 1) // 2)} or less")
         img = img[c:h - c, c:w - c]
         if self.threshold is not None:
             img = np.where(img < self.threshold * 255, 0, img).astype(np.uint8)
