@@ -11,6 +11,7 @@ from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
 from kfold.errors import KfError
+from kfold.progress import Reporter
 
 
 def test_second_load_is_a_cache_hit(workspace, monkeypatch):
@@ -91,3 +92,30 @@ def test_entry_without_its_meta_file_is_rebuilt(workspace):
     images.write_bytes(b"half")
     again = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train")
     assert np.array_equal(expected, again.images)
+
+
+class _Log(Reporter):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
+@pytest.mark.parametrize("part", ["npy", "meta.npz"])
+def test_a_damaged_entry_is_rebuilt_and_said_so(workspace, part):
+    train = discover(workspace).train
+    first = np.array(load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train").images)
+    damaged = next(workspace.cache_dir.glob(f"train-*.{part}"))
+    damaged.write_bytes(damaged.read_bytes()[:100])  # a killed write or a bad disk
+    log = _Log()
+    again = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train", log)
+    assert np.array_equal(first, again.images)
+    assert len(log.lines) == 1 and "damaged" in log.lines[0] and "rebuilding" in log.lines[0]
+
+
+def test_crop_larger_than_the_images_is_named_not_called_unreadable(workspace):
+    train = discover(workspace).train
+    with pytest.raises(KfError, match=r"--crop 30 is too large for the image size \(48x48"):
+        load_decoded(train, Preprocess(crop=30), 32, workspace.cache_dir, "train")
+    assert not list(workspace.cache_dir.glob("train-*"))
