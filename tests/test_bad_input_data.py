@@ -195,12 +195,10 @@ TABLES = [
              _train_csv(lambda t: t.assign(id=[None, *t["id"][1:]]))),
     BadInput("non-utf8-file-name", CHECK, "not UTF-8 ('caf\\udce9.jpg')", _non_utf8_name),
     BadInput("folds-empty", CHECK, "folds.csv is empty", _folds("")),
-    BadInput("folds-bad-fold", TRAIN, "fold = 'x' is not valid",
+    BadInput("folds-bad-fold", CHECK, "fold = 'x' is not valid",
              _folds("id,target,fold\na,0,x\n")),
     BadInput("folds-other-images", CHECK, "does not match the training images",
              _folds_other_images),
-    BadInput("crop-too-large", [*TRAIN, "--crop", "30"], "--crop 30 is too large for the image "
-             "size (48x48 images)", may_write=[".cache", ".cache/*"]),
 ]
 
 

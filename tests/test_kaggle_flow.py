@@ -242,6 +242,7 @@ def test_download_unpacks_into_data(env, tmp_path):
     for i, rel in enumerate(images):
         (ws.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         Image.new("L", (8, 8), color=40 * i).save(ws.data_dir / rel)
+    (ws.data_dir / "sample_submission.csv").write_text("id,label\nt1,0.5\n")  # = test/
     fresh = make_competition(tmp_path / "fresh")
     for p in (fresh.data_dir / "sample_submission.csv", fresh.data_dir / "solution.csv"):
         p.unlink()
