@@ -152,9 +152,23 @@ DAMAGED_FILES = [
              "fold0.pt is damaged", damage=_garble(f"models/{RUN}/fold0.pt")),
 ]
 
+DECISIONS = [
+    *(BadInput(f"shakeup-fraction-{v}", ["shakeup", "--public-fraction", v], "outside (0, 1)")
+      for v in ("0", "1", "-0.3", "1.5", "nan")),
+    BadInput("shakeup-no-splits", ["shakeup", "--n", "0"], "at least one split"),
+    BadInput("shakeup-test-rows-1", ["shakeup", "--test-rows", "1"], "at least 2 rows"),
+    BadInput("shakeup-unknown-run", ["shakeup", "--runs", "nope"], "no OOF predictions"),
+    BadInput("shakeup-fraction-in-toml", ["shakeup"], "kfold.toml: public_fraction",
+             damage=lambda ws: Workspace.init(ws.root, public_fraction=3.0)),
+    BadInput("runs-format-xml", ["runs", "--format", "xml"], "choose one of table, json, csv"),
+    BadInput("plan-format-xml", ["plan", "--format", "xml"], "choose one of table, json, csv"),
+    BadInput("export-not-csv", ["submissions", "--offline", "--export", "{ws}/x.txt"],
+             "give a .csv file name"),
+]
+
 
 @pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES + BEFORE_ANY_WORK + WORKSPACES
-                         + DAMAGED_FILES, ids=str)
+                         + DAMAGED_FILES + DECISIONS, ids=str)
 def test_bad_input_is_refused_and_changes_nothing(ws, row, monkeypatch):
     check(row, ws, monkeypatch)
 

@@ -62,11 +62,13 @@ def submissions(
     competition: CompetitionOpt = None,
 ) -> None:
     """Ledger and Kaggle's list merged: CV, public, private, status; slots left today."""
-    from kfold.kaggle.export import export_submissions, submission_records
+    from kfold.kaggle.export import check_export_path, export_submissions, submission_records
     from kfold.kaggle.flow import submissions_view
     from kfold.kaggle.render import print_submissions
 
     check_format(fmt)
+    if export is not None:
+        check_export_path(export)
     ws = open_workspace(workspace)
     if not offline:
         warn_credentials()

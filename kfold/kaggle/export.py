@@ -40,6 +40,13 @@ def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
 
 def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path:
     """Write every submission (CV, public, private, message, lineage, file hash) as CSV."""
+    path = check_export_path(path)
+    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv"))
+    return path
+
+
+def check_export_path(path: Path) -> Path:
+    """Refuse an export target that is not a writable .csv file name (before any work)."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise KfError(f"--export {path}: give a .csv file name")
@@ -47,7 +54,6 @@ def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path
         raise KfError(f"--export {path} is a folder; give a .csv file name")
     if not path.parent.exists():
         raise KfError(f"--export {path}: folder {path.parent} does not exist")
-    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv"))
     return path
 
 
