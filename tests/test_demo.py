@@ -13,7 +13,7 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     for step in ("small CNN", "retrained on 100%", "stacking", "Grad-CAM", "stand-in Kaggle"):
         assert step in result.output, step
     assert (ws / "oof" / "simple-cnn.parquet").exists()
-    assert (ws / "oof" / "resnet10t.full.test.parquet").exists()
+    assert (ws / "oof" / "efficientnet-lite0.full.test.parquet").exists()
     assert (ws / "oof" / "stack-lightgbm.parquet").exists()
     assert (ws / "submissions" / "ledger.sqlite").exists()
     assert list((ws / "models").glob("*/explain/gradcam.png"))
