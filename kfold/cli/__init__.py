@@ -3,10 +3,12 @@ registered here, explicitly; logic lives in kfold.*"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from kfold.cli import bench, data, demo, explain, kaggle, repro, runs, stack, train
-from kfold.cli._common import BoundaryGroup
+from kfold.cli._common import BoundaryGroup, show_version
 
 app = typer.Typer(
     name="kf",
@@ -16,6 +18,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option(
+        "--version", callback=show_version, is_eager=True,
+        help="Print kf's version and exit.")] = False) -> None:
+    """k-fold CNN training, stacking and Kaggle submissions for image contests."""
+
 
 data_app = typer.Typer(help="Make, check or download the competition data.", no_args_is_help=True)
 data_app.command("synth")(data.synth)

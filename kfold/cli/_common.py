@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from kfold.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from kfold.errors import KfError
@@ -94,6 +94,28 @@ def crash_report(exc: BaseException) -> Path:
     return Path(name)
 
 
+def _flag_without_placeholder(original):
+    """typer 0.29's rich help prints a `<bool>` type next to every flag (`--force <bool>`),
+    which reads as if the flag took a value; flags get no type column."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None if getattr(self, "is_flag", False) else original(self, ctx)
+
+    return display_type_rich
+
+
+TyperOption.display_type_rich = _flag_without_placeholder(TyperOption.display_type_rich)
+
+
+def show_version(value: bool) -> None:
+    """`kf --version`: print the package version and stop."""
+    if value:
+        from kfold import __version__
+
+        console.print(f"kf {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 class BoundaryGroup(TyperGroup):
     """The root command. Its `invoke` is the CLI's one error boundary, so `kf`, `python -m
     kfold` and typer's test runner all get it: a KfError (a user's mistake) becomes one
@@ -103,8 +125,9 @@ class BoundaryGroup(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer 0.29 vendors click: a subcommand's --help exits with typer.Exit
         except Exception as exc:  # noqa: BLE001 - the boundary
             ctx.exit(report(exc))
 

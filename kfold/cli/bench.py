@@ -11,7 +11,7 @@ from kfold.views import records
 
 
 def bench(
-    case: Annotated[list[str] | None, typer.Option("--case", "-c", help="Case(s) to run (default: all).")] = None,
+    case: Annotated[list[str] | None, typer.Option("--case", help="Case(s) to run (default: all).")] = None,
     n_images: Annotated[int, typer.Option(help="Synthetic training images (267 px JPEGs).")] = 512,
     size: Annotated[int, typer.Option(help="Model input size.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

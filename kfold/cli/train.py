@@ -31,7 +31,7 @@ def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOp
 
 def train(
     workspace: WorkspaceOpt = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="simple-cnn, vgg16, resnet50 or any timm name (`kf models`).")] = "simple-cnn",
+    model: Annotated[str, typer.Option("--model", help="simple-cnn, vgg16, resnet50 or any timm name (`kf models`).")] = "simple-cnn",
     backend: Annotated[str, typer.Option(help="torch (default) or keras.")] = "torch",
     n_folds: FoldsOpt = None,
     seed: SeedOpt = None,
@@ -105,22 +105,16 @@ def models(
     pattern: Annotated[str, typer.Argument(help="Glob over names, e.g. 'resnet*'.")] = "*",
     limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 40,
 ) -> None:
-    """Models `kf train --model` accepts: the registry, then timm's names matching PATTERN."""
-    from kfold.nets import list_models, model_info
-    from kfold.views import table
+    """Models `kf train --model` accepts: the registry, then timm's names matching PATTERN,
+    each group smallest first, with parameter counts."""
+    from kfold.nets.catalog import catalog
+    from kfold.views import Col, table
 
-    registered = list_models(pattern)
-    timm_names = [n for n in list_models(pattern, timm_too=True) if n not in registered]
-    rows = []
-    for name in registered + timm_names[:limit]:
-        info = model_info(name)
-        source = "kfold" if name in registered else "timm"
-        if info.timm_name and name in registered:
-            source = f"timm {info.timm_name}"
-        rows.append([name, source, info.in_chans,
-                     " ".join(f"{v:.3f}" for v in info.mean),
-                     " ".join(f"{v:.3f}" for v in info.std), "yes" if info.pretrained else ""])
-    console.print(table(f"models matching {pattern!r}",
-                        ["name", "source", "in_chans", "mean", "std", "imagenet"], rows))
-    if len(timm_names) > limit:
-        console.print(f"... and {len(timm_names) - limit} more timm names (--limit)")
+    entries, more = catalog(pattern, limit)
+    rows = [[e.name, e.source, e.params_text, e.in_chans,
+             " ".join(f"{v:.3f}" for v in e.mean), " ".join(f"{v:.3f}" for v in e.std),
+             "yes" if e.pretrained else ""] for e in entries]
+    cols = ["name", "source", Col("params", right=True), "in_chans", "mean", "std", "imagenet"]
+    console.print(table(f"models matching {pattern!r}", cols, rows))
+    if more:
+        console.print(f"... and {more} more timm names (--limit)")

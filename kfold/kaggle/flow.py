@@ -21,7 +21,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +29,7 @@ from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission
 from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
 from kfold.kaggle.ledger import Ledger, limit_error
+from kfold.kaggle.plots import plot_rank_history
 from kfold.kaggle.quota import Quota, read_quota
 from kfold.submission import (
     archive_bytes,
@@ -291,27 +291,12 @@ def leaderboard(ws: Workspace, *, top: int = 10, team: str | None = None,
     with open_ledger(ws) as led:
         led.add_snapshot(slug, rows, team)
         history = [dict(r) for r in led.snapshots(slug)]
+        subs = [dict(r) for r in led.submissions(slug)]
     ours = next((r for r in rows if team and r.team_name == team), None)
-    png = plot_rank_history(history, ws.submissions_dir / "leaderboard_rank.png") if plot else None
+    png = (plot_rank_history(history, ws.submissions_dir / "leaderboard_rank.png", subs)
+           if plot else None)
     return LeaderboardView(slug, rows[:top], len(rows), team, ours.rank if ours else None,
                            ours.score if ours else None, history, png)
-
-
-def plot_rank_history(history: list[dict], path: Path) -> Path | None:
-    points = [(datetime.fromisoformat(h["utc"]), h["our_rank"], h["n_teams"])
-              for h in history if h["our_rank"] is not None]
-    if not points:
-        return None
-    from kfold.plots import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
-    ax.invert_yaxis()
-    ax.set_ylabel("public leaderboard rank")
-    ax.set_title(f"our rank over time (of {points[-1][2]} teams)")
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=100)
 
 
 # --- data download -------------------------------------------------------------------------

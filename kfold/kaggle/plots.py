@@ -1,0 +1,69 @@
+"""`submissions/leaderboard_rank.png`: our public rank and score over time.
+
+Readable whether there is one snapshot or hundreds: the date axis is padded to at least a
+day around the points (one snapshot once got an axis spanning years), ticks are concise
+dates, ranks are whole numbers (best at the top), and our submissions' public scores are
+drawn under the rank with the best one starred.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=None)
+
+
+def plot_rank_history(history: list[dict], path: Path,
+                      submissions: list[dict] | None = None) -> Path | None:
+    """Rank (top) and public score (bottom) over time; None when we were never ranked.
+
+    `history`: ledger snapshots (utc, our_rank, our_score, n_teams); `submissions`: ledger
+    rows (submitted_utc or utc, public_score, file)."""
+    points = [(_utc(h["utc"]), h["our_rank"], h["our_score"], h["n_teams"])
+              for h in history if h["our_rank"] is not None]
+    if not points:
+        return None
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import MaxNLocator
+
+    from kfold.plots import plt, save_figure
+
+    scored = [(_utc(s.get("submitted_utc") or s["utc"]), s["public_score"], s.get("file") or "")
+              for s in submissions or [] if s.get("public_score") is not None]
+    fig, (ax_rank, ax_score) = plt.subplots(2, 1, figsize=(7, 4.8), sharex=True,
+                                            gridspec_kw={"height_ratios": [3, 2]})
+    dates = [p[0] for p in points]
+    ax_rank.plot(dates, [p[1] for p in points], marker="o", drawstyle="steps-post")
+    ax_rank.invert_yaxis()
+    ax_rank.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
+    if hi - lo < 4:  # a flat or single-point line: a few ranks of room, not 3.8…4.2
+        ax_rank.set_ylim(hi + 2, max(0.5, lo - 2))
+    ax_rank.set_ylabel("public rank")
+    ax_rank.set_title(f"our public leaderboard rank (now {points[-1][1]} of {points[-1][3]} "
+                      f"teams) and score")
+
+    ax_score.plot(dates, [p[2] for p in points], marker="o", drawstyle="steps-post",
+                  label="our leaderboard score")
+    if scored:
+        ax_score.plot([s[0] for s in scored], [s[1] for s in scored], "x", color="gray",
+                      label="each submission's public score")
+        best = max(scored, key=lambda s: s[1])
+        ax_score.plot([best[0]], [best[1]], "*", ms=14, color="tab:orange",
+                      label=f"best: {best[2]} {best[1]:.4f}")
+    ax_score.set_ylabel("public score")
+    ax_score.legend(fontsize=7, loc="lower right")
+
+    every = dates + [s[0] for s in scored]
+    start, end = min(every), max(every)
+    pad = max((end - start) * 0.05, (timedelta(days=1) - (end - start)) / 2, timedelta(hours=1))
+    ax_score.set_xlim(start - pad, end + pad)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax_score.xaxis.set_major_locator(locator)
+    ax_score.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax_score.set_xlabel("UTC")
+    fig.tight_layout()
+    return save_figure(fig, path)
