@@ -92,6 +92,7 @@ class Config:
     # share of the test set Kaggle scores publicly (kf shakeup, kf plan); None: from
     # data/solution.csv's Usage column when there is one, else 0.3 (said so in the output)
     public_fraction: float | None = None
+    tracking_uri: str = ""  # MLflow: a folder (relative to the workspace) or a server URL
 
     @classmethod
     def from_dict(cls, raw: dict) -> Config:

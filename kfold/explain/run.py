@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold import artifacts, atomic
+from kfold import artifacts, atomic, tracking
 from kfold.backends import Backend, get_backend
 from kfold.data.cache import decode
 from kfold.data.preprocess import heatmap_to_original
@@ -94,6 +94,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     folds = sorted(int(k) for k in oof["fold"].unique())
     _check_checkpoints(run_dir, backend, folds)
     shown = select.by_ids(oof, ids, threshold) if ids else None  # bad ids fail before decoding
+    tracker = tracking.for_workspace(ws)
 
     data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True, reporter=reporter)
     notes = []
@@ -143,6 +144,8 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     if skipped:
         notes.append("boxes left out: " + ", ".join(f"{r} {c}" for r, c in skipped.items()))
     artifacts.update_run(ws, run, explain=result)
+    if tracker is not None:
+        tracker.log_explain(run, [grid])
     return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
                          per_image_path, notes)
 

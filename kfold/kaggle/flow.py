@@ -30,7 +30,7 @@ from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmissio
 from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
 from kfold.kaggle.ledger import Ledger, limit_error
 from kfold.kaggle.plots import plot_rank_history
-from kfold.kaggle.quota import Quota, read_quota
+from kfold.kaggle.quota import Quota, read_quota, track_submissions
 from kfold.submission import (
     archive_bytes,
     archive_dir,
@@ -186,6 +186,7 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
             led.release(res)
             raise
         led.mark_submitted(res, ref)
+        track_submissions(ws, led, slug)
         out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, left_today=res.left_after,
                            archive=archived, warnings=warnings + list(client.warnings))
     if wait:
@@ -229,6 +230,8 @@ def wait_for(ws: Workspace, client: KaggleClient, ref: int, *, poll_s: float = 2
         if found is not None:
             with open_ledger(ws) as led:
                 led.update_remote(client.competition, found, adopt=False)
+                if found.status != "pending":
+                    track_submissions(ws, led, client.competition)
             if found.status != "pending":
                 if found.status == "error":
                     raise KfError(f"Kaggle could not score submission {ref}: {found.error}")

@@ -338,8 +338,8 @@ class Ledger:
 
     def submissions(self, competition: str) -> list[sqlite3.Row]:
         return self.db.execute(
-            """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name, c.path AS cand_path
-               FROM submissions s
+            """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name, c.path AS cand_path,
+               c.lineage AS lineage FROM submissions s
                LEFT JOIN candidates c ON c.sha256 = s.sha256
                WHERE s.competition=? ORDER BY s.utc""", (competition,)).fetchall()
 

@@ -9,10 +9,12 @@ say so ("offline: from the local ledger").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from kfold import tracking
 from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleUnreachable
 from kfold.kaggle.ledger import Ledger, next_reset, utcnow
@@ -94,8 +96,24 @@ def read_quota(ws: Workspace, led: Ledger, competition: str, *,
             reason, client = str(exc), None
     if client is None:
         led.reap_dead()
+    else:
+        track_submissions(ws, led, competition)
     quota = Quota(competition, led.used_today(competition), ws.config.daily_limit,
                   limits.num_today if limits else None,
                   limits.num_allowed_now if limits else None, next_reset(), read_at, reason,
                   added)
     return quota, client
+
+
+def track_submissions(ws: Workspace, led: Ledger, competition: str) -> None:
+    """With `tracking_uri` in kfold.toml, log every submission's CV and scores to MLflow."""
+    tracker = tracking.for_workspace(ws)
+    if tracker is None:
+        return
+    rows = []
+    for r in led.submissions(competition):
+        row = dict(r)
+        lineage = json.loads(row.get("lineage") or "null") or {}
+        row["runs"] = [str(x) for x in lineage.get("runs") or []]
+        rows.append(row)
+    tracker.log_submissions(rows)

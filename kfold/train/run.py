@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from kfold import __version__, artifacts, atomic, locks
+from kfold import __version__, artifacts, atomic, locks, tracking
 from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.sources import discover
@@ -49,6 +49,7 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     backend = get_backend(cfg.backend)
     backend.check_config(cfg)  # an unknown model, weights file or device fails first
+    tracker = tracking.for_workspace(ws)  # tracking_uri without mlflow fails here, not after
     folds, new_split = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
     files = ws.run_files(name)
     if not force:
@@ -60,7 +61,10 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
             atomic.write_csv(ws.folds_path, folds)
         claim_run_dir(ws, files, cfg, force, reporter)
         results = _train_folds(backend, cfg, data, folds, files, reporter)
-        return finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
+        record = finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
+    if tracker is not None:
+        tracker.log_run(ws, name)
+    return record
 
 
 def _train_folds(backend, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,

@@ -1,0 +1,188 @@
+"""MLflow as an optional experiment tracker: `tracking_uri` in kfold.toml turns it on.
+
+Users who already browse experiments in the MLflow UI see kf's there: one MLflow experiment
+per competition; one MLflow run per kf run (its config as params, per-epoch metrics of every
+fold with the epoch as step, per-fold and OOF AUC, note/tags/git commit as tags, curves.png
+and run.json as artifacts, and the Grad-CAM PNGs once `kf explain` made them); one MLflow run
+per Kaggle submission (its CV and, once scored, public and private score).
+
+`tracking_uri` is a local folder (relative to the workspace; works offline; MLflow calls it
+the file store) or a tracking server URL (`http://…`, for teams). Without it, mlflow is never
+imported. The client is `mlflow-skinny` (`pip install 'kfold[mlflow]'`).
+
+The tracker only reports: a tracking failure after the work is done is a warning, never the
+loss of a trained run or a submission.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kfold.errors import KfError
+from kfold.workspace import Workspace
+
+KIND = "kf.kind"  # tag: "run" or "submission"
+RUN = "kf.run"  # tag: the kf run name
+REF = "kf.ref"  # tag: the Kaggle submission ref
+
+
+def for_workspace(ws: Workspace) -> MlflowTracker | None:
+    """The workspace's tracker, or None when kfold.toml has no `tracking_uri`. Raises a
+    KfError up front (before any work) when it is set but mlflow is not installed."""
+    uri = (ws.config.tracking_uri or "").strip()
+    if not uri:
+        return None
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        raise KfError("tracking_uri is set in kfold.toml but mlflow is not installed: "
+                      "pip install 'kfold[mlflow]' (or remove tracking_uri)") from None
+    return MlflowTracker(resolve_uri(ws, uri), experiment=ws.config.competition or "kfold")
+
+
+def resolve_uri(ws: Workspace, uri: str) -> str:
+    """A server URL as is; a local folder (relative to the workspace) as a file: URI, with
+    MLflow's file store allowed (MLflow 3 wants an opt-in for it)."""
+    if "://" in uri and not uri.startswith("file:"):
+        return uri
+    path = Path(uri.removeprefix("file://").removeprefix("file:"))
+    path = path if path.is_absolute() else ws.root / path
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    return path.resolve().as_uri()
+
+
+def _warn_on_failure(fn: Callable) -> Callable:
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - reporting must never undo finished work
+            warnings.warn(f"MLflow tracking failed ({fn.__name__}): {exc}", stacklevel=2)
+            return None
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def flatten(prefix: str, value: Any) -> dict[str, str]:
+    """Nested dicts as dotted keys; values as text (MLflow params are strings)."""
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: str(value)[:500]}
+
+
+class MlflowTracker:
+    """Writes kf's runs and submissions into one MLflow experiment through MlflowClient."""
+
+    def __init__(self, uri: str, experiment: str):
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = (found.experiment_id if found is not None
+                              else self.client.create_experiment(experiment))
+
+    def _find(self, key: str, value: str) -> Any | None:
+        runs = self.client.search_runs([self.experiment_id], f"tags.`{key}` = '{value}'",
+                                       max_results=1, order_by=["attributes.start_time DESC"])
+        return runs[0] if runs else None
+
+    def _new_run(self, name: str, tags: dict[str, str]):
+        return self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+
+    @_warn_on_failure
+    def log_run(self, ws: Workspace, name: str) -> str:
+        """One MLflow run for kf run `name` (a rerun replaces the earlier one's metrics by
+        logging a fresh MLflow run); returns its id."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        from kfold import artifacts
+
+        rec = artifacts.read_run(ws, name)
+        meta = rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
+        files = ws.run_files(name)
+        tags = {KIND: "run", RUN: name, "model": str(meta.get("model")),
+                "backend": str(meta.get("backend"))}
+        for key in ("note", "git_commit"):
+            if meta.get(key):
+                tags[f"kf.{key}"] = str(meta[key])
+        for tag in meta.get("tags") or []:
+            tags[f"kf.tag.{tag}"] = "true"
+        run = self._new_run(name, tags)
+        rid = run.info.run_id
+        params = [Param(k, v) for k, v in flatten("", meta.get("config") or {}).items()]
+        metrics = [Metric(k, float(meta[k]), 0, 0)
+                   for k in ("oof_auc", "fold_auc_mean", "fold_auc_std") if meta.get(k) is not None]
+        for fold in meta.get("folds") or []:
+            metrics.append(Metric(f"fold{fold['fold']}_auc", float(fold["auc"]), 0, 0))
+            metrics += _epoch_metrics(files.history(f"fold{fold['fold']}"), fold["fold"])
+        note = [RunTag("mlflow.note.content", tags["kf.note"])] if "kf.note" in tags else []
+        for i in range(0, max(len(metrics), 1), 900):  # a batch holds up to 1000 entries
+            self.client.log_batch(rid, metrics=metrics[i:i + 900],
+                                  params=params if i == 0 else [], tags=note if i == 0 else [])
+        for path in (files.curves, files.record):
+            if path.exists():
+                self.client.log_artifact(rid, str(path))
+        self.client.set_terminated(rid)
+        return rid
+
+    @_warn_on_failure
+    def log_explain(self, run: str, pngs: list[Path]) -> str | None:
+        """Grad-CAM pictures of kf run `run`, added to its latest MLflow run."""
+        found = self._find(RUN, run)
+        if found is None:
+            return None
+        for png in pngs:
+            self.client.log_artifact(found.info.run_id, str(png), artifact_path="gradcam")
+        return found.info.run_id
+
+    @_warn_on_failure
+    def log_submissions(self, rows: list[dict]) -> int:
+        """Every submission with a Kaggle ref: its CV, and its public/private score once
+        scored (logged once). Returns how many MLflow runs were created or updated."""
+        from mlflow.entities import Metric
+
+        changed = 0
+        for row in rows:
+            if not row.get("ref"):
+                continue
+            found = self._find(REF, str(row["ref"]))
+            if found is None:
+                tags = {KIND: "submission", REF: str(row["ref"]),
+                        "file": str(row.get("file") or ""), "source": str(row.get("source"))}
+                if row.get("runs"):
+                    tags["kf.runs"] = ",".join(row["runs"])
+                found = self._new_run(f"submission {row['ref']} {row.get('file') or ''}", tags)
+            have = found.data.metrics if hasattr(found, "data") else {}
+            new = [Metric(k, float(row[k]), 0, 0) for k in ("cv_auc", "public_score",
+                                                             "private_score")
+                   if row.get(k) is not None and k not in have]
+            if new:
+                self.client.log_batch(found.info.run_id, metrics=new)
+                changed += 1
+        return changed
+
+
+def _epoch_metrics(history: Path, fold: int) -> list:
+    """Per-epoch metrics of one fold from its history CSV, the epoch as the step."""
+    from mlflow.entities import Metric
+
+    if not history.exists():
+        return []
+    import pandas as pd
+
+    h = pd.read_csv(history)
+    out = []
+    for col, key in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("auc", "val_auc")):
+        if col in h:
+            out += [Metric(f"fold{fold}.{key}", float(v), 0, int(e))
+                    for e, v in zip(h["epoch"], h[col]) if v == v]
+    return out

@@ -1,0 +1,93 @@
+"""MLflow as an optional tracker, against a local folder store: runs, explain, submissions;
+mlflow is never imported without `tracking_uri`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+
+from kfold import tracking
+from kfold.errors import KfError
+from kfold.explain.run import explain_run
+from kfold.kaggle import flow
+from kfold.kaggle.client import KaggleClient
+from kfold.kaggle.sandbox import SandboxServer
+from kfold.train.config import TrainConfig
+from kfold.train.run import train_run
+from kfold.workspace import Workspace
+
+mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (in dev) is not installed")
+
+
+def _runs(root, kind):
+    client = mlflow.tracking.MlflowClient(tracking_uri=(root / "mlruns").resolve().as_uri())
+    exp = client.get_experiment_by_name("nexperia-synth")
+    return client, client.search_runs([exp.experiment_id], f"tags.`kf.kind` = '{kind}'")
+
+
+def test_a_training_run_and_its_gradcam_land_in_mlflow(tmp_path, synth_data):
+    shutil.copytree(synth_data, tmp_path / "data")
+    ws = Workspace.init(tmp_path, n_folds=2, image_size=32, seed=0, tracking_uri="mlruns")
+    cfg = TrainConfig(n_folds=2, image_size=32, epochs=2, batch_size=16, seed=0)
+    rec = train_run(ws, cfg, "tiny")
+    client, runs = _runs(tmp_path, "run")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["kf.run"] == "tiny" and run.data.params["epochs"] == "2"
+    oof = rec.oof_auc if hasattr(rec, "oof_auc") else rec["oof_auc"]
+    assert run.data.metrics["oof_auc"] == pytest.approx(oof)
+    assert {"fold0_auc", "fold1_auc"} <= set(run.data.metrics)
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "fold0.val_auc")]
+    assert steps == [0, 1]  # the epochs of history_fold0.csv
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"curves.png", "run.json"} <= names
+
+    explain_run(ws, "tiny", n=2)
+    pngs = client.list_artifacts(run.info.run_id, "gradcam")
+    assert [a.path for a in pngs] == ["gradcam/gradcam.png"]
+
+
+def test_submissions_log_cv_and_public_score(tmp_path, monkeypatch):
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg")
+    ws = make_competition(tmp_path / "ws", candidates=[("good", 0.15, 0.95)])
+    ws = Workspace.init(ws.root, tracking_uri="mlruns")
+    with SandboxServer.from_workspace(ws, score_delay_s=0.0) as server:
+        monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+        c = KaggleClient(ws.config.competition, backoff_s=0.01)
+        res = flow.submit(ws, None, "m", client=c, wait=True, poll_s=0.05)
+        flow.submissions_view(ws, client=c)  # a later sync logs nothing twice
+    _, runs = _runs(ws.root, "submission")
+    assert len(runs) == 1 and runs[0].data.tags["kf.ref"] == str(res.ref)
+    assert runs[0].data.tags["kf.runs"] == "good"
+    m = runs[0].data.metrics
+    assert m["cv_auc"] == pytest.approx(0.95) and m["public_score"] == pytest.approx(
+        res.public_score, abs=1e-5)
+
+
+def test_tracking_uri_without_mlflow_fails_before_any_work(tmp_path, monkeypatch):
+    ws = Workspace.init(tmp_path, tracking_uri="mlruns")
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed
+    with pytest.raises(KfError, match=r"pip install 'kfold\[mlflow\]'"):
+        tracking.for_workspace(ws)
+    assert tracking.for_workspace(Workspace.init(tmp_path / "off")) is None
+
+
+def test_mlflow_is_not_imported_unless_configured(tmp_path):
+    ws = make_competition(tmp_path / "ws", candidates=[("good", 0.15, 0.95)])
+    code = (f"import sys; from kfold.workspace import Workspace; "
+            f"from kfold.kaggle.planner import make_plan; "
+            f"make_plan(Workspace.load({str(ws.root)!r}), offline=True); "
+            f"print('mlflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_server_url_is_kept_and_a_folder_is_resolved_in_the_workspace(tmp_path):
+    ws = Workspace.init(tmp_path)
+    assert tracking.resolve_uri(ws, "http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert tracking.resolve_uri(ws, "mlruns") == (tmp_path / "mlruns").resolve().as_uri()
