@@ -25,8 +25,11 @@ def render_run(meta: RunRecord) -> Table:
                        caption=caption)
 
 
-def runs_summary(ws: Workspace) -> list[dict]:
-    """One row per run: OOF AUC, fold AUCs, mean ± std, epochs, time (best OOF AUC first)."""
+def runs_summary(ws: Workspace, sort: str = "oof") -> list[dict]:
+    """One row per run and per stack: OOF AUC, fold AUCs, mean ± std, epochs, time, its
+    settings, the best public score of a submission derived from it; sorted by `sort`
+    (oof: best first; time: newest first; name)."""
+    check_sort(sort)
     rows = []
     for name in artifacts.list_runs(ws):
         meta = artifacts.read_run(ws, name)
@@ -40,10 +43,14 @@ def runs_summary(ws: Workspace) -> list[dict]:
             "seconds": meta.seconds,
             "full": ws.full_test_path(name).exists(),
             "explain": meta.explain,
+            "config": meta.config, "created": meta.created_utc or "",
         })
-    rows = sorted(rows, key=lambda r: -r["oof_auc"])
+    rows = sorted(rows + stack_rows(ws), key=lambda r: -r["oof_auc"])
     add_uncertainty(ws, rows)
-    return rows
+    public = best_public(ws)
+    for r in rows:
+        r["best_public"] = public.get(r["run"])
+    return sort_rows(rows, sort)
 
 
 def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
@@ -76,19 +83,46 @@ def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
 
 
 def render_runs(rows: list[dict]) -> Table:
+    """The comparison table; besides the fixed columns, one per setting that differs between
+    the listed runs (model, backend and size have their own)."""
+    settings = [k for k in differing_settings(rows) if k not in _OWN_COLUMNS]
+    extra = [k for k in ("note", "tags", "git") if any(r.get(k) for r in rows)]
     cols = [Col("run", no_wrap=True), Col("model"), Col("backend")] + [
         Col(c, right=True, no_wrap=True)
-        for c in ("px", "OOF AUC ±95%", "vs best ±95%", "p", "fold mean ± std",
-                  "pointing (chance)", "epochs", "time s", "100%")]
+        for c in ("px", "OOF AUC ±95%", "vs best ±95%", "p", "public (best)", "fold mean ± std",
+                  "pointing (chance)", "epochs", "time s", "100%")] + [
+        Col(k, no_wrap=True) for k in settings] + [Col(k, fold=True) for k in extra]
     cells = [[r["run"], r["model"], r["backend"], r["size"], _auc_text(r), _vs_best(r),
               "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}",
+              "" if r.get("best_public") is None else f"{r['best_public']:.4f}",
               f"{r['mean']:.4f} ± {r['std']:.4f}",
-              _pointing(r["explain"]), r["epochs"], f"{r['seconds']:.0f}",
-              "yes" if r["full"] else ""] for r in rows]
+              _pointing(r["explain"]), r["epochs"],
+              "" if r["seconds"] is None else f"{r['seconds']:.0f}",
+              "yes" if r["full"] else "",
+              *(_setting((r.get("config") or {}).get(k)) if not r.get("stack") else ""
+                for k in settings),
+              *(_extra(r.get(k)) for k in extra)] for r in rows]
     return views.table("runs", cols, cells, caption=(
         "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, DeLong's "
-        "paired test (same images), ≈ noise: its interval holds 0; pointing: share of boxed "
-        "defects where the Grad-CAM peak is in the box (kf explain); per-fold AUCs: --format json"))
+        "paired test (same images), ≈ noise: its interval holds 0; public (best): the best "
+        "public score of a submission made from the run (its own, a stack or a retrain); "
+        "pointing: share of boxed defects where the Grad-CAM peak is in the box (kf "
+        "explain); columns after 100%: only the settings that differ; per-fold AUCs: "
+        "--format json"))
+
+
+_OWN_COLUMNS = {"model", "backend", "image_size"}
+
+
+def _setting(value) -> str:
+    return "" if value is None else (json_key(value) if isinstance(value, dict | list)
+                                     else str(value))
+
+
+def _extra(value) -> str:
+    if not value:
+        return ""
+    return " ".join(value) if isinstance(value, list) else str(value)
 
 
 def _auc_text(r: dict) -> str:
@@ -110,3 +144,123 @@ def _pointing(explain: dict | None) -> str:
         return ""
     chance = explain.get("chance")
     return f"{explain['pointing_game']:.3f}" + (f" ({chance:.3f})" if chance is not None else "")
+
+
+# --- comparing experiments: stacks as rows, settings that differ, public scores -------------
+SORTS = ("oof", "time", "name")
+# settings every run has but that say nothing about the experiment
+_NOT_SETTINGS = {"name", "workers", "device", "num_workers", "progress"}
+
+
+def stack_rows(ws: Workspace) -> list[dict]:
+    """`kf stack`'s blends as rows like a run's: OOF AUC over the same images, per-fold AUC
+    from the fold column, the blender and its inputs from the submission's sidecar."""
+    from kfold.metrics import auc
+    from kfold.stack.run import STACK_PREFIX
+    from kfold.submission import read_sidecar
+
+    rows = []
+    for path in sorted(ws.oof_dir.glob(f"{STACK_PREFIX}*.parquet")):
+        name = path.name.removesuffix(".parquet")
+        if name.endswith(".test"):
+            continue
+        oof = artifacts.read_oof(path)
+        side = read_sidecar(ws.submission_path(name)) or {}
+        lineage = side.get("lineage") or {}
+        fold_aucs = [auc(g["target"], g["pred"]) for _, g in oof.groupby("fold")]
+        inputs = lineage.get("runs") or []
+        rows.append({
+            "run": name, "model": f"stack: {lineage.get('blender', name[len(STACK_PREFIX):])}",
+            "backend": f"of {len(inputs)} runs" if inputs else "", "size": None,
+            "oof_auc": auc(oof["target"], oof["pred"]), "fold_aucs": fold_aucs,
+            "mean": float(np.mean(fold_aucs)), "std": float(np.std(fold_aucs)),
+            "epochs": None, "seconds": None,
+            "full": lineage.get("test_predictions") == "full", "explain": None,
+            "config": {"blender": lineage.get("blender"), "inputs": "+".join(inputs)},
+            "created": side.get("created_utc") or "", "stack": True,
+        })
+    return rows
+
+
+def best_public(ws: Workspace, competition: str | None = None) -> dict[str, float]:
+    """For every run and stack name: the best public score of any scored submission derived
+    from it (its own file, a stack or retrain that used it), from the ledger."""
+    import json
+
+    if not ws.ledger_path.exists():
+        return {}
+    from kfold.kaggle.ledger import Ledger
+
+    out: dict[str, float] = {}
+    with Ledger(ws.ledger_path) as led:
+        rows = led.submissions(competition or ws.config.competition)
+    for r in rows:
+        if r["status"] != "complete" or r["public_score"] is None:
+            continue
+        lineage = json.loads(r["lineage"] or "null") or {}
+        names = set(lineage.get("runs") or []) | {r["cand_name"]} - {None}
+        for name in names:
+            out[name] = max(out.get(name, float("-inf")), r["public_score"])
+    return out
+
+
+def differing_settings(rows: list[dict]) -> list[str]:
+    """The settings whose values are not the same in every listed row that has settings
+    (only those are worth a column)."""
+    configs = [r["config"] for r in rows if r.get("config") and not r.get("stack")]
+    keys = sorted({k for c in configs for k in c} - _NOT_SETTINGS)
+    return [k for k in keys
+            if len({json_key(c.get(k)) for c in configs}) > 1]
+
+
+def json_key(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def check_sort(by: str) -> None:
+    if by not in SORTS:
+        from kfold.errors import KfError
+
+        raise KfError(f"--sort {by!r}: choose one of {', '.join(SORTS)}")
+
+
+def sort_rows(rows: list[dict], by: str) -> list[dict]:
+    """oof: best OOF AUC first; time: newest first; name: alphabetical."""
+    check_sort(by)
+    if by == "oof":
+        return sorted(rows, key=lambda r: -r["oof_auc"])
+    if by == "time":
+        return sorted(rows, key=lambda r: r.get("created") or "", reverse=True)
+    return sorted(rows, key=lambda r: r["run"])
+
+
+def plot_cv_vs_public(ws: Workspace, path=None):
+    """submissions/cv_vs_public.png: each scored submission's CV AUC against its public
+    score, with the y = x line; None when nothing is scored yet."""
+    from kfold.kaggle.ledger import Ledger
+
+    if not ws.ledger_path.exists():
+        return None
+    with Ledger(ws.ledger_path) as led:
+        pts = [(r["cv_auc"], r["public_score"], r["cand_name"] or r["file"] or "?")
+               for r in led.submissions(ws.config.competition)
+               if r["status"] == "complete" and r["public_score"] is not None
+               and r["cv_auc"] is not None]
+    if not pts:
+        return None
+    from kfold.plots import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    ax.scatter(xs, ys, zorder=3)
+    for x, y, label in pts:
+        ax.annotate(label, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    lo, hi = min(xs + ys), max(xs + ys)
+    pad = max((hi - lo) * 0.1, 0.005)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ":", color="gray", label="public = CV")
+    ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel="CV (OOF) AUC",
+           ylabel="public leaderboard AUC", title=f"CV vs public, {len(pts)} submission(s)")
+    ax.legend(fontsize=7, loc="lower right")
+    return save_figure(fig, path or ws.submissions_dir / "cv_vs_public.png")

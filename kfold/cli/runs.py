@@ -21,6 +21,9 @@ def runs(
     workspace: WorkspaceOpt = None,
     corr: Annotated[bool, typer.Option("--corr", help="Also write OOF correlation and ROC PNGs.")] = False,
     fmt: FormatOpt = "table",
+    sort: Annotated[str, typer.Option(help="oof (best first), time (newest first) or name.")] = "oof",
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Also write submissions/cv_vs_public.png (CV vs public per submission).")] = False,
 ) -> None:
     """Table of runs: OOF AUC with its DeLong 95% interval, the paired difference to the best
     run (interval, p-value, within noise), per-fold AUC, mean ± std, epochs, time."""
@@ -28,7 +31,7 @@ def runs(
 
     check_format(fmt)
     ws = open_workspace(workspace)
-    rows = runs_summary(ws)
+    rows = runs_summary(ws, sort=sort)
     if fmt != "table":
         emit(rows, fmt)
     elif not rows:
@@ -36,6 +39,12 @@ def runs(
         return
     else:
         console.print(render_runs(rows))
+    if plot:
+        from kfold.runs import plot_cv_vs_public
+
+        png = plot_cv_vs_public(ws)
+        say("wrote" if png else "note", "dim",
+            str(png) if png else "no scored submission with a CV yet: nothing to plot")
     if corr:
         from kfold.stack import plot_runs
 

@@ -1,0 +1,98 @@
+"""`kf runs` compares experiments: sorting, stacks as rows, only the settings that differ,
+the best public score of any submission derived from a run, CV vs public plot."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from kfold import artifacts, atomic
+from kfold.bench.stack import write_workspace
+from kfold.cli import app
+from kfold.kaggle.ledger import Ledger
+from kfold.runs import differing_settings, plot_cv_vs_public, render_runs, runs_summary
+from kfold.stack.blenders import auc
+
+runner = CliRunner()
+
+
+def _run_json(ws, name, created, **config):
+    oof = artifacts.read_oof(ws.oof_path(name))
+    folds = [{"fold": int(k), "auc": auc(g["target"], g["pred"]), "epochs_run": 3}
+             for k, g in oof.groupby("fold")]
+    cfg = {"image_size": 32, "epochs": 3, "lr": 0.001, "model": "simple-cnn", **config}
+    artifacts.write_run(ws, name, {"name": name, "model": "simple-cnn", "backend": "torch",
+                                   "config": cfg, "folds": folds, "created_utc": created,
+                                   "oof_auc": auc(oof["target"], oof["pred"]), "seconds": 1.0})
+
+
+def _scored(ws, ref, name, runs, cv, public):
+    """A scored submission of candidate `name` (lineage `runs`) in the ledger."""
+    sha = f"{ref:064d}"
+    with Ledger(ws.ledger_path) as led:
+        led.add_candidate(sha, ws.submission_path(name), name, cv, {"runs": runs}, None)
+        res = led.reserve(ws.config.competition, sha, f"{name}.csv", "m", 99)
+        led.mark_submitted(res, ref)
+        led.update_remote(ws.config.competition, SimpleNamespace(
+            ref=ref, status="complete", public_score=public, private_score=None, error=None),
+            adopt=False)
+
+
+@pytest.fixture
+def ws(tmp_path):
+    ws = write_workspace(tmp_path, n_rows=400, n_runs=2, seed=1)
+    _run_json(ws, "run0", "2026-11-30T10:00:00+00:00", lr=0.01)
+    _run_json(ws, "run1", "2026-11-30T12:00:00+00:00")
+    oof = artifacts.read_oof(ws.oof_path("run0"))
+    artifacts.write_oof(ws.oof_path("stack-mean"), oof.assign(
+        pred=(oof["pred"] + artifacts.read_oof(ws.oof_path("run1"))["pred"]) / 2))
+    atomic.write_json(ws.submission_path("stack-mean").with_suffix(".json"), {
+        "name": "stack-mean", "cv_auc": 0.9, "created_utc": "2026-11-30T13:00:00+00:00",
+        "lineage": {"kind": "stack", "blender": "mean", "runs": ["run0", "run1"]}})
+    _scored(ws, 1, "run1", ["run1"], 0.80, 0.71)
+    _scored(ws, 2, "stack-mean", ["run0", "run1"], 0.90, 0.83)
+    return ws
+
+
+def test_stacks_are_rows_and_public_scores_follow_lineage(ws):
+    rows = {r["run"]: r for r in runs_summary(ws)}
+    assert set(rows) == {"run0", "run1", "stack-mean"}
+    stack = rows["stack-mean"]
+    assert stack["model"] == "stack: mean" and stack["backend"] == "of 2 runs"
+    assert stack["oof_auc_low"] is not None  # the DeLong interval covers stacks too
+    assert stack["best_public"] == pytest.approx(0.83)
+    assert rows["run0"]["best_public"] == pytest.approx(0.83)  # only through the stack
+    assert rows["run1"]["best_public"] == pytest.approx(0.83)  # its own 0.71 < the stack's
+
+
+def test_sort_by_oof_time_or_name(ws):
+    by_oof = [r["oof_auc"] for r in runs_summary(ws, sort="oof")]
+    assert by_oof == sorted(by_oof, reverse=True)
+    assert [r["run"] for r in runs_summary(ws, sort="time")] == ["stack-mean", "run1", "run0"]
+    assert [r["run"] for r in runs_summary(ws, sort="name")] == ["run0", "run1", "stack-mean"]
+    r = runner.invoke(app, ["runs", "--sort", "size", "-w", str(ws.root)])
+    assert r.exit_code == 2 and "--sort 'size': choose one of oof, time, name" in r.output
+
+
+def test_only_settings_that_differ_get_a_column(ws):
+    rows = runs_summary(ws)
+    assert differing_settings(rows) == ["lr"]
+    table = render_runs(rows)
+    headers = [c.header for c in table.columns]
+    assert headers[-1] == "lr" and headers.count("epochs") == 1 and "public (best)" in headers
+
+
+def test_plot_cv_vs_public(ws):
+    png = plot_cv_vs_public(ws)
+    assert png == ws.submissions_dir / "cv_vs_public.png" and png.read_bytes()[:4] == b"\x89PNG"
+    r = runner.invoke(app, ["runs", "--plot", "-w", str(ws.root)])
+    assert r.exit_code == 0 and "cv_vs_public.png" in r.output
+
+
+def test_json_rows_carry_settings_and_public(ws):
+    r = runner.invoke(app, ["runs", "--format", "json", "-w", str(ws.root)])
+    rows = {x["run"]: x for x in json.loads(r.stdout)}
+    assert rows["run0"]["config"]["lr"] == 0.01 and rows["stack-mean"]["best_public"] == 0.83
