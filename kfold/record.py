@@ -7,6 +7,8 @@ everything else passes `RunRecord` objects. `SCHEMA_VERSION` is written into eve
 - 0 (kfold before the consolidation, no `schema_version` key): the same fields; fold
   results as flat dicts.
 - 1: `schema_version` added; fold results and the retrain typed; `submission` recorded.
+- 2: `note`, `tags` (kf train --note/--tag) and `git_commit` (the workspace repository's
+  commit, `+dirty` with uncommitted changes) added; empty in records of earlier versions.
 
 A key the dataclasses do not know is kept (`extra`) and written back, so a newer writer's
 additions survive an older reader's read-modify-write.
@@ -18,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _split(cls, raw: dict) -> tuple[dict, dict]:
@@ -109,6 +111,9 @@ class RunRecord(_Flat):
     submission: str | None = None
     retrain: RetrainRecord | None = None
     explain: dict[str, Any] | None = None  # kfold.explain.run's summary, keyed by metric
+    note: str = ""  # free text from kf train --note
+    tags: list[str] = field(default_factory=list)  # labels from kf train --tag
+    git_commit: str | None = None  # the code's commit when the workspace is in a repository
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -120,7 +125,7 @@ class RunRecord(_Flat):
     def from_dict(cls, raw: dict) -> RunRecord:
         """Any version's run.json content (see the module docstring)."""
         known, extra = _split(cls, raw)
-        known["schema_version"] = SCHEMA_VERSION  # versions 0 and 1 share every field
+        known["schema_version"] = SCHEMA_VERSION  # later fields have defaults for older ones
         known["folds"] = [FoldResult.from_dict(r) for r in known.get("folds", [])]
         if known.get("retrain") is not None:
             known["retrain"] = RetrainRecord.from_dict(known["retrain"])

@@ -44,6 +44,7 @@ def runs_summary(ws: Workspace, sort: str = "oof") -> list[dict]:
             "full": ws.full_test_path(name).exists(),
             "explain": meta.explain,
             "config": meta.config, "created": meta.created_utc or "",
+            "note": meta.note, "tags": meta.tags, "git": _short_commit(meta.git_commit),
         })
     rows = sorted(rows + stack_rows(ws), key=lambda r: -r["oof_auc"])
     add_uncertainty(ws, rows)
@@ -112,6 +113,13 @@ def render_runs(rows: list[dict]) -> Table:
 
 
 _OWN_COLUMNS = {"model", "backend", "image_size"}
+
+
+def _short_commit(commit: str | None) -> str:
+    if not commit:
+        return ""
+    sha, _, dirty = commit.partition("+")
+    return sha[:10] + ("+" + dirty if dirty else "")
 
 
 def _setting(value) -> str:

@@ -58,6 +58,8 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Retrain finished folds too.")] = False,
     skip_bad: Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")] = False,
+    note: Annotated[str, typer.Option(help="Free text stored in run.json, shown by `kf runs`.")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="A label stored in run.json (repeatable).")] = None,
 ) -> None:
     """Train stratified k-fold CNNs; save OOF/test predictions, run.json and a submission."""
     from kfold.runs import render_run
@@ -74,7 +76,7 @@ def train(
         backbone_lr_scale=backbone_lr_scale, in_chans=in_chans,
         collapse_epochs=collapse_epochs, device=device,
     )
-    meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad,
+    meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad, note=note, tags=tag or (),
                      reporter=RichReporter(console))
     console.print(render_run(meta))
     collapsed = [r.fold for r in meta.folds if r.collapsed]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import numpy as np
@@ -25,6 +26,7 @@ from kfold.folds import plan_folds
 from kfold.metrics import auc
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
+from kfold.provenance import git_commit
 from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
 from kfold.submission import write_submission
@@ -39,8 +41,11 @@ def default_run_name(cfg: TrainConfig) -> str:
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
-              skip_bad: bool = False, reporter: Reporter = Reporter()) -> RunRecord:
-    """Train (or finish) run `name` with `cfg`; return its run record.
+              skip_bad: bool = False, note: str = "", tags: Sequence[str] = (),
+              reporter: Reporter = Reporter()) -> RunRecord:
+    """Train (or finish) run `name` with `cfg`; return its run record. `note` and `tags`
+    label the experiment (they are not config: they never block a resume); the workspace
+    repository's git commit is recorded with them.
 
     Everything that can refuse the command runs before anything is written: the name, the
     config and the backend's checks, the fold split (ids and labels only), the run's old
@@ -50,6 +55,7 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
     backend = get_backend(cfg.backend)
     backend.check_config(cfg)  # an unknown model, weights file or device fails first
     tracker = tracking.for_workspace(ws)  # tracking_uri without mlflow fails here, not after
+    labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
     folds, new_split = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
     files = ws.run_files(name)
     if not force:
@@ -61,7 +67,8 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
             atomic.write_csv(ws.folds_path, folds)
         claim_run_dir(ws, files, cfg, force, reporter)
         results = _train_folds(backend, cfg, data, folds, files, reporter)
-        record = finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started)
+        record = finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started,
+                            labels)
     if tracker is not None:
         tracker.log_run(ws, name)
     return record
@@ -147,7 +154,7 @@ def remove_stray_files(ws: Workspace, name: str, reporter: Reporter) -> None:
 
 
 def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
-               results: list[dict], seconds: float) -> RunRecord:
+               results: list[dict], seconds: float, labels: dict | None = None) -> RunRecord:
     """Assemble OOF and test predictions from the folds' files and write every artifact."""
     files = ws.run_files(name)
     preds = [np.load(files.preds(fold_tag(k))) for k in range(cfg.n_folds)]
@@ -178,6 +185,7 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
         seconds=round(sum(r.seconds for r in fold_results), 2),
         wall_seconds_last_call=round(seconds, 2),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(labels or {}),
     )
     artifacts.write_run(ws, record)  # recorded before the curves and the submission
     tags = [fold_tag(k) for k in range(cfg.n_folds)]
@@ -190,6 +198,17 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
     ))
     artifacts.write_run(ws, record)  # again, with the submission
     return record
+
+
+def check_tags(tags: Sequence[str]) -> list[str]:
+    """Tags are short labels (no spaces, commas or newlines), kept in the order given."""
+    out = []
+    for t in tags:
+        if not t or len(t) > 40 or any(c in t for c in " ,\n\t"):
+            raise KfError(f"--tag {t!r}: a tag is 1 to 40 characters without spaces or commas")
+        if t not in out:
+            out.append(t)
+    return out
 
 
 def package_versions() -> dict[str, str]:
