@@ -127,7 +127,7 @@ def test_command_modules_import_no_other_command_module():
 
 
 def test_a_user_error_prints_user_data_without_markup(workspace, monkeypatch):
-    def refuse(ws):
+    def refuse(ws, **kw):
         raise KfError("column pred has 3 NaN (first: [nan]) in [bold]x.csv")
 
     monkeypatch.setattr("kfold.runs.runs_summary", refuse)
@@ -135,7 +135,7 @@ def test_a_user_error_prints_user_data_without_markup(workspace, monkeypatch):
 
 
 def test_an_unexpected_exception_is_one_line_and_a_traceback_file(workspace, monkeypatch):
-    def broken(ws):
+    def broken(ws, **kw):
         raise ZeroDivisionError("[deep] inside")
 
     monkeypatch.setattr("kfold.runs.runs_summary", broken)
