@@ -7,6 +7,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from record_helpers import fold_result, run_record
 from typer.testing import CliRunner
 
 from kfold import artifacts, atomic
@@ -21,12 +22,10 @@ runner = CliRunner()
 
 def _run_json(ws, name, created, **config):
     oof = artifacts.read_oof(ws.oof_path(name))
-    folds = [{"fold": int(k), "auc": auc(g["target"], g["pred"]), "epochs_run": 3}
-             for k, g in oof.groupby("fold")]
+    folds = [fold_result(int(k), auc(g["target"], g["pred"])) for k, g in oof.groupby("fold")]
     cfg = {"image_size": 32, "epochs": 3, "lr": 0.001, "model": "simple-cnn", **config}
-    artifacts.write_run(ws, name, {"name": name, "model": "simple-cnn", "backend": "torch",
-                                   "config": cfg, "folds": folds, "created_utc": created,
-                                   "oof_auc": auc(oof["target"], oof["pred"]), "seconds": 1.0})
+    artifacts.write_run(ws, run_record(name, config=cfg, folds=folds, created_utc=created,
+                                       oof_auc=auc(oof["target"], oof["pred"])))
 
 
 def _scored(ws, ref, name, runs, cv, public):
