@@ -62,7 +62,7 @@ _MAXIMUM = {"n_folds": 100, "image_size": 4096}
 
 def _check_value(key: str, value: object, kind: str) -> None:
     """One kfold.toml value against its field's type ("str" or "int") and range."""
-    if kind == "str":
+    if kind in ("str", "str | None"):
         if not isinstance(value, str) or not value.strip():
             raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a non-empty text "
                           f'(e.g. {key} = "...")')
@@ -92,7 +92,7 @@ class Config:
     # share of the test set Kaggle scores publicly (kf shakeup, kf plan); None: from
     # data/solution.csv's Usage column when there is one, else 0.3 (said so in the output)
     public_fraction: float | None = None
-    tracking_uri: str = ""  # MLflow: a folder (relative to the workspace) or a server URL
+    tracking_uri: str | None = None  # MLflow: a folder (relative to the workspace) or a URL
 
     @classmethod
     def from_dict(cls, raw: dict) -> Config:

@@ -13,7 +13,7 @@ def repro(
     workspace: WorkspaceOpt = None,
     small_size: Annotated[int | None, typer.Option("--small-size", help="Small CNN input side in px (default 64).")] = None,
     small_epochs: Annotated[int | None, typer.Option("--small-epochs", help="Small CNN epochs per fold (default 12).")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Pretrained net (default efficientnet-lite0; resnet50 on a GPU).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Pretrained net (default efficientnet-lite0; resnet50 on a GPU).")] = None,
     image_size: Annotated[int | None, typer.Option("--image-size", help="Pretrained net input side in px (default 64; 224 on a GPU).")] = None,
     head_epochs: Annotated[int | None, typer.Option("--head-epochs", help="Head-only epochs (default: the head mode's 10).")] = None,
     finetune_epochs: Annotated[int | None, typer.Option("--finetune-epochs", help="Fine-tuning and random-init epochs (default 6).")] = None,
