@@ -197,6 +197,10 @@ TABLES = [
     BadInput("folds-empty", CHECK, "folds.csv is empty", _folds("")),
     BadInput("folds-bad-fold", CHECK, "fold = 'x' is not valid",
              _folds("id,target,fold\na,0,x\n")),
+    BadInput("folds-bad-fold-train", TRAIN, "fold = 'x' is not valid",
+             _folds("id,target,fold\na,0,x\n")),
+    BadInput("crop-too-large", [*TRAIN, "--crop", "30"], "--crop 30 is too large for the image "
+             "size (48x48 images)", may_write=[".cache", ".cache/*"]),
     BadInput("folds-other-images", CHECK, "does not match the training images",
              _folds_other_images),
 ]
