@@ -14,7 +14,7 @@ import pytest
 
 from kfold.backends import FoldData
 from kfold.backends.keras import keras
-from kfold.backends.keras.fold import fit_fold, load_checkpoint, predict, train_fold
+from kfold.backends.keras.fold import fit_epochs, load_checkpoint, predict, train_fold
 from kfold.progress import Reporter
 from kfold.train.config import TrainConfig
 
@@ -117,11 +117,11 @@ class Interrupt(keras.callbacks.Callback):
 def test_an_interrupted_fold_continues(data, tmp_path):
     c = cfg(epochs=4)
     with pytest.raises(KeyboardInterrupt):
-        fit_fold(c, data.train_x, data.train_y, data.val_x, data.val_y, tmp_path, "fold0",
+        fit_epochs(c, data.train_x, data.train_y, data.val_x, data.val_y, tmp_path, "fold0",
                  extra_callbacks=(ScriptedAuc([0.5, 0.8, 0.6, 0.7]), Interrupt(2)))
     assert (tmp_path / "fold0.backup").is_dir() and (tmp_path / "fold0.keras").exists()
     reporter = Recorder()
-    result = fit_fold(c, data.train_x, data.train_y, data.val_x, data.val_y, tmp_path, "fold0",
+    result = fit_epochs(c, data.train_x, data.train_y, data.val_x, data.val_y, tmp_path, "fold0",
                       reporter, extra_callbacks=(ScriptedAuc([0.5, 0.8, 0.6, 0.7]),))
     assert any("resuming after epoch 2" in line for line in reporter.lines)
     history = pd.read_csv(tmp_path / "history_fold0.csv")

@@ -10,7 +10,7 @@ import torch
 
 from kfold import artifacts
 from kfold.backends import FoldData
-from kfold.backends.torch.loop import config_info, fit_fold
+from kfold.backends.torch.loop import config_info, fit_epochs
 from kfold.progress import Reporter, Task
 from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
@@ -55,13 +55,13 @@ def test_fold_interrupted_after_an_epoch_resumes_to_the_same_result(tmp_path, mo
     info, cpu = config_info(cfg), torch.device("cpu")
     clean, broken = tmp_path / "clean", tmp_path / "broken"
     clean.mkdir(), broken.mkdir()
-    want = fit_fold(cfg, info, data, clean, "f", cpu)
+    want = fit_epochs(cfg, info, data, clean, "f", cpu)
 
     with pytest.raises(Interrupted):
-        fit_fold(cfg, info, data, broken, "f", cpu, StopAfter("f", 1))
+        fit_epochs(cfg, info, data, broken, "f", cpu, StopAfter("f", 1))
     assert (broken / "f.last.pt").exists()
     assert torch.load(broken / "f.last.pt", weights_only=False)["state"]["epoch"] == 1
-    got = fit_fold(cfg, info, data, broken, "f", cpu)
+    got = fit_epochs(cfg, info, data, broken, "f", cpu)
 
     for key in ("best_epoch", "epochs_run", "val_auc"):
         assert got[key] == want[key]

@@ -9,7 +9,7 @@ from torch import nn
 from kfold.backends import FoldData
 from kfold.backends.rules import TTA_VIEWS, collapse_reason
 from kfold.backends.torch import loop
-from kfold.backends.torch.loop import config_info, fit_fold, predict, split_parameters
+from kfold.backends.torch.loop import config_info, fit_epochs, predict, split_parameters
 from kfold.nets import _REGISTRY, register_model
 from kfold.train.config import TrainConfig
 
@@ -48,7 +48,7 @@ def test_head_mode_trains_only_the_head_and_keeps_batchnorm_statistics(
         tmp_path, fold, monkeypatch, model, backbone):
     snaps = _snapshots(monkeypatch)
     cfg = TrainConfig(model=model, image_size=32, epochs=1, batch_size=16, train_mode="head")
-    fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
     before, after = snaps
     assert not _changed(before, after, backbone)  # weights and running_mean/var alike
     assert _changed(before, after, "head.")
@@ -67,7 +67,7 @@ def test_finetune_trains_everything_with_a_slower_backbone(tmp_path, fold, monke
     monkeypatch.setattr(loop, "train_epoch", grab)
     cfg = TrainConfig(model="resnet10t", image_size=32, epochs=1, batch_size=16,
                       backbone_lr_scale=0.25)
-    fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
     before, after = snaps
     changed = _changed(before, after, "backbone.")
     assert any("running_mean" in k for k in changed) and any(k.endswith("weight") for k in changed)
@@ -85,7 +85,7 @@ def test_unfreeze_after_trains_the_head_first_then_everything(tmp_path, fold, mo
     snaps = _snapshots(monkeypatch)
     cfg = TrainConfig(model="simple-cnn", image_size=32, epochs=2, batch_size=16,
                       unfreeze_after=1, patience=5)
-    fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
     e0_before, e0_after, e1_before, e1_after = snaps
     assert not _changed(e0_before, e0_after, "features.")
     assert _changed(e1_before, e1_after, "features.")
@@ -124,12 +124,12 @@ def test_a_collapsed_fold_is_stopped_and_says_so(tmp_path, fold, constant_model)
 
     cfg = TrainConfig(model=constant_model, image_size=32, epochs=10, patience=10,
                       batch_size=16, collapse_epochs=3)
-    result = fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"), Log())
+    result = fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"), Log())
     assert result["epochs_run"] == 3
     assert "constant predictions" in result["collapsed"] and "epochs 0-2" in result["collapsed"]
     assert any("COLLAPSED" in m and "stopping this fold" in m for m in logs)
     # a rerun of the stopped fold does not start training again
-    again = fit_fold(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    again = fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
     assert again["epochs_run"] == 3 and again["collapsed"] == result["collapsed"]
 
 

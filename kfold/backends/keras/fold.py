@@ -292,11 +292,12 @@ def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y) -> None:
         raise KfError(f"need at least 2 training images, got {len(train_x)}")
 
 
-def fit_fold(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
-             val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
-             reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> dict:
-    """Train one model; write `<tag>.keras` (best by validation AUC, or the last epoch when
-    there is no validation) and `history_<tag>.csv`; return the fold's result.
+def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
+               val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
+               reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> dict:
+    """The epoch loop of one fold (`train_fold` = this + predictions); write `<tag>.keras`
+    (best by validation AUC, or the last epoch when there is no validation) and
+    `history_<tag>.csv`; return the fold's result.
 
     `extra_callbacks` run first, before the checkpoint sees the epoch's logs (tests use it).
     One function (~75 lines) on purpose: the callbacks it builds share state through
@@ -387,7 +388,7 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
     kept checkpoint, reloaded from disk."""
     run_dir = Path(run_dir)
     with placed(cfg.device):
-        result = fit_fold(cfg, data.train_x, data.train_y, data.val_x, data.val_y, run_dir,
+        result = fit_epochs(cfg, data.train_x, data.train_y, data.val_x, data.val_y, run_dir,
                           tag, reporter, extra_callbacks)
         model = load_checkpoint(run_dir / f"{tag}.keras")
         val_pred = None if data.val_x is None else predict(model, data.val_x, cfg)

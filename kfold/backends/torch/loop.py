@@ -105,10 +105,11 @@ def predict(model: nn.Module, images: np.ndarray | torch.Tensor, cfg: TrainConfi
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 
-def fit_fold(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, tag: str,
-             device: torch.device, reporter: Reporter = Reporter()) -> dict:
-    """Train one model; write `<tag>.pt` (best by validation AUC, or last when there is no
-    validation) and `history_<tag>.csv`; return the fold's result."""
+def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, tag: str,
+               device: torch.device, reporter: Reporter = Reporter()) -> dict:
+    """The epoch loop of one fold (resumed from `<tag>.last.pt`, stopped early on validation
+    AUC); write `<tag>.pt` (best by validation AUC, or last when there is no validation) and
+    `history_<tag>.csv`; return the fold's result. `train_fold` = this + predictions."""
     torch.manual_seed(cfg.seed)
     last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
     saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
@@ -237,7 +238,7 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
     """The backend entry point: train, then predict validation and test images with the kept
     checkpoint. Returns (result, validation predictions or None, test predictions)."""
     info, device = config_info(cfg), resolve_device(cfg.device)
-    result = fit_fold(cfg, info, data, run_dir, tag, device, reporter)
+    result = fit_epochs(cfg, info, data, run_dir, tag, device, reporter)
     model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
     val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device)
     return FoldOutput(result | {"device": str(device)}, val_pred,
