@@ -49,6 +49,8 @@ def bench_models(names=("vgg16", "resnet50"), size: int = 64, batch: int = 16, s
 
 
 def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
+    """One row of `bench_models`: train through the pipeline and from ready-made batches,
+    then infer, for one model at one precision (`fast`: bf16 + channels_last on CUDA)."""
     info = config_info(cfg)
     cuda = dev.type == "cuda"
     if cuda:
@@ -92,6 +94,22 @@ def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
         memory = max(memory, _timed(lambda: sum(step(x, y) or len(y)
                                                 for x, y in ready[warmup:]), dev))
 
+    plain, d4 = _inference_ips(model, loader, ctx, dev)
+    peak, kind = _peak_memory_mb(dev)
+    return {
+        "name": cfg.model, "device": str(dev), "size": cfg.image_size, "batch": cfg.batch_size,
+        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+        "train_pipeline_ips": round(pipeline, 1), "train_memory_ips": round(memory, 1),
+        "pipeline_ratio": round(pipeline / memory, 3) if memory else float("nan"),
+        "infer_ips": round(plain, 1), "infer_d4_ips": round(d4, 1),
+        "d4_cost": round(plain / d4, 2) if d4 else float("nan"),
+        "peak_mem_mb": round(peak, 1), "mem_kind": kind,
+    }
+
+
+def _inference_ips(model: nn.Module, loader, ctx, dev: torch.device) -> tuple[float, float]:
+    """Inference images/s without TTA and with d4 TTA (8 views), after one warm-up pass."""
+
     @torch.no_grad()
     def infer(views):
         model.eval()
@@ -103,24 +121,17 @@ def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
             count += len(x)
         return count
 
-    infer(TTA_VIEWS["none"])  # warm-up
-    plain = _timed(lambda: infer(TTA_VIEWS["none"]), dev)
-    d4 = _timed(lambda: infer(TTA_VIEWS["d4"]), dev)
-    if cuda:
-        peak, kind = torch.cuda.max_memory_allocated(dev) / 2**20, "cuda max allocated"
-    else:
-        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB else
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-        kind = "process peak RSS"
-    return {
-        "name": cfg.model, "device": str(dev), "size": cfg.image_size, "batch": cfg.batch_size,
-        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-        "train_pipeline_ips": round(pipeline, 1), "train_memory_ips": round(memory, 1),
-        "pipeline_ratio": round(pipeline / memory, 3) if memory else float("nan"),
-        "infer_ips": round(plain, 1), "infer_d4_ips": round(d4, 1),
-        "d4_cost": round(plain / d4, 2) if d4 else float("nan"),
-        "peak_mem_mb": round(peak, 1), "mem_kind": kind,
-    }
+    infer(TTA_VIEWS["none"])
+    return (_timed(lambda: infer(TTA_VIEWS["none"]), dev),
+            _timed(lambda: infer(TTA_VIEWS["d4"]), dev))
+
+
+def _peak_memory_mb(dev: torch.device) -> tuple[float, str]:
+    """Peak memory so far and what it measures: CUDA's max allocated, else the process's RSS."""
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 2**20, "cuda max allocated"
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB else
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, "process peak RSS"
 
 
 def _timed(fn, dev) -> float:

@@ -101,11 +101,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     if meta.data_fingerprint not in (None, data.dataset.fingerprint):
         notes.append("the data changed since this run was trained; heatmaps are of today's files")
     row_of = {str(i): k for k, i in enumerate(data.train.ids)}
-    absent = [i for i in oof["id"] if i not in row_of]
-    if absent:
-        raise KfError(f"{len(absent)} id(s) of {ws.oof_path(run)} are not in the data "
-                      f"(first: {absent[:3]}); retrain the run on the current data")
-    oof = oof.assign(row=oof["id"].map(row_of))
+    oof = _with_rows(oof, row_of, ws.oof_path(run))
     boxes, skipped = boxes_by_id(data.dataset.boxes, oof["id"].to_numpy(),
                                  oof["target"].to_numpy(), data.train.orig_hw[oof["row"]],
                                  cfg.crop)
@@ -116,27 +112,15 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     todo = pd.concat([scored, shown[oof.columns]]).drop_duplicates("id")
 
     started = time.perf_counter()
-    rows, shown_heat = _explain_folds(fn, run_dir, todo, folds, data, cfg, boxes,
-                                      set(shown["id"]), reporter, f"explaining {run} ({method})")
+    per_image, shown_heat = _explain_folds(fn, run_dir, todo, folds, data, cfg, boxes,
+                                           set(shown["id"]), reporter,
+                                           f"explaining {run} ({method})")
     seconds = time.perf_counter() - started
-    per_image = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
-    per_image = per_image[per_image["id"].isin(boxes)] if len(per_image) else per_image
-    per_image = per_image.sort_values("id").reset_index(drop=True) if len(per_image) else per_image
 
     per_image_path = ws.run_files(run).explain_table(method)
     atomic.write_csv(per_image_path, per_image)
-    summary = metrics.summarize(per_image)
-    defects = int((oof["target"] == 1).sum())
-    result = {
-        "method": method, **summary,
-        "defect_images": defects, "defect_images_without_box": defects - summary["n"],
-        "skipped_boxes": skipped,
-        "by_fold": [{"fold": k, **_fold_summary(per_image, k)} for k in folds],
-        "images_explained": len(todo), "seconds": round(seconds, 3),
-        "images_per_s": round(len(todo) / seconds, 2) if seconds > 0 else None,
-        "per_image": str(per_image_path.relative_to(ws.root)),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    result = _summary(method, per_image, oof, folds, skipped, len(todo), seconds,
+                      str(per_image_path.relative_to(ws.root)))
     grid = _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, cfg.crop, result)
     result["grid"] = str(grid.relative_to(ws.root))
     if boxes == {} and data.dataset.boxes is None:
@@ -152,9 +136,9 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
 
 def _explain_folds(fn: HeatmapFn, run_dir: Path, todo: pd.DataFrame, folds: list[int], data,
                    cfg: TrainConfig, boxes: dict, shown_ids: set, reporter: Reporter,
-                   label: str) -> tuple[list[pd.DataFrame], dict]:
+                   label: str) -> tuple[pd.DataFrame, dict]:
     """Heatmaps of `todo`'s images, each from the model of its own fold, in chunks: the
-    localization rows of the boxed ones and the maps of `shown_ids` (for the grid)."""
+    localization rows of the boxed ones (by id) and the maps of `shown_ids` (for the grid)."""
     rows, shown_heat = [], {}
     with reporter.task(label, len(todo)) as bar:
         for k in folds:
@@ -169,7 +153,10 @@ def _explain_folds(fn: HeatmapFn, run_dir: Path, todo: pd.DataFrame, folds: list
                 rows.append(_score(chunk, heat, boxes, data.train.orig_hw, cfg.crop, k))
                 shown_heat |= {i: h for i, h in zip(chunk["id"], heat) if i in shown_ids}
                 bar.advance(len(chunk))
-    return rows, shown_heat
+    per_image = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    if len(per_image):
+        per_image = per_image.sort_values("id").reset_index(drop=True)
+    return per_image, shown_heat
 
 
 def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarray, crop: int,
@@ -190,6 +177,33 @@ def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarr
         frames.append(pd.concat([sub[same][["id", "target", "fold", "pred"]]
                                  .reset_index(drop=True).assign(model=f"fold{k}"), m], axis=1))
     return pd.concat(frames, ignore_index=True)
+
+
+def _with_rows(oof: pd.DataFrame, row_of: dict[str, int], oof_path: Path) -> pd.DataFrame:
+    """`oof` with each id's row in today's data (column `row`); every id must still be there."""
+    absent = [i for i in oof["id"] if i not in row_of]
+    if absent:
+        raise KfError(f"{len(absent)} id(s) of {oof_path} are not in the data "
+                      f"(first: {absent[:3]}); retrain the run on the current data")
+    return oof.assign(row=oof["id"].map(row_of))
+
+
+def _summary(method: str, per_image: pd.DataFrame, oof: pd.DataFrame, folds: list[int],
+             skipped: dict, explained: int, seconds: float, per_image_path: str) -> dict:
+    """What run.json keeps under "explain": the localization summary, overall and per fold,
+    how many defects had no box, and the speed."""
+    summary = metrics.summarize(per_image)
+    defects = int((oof["target"] == 1).sum())
+    return {
+        "method": method, **summary,
+        "defect_images": defects, "defect_images_without_box": defects - summary["n"],
+        "skipped_boxes": skipped,
+        "by_fold": [{"fold": k, **_fold_summary(per_image, k)} for k in folds],
+        "images_explained": explained, "seconds": round(seconds, 3),
+        "images_per_s": round(explained / seconds, 2) if seconds > 0 else None,
+        "per_image": per_image_path,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _fold_summary(per_image: pd.DataFrame, k: int) -> dict:

@@ -19,7 +19,7 @@ import pandas as pd
 from kfold import artifacts
 from kfold.errors import KfError
 from kfold.metrics import auc, average_ranks
-from kfold.stack.blenders import create_blender, list_blenders
+from kfold.stack.blenders import Blender, create_blender, list_blenders
 from kfold.stack.cv import check_folds, cross_fit, fold_aucs
 from kfold.stats import AucInterval, PairedDifference, auc_interval, paired_difference
 from kfold.submission import sample_submission, write_submission
@@ -260,39 +260,46 @@ def stack_runs(
     best = X[:, top]
     base = [_score(r, "run", y, X[:, j], folds, best=None if j == top else best)
             for j, r in enumerate(runs)]
-    base_aucs = {s.name: round(s.oof_auc, 6) for s in base}
+    shared = {  # the lineage every stack of this call shares
+        "runs": runs, "base_oof_auc": {s.name: round(s.oof_auc, 6) for s in base},
+        "test_predictions": source,
+        "test_files": [str((ws.full_test_path(r) if use_full else ws.test_path(r))
+                           .relative_to(ws.root)) for r in runs],
+        "folds_fingerprint": fingerprint,
+    }
     run_info = describe_runs(ws, runs)
 
     stacks, written = [], {}
     for blender_name in blenders:
         start = time.perf_counter()
-        blender = create_blender(blender_name)
-        oof = cross_fit(blender, X, y, folds)
-        final = create_blender(blender_name).fit(X, y)
-        test = final.predict_proba(T)
-        learned = final.learned()
-        if "weights" in learned or "coef" in learned:
-            key = "weights" if "weights" in learned else "coef"
-            learned = {**learned, key: dict(zip(runs, learned[key]))}
+        blender, oof, test, learned = _blend(blender_name, X, y, folds, T, runs)
         name = STACK_PREFIX + blender_name
         score = _score(name, "stack", y, oof, folds, best=best, learned=learned)
         if write:
-            written[blender_name] = _write_stack(
-                ws, name, aligned, oof, test_ids, test,
-                lineage={
-                    "kind": "stack", "blender": blender_name, "params": blender.get_params(),
-                    "runs": runs, "base_oof_auc": base_aucs, "test_predictions": source,
-                    "test_files": [str((ws.full_test_path(r) if use_full else ws.test_path(r))
-                                       .relative_to(ws.root)) for r in runs],
-                    "folds_fingerprint": fingerprint, "learned": learned,
-                    "run_info": run_info,
-                },
-                cv_auc=score.oof_auc,
-            )
+            lineage = {"kind": "stack", "blender": blender_name, "params": blender.get_params(),
+                       **shared, "learned": learned, "run_info": run_info}
+            written[blender_name] = _write_stack(ws, name, aligned, oof, test_ids, test,
+                                                 lineage, cv_auc=score.oof_auc)
         stacks.append(dataclasses.replace(score, seconds=time.perf_counter() - start))
 
     scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
     return StackReport(runs, scores, source, fingerprint, notes, written)
+
+
+def _blend(blender_name: str, X: np.ndarray, y: np.ndarray, folds: np.ndarray, T: np.ndarray,
+           runs: list[str]) -> tuple[Blender, np.ndarray, np.ndarray, dict]:
+    """One blender: its out-of-fold predictions (row of fold k from a fit on the other folds),
+    its test predictions from a refit on every row, and what that refit learned (weights or
+    coefficients keyed by run)."""
+    blender = create_blender(blender_name)
+    oof = cross_fit(blender, X, y, folds)
+    final = create_blender(blender_name).fit(X, y)
+    test = final.predict_proba(T)
+    learned = final.learned()
+    if "weights" in learned or "coef" in learned:
+        key = "weights" if "weights" in learned else "coef"
+        learned = {**learned, key: dict(zip(runs, learned[key]))}
+    return blender, oof, test, learned
 
 
 def describe_runs(ws: Workspace, runs: list[str]) -> dict[str, dict]:

@@ -300,8 +300,8 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     `history_<tag>.csv`; return the fold's result.
 
     `extra_callbacks` run first, before the checkpoint sees the epoch's logs (tests use it).
-    One function (~75 lines) on purpose: the callbacks it builds share state through
-    FoldLog and must be wired, restored and run in one order, which reads best in one place.
+    The callbacks share state through FoldLog and are wired, restored and run in one order,
+    here; `_monitors` builds the ones that watch the metric, `_result` reads the outcome.
     """
     check_fold_data(cfg, train_x, train_y, val_x, val_y)
     reporter = reporter or Reporter()
@@ -315,21 +315,7 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
 
     built = fresh_built(cfg)
     model = built.model
-    if validate:
-        ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, monitor=MONITOR, mode="max",
-                                               save_best_only=True)
-        stopper = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max",
-                                                patience=cfg.patience,
-                                                restore_best_weights=False)
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor=MONITOR, mode="max", factor=0.5, patience=max(1, cfg.patience // 2),
-            min_lr=cfg.lr / 100)
-    else:  # a fixed number of epochs on everything: keep the last model
-        ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, save_best_only=False)
-        stopper = None
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor="loss", mode="min", factor=0.5, patience=max(1, cfg.patience // 2),
-            min_lr=cfg.lr / 100)
+    ckpt, stopper, plateau = _monitors(cfg, ckpt_path, validate)
     backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
 
     previous = json.loads(state_path.read_text()) if state_path.exists() else None
@@ -363,6 +349,31 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
         raise KfError(f"{tag}: no checkpoint was written (validation AUC never computed?)")
     _drop_optimizer(ckpt_path)
     atomic.write_csv(run_dir / f"history_{tag}.csv", pd.DataFrame(log.rows))
+    return _result(log, cfg)
+
+
+def _monitors(cfg: TrainConfig, ckpt_path: Path, validate: bool) -> tuple:
+    """(checkpoint, early stopper or None, plateau LR schedule): with validation they watch
+    its AUC and keep the best model; without, a fixed number of epochs on everything keeps
+    the last model and the schedule watches the training loss."""
+    plateau_patience = max(1, cfg.patience // 2)
+    if not validate:
+        ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, save_best_only=False)
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", mode="min", factor=0.5, patience=plateau_patience,
+            min_lr=cfg.lr / 100)
+        return ckpt, None, plateau
+    ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, monitor=MONITOR, mode="max",
+                                           save_best_only=True)
+    stopper = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.patience,
+                                            restore_best_weights=False)
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor=MONITOR, mode="max", factor=0.5, patience=plateau_patience, min_lr=cfg.lr / 100)
+    return ckpt, stopper, plateau
+
+
+def _result(log: FoldLog, cfg: TrainConfig) -> dict:
+    """The fold's result from its log: the best epoch's validation AUC, how it ended."""
     best = log.rows[log.best_epoch] if log.rows and log.best_epoch >= 0 else {}
     return {"best_epoch": log.best_epoch, "epochs_run": len(log.rows),
             "val_auc": float(best.get("auc", float("nan"))),

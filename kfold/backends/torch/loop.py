@@ -115,12 +115,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
     # A resumed fold gets its weights from last.pt: no download, no weights file needed.
     model = build_model(cfg, info, device, "none" if saved is not None else cfg.weights)
-    backbone, head = split_parameters(model)
-    if (cfg.train_mode == "head" or cfg.unfreeze_after is not None) and not backbone:
-        raise KfError(f"{cfg.model} has no separate head to train alone; use --train-mode finetune")
-    groups = [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}]
-    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr,
-                            weight_decay=cfg.weight_decay)
+    opt = _optimizer(cfg, model)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
                             generator=gen)
@@ -168,6 +163,17 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     return {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
             "val_auc": state["best_auc"], "seconds": round(state["seconds"], 2),
             "collapsed": state["collapsed"]}
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.AdamW:
+    """AdamW with the backbone at `backbone_lr` and the head at `lr` (one group when the model
+    has no separate head, which a head-only schedule cannot train)."""
+    backbone, head = split_parameters(model)
+    if (cfg.train_mode == "head" or cfg.unfreeze_after is not None) and not backbone:
+        raise KfError(f"{cfg.model} has no separate head to train alone; use --train-mode finetune")
+    groups = [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr,
+                             weight_decay=cfg.weight_decay)
 
 
 def _restore(saved: dict, device: torch.device, model, opt, sched, gen) -> dict:
