@@ -12,14 +12,13 @@ the ledger's sha always leads to a file holding exactly what Kaggle scored.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kfold import atomic
+from kfold import artifacts, atomic
 from kfold.data.sources import read_listing
 from kfold.errors import KfError
 from kfold.workspace import Workspace
@@ -81,8 +80,13 @@ def write_submission(
 
 
 def read_sidecar(csv_path: str | Path) -> dict | None:
+    """The CSV's sidecar (CV AUC, lineage), None when there is none; a damaged one is a
+    KfError naming it."""
     path = Path(csv_path).with_suffix(".json")
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    return artifacts.read_json(path, "delete it (the submission then has no CV score) or "
+                                     "rewrite it by running the command that wrote the CSV")
 
 
 def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submission") -> None:

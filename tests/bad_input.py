@@ -126,5 +126,6 @@ def check(row: BadInput, ws: Workspace, monkeypatch=None) -> Result:
         monkeypatch.setattr(target, value)
     result = run_kf(args, ws if row.workspace_option else None, env=env or None)
     assert_one_line_error(result, row.expect, row.code)
-    assert changes(before, snapshot(ws.root), row.may_write) == []
+    changed = changes(before, snapshot(ws.root), row.may_write)
+    assert changed == [], changed
     return result

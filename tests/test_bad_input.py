@@ -167,8 +167,27 @@ DECISIONS = [
 ]
 
 
+def _text_weights(ws: Workspace) -> None:
+    (ws.root / "weights.txt").write_text("epoch 3: these are not weights\n")
+
+
+NEW_LEDGER = "submissions/ledger.sqlite*"  # an empty ledger the Kaggle commands create first
+KAGGLE_ENV = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "k3y", "KAGGLE_CONFIG_DIR": "{ws}/kg"}
+
+KAGGLE_AND_MESSAGES = [
+    BadInput("kaggle-endpoint-not-a-url", ["submissions"], "is not an http(s) URL",
+             env={**KAGGLE_ENV, "KF_KAGGLE_ENDPOINT": "notaurl"}, may_write=[NEW_LEDGER]),
+    BadInput("sidecar-json-garbage", ["plan"], f"{RUN}.json is damaged",
+             damage=_garble(f"submissions/{RUN}.json"), may_write=[NEW_LEDGER]),
+    BadInput("ledger-garbage", ["submissions", "--offline"], "ledger.sqlite is damaged",
+             damage=_garble("submissions/ledger.sqlite", b"SQLite format 2\x00" + b"x" * 200)),
+    BadInput("weights-text-file", [*TRAIN, "--weights", "{ws}/weights.txt"],
+             "is not a PyTorch checkpoint", damage=_text_weights),
+]
+
+
 @pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES + BEFORE_ANY_WORK + WORKSPACES
-                         + DAMAGED_FILES + DECISIONS, ids=str)
+                         + DAMAGED_FILES + DECISIONS + KAGGLE_AND_MESSAGES, ids=str)
 def test_bad_input_is_refused_and_changes_nothing(ws, row, monkeypatch):
     check(row, ws, monkeypatch)
 

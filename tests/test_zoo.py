@@ -95,7 +95,7 @@ def test_a_mismatched_weights_file_names_the_keys_that_differ(tmp_path):
     with pytest.raises(KfError, match=r"unexpected key\(s\) \(first: layer9\.weight\)"):
         create_model("resnet10t", image_size=32, weights=str(tmp_path / "other.pt"))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(KfError, match="cannot read weights file"):
+    with pytest.raises(KfError, match="is not a PyTorch checkpoint"):
         create_model("resnet10t", image_size=32, weights=str(tmp_path / "junk.pt"))
     with pytest.raises(KfError, match="no such file"):
         check_config(TrainConfig(model="resnet10t", image_size=32, weights="nope.pth"))

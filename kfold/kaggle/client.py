@@ -24,6 +24,7 @@ import random
 import stat
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -139,8 +140,16 @@ def check_credentials() -> tuple[str, list[str]]:
 
 
 def endpoint() -> str | None:
+    """The Kaggle API address to use instead of kaggle.com ($KF_KAGGLE_ENDPOINT), if any."""
     url = os.environ.get(ENDPOINT_ENV, "").strip().rstrip("/")
-    return url or None
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise KfError(f"{ENDPOINT_ENV}={url!r} is not an http(s) URL; set it to the address "
+                      "`kf sandbox serve` prints (e.g. http://127.0.0.1:8765), or unset it to "
+                      "use kaggle.com")
+    return url
 
 
 # --- the KaggleApi subclass ------------------------------------------------------------------

@@ -144,6 +144,17 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        try:
+            self._open(timeout_s)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise KfError(f"{self.path} is damaged or unreadable ({exc}); move it aside (for "
+                          f"example to {self.path.name}.bad) and run `kf submissions --sync`: "
+                          "a new ledger takes Kaggle's list of your submissions") from None
+
+    def _open(self, timeout_s: float) -> None:
         self.db.row_factory = sqlite3.Row
         self.db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
         mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]

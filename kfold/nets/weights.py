@@ -45,9 +45,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             raw = load_file(str(path))
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- any reader failure is a bad file for the user
-        raise KfError(f"cannot read weights file {path}: {type(exc).__name__}: "
-                      f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    except Exception:  # noqa: BLE001 -- any reader failure is a bad file for the user
+        # torch.load's own errors on a text file ("KeyError: 101") say nothing to a user
+        raise KfError(f"weights file {path} is not a PyTorch checkpoint (.pt, .pth) or a "
+                      f".safetensors file that can be read; use --weights {WEIGHTS_HELP}"
+                      ) from None
     for key in ("state_dict_ema", "state_dict", "model"):
         if isinstance(raw, dict) and isinstance(raw.get(key), dict):
             raw = raw[key]
