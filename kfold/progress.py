@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,12 +33,39 @@ class Task:
             self._progress.update(self._id, advance=n, **({"info": info} if fields else {}))
 
 
+class Board:
+    """A table of jobs updated in place (`kf train --executor ray`: runs x folds, node,
+    epoch, AUC); cells keep their last value. Silent here; RichReporter draws it live."""
+
+    COLUMNS = ("job", "status", "node", "gpu", "epoch", "loss", "auc")
+
+    def __init__(self, rows: list[str]) -> None:
+        self.cells = {row: {"job": row, "status": "queued"} for row in rows}
+
+    def update(self, row: str, **fields) -> None:
+        self.cells[row].update(fields)
+        self.refresh()
+
+    def refresh(self) -> None:
+        pass
+
+    def render(self):
+        from kfold.views import table
+
+        return table("folds", self.COLUMNS,
+                     [[c.get(k) for k in self.COLUMNS] for c in self.cells.values()])
+
+
 class Reporter:
     """Silent reporter: the default for library calls."""
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Task]:
         yield Task()
+
+    @contextmanager
+    def board(self, rows: list[str]) -> Iterator[Board]:
+        yield Board(rows)
 
     def log(self, message: str) -> None:
         pass
@@ -54,5 +82,20 @@ class RichReporter(Reporter):
         with Progress(*columns, console=self.console, transient=False) as progress:
             yield Task(progress, progress.add_task(description, total=total, info=""))
 
+    @contextmanager
+    def board(self, rows: list[str]) -> Iterator[Board]:
+        board = _LiveBoard(rows)
+        with Live(board.render(), console=self.console, refresh_per_second=4) as live:
+            board.live = live
+            yield board
+
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False)
+
+
+class _LiveBoard(Board):
+    live: Live | None = None
+
+    def refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self.render())

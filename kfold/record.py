@@ -66,6 +66,9 @@ class FoldResult(_Flat):
     fn: int
     device: str = "?"
     folds_fingerprint: str = ""
+    # Where it trained (kfold.execute): executor, hostname; on Ray node_id, node_ip,
+    # gpu_ids and attempts (node, start epoch of each try).
+    where: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys
 
 
@@ -85,6 +88,7 @@ class RetrainRecord(_Flat):
     device: str | None
     wall_seconds_last_call: float
     created_utc: str
+    where: dict[str, Any] = field(default_factory=dict)  # as FoldResult.where
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -72,6 +72,24 @@ RUN_NAMES = [
     BadInput("stack-runs-path", ["stack", "--runs", f"{RUN},../oof/{RUN}"], "a name, not a path"),
 ]
 
+EXECUTORS = [
+    BadInput("executor-unknown", [*TRAIN, "--executor", "spark"], "unknown --executor 'spark'"),
+    BadInput("gpus-per-fold-local", [*TRAIN, "--gpus-per-fold", "1"],
+             "--gpus-per-fold only apply with --executor ray"),
+    BadInput("address-local", ["retrain", "--run", RUN, "--address", "auto"],
+             "--address only apply with --executor ray"),
+    BadInput("gpus-per-fold-negative", [*TRAIN, "--executor", "ray", "--gpus-per-fold", "-1"],
+             "--gpus-per-fold must be 0 or more"),
+    BadInput("cpus-per-fold-nan", [*TRAIN, "--executor", "ray", "--cpus-per-fold", "nan"],
+             "--cpus-per-fold must be 0 or more"),
+    BadInput("gpus-per-fold-1.5", [*TRAIN, "--executor", "ray", "--gpus-per-fold", "1.5"],
+             "above 1 must be a whole number"),
+    BadInput("address-malformed", [*TRAIN, "--executor", "ray", "--address", "headnode"],
+             "--address must be HOST:PORT"),
+    BadInput("address-unreachable", [*TRAIN, "--executor", "ray", "--address", "127.0.0.1:9"],
+             "cannot reach a Ray cluster at --address 127.0.0.1:9"),
+    BadInput("grid-file-missing", ["grid", "no-such-grid.toml"], "grid file no-such-grid.toml not found"),
+]
 
 
 
@@ -186,7 +204,7 @@ KAGGLE_AND_MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES + BEFORE_ANY_WORK + WORKSPACES
+@pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES + EXECUTORS + BEFORE_ANY_WORK + WORKSPACES
                          + DAMAGED_FILES + DECISIONS + KAGGLE_AND_MESSAGES, ids=str)
 def test_bad_input_is_refused_and_changes_nothing(ws, row, monkeypatch):
     check(row, ws, monkeypatch)

@@ -35,3 +35,12 @@ def test_cli_runs_a_case_and_prints_its_rows(tmp_path, monkeypatch):
 def test_unknown_case_is_one_clear_line():
     result = CliRunner().invoke(app, ["bench", "--case", "nope"])
     assert result.exit_code == 2 and "unknown bench case" in result.stderr
+
+
+def test_memory_case_measures_both_ways_in_fresh_processes():
+    from kfold.bench import memory
+
+    rows = memory.run(sizes=(300,), device="cpu")
+    assert [r["what"] for r in rows] == list(memory.MODES)
+    assert all(r["images"] == 300 and r["cache_MB"] > 4 and r["peak_RSS_MB"] > r["imports_MB"]
+               for r in rows)

@@ -42,3 +42,14 @@ def test_the_backend_registry_imports_its_framework_only_when_asked():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_executors_need_no_framework_and_local_runs_import_no_ray():
+    """The Ray executor ships folds and files; only the worker's backend imports torch."""
+    code = ("import sys, kfold.execute, kfold.execute.ray_executor, kfold.execute.worker, "
+            "kfold.grid\n"
+            "kfold.execute.make_executor('local')\n"
+            f"print(sorted(m for m in {FRAMEWORKS + ('ray',)!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert out.stdout.strip().splitlines()[-1] == "[]"

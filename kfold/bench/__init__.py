@@ -10,6 +10,8 @@ prints them) beside the function that measures in detail:
 - `shakeup`: the public/private simulation, 2,000 splits x 20 runs x 35,000 rows, vectorised
   vs scikit-learn per split;
 - `explain`: Grad-CAM images/s, alone and with mapping and scoring;
+- `memory`: peak RSS of a fold's epoch from a 2,000 / 8,000 / 32,000-image cache, in RAM
+  and copied (before) vs memory-mapped rows (now), beside the cache size;
 - `keras`: the Keras small CNN on the same cached images (last: TensorFlow in the process
   slows PyTorch down).
 
@@ -27,7 +29,7 @@ from pathlib import Path
 from kfold.data.synth import synthesize
 from kfold.workspace import Workspace
 
-CASES = ("pipeline", "train", "models", "stack", "shakeup", "explain", "keras")
+CASES = ("pipeline", "train", "models", "stack", "shakeup", "explain", "memory", "ray", "keras")
 
 
 def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:

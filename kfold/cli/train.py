@@ -1,7 +1,8 @@
-"""`kf folds`, `kf train`, `kf retrain` and `kf models`."""
+"""`kf folds`, `kf train`, `kf grid`, `kf retrain` and `kf models`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +10,10 @@ import typer
 from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
 from kfold.progress import RichReporter
 
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this process, one fold after another) or ray (folds as Ray tasks over every GPU).")]
+AddressOpt = Annotated[str | None, typer.Option("--address", help="Ray: an existing cluster (HOST:PORT, ray://HOST:PORT or auto); default: start Ray here.")]
+GpusOpt = Annotated[float | None, typer.Option("--gpus-per-fold", help="Ray: GPUs per fold, fractions share one (default: 1 when the cluster has GPUs, else 0).")]
+CpusOpt = Annotated[float | None, typer.Option("--cpus-per-fold", help="Ray: CPUs per fold (default: 1).")]
 FoldsOpt = Annotated[int | None, typer.Option("--folds", "-k", help="Number of folds (default: kfold.toml).")]
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: kfold.toml).")]
 
@@ -60,12 +65,18 @@ def train(
     skip_bad: Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")] = False,
     note: Annotated[str, typer.Option(help="Free text stored in run.json, shown by `kf runs`.")] = "",
     tag: Annotated[list[str] | None, typer.Option(help="A label stored in run.json (repeatable).")] = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_fold: GpusOpt = None,
+    cpus_per_fold: CpusOpt = None,
 ) -> None:
     """Train stratified k-fold CNNs; save OOF/test predictions, run.json and a submission."""
-    from kfold.runs import render_run
+    from kfold.execute import make_executor
     from kfold.train.config import TrainConfig
     from kfold.train.run import train_run
 
+    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
+                       cpus_per_fold=cpus_per_fold)
     ws = open_workspace(workspace)
     cfg = TrainConfig.for_workspace(
         ws, model=model, backend=backend, n_folds=n_folds, seed=seed, image_size=image_size,
@@ -77,7 +88,13 @@ def train(
         collapse_epochs=collapse_epochs, device=device,
     )
     meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad, note=note, tags=tag or (),
-                     reporter=RichReporter(console))
+                     reporter=RichReporter(console), executor=ex)
+    _print_run(meta)
+
+
+def _print_run(meta) -> None:
+    from kfold.runs import render_run
+
     console.print(render_run(meta))
     collapsed = [r.fold for r in meta.folds if r.collapsed]
     if collapsed:
@@ -85,16 +102,44 @@ def train(
     console.print(f"submission: {meta.submission}")
 
 
+def grid(
+    file: Annotated[Path, typer.Argument(help="TOML file: [defaults] and [[run]] entries with kf train's options (docs/scale-out.md).")],
+    workspace: WorkspaceOpt = None,
+    skip_bad: Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_fold: GpusOpt = None,
+    cpus_per_fold: CpusOpt = None,
+) -> None:
+    """Train many runs (kf train's options per run); finished runs are skipped."""
+    from kfold.execute import make_executor
+    from kfold.grid import read_grid, run_grid
+
+    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
+                       cpus_per_fold=cpus_per_fold)
+    ws = open_workspace(workspace)
+    for meta in run_grid(ws, read_grid(file, ws), executor=ex, skip_bad=skip_bad,
+                         reporter=RichReporter(console)):
+        _print_run(meta)
+
+
 def retrain(
     run: RunOpt,
     workspace: WorkspaceOpt = None,
     device: Annotated[str | None, typer.Option(help="Override the run's device: auto, cpu, cuda...")] = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_fold: GpusOpt = None,
+    cpus_per_fold: CpusOpt = None,
 ) -> None:
     """Train a finished run's model and config on 100% of the training data; predict test."""
+    from kfold.execute import make_executor
     from kfold.train.retrain import retrain_run
 
+    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
+                       cpus_per_fold=cpus_per_fold)
     ws = open_workspace(workspace)
-    meta = retrain_run(ws, run, RichReporter(console), device=device)
+    meta = retrain_run(ws, run, RichReporter(console), device=device, executor=ex)
     info = meta.retrain
     console.print(f"{run}: retrained on {info.n_train} images for {info.epochs} epoch(s) "
                   f"({info.epochs_rule})")

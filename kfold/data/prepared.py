@@ -61,3 +61,32 @@ def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = Fals
 def _first_skipped(skipped: dict[str, str]) -> str:
     path, why = next(iter(skipped.items()))
     return f"{path}: {why}"
+
+
+
+class Rows:
+    """Rows `index` of `base` (a memory-mapped cache) without copying them: a fold's images.
+
+    Batches read their rows when they need them (`take`), so a fold costs no memory beyond
+    the pages read; `np.asarray(rows)` copies them out for code that wants an array.
+    """
+
+    def __init__(self, base: np.ndarray, index: np.ndarray) -> None:
+        self.base, self.index = base, np.asarray(index, dtype=np.int64)
+        self.dtype = base.dtype
+        self.shape = (len(self.index), *base.shape[1:])
+        self.nbytes = int(np.prod(self.shape)) * base.itemsize
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """Rows `idx` of the fold (positions in it), read in one gather."""
+        return self.base[self.index[np.asarray(idx)]]
+
+    def __getitem__(self, idx) -> np.ndarray:
+        return self.base[self.index[idx]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.base[self.index]
+        return out if dtype is None else out.astype(dtype)

@@ -23,16 +23,17 @@ from datetime import datetime, timezone
 import numpy as np
 
 from kfold import artifacts, locks
-from kfold.backends import FoldData, get_backend
+from kfold.backends import get_backend
 from kfold.data.prepared import prepare
 from kfold.errors import KfError
+from kfold.execute import Arrays, Executor, FoldJob, LocalExecutor
 from kfold.progress import Reporter
 from kfold.record import FoldResult, RetrainRecord, RunRecord
 from kfold.runfiles import FULL_TAG
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
 from kfold.train.run import remove_stray_files
-from kfold.train.tag import train_or_skip
+from kfold.train.tag import TagOutput, finished_tag, record_tag
 from kfold.workspace import Workspace
 
 EPOCHS_RULE = ("round(mean(best_epoch + 1)) over the folds that did not collapse (halves up), "
@@ -50,39 +51,47 @@ def retrain_epochs(folds: list[FoldResult]) -> int:
 
 
 def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
-                device: str | None = None) -> RunRecord:
-    """Retrain run `name` on all training images; return the updated run record."""
+                device: str | None = None, executor: Executor | None = None) -> RunRecord:
+    """Retrain run `name` on all training images (one job of `executor`, in this process
+    by default); return the updated run record."""
     meta = _finished_run(ws, name)
     cfg = TrainConfig.from_dict(meta.config)
     epochs = retrain_epochs(meta.folds)
     full_cfg = dataclasses.replace(cfg, epochs=epochs, **({"device": device} if device else {}))
     backend = get_backend(cfg.backend)
     backend.check_config(full_cfg)
-    started = time.perf_counter()
-    files = ws.run_files(name)
-
-    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=bool(meta.skipped_images),
-                   reporter=reporter)
-    if meta.data_fingerprint and data.dataset.fingerprint != meta.data_fingerprint:
-        raise KfError(f"the training data changed since run {name!r} was trained "
-                      f"({meta.data_fingerprint} then, {data.dataset.fingerprint} now); "
-                      "retrain the folds first: kf train ... --force")
-    with locks.hold(files.lock, f"run {name!r}", reporter):
-        remove_stray_files(ws, name, reporter)
-        return _retrain(ws, name, meta, epochs, full_cfg, backend, data, reporter, started)
+    with (executor or LocalExecutor()).open(reporter) as ex:
+        started = time.perf_counter()
+        files = ws.run_files(name)
+        data = prepare(ws, cfg.preprocess, cfg.image_size,
+                       skip_bad=bool(meta.skipped_images), reporter=reporter)
+        if meta.data_fingerprint and data.dataset.fingerprint != meta.data_fingerprint:
+            raise KfError(f"the training data changed since run {name!r} was trained "
+                          f"({meta.data_fingerprint} then, {data.dataset.fingerprint} now); "
+                          "retrain the folds first: kf train ... --force")
+        with locks.hold(files.lock, f"run {name!r}", reporter):
+            remove_stray_files(ws, name, reporter)
+            return _retrain(ws, name, meta, epochs, full_cfg, ex, data, reporter, started)
 
 
 def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: TrainConfig,
-             backend, data, reporter: Reporter, started: float) -> RunRecord:
+             ex: Executor, data, reporter: Reporter, started: float) -> RunRecord:
     """Train (or read back) the `full` tag and write its predictions and submission."""
     files = ws.run_files(name)
+    backend = get_backend(full_cfg.backend)
     usable = data.usable
-    fold_data = FoldData(data.train.images[usable], data.train_targets[usable])
-    if not files.result(FULL_TAG).exists():
+    out = finished_tag(files, FULL_TAG, reporter,
+                       skip_note="retrain already finished; rewriting its artifacts")
+    if out is None:
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
-    out = train_or_skip(backend, full_cfg, fold_data, data.test.images, files, FULL_TAG,
-                        reporter, val_ids=None, test_ids=data.test.ids, extra={},
-                        skip_note="retrain already finished; rewriting its artifacts")
+        done: list[TagOutput] = []
+        ex.run([FoldJob(name, FULL_TAG, full_cfg, "data", np.flatnonzero(usable))],
+               {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
+               {name: files.dir},
+               lambda job, outcome: done.append(record_tag(
+                   full_cfg, files, FULL_TAG, outcome, val_y=None, val_ids=None,
+                   test_ids=data.test.ids, extra={})), reporter)
+        out = done[0]
     result, test_pred = out.result, out.preds["test_pred"]
 
     test = data.test_predictions(test_pred)
@@ -98,6 +107,7 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
         checkpoint=backend.checkpoint_files(FULL_TAG)[0],
         test_predictions=ws.full_test_path(name).name, submission=str(submission),
         cv_auc=meta.oof_auc, seconds=result.get("seconds"), device=result.get("device"),
+        where=result.get("where", {}),
         wall_seconds_last_call=round(time.perf_counter() - started, 2),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     ))

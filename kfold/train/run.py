@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from kfold import __version__, artifacts, atomic, locks, tracking
-from kfold.backends import FoldData, get_backend
+from kfold.backends import get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.sources import discover
 from kfold.errors import KfError
+from kfold.execute import Arrays, Executor, FoldJob, FoldOutcome, LocalExecutor
 from kfold.folds import plan_folds
 from kfold.metrics import auc
 from kfold.plots import plot_training_curves
@@ -31,7 +32,7 @@ from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
 from kfold.submission import write_submission
 from kfold.train.config import TrainConfig
-from kfold.train.tag import train_or_skip
+from kfold.train.tag import finished_tag, record_tag
 from kfold.workspace import Workspace, check_new_run_name
 
 
@@ -42,7 +43,7 @@ def default_run_name(cfg: TrainConfig) -> str:
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
               skip_bad: bool = False, note: str = "", tags: Sequence[str] = (),
-              reporter: Reporter = Reporter()) -> RunRecord:
+              reporter: Reporter = Reporter(), executor: Executor | None = None) -> RunRecord:
     """Train (or finish) run `name` with `cfg`; return its run record. `note` and `tags`
     label the experiment (they are not config: they never block a resume); the workspace
     repository's git commit is recorded with them.
@@ -60,23 +61,32 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
     files = ws.run_files(name)
     if not force:
         check_same_config(files, cfg)
-    started = time.perf_counter()
-    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
-    with locks.hold(files.lock, f"run {name!r}", reporter):
-        if new_split:
-            atomic.write_csv(ws.folds_path, folds)
-        claim_run_dir(ws, files, cfg, force, reporter)
-        results = _train_folds(backend, cfg, data, folds, files, reporter)
-        record = finish_run(ws, name, cfg, data, folds, results, time.perf_counter() - started,
-                            labels)
+    # The executor joins its cluster and checks its resources before anything is written.
+    with (executor or LocalExecutor()).open(reporter) as ex:
+        started = time.perf_counter()
+        data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
+        with locks.hold(files.lock, f"run {name!r}", reporter):
+            if new_split:
+                atomic.write_csv(ws.folds_path, folds)
+            created = force or not files.dir.exists()
+            claim_run_dir(ws, files, cfg, force, reporter)
+            try:
+                results = _train_folds(ex, cfg, data, folds, files, reporter)
+            except BaseException:
+                _discard_if_untouched(files, created)
+                raise
+            record = finish_run(ws, name, cfg, data, folds, results,
+                                time.perf_counter() - started, labels)
     if tracker is not None:
         tracker.log_run(ws, name)
     return record
 
 
-def _train_folds(backend, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
+def _train_folds(ex: Executor, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
                  files: RunFiles, reporter: Reporter) -> list[dict]:
-    """Every fold trained, or read back when an earlier call finished it on this split."""
+    """Every fold read back when an earlier call finished it on this split, the others one
+    job each of one executor call (on Ray they train together), recorded here as each
+    finishes."""
     fold_of = folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
     fingerprint = artifacts.folds_fingerprint(folds)
     usable = data.usable
@@ -86,22 +96,37 @@ def _train_folds(backend, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
             raise KfError(f"run {files.name!r} was trained on another fold split than "
                           "folds.csv; pass --force to retrain it on the current folds")
 
-    results = []
+    results: dict[int, dict] = {}
+    jobs = []
     for k in range(cfg.n_folds):
+        out = finished_tag(files, fold_tag(k), reporter, accept=same_split,
+                           skip_note="already trained, skipping (use --force to retrain)")
+        if out is not None:
+            results[k] = out.result
+            continue
         in_fold = fold_of == k
-        tr, va = ~in_fold & usable, in_fold & usable
-        fold_data = FoldData(data.train.images[tr], data.train_targets[tr],
-                             data.train.images[va], data.train_targets[va])
-        out = train_or_skip(backend, cfg, fold_data, data.test.images, files, fold_tag(k),
-                            reporter, val_ids=data.train.ids[va], test_ids=data.test.ids,
-                            extra={"fold": k, "folds_fingerprint": fingerprint},
-                            skip_note="already trained, skipping (use --force to retrain)",
-                            accept=same_split)
-        if out.trained:
-            reporter.log(f"fold {k}: best epoch {out.result['best_epoch']}, "
-                         f"val AUC {out.result['auc']:.4f}")
-        results.append(out.result)
-    return results
+        jobs.append(FoldJob(files.name, fold_tag(k), cfg, "data",
+                            np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
+
+    def record(job: FoldJob, outcome: FoldOutcome) -> None:
+        k, val = int(job.tag.removeprefix("fold")), job.val_rows
+        out = record_tag(cfg, files, job.tag, outcome, val_y=data.train_targets[val],
+                         val_ids=data.train.ids[val], test_ids=data.test.ids,
+                         extra={"fold": k, "folds_fingerprint": fingerprint})
+        reporter.log(f"fold {k}: best epoch {out.result['best_epoch']}, "
+                     f"val AUC {out.result['auc']:.4f}")
+        results[k] = out.result
+
+    ex.run(jobs, {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
+           {files.name: files.dir}, record, reporter)
+    return [results[k] for k in range(cfg.n_folds)]
+
+
+def _discard_if_untouched(files: RunFiles, created: bool) -> None:
+    """A run folder this call made that holds only its config goes again on failure."""
+    if created and files.dir.exists() and \
+            {p.name for p in files.dir.iterdir()} <= {files.config.name}:
+        shutil.rmtree(files.dir)
 
 
 def check_same_config(files: RunFiles, cfg: TrainConfig) -> None:

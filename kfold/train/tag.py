@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kfold import atomic
-from kfold.backends import Backend, FoldData
+from kfold.backends import get_backend
+from kfold.execute import FoldOutcome
 from kfold.metrics import binary_metrics
 from kfold.progress import Reporter
 from kfold.runfiles import RunFiles
@@ -31,30 +32,34 @@ class TagOutput:
     trained: bool  # False when the tag had finished before this call
 
 
-def train_or_skip(backend: Backend, cfg: TrainConfig, data: FoldData, test_x: np.ndarray,
-                  files: RunFiles, tag: str, reporter: Reporter, *, val_ids: np.ndarray | None,
-                  test_ids: np.ndarray, extra: dict, skip_note: str,
-                  accept: Callable[[dict], None] = lambda result: None) -> TagOutput:
-    """The tag's output: read back when it finished before (`accept` may refuse the old
-    result with a KfError; `skip_note` is logged), else trained now. `extra` keys go into
-    the result."""
+def finished_tag(files: RunFiles, tag: str, reporter: Reporter, *, skip_note: str,
+                 accept: Callable[[dict], None] = lambda result: None) -> TagOutput | None:
+    """The tag's output when an earlier call finished it (`accept` may refuse the old result
+    with a KfError; `skip_note` is logged), else None: an executor trains it."""
     finished = _read_finished(files, tag, reporter)
-    if finished is not None:
-        result, preds = finished
-        accept(result)
-        reporter.log(f"{tag}: {skip_note}")
-        return TagOutput(result, preds, trained=False)
-    result, val_pred, test_pred = backend.train_fold(cfg, data, test_x, files.dir, tag,
-                                                     reporter)
-    preds = {"test_ids": np.asarray(test_ids), "test_pred": test_pred}
-    if val_pred is not None:
-        result = result | binary_metrics(data.val_y, val_pred)
-        preds |= {"val_ids": np.asarray(val_ids), "val_pred": val_pred}
-    result = extra | result
+    if finished is None:
+        return None
+    result, preds = finished
+    accept(result)
+    reporter.log(f"{tag}: {skip_note}")
+    return TagOutput(result, preds, trained=False)
+
+
+def record_tag(cfg: TrainConfig, files: RunFiles, tag: str, outcome: FoldOutcome, *,
+               val_y: np.ndarray | None, val_ids: np.ndarray | None, test_ids: np.ndarray,
+               extra: dict) -> TagOutput:
+    """Write a trained tag's predictions, then its result (`extra` keys and where it ran
+    added), then drop its resume state; only the calling process writes."""
+    preds = {"test_ids": np.asarray(test_ids), "test_pred": outcome.test_pred}
+    result = outcome.result
+    if outcome.val_pred is not None:
+        result = result | binary_metrics(val_y, outcome.val_pred)
+        preds |= {"val_ids": np.asarray(val_ids), "val_pred": outcome.val_pred}
+    result = extra | result | {"where": outcome.where}
     with atomic.atomic_path(files.preds(tag)) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **preds)
     atomic.write_json(files.result(tag), result)
-    backend.cleanup(files.dir, tag)
+    get_backend(cfg.backend).cleanup(files.dir, tag)
     return TagOutput(result, preds, trained=True)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from kfold.backends.rules import AUGMENT_FLIPS, View
+from kfold.data.prepared import Rows
 
 
 class DeviceBatches:
@@ -21,7 +22,7 @@ class DeviceBatches:
 
     def __init__(
         self,
-        images: np.ndarray | torch.Tensor,
+        images: np.ndarray | Rows | torch.Tensor,
         targets: np.ndarray | None,
         *,
         batch_size: int,
@@ -34,9 +35,7 @@ class DeviceBatches:
         channels_last: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        with warnings.catch_warnings():  # a read-only memory-mapped cache: never written
-            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-            self.images = torch.as_tensor(images, device=device)  # uint8, stays uint8
+        self.images = to_device(images, device)  # uint8, stays uint8
         n = len(self.images)
         self.targets = torch.zeros(n, device=device) if targets is None else \
             torch.tensor(np.asarray(targets, dtype=np.float32), device=device)
@@ -60,9 +59,12 @@ class DeviceBatches:
                  if self.shuffle else torch.arange(n, device=self.device))
         # Training drops a last partial batch (a batch of one breaks batch-norm).
         stop = n - n % self.batch_size if self.shuffle and n > self.batch_size else n
+        host_rows = isinstance(self.images, Rows)
         for start in range(0, stop, self.batch_size):
             idx = order[start:start + self.batch_size]
-            yield self.prepare(self.images[idx]), self.targets[idx]
+            raw = (torch.from_numpy(self.images.take(idx.cpu().numpy())).to(self.device)
+                   if host_rows else self.images[idx])
+            yield self.prepare(raw), self.targets[idx]
 
     def prepare(self, raw: torch.Tensor) -> torch.Tensor:
         x = raw.unsqueeze(1).float()
@@ -70,6 +72,31 @@ class DeviceBatches:
             x = augment_batch(x, self.augment, self.generator)
         x = x.expand(-1, self.in_chans, -1, -1) * self.scale + self.shift
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def to_device(images: np.ndarray | Rows | torch.Tensor,
+              device: torch.device) -> torch.Tensor | Rows:
+    """Images where batches are cut from: on the CPU, the arrays themselves (a memory-mapped
+    cache or a fold's rows of it, never copied); on a GPU, one copy on the device, made in
+    chunks, when it fits in half the free memory, else the rows, gathered batch by batch."""
+    if isinstance(images, Rows):
+        if device.type == "cpu" or images.nbytes > _free_device_bytes(device) // 2:
+            return images
+        out = torch.empty(images.shape, dtype=torch.uint8, device=device)
+        for start in range(0, len(images), _CHUNK):
+            part = np.arange(start, min(len(images), start + _CHUNK))
+            out[start:start + len(part)] = torch.from_numpy(images.take(part)).to(device)
+        return out
+    with warnings.catch_warnings():  # a read-only memory-mapped cache: never written
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.as_tensor(images, device=device)
+
+
+_CHUNK = 1024
+
+
+def _free_device_bytes(device: torch.device) -> int:
+    return torch.cuda.mem_get_info(device)[0]
 
 
 def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:

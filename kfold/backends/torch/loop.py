@@ -28,7 +28,7 @@ from torch import nn
 from kfold import atomic
 from kfold.backends import FoldData, FoldOutput
 from kfold.backends.rules import TTA_VIEWS, collapse_reason, collapse_step
-from kfold.backends.torch.loader import DeviceBatches, apply_view
+from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
 from kfold.errors import KfError
 from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
@@ -130,7 +130,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
 
     validate = data.val_x is not None
     # Moved to the device once per fold, not once per epoch's validation.
-    val_x = torch.as_tensor(data.val_x, device=device) if validate else None
+    val_x = to_device(data.val_x, device) if validate else None
     with reporter.task(f"{tag}", cfg.epochs) as bar:
         bar.advance(state["epoch"])
         while (state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience

@@ -1,0 +1,134 @@
+"""Where folds train: in this process one after another (`local`, the default, no Ray
+import), or as Ray tasks spread over the GPUs of a machine or a cluster (`ray`).
+
+The orchestration (kfold.train.run, kfold.train.retrain, kfold.grid) turns runs into
+`FoldJob`s, one per (run, fold) or one per retrain, and hands them with the arrays they
+index to an `Executor`. The executor trains every job through the run's backend
+(`train_job`, the same code whichever executor calls it) and passes each finished job's
+outcome to `on_done` in the calling process, which alone writes the run's files.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kfold.backends import FoldData, get_backend
+from kfold.data.prepared import Rows
+from kfold.errors import KfError
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """What a set of jobs indexes: decoded training and test images (uint8, memory-mapped
+    when they come from the cache) and the training targets."""
+
+    train: np.ndarray
+    targets: np.ndarray
+    test: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.train.nbytes + self.targets.nbytes + self.test.nbytes)
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One model to train: fold `tag` of run `run`, on rows of the arrays named `arrays`
+    (`val_rows` None: train on everything, as a retrain does)."""
+
+    run: str
+    tag: str
+    cfg: TrainConfig
+    arrays: str
+    train_rows: np.ndarray
+    val_rows: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        return f"run {self.run!r} {self.tag}"
+
+
+@dataclass
+class FoldOutcome:
+    """What a finished job hands back: the backend's result (plus where it ran), the
+    validation predictions (None without validation) and the test predictions."""
+
+    result: dict
+    val_pred: np.ndarray | None
+    test_pred: np.ndarray
+    where: dict = field(default_factory=dict)
+
+
+OnDone = Callable[[FoldJob, FoldOutcome], None]
+
+
+class Executor(Protocol):
+    def open(self, reporter: Reporter) -> AbstractContextManager[Executor]:
+        """Get ready (join or start a cluster, check its resources): a KfError here comes
+        before anything is decoded or written. `run` is called inside."""
+
+    def run(self, jobs: list[FoldJob], arrays: dict[str, Arrays], run_dirs: dict[str, Path],
+            on_done: OnDone, reporter: Reporter) -> None:
+        """Train every job; call `on_done` here, once per finished job, as each finishes."""
+
+
+def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
+    """The job's images as rows of the arrays, not copies (a fold of a memory-mapped cache
+    costs only the pages its batches read)."""
+    val = job.val_rows
+    return FoldData(Rows(arrays.train, job.train_rows), arrays.targets[job.train_rows],
+                    None if val is None else Rows(arrays.train, val),
+                    None if val is None else arrays.targets[val])
+
+
+def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter) -> FoldOutcome:
+    """Train one job in this process through its backend, with `run_dir` holding the
+    fold's files (its resume state, if any, and what the backend writes)."""
+    backend = get_backend(job.cfg.backend)
+    out = backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir, job.tag,
+                             reporter)
+    return FoldOutcome(out.result, out.val_pred, out.test_pred)
+
+
+class LocalExecutor:
+    """Every job in this process, one after another: the default."""
+
+    @contextmanager
+    def open(self, reporter: Reporter) -> Iterator[LocalExecutor]:
+        yield self
+
+    def run(self, jobs: list[FoldJob], arrays: dict[str, Arrays], run_dirs: dict[str, Path],
+            on_done: OnDone, reporter: Reporter) -> None:
+        where = {"executor": "local", "hostname": socket.gethostname()}
+        for job in jobs:
+            outcome = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter)
+            outcome.where = dict(where)
+            on_done(job, outcome)
+
+
+def make_executor(name: str = "local", *, address: str | None = None,
+                  gpus_per_fold: float | None = None,
+                  cpus_per_fold: float | None = None) -> Executor:
+    """The executor `kf train --executor NAME` asks for; Ray options need `ray`."""
+    if name not in EXECUTORS:
+        raise KfError(f"unknown --executor {name!r}; choose local or ray")
+    if name == "local":
+        given = [opt for opt, value in (("--address", address), ("--gpus-per-fold", gpus_per_fold),
+                                        ("--cpus-per-fold", cpus_per_fold)) if value is not None]
+        if given:
+            raise KfError(f"{', '.join(given)} only apply with --executor ray")
+        return LocalExecutor()
+    from kfold.execute.ray_executor import RayExecutor
+
+    return RayExecutor(address=address, gpus_per_fold=gpus_per_fold, cpus_per_fold=cpus_per_fold)

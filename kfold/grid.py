@@ -1,0 +1,147 @@
+"""`kf grid FILE.toml`: many runs trained together, every fold of every run one job, so
+that with `--executor ray` they spread over all the GPUs at once.
+
+The file lists runs; each takes the options `kf train` takes (dashes or underscores), and
+a `[defaults]` table holds what they share:
+
+    [defaults]
+    epochs = 10
+    image-size = 64
+
+    [[run]]
+    name = "cnn-seed1"
+    model = "simple-cnn"
+    seed = 1
+
+    [[run]]
+    name = "resnet18-crop"
+    model = "resnet18"
+    crop = 20
+
+A run without `name` gets kf train's default (<model>-<size>px). Runs already finished are
+skipped; unfinished ones resume, as with `kf train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+from kfold import artifacts
+from kfold.errors import KfError
+from kfold.execute import Executor
+from kfold.progress import Reporter
+from kfold.train.config import TrainConfig
+from kfold.workspace import Workspace, check_new_run_name
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+ALIASES = {"folds": "n_folds"}  # kf train's --folds
+EXTRA = ("name",)
+
+
+@dataclass(frozen=True)
+class GridRun:
+    name: str
+    cfg: TrainConfig
+
+
+def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
+    """The runs of a grid file, each config complete (workspace defaults filled in)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise KfError(f"grid file {path} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KfError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"defaults", "run"})
+    if unknown:
+        raise KfError(f"{path}: unknown table(s) {unknown}; a grid file has [defaults] and "
+                      "[[run]] entries")
+    defaults, entries = data.get("defaults", {}), data.get("run", [])
+    if not isinstance(defaults, dict) or not isinstance(entries, list) or not entries:
+        raise KfError(f"{path}: no runs; add [[run]] entries (see kf grid --help)")
+    runs: list[GridRun] = []
+    for i, entry in enumerate(entries, 1):
+        label = f"{path.name}: run #{i}" + (f" {entry['name']!r}" if "name" in entry else "")
+        options = {**_normalise(defaults, f"{path.name}: [defaults]"),
+                   **_normalise(entry, label)}
+        name = options.pop("name", None)
+        try:
+            cfg = TrainConfig.for_workspace(ws, **options)
+        except KfError as exc:
+            raise KfError(f"{label}: {exc}") from None
+        from kfold.train.run import default_run_name
+
+        name = name or default_run_name(cfg)
+        try:
+            check_new_run_name(name)
+        except KfError as exc:
+            raise KfError(f"{label}: {exc}") from None
+        same = [j for j, r in enumerate(runs, 1) if r.name == name]
+        if same:
+            raise KfError(f"{label}: duplicate run name {name!r} (run #{same[0]} has it too); "
+                          "give each run its own name")
+        runs.append(GridRun(name, cfg))
+    return runs
+
+
+def _normalise(options: dict, label: str) -> dict:
+    """Option names as TrainConfig spells them; unknown names and wrong types refused."""
+    out = {}
+    for key, value in options.items():
+        name = ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name not in FIELDS and name not in EXTRA:
+            known = ", ".join(sorted(k.replace("_", "-") for k in [*FIELDS, *ALIASES, *EXTRA]
+                                     if k != "n_folds"))
+            raise KfError(f"{label}: unknown option {key!r}; known: {known}")
+        _check_type(name, value, label)
+        out[name] = value
+    return out
+
+
+def _check_type(name: str, value, label: str) -> None:
+    kind = "str" if name == "name" else str(FIELDS[name].type)
+    wanted = [t for t, word in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
+              if word in kind]
+    ok = any(isinstance(value, t) and not (t is not bool and isinstance(value, bool))
+             for t in wanted) or (float in wanted and isinstance(value, int)
+                                  and not isinstance(value, bool))
+    if not ok:
+        words = " or ".join(t.__name__ for t in wanted)
+        raise KfError(f"{label}: option {name.replace('_', '-')!r} must be {words}, "
+                      f"got {value!r}")
+
+
+def run_grid(ws: Workspace, runs: list[GridRun], *, executor: Executor | None = None,
+             skip_bad: bool = False, reporter: Reporter = Reporter()) -> list[dict]:
+    """Train the grid's unfinished runs, one after another, each run's folds together in one
+    executor call; finished runs are read back, not retrained. Returns every run's record,
+    in file order."""
+    from kfold.train.run import train_run
+
+    metas, todo = {}, []
+    for run in runs:
+        if is_finished(ws, run):
+            reporter.log(f"{run.name}: already finished, skipping")
+            metas[run.name] = artifacts.read_run(ws, run.name)
+        else:
+            todo.append(run)
+    for run in todo:
+        metas[run.name] = train_run(ws, run.cfg, run.name, skip_bad=skip_bad,
+                                    reporter=reporter, executor=executor)
+    return [metas[r.name] for r in runs]
+
+
+def is_finished(ws: Workspace, run: GridRun) -> bool:
+    """run.json written, with the same settings and every fold in."""
+    files = ws.run_files(run.name)
+    if not (files.record.exists() and files.config.exists()):
+        return False
+    old = TrainConfig.from_dict(json.loads(files.config.read_text()))
+    return (old.comparable() == run.cfg.comparable()
+            and all(files.result(f"fold{k}").exists() for k in range(run.cfg.n_folds)))
