@@ -89,7 +89,7 @@ def test_folds_spread_over_both_workers_with_a_local_runs_predictions(cluster, r
 def test_grid_runs_every_fold_together_and_skips_finished_runs(cluster, ray_ws, tmp_path):
     grid = tmp_path / "grid.toml"
     grid.write_text('[defaults]\nepochs = 1\nbatch-size = 16\ndevice = "cpu"\n'
-                    '[[run]]\nname = "s1"\nseed = 1\n[[run]]\nname = "s2"\nseed = 2\n')
+                    '[[run]]\nname = "s1"\nlr = 0.001\n[[run]]\nname = "s2"\nlr = 0.002\n')
     runs = read_grid(grid, ray_ws)
     metas = run_grid(ray_ws, runs, executor=make_executor("ray", gpus_per_fold=0.5))
     assert [m.name for m in metas] == ["s1", "s2"]
