@@ -79,7 +79,7 @@ def test_retrain_a_keras_run(ws):
 def test_explain_a_keras_run(ws):
     kf(ws, "explain", "--run", "keras-cnn", "--n", "4")
     meta = artifacts.read_run(ws, "keras-cnn")
-    assert "explain" in meta
+    assert meta.explain and meta.explain["method"] == "gradcam"
     assert list((ws.run_dir("keras-cnn") / "explain").glob("*.png"))
 
 

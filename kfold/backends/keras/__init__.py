@@ -54,7 +54,10 @@ class KerasBackend:
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter | None = None) -> FoldOutput:
-        return fold.train_fold(cfg, data, test_x, run_dir, tag, reporter)
+        # Keras feeds whole arrays to tf.data: a fold's memory-mapped rows are read out once.
+        data = FoldData(*(None if a is None else np.asarray(a) for a in
+                          (data.train_x, data.train_y, data.val_x, data.val_y)))
+        return fold.train_fold(cfg, data, np.asarray(test_x), run_dir, tag, reporter)
 
     def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,
                 images: np.ndarray) -> np.ndarray:
