@@ -79,7 +79,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1500, n_test:
     from kfold.explain.render import render_explain
     from kfold.explain.run import explain_run
 
-    best = runs_summary(ws)[0]["run"]
+    best = report.best_run.name  # a trained run (stacks now list among the runs too)
     explained = explain_run(ws, best, n=16, reporter=reporter)
     console.print(render_explain(explained.metrics, best))
     console.print(f"overlay grid: {explained.grid}")
