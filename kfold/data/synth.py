@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -284,7 +285,7 @@ class _Window:
         return full[self.rows, self.cols]
 
 
-class DefectKind:
+class DefectKind(ABC):
     """One kind of defect: `sample` draws its parameters, `paint` applies them to pixels.
 
     `sample` returns the canonical extent (bounding every pixel `paint` changes) and the
@@ -294,11 +295,11 @@ class DefectKind:
     name: ClassVar[str]
     weight: ClassVar[float]  # share of defect images of this kind (before normalising)
 
-    def sample(self, rng: np.random.Generator, draw: _Draw) -> tuple[Extent, dict]:
-        raise NotImplementedError
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, draw: _Draw) -> tuple[Extent, dict]: ...
 
-    def paint(self, win: _Window, params: dict) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def paint(self, win: _Window, params: dict) -> None: ...
 
 
 class Scratch(DefectKind):
@@ -411,8 +412,8 @@ class _LeadDefect(DefectKind):
         new = self._moved(win, lead, params, old)
         win.pixels[...] += (new - old) * (1 - win.body)  # leads pass under the body
 
-    def _moved(self, win: _Window, lead: Lead, params: dict, old: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def _moved(self, win: _Window, lead: Lead, params: dict, old: np.ndarray) -> np.ndarray: ...
 
 
 class MissingLead(_LeadDefect):
