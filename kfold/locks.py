@@ -59,8 +59,11 @@ def _owner(path: Path) -> tuple[int, str] | None:
 
 def _alive(pid: int, host: str) -> bool:
     """Whether the owner may still run: always on another host (its pid means nothing here)."""
-    if host != socket.gethostname():
-        return True
+    return host != socket.gethostname() or pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this machine still runs (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from kfold.errors import KfError
+from kfold.locks import pid_alive
 
 MIGRATIONS: list[str] = [
     # 1: the three tables
@@ -127,16 +128,6 @@ class Reservation:
     left_after: int = 0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Ledger:
     """One connection to the ledger; cheap to open, safe to share between processes."""
 
@@ -224,7 +215,7 @@ class Ledger:
         dead = []
         for row in db.execute("SELECT * FROM submissions WHERE status='reserved'").fetchall():
             if row["host"] == host:
-                if row["pid"] is None or not _pid_alive(row["pid"]):
+                if row["pid"] is None or not pid_alive(row["pid"]):
                     dead.append(row)
             elif utcnow() - datetime.fromisoformat(row["utc"]) > _OTHER_HOST_TTL:
                 dead.append(row)
