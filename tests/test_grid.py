@@ -1,9 +1,15 @@
-"""kf grid's file: runs with kf train's options, defaults shared, mistakes named by entry."""
+"""kf grid: runs with kf train's options, defaults shared, mistakes named by entry, every
+fold of every run trained in one executor call."""
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
+from kfold import artifacts
 from kfold.errors import KfError
-from kfold.grid import read_grid
+from kfold.execute import LocalExecutor
+from kfold.grid import read_grid, run_grid
 
 
 def write(tmp_path, text):
@@ -53,3 +59,62 @@ def test_bad_grid_files_name_the_entry(workspace, tmp_path, text, message):
 def test_missing_grid_file(workspace, tmp_path):
     with pytest.raises(KfError, match="not found"):
         read_grid(tmp_path / "nope.toml", workspace)
+
+
+class Recording(LocalExecutor):
+    """The local executor, remembering what each call was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, jobs, arrays, run_dirs, on_done, reporter):
+        self.calls.append(([(j.run, j.tag, j.arrays) for j in jobs], sorted(arrays)))
+        super().run(jobs, arrays, run_dirs, on_done, reporter)
+
+
+def test_every_fold_of_every_run_goes_to_one_executor_call(workspace, tmp_path):
+    path = write(tmp_path, """
+[defaults]
+epochs = 1
+batch-size = 16
+device = "cpu"
+
+[[run]]
+name = "a"
+
+[[run]]
+name = "b"
+image-size = 24
+model-seed = 7
+""")
+    runs = read_grid(path, workspace)
+    ex = Recording()
+    a, b = run_grid(workspace, runs, executor=ex)
+    [(jobs, arrays)] = ex.calls
+    assert sorted(jobs) == [("a", "fold0", "data0"), ("a", "fold1", "data0"),
+                            ("b", "fold0", "data1"), ("b", "fold1", "data1")]
+    assert arrays == ["data0", "data1"]  # one decoding per image size
+    assert (a.name, b.name) == ("a", "b") and b.config["model_seed"] == 7
+    assert artifacts.read_oof(workspace.oof_path("b")).shape[0] == 60
+
+    again = Recording()
+    run_grid(workspace, runs, executor=again)
+    assert again.calls == []  # both finished: nothing trained
+
+
+def test_model_seed_changes_the_weights_not_the_split(workspace, tiny_cfg):
+    from kfold.train.run import train_run
+
+    one = train_run(workspace, replace(tiny_cfg, epochs=1), "s0")
+    two = train_run(workspace, replace(tiny_cfg, epochs=1, model_seed=5), "s5")
+    assert one.folds_fingerprint == two.folds_fingerprint
+    oof_one = artifacts.read_oof(workspace.oof_path("s0"))["pred"]
+    oof_two = artifacts.read_oof(workspace.oof_path("s5"))["pred"]
+    assert not np.allclose(oof_one, oof_two)
+
+
+def test_runs_of_different_splits_are_refused_before_anything_is_written(workspace, tmp_path):
+    path = write(tmp_path, '[[run]]\nname = "a"\n[[run]]\nname = "b"\nseed = 3\n')
+    with pytest.raises(KfError, match=r"runs 'a' and 'b' would use different fold splits"):
+        run_grid(workspace, read_grid(path, workspace), executor=Recording())
+    assert not workspace.folds_path.exists() and not workspace.models_dir.exists()

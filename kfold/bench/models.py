@@ -56,7 +56,7 @@ def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.init_seed)
     model = build_model(cfg, info, dev)  # channels_last on CUDA
     if cuda and not fast:
         model = model.to(memory_format=torch.contiguous_format)
@@ -76,7 +76,7 @@ def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
 
     def loader(train: bool):
         out = batches(images, targets if train else None, cfg, info, dev, train=train,
-                      generator=torch.Generator().manual_seed(cfg.seed))
+                      generator=torch.Generator().manual_seed(cfg.init_seed))
         out.channels_last = cuda and fast
         return out
 

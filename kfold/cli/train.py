@@ -40,6 +40,7 @@ def train(
     backend: Annotated[str, typer.Option(help="torch (default) or keras.")] = "torch",
     n_folds: FoldsOpt = None,
     seed: SeedOpt = None,
+    model_seed: Annotated[int | None, typer.Option("--model-seed", help="Seed of the weights and batch order only (default: --seed): seed averaging on the same folds.")] = None,
     name: Annotated[str | None, typer.Option(help="Run name (default: <model>-<size>px).")] = None,
     image_size: Annotated[int | None, typer.Option("--image-size", help="Input side in px (default: kfold.toml).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per fold (default: 20; 10 with --train-mode head).")] = None,
@@ -79,7 +80,8 @@ def train(
                        cpus_per_fold=cpus_per_fold)
     ws = open_workspace(workspace)
     cfg = TrainConfig.for_workspace(
-        ws, model=model, backend=backend, n_folds=n_folds, seed=seed, image_size=image_size,
+        ws, model=model, backend=backend, n_folds=n_folds, seed=seed, model_seed=model_seed,
+        image_size=image_size,
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         patience=patience, dropout=dropout, crop=crop, threshold=threshold, binarize=binarize,
         pos_weight=pos_weight, augment=augment, tta=tta, weights=weights,

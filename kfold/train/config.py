@@ -51,7 +51,8 @@ class TrainConfig:
     model: str = "simple-cnn"
     backend: str = "torch"
     n_folds: int = 5
-    seed: int = 42
+    seed: int = 42  # the fold split's seed, and the model's unless model_seed is given
+    model_seed: int | None = None  # another initialisation and batch order on the same folds
     image_size: int = 64
     epochs: int | None = None  # None: MODE_DEFAULTS of the training mode
     batch_size: int = 64
@@ -84,6 +85,8 @@ class TrainConfig:
                 object.__setattr__(self, name, value)
         for name, low, high in INT_RANGES:
             _check_int(name, getattr(self, name), low, high)
+        if self.model_seed is not None:
+            _check_int("model_seed", self.model_seed, 0, 2**32 - 1)
         if self.unfreeze_after is not None:
             _check_int("unfreeze_after", self.unfreeze_after, 0, 100_000)
         _check_number("lr", self.lr, low=0, low_open=True, high=10)
@@ -109,6 +112,11 @@ class TrainConfig:
                 "image_size": ws.config.image_size}
         given = {k: v for k, v in options.items() if v is not None}
         return cls(**{**toml, **given})
+
+    @property
+    def init_seed(self) -> int:
+        """Seeds the weights and the batch order; seed-averaged runs share the split."""
+        return self.seed if self.model_seed is None else self.model_seed
 
     @property
     def pretrained(self) -> bool:

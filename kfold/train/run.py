@@ -12,6 +12,8 @@ import platform
 import shutil
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -41,6 +43,33 @@ def default_run_name(cfg: TrainConfig) -> str:
     return f"{prefix}{cfg.model}-{cfg.image_size}px"
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """A run checked and ready to train; nothing of it written yet."""
+
+    name: str
+    cfg: TrainConfig
+    files: RunFiles
+    folds: pd.DataFrame
+    new_split: bool
+    force: bool
+    labels: dict
+
+
+def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
+             note: str = "", tags: Sequence[str] = ()) -> RunPlan:
+    """Every check of a run that needs no image: the name, the config and the backend's
+    checks, the fold split (ids and labels only) and the run's old settings."""
+    name = check_new_run_name(default_run_name(cfg) if name is None else name)
+    get_backend(cfg.backend).check_config(cfg)  # an unknown model or weights file fails first
+    labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
+    folds, new_split = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
+    files = ws.run_files(name)
+    if not force:
+        check_same_config(files, cfg)
+    return RunPlan(name, cfg, files, folds, new_split, force, labels)
+
+
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
               skip_bad: bool = False, note: str = "", tags: Sequence[str] = (),
               reporter: Reporter = Reporter(), executor: Executor | None = None) -> RunRecord:
@@ -48,78 +77,114 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
     label the experiment (they are not config: they never block a resume); the workspace
     repository's git commit is recorded with them.
 
-    Everything that can refuse the command runs before anything is written: the name, the
-    config and the backend's checks, the fold split (ids and labels only), the run's old
-    settings, then the decoding of every image. Only then is the run locked, an old run
+    Everything that can refuse the command runs before anything is written: `plan_run`'s
+    checks, then the decoding of every image. Only then is the run locked, an old run
     replaced (`force`) and its folder written."""
-    name = check_new_run_name(default_run_name(cfg) if name is None else name)
-    backend = get_backend(cfg.backend)
-    backend.check_config(cfg)  # an unknown model, weights file or device fails first
+    plan = plan_run(ws, cfg, name, force=force, note=note, tags=tags)
+    return train_runs(ws, [plan], skip_bad=skip_bad, reporter=reporter, executor=executor)[0]
+
+
+def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = False,
+               reporter: Reporter = Reporter(),
+               executor: Executor | None = None) -> list[RunRecord]:
+    """Train several planned runs together: every unfinished fold of every run is one job
+    of a single executor call, so on Ray they all spread over the cluster at once. The runs
+    must share one fold split (they are meant to be stacked)."""
+    check_one_split(plans)
     tracker = tracking.for_workspace(ws)  # tracking_uri without mlflow fails here, not after
-    labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
-    folds, new_split = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
-    files = ws.run_files(name)
-    if not force:
-        check_same_config(files, cfg)
     # The executor joins its cluster and checks its resources before anything is written.
-    with (executor or LocalExecutor()).open(reporter) as ex:
+    with (executor or LocalExecutor()).open(reporter) as ex, ExitStack() as held:
         started = time.perf_counter()
-        data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=skip_bad, reporter=reporter)
-        with locks.hold(files.lock, f"run {name!r}", reporter):
-            if new_split:
-                atomic.write_csv(ws.folds_path, folds)
-            created = force or not files.dir.exists()
-            claim_run_dir(ws, files, cfg, force, reporter)
-            try:
-                results = _train_folds(ex, cfg, data, folds, files, reporter)
-            except BaseException:
-                _discard_if_untouched(files, created)
-                raise
-            record = finish_run(ws, name, cfg, data, folds, results,
-                                time.perf_counter() - started, labels)
+        datas = {}
+        for plan in plans:  # one decoding per (preprocessing, image size)
+            key = (plan.cfg.preprocess, plan.cfg.image_size)
+            if key not in datas:
+                datas[key] = prepare(ws, plan.cfg.preprocess, plan.cfg.image_size,
+                                     skip_bad=skip_bad, reporter=reporter)
+        for plan in plans:
+            held.enter_context(locks.hold(plan.files.lock, f"run {plan.name!r}", reporter))
+        if plans and plans[0].new_split:
+            atomic.write_csv(ws.folds_path, plans[0].folds)
+        folds = {p.name: _Folds(p, datas[(p.cfg.preprocess, p.cfg.image_size)], reporter)
+                 for p in plans}
+        created = {}
+        try:
+            for plan in plans:
+                created[plan.name] = plan.force or not plan.files.dir.exists()
+                claim_run_dir(ws, plan.files, plan.cfg, plan.force, reporter)
+            arrays = {f"data{i}": Arrays(d.train.images, d.train_targets, d.test.images)
+                      for i, d in enumerate(datas.values())}
+            key_of = {id(d): f"data{i}" for i, d in enumerate(datas.values())}
+            jobs = [job for f in folds.values() for job in f.jobs(key_of[id(f.data)])]
+            ex.run(jobs, arrays, {p.name: p.files.dir for p in plans},
+                   lambda job, outcome: folds[job.run].record(job, outcome), reporter)
+        except BaseException:
+            for plan in plans:
+                if plan.name in created:
+                    _discard_if_untouched(plan.files, created[plan.name])
+            raise
+        seconds = time.perf_counter() - started
+        records = [finish_run(ws, p.name, p.cfg, folds[p.name].data, p.folds,
+                              folds[p.name].results(), seconds, p.labels) for p in plans]
     if tracker is not None:
-        tracker.log_run(ws, name)
-    return record
+        for plan in plans:
+            tracker.log_run(ws, plan.name)
+    return records
 
 
-def _train_folds(ex: Executor, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
-                 files: RunFiles, reporter: Reporter) -> list[dict]:
-    """Every fold read back when an earlier call finished it on this split, the others one
-    job each of one executor call (on Ray they train together), recorded here as each
-    finishes."""
-    fold_of = folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
-    fingerprint = artifacts.folds_fingerprint(folds)
-    usable = data.usable
+def check_one_split(plans: Sequence[RunPlan]) -> None:
+    """Runs trained together share the fold split (different --folds or --seed do not)."""
+    prints = {p.name: artifacts.folds_fingerprint(p.folds) for p in plans}
+    if len(set(prints.values())) > 1:
+        first = plans[0]
+        other = next(p for p in plans if prints[p.name] != prints[first.name])
+        raise KfError(f"runs {first.name!r} and {other.name!r} would use different fold splits "
+                      f"(folds {first.cfg.n_folds} seed {first.cfg.seed} vs "
+                      f"{other.cfg.n_folds} seed {other.cfg.seed}); runs trained together "
+                      "must share one split to be stacked: give them the same folds and seed")
 
-    def same_split(result: dict) -> None:
-        if result.get("folds_fingerprint") != fingerprint:
-            raise KfError(f"run {files.name!r} was trained on another fold split than "
+
+class _Folds:
+    """A run's folds: those an earlier call finished (read back, on this split only) and
+    the jobs of the others, recorded here as each finishes."""
+
+    def __init__(self, plan: RunPlan, data: Prepared, reporter: Reporter) -> None:
+        self.plan, self.data, self.reporter = plan, data, reporter
+        self.fold_of = plan.folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
+        self.fingerprint = artifacts.folds_fingerprint(plan.folds)
+        self.done: dict[int, dict] = {}
+
+    def jobs(self, arrays: str) -> list[FoldJob]:
+        files, cfg, usable = self.plan.files, self.plan.cfg, self.data.usable
+        jobs = []
+        for k in range(cfg.n_folds):
+            out = finished_tag(files, fold_tag(k), self.reporter, accept=self.same_split,
+                               skip_note="already trained, skipping (use --force to retrain)")
+            if out is not None:
+                self.done[k] = out.result
+                continue
+            in_fold = self.fold_of == k
+            jobs.append(FoldJob(files.name, fold_tag(k), cfg, arrays,
+                                np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
+        return jobs
+
+    def same_split(self, result: dict) -> None:
+        if result.get("folds_fingerprint") != self.fingerprint:
+            raise KfError(f"run {self.plan.name!r} was trained on another fold split than "
                           "folds.csv; pass --force to retrain it on the current folds")
 
-    results: dict[int, dict] = {}
-    jobs = []
-    for k in range(cfg.n_folds):
-        out = finished_tag(files, fold_tag(k), reporter, accept=same_split,
-                           skip_note="already trained, skipping (use --force to retrain)")
-        if out is not None:
-            results[k] = out.result
-            continue
-        in_fold = fold_of == k
-        jobs.append(FoldJob(files.name, fold_tag(k), cfg, "data",
-                            np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
+    def record(self, job: FoldJob, outcome: FoldOutcome) -> None:
+        k, val, data = int(job.tag.removeprefix("fold")), job.val_rows, self.data
+        out = record_tag(self.plan.cfg, self.plan.files, job.tag, outcome,
+                         val_y=data.train_targets[val], val_ids=data.train.ids[val],
+                         test_ids=data.test.ids,
+                         extra={"fold": k, "folds_fingerprint": self.fingerprint})
+        self.reporter.log(f"{job.label}: best epoch {out.result['best_epoch']}, "
+                          f"val AUC {out.result['auc']:.4f}")
+        self.done[k] = out.result
 
-    def record(job: FoldJob, outcome: FoldOutcome) -> None:
-        k, val = int(job.tag.removeprefix("fold")), job.val_rows
-        out = record_tag(cfg, files, job.tag, outcome, val_y=data.train_targets[val],
-                         val_ids=data.train.ids[val], test_ids=data.test.ids,
-                         extra={"fold": k, "folds_fingerprint": fingerprint})
-        reporter.log(f"fold {k}: best epoch {out.result['best_epoch']}, "
-                     f"val AUC {out.result['auc']:.4f}")
-        results[k] = out.result
-
-    ex.run(jobs, {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
-           {files.name: files.dir}, record, reporter)
-    return [results[k] for k in range(cfg.n_folds)]
+    def results(self) -> list[dict]:
+        return [self.done[k] for k in range(self.plan.cfg.n_folds)]
 
 
 def _discard_if_untouched(files: RunFiles, created: bool) -> None:

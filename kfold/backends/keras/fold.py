@@ -92,7 +92,7 @@ def fresh_model(cfg: TrainConfig):
 
 def fresh_built(cfg: TrainConfig) -> BuiltModel:
     keras.utils.clear_session(free_memory=True)
-    keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(cfg.init_seed)
     return build_model(cfg.model, cfg.image_size, cfg.dropout, cfg.weights, cfg.train_mode)
 
 
@@ -139,7 +139,7 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
     batch is dropped (a batch of one breaks batch-norm)."""
     n = len(x)
     ds = tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("float32")))
-    ds = ds.shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(n, seed=cfg.init_seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=n > cfg.batch_size)
     ds = ds.map(lambda a, b: (augment_batch(tf.cast(a, tf.float32), cfg.augment), b),
                 num_parallel_calls=tf.data.AUTOTUNE)

@@ -110,13 +110,13 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     """The epoch loop of one fold (resumed from `<tag>.last.pt`, stopped early on validation
     AUC); write `<tag>.pt` (best by validation AUC, or last when there is no validation) and
     `history_<tag>.csv`; return the fold's result. `train_fold` = this + predictions."""
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.init_seed)
     last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
     saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
     # A resumed fold gets its weights from last.pt: no download, no weights file needed.
     model = build_model(cfg, info, device, "none" if saved is not None else cfg.weights)
     opt = _optimizer(cfg, model)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.init_seed)
     train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
                             generator=gen)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(train_batches))
