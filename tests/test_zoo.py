@@ -144,8 +144,15 @@ def test_train_mode_validation():
         TrainConfig(train_mode="top")
     with pytest.raises(KfError, match="--unfreeze-after"):
         TrainConfig(unfreeze_after=-1)
-    assert dataclasses.replace(TrainConfig(), weights="x.pth").backbone_lr == pytest.approx(1e-4)
-    assert TrainConfig().backbone_lr == pytest.approx(1e-3)
+    assert dataclasses.replace(TrainConfig(), weights="x.pth").backbone_lr == pytest.approx(1e-3)
+    assert TrainConfig(backbone_lr_scale=0.1).backbone_lr == pytest.approx(1e-4)
+
+
+def test_a_run_recorded_with_the_old_auto_scale_keeps_what_it_trained_with():
+    old = {**TrainConfig(weights="imagenet").to_dict(), "backbone_lr_scale": None}
+    assert TrainConfig.from_dict(old).backbone_lr_scale == 0.1
+    old_random = {**TrainConfig().to_dict(), "backbone_lr_scale": None}
+    assert TrainConfig.from_dict(old_random).backbone_lr_scale == 1.0
 
 
 def test_bench_models_rows_are_ratio_friendly():

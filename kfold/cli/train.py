@@ -58,7 +58,7 @@ def train(
     weights: Annotated[str, typer.Option(help="Initial weights: none, imagenet (download or warm cache) or a local file.")] = "none",
     train_mode: Annotated[str, typer.Option("--train-mode", help="head (backbone and its batch-norm frozen) or finetune (everything).")] = "finetune",
     unfreeze_after: Annotated[int | None, typer.Option("--unfreeze-after", help="Train the head alone for N epochs, then everything.")] = None,
-    backbone_lr_scale: Annotated[float | None, typer.Option("--backbone-lr-scale", help="Finetune: backbone lr = lr x this (default 0.1 with pretrained weights, 1 without).")] = None,
+    backbone_lr_scale: Annotated[float, typer.Option("--backbone-lr-scale", help="Finetune: backbone lr = lr x this.")] = 1.0,
     in_chans: Annotated[int | None, typer.Option("--in-chans", help="Grayscale input: 1 (first conv adapted, default) or 3 (channel repeated).")] = None,
     collapse_epochs: Annotated[int, typer.Option("--collapse-epochs", help="Stop a fold after this many collapsed epochs (constant predictions or val AUC <= 0.5).")] = 3,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",

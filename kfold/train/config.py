@@ -69,7 +69,7 @@ class TrainConfig:
     weights: str = "none"  # none | imagenet | path of a weights file
     train_mode: str = "finetune"  # head: backbone (and its batch-norm statistics) frozen
     unfreeze_after: int | None = None  # head for this many epochs, then everything
-    backbone_lr_scale: float | None = None  # finetune: backbone lr = lr * this (None: auto)
+    backbone_lr_scale: float = 1.0  # finetune: backbone lr = lr * this
     in_chans: int | None = None  # 1 (first conv adapted) or 3 (gray repeated); None: model's
     collapse_epochs: int = 3  # stop a fold after this many collapsed epochs in a row
     device: str = "auto"
@@ -94,8 +94,7 @@ class TrainConfig:
         _check_number("dropout", self.dropout, low=0, high=1, high_open=True)
         if self.pos_weight is not None:
             _check_number("pos_weight", self.pos_weight, low=0, low_open=True, high=1e4)
-        if self.backbone_lr_scale is not None:
-            _check_number("backbone_lr_scale", self.backbone_lr_scale, low=0, high=1)
+        _check_number("backbone_lr_scale", self.backbone_lr_scale, low=0, high=1)
         if self.in_chans not in (None, 1, 3):
             raise KfError(f"--in-chans must be 1 or 3, got {self.in_chans}")
         if not isinstance(self.weights, str) or not self.weights:
@@ -124,12 +123,11 @@ class TrainConfig:
 
     @property
     def backbone_lr(self) -> float:
-        """Fine-tuning: pretrained backbones learn 10x slower than the new head by default;
-        a randomly initialised one learns at the head's rate."""
-        scale = self.backbone_lr_scale
-        if scale is None:
-            scale = 0.1 if self.pretrained else 1.0
-        return self.lr * scale
+        """Fine-tuning: the backbone learns at the head's rate by default. A 10x slower
+        pretrained backbone (the common recipe, and this field's old default) barely moves in
+        a short CPU schedule: EfficientNet-Lite0 from ImageNet, 4 epochs at 64 px, fold 0 of
+        the demo's data reached val AUC 0.667 at 0.1 and 0.932 at 1 (docs/models.md)."""
+        return self.lr * self.backbone_lr_scale
 
     def frozen_at(self, epoch: int) -> bool:
         """Whether the backbone is frozen in (0-based) `epoch`."""
@@ -147,7 +145,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        raw = {k: v for k, v in raw.items() if k in known}
+        if raw.get("backbone_lr_scale", 1.0) is None:  # written before it defaulted to 1
+            raw["backbone_lr_scale"] = 0.1 if raw.get("weights", "none") != "none" else 1.0
+        return cls(**raw)
 
     def comparable(self) -> dict:
         """The settings a resumed run must share with the run it continues: all but device."""

@@ -33,7 +33,7 @@ class KerasBackend:
     def check_config(self, cfg: TrainConfig) -> None:
         """Raise KfError for what this backend cannot train, before any data is decoded."""
         check_model_config(cfg.model, cfg.image_size, cfg.weights, cfg.train_mode)
-        if cfg.backbone_lr_scale not in (None, 1.0):
+        if cfg.backbone_lr_scale != 1.0:
             raise KfError("--backbone-lr-scale is not supported by the keras backend (one "
                           "learning rate for the whole model, as in the original notebooks)")
         want = 1 if cfg.model == "simple-cnn" else 3
