@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -193,3 +194,22 @@ def test_node_lost_mid_fold_resumes_from_its_last_epoch(cluster, ray_ws):
     assert json.loads(ray_ws.run_json("lost").read_text())["oof_auc"] == meta.oof_auc
 
 
+
+
+@pytest.mark.parametrize("cause, kind, message", [
+    (KfError("--weights x.pth: not a checkpoint"), KfError,
+     r"^run 'r' fold1: --weights x.pth: not a checkpoint$"),
+    (type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory. Tried 2 GiB\nmore"),
+     KfError, r"^run 'r' fold1: the GPU ran out of memory \(CUDA out of memory. Tried 2 GiB\); "
+              r"fewer folds per GPU \(a larger --gpus-per-fold"),
+    (ValueError("a bug"), RuntimeError, r"run 'r' fold1 failed in its Ray task:\n"),
+])
+def test_an_error_inside_a_fold_task_names_the_run_and_fold(cause, kind, message):
+    from kfold.execute import FoldJob
+    from kfold.execute.ray_executor import task_error
+
+    job = FoldJob("r", "fold1", cfg(), "data", np.arange(3), np.arange(3, 5))
+    error = ray.exceptions.RayTaskError("fold_task", "Traceback ...", cause)
+    out = task_error(job, error)
+    assert type(out) is kind
+    assert re.search(message, str(out))
