@@ -10,10 +10,33 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     result = CliRunner().invoke(app, ["demo", "-w", str(ws), "--n-train", "60", "--n-test", "20",
                                       "--epochs", "1"])
     assert result.exit_code == 0, result.output
-    for step in ("small CNN", "retrained on 100%", "stacking", "Grad-CAM", "stand-in Kaggle"):
+    for step in ("small CNN", "retrained on 100%", "stacking", "Grad-CAM", "stand-in Kaggle",
+                 "did the ensemble pay"):
         assert step in result.output, step
     assert (ws / "oof" / "simple-cnn.parquet").exists()
-    assert (ws / "oof" / "efficientnet-lite0.full.test.parquet").exists()
+    assert (ws / "oof" / "simple-cnn.full.test.parquet").exists()
     assert (ws / "oof" / "stack-lightgbm.parquet").exists()
     assert (ws / "submissions" / "ledger.sqlite").exists()
     assert list((ws / "models").glob("*/explain/gradcam.png"))
+
+    payoff_is_scored_as_the_stand_in_scores(ws)
+
+
+def payoff_is_scored_as_the_stand_in_scores(root):
+    """Best single run vs best stack: their files scored on the stand-in's public and
+    private ids, the same numbers its server reports for an upload."""
+    from kfold.demo import ensemble_payoff
+    from kfold.kaggle.sandbox.scoring import load_solution, score_file
+    from kfold.stack import stack_runs
+    from kfold.workspace import Workspace
+
+    ws = Workspace.load(root)
+    report = stack_runs(ws, write=False)
+    single, stack = ensemble_payoff(ws, report)
+    assert (single["name"], single["oof_auc"]) == (report.best_run.name, report.best_run.oof_auc)
+    assert stack["name"].startswith("stack-")
+    assert stack["oof_auc"] == max(s.oof_auc for s in report.scores if s.kind == "stack")
+    solution = load_solution(ws.data_dir / "solution.csv")
+    for row in (single, stack):
+        content = ws.submission_path(row["name"]).read_bytes()
+        assert (row["public"], row["private"]) == score_file(content, solution, "id", "label")

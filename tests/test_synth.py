@@ -238,3 +238,10 @@ def test_same_seed_plans_the_recorded_dataset():
         h.update(_pixels(scene, defect))
         h.update((defect.kind if defect else "-").encode())
     assert h.hexdigest()[:16] == GOLDEN_PLAN
+
+
+def test_drawing_on_several_cores_gives_the_same_bytes_in_the_same_order():
+    items = synth.plan(n_train=12, n_test=4, defect_rate=0.5, box_rate=0.5, seed=3)
+    serial = [synth._draw_one(item, 48, 0.4) for item in items]
+    assert list(synth._draw_all(items, 48, 0.4, chunk=4)) == serial  # 2 worker processes
+    assert any(box is not None for _, _, box in serial)

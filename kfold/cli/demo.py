@@ -12,8 +12,8 @@ from kfold.cli._common import console
 
 def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")] = Path("demo-workspace"),
-    n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 1500,
-    n_test: Annotated[int, typer.Option(help="Synthetic test images.")] = 300,
+    n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 1000,
+    n_test: Annotated[int, typer.Option(help="Synthetic test images.")] = 600,
     epochs: Annotated[int | None, typer.Option(help="Override the demo's epochs per fold.")] = None,
 ) -> None:
     """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions."""

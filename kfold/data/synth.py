@@ -942,18 +942,42 @@ def _write_images(root: Path, items: list[Item], size: int, difficulty: float,
         d.mkdir(parents=True)
     boxes: list[Box] = []
     kinds: Counter[str] = Counter()
-    for k, item in enumerate(items):
-        scene, defect = draw_item(item, size, difficulty)
-        img = render(scene, defect)
+    drawn = _draw_all(items, size, difficulty)
+    for k, (item, (jpeg, kind, box)) in enumerate(zip(items, drawn)):
         folder = root / "test" if item.split == "test" else root / "train" / (BAD if item.filed else GOOD)
-        (folder / f"{item.id}.jpg").write_bytes(encode_jpeg(img))
-        if defect is not None:
-            kinds[defect.kind] += 1
-            if item.boxed:
-                boxes.append((item.id, *defect_box(scene, defect)))
+        (folder / f"{item.id}.jpg").write_bytes(jpeg)
+        if kind is not None:
+            kinds[kind] += 1
+        if box is not None:
+            boxes.append((item.id, *box))
         if progress is not None:
             progress(k + 1, len(items))
     return boxes, kinds
+
+
+def _draw_all(items: list[Item], size: int, difficulty: float, chunk: int = 64):
+    """Every item drawn and encoded, in order; spread over the CPU cores when there are
+    enough items (each item has its own seed, so the images do not depend on the split)."""
+    args = (items, [size] * len(items), [difficulty] * len(items))
+    workers = min(os.cpu_count() or 1, len(items) // chunk)
+    if workers < 2:
+        yield from map(_draw_one, *args)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a forked child of a process running torch's thread pools can hang
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_draw_one, *args, chunksize=chunk)
+
+
+def _draw_one(item: Item, size: int, difficulty: float) -> tuple[bytes, str | None, tuple | None]:
+    """One item's JPEG bytes, its defect kind and its box (when the item is boxed)."""
+    scene, defect = draw_item(item, size, difficulty)
+    jpeg = encode_jpeg(render(scene, defect))
+    if defect is None:
+        return jpeg, None, None
+    return jpeg, defect.kind, tuple(defect_box(scene, defect)) if item.boxed else None
 
 
 def _write_tables(root: Path, items: list[Item], boxes: list[Box], seed: int) -> None:
