@@ -10,9 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
-from rich.table import Table
 
-from kfold import artifacts
+from kfold import artifacts, views
 from kfold.data.check import check_data, render_report
 from kfold.data.synth import synthesize
 from kfold.progress import RichReporter
@@ -20,6 +19,7 @@ from kfold.runs import render_run, render_runs, runs_summary
 from kfold.train.config import TrainConfig
 from kfold.train.retrain import retrain_run
 from kfold.train.run import plan_run, train_run, train_runs
+from kfold.views import Col, num
 from kfold.workspace import Workspace
 
 # The demo's runs: the original small CNN with preprocessing I, and EfficientNet-Lite0
@@ -157,13 +157,12 @@ def ensemble_payoff(ws: Workspace, report) -> list[dict]:
     return rows
 
 
-def render_payoff(rows: list[dict]) -> Table:
-    table = Table("", "candidate", "OOF AUC", "p vs best run", "public", "private")
-    for r in rows:
-        p = "-" if r["p_vs_best"] is None else f"{r['p_vs_best']:.3f}"
-        table.add_row(r["kind"], r["name"], f"{r['oof_auc']:.4f}", p, f"{r['public']:.4f}",
-                      f"{r['private']:.4f}")
-    return table
+def render_payoff(rows: list[dict]) -> views.Table:
+    columns = ["", "candidate", *(Col(c, right=True) for c in
+                                  ("OOF AUC", "p vs best run", "public", "private"))]
+    return views.table("", columns, [
+        (r["kind"], r["name"], num(r["oof_auc"], ".4f"), num(r["p_vs_best"]),
+         num(r["public"], ".4f"), num(r["private"], ".4f")) for r in rows])
 
 
 def _with_epochs(cfg: TrainConfig, epochs: int) -> TrainConfig:
