@@ -53,7 +53,8 @@ class Backend(Protocol):
     explain_methods: tuple[str, ...]  # heatmap methods; the first is the default
 
     def check_config(self, cfg: TrainConfig) -> None:
-        """Raise KfError for what this backend cannot train, before any data is decoded."""
+        """Raise KfError for what this backend cannot train, before any data is decoded;
+        the device is checked apart (`Executor.check_device`), where the training runs."""
 
     def check_device(self, device: str) -> None:
         """Raise KfError for a --device this backend or this machine cannot use."""

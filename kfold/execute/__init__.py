@@ -78,6 +78,9 @@ class Executor(Protocol):
         """Get ready (join or start a cluster, check its resources): a KfError here comes
         before anything is decoded or written. `run` is called inside."""
 
+    def check_device(self, backend: str, device: str) -> None:
+        """Refuse a --device that the machines which train (inside `open`) cannot use."""
+
     def run(self, jobs: list[FoldJob], arrays: dict[str, Arrays], run_dirs: dict[str, Path],
             on_done: OnDone, reporter: Reporter) -> None:
         """Train every job; call `on_done` here, once per finished job, as each finishes."""
@@ -107,6 +110,9 @@ class LocalExecutor:
     @contextmanager
     def open(self, reporter: Reporter) -> Iterator[LocalExecutor]:
         yield self
+
+    def check_device(self, backend: str, device: str) -> None:
+        get_backend(backend).check_device(device)  # this machine trains
 
     def run(self, jobs: list[FoldJob], arrays: dict[str, Arrays], run_dirs: dict[str, Path],
             on_done: OnDone, reporter: Reporter) -> None:

@@ -97,6 +97,14 @@ class RayExecutor:
             _Driver(import_ray(), jobs, arrays, run_dirs, on_done, reporter, self.gpus,
                     self.cpus, self.max_retries).run()
 
+    def check_device(self, backend: str, device: str) -> None:
+        """The workers resolve the device; the driver (often a CPU-only head node) only
+        checks that a CUDA device comes with a GPU per fold."""
+        if device.startswith(("cuda", "gpu")) and not self.gpus:
+            raise KfError(f"--device {device} with no GPU per fold (--gpus-per-fold "
+                          f"{self.gpus:g}): pass --gpus-per-fold 1 (or a fraction) on a cluster "
+                          "with GPUs, or --device auto")
+
     def connect(self, ray) -> bool:
         """Join the cluster at --address, or start Ray here; True when this call started
         (or joined) Ray and must shut it down. An unreachable address fails fast."""

@@ -61,6 +61,7 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     backend = get_backend(cfg.backend)
     backend.check_config(full_cfg)
     with (executor or LocalExecutor()).open(reporter) as ex:
+        ex.check_device(cfg.backend, full_cfg.device)
         started = time.perf_counter()
         files = ws.run_files(name)
         data = prepare(ws, cfg.preprocess, cfg.image_size,

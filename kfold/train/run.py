@@ -94,6 +94,8 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
     tracker = tracking.for_workspace(ws)  # tracking_uri without mlflow fails here, not after
     # The executor joins its cluster and checks its resources before anything is written.
     with (executor or LocalExecutor()).open(reporter) as ex, ExitStack() as held:
+        for plan in plans:
+            ex.check_device(plan.cfg.backend, plan.cfg.device)
         started = time.perf_counter()
         datas = {}
         for plan in plans:  # one decoding per (preprocessing, image size)

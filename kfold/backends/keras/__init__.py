@@ -40,7 +40,6 @@ class KerasBackend:
         if cfg.in_chans not in (None, want):
             raise KfError(f"keras {cfg.model} takes --in-chans {want} (gray "
                           f"{'as is' if want == 1 else 'repeated to RGB'}), not {cfg.in_chans}")
-        self.check_device(cfg.device)
 
     def check_device(self, device: str) -> None:
         if device not in ("auto", "cpu") and not device.startswith(("cuda", "gpu")):

@@ -27,8 +27,7 @@ class TorchBackend:
     def check_config(self, cfg: TrainConfig) -> None:
         """Fail before any decoding: unknown model, missing or mismatched weights file,
         ImageNet weights that cannot be had offline, an image size the network cannot take,
-        a device this machine lacks."""
-        self.check_device(cfg.device)
+        (the device is the executor's to check: it knows the machines that train)."""
         info = loop.config_info(cfg)
         check_weights_arg(cfg.weights)
         if cfg.weights == "imagenet" and not info.pretrained:
