@@ -14,6 +14,7 @@ from rich.rule import Rule
 from kfold import artifacts, views
 from kfold.data.check import check_data, render_report
 from kfold.data.synth import synthesize
+from kfold.errors import KfError
 from kfold.progress import RichReporter
 from kfold.runs import render_run, render_runs, runs_summary
 from kfold.train.config import TrainConfig
@@ -48,6 +49,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
 
     Re-running continues where the last call stopped (finished folds are skipped).
     """
+    _check_earlier_demo(Path(root))
     ws = Workspace.init(root, competition="nexperia-synth", n_folds=FOLDS, image_size=64, seed=42)
     reporter = RichReporter(console)
     summary: dict = {"workspace": str(ws.root)}
@@ -163,6 +165,16 @@ def render_payoff(rows: list[dict]) -> views.Table:
     return views.table("", columns, [
         (r["kind"], r["name"], num(r["oof_auc"], ".4f"), num(r["p_vs_best"]),
          num(r["public"], ".4f"), num(r["private"], ".4f")) for r in rows])
+
+
+def _check_earlier_demo(root: Path) -> None:
+    """A workspace left by an earlier demo of another fold count cannot be resumed."""
+    folds = root / "folds.csv"
+    if folds.exists():
+        k = artifacts.read_folds(folds)["fold"].nunique()
+        if k != FOLDS:
+            raise KfError(f"{root} holds an earlier demo's {k}-fold split; this demo uses "
+                          f"{FOLDS} folds: delete {root} or pass another --workspace")
 
 
 def _with_epochs(cfg: TrainConfig, epochs: int) -> TrainConfig:

@@ -40,3 +40,14 @@ def payoff_is_scored_as_the_stand_in_scores(root):
     for row in (single, stack):
         content = ws.submission_path(row["name"]).read_bytes()
         assert (row["public"], row["private"]) == score_file(content, solution, "id", "label")
+
+
+def test_an_earlier_demo_of_another_fold_count_is_named_not_mixed(tmp_path):
+    ws = tmp_path / "demo"
+    ws.mkdir()
+    (ws / "folds.csv").write_text("id,target,fold\n" + "".join(
+        f"i{k},{k % 2},{k % 5}\n" for k in range(20)))
+    result = CliRunner().invoke(app, ["demo", "-w", str(ws)])
+    assert result.exit_code == 2
+    assert "earlier demo's 5-fold split" in result.output
+    assert sorted(p.name for p in ws.iterdir()) == ["folds.csv"]  # nothing else written
