@@ -131,7 +131,10 @@ def run_grid(ws: Workspace, runs: list[GridRun], *, executor: Executor | None = 
             reporter.log(f"{run.name}: already finished, skipping")
             records[run.name] = artifacts.read_run(ws, run.name)
         else:
-            plans.append(plan_run(ws, run.cfg, run.name))
+            try:
+                plans.append(plan_run(ws, run.cfg, run.name))
+            except KfError as exc:
+                raise KfError(f"grid run {run.name!r}: {exc}") from None
     if plans:
         reporter.log(f"training {len(plans)} run(s) together: "
                      + ", ".join(p.name for p in plans))
