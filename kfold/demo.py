@@ -63,8 +63,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
 
     steps.start(f"2. {FOLDS}-fold small CNN of the original notebook (preprocessing I), then "
                 "retrained on 100%")
-    cfg = SIMPLE_CNN if epochs is None else _with_epochs(SIMPLE_CNN, epochs)
-    meta = train_run(ws, cfg, "simple-cnn", reporter=reporter)
+    meta = train_run(ws, _with_epochs(SIMPLE_CNN, epochs), "simple-cnn", reporter=reporter)
     console.print(render_run(meta))
     console.print(f"submission: {meta.submission}")
     summary["simple-cnn"] = meta.oof_auc
@@ -74,7 +73,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
                   f"{full.retrain.submission}")
 
     steps.start("3. EfficientNet-Lite0 fine-tuned from ImageNet, two seeds (one grid)")
-    plans = [plan_run(ws, cfg if epochs is None else _with_epochs(cfg, epochs), name)
+    plans = [plan_run(ws, _with_epochs(cfg, epochs), name)
              for name, cfg in (("efficientnet-lite0", LITE0), ("efficientnet-lite0-seed1", LITE0_SEED1))]
     for meta in train_runs(ws, plans, reporter=reporter):
         console.print(render_run(meta))
@@ -177,5 +176,6 @@ def _check_earlier_demo(root: Path) -> None:
                           f"{FOLDS} folds: delete {root} or pass another --workspace")
 
 
-def _with_epochs(cfg: TrainConfig, epochs: int) -> TrainConfig:
-    return replace(cfg, epochs=epochs)
+def _with_epochs(cfg: TrainConfig, epochs: int | None) -> TrainConfig:
+    """`--epochs` of kf demo (tests make the demo tiny), or the demo's own."""
+    return cfg if epochs is None else replace(cfg, epochs=epochs)

@@ -141,7 +141,7 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
     retrained = retrain_run(ws, finetuned, reporter).retrain
     full = Result(_row("full"), finetuned, seconds=retrained.seconds or 0.0)
     if solution is not None:
-        full.test_auc = _test_auc(ws.full_test_path(finetuned), solution)
+        full.test_auc = _test_aucs(ws.full_test_path(finetuned), solution)["pred"]
     results.append(full)
 
     reporter.log("repro: stacking the rows")
@@ -151,7 +151,7 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
     stack = Result(_row("stack"), best.name, interval_of(ws, best.name),
                    seconds=time.perf_counter() - started)
     if solution is not None:
-        stack.test_auc = _test_auc(ws.test_path(best.name), solution)
+        stack.test_auc = _test_aucs(ws.test_path(best.name), solution)["pred"]
     results.append(stack)
 
     orderings = check_orderings({r.row.key: r for r in results})
@@ -171,8 +171,9 @@ def _scored(ws: Workspace, row: Row, run: str, seconds: float,
             solution: pd.DataFrame | None) -> Result:
     result = Result(row, run, interval_of(ws, run), seconds=seconds)
     if solution is not None:
-        result.test_auc = _test_auc(ws.test_path(run), solution)
-        result.fold_test_aucs = _fold_test_aucs(ws.test_path(run), solution)
+        aucs = _test_aucs(ws.test_path(run), solution)
+        result.test_auc = aucs.pop("pred")
+        result.fold_test_aucs = list(aucs.values())
     return result
 
 
@@ -193,22 +194,17 @@ def _solution(ws: Workspace) -> pd.DataFrame | None:
     return frame
 
 
-def _test_auc(path: Path, solution: pd.DataFrame, column: str = "pred") -> float:
+def _test_aucs(path: Path, solution: pd.DataFrame) -> dict[str, float]:
+    """The test AUC of every prediction column of a test file, read once: `pred` (what was
+    submitted) and, for a k-fold run, each fold model alone (`pred_fold<k>`)."""
     from kfold.metrics import auc
 
-    pred = pd.read_parquet(path, columns=["id", column])
-    merged = solution.merge(pred, on="id", how="inner")
+    merged = solution.merge(pd.read_parquet(path), on="id", how="inner")
     if len(merged) != len(solution):
         raise KfError(f"{path} predicts {len(merged)} of the {len(solution)} ids in solution.csv")
-    return float(auc(merged["label"].to_numpy(), merged[column].to_numpy()))
-
-
-def _fold_test_aucs(path: Path, solution: pd.DataFrame) -> list[float]:
-    """The test AUC of each fold model alone (the test file's pred_fold<k> columns)."""
-    import pyarrow.parquet as pq
-
-    columns = [c for c in pq.read_schema(path).names if c.startswith("pred_fold")]
-    return [_test_auc(path, solution, c) for c in columns]
+    y = merged["label"].to_numpy()
+    return {c: float(auc(y, merged[c].to_numpy())) for c in merged.columns
+            if c == "pred" or c.startswith("pred_fold")}
 
 
 # --- the original orderings ---------------------------------------------------------------

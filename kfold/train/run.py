@@ -55,6 +55,11 @@ class RunPlan:
     force: bool
     labels: dict
 
+    @property
+    def data_key(self) -> str:
+        """Runs with the same key train on the same decoded arrays."""
+        return f"{self.cfg.preprocess}@{self.cfg.image_size}px"
+
 
 def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
              note: str = "", tags: Sequence[str] = ()) -> RunPlan:
@@ -97,27 +102,26 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
         for plan in plans:
             ex.check_device(plan.cfg.backend, plan.cfg.device)
         started = time.perf_counter()
-        datas = {}
-        for plan in plans:  # one decoding per (preprocessing, image size)
-            key = (plan.cfg.preprocess, plan.cfg.image_size)
-            if key not in datas:
-                datas[key] = prepare(ws, plan.cfg.preprocess, plan.cfg.image_size,
-                                     skip_bad=skip_bad, reporter=reporter)
+        datas: dict[str, Prepared] = {}  # one decoding per (preprocessing, image size)
+        for plan in plans:
+            if plan.data_key not in datas:
+                datas[plan.data_key] = prepare(ws, plan.cfg.preprocess, plan.cfg.image_size,
+                                               skip_bad=skip_bad, reporter=reporter)
         for plan in plans:
             held.enter_context(locks.hold(plan.files.lock, f"run {plan.name!r}", reporter))
         if plans and plans[0].new_split:
             atomic.write_csv(ws.folds_path, plans[0].folds)
-        folds = {p.name: _Folds(p, datas[(p.cfg.preprocess, p.cfg.image_size)], reporter)
+        names = {key: f"data{i}" for i, key in enumerate(datas)}  # what FoldJob.arrays says
+        folds = {p.name: _Folds(p, datas[p.data_key], names[p.data_key], reporter)
                  for p in plans}
         created = {}
         try:
             for plan in plans:
                 created[plan.name] = plan.force or not plan.files.dir.exists()
                 claim_run_dir(ws, plan.files, plan.cfg, plan.force, reporter)
-            arrays = {f"data{i}": Arrays(d.train.images, d.train_targets, d.test.images)
-                      for i, d in enumerate(datas.values())}
-            key_of = {id(d): f"data{i}" for i, d in enumerate(datas.values())}
-            jobs = [job for f in folds.values() for job in f.jobs(key_of[id(f.data)])]
+            arrays = {names[key]: Arrays(d.train.images, d.train_targets, d.test.images)
+                      for key, d in datas.items()}
+            jobs = [job for f in folds.values() for job in f.jobs()]
             ex.run(jobs, arrays, {p.name: p.files.dir for p in plans},
                    lambda job, outcome: folds[job.run].record(job, outcome), reporter)
         except BaseException:
@@ -150,13 +154,13 @@ class _Folds:
     """A run's folds: those an earlier call finished (read back, on this split only) and
     the jobs of the others, recorded here as each finishes."""
 
-    def __init__(self, plan: RunPlan, data: Prepared, reporter: Reporter) -> None:
-        self.plan, self.data, self.reporter = plan, data, reporter
+    def __init__(self, plan: RunPlan, data: Prepared, arrays: str, reporter: Reporter) -> None:
+        self.plan, self.data, self.arrays, self.reporter = plan, data, arrays, reporter
         self.fold_of = plan.folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
         self.fingerprint = artifacts.folds_fingerprint(plan.folds)
         self.done: dict[int, dict] = {}
 
-    def jobs(self, arrays: str) -> list[FoldJob]:
+    def jobs(self) -> list[FoldJob]:
         files, cfg, usable = self.plan.files, self.plan.cfg, self.data.usable
         jobs = []
         for k in range(cfg.n_folds):
@@ -166,7 +170,7 @@ class _Folds:
                 self.done[k] = out.result
                 continue
             in_fold = self.fold_of == k
-            jobs.append(FoldJob(files.name, fold_tag(k), cfg, arrays,
+            jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
         return jobs
 
