@@ -118,3 +118,14 @@ def test_runs_of_different_splits_are_refused_before_anything_is_written(workspa
     with pytest.raises(KfError, match=r"runs 'a' and 'b' would use different fold splits"):
         run_grid(workspace, read_grid(path, workspace), executor=Recording())
     assert not workspace.folds_path.exists() and not workspace.models_dir.exists()
+
+
+def test_a_run_refused_by_its_checks_is_named_as_the_grids_entry(workspace, tmp_path):
+    from kfold.data.sources import discover
+    from kfold.folds import write_folds
+
+    write_folds(workspace, discover(workspace).train)  # 2 folds
+    path = write(tmp_path, '[[run]]\nname = "a"\n[[run]]\nname = "b"\nfolds = 3\n')
+    with pytest.raises(KfError, match=r"^grid run 'b': .*folds.csv has 2 folds but --folds 3"):
+        run_grid(workspace, read_grid(path, workspace), executor=Recording())
+    assert not workspace.models_dir.exists()
