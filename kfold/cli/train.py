@@ -18,6 +18,17 @@ FoldsOpt = Annotated[int | None, typer.Option("--folds", "-k", help="Number of f
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: kfold.toml).")]
 
 
+def _open(workspace: Path | None, executor: str, address: str | None,
+          gpus_per_fold: float | None, cpus_per_fold: float | None):
+    """The workspace and the executor a training command runs on (executor options first:
+    a wrong one is refused before the workspace is touched)."""
+    from kfold.execute import make_executor
+
+    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
+                       cpus_per_fold=cpus_per_fold)
+    return open_workspace(workspace), ex
+
+
 def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOpt = None,
           force: Annotated[bool, typer.Option(help="Replace a different existing folds.csv.")] = False,
           ) -> None:
@@ -72,13 +83,10 @@ def train(
     cpus_per_fold: CpusOpt = None,
 ) -> None:
     """Train stratified k-fold CNNs; save OOF/test predictions, run.json and a submission."""
-    from kfold.execute import make_executor
     from kfold.train.config import TrainConfig
     from kfold.train.run import train_run
 
-    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
-                       cpus_per_fold=cpus_per_fold)
-    ws = open_workspace(workspace)
+    ws, ex = _open(workspace, executor, address, gpus_per_fold, cpus_per_fold)
     cfg = TrainConfig.for_workspace(
         ws, model=model, backend=backend, n_folds=n_folds, seed=seed, model_seed=model_seed,
         image_size=image_size,
@@ -114,12 +122,9 @@ def grid(
     cpus_per_fold: CpusOpt = None,
 ) -> None:
     """Train many runs (kf train's options per run); finished runs are skipped."""
-    from kfold.execute import make_executor
     from kfold.grid import read_grid, run_grid
 
-    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
-                       cpus_per_fold=cpus_per_fold)
-    ws = open_workspace(workspace)
+    ws, ex = _open(workspace, executor, address, gpus_per_fold, cpus_per_fold)
     for meta in run_grid(ws, read_grid(file, ws), executor=ex, skip_bad=skip_bad,
                          reporter=RichReporter(console)):
         _print_run(meta)
@@ -135,12 +140,9 @@ def retrain(
     cpus_per_fold: CpusOpt = None,
 ) -> None:
     """Train a finished run's model and config on 100% of the training data; predict test."""
-    from kfold.execute import make_executor
     from kfold.train.retrain import retrain_run
 
-    ex = make_executor(executor, address=address, gpus_per_fold=gpus_per_fold,
-                       cpus_per_fold=cpus_per_fold)
-    ws = open_workspace(workspace)
+    ws, ex = _open(workspace, executor, address, gpus_per_fold, cpus_per_fold)
     meta = retrain_run(ws, run, RichReporter(console), device=device, executor=ex)
     info = meta.retrain
     console.print(f"{run}: retrained on {info.n_train} images for {info.epochs} epoch(s) "

@@ -149,12 +149,7 @@ def shakeup_table(report: ShakeupReport):
 def plot_shakeup(sim: Shakeup, path: Path) -> Path:
     """Per run: the 95% range of simulated public (thin) and private (thick) AUC, their
     means, and the OOF AUC; runs ordered best OOF AUC first, top to bottom."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from kfold import atomic
+    from kfold.plots import plt, save_figure
 
     order = np.argsort(-sim.auc)
     pub, priv = sim.interval("public"), sim.interval("private")
@@ -176,7 +171,4 @@ def plot_shakeup(sim: Shakeup, path: Path) -> Path:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
