@@ -53,3 +53,43 @@ def test_the_executors_need_no_framework_and_local_runs_import_no_ray():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module an `import` or `from ... import` in `path` names (top level or inside
+    functions), resolved to its dotted name."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_only_the_cli_and_the_entry_point_import_kfold_cli():
+    """The library never reaches up into the typer layer (it must work from a notebook)."""
+    offenders = []
+    for path in sorted((ROOT / "kfold").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[1] == "cli" or rel.name == "__main__.py":
+            continue
+        if any(m == "kfold.cli" or m.startswith("kfold.cli.") for m in _imported_modules(path)):
+            offenders.append(str(rel))
+    assert offenders == []
+
+
+def test_cli_modules_import_no_other_cli_module_but_the_shared_options():
+    """Command modules stand side by side; only cli/__init__.py registers them all."""
+    offenders = {}
+    for path in sorted((ROOT / "kfold" / "cli").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        other = {m for m in _imported_modules(path)
+                 if m.startswith("kfold.cli") and not m.startswith("kfold.cli._common")}
+        if other:
+            offenders[path.name] = sorted(other)
+    assert offenders == {}
