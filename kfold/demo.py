@@ -47,7 +47,9 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
              epochs: int | None = None) -> dict:
     """Synthesise data, train, stack, explain and play the offline competition in `root`.
 
-    Re-running continues where the last call stopped (finished folds are skipped).
+    Re-running continues where the last call stopped (finished folds are skipped). One
+    long function on purpose: it is the demo's script, eight steps read top to bottom, each
+    a call into the library.
     """
     _check_earlier_demo(Path(root))
     ws = Workspace.init(root, competition="nexperia-synth", n_folds=FOLDS, image_size=64, seed=42)
