@@ -53,11 +53,26 @@ def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[Path
         os.chmod(tmp_path, _MODE)
         os.replace(tmp_path, path)
     except OSError as exc:
+        if exc.errno == errno.EISDIR or (tmp_path is None and exc.errno not in NO_SPACE):
+            raise _unwritable_path(exc, path) from None
         written = tmp_path.stat().st_size if tmp_path and tmp_path.exists() else 0
         raise write_error(exc, path, size_hint or written) from None
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)
+
+
+def _unwritable_path(exc: OSError, path: Path) -> KfError:
+    """The target itself is wrong (a folder, a parent that is a file, a folder where no file
+    can be made): the user named a path kf cannot write, whatever the errno."""
+    if exc.errno == errno.EISDIR or path.is_dir():
+        return KfError(f"cannot write {path}: it is a folder; give a file name")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return KfError(f"cannot write {path}: {blocking} is a file, not a folder; choose "
+                       f"another path")
+    return KfError(f"cannot write {path}: {exc.strerror or exc}; choose another path (or make "
+                   f"its folder writable)")
 
 
 def write_error(exc: OSError, path: Path, needed: int = 0) -> Exception:

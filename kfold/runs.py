@@ -85,33 +85,50 @@ def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
 
 def render_runs(rows: list[dict]) -> Table:
     """The comparison table; besides the fixed columns, one per setting that differs between
-    the listed runs (model, backend and size have their own)."""
+    the listed runs (model, backend and size have their own). Columns no run fills (public,
+    pointing, 100%) are left out, so the run names keep their room in a narrow terminal."""
     settings = [k for k in differing_settings(rows) if k not in _OWN_COLUMNS]
     extra = [k for k in ("note", "tags", "git") if any(r.get(k) for r in rows)]
-    cols = [Col("run", no_wrap=True), Col("model"), Col("backend")] + [
-        Col(c, right=True, no_wrap=True)
-        for c in ("px", "OOF AUC ±95%", "vs best ±95%", "p", "public (best)", "fold mean ± std",
-                  "pointing (chance)", "epochs", "time s", "100%")] + [
-        Col(k, no_wrap=True) for k in settings] + [Col(k, fold=True) for k in extra]
-    cells = [[r["run"], r["model"], r["backend"], r["size"], _auc_text(r), _vs_best(r),
-              "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}",
-              "" if r.get("best_public") is None else f"{r['best_public']:.4f}",
-              f"{r['mean']:.4f} ± {r['std']:.4f}",
-              _pointing(r["explain"]), r["epochs"],
-              "" if r["seconds"] is None else f"{r['seconds']:.0f}",
-              "yes" if r["full"] else "",
-              *(_setting((r.get("config") or {}).get(k)) if not r.get("stack") else ""
-                for k in settings),
-              *(_extra(r.get(k)) for k in extra)] for r in rows]
+    fixed = [
+        (Col("run", no_wrap=True), lambda r: r["run"]), (Col("model"), lambda r: r["model"]),
+        (Col("backend"), lambda r: r["backend"]), (_num("px"), lambda r: r["size"]),
+        (_num("OOF AUC ±95%"), _auc_text), (_num("vs best ±95%"), _vs_best),
+        (_num("p"), lambda r: "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}"),
+        (_num("public (best)"),
+         lambda r: "" if r.get("best_public") is None else f"{r['best_public']:.4f}"),
+        (_num("fold mean ± std"), lambda r: f"{r['mean']:.4f} ± {r['std']:.4f}"),
+        (_num("pointing (chance)"), lambda r: _pointing(r["explain"])),
+        (_num("epochs"), lambda r: r["epochs"]),
+        (_num("time s"), lambda r: "" if r["seconds"] is None else f"{r['seconds']:.0f}"),
+        (_num("100%"), lambda r: "yes" if r["full"] else ""),
+    ]
+    fixed = [(c, f) for c, f in fixed
+             if c.name not in _OPTIONAL_COLUMNS or any(f(r) not in ("", None) for r in rows)]
+    cols = [c for c, _ in fixed] + [Col(k, no_wrap=True) for k in settings] + [
+        Col(k, fold=True) for k in extra]
+    cells = [[f(r) for _, f in fixed] +
+             [_setting((r.get("config") or {}).get(k)) if not r.get("stack") else ""
+              for k in settings] +
+             [_extra(r.get(k)) for k in extra] for r in rows]
     return views.table("runs", cols, cells, caption=(
         "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, DeLong's "
         "paired test (same images), ≈ noise: its interval holds 0; public (best): the best "
         "public score of a submission made from the run (its own, a stack or a retrain); "
         "pointing: share of boxed defects where the Grad-CAM peak is in the box (kf "
-        "explain); columns after 100%: only the settings that differ; per-fold AUCs: "
+        "explain); columns after time: only the settings that differ; per-fold AUCs: "
         "--format json"))
 
 
+def _num(name: str) -> Col:
+    return Col(name, right=True, no_wrap=True)
+
+
+_OPTIONAL_COLUMNS = {"public (best)", "pointing (chance)", "100%"}
+# every key of a runs_summary row (stacks leave some out): the CSV header of an empty list
+RUN_FIELDS = ("run", "model", "backend", "size", "oof_auc", "fold_aucs", "mean", "std",
+              "epochs", "seconds", "full", "explain", "config", "created", "note", "tags",
+              "git", "stack", "oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
+              "vs_best_high", "vs_best_p", "within_noise", "best_public")
 _OWN_COLUMNS = {"model", "backend", "image_size"}
 
 

@@ -97,9 +97,10 @@ def plain(value: object) -> object:
     return value
 
 
-def dumps(data: object, fmt: str) -> str:
+def dumps(data: object, fmt: str, columns: Sequence[str] = ()) -> str:
     """`data` as JSON (any structure) or CSV (a list of flat dicts: nested values become JSON
-    text in their cell; None an empty cell)."""
+    text in their cell; None an empty cell). `columns` come first in the CSV header, so that
+    a list with no rows still has one (pandas.read_csv refuses an empty file)."""
     import json
 
     data = plain(data)
@@ -109,7 +110,7 @@ def dumps(data: object, fmt: str) -> str:
     import io
 
     rows = data if isinstance(data, list) else [data]
-    keys = list(dict.fromkeys(k for r in rows for k in r))
+    keys = list(dict.fromkeys([*columns, *(k for r in rows for k in r)]))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
     writer.writeheader()

@@ -20,3 +20,14 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_target_kf_cannot_write_is_a_user_error_naming_why(tmp_path):
+    from kfold.errors import KfError
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(KfError, match="afile is a file, not a folder"):
+        atomic.write_text(tmp_path / "afile" / "out.csv", "a")
+    with pytest.raises(KfError, match="it is a folder"):
+        atomic.write_text(tmp_path, "a")
+    assert (tmp_path / "afile").read_text() == "x"

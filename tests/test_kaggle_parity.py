@@ -117,5 +117,48 @@ def test_leaderboard_and_plan_as_json_and_csv(env):
     assert any(r["ours"] for r in board)
     plan = json.loads(kf(ws, "plan", "--format", "json").stdout)
     assert plan["fit"]["n"] == 3 and len(plan["final"]) == 2
+    assert {r["section"] for r in plan["candidates"]} <= {"candidate"}  # finals apart
+    fit = plan["fit"]  # 3 points: an offset, with its interval
+    assert fit["offset_low"] < fit["intercept"] < fit["offset_high"] and "offset 95%" in fit["text"]
     rows = list(csv.DictReader(io.StringIO(kf(ws, "plan", "--format", "csv").stdout)))
     assert [r["section"] for r in rows if r["section"] == "final"] == ["final", "final"]
+
+
+def test_a_404_on_the_competition_names_the_slug_whatever_its_message(env):
+    ws, serve = env
+    server = serve()
+    server.fail_next(404, 1, "ListSubmissions")  # body: "sandbox: injected HTTP 404"
+    r = kf(ws, "submissions", "--format", "json")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "no competition named 'nexperia-synth'" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_submissions_on_many_small_pages_with_opaque_tokens(env, monkeypatch):
+    """Kaggle caps the page size and its tokens are opaque: kf follows next_page_token."""
+    import base64
+
+    from kfold.kaggle.sandbox import api
+
+    def capped(rows, body):
+        start = int(base64.b64decode(body.get("pageToken") or "MA==") or 0)
+        nxt = base64.b64encode(str(start + 2).encode()).decode() if start + 2 < len(rows) else ""
+        return rows[start:start + 2], nxt
+
+    ws, serve = env
+    serve()
+    submit_all(ws)
+    monkeypatch.setattr(api, "_page", capped)
+    rows = json.loads(kf(ws, "submissions", "--format", "json").stdout)
+    assert [r["message"] for r in rows] == ["m-alpha", "m-beta", "m-gamma"]
+
+
+def test_empty_lists_are_still_parsable_csv(env):
+    import pandas as pd
+
+    ws, serve = env
+    serve()
+    for args in (["submissions", "--offline"], ["plan", "--offline"]):
+        r = kf(ws, *args, "--format", "csv")
+        assert r.exit_code == 0, r.output
+        frame = pd.read_csv(io.StringIO(r.stdout))
+        assert {"name"} <= set(frame.columns)

@@ -33,6 +33,19 @@ def test_fit_with_few_points_is_an_offset(cv, public, slope, intercept):
     assert fit.intercept == pytest.approx(intercept)
 
 
+def test_an_offset_fit_reports_the_offset_interval():
+    from scipy.stats import t
+
+    gaps = np.array([-0.01, 0.02, 0.005])
+    fit = fit_public_vs_cv(np.array([0.90, 0.91, 0.93]), np.array([0.90, 0.91, 0.93]) + gaps)
+    half = t.ppf(0.975, 2) * gaps.std(ddof=1) / np.sqrt(3)
+    assert fit.offset_interval() == pytest.approx((gaps.mean() - half, gaps.mean() + half))
+    assert "offset 95% [" in fit.text
+    assert fit_public_vs_cv(np.array([0.9]), np.array([0.91])).offset_interval() is None
+    line = fit_public_vs_cv(np.linspace(0.8, 0.9, 6), np.linspace(0.8, 0.9, 6) + [0, .01] * 3)
+    assert line.offset_interval() is None and line.slope_interval() is not None
+
+
 def test_predicted_public_stays_a_valid_auc():
     fit = fit_public_vs_cv(np.linspace(0.6, 0.7, 6), np.linspace(0.5, 0.9, 6))
     assert fit.slope > 3

@@ -63,6 +63,24 @@ def test_table_shows_intervals_and_the_noise_mark(ws):
     assert "±95%" in result.output and "≈ noise" in result.output
 
 
+def test_table_leaves_out_columns_no_run_fills_and_keeps_every_name_whole(ws):
+    out = CliRunner().invoke(app, ["runs", "-w", str(ws.root)]).output
+    header = next(line for line in out.splitlines() if "┃ run" in line)
+    assert "pointing" not in header and "public" not in header and "100%" not in header
+    assert all(f"│ {name} " in out for name in ("run0", "run1", "twin", "weak"))
+
+
+def test_no_runs_is_an_empty_list_and_a_csv_header(tmp_path):
+    import pandas as pd
+
+    ws = write_workspace(tmp_path, n_rows=100, n_runs=2)
+    as_json = CliRunner().invoke(app, ["runs", "-w", str(ws.root), "--format", "json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == []
+    as_csv = CliRunner().invoke(app, ["runs", "-w", str(ws.root), "--format", "csv"])
+    frame = pd.read_csv(io.StringIO(as_csv.stdout))
+    assert len(frame) == 0 and {"run", "oof_auc_low", "vs_best_p"} <= set(frame.columns)
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_json_and_csv_hold_the_same_rows(ws, fmt):
     result = CliRunner().invoke(app, ["runs", "-w", str(ws.root), "--format", fmt])

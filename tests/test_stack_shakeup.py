@@ -74,6 +74,28 @@ def test_public_fraction_outside_unit_interval_is_one_line(ws, value):
     assert result.stderr.strip().count("\n") == 0 and "outside (0, 1)" in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--public-fraction", "abc"], "Invalid value for '--public-fraction'"),
+    (["--public-fraction", "nan"], "outside (0, 1)"),
+    (["--n", "abc"], "Invalid value for '--n'"),
+    (["--n", "-5"], "at least one split"),
+    (["--seed", "-1"], "--seed -1"),
+])
+def test_bad_options_are_one_error_line_and_exit_2(ws, args, message):
+    result = kf(ws, *args, "--format", "json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+
+
+def test_a_png_path_kf_cannot_write_is_one_line(ws, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = kf(ws, "--png", str(tmp_path / "afile" / "shakeup.png"))
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr
+    result = kf(ws, "--png", str(tmp_path))
+    assert result.exit_code == 2 and "it is a folder" in result.stderr
+
+
 def test_bad_fraction_in_kfold_toml_names_the_file(ws):
     Workspace.init(ws.root, public_fraction=2.0)
     result = kf(ws)

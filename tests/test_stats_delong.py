@@ -154,3 +154,27 @@ def test_level_outside_unit_interval_is_refused():
     y, s = scores(n=100)
     with pytest.raises(KfError, match="outside"):
         auc_interval(y, s[0], level=1.5)
+
+
+def test_identical_or_both_perfect_scorings_are_no_difference():
+    y, s = scores(n=300)
+    same = paired_difference(y, s[0], s[0])
+    assert (same.diff, same.se, same.p_value, same.within_noise) == (0.0, 0.0, 1.0, True)
+    perfect = paired_difference(y, y + 0.1 * s[0], 2.0 * y + s[0] * 0.01)  # both AUC 1
+    assert perfect.p_value == 1.0 and perfect.within_noise
+
+
+def test_constant_scores_against_a_real_run_are_tested_not_crashed():
+    y, s = scores(n=400, shift=1.5)
+    d = paired_difference(y, s[0], np.full(len(y), 0.3))
+    assert d.diff > 0.2 and 0 < d.se and d.p_value < 1e-6 and not d.within_noise
+    assert -1.0 <= d.low <= d.high <= 1.0
+
+
+def test_a_single_positive_gives_no_interval_and_no_false_significance():
+    y = np.array([0, 0, 0, 0, 1])
+    iv = auc_interval(y, [0.1, 0.2, 0.3, 0.9, 0.5])
+    assert iv.auc == 0.75 and np.isnan(iv.se) and (iv.low, iv.high) == (0.0, 1.0)
+    d = paired_difference(y, [0.1, 0.2, 0.3, 0.9, 0.5], [0.1, 0.2, 0.3, 0.4, 0.5])
+    assert d.diff == -0.25 and np.isnan(d.p_value) and (d.low, d.high) == (-1.0, 1.0)
+    assert d.within_noise

@@ -54,11 +54,12 @@ def check_format(fmt: str) -> str:
     return check_format(fmt)
 
 
-def emit(data: object, fmt: str) -> None:
-    """Write `data` to stdout as JSON or CSV, nothing else on stdout (notes go to stderr)."""
+def emit(data: object, fmt: str, columns: tuple[str, ...] = ()) -> None:
+    """Write `data` to stdout as JSON or CSV, nothing else on stdout (notes go to stderr);
+    `columns`: the CSV header even when there are no rows."""
     from kfold.views import dumps
 
-    sys.stdout.write(dumps(data, fmt))
+    sys.stdout.write(dumps(data, fmt, columns))
     sys.stdout.flush()
 
 
@@ -125,11 +126,26 @@ class BoundaryGroup(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except typer._click.exceptions.NoArgsIsHelpError:
+            raise  # `kf submission` alone: its help, as click prints it
+        except _USAGE_ERRORS as exc:  # a bad option value, an unknown option or command
+            ctx.exit(usage_error(exc))
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
                 typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer 0.29 vendors click: a subcommand's --help exits with typer.Exit
         except Exception as exc:  # noqa: BLE001 - the boundary
             ctx.exit(report(exc))
+
+
+_USAGE_ERRORS = (click.exceptions.UsageError, typer._click.exceptions.UsageError)
+
+
+def usage_error(exc) -> int:
+    """One `error:` line for a command line click cannot parse (`--n abc`), naming the
+    command's --help, and exit code 2 (click's own answer is a multi-line box)."""
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    say("error", "bold red", " ".join(exc.format_message().split()) + where)
+    return 2
 
 
 def report(exc: Exception) -> int:

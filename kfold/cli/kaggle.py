@@ -62,7 +62,12 @@ def submissions(
     competition: CompetitionOpt = None,
 ) -> None:
     """Ledger and Kaggle's list merged: CV, public, private, status; slots left today."""
-    from kfold.kaggle.export import check_export_path, export_submissions, submission_records
+    from kfold.kaggle.export import (
+        RECORD_FIELDS,
+        check_export_path,
+        export_submissions,
+        submission_records,
+    )
     from kfold.kaggle.flow import submissions_view
     from kfold.kaggle.render import print_submissions
 
@@ -76,7 +81,7 @@ def submissions(
     if fmt == "table":
         print_submissions(console, view)
     else:
-        emit(submission_records(ws, view), fmt)
+        emit(submission_records(ws, view), fmt, RECORD_FIELDS)
     if export is not None:
         say("wrote", "dim", f"{export_submissions(ws, view, export)} ({len(view.rows)} submissions)")
 
@@ -105,7 +110,7 @@ def leaderboard(
     competition: CompetitionOpt = None,
 ) -> None:
     """Fetch and snapshot the public leaderboard; our rank now and over time (PNG)."""
-    from kfold.kaggle.export import leaderboard_records
+    from kfold.kaggle.export import LEADERBOARD_FIELDS, leaderboard_records
     from kfold.kaggle.flow import leaderboard as fetch
     from kfold.kaggle.render import print_leaderboard
 
@@ -116,7 +121,7 @@ def leaderboard(
     if fmt == "table":
         print_leaderboard(console, view)
     else:
-        emit(leaderboard_records(view), fmt)
+        emit(leaderboard_records(view), fmt, LEADERBOARD_FIELDS)
 
 
 def plan(
@@ -128,7 +133,7 @@ def plan(
     """Rank unsubmitted candidates for today's slots by expected private score (shake-up
     simulation); recommend the final two, the second a hedge."""
     from kfold.kaggle.planner import make_plan
-    from kfold.kaggle.render import plan_records, plan_rows, print_plan
+    from kfold.kaggle.render import PLAN_FIELDS, plan_records, plan_rows, print_plan
 
     check_format(fmt)
     ws = open_workspace(workspace)
@@ -136,7 +141,7 @@ def plan(
     if fmt == "json":
         emit(plan_records(p), fmt)
     elif fmt == "csv":
-        emit(plan_rows(p), fmt)
+        emit(plan_rows(p), fmt, PLAN_FIELDS)
     else:
         print_plan(console, p)
 

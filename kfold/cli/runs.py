@@ -27,13 +27,13 @@ def runs(
 ) -> None:
     """Table of runs: OOF AUC with its DeLong 95% interval, the paired difference to the best
     run (interval, p-value, within noise), per-fold AUC, mean ± std, epochs, time."""
-    from kfold.runs import render_runs, runs_summary
+    from kfold.runs import RUN_FIELDS, render_runs, runs_summary
 
     check_format(fmt)
     ws = open_workspace(workspace)
     rows = runs_summary(ws, sort=sort)
     if fmt != "table":
-        emit(rows, fmt)
+        emit(rows, fmt, RUN_FIELDS)
     elif not rows:
         console.print("no finished runs yet; train one with `kf train`")
         return

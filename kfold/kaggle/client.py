@@ -260,7 +260,7 @@ class KaggleClient:
         status = _status_of(exc)
         if status is not None:
             message = _message_of(exc)
-            why = self._why(status, message)
+            why = self._why(status, message, what)
             if why:
                 raise KaggleHttpError(f"Kaggle {what} refused (HTTP {status}): {why}",
                                       status) from None
@@ -269,8 +269,10 @@ class KaggleClient:
                                   status) from None
         raise exc
 
-    def _why(self, status: int, message: str) -> str | None:
-        """Which of the usual 400/403/404 causes a refusal is, with the fix; None if none."""
+    def _why(self, status: int, message: str, what: str = "") -> str | None:
+        """Which of the usual 400/403/404 causes a refusal is, with the fix; None if none.
+        Every call but authentication names the competition, so its 404 means a wrong slug
+        whatever the message says."""
         text = message.lower()
         page = f"https://www.kaggle.com/competitions/{self.competition}"
         if status in (400, 403) and "rule" in text:
@@ -279,7 +281,8 @@ class KaggleClient:
         if status in (400, 403) and any(w in text for w in ("participa", "join", "entered")):
             return (f"you have not joined {self.competition!r}; click Join Competition on "
                     f"{page} with the account whose key kf uses, then rerun")
-        if status in (400, 404) and "not found" in text and "competition" in text:
+        if (status == 404 and what != "authenticate") or (
+                status == 400 and "not found" in text and "competition" in text):
             return (f"no competition named {self.competition!r}; set `competition` in "
                     f"kfold.toml or --competition to the slug at the end of the "
                     f"competition's URL (kaggle.com/competitions/<slug>)")

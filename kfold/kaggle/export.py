@@ -20,6 +20,8 @@ from kfold.workspace import Workspace
 
 SUBMISSION_FIELDS = ("utc", "ref", "file", "name", "message", "cv_auc", "public_score",
                      "private_score", "status", "error", "source", "sha256", "bytes_at")
+RECORD_FIELDS = (*SUBMISSION_FIELDS, "lineage")  # a row of submission_records
+LEADERBOARD_FIELDS = ("rank", "team", "score", "date", "ours")
 
 
 def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
@@ -41,7 +43,7 @@ def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
 def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path:
     """Write every submission (CV, public, private, message, lineage, file hash) as CSV."""
     path = check_export_path(path)
-    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv"))
+    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv", RECORD_FIELDS))
     return path
 
 
@@ -58,8 +60,9 @@ def check_export_path(path: Path) -> Path:
 
 
 def leaderboard_records(view: LeaderboardView) -> list[dict]:
-    return [{"rank": r.rank, "team": r.team_name, "score": r.score, "date": r.date,
-             "ours": bool(view.our_team and r.team_name == view.our_team)} for r in view.top]
+    return [dict(zip(LEADERBOARD_FIELDS, (r.rank, r.team_name, r.score, r.date,
+                                          bool(view.our_team and r.team_name == view.our_team))))
+            for r in view.top]
 
 
 def download_submission(ws: Workspace, ref: int, out: Path | None = None, *,

@@ -65,6 +65,14 @@ class Fit:
         half = self._t() * self.spread / np.sqrt(self.sxx)
         return self.slope - half, self.slope + half
 
+    def offset_interval(self) -> tuple[float, float] | None:
+        """95% interval of the offset public - CV of an offset-only fit (None for a line, or
+        with fewer than 2 scored submissions)."""
+        if self.sxx > 0 or self.n < 2 or not self.spread == self.spread:
+            return None
+        half = self._t() * self.spread / np.sqrt(self.n)
+        return self.intercept - half, self.intercept + half
+
     def interval(self, cv: float) -> tuple[float, float] | None:
         """95% prediction interval of a new candidate's public score at `cv` (None with fewer
         than 2 scored submissions), kept inside [0, 1]."""
@@ -83,9 +91,11 @@ class Fit:
     def text(self) -> str:
         if self.n == 0:
             return "no public score is known yet: public score not predicted, plan ranked by CV"
-        slope = self.slope_interval()
+        slope, offset = self.slope_interval(), self.offset_interval()
         slope_text = (f"slope 95% [{slope[0]:.2f}, {slope[1]:.2f}]" if slope
                       else "offset only: slope fixed at 1")
+        if offset:
+            slope_text += f", offset 95% [{offset[0]:+.4f}, {offset[1]:+.4f}]"
         return (f"public ≈ {self.slope:.3f} × CV {'+' if self.intercept >= 0 else '-'} "
                 f"{abs(self.intercept):.4f}  (n={self.n}, spread ±{self.spread:.4f}, "
                 f"{slope_text})")

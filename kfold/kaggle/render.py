@@ -93,14 +93,23 @@ def print_plan(console: Console, p: Plan) -> None:
 def plan_records(p: Plan) -> dict:
     """The plan as plain data for --format json."""
     fit = p.fit
-    slope = fit.slope_interval()
+    slope, offset = fit.slope_interval(), fit.offset_interval()
+    rows = plan_rows(p)
     return {
         "competition": p.competition, "slots_left": p.slots_left, "reset_utc": p.reset_utc,
         "fit": {"n": fit.n, "slope": fit.slope, "intercept": fit.intercept, "spread": fit.spread,
                 "slope_low": slope[0] if slope else None,
-                "slope_high": slope[1] if slope else None, "text": fit.text},
-        "candidates": plan_rows(p), "final": [vars(s) for s in p.final], "notes": p.notes,
+                "slope_high": slope[1] if slope else None,
+                "offset_low": offset[0] if offset else None,
+                "offset_high": offset[1] if offset else None, "text": fit.text},
+        "candidates": [r for r in rows if r["section"] == "candidate"],
+        "final": [r for r in rows if r["section"] == "final"], "notes": p.notes,
     }
+
+
+PLAN_FIELDS = ("section", "rank", "name", "cv", "expected_private", "private_low",
+               "private_high", "diversity", "predicted_public", "public_low", "public_high",
+               "submit_today", "path", "public", "submitted", "reason")
 
 
 def plan_rows(p: Plan) -> list[dict]:

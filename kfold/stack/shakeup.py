@@ -170,5 +170,4 @@ def plot_shakeup(sim: Shakeup, path: Path) -> Path:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     return save_figure(fig, path)

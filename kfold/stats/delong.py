@@ -105,29 +105,39 @@ def delong_covariance(y, scores) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auc_interval(y, score, level: float = 0.95) -> AucInterval:
-    """The AUC of one scoring with its DeLong standard error and `level` interval."""
+    """The AUC of one scoring with its DeLong standard error and `level` interval.
+
+    With a single positive or negative the standard error is NaN and the interval [0, 1]."""
     z = _z(level)
     aucs, cov = delong_covariance(y, np.asarray(score, dtype=float).ravel())
-    a, se = float(aucs[0]), float(math.sqrt(max(cov[0, 0], 0.0)))
+    a, var = float(aucs[0]), float(cov[0, 0])
     y = np.asarray(y).astype(bool)
+    if math.isnan(var):  # a single positive or negative: any AUC is possible
+        return AucInterval(a, var, 0.0, 1.0, int(y.sum()), int((~y).sum()))
+    se = math.sqrt(max(var, 0.0))
     return AucInterval(a, se, max(0.0, a - z * se), min(1.0, a + z * se),
                        int(y.sum()), int((~y).sum()))
 
 
 def paired_difference(y, a, b, level: float = 0.95) -> PairedDifference:
-    """DeLong's test of AUC(a) = AUC(b) for two scorings of the same rows (two-sided)."""
+    """DeLong's test of AUC(a) = AUC(b) for two scorings of the same rows (two-sided).
+
+    The interval is clipped to [-1, 1]. With a single positive or negative the variance is
+    undefined: the interval is [-1, 1] (within noise) and the p-value NaN, never 0."""
     z = _z(level)
     aucs, cov = delong_covariance(y, np.vstack([np.ravel(a), np.ravel(b)]))
     diff = float(aucs[0] - aucs[1])
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    if math.isnan(var):  # a single positive or negative: untestable, any difference possible
+        return PairedDifference(diff, var, -1.0, 1.0, float("nan"), float("nan"))
     se = math.sqrt(max(var, 0.0))
     if se > 0:
         p = math.erfc(abs(diff) / se / math.sqrt(2))
-    else:  # identical rankings of positives vs negatives: no variation to test
+    else:  # no variation: both orderings are constant or perfect on every resample
         p = 1.0 if diff == 0 else 0.0
     denom = math.sqrt(max(cov[0, 0] * cov[1, 1], 0.0))
     corr = float(cov[0, 1] / denom) if denom > 0 else float("nan")
-    return PairedDifference(diff, se, diff - z * se, diff + z * se, p, corr)
+    return PairedDifference(diff, se, max(-1.0, diff - z * se), min(1.0, diff + z * se), p, corr)
 
 
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:

@@ -210,6 +210,8 @@ def simulate(y, preds, names: list[str] | None = None, public_fraction: float = 
     names = list(names) if names is not None else [f"run{j}" for j in range(preds.shape[1])]
     if n_splits < 1:
         raise KfError(f"--n {n_splits}: simulate at least one split (e.g. 2000)")
+    if seed < 0:
+        raise KfError(f"--seed {seed}: a seed is a whole number >= 0")
     pos_rows, neg_rows = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     n_rows = test_rows if test_rows is not None else len(y)
     n_rows = min(int(n_rows), len(y))
