@@ -8,6 +8,7 @@ from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_j
 from typer.testing import CliRunner
 
 from kfold.cli import app
+from kfold.errors import KfError
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.planner import make_plan
@@ -78,3 +79,44 @@ def test_cli_dry_run_and_offline_plan(env):
     r = runner.invoke(app, ["plan", "--offline", "-w", str(ws.root)])
     assert r.exit_code == 0 and OFFLINE in r.output, r.output
     assert server.state.calls.count("GetSubmissionLimits") == 1  # only the dry run asked
+
+
+def test_kagglesdk_environment_switch_is_honoured(env, monkeypatch):
+    """KAGGLE_API_ENVIRONMENT (kagglesdk's own switch, as for the kaggle CLI) picks the host
+    when KF_KAGGLE_ENDPOINT is unset; here TEST's host is pointed at the stand-in."""
+    from kagglesdk.kaggle_env import KaggleEnv, _env_to_endpoint
+
+    ws, server, _ = env
+    monkeypatch.delenv("KF_KAGGLE_ENDPOINT")
+    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
+    monkeypatch.setitem(_env_to_endpoint, KaggleEnv.TEST, server.url)
+    c = KaggleClient(ws.config.competition, backoff_s=0.01)
+    assert c.where == server.url and c.limits().num_allowed_now == 2
+    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "NOWHERE")
+    with pytest.raises(KfError, match="KAGGLE_API_ENVIRONMENT='NOWHERE'"):
+        KaggleClient(ws.config.competition)
+
+
+def test_a_server_without_the_limits_call_counts_from_its_list(env, monkeypatch):
+    """GetSubmissionLimits answered 404 (a server that lacks it): the quota is the ledger
+    merged with Kaggle's list, online, and the line says the limits are unavailable."""
+    from kfold.kaggle.sandbox import api
+
+    ws, server, c = env
+    monkeypatch.delitem(api.HANDLERS, "GetSubmissionLimits")
+    c.upload(ws.submission_path("weak"), "on the website")
+    plan = make_plan(ws, client=c)
+    assert plan.quota.online and plan.quota.used_today == 1 and plan.slots_left == 4
+    assert "submission limits are unavailable (HTTP 404)" in plan.quota.text()
+    res = flow.submit(ws, ws.submission_path("good"), "m", client=c)
+    assert res.ref is not None and res.left_today == 3
+
+
+def test_a_server_ignoring_page_tokens_is_read_once(env, monkeypatch):
+    from kfold.kaggle.sandbox import api
+
+    ws, server, c = env
+    c.upload(ws.submission_path("weak"), "on the website")
+    monkeypatch.setattr(api, "_page", lambda rows, body: (rows, "always-the-same"))
+    assert len(c.submissions()) == 1
+    assert server.state.calls.count("ListSubmissions") == 2

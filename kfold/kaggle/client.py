@@ -3,11 +3,13 @@
 Every network call goes through `kaggle.api.kaggle_api_extended.KaggleApi` and the
 `kagglesdk` client it builds, so the same code talks to kaggle.com and to the local stand-in.
 
-Pointing it elsewhere: kagglesdk only knows fixed hosts (`KAGGLE_API_ENVIRONMENT=LOCALHOST`
-means http://localhost on port 80). `KF_KAGGLE_ENDPOINT=http://127.0.0.1:PORT` (what
-`kf sandbox serve` prints) makes kf build the client in kagglesdk's LOCALHOST mode and set
-its endpoint to that URL; requests then go to `{endpoint}/api/v1/{service}/{method}`.
-Unset, the client talks to https://api.kaggle.com as usual.
+Pointing it elsewhere: kagglesdk's own switch works as for the `kaggle` CLI
+(`KAGGLE_API_ENVIRONMENT=LOCALHOST` means http://localhost on port 80, `TEST`
+http://localhost:7777, `STAGING`, ...). kagglesdk only knows fixed hosts, so
+`KF_KAGGLE_ENDPOINT=http://127.0.0.1:PORT` (what `kf sandbox serve` prints) makes kf build the
+client in kagglesdk's LOCALHOST mode and set its endpoint to that URL; requests then go to
+`{endpoint}/api/v1/{service}/{method}`. With neither, the client talks to
+https://api.kaggle.com as usual.
 
 Credentials are whatever the package supports: `KAGGLE_API_TOKEN` or `~/.kaggle/access_token`,
 `KAGGLE_USERNAME` + `KAGGLE_KEY`, or `kaggle.json` in `KAGGLE_CONFIG_DIR` / `~/.kaggle` /
@@ -166,8 +168,21 @@ def _api_class():
     return KaggleApi
 
 
+def sdk_environment():
+    """kagglesdk's environment from $KAGGLE_API_ENVIRONMENT (PROD when unset)."""
+    from kagglesdk.kaggle_env import get_env
+
+    try:
+        return get_env()
+    except Exception:  # noqa: BLE001 - kagglesdk raises a bare Exception for unknown names
+        raise KfError(f"KAGGLE_API_ENVIRONMENT={os.environ.get('KAGGLE_API_ENVIRONMENT')!r} is "
+                      "not one kagglesdk knows (PROD, LOCALHOST, TEST, STAGING, ADMIN, QA); "
+                      "unset it to use kaggle.com") from None
+
+
 def _make_api(url: str | None, creds: Credentials | None):
     KaggleApi = _api_class()
+    env = sdk_environment()
 
     class _KfKaggleApi(KaggleApi):
         """KaggleApi with the config dir read now (not at import) and an optional endpoint."""
@@ -187,9 +202,14 @@ def _make_api(url: str | None, creds: Credentials | None):
                 self.config_values[self.CONFIG_NAME_KEY] = creds.key
 
         def build_kaggle_client(self):
+            from kagglesdk.kaggle_env import get_endpoint
+
             client = super().build_kaggle_client()
             if url:
                 client._http_client._endpoint = url
+            elif client._http_client._env != env:  # KaggleApi knows only --local; kagglesdk more
+                client._http_client._env = env
+                client._http_client._endpoint = get_endpoint(env)
             return client
 
     return _KfKaggleApi()
@@ -248,7 +268,9 @@ class KaggleClient:
 
     @property
     def where(self) -> str:
-        return self.url or "https://api.kaggle.com"
+        from kagglesdk.kaggle_env import get_endpoint
+
+        return self.url or get_endpoint(sdk_environment())
 
     # --- plumbing ------------------------------------------------------------------------
     def _raise(self, exc: BaseException, what: str):
@@ -389,8 +411,9 @@ class KaggleClient:
             delay *= 2
 
     def _pages(self, what: str, request_type, page_size: int, method: str, max_pages: int):
-        """Yield the items of every page of a paged competitions call (`submissions` field)."""
-        token = ""
+        """Yield the items of every page of a paged competitions call (`submissions` field);
+        stops at an empty page or a page token already followed (a server ignoring tokens)."""
+        token, seen = "", {""}
         for _ in range(max_pages):
             def page(token=token):
                 with self._sdk() as kaggle:
@@ -404,15 +427,19 @@ class KaggleClient:
             items = [s for s in res.submissions or [] if s is not None]
             yield from items
             token = res.next_page_token
-            if not token or not items:
+            if not token or not items or token in seen:
                 return
+            seen.add(token)
 
     def submissions(self, max_pages: int = 50) -> list[RemoteSubmission]:
         """All our submissions on the competition, newest first."""
         from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
 
-        return [_remote(s) for s in self._pages("list submissions", ApiListSubmissionsRequest,
-                                                100, "list_submissions", max_pages)]
+        out: dict[int, RemoteSubmission] = {}
+        for s in self._pages("list submissions", ApiListSubmissionsRequest, 100,
+                             "list_submissions", max_pages):
+            out.setdefault(int(s.ref), _remote(s))  # a page served twice adds nothing
+        return list(out.values())
 
     def leaderboard(self, max_rows: int = 10_000) -> list[LeaderboardRow]:
         """The public leaderboard, best first (all pages, up to `max_rows`)."""

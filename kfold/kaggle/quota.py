@@ -3,8 +3,10 @@
 `kf plan`, `kf submit` and `kf submissions` all read it the same way: merge Kaggle's list of
 our submissions into the ledger (website submissions included), then ask Kaggle's submission
 limits. The slots left are the smaller of what Kaggle allows now and what the workspace's own
-`daily_limit` leaves. When Kaggle does not answer the figures come from the ledger alone and
-say so ("offline: from the local ledger").
+`daily_limit` leaves. A server that lists submissions but has no limits call (HTTP 404/501
+on GetSubmissionLimits) leaves the merged list as the count, and the line says so. When Kaggle
+does not answer the figures come from the ledger alone and say so ("offline: from the local
+ledger").
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime, timezone
 
 from kfold import tracking
 from kfold.errors import KfError
-from kfold.kaggle.client import KaggleClient, KaggleUnreachable
+from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
 from kfold.kaggle.ledger import Ledger, next_reset, utcnow
 from kfold.workspace import Workspace
 
@@ -34,6 +36,7 @@ class Quota:
     read_utc: datetime | None = None  # when Kaggle's limits were read (None offline)
     offline_reason: str | None = None
     added: int = 0  # submissions made outside kf, merged into the ledger now
+    limits_missing: str | None = None  # why Kaggle's limits are unknown though its list was read
 
     @property
     def left(self) -> int:
@@ -50,9 +53,13 @@ class Quota:
         """One line: slots left, where the figure comes from, when the quota resets."""
         secs = int((self.reset_utc - datetime.now(timezone.utc)).total_seconds())
         h, rem = divmod(max(secs, 0), 3600)
-        if self.online:
+        ledger = f"ledger: {self.used_today} of kfold.toml's daily_limit {self.daily_limit} used"
+        if self.online and self.limits_missing is None:
             src = (f"Kaggle: {self.kaggle_today} used today, allows {self.kaggle_allowed} more; "
-                   f"kfold.toml limit {self.daily_limit}")
+                   f"{ledger}")
+        elif self.online:
+            src = (f"{ledger}, Kaggle's list of submissions merged; its submission limits are "
+                   f"unavailable ({self.limits_missing})")
         else:
             src = f"{OFFLINE} ({self.offline_reason}): {self.used_today}/{self.daily_limit} used"
         return (f"{self.left} submission(s) left today ({src}); quota resets at "
@@ -81,13 +88,13 @@ def read_quota(ws: Workspace, led: Ledger, competition: str, *,
     calls, which otherwise raise.
     """
     reason = "--offline" if client_factory is None else None
-    client, added, limits, read_at = None, 0, None, None
+    client, added, limits, read_at, missing = None, 0, None, None, None
     if client_factory is not None:
         try:
             client = client_factory()
             added = sync(led, client)["added"]
             read_at = utcnow()
-            limits = client.limits()
+            limits, missing = read_limits(client)
         except KaggleUnreachable as exc:
             reason, client = str(exc), None
         except KfError as exc:
@@ -101,8 +108,19 @@ def read_quota(ws: Workspace, led: Ledger, competition: str, *,
     quota = Quota(competition, led.used_today(competition), ws.config.daily_limit,
                   limits.num_today if limits else None,
                   limits.num_allowed_now if limits else None, next_reset(), read_at, reason,
-                  added)
+                  added, missing)
     return quota, client
+
+
+def read_limits(client: KaggleClient):
+    """Kaggle's submission limits, or (None, why) when the server has no such call (HTTP 404,
+    405 or 501 right after it listed our submissions): then the merged list is the count."""
+    try:
+        return client.limits(), None
+    except KaggleHttpError as exc:
+        if exc.status in (404, 405, 501):
+            return None, f"HTTP {exc.status}"
+        raise
 
 
 def track_submissions(ws: Workspace, led: Ledger, competition: str) -> None:
