@@ -84,46 +84,86 @@ def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
 
 
 def render_runs(rows: list[dict]) -> Table:
-    """The comparison table; besides the fixed columns, one per setting that differs between
-    the listed runs (model, backend and size have their own). Columns no run fills (public,
-    pointing, 100%) are left out, so the run names keep their room in a narrow terminal."""
+    """The comparison table; after the fixed columns, the settings that differ between the
+    listed runs (model, backend and size have their own; the backend is shown only when the
+    runs use more than one): a column each while the table fits `TABLE_WIDTH`, else one
+    `settings that differ` column of key=value pairs. Columns nobody has a value for
+    (public, pointing, 100%) are left out; notes, tags and git commits have their own table
+    (`render_run_notes`). All of it fits the 160 columns of piped output."""
     settings = [k for k in differing_settings(rows) if k not in _OWN_COLUMNS]
-    extra = [k for k in ("note", "tags", "git") if any(r.get(k) for r in rows)]
-    fixed = [
-        (Col("run", no_wrap=True), lambda r: r["run"]), (Col("model"), lambda r: r["model"]),
-        (Col("backend"), lambda r: r["backend"]), (_num("px"), lambda r: r["size"]),
-        (_num("OOF AUC ±95%"), _auc_text), (_num("vs best ±95%"), _vs_best),
-        (_num("p"), lambda r: "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}"),
-        (_num("public (best)"),
-         lambda r: "" if r.get("best_public") is None else f"{r['best_public']:.4f}"),
-        (_num("fold mean ± std"), lambda r: f"{r['mean']:.4f} ± {r['std']:.4f}"),
-        (_num("pointing (chance)"), lambda r: _pointing(r["explain"])),
-        (_num("epochs"), lambda r: r["epochs"]),
-        (_num("time s"), lambda r: "" if r["seconds"] is None else f"{r['seconds']:.0f}"),
-        (_num("100%"), lambda r: "yes" if r["full"] else ""),
-    ]
-    fixed = [(c, f) for c, f in fixed
-             if c.name not in _OPTIONAL_COLUMNS or any(f(r) not in ("", None) for r in rows)]
-    cols = [c for c, _ in fixed] + [Col(k, no_wrap=True) for k in settings] + [
-        Col(k, fold=True) for k in extra]
-    cells = [[f(r) for _, f in fixed] +
-             [_setting((r.get("config") or {}).get(k)) if not r.get("stack") else ""
-              for k in settings] +
-             [_extra(r.get(k)) for k in extra] for r in rows]
+    optional = {"pointing": any(_pointing(r["explain"]) for r in rows),
+                "100%": any(r["full"] for r in rows),
+                "public": any(r.get("best_public") is not None for r in rows)}
+    fixed = [("px", True), ("OOF AUC\n±95%", True), ("vs best\n±95%", True), ("p", True),
+             ("public", False), ("fold mean\n± std", True), ("pointing", False),
+             ("epochs", True), ("time s", True), ("100%", False)]
+    fixed = [name for name, always in fixed if always or optional[name]]
+    backends = len({r["backend"] for r in rows if not r.get("stack")})
+    cells = []
+    for r in rows:
+        cell = {"px": r["size"], "OOF AUC\n±95%": _auc_text(r), "vs best\n±95%": _vs_best(r),
+                "p": "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}",
+                "public": "" if r.get("best_public") is None else f"{r['best_public']:.4f}",
+                "fold mean\n± std": f"{r['mean']:.4f}±{r['std']:.4f}",
+                "pointing": _pointing(r["explain"]), "epochs": r["epochs"],
+                "time s": "" if r["seconds"] is None else f"{r['seconds']:.0f}",
+                "100%": "yes" if r["full"] else ""}
+        cells.append([r["run"], _model_text(r, backends > 1), *(cell[c] for c in fixed)])
+    headers = ["run", "model", *fixed, *(_SETTING_HEADERS.get(k, k) for k in settings)]
+    values = [[] if r.get("stack") else [_setting((r.get("config") or {}).get(k))
+                                         for k in settings] for r in rows]
+    folded = [[c[0], c[1][:12], *c[2:]] for c in cells]  # the model column folds at 12
+    apart = _width(headers, [c + (v or [""] * len(settings)) for c, v in zip(folded, values)]) \
+        <= TABLE_WIDTH
+    for c, v in zip(cells, values):
+        c += (v or [""] * len(settings)) if apart else [
+            "  ".join(f"{k}={x}" for k, x in zip(settings, v))]
+    cols = [Col("run", no_wrap=True), Col("model", fold=True, min_width=12)] + [
+        Col(c, right=True, no_wrap=True) for c in fixed] + (
+        [Col(_SETTING_HEADERS.get(k, k), fold=True) for k in settings] if apart
+        else [Col("settings that differ", fold=True, min_width=14)])
     return views.table("runs", cols, cells, caption=(
         "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, DeLong's "
-        "paired test (same images), ≈ noise: its interval holds 0; public (best): the best "
-        "public score of a submission made from the run (its own, a stack or a retrain); "
-        "pointing: share of boxed defects where the Grad-CAM peak is in the box (kf "
-        "explain); columns after time: only the settings that differ; per-fold AUCs: "
-        "--format json"))
+        "paired test (same images), ≈: within noise (its interval holds 0); "
+        + ("public: the best public score of a submission made from the run (its own, a "
+           "stack or a retrain); " if optional["public"] else "")
+        + ("pointing: share of boxed defects where the Grad-CAM peak is in the box, chance "
+           "level in brackets (kf explain); " if optional["pointing"] else "")
+        + ("after 'time s': only the settings that differ; " if settings else "")
+        + "per-fold AUCs: --format json"))
 
 
-def _num(name: str) -> Col:
-    return Col(name, right=True, no_wrap=True)
+def render_run_notes(rows: list[dict]) -> Table | None:
+    """Beside the comparison table: each run's --note, --tag and the git commit of the code
+    it was trained with; None when no listed run has any."""
+    extra = [k for k in ("note", "tags", "git") if any(r.get(k) for r in rows)]
+    if not extra:
+        return None
+    cols = [Col("run", no_wrap=True)] + [Col(k, fold=True) for k in extra]
+    return views.table("run notes", cols, [[r["run"], *(_extra(r.get(k)) for k in extra)]
+                                           for r in rows if any(r.get(k) for k in extra)])
 
 
-_OPTIONAL_COLUMNS = {"public (best)", "pointing (chance)", "100%"}
+def _model_text(r: dict, with_backend: bool) -> str:
+    """The model ('simple-cnn', with '(keras)' when the runs use several backends), or
+    'stack: mean of 2 runs' for a stack."""
+    if r.get("stack"):
+        return f"{r['model']} {r['backend']}".strip()
+    return f"{r['model']} ({r['backend']})" if with_backend else r["model"]
+
+
+# settings whose key reads like a fixed column's header
+_SETTING_HEADERS = {"epochs": "max epochs"}
+TABLE_WIDTH = 160  # piped output's width: settings get a column each only while this fits
+
+
+def _width(headers: list[str], cells: list[list]) -> int:
+    """A table's natural width: each column's widest line plus rich's borders and padding."""
+    widest = [max([len(line) for line in str(h).split("\n")] +
+                  [len(str(row[i])) for row in cells]) for i, h in enumerate(headers)]
+    return sum(widest) + 3 * len(widest) + 1
+
+
 # every key of a runs_summary row (stacks leave some out): the CSV header of an empty list
 RUN_FIELDS = ("run", "model", "backend", "size", "oof_auc", "fold_aucs", "mean", "std",
               "epochs", "seconds", "full", "explain", "config", "created", "note", "tags",
@@ -161,7 +201,7 @@ def _vs_best(r: dict) -> str:
     if r.get("vs_best") is None:
         return ""
     half = (r["vs_best_high"] - r["vs_best_low"]) / 2
-    return f"{r['vs_best']:+.4f} ±{half:.4f}" + (" ≈ noise" if r["within_noise"] else "")
+    return f"{r['vs_best']:+.4f} ±{half:.4f}" + (" ≈" if r["within_noise"] else "")
 
 
 def _pointing(explain: dict | None) -> str:
@@ -209,12 +249,15 @@ def stack_rows(ws: Workspace) -> list[dict]:
 
 def best_public(ws: Workspace, competition: str | None = None) -> dict[str, float]:
     """For every run and stack name: the best public score of any scored submission derived
-    from it (its own file, a stack or retrain that used it), from the ledger."""
+    from it (its own file, a stack or retrain that used it), from the ledger. A submission of
+    an earlier version of a name made from other inputs (a stack rerun on other runs) is not
+    the current one's: it counts for its input runs only."""
     import json
 
     if not ws.ledger_path.exists():
         return {}
     from kfold.kaggle.ledger import Ledger
+    from kfold.submission import read_sidecar
 
     out: dict[str, float] = {}
     with Ledger(ws.ledger_path) as led:
@@ -223,10 +266,18 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
         if r["status"] != "complete" or r["public_score"] is None:
             continue
         lineage = json.loads(r["lineage"] or "null") or {}
-        names = set(lineage.get("runs") or []) | {r["cand_name"]} - {None}
+        names = set(lineage.get("runs") or [])
+        own = r["cand_name"]
+        current = (read_sidecar(ws.submission_path(own)) or {}).get("lineage") if own else None
+        if own and (not current or _inputs(current) == _inputs(lineage)):
+            names.add(own)
         for name in names:
             out[name] = max(out.get(name, float("-inf")), r["public_score"])
     return out
+
+
+def _inputs(lineage: dict) -> list[str]:
+    return sorted(lineage.get("runs") or [])
 
 
 def differing_settings(rows: list[dict]) -> list[str]:

@@ -23,6 +23,7 @@ class Col:
     no_wrap: bool = False
     fold: bool = False
     bold: bool = False
+    min_width: int | None = None  # never squeezed below this on a narrow terminal
 
 
 def table(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[object]], *,
@@ -33,7 +34,8 @@ def table(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[obje
     for c in columns:
         c = c if isinstance(c, Col) else Col(c)
         t.add_column(c.name, justify="right" if c.right else "left", no_wrap=c.no_wrap,
-                     overflow="fold" if c.fold else "ellipsis", style="bold" if c.bold else None)
+                     overflow="fold" if c.fold else "ellipsis", style="bold" if c.bold else None,
+                     min_width=c.min_width)
     for i, row in enumerate(rows):
         t.add_row(*(Text(cell_text(v)) for v in row), style=styles[i] if styles else None)
     return t

@@ -60,7 +60,7 @@ def test_rows_carry_delong_intervals_and_paired_tests_against_the_best(ws):
 def test_table_shows_intervals_and_the_noise_mark(ws):
     result = CliRunner().invoke(app, ["runs", "-w", str(ws.root)])
     assert result.exit_code == 0, result.output
-    assert "±95%" in result.output and "≈ noise" in result.output
+    assert "±95%" in result.output and " ≈ " in result.output and "within noise" in result.output
 
 
 def test_table_leaves_out_columns_no_run_fills_and_keeps_every_name_whole(ws):

@@ -14,7 +14,13 @@ from kfold import artifacts, atomic
 from kfold.bench.stack import write_workspace
 from kfold.cli import app
 from kfold.kaggle.ledger import Ledger
-from kfold.runs import differing_settings, plot_cv_vs_public, render_runs, runs_summary
+from kfold.runs import (
+    differing_settings,
+    plot_cv_vs_public,
+    render_run_notes,
+    render_runs,
+    runs_summary,
+)
 from kfold.stack.blenders import auc
 
 runner = CliRunner()
@@ -81,7 +87,38 @@ def test_only_settings_that_differ_get_a_column(ws):
     assert differing_settings(rows) == ["lr"]
     table = render_runs(rows)
     headers = [c.header for c in table.columns]
-    assert headers[-1] == "lr" and headers.count("epochs") == 1 and "public (best)" in headers
+    assert headers[-1] == "lr" and headers.count("epochs") == 1 and "public" in headers
+
+
+def test_a_160_column_table_shows_every_column(ws):
+    """Piped output is 160 columns wide: with settings, notes, tags and a commit, no column is
+    squeezed out of sight (the notes have their own table)."""
+    from rich.console import Console
+
+    for i, name in enumerate(("run0", "run1")):
+        _run_json(ws, name, f"2026-11-30T1{i}:00:00+00:00", lr=0.01 * (i + 1), epochs=3 + i,
+                  batch_size=32 * (i + 1), augment=["d4", "none"][i])
+        rec = artifacts.read_run(ws, name)
+        artifacts.write_run(ws, rec.__class__(**{**rec.__dict__, "note": f"try {i}",
+                                                  "tags": ["baseline"], "git_commit": "abc1234567"}))
+    rows = runs_summary(ws)
+    console = Console(width=160, record=True)
+    console.print(render_runs(rows))
+    console.print(render_run_notes(rows))
+    text = console.export_text()
+    for word in ("simple-cnn", "stack: mean", "epochs=4", "batch_size=64", "augment=d4",
+                 "lr=0.02", "public", "0.8300", "try 0", "try 1", "baseline", "abc1234567"):
+        assert word in text, word
+    assert max(len(line) for line in text.splitlines()) <= 160
+
+
+def test_a_stack_rerun_on_other_runs_does_not_inherit_the_old_public_score(ws):
+    atomic.write_json(ws.submission_path("stack-mean").with_suffix(".json"), {
+        "name": "stack-mean", "cv_auc": 0.9, "created_utc": "2026-11-30T14:00:00+00:00",
+        "lineage": {"kind": "stack", "blender": "mean", "runs": ["run1"]}})
+    rows = {r["run"]: r for r in runs_summary(ws)}
+    assert rows["stack-mean"]["best_public"] is None  # 0.83 was the two-run stack's
+    assert rows["run0"]["best_public"] == pytest.approx(0.83)
 
 
 def test_plot_cv_vs_public(ws):

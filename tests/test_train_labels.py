@@ -9,7 +9,7 @@ import subprocess
 from typer.testing import CliRunner
 
 from kfold.cli import app
-from kfold.runs import render_runs, runs_summary
+from kfold.runs import render_run_notes, runs_summary
 
 runner = CliRunner()
 ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -35,8 +35,8 @@ def test_note_tags_and_commit_reach_run_json_and_kf_runs(workspace, monkeypatch)
     r = runner.invoke(app, ["runs", "--format", "json", "-w", str(root)])
     row = json.loads(r.stdout)[0]
     assert (row["note"], row["tags"], row["git"]) == ("first try", ["baseline", "cpu"], sha[:10])
-    table = render_runs(runs_summary(workspace))
-    assert [c.header for c in table.columns][-3:] == ["note", "tags", "git"]
+    table = render_run_notes(runs_summary(workspace))
+    assert [c.header for c in table.columns] == ["run", "note", "tags", "git"]
 
 
 def test_a_bad_tag_fails_before_training(workspace):

@@ -26,8 +26,9 @@ def runs(
         "--plot", help="Also write submissions/cv_vs_public.png (CV vs public per submission).")] = False,
 ) -> None:
     """Table of runs: OOF AUC with its DeLong 95% interval, the paired difference to the best
-    run (interval, p-value, within noise), per-fold AUC, mean ± std, epochs, time."""
-    from kfold.runs import RUN_FIELDS, render_runs, runs_summary
+    run (interval, p-value, within noise), best public score, fold AUC mean ± std, epochs,
+    time, the settings that differ; then each run's note, tags and git commit."""
+    from kfold.runs import RUN_FIELDS, render_run_notes, render_runs, runs_summary
 
     check_format(fmt)
     ws = open_workspace(workspace)
@@ -39,6 +40,9 @@ def runs(
         return
     else:
         console.print(render_runs(rows))
+        notes = render_run_notes(rows)
+        if notes is not None:
+            console.print(notes)
     if plot:
         from kfold.runs import plot_cv_vs_public
 
