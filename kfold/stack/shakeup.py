@@ -148,12 +148,15 @@ def shakeup_table(report: ShakeupReport):
 
 def plot_shakeup(sim: Shakeup, path: Path) -> Path:
     """Per run: the 95% range of simulated public (thin) and private (thick) AUC, their
-    means, and the OOF AUC; runs ordered best OOF AUC first, top to bottom."""
+    means, and the OOF AUC; runs ordered best OOF AUC first, top to bottom; on the right,
+    P(the run beats the best run on private)."""
     from kfold.plots import plt, save_figure
 
     order = np.argsort(-sim.auc)
     pub, priv = sim.interval("public"), sim.interval("private")
-    fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.45 * len(order)))
+    beats = sim.p_beats()
+    fig, ax = plt.subplots(figsize=(9, 1.9 + 0.45 * len(order)))
+    right = ax.get_yaxis_transform()  # x in axes fractions, y in data units
     for row, j in enumerate(order):
         y = len(order) - 1 - row
         ax.plot(pub[j], [y + 0.12] * 2, color="tab:orange", lw=1.5,
@@ -163,11 +166,16 @@ def plot_shakeup(sim: Shakeup, path: Path) -> Path:
         ax.plot(sim.public[:, j].mean(), y + 0.12, "|", color="tab:orange", ms=10)
         ax.plot(sim.private[:, j].mean(), y - 0.12, "|", color="tab:blue", ms=12)
         ax.plot(sim.auc[j], y, "kD", ms=4, label="OOF AUC" if row == 0 else None)
+        ax.text(1.02, y, "best" if j == sim.best else f"{beats[j]:.2f}", transform=right,
+                va="center", fontsize=9)
+    ax.text(1.02, len(order) - 0.4, "P(beats best\non private)", transform=right,
+            va="bottom", fontsize=8)
     ax.set_yticks(range(len(order)), [sim.names[j] for j in order][::-1])
+    ax.set_ylim(-0.6, len(order) - 0.4)
     ax.set_xlabel("AUC")
     ax.set_title(f"Simulated shake-up: {len(sim.public)} splits, public {sim.n_public} / "
                  f"private {sim.n_private} rows", fontsize=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    fig.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     return save_figure(fig, path)
