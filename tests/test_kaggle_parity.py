@@ -118,6 +118,7 @@ def test_leaderboard_and_plan_as_json_and_csv(env):
     plan = json.loads(kf(ws, "plan", "--format", "json").stdout)
     assert plan["fit"]["n"] == 3 and len(plan["final"]) == 2
     assert {r["section"] for r in plan["candidates"]} <= {"candidate"}  # finals apart
+    assert "Kaggle: 3 used today" in plan["quota"]
     fit = plan["fit"]  # 3 points: an offset, with its interval
     assert fit["offset_low"] < fit["intercept"] < fit["offset_high"] and "offset 95%" in fit["text"]
     rows = list(csv.DictReader(io.StringIO(kf(ws, "plan", "--format", "csv").stdout)))
@@ -162,3 +163,12 @@ def test_empty_lists_are_still_parsable_csv(env):
         assert r.exit_code == 0, r.output
         frame = pd.read_csv(io.StringIO(r.stdout))
         assert {"name"} <= set(frame.columns)
+
+
+def test_plan_needs_kaggle_only_for_the_quota_and_says_why_it_fell_back(env):
+    ws, serve = env
+    serve(joined=False)
+    r = kf(ws, "plan", "--format", "json")
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert "you have not joined" in plan["quota"] and len(plan["candidates"]) == 3

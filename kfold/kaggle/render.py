@@ -97,6 +97,7 @@ def plan_records(p: Plan) -> dict:
     rows = plan_rows(p)
     return {
         "competition": p.competition, "slots_left": p.slots_left, "reset_utc": p.reset_utc,
+        "quota": p.quota.text() if p.quota is not None else None,  # where slots_left came from
         "fit": {"n": fit.n, "slope": fit.slope, "intercept": fit.intercept, "spread": fit.spread,
                 "slope_low": slope[0] if slope else None,
                 "slope_high": slope[1] if slope else None,
