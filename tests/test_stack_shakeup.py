@@ -53,6 +53,8 @@ def test_cli_table_json_and_csv(ws):
     assert 0 <= data["rank_disagreement"] <= 1
     rows = list(csv.DictReader(io.StringIO(kf(ws, "--format", "csv").stdout)))
     assert [r["run"] for r in rows] == [r["run"] for r in data["per_run"]]
+    assert {float(r["rank_disagreement"]) for r in rows} == {data["rank_disagreement"]}
+    assert float(rows[1]["p_beats_best"]) == data["per_run"][1]["p_beats_best"]
 
 
 def test_public_fraction_comes_from_option_toml_solution_or_assumption(ws):

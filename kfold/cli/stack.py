@@ -71,7 +71,7 @@ def shakeup(
     if fmt == "json":
         emit({**report.summary(), "per_run": report.rows()}, fmt)
     elif fmt == "csv":
-        emit(report.rows(), fmt)
+        emit(report.csv_rows(), fmt)
     else:
         console.print(shakeup_table(report))
         console.print(f"wrote {report.png}", highlight=False)

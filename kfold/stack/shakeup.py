@@ -79,6 +79,12 @@ class ShakeupReport:
                for j, name in enumerate(s.names)]
         return sorted(out, key=lambda r: -r["oof_auc"])
 
+    def csv_rows(self) -> list[dict]:
+        """`rows()`, each followed by the simulation's settings and its rank disagreement
+        (a CSV has no room for the summary otherwise)."""
+        shared = {k: v for k, v in self.summary().items() if k not in ("runs", "png")}
+        return [{**r, **shared} for r in self.rows()]
+
     def summary(self) -> dict:
         s = self.sim
         return {"runs": len(s.names), "best_run": s.names[s.best], "splits": self.n_splits,
