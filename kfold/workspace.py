@@ -61,11 +61,16 @@ _MAXIMUM = {"n_folds": 100, "image_size": 4096}
 
 
 def _check_value(key: str, value: object, kind: str) -> None:
-    """One kfold.toml value against its field's type ("str" or "int") and range."""
+    """One kfold.toml value against its field's type ("str", "int" or "float") and range."""
     if kind in ("str", "str | None"):
         if not isinstance(value, str) or not value.strip():
             raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a non-empty text "
                           f'(e.g. {key} = "...")')
+        return
+    if kind in ("float", "float | None"):  # public_fraction, the one fraction
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a number between 0 and 1 "
+                          f"(e.g. {key} = 0.3: the share of the test set scored publicly)")
         return
     if not isinstance(value, int) or isinstance(value, bool):
         raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a whole number "

@@ -170,6 +170,11 @@ DAMAGED_FILES = [
              "fold0.pt is damaged", damage=_garble(f"models/{RUN}/fold0.pt")),
 ]
 
+def _toml_fraction(ws: Workspace) -> None:
+    with open(ws.root / "kfold.toml", "a") as fh:
+        fh.write('public_fraction = "abc"\n')
+
+
 DECISIONS = [
     *(BadInput(f"shakeup-fraction-{v}", ["shakeup", "--public-fraction", v], "outside (0, 1)")
       for v in ("0", "1", "-0.3", "1.5", "nan")),
@@ -178,6 +183,15 @@ DECISIONS = [
     BadInput("shakeup-unknown-run", ["shakeup", "--runs", "nope"], "no OOF predictions"),
     BadInput("shakeup-fraction-in-toml", ["shakeup"], "kfold.toml: public_fraction",
              damage=lambda ws: Workspace.init(ws.root, public_fraction=3.0)),
+    BadInput("shakeup-fraction-text-in-toml", ["shakeup"],
+             "public_fraction = 'abc' must be a number between 0 and 1", damage=_toml_fraction),
+    BadInput("shakeup-fraction-text", ["shakeup", "--public-fraction", "abc"],
+             "Invalid value for '--public-fraction'"),
+    BadInput("shakeup-splits-text", ["shakeup", "--n", "many"], "Invalid value for '--n'"),
+    BadInput("shakeup-splits-negative", ["shakeup", "--n", "-5"], "at least one split"),
+    BadInput("shakeup-seed-negative", ["shakeup", "--seed", "-1"], "--seed -1"),
+    BadInput("shakeup-png-is-a-folder", ["shakeup", "--png", "{ws}"], "it is a folder"),
+    BadInput("download-ref-text", ["submission", "download", "latest"], "Invalid value for 'ref'"),
     BadInput("runs-format-xml", ["runs", "--format", "xml"], "choose one of table, json, csv"),
     BadInput("plan-format-xml", ["plan", "--format", "xml"], "choose one of table, json, csv"),
     BadInput("export-not-csv", ["submissions", "--offline", "--export", "{ws}/x.txt"],

@@ -27,11 +27,8 @@ def resolve_public_fraction(ws: Workspace, value: float | None = None) -> tuple[
     `public_fraction` in kfold.toml, data/solution.csv's Usage column, or an assumption."""
     if value is not None:
         return check_fraction(value), "--public-fraction"
-    if ws.config.public_fraction is not None:
-        try:
-            return check_fraction(ws.config.public_fraction), CONFIG_NAME
-        except KfError as exc:
-            raise KfError(f"{CONFIG_NAME}: public_fraction: {exc}") from None
+    if ws.config.public_fraction is not None:  # checked in (0, 1) when kfold.toml was read
+        return float(ws.config.public_fraction), CONFIG_NAME
     solution = ws.data_dir / "solution.csv"
     if solution.exists():
         usage = pd.read_csv(solution, usecols=lambda c: c == "Usage")
