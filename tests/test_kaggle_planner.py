@@ -33,6 +33,11 @@ def test_fit_with_few_points_is_an_offset(cv, public, slope, intercept):
     assert fit.intercept == pytest.approx(intercept)
 
 
+def test_one_scored_submission_says_its_spread_is_unknown():
+    text = fit_public_vs_cv(np.array([0.9]), np.array([0.88])).text
+    assert "spread unknown from one submission" in text and "nan" not in text
+
+
 def test_an_offset_fit_reports_the_offset_interval():
     from scipy.stats import t
 

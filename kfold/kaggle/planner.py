@@ -96,9 +96,10 @@ class Fit:
                       else "offset only: slope fixed at 1")
         if offset:
             slope_text += f", offset 95% [{offset[0]:+.4f}, {offset[1]:+.4f}]"
+        spread = (f"spread ±{self.spread:.4f}" if np.isfinite(self.spread)
+                  else "spread unknown from one submission")
         return (f"public ≈ {self.slope:.3f} × CV {'+' if self.intercept >= 0 else '-'} "
-                f"{abs(self.intercept):.4f}  (n={self.n}, spread ±{self.spread:.4f}, "
-                f"{slope_text})")
+                f"{abs(self.intercept):.4f}  (n={self.n}, {spread}, {slope_text})")
 
 
 @dataclass
