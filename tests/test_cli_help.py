@@ -47,3 +47,19 @@ def test_a_short_option_means_the_same_everywhere():
                     meaning.setdefault(opt, set()).add(p.name)
     assert meaning["-m"] == {"message"}
     assert {k: v for k, v in meaning.items() if len(v) > 1} == {}
+
+
+def test_brackets_in_help_are_shown_not_read_as_markup():
+    """A help text's [section] or [[table]] (TOML) reaches the screen: rich would otherwise
+    swallow it as a style tag."""
+    import re
+
+    seen = 0
+    for path, cmd in COMMANDS:
+        for p in cmd.params:
+            words = re.findall(r"\[+[a-z]+\]+", (getattr(p, "help", None) or "").replace("\\", ""))
+            if words:
+                out = runner.invoke(app, [*path, "--help"]).output
+                seen += 1
+                assert all(w in out for w in words), (path, words, out)
+    assert seen >= 1

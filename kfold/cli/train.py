@@ -113,7 +113,7 @@ def _print_run(meta) -> None:
 
 
 def grid(
-    file: Annotated[Path, typer.Argument(help="TOML file: [defaults] and [[run]] entries with kf train's options (docs/scale-out.md).")],
+    file: Annotated[Path, typer.Argument(help="TOML file: \\[defaults] and \\[\\[run]] entries with kf train's options (docs/scale-out.md).")],
     workspace: WorkspaceOpt = None,
     skip_bad: Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")] = False,
     executor: ExecutorOpt = "local",
