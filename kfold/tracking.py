@@ -7,16 +7,21 @@ and run.json as artifacts, and the Grad-CAM PNGs once `kf explain` made them); o
 per Kaggle submission (its CV and, once scored, public and private score).
 
 `tracking_uri` is a local folder (relative to the workspace; works offline; MLflow calls it
-the file store) or a tracking server URL (`http://…`, for teams). Without it, mlflow is never
-imported. The client is `mlflow-skinny` (`pip install 'kfold[mlflow]'`).
+the file store), an SQLite database (`sqlite:///mlflow.db`, relative to the workspace too;
+MLflow's database store, which MLflow 3 prefers to the file store), or a tracking server URL
+(`http://…`, for teams). Without it, mlflow is never imported. The client is `mlflow-skinny`
+with SQLAlchemy and Alembic for the database store (`pip install 'kfold[mlflow]'`).
 
-The tracker only reports: a tracking failure after the work is done is a warning, never the
-loss of a trained run or a submission.
+The tracker only reports: a store that cannot be opened stops `kf train` before any work
+(one error line), and a tracking failure after the work is done is a warning, never the loss
+of a trained run or a submission. A server that does not answer is given up on after a few
+seconds (MLflow's own default retries for minutes); MLFLOW_HTTP_REQUEST_* variables win.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -41,12 +46,38 @@ def for_workspace(ws: Workspace) -> MlflowTracker | None:
     except ImportError:
         raise KfError("tracking_uri is set in kfold.toml but mlflow is not installed: "
                       "pip install 'kfold[mlflow]' (or remove tracking_uri)") from None
-    return MlflowTracker(resolve_uri(ws, uri), experiment=ws.config.competition or "kfold")
+    resolved = resolve_uri(ws, uri)
+    if resolved.startswith("sqlite:"):
+        try:
+            import alembic  # noqa: F401
+            import sqlalchemy  # noqa: F401
+        except ImportError:
+            raise KfError(f"tracking_uri {uri!r} is MLflow's database store, which needs "
+                          "SQLAlchemy and Alembic: pip install 'kfold[mlflow]' (or use a "
+                          "folder, e.g. tracking_uri = \"mlruns\")") from None
+    for var, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(var, value)
+    try:
+        return MlflowTracker(resolved, experiment=ws.config.competition or "kfold")
+    except Exception as exc:  # noqa: BLE001 - whatever the store raises: one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise KfError(f"cannot open the MLflow store tracking_uri = {uri!r} ({first}); start "
+                      "the server, fix tracking_uri in kfold.toml, or remove it") from None
+
+
+# MLflow retries a silent server for minutes by default; kf gives up after a few seconds
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                  "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 def resolve_uri(ws: Workspace, uri: str) -> str:
-    """A server URL as is; a local folder (relative to the workspace) as a file: URI, with
-    MLflow's file store allowed (MLflow 3 wants an opt-in for it)."""
+    """A server URL as is; an SQLite database or a local folder relative to the workspace
+    (sqlite:///mlflow.db, mlruns), the folder as a file: URI with MLflow's file store allowed
+    (MLflow 3 wants an opt-in for it)."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        return "sqlite:///" + str(path if path.is_absolute() else (ws.root / path).resolve())
     if "://" in uri and not uri.startswith("file:"):
         return uri
     path = Path(uri.removeprefix("file://").removeprefix("file:"))
@@ -119,11 +150,12 @@ class MlflowTracker:
         run = self._new_run(name, tags)
         rid = run.info.run_id
         params = [Param(k, v) for k, v in flatten("", meta.get("config") or {}).items()]
-        metrics = [Metric(k, float(meta[k]), 0, 0)
+        now = _now_ms()
+        metrics = [Metric(k, float(meta[k]), now, 0)
                    for k in ("oof_auc", "fold_auc_mean", "fold_auc_std") if meta.get(k) is not None]
         for fold in meta.get("folds") or []:
-            metrics.append(Metric(f"fold{fold['fold']}_auc", float(fold["auc"]), 0, 0))
-            metrics += _epoch_metrics(files.history(f"fold{fold['fold']}"), fold["fold"])
+            metrics.append(Metric(f"fold{fold['fold']}_auc", float(fold["auc"]), now, 0))
+            metrics += _epoch_metrics(files.history(f"fold{fold['fold']}"), fold["fold"], now)
         note = [RunTag("mlflow.note.content", tags["kf.note"])] if "kf.note" in tags else []
         for i in range(0, max(len(metrics), 1), 900):  # a batch holds up to 1000 entries
             self.client.log_batch(rid, metrics=metrics[i:i + 900],
@@ -135,11 +167,20 @@ class MlflowTracker:
         return rid
 
     @_warn_on_failure
-    def log_explain(self, run: str, pngs: list[Path]) -> str | None:
-        """Grad-CAM pictures of kf run `run`, added to its latest MLflow run."""
+    def log_explain(self, run: str, pngs: list[Path], scores: dict | None = None) -> str | None:
+        """Grad-CAM pictures of kf run `run` and its localization scores (pointing game,
+        chance level, energy, IoU... as `gradcam.<name>`), added to its latest MLflow run."""
+        from mlflow.entities import Metric
+
         found = self._find(RUN, run)
         if found is None:
             return None
+        now = _now_ms()
+        metrics = [Metric(f"gradcam.{k}".replace("@", "_at_"), float(v), now, 0)
+                   for k, v in (scores or {}).items()
+                   if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
+        if metrics:
+            self.client.log_batch(found.info.run_id, metrics=metrics)
         for png in pngs:
             self.client.log_artifact(found.info.run_id, str(png), artifact_path="gradcam")
         return found.info.run_id
@@ -162,8 +203,8 @@ class MlflowTracker:
                     tags["kf.runs"] = ",".join(row["runs"])
                 found = self._new_run(f"submission {row['ref']} {row.get('file') or ''}", tags)
             have = found.data.metrics if hasattr(found, "data") else {}
-            new = [Metric(k, float(row[k]), 0, 0) for k in ("cv_auc", "public_score",
-                                                             "private_score")
+            new = [Metric(k, float(row[k]), _now_ms(), 0) for k in ("cv_auc", "public_score",
+                                                                    "private_score")
                    if row.get(k) is not None and k not in have]
             if new:
                 self.client.log_batch(found.info.run_id, metrics=new)
@@ -171,7 +212,12 @@ class MlflowTracker:
         return changed
 
 
-def _epoch_metrics(history: Path, fold: int) -> list:
+def _now_ms() -> int:
+    """MLflow's timestamps are milliseconds since 1970 (0 shows as January 1970 in its UI)."""
+    return int(time.time() * 1000)
+
+
+def _epoch_metrics(history: Path, fold: int, timestamp: int) -> list:
     """Per-epoch metrics of one fold from its history CSV, the epoch as the step."""
     from mlflow.entities import Metric
 
@@ -183,6 +229,6 @@ def _epoch_metrics(history: Path, fold: int) -> list:
     out = []
     for col, key in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("auc", "val_auc")):
         if col in h:
-            out += [Metric(f"fold{fold}.{key}", float(v), 0, int(e))
+            out += [Metric(f"fold{fold}.{key}", float(v), timestamp, int(e))
                     for e, v in zip(h["epoch"], h[col]) if v == v]
     return out

@@ -23,8 +23,9 @@ from kfold.workspace import Workspace
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (in dev) is not installed")
 
 
-def _runs(root, kind):
-    client = mlflow.tracking.MlflowClient(tracking_uri=(root / "mlruns").resolve().as_uri())
+def _runs(root, kind, uri=None):
+    client = mlflow.tracking.MlflowClient(
+        tracking_uri=uri or (root / "mlruns").resolve().as_uri())
     exp = client.get_experiment_by_name("nexperia-synth")
     return client, client.search_runs([exp.experiment_id], f"tags.`kf.kind` = '{kind}'")
 
@@ -46,22 +47,29 @@ def test_a_training_run_and_its_gradcam_land_in_mlflow(tmp_path, synth_data):
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"curves.png", "run.json"} <= names
 
+    assert all(m.timestamp > 1_700_000_000_000 for m in  # real times, not January 1970
+               client.get_metric_history(run.info.run_id, "fold0.val_auc"))
+
     explain_run(ws, "tiny", n=2)
     pngs = client.list_artifacts(run.info.run_id, "gradcam")
     assert [a.path for a in pngs] == ["gradcam/gradcam.png"]
+    scores = client.get_run(run.info.run_id).data.metrics
+    assert {"gradcam.pointing_game", "gradcam.chance", "gradcam.iou_at_0.5"} <= set(scores)
 
 
-def test_submissions_log_cv_and_public_score(tmp_path, monkeypatch):
+@pytest.mark.parametrize("store", ["mlruns", "sqlite:///mlflow.db"])
+def test_submissions_log_cv_and_public_score(tmp_path, monkeypatch, store):
+    """In a folder store and in an SQLite database, both relative to the workspace."""
     isolate_credentials(monkeypatch, tmp_path)
     write_kaggle_json(tmp_path / "cfg")
     ws = make_competition(tmp_path / "ws", candidates=[("good", 0.15, 0.95)])
-    ws = Workspace.init(ws.root, tracking_uri="mlruns")
+    ws = Workspace.init(ws.root, tracking_uri=store)
     with SandboxServer.from_workspace(ws, score_delay_s=0.0) as server:
         monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
         c = KaggleClient(ws.config.competition, backoff_s=0.01)
         res = flow.submit(ws, None, "m", client=c, wait=True, poll_s=0.05)
         flow.submissions_view(ws, client=c)  # a later sync logs nothing twice
-    _, runs = _runs(ws.root, "submission")
+    _, runs = _runs(ws.root, "submission", tracking.resolve_uri(ws, store))
     assert len(runs) == 1 and runs[0].data.tags["kf.ref"] == str(res.ref)
     assert runs[0].data.tags["kf.runs"] == "good"
     m = runs[0].data.metrics
@@ -91,3 +99,24 @@ def test_a_server_url_is_kept_and_a_folder_is_resolved_in_the_workspace(tmp_path
     ws = Workspace.init(tmp_path)
     assert tracking.resolve_uri(ws, "http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     assert tracking.resolve_uri(ws, "mlruns") == (tmp_path / "mlruns").resolve().as_uri()
+    assert tracking.resolve_uri(ws, "sqlite:///m.db") == f"sqlite:///{(tmp_path / 'm.db').resolve()}"
+    assert tracking.resolve_uri(ws, "sqlite:////abs/m.db") == "sqlite:////abs/m.db"
+
+
+def test_a_server_that_does_not_answer_is_one_error_before_work_and_a_warning_after(
+        tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    ws = make_competition(tmp_path / "ws", candidates=[("good", 0.15, 0.95)])
+    ws = Workspace.init(ws.root, tracking_uri=f"http://127.0.0.1:{port}")
+    with pytest.raises(KfError, match=f"cannot open the MLflow store .*127.0.0.1:{port}"):
+        tracking.for_workspace(ws)  # kf train calls this before it trains
+    from kfold.kaggle.flow import open_ledger
+    from kfold.kaggle.quota import track_submissions
+
+    with pytest.warns(UserWarning, match="MLflow tracking skipped"), open_ledger(ws) as led:
+        track_submissions(ws, led, ws.config.competition)  # after a submission: a warning

@@ -3,9 +3,11 @@ boundary. Command modules import only this module of the CLI, never each other."
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import traceback
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -69,6 +71,21 @@ def say(label: str, style: str, message: str) -> None:
     line = Text(f"{label}: ", style=style)
     line.append(message)
     err_console.print(line, highlight=False, soft_wrap=True)
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """kf's own warnings (`warnings.warn` in the library, e.g. a tracking failure after the
+    work is done) as one `warning:` line like the others; anything else as Python prints it."""
+    if issubclass(category, UserWarning) and f"{os.sep}kfold{os.sep}" in str(filename):
+        say("warning", "yellow", str(message))
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _show_warning
 
 
 def warn_credentials() -> None:

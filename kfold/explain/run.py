@@ -129,7 +129,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
         notes.append("boxes left out: " + ", ".join(f"{r} {c}" for r, c in skipped.items()))
     artifacts.update_run(ws, run, explain=result)
     if tracker is not None:
-        tracker.log_explain(run, [grid])
+        tracker.log_explain(run, [grid], result)
     return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
                          per_image_path, notes)
 

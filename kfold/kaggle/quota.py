@@ -12,6 +12,7 @@ ledger").
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -124,8 +125,13 @@ def read_limits(client: KaggleClient):
 
 
 def track_submissions(ws: Workspace, led: Ledger, competition: str) -> None:
-    """With `tracking_uri` in kfold.toml, log every submission's CV and scores to MLflow."""
-    tracker = tracking.for_workspace(ws)
+    """With `tracking_uri` in kfold.toml, log every submission's CV and scores to MLflow;
+    a store that cannot be opened is a warning here (the submission is in the ledger)."""
+    try:
+        tracker = tracking.for_workspace(ws)
+    except KfError as exc:
+        warnings.warn(f"MLflow tracking skipped: {exc}", stacklevel=2)
+        return
     if tracker is None:
         return
     rows = []
