@@ -55,6 +55,7 @@ def test_identical_runs_tie_and_never_disagree():
     s = simulate(y, np.hstack([preds, preds]), ["a", "b"], n_splits=300)
     assert s.p_beats().tolist() == [0.5, 0.5]
     assert s.rank_disagreement() == 0.0 and s.top_disagreement() == 0.0
+    assert s.pair_disagreement() == 0.0
     assert s.p_private_top().tolist() == [0.5, 0.5]
 
 
@@ -66,6 +67,7 @@ def test_a_run_better_on_every_image_always_wins():
     assert s.p_beats(reference=0)[1] == 1.0
     assert s.p_beats()[0] == 0.0
     assert s.p_private_top()[1] == 1.0
+    assert s.rank_disagreement() == s.pair_disagreement() == 0.0
 
 
 def test_public_spread_matches_delong_with_finite_population_correction():
@@ -94,6 +96,7 @@ def test_close_runs_swap_places_often():
     y, preds = data(n=3000, k=3, seed=6)
     s = simulate(y, preds, n_splits=500)
     assert 0.05 < s.rank_disagreement() <= 1.0
+    assert 0 < s.pair_disagreement() < s.rank_disagreement()
     assert np.all((s.p_beats() > 0) & (s.p_beats() < 1))
     assert s.p_private_top().sum() == pytest.approx(1.0)
     lo_hi = s.interval("private")

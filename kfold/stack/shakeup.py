@@ -89,6 +89,7 @@ class ShakeupReport:
                 "test_rows": self.test_rows, "test_rows_source": self.test_source,
                 "public_rows": s.n_public, "private_rows": s.n_private,
                 "rank_disagreement": s.rank_disagreement(),
+                "pair_disagreement": s.pair_disagreement(),
                 "top_disagreement": s.top_disagreement(),
                 "png": None if self.png is None else str(self.png)}
 
@@ -145,8 +146,9 @@ def shakeup_table(report: ShakeupReport):
         f"({s['public_rows']} public, {s['private_rows']} private; fraction "
         f"{s['public_fraction']:.3g} from {s['public_fraction_source']})", cols, rows,
         caption=f"public ranking of the runs differs from the private one in "
-                f"{s['rank_disagreement']:.1%} of splits; the public leader is not a private "
-                f"leader in {s['top_disagreement']:.1%}")
+                f"{s['rank_disagreement']:.1%} of splits ({s['pair_disagreement']:.1%} of run "
+                f"pairs swap places); the public leader is not a private leader in "
+                f"{s['top_disagreement']:.1%}")
 
 
 def plot_shakeup(sim: Shakeup, path: Path) -> Path:

@@ -75,6 +75,16 @@ class Shakeup:
         priv = rankdata(self.private, axis=1)
         return float((pub != priv).any(axis=1).mean())
 
+    def pair_disagreement(self) -> float:
+        """Share of run pairs, over all splits, that public AUC orders differently from private
+        AUC (a tie is an order). With many runs some pair almost always swaps, so this says
+        how much of the ranking moves where `rank_disagreement` only says whether it does."""
+        if len(self.names) < 2:
+            return 0.0
+        i, j = np.triu_indices(len(self.names), 1)
+        pub = np.sign(self.public[:, i] - self.public[:, j])
+        return float((pub != np.sign(self.private[:, i] - self.private[:, j])).mean())
+
     def top_disagreement(self) -> float:
         """Share of splits where the best public run is not a best private run."""
         pub_top = np.argmax(self.public, axis=1)
