@@ -154,3 +154,21 @@ def test_every_table_is_built_by_views():
     users = {str(p.relative_to(package)) for p in package.rglob("*.py")
              if "rich.table" in p.read_text()}
     assert users == {"views.py"}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--bogus"], "No such option: --bogus"),
+    (["shakeu"], "No such command 'shakeu'. Did you mean 'shakeup'?"),
+    (["shakeup", "--n", "x"], "Invalid value for '--n'"),
+    (["submission", "download", "abc"], "Invalid value for 'ref'"),
+    (["runs", "--format"], "requires an argument"),
+])
+def test_a_command_line_click_cannot_parse_is_one_error_line(args, fragment):
+    result = kf(*args)
+    _one_line_error(result, fragment)
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def test_a_group_alone_still_shows_its_help():
+    result = kf("submission")
+    assert "download" in result.output and "error:" not in result.output

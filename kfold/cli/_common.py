@@ -140,6 +140,15 @@ class BoundaryGroup(TyperGroup):
     `error:` line and exit code 2; any other exception (a bug) one line naming a file that
     holds the full traceback, and exit code 1."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        """The root's own options (`kf --bogus`) are parsed here, before `invoke`."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer._click.exceptions.NoArgsIsHelpError:
+            raise  # `kf` alone: the help
+        except _USAGE_ERRORS as exc:
+            raise typer.Exit(usage_error(exc)) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
