@@ -3,11 +3,14 @@ exact bytes it uploads; plan and submissions point at the bytes that were scored
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
+from kfold.errors import KfError
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.ledger import Ledger
@@ -97,3 +100,45 @@ def test_submit_uploads_the_bytes_it_validated(env, monkeypatch):
     monkeypatch.setattr(c, "upload", rewrite_then_upload)
     flow.submit(ws, path, "m", client=c)
     assert server.state.submissions[0].content == original
+
+
+def _website_upload(ws, c, tmp_path, name: str, seed: int) -> bytes:
+    """A file called `name` made elsewhere (other predictions) and submitted on the website."""
+    sample = pd.read_csv(ws.data_dir / "sample_submission.csv", dtype={"id": str})
+    other = tmp_path / "laptop" / name
+    other.parent.mkdir(exist_ok=True)
+    sample.assign(label=np.random.default_rng(seed).random(len(sample))).to_csv(other, index=False)
+    c.upload(other, "from my laptop")
+    return other.read_bytes()
+
+
+def test_a_website_submission_is_kept_as_scored_not_guessed_from_its_name(env, tmp_path):
+    """'stack-mean.csv' submitted on the website from another machine is not the workspace's
+    stack-mean.csv: its bytes are downloaded, archived and checked for duplicates."""
+    ws, server, c = env
+    data = _website_upload(ws, c, tmp_path, "stack-mean.csv", seed=3)
+    view = flow.submissions_view(ws, client=c)
+    (row,) = view.rows
+    assert row["source"] == "remote" and (ws.root / row["bytes_at"]).read_bytes() == data
+    assert "DownloadSubmission" in server.state.calls
+    # the workspace's own stack-mean.csv was never submitted: not refused as a duplicate
+    res = flow.submit(ws, ws.submission_path("stack-mean"), "mine", client=c, dry_run=True)
+    assert res.status == "dry run"
+    shuffled = tmp_path / "shuffled.csv"
+    pd.read_csv(io.BytesIO(data), dtype={"id": str}).sample(frac=1, random_state=0).to_csv(
+        shuffled, index=False)
+    with pytest.raises(KfError, match="same predictions per id as stack-mean.csv"):
+        flow.submit(ws, shuffled, "again", client=c, dry_run=True)
+
+
+def test_without_downloads_a_name_match_needs_the_same_size(env, tmp_path, monkeypatch):
+    from kfold.kaggle.sandbox import api
+
+    ws, server, c = env
+    monkeypatch.delitem(api.HANDLERS, "DownloadSubmission")  # a server that refuses it
+    _website_upload(ws, c, tmp_path, "weak.csv", seed=4)  # same name, other size
+    (row,) = flow.submissions_view(ws, client=c).rows
+    assert row["sha256"] is None and row["bytes_at"] is None
+    c.upload(ws.submission_path("stack-mean"), "the workspace's own file")
+    rows = flow.submissions_view(ws, client=c).rows
+    assert rows[-1]["bytes_at"] == "submissions/stack-mean.csv"

@@ -78,6 +78,7 @@ class RemoteSubmission:
     public_score: float | None
     private_score: float | None
     error: str | None
+    total_bytes: int | None = None  # the file's size (ApiSubmission.totalBytes)
 
 
 @dataclass(frozen=True)
@@ -494,5 +495,5 @@ def _remote(s) -> RemoteSubmission:
         ref=int(s.ref), date=date, file_name=s.file_name, description=s.description,
         status=s.status.name.lower() if s.status is not None else "pending",
         public_score=_float(s.public_score), private_score=_float(s.private_score),
-        error=s.error_description,
+        error=s.error_description, total_bytes=s.total_bytes or None,
     )

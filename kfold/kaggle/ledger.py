@@ -88,6 +88,13 @@ COUNTED = ("reserved", "pending", "complete")  # statuses that use a daily slot
 _OTHER_HOST_TTL = timedelta(hours=1)
 
 
+def _size(path: str) -> int | None:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -366,10 +373,12 @@ class Ledger:
             date = remote.date or utcnow()
             date_iso = iso(date)
             cand = None
-            if remote.file_name:  # match a candidate by file name, newest first
+            if remote.file_name:  # a candidate of that file name (and size), newest first
+                size = getattr(remote, "total_bytes", None)
                 cand = next((c for c in db.execute(
                     "SELECT sha256, path FROM candidates ORDER BY registered_utc DESC")
-                    if Path(c["path"]).name == remote.file_name), None)
+                    if Path(c["path"]).name == remote.file_name
+                    and (not size or _size(c["path"]) == size)), None)
             db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, ref,
                    status, public_score, private_score, error, source, submitted_utc, updated_utc)
@@ -377,6 +386,13 @@ class Ledger:
                 (competition, cand["sha256"] if cand else None, remote.file_name, date_iso,
                  date_iso[:10], remote.description, remote.ref, *vals[:4], date_iso, now))
             return "added"
+
+    def set_content(self, ref: int, sha256: str, archive: str) -> None:
+        """What submission `ref` holds, as downloaded from Kaggle: its sha256 and the archive
+        copy (replacing a guess made from its file name)."""
+        with self.tx() as db:
+            db.execute("UPDATE submissions SET sha256=?, archive=? WHERE ref=?",
+                       (sha256, archive, ref))
 
     # --- leaderboard ---------------------------------------------------------------------
     def add_snapshot(self, competition: str, rows, our_team: str | None) -> int:

@@ -11,11 +11,13 @@ ledger").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from kfold import tracking
 from kfold.errors import KfError
@@ -67,16 +69,51 @@ class Quota:
                 f"{self.reset_utc:%Y-%m-%d %H:%M} UTC (in {h}h{rem // 60:02d}m)")
 
 
-def sync(led: Ledger, client: KaggleClient) -> dict[str, int]:
+def sync(led: Ledger, client: KaggleClient, ws: Workspace | None = None) -> dict[str, int]:
     """Merge Kaggle's list of our submissions into the ledger: refresh the ones kf knows,
     add the ones made elsewhere (the website, a kf process that died), settle dead
-    reservations."""
+    reservations. With `ws`, the bytes of the submissions added are fetched (`keep_remote`)."""
     counts = {"updated": 0, "added": 0, "skipped": 0, "recovered": 0, "released": 0}
     remote = client.submissions()
     counts.update(led.resolve_dead(remote))
+    added = []
     for r in remote:
-        counts[led.update_remote(client.competition, r, adopt=True)] += 1
+        what = led.update_remote(client.competition, r, adopt=True)
+        counts[what] += 1
+        if what == "added":
+            added.append(r)
+    if ws is not None and added:
+        counts["kept"] = keep_remote(ws, led, client, added)
     return counts
+
+
+MAX_FETCHED = 20  # website submissions whose bytes one sync downloads (the newest first)
+
+
+def keep_remote(ws: Workspace, led: Ledger, client: KaggleClient, added: list) -> int:
+    """Download the bytes of submissions made outside kf (Kaggle's DownloadSubmission), keep
+    them in submissions/archive/ and point their ledger rows at that exact content, so a
+    file of the same name but other content is never taken for what was scored, and the
+    duplicate checks see them. A download Kaggle refuses leaves the row as merged."""
+    from kfold.kaggle.client import KaggleHttpError
+    from kfold.submission import archive_bytes
+
+    kept = 0
+    for r in sorted(added, key=lambda r: r.date or utcnow(), reverse=True)[:MAX_FETCHED]:
+        if r.status == "error":
+            continue
+        try:
+            data = client.download_submission(r.ref)
+        except (KaggleHttpError, KaggleUnreachable):
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        name = Path(r.file_name).stem if r.file_name else f"submission-{r.ref}"
+        path = archive_bytes(ws, data, {"name": name, "file": r.file_name, "ref": r.ref})
+        if led.candidate(sha) is None:
+            led.add_candidate(sha, path.resolve(), name, None, None, None)
+        led.set_content(r.ref, sha, path.relative_to(ws.submissions_dir).as_posix())
+        kept += 1
+    return kept
 
 
 def read_quota(ws: Workspace, led: Ledger, competition: str, *,
@@ -93,7 +130,7 @@ def read_quota(ws: Workspace, led: Ledger, competition: str, *,
     if client_factory is not None:
         try:
             client = client_factory()
-            added = sync(led, client)["added"]
+            added = sync(led, client, ws)["added"]
             read_at = utcnow()
             limits, missing = read_limits(client)
         except KaggleUnreachable as exc:
