@@ -20,3 +20,13 @@ def test_registry_first_then_timm_each_smallest_first():
         counts = [e.params for e, k in zip(entries, kinds) if k == group and e.params is not None]
         assert counts == sorted(counts)
     assert next(e for e in entries if e.name == "resnet50").params_text == "23.50M"
+
+
+def test_popular_timm_models_come_before_the_alphabet():
+    from kfold.nets.catalog import POPULAR
+
+    entries, more = catalog("resnet*", limit=7)
+    names = [e.name for e in entries if e.source.startswith("timm") and e.name != "resnet50"]
+    popular = [n for n in names if n in POPULAR]
+    assert popular == names[:len(popular)] and {"resnet18", "resnet34"} <= set(popular)
+    assert entries[-1].source == "timm" and more > 0  # then the family's other names

@@ -154,10 +154,12 @@ def retrain(
 
 def models(
     pattern: Annotated[str, typer.Argument(help="Glob over names, e.g. 'resnet*'.")] = "*",
-    limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 40,
+    limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 50,
 ) -> None:
-    """Models `kf train --model` accepts: the registry, then timm's names matching PATTERN,
-    each group smallest first, with parameter counts."""
+    """Models `kf train --model` accepts, most picked first, with parameter counts.
+
+    kf's registry, then timm's popular models, then (with a PATTERN) timm's other names;
+    each group smallest first."""
     from kfold.nets.catalog import catalog
     from kfold.views import Col, table
 
@@ -168,4 +170,5 @@ def models(
     cols = ["name", "source", Col("params", right=True), "in_chans", "mean", "std", "imagenet"]
     console.print(table(f"models matching {pattern!r}", cols, rows))
     if more:
-        console.print(f"... and {more} more timm names (--limit)")
+        console.print(f"... and {more} more timm names (--limit N; a pattern lists a family, "
+                      f"e.g. kf models 'convnext*')")

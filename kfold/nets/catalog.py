@@ -1,8 +1,10 @@
 """`kf models`: what `kf train --model` accepts, in the order users pick from.
 
-kf's registry comes first (the models kf is tuned and tested with), then timm's names; each
-group is sorted by parameter count, smallest first, since on a small contest the small model
-is the usual first try. Counting builds each model on PyTorch's `meta` device: shapes only,
+kf's registry comes first (the models kf is tuned and tested with), then the timm models
+Kaggle image contests reach for most (`POPULAR`: the usual CNN and ViT baselines), then
+timm's other names; each group is sorted by parameter count, smallest first, since on a
+small contest the small model is the usual first try. Without a pattern the list stops after
+the popular ones (`kf models 'convnext*'` lists a family). Counting builds each model on PyTorch's `meta` device: shapes only,
 no memory and no weights, a few milliseconds per model.
 """
 
@@ -44,22 +46,42 @@ def param_count(name: str) -> int | None:
     return sum(p.numel() for p in model.parameters())
 
 
+# timm models Kaggle image-classification write-ups use most, small to large
+POPULAR = (
+    "mobilenetv3_small_100", "lcnet_100", "mobilenetv3_large_100", "ghostnet_100",
+    "efficientnet_b0", "tf_efficientnet_b0", "rexnet_100", "mixnet_s", "efficientnet_b1",
+    "efficientvit_b0", "tiny_vit_5m_224", "mobilevit_s", "efficientnet_b2", "levit_128",
+    "efficientnet_b3", "densenet121", "resnet18", "regnety_016", "resnet26d", "resnet34",
+    "hrnet_w18", "regnety_032", "vit_small_patch16_224", "deit_small_patch16_224",
+    "efficientnetv2_rw_s", "tf_efficientnetv2_s", "resnet50", "resnet50d", "resnext50_32x4d",
+    "seresnext50_32x4d", "inception_v3", "convnext_nano", "convnext_tiny",
+    "swin_tiny_patch4_window7_224", "coatnet_0_rw_224", "maxvit_tiny_tf_224", "nfnet_l0",
+    "xception65", "convnext_small", "resnet101", "wide_resnet50_2", "dm_nfnet_f0",
+    "vit_base_patch16_224", "vgg16", "vgg19", "eva02_tiny_patch14_224", "edgenext_small",
+)
+
+
 def catalog(pattern: str = "*", limit: int = 40) -> tuple[list[Entry], int]:
-    """Registry entries then up to `limit` timm names matching `pattern` (a glob), each group
-    by parameter count; also how many timm names were left out by `limit`."""
+    """Registry entries, then up to `limit` timm names matching `pattern` (a glob): the
+    popular ones first, then the others (none for the default "*"); each group by parameter
+    count; also how many timm names were left out."""
     registered = list_models(pattern)
     timm_names = [n for n in list_models(pattern, timm_too=True) if n not in registered]
+    popular = [n for n in POPULAR if n in set(timm_names)]
+    others = [n for n in timm_names if n not in set(popular)]
+    shown = (popular + ([] if pattern == "*" else others))[:limit]
     entries = []
-    for name in registered + timm_names[:limit]:
+    for name in registered + shown:
         info = model_info(name)
-        source = "kfold" if name in registered else "timm"
+        source = "kfold" if name in registered else (
+            "timm, popular" if name in popular else "timm")
         if info.timm_name and name in registered:
             source = f"timm {info.timm_name}"
         entries.append(Entry(name, source, param_count(name), info.in_chans,
                              info.mean, info.std, info.pretrained))
-    order = {name: i for i, name in enumerate(registered)}
+    group = {**dict.fromkeys(others, 2), **dict.fromkeys(popular, 1)}
 
     def key(e: Entry):
-        return (e.name not in order, e.params is None, e.params or 0, e.name)
+        return (group.get(e.name, 0), e.params is None, e.params or 0, e.name)
 
-    return sorted(entries, key=key), max(0, len(timm_names) - limit)
+    return sorted(entries, key=key), len(timm_names) - len(shown)
