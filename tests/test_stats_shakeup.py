@@ -128,3 +128,5 @@ def test_bad_inputs_are_refused():
         simulate(y, preds, public_fraction=0.001)
     with pytest.raises(KfError, match="at least one split"):
         simulate(y, preds, n_splits=0)
+    with pytest.raises(KfError, match="at most 100,000 splits"):
+        simulate(y, preds, n_splits=10**9)
