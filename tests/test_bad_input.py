@@ -192,6 +192,7 @@ DECISIONS = [
     BadInput("shakeup-seed-negative", ["shakeup", "--seed", "-1"], "--seed -1"),
     BadInput("shakeup-png-is-a-folder", ["shakeup", "--png", "{ws}"], "it is a folder"),
     BadInput("download-ref-text", ["submission", "download", "latest"], "Invalid value for 'ref'"),
+    BadInput("leaderboard-top-negative", ["leaderboard", "--top", "-3"], "--top -3: show at least 1"),
     BadInput("runs-format-xml", ["runs", "--format", "xml"], "choose one of table, json, csv"),
     BadInput("plan-format-xml", ["plan", "--format", "xml"], "choose one of table, json, csv"),
     BadInput("export-not-csv", ["submissions", "--offline", "--export", "{ws}/x.txt"],

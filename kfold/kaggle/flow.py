@@ -287,6 +287,8 @@ class LeaderboardView:
 def leaderboard(ws: Workspace, *, top: int = 10, team: str | None = None,
                 competition: str | None = None, client: KaggleClient | None = None,
                 plot: bool = True) -> LeaderboardView:
+    if top < 1:
+        raise KfError(f"--top {top}: show at least 1 row (e.g. --top 10)")
     slug = competition_of(ws, competition)
     client = client or make_client(ws, slug)
     rows = client.leaderboard()
