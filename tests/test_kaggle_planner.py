@@ -89,3 +89,16 @@ def test_final_selection_prefers_cv_over_a_lucky_public_score(tmp_path):
     assert "lucky" in first.reason and "CV is the less noisy guide" in first.reason
     assert second.name == "mid" and "hedge" in second.reason
     assert plan.fit.n == 4 and plan.fit.spread > 0
+
+
+def test_a_public_score_far_off_the_other_submissions_line_is_flagged_without_oof(tmp_path):
+    """Hand-made files have no OOF predictions to simulate: the leave-one-out fit of the
+    other scored submissions judges them (its 99.7% prediction interval)."""
+    cands = [(f"m{i}", 0.2, 0.80 + 0.02 * i) for i in range(6)]
+    ws = make_competition(tmp_path, candidates=cands, daily_limit=10)
+    offsets = [-0.010, -0.012, -0.009, -0.011, -0.010, +0.07]  # m5: far above its line
+    for i, ((name, _, cv), off) in enumerate(zip(cands, offsets), 1):
+        record_scored(ws, name, i, cv + off)
+    flagged = [n for n in make_plan(ws).notes if "far outside" in n]
+    assert len(flagged) == 1 and flagged[0].startswith("m5: public 0.9700 is far outside")
+    assert "leak" in flagged[0] and "99.7%" in flagged[0]

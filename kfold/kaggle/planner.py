@@ -52,11 +52,11 @@ class Fit:
         """Predicted public score, kept inside the metric's range [0, 1]."""
         return float(np.clip(self.slope * cv + self.intercept, 0.0, 1.0))
 
-    def _t(self) -> float:
+    def _t(self, level: float = 0.95) -> float:
         from scipy.stats import t
 
         dof = self.n - (2 if self.sxx > 0 else 1)
-        return float(t.ppf(0.975, dof)) if dof > 0 else float("nan")
+        return float(t.ppf(0.5 + level / 2, dof)) if dof > 0 else float("nan")
 
     def slope_interval(self) -> tuple[float, float] | None:
         """95% interval of the fitted slope (None for an offset-only fit, slope fixed at 1)."""
@@ -73,13 +73,13 @@ class Fit:
         half = self._t() * self.spread / np.sqrt(self.n)
         return self.intercept - half, self.intercept + half
 
-    def interval(self, cv: float) -> tuple[float, float] | None:
-        """95% prediction interval of a new candidate's public score at `cv` (None with fewer
-        than 2 scored submissions), kept inside [0, 1]."""
+    def interval(self, cv: float, level: float = 0.95) -> tuple[float, float] | None:
+        """`level` prediction interval of a new candidate's public score at `cv` (None with
+        fewer than 2 scored submissions), kept inside [0, 1]."""
         if self.n < 2 or not self.spread == self.spread:
             return None
         lever = 1 + 1 / self.n + ((cv - self.cv_mean) ** 2 / self.sxx if self.sxx > 0 else 0.0)
-        half = self._t() * self.spread * np.sqrt(lever)
+        half = self._t(level) * self.spread * np.sqrt(lever)
         mid = self.slope * cv + self.intercept
         return float(np.clip(mid - half, 0, 1)), float(np.clip(mid + half, 0, 1))
 
@@ -244,20 +244,7 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     if not scored:
         plan.notes.append("no public score is known yet: candidates are ranked by CV (and its "
                           "simulated private outlook); submit to learn how the test set scores")
-    for i, s in enumerate(scored):  # each judged by a fit of the others (leave-one-out)
-        c = cand_by_sha.get(s["sha256"])
-        if outlook is None or c is None or not c["live"] or c["name"] not in outlook:
-            continue
-        others = [o for j, o in enumerate(scored) if j != i]
-        loo = fit_public_vs_cv(np.array([o["cv_auc"] for o in others]),
-                               np.array([o["public_score"] for o in others]))
-        e = outlook.expect(c["name"], s["public_score"], loo.shift(s["cv_auc"]))
-        if e.far_outside:
-            plan.notes.append(
-                f"{_name(s, cand_by_sha)}: public {s['public_score']:.4f} is far outside what "
-                f"its CV predicts ({e.public_mean:.4f} ± {2 * e.public_sd:.4f}, {e.public_z:+.1f} "
-                f"SD): more than public-set luck; a leak or a shift between the training and "
-                f"the test images?")
+    plan.notes += far_outside_notes(scored, cand_by_sha, outlook)
     plan.notes += sim_notes
     near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
     if near:
@@ -265,6 +252,37 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     if fit.n and fit.n < 3:
         plan.notes.append("fewer than 3 scored submissions: the fit is only an offset")
     return plan
+
+
+FAR_OUTSIDE_LEVEL = 0.9973  # the fit's prediction interval at +-3 SD (normal limit)
+_LEAK = "more than public-set luck; a leak or a shift between the training and the test images?"
+
+
+def far_outside_notes(scored: list[dict], cand_by_sha: dict,
+                      outlook: Outlook | None) -> list[str]:
+    """A note for each scored submission whose public score is far outside what its CV
+    predicts, judged by a fit of the other submissions (leave-one-out): by its own simulated
+    public spread when it has OOF predictions, else by the fit's 99.7% prediction interval
+    (which needs 2 other scored submissions and is wide with few)."""
+    notes = []
+    for i, s in enumerate(scored):
+        c = cand_by_sha.get(s["sha256"])
+        others = [o for j, o in enumerate(scored) if j != i]
+        loo = fit_public_vs_cv(np.array([o["cv_auc"] for o in others]),
+                               np.array([o["public_score"] for o in others]))
+        head = f"{_name(s, cand_by_sha)}: public {s['public_score']:.4f} is far outside what"
+        if outlook is not None and c is not None and c["live"] and c["name"] in outlook:
+            e = outlook.expect(c["name"], s["public_score"], loo.shift(s["cv_auc"]))
+            if e.far_outside:
+                notes.append(f"{head} its CV predicts ({e.public_mean:.4f} ± "
+                             f"{2 * e.public_sd:.4f}, {e.public_z:+.1f} SD): {_LEAK}")
+            continue
+        band = loo.interval(s["cv_auc"], FAR_OUTSIDE_LEVEL)
+        if band is not None and not band[0] <= s["public_score"] <= band[1]:
+            notes.append(f"{head} its CV {s['cv_auc']:.4f} predicts by the other "
+                         f"{loo.n} scored submissions ({loo.predict(s['cv_auc']):.4f}, 99.7% "
+                         f"[{band[0]:.4f}, {band[1]:.4f}]): {_LEAK}")
+    return notes
 
 
 def _name(s: dict, cand_by_sha: dict) -> str:
