@@ -54,6 +54,12 @@ def test_many_snapshots_span_their_dates_and_star_the_best_submission(figures, t
     assert ax_rank.yaxis_inverted()
 
 
+def test_last_place_draws_no_rank_below_the_last_team(figures, tmp_path):
+    plot_rank_history([_snap(T0, 13, 0.5)], tmp_path / "r.png")
+    low, high = figures[0].axes[0].get_ylim()
+    assert low == 13.5 and high < 13
+
+
 def test_never_ranked_draws_nothing(tmp_path):
     assert plot_rank_history([{"utc": T0.isoformat(), "our_rank": None, "our_score": None,
                                "n_teams": 3}], tmp_path / "r.png") is None

@@ -173,7 +173,7 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
             return SubmitResult(path, sha, None, "dry run", cv_auc=cv, left_today=quota.left,
                                 quota=quota, warnings=warnings + list(client.warnings if client else []))
         if client is None:
-            raise KaggleUnreachable(quota.offline_reason)
+            raise KaggleUnreachable(f"{quota.offline_reason}; nothing was spent")
         archived = archive_bytes(ws, data, {**side, "name": side.get("name", path.stem),
                                             "file": path.name})
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,

@@ -40,8 +40,9 @@ def plot_rank_history(history: list[dict], path: Path,
     ax_rank.invert_yaxis()
     ax_rank.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     lo, hi = min(p[1] for p in points), max(p[1] for p in points)
-    if hi - lo < 4:  # a flat or single-point line: a few ranks of room, not 3.8…4.2
-        ax_rank.set_ylim(hi + 2, max(0.5, lo - 2))
+    if hi - lo < 4:  # a flat or single-point line: a few ranks of room, not 3.8…4.2,
+        teams = max(p[3] or hi for p in points)  # and no rank below the last team
+        ax_rank.set_ylim(min(hi + 2, teams + 0.5), max(0.5, lo - 2))
     ax_rank.set_ylabel("public rank")
     ax_rank.set_title(f"our public leaderboard rank (now {points[-1][1]} of {points[-1][3]} "
                       f"teams) and score")

@@ -133,8 +133,8 @@ def read_quota(ws: Workspace, led: Ledger, competition: str, *,
             added = sync(led, client, ws)["added"]
             read_at = utcnow()
             limits, missing = read_limits(client)
-        except KaggleUnreachable as exc:
-            reason, client = str(exc), None
+        except KaggleUnreachable as exc:  # (nothing is spent by reading the quota)
+            reason, client = str(exc).removesuffix("; nothing was spent"), None
         except KfError as exc:
             if not lenient:
                 raise
