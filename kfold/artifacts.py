@@ -49,23 +49,32 @@ def read_folds(path: str | Path) -> pd.DataFrame:
     df = read_csv(path, "id")
     _require_columns(df, FOLDS_COLUMNS, path)
     _require_unique_ids(df, path)
+    for column, row in _bad_labels(df):
+        raise KfError(f"{path} line {row + 2}: {column} = {df[column].iat[row]!r} is not valid; "
+                      "remake the file with `kf folds --force`")
+    return df.astype({"fold": int, "target": int})
+
+
+def _bad_labels(df: pd.DataFrame) -> list[tuple[str, int]]:
+    """(column, first bad row) of the `fold` (whole numbers from 0) and `target` (0 or 1)
+    columns of a folds or OOF table."""
+    out = []
     for column, ok in (("fold", lambda v: v >= 0), ("target", lambda v: v.isin([0, 1]))):
         values = pd.to_numeric(df[column], errors="coerce")
         bad = values.isna() | (values % 1 != 0) | ~ok(values)
         if bad.any():
-            row = int(bad.to_numpy().argmax())
-            raise KfError(f"{path} line {row + 2}: {column} = {df[column].iat[row]!r} is not valid; "
-                          "remake the file with `kf folds --force`")
-    return df.astype({"fold": int, "target": int})
+            out.append((column, int(bad.to_numpy().argmax())))
+    return out
 
 
 # --- predictions ---------------------------------------------------------------------------
 def check_probabilities(pred, where: str) -> None:
     """Refuse NaN, infinite or out-of-[0, 1] predictions, naming how many and where."""
-    values = np.asarray(pred, dtype=float)
+    raw = pd.Series(np.asarray(pred).ravel())
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)  # text: NaN
     bad = ~np.isfinite(values) | (values < 0) | (values > 1)
     if bad.any():
-        first = values[bad][:5].tolist()
+        first = raw[bad][:5].tolist()
         raise KfError(
             f"{where}: {int(bad.sum())} prediction(s) are NaN or outside [0, 1] (first: {first})"
         )
@@ -83,12 +92,15 @@ def read_oof(path: str | Path) -> pd.DataFrame:
     df = read_parquet(path, _rebuild_hint(path))
     _validate_oof(df, path)
     df["id"] = df["id"].astype(str)
-    return df
+    return df.astype({"fold": int, "target": int, "pred": float})
 
 
 def _validate_oof(df: pd.DataFrame, path) -> None:
     _require_columns(df, OOF_COLUMNS, path)
     _require_unique_ids(df, path)
+    for column, row in _bad_labels(df):
+        raise KfError(f"{path} row {row + 1}: {column} = {df[column].iat[row]!r} is not valid; "
+                      f"{_rebuild_hint(Path(path))}")
     check_probabilities(df["pred"], str(path))
 
 
@@ -112,9 +124,10 @@ def read_test_preds(path: str | Path) -> pd.DataFrame:
     df = read_parquet(path, _rebuild_hint(path))
     _require_columns(df, ["id", "pred"], path)
     _require_unique_ids(df, path)
-    check_probabilities(df["pred"], str(path))
+    for col in [c for c in df.columns if c.startswith("pred")]:
+        check_probabilities(df[col], f"{path} column {col}")
     df["id"] = df["id"].astype(str)
-    return df
+    return df.astype({c: float for c in df.columns if c.startswith("pred")})
 
 
 # --- run metadata --------------------------------------------------------------------------
@@ -132,10 +145,14 @@ def read_run(ws: Workspace, run: str) -> RunRecord:
            "finished folds and rewrites run.json")
     raw = read_json(path, fix)
     try:
-        return RunRecord.from_dict(raw)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise KfError(f"{path} is damaged (not a run record: {type(exc).__name__}: {exc}); "
-                      f"{fix}") from None
+        record = RunRecord.from_dict(raw)
+        TrainConfig.from_dict(record.config)  # retrain and explain rebuild the run from it
+    except (ValueError, TypeError, KeyError, AttributeError, KfError) as exc:
+        raise KfError(f"{path} is damaged (not a run record: {exc}); {fix}") from None
+    if record.name != run:
+        raise KfError(f"{path} is damaged (it names run {record.name!r}, not {run!r}); "
+                      f"rename the folder back to models/{record.name}, or {fix}")
+    return record
 
 
 def update_run(ws: Workspace, run: str, **changes) -> RunRecord:
@@ -165,9 +182,17 @@ def read_json(path: Path, fix: str) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
         raise KfError(f"{path} is damaged (not valid JSON: {why}); {fix}") from None
+    except OSError as exc:  # a folder, a symlink loop, a file kf may not read
+        raise unreadable(path, exc, fix) from None
     if not isinstance(raw, dict):
         raise KfError(f"{path} is damaged (not a JSON object); {fix}")
     return raw
+
+
+def unreadable(path: Path, exc: OSError, fix: str) -> KfError:
+    """A KfError for a file kf wrote that cannot be opened (a folder in its place, a symlink
+    loop, no permission): `fix` says how to rebuild it."""
+    return KfError(f"{path} cannot be read ({exc.strerror or exc}); {fix}")
 
 
 def read_parquet(path: Path, fix: str) -> pd.DataFrame:

@@ -118,6 +118,15 @@ def remove_stray(folder: Path, names: list[str] | None = None) -> list[Path]:
     return gone
 
 
+def discard(path: Path) -> None:
+    """Remove a damaged file kf will rebuild, whatever stands in its place (a folder, a
+    symlink loop)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path, size_hint=len(data)) as tmp:
         tmp.write_bytes(data)

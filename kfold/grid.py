@@ -25,7 +25,6 @@ skipped; unfinished ones resume, as with `kf train`.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +147,6 @@ def is_finished(ws: Workspace, run: GridRun) -> bool:
     files = ws.run_files(run.name)
     if not (files.record.exists() and files.config.exists()):
         return False
-    old = TrainConfig.from_dict(json.loads(files.config.read_text()))
+    old = artifacts.read_train_config(files.config)
     return (old.comparable() == run.cfg.comparable()
             and all(files.result(f"fold{k}").exists() for k in range(run.cfg.n_folds)))

@@ -21,6 +21,9 @@ from kfold.progress import Reporter
 def hold(path: Path, what: str, reporter: Reporter = Reporter()) -> Iterator[None]:
     """Hold the lock at `path` for `what` (e.g. "run 'r1'") for the duration of the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        raise KfError(f"{path} is a folder where kf keeps the lock file of {what}; remove it "
+                      "and run the command again")
     fd = _create(path)
     if fd is None:
         owner = _owner(path)

@@ -17,10 +17,53 @@ additions survive an older reader's read-modify-write.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 2
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has a field's declared type (an int passes for a float, a float
+    holding a whole number for an int: JSON writers differ in how they spell numbers)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    if hint is int:
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _check_types(cls, known: dict) -> None:
+    """A TypeError naming the first field of `known` whose value is not of its declared type
+    (a hand-edited or damaged run.json would fail far away, e.g. formatting a table)."""
+    hints = typing.get_type_hints(cls)
+    for key, value in known.items():
+        if not _fits(value, hints[key]):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise TypeError(f"{key} = {shown} is not {_spell(hints[key])}")
+
+
+def _spell(hint: Any) -> str:
+    names = {int: "a whole number", float: "a number", str: "a text", bool: "true or false",
+             type(None): "null", list: "a list", dict: "an object"}
+    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union,
+                                                                   types.UnionType) else (hint,)
+    return " or ".join(names.get(typing.get_origin(p) or p, str(p)) for p in parts)
 
 
 def _split(cls, raw: dict) -> tuple[dict, dict]:
@@ -37,7 +80,10 @@ class _Flat:
 
     @classmethod
     def from_dict(cls, raw: dict):
+        if not isinstance(raw, dict):
+            raise TypeError(f"{cls.__name__} is {type(raw).__name__}, not an object")
         known, extra = _split(cls, raw)
+        _check_types(cls, known)
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict:
@@ -127,8 +173,12 @@ class RunRecord(_Flat):
 
     @classmethod
     def from_dict(cls, raw: dict) -> RunRecord:
-        """Any version's run.json content (see the module docstring)."""
+        """Any version's run.json content (see the module docstring); a value of the wrong
+        type is a TypeError naming its key."""
         known, extra = _split(cls, raw)
+        _check_types(cls, {k: v for k, v in known.items() if k not in ("folds", "retrain")})
+        if not isinstance(known.get("folds", []), list):
+            raise TypeError(f"folds = {known['folds']!r:.40} is not a list")
         known["schema_version"] = SCHEMA_VERSION  # later fields have defaults for older ones
         known["folds"] = [FoldResult.from_dict(r) for r in known.get("folds", [])]
         if known.get("retrain") is not None:

@@ -83,10 +83,23 @@ def read_sidecar(csv_path: str | Path) -> dict | None:
     """The CSV's sidecar (CV AUC, lineage), None when there is none; a damaged one is a
     KfError naming it."""
     path = Path(csv_path).with_suffix(".json")
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
-    return artifacts.read_json(path, "delete it (the submission then has no CV score) or "
-                                     "rewrite it by running the command that wrote the CSV")
+    fix = ("delete it (the submission then has no CV score) or rewrite it by running the "
+           "command that wrote the CSV")
+    side = artifacts.read_json(path, fix)
+    for key, kinds, spelled in SIDECAR_TYPES:
+        value = side.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise KfError(f"{path} is damaged ({key} = {str(value)[:40]!r} is not {spelled}); "
+                          f"{fix}")
+    return side
+
+
+# A sidecar's keys that kf reads, with their JSON types (each may also be null).
+SIDECAR_TYPES = (("name", str, "a text"), ("cv_auc", (int, float), "a number"),
+                 ("lineage", dict, "an object"), ("created_utc", str, "a text"),
+                 ("sha256", str, "a text"))
 
 
 def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submission") -> None:

@@ -144,9 +144,14 @@ class Workspace:
         if not path.exists():
             return cls(root, Config())
         try:
-            raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise KfError(f"{path}: not valid TOML ({exc})") from None
+            raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc
+            raise KfError(f"{path}: not valid TOML ({why}); fix it, or delete it to use the "
+                          "defaults") from None
+        except OSError as exc:
+            raise KfError(f"{path} cannot be read ({exc.strerror}); it must be a TOML file "
+                          "kf can read (or absent, for the defaults)") from None
         return cls(root, Config.from_dict(raw))
 
     @classmethod

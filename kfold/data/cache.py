@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from kfold.atomic import atomic_path
+from kfold.atomic import atomic_path, discard
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import file_signature
 from kfold.errors import KfError
@@ -101,8 +101,8 @@ def load_decoded(
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             reporter.log(f"the decoded cache {images_path.name} is damaged "
                          f"({type(exc).__name__}); rebuilding it")
-            images_path.unlink(missing_ok=True)
-            meta_path.unlink(missing_ok=True)
+            discard(images_path)
+            discard(meta_path)
     _build(frame, prep, size, split, images_path, meta_path, reporter)
     return open_cached(images_path, meta_path)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold import artifacts, atomic, tracking
+from kfold import artifacts, atomic, locks, tracking
 from kfold.backends import Backend, get_backend
 from kfold.data.cache import decode
 from kfold.data.preprocess import heatmap_to_original
@@ -96,42 +96,43 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     shown = select.by_ids(oof, ids, threshold) if ids else None  # bad ids fail before decoding
     tracker = tracking.for_workspace(ws)
 
-    data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True, reporter=reporter)
-    notes = []
-    if meta.data_fingerprint not in (None, data.dataset.fingerprint):
-        notes.append("the data changed since this run was trained; heatmaps are of today's files")
-    row_of = {str(i): k for k, i in enumerate(data.train.ids)}
-    oof = _with_rows(oof, row_of, ws.oof_path(run))
-    boxes, skipped = boxes_by_id(data.dataset.boxes, oof["id"].to_numpy(),
-                                 oof["target"].to_numpy(), data.train.orig_hw[oof["row"]],
-                                 cfg.crop)
-    if shown is None:
-        shown = select.choose(oof, n, set(boxes), threshold)
-    shown = shown.assign(row=shown["id"].map(row_of))
-    scored = oof[oof["id"].isin(boxes)]
-    todo = pd.concat([scored, shown[oof.columns]]).drop_duplicates("id")
+    with locks.hold(ws.run_files(run).lock, f"run {run!r}", reporter):
+        data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True, reporter=reporter)
+        notes = []
+        if meta.data_fingerprint not in (None, data.dataset.fingerprint):
+            notes.append("the data changed since this run was trained; heatmaps are of today's files")
+        row_of = {str(i): k for k, i in enumerate(data.train.ids)}
+        oof = _with_rows(oof, row_of, ws.oof_path(run))
+        boxes, skipped = boxes_by_id(data.dataset.boxes, oof["id"].to_numpy(),
+                                     oof["target"].to_numpy(), data.train.orig_hw[oof["row"]],
+                                     cfg.crop)
+        if shown is None:
+            shown = select.choose(oof, n, set(boxes), threshold)
+        shown = shown.assign(row=shown["id"].map(row_of))
+        scored = oof[oof["id"].isin(boxes)]
+        todo = pd.concat([scored, shown[oof.columns]]).drop_duplicates("id")
 
-    started = time.perf_counter()
-    per_image, shown_heat = _explain_folds(fn, run_dir, todo, folds, data, cfg, boxes,
-                                           set(shown["id"]), reporter,
-                                           f"explaining {run} ({method})")
-    seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        per_image, shown_heat = _explain_folds(fn, run_dir, todo, folds, data, cfg, boxes,
+                                               set(shown["id"]), reporter,
+                                               f"explaining {run} ({method})")
+        seconds = time.perf_counter() - started
 
-    per_image_path = ws.run_files(run).explain_table(method)
-    atomic.write_csv(per_image_path, per_image)
-    result = _summary(method, per_image, oof, folds, skipped, len(todo), seconds,
-                      str(per_image_path.relative_to(ws.root)))
-    grid = _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, cfg.crop, result)
-    result["grid"] = str(grid.relative_to(ws.root))
-    if boxes == {} and data.dataset.boxes is None:
-        notes.append("no data/defect_area.csv: heatmaps only, no localization metrics")
-    if skipped:
-        notes.append("boxes left out: " + ", ".join(f"{r} {c}" for r, c in skipped.items()))
-    artifacts.update_run(ws, run, explain=result)
-    if tracker is not None:
-        tracker.log_explain(run, [grid], result)
-    return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
-                         per_image_path, notes)
+        per_image_path = ws.run_files(run).explain_table(method)
+        atomic.write_csv(per_image_path, per_image)
+        result = _summary(method, per_image, oof, folds, skipped, len(todo), seconds,
+                          str(per_image_path.relative_to(ws.root)))
+        grid = _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, cfg.crop, result)
+        result["grid"] = str(grid.relative_to(ws.root))
+        if boxes == {} and data.dataset.boxes is None:
+            notes.append("no data/defect_area.csv: heatmaps only, no localization metrics")
+        if skipped:
+            notes.append("boxes left out: " + ", ".join(f"{r} {c}" for r, c in skipped.items()))
+        artifacts.update_run(ws, run, explain=result)
+        if tracker is not None:
+            tracker.log_explain(run, [grid], result)
+        return ExplainReport(run, method, result, per_image, shown.drop(columns="row"), grid,
+                             per_image_path, notes)
 
 
 def _explain_folds(fn: HeatmapFn, run_dir: Path, todo: pd.DataFrame, folds: list[int], data,

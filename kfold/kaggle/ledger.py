@@ -84,6 +84,7 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+LEDGER_TABLES = ("candidates", "submissions", "lb_snapshots", "lb_rows")
 COUNTED = ("reserved", "pending", "complete")  # statuses that use a daily slot
 _OTHER_HOST_TTL = timedelta(hours=1)
 
@@ -141,20 +142,30 @@ class Ledger:
     def __init__(self, path: str | Path, timeout_s: float = 30.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        if self.path.is_dir():
+            raise self.damaged("a folder, not a file")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self.damaged(str(exc)) from None
         try:
             self._open(timeout_s)
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        except (sqlite3.DatabaseError, KfError) as exc:
+            self.db.close()  # before the error: leaves no -wal or -shm file behind
+            if isinstance(exc, KfError) or (isinstance(exc, sqlite3.OperationalError)
+                                             and "locked" in str(exc)):
                 raise
-            raise KfError(f"{self.path} is damaged or unreadable ({exc}); move it aside (for "
-                          f"example to {self.path.name}.bad) and run `kf submissions --sync`: "
-                          "a new ledger takes Kaggle's list of your submissions") from None
+            raise self.damaged(str(exc)) from None
+
+    def damaged(self, why: str) -> KfError:
+        return KfError(f"{self.path} is damaged or unreadable ({why}); move it aside (for "
+                       f"example to {self.path.name}.bad) and run `kf submissions`: a new "
+                       "ledger takes Kaggle's list of your submissions")
 
     def _open(self, timeout_s: float) -> None:
         self.db.row_factory = sqlite3.Row
         self.db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+        self._check_schema()  # before WAL mode or a migration writes to another program's file
         mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise KfError(f"{self.path}: could not switch the ledger to WAL mode (got {mode})")
@@ -192,6 +203,24 @@ class Ledger:
                     db.execute(stmt)
                 db.execute(f"PRAGMA user_version = {i}")
 
+    def _check_schema(self) -> None:
+        """Refuse a database that is not a ledger (another schema, tables dropped): read only.
+        An empty database (a ledger whose first write was interrupted) becomes a new one."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+        if version == 0:
+            if tables:
+                raise self.damaged(f"not a kf ledger: it holds the tables {sorted(tables)}")
+            return
+        missing = sorted(set(LEDGER_TABLES) - tables)
+        if missing:
+            raise self.damaged(f"table(s) {missing} missing")
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
+        needed = {"status", "sha256", "day", "ref"} | ({"archive"} if version >= 2 else set())
+        if not needed <= columns:
+            raise self.damaged(f"submissions table lacks {sorted(needed - columns)}")
+
     @property
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -205,7 +234,12 @@ class Ledger:
                    registered_utc) VALUES (?,?,?,?,?,?,?)
                    ON CONFLICT(sha256) DO UPDATE SET path=excluded.path, name=excluded.name,
                    cv_auc=COALESCE(excluded.cv_auc, candidates.cv_auc),
-                   lineage=COALESCE(excluded.lineage, candidates.lineage)""",
+                   lineage=COALESCE(excluded.lineage, candidates.lineage)
+                   WHERE candidates.path IS NOT excluded.path
+                      OR candidates.name IS NOT excluded.name
+                      OR candidates.cv_auc IS NOT COALESCE(excluded.cv_auc, candidates.cv_auc)
+                      OR candidates.lineage IS NOT COALESCE(excluded.lineage,
+                                                            candidates.lineage)""",
                 (sha256, str(path), name, cv_auc, json.dumps(lineage) if lineage else None,
                  created_utc, iso(utcnow())),
             )

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kfold import artifacts
+from kfold import artifacts, atomic, locks
 from kfold.errors import KfError
 from kfold.metrics import auc, average_ranks
+from kfold.progress import Reporter
 from kfold.stack.blenders import Blender, create_blender, list_blenders
 from kfold.stack.cv import check_folds, cross_fit, fold_aucs
 from kfold.stats import AucInterval, PairedDifference, auc_interval, paired_difference
@@ -270,20 +273,47 @@ def stack_runs(
     run_info = describe_runs(ws, runs)
 
     stacks, written = [], {}
-    for blender_name in blenders:
-        start = time.perf_counter()
-        blender, oof, test, learned = _blend(blender_name, X, y, folds, T, runs)
-        name = STACK_PREFIX + blender_name
-        score = _score(name, "stack", y, oof, folds, best=best, learned=learned)
-        if write:
-            lineage = {"kind": "stack", "blender": blender_name, "params": blender.get_params(),
-                       **shared, "learned": learned, "run_info": run_info}
-            written[blender_name] = _write_stack(ws, name, aligned, oof, test_ids, test,
-                                                 lineage, cv_auc=score.oof_auc)
-        stacks.append(dataclasses.replace(score, seconds=time.perf_counter() - start))
+    with _writing(ws, blenders, notes) if write else nullcontext():
+        for blender_name in blenders:
+            start = time.perf_counter()
+            blender, oof, test, learned = _blend(blender_name, X, y, folds, T, runs)
+            name = STACK_PREFIX + blender_name
+            score = _score(name, "stack", y, oof, folds, best=best, learned=learned)
+            if write:
+                lineage = {"kind": "stack", "blender": blender_name,
+                           "params": blender.get_params(), **shared, "learned": learned,
+                           "run_info": run_info}
+                written[blender_name] = _write_stack(ws, name, aligned, oof, test_ids, test,
+                                                     lineage, cv_auc=score.oof_auc)
+            stacks.append(dataclasses.replace(score, seconds=time.perf_counter() - start))
 
     scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
     return StackReport(runs, scores, source, fingerprint, notes, written)
+
+
+class _Notes(Reporter):
+    """A reporter that adds its lines to the stack report's notes."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+
+    def log(self, message: str) -> None:
+        self.notes.append(message)
+
+
+@contextmanager
+def _writing(ws: Workspace, blenders: list[str], notes: list[str]) -> Iterator[None]:
+    """Hold the workspace's stack lock while writing (two `kf stack` processes would write
+    the same files) and remove the temp files of a stack that was killed mid-write."""
+    with locks.hold(ws.oof_dir / ".stack.lock", "kf stack", _Notes(notes)):
+        names = [STACK_PREFIX + b for b in blenders]
+        gone = atomic.remove_stray(ws.oof_dir, [p.name for n in names
+                                                for p in (ws.oof_path(n), ws.test_path(n))])
+        gone += atomic.remove_stray(ws.submissions_dir,
+                                    [f"{n}{ext}" for n in names for ext in (".csv", ".json")])
+        if gone:
+            notes.append(f"removed {len(gone)} temp file(s) of an interrupted kf stack")
+        yield
 
 
 def _blend(blender_name: str, X: np.ndarray, y: np.ndarray, folds: np.ndarray, T: np.ndarray,

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from kfold import artifacts
 from kfold.errors import KfError
 from kfold.stats.shakeup import Shakeup, check_fraction, simulate
 from kfold.submission import sample_submission
+from kfold.tables import read_csv
 from kfold.workspace import CONFIG_NAME, Workspace
 
 ASSUMED_FRACTION = 0.3  # a common Kaggle public share, used only when nothing says otherwise
@@ -31,7 +31,7 @@ def resolve_public_fraction(ws: Workspace, value: float | None = None) -> tuple[
         return float(ws.config.public_fraction), CONFIG_NAME
     solution = ws.data_dir / "solution.csv"
     if solution.exists():
-        usage = pd.read_csv(solution, usecols=lambda c: c == "Usage")
+        usage = read_csv(solution, rows=False)
         if "Usage" in usage and len(usage):
             share = float((usage["Usage"] == "Public").mean())
             if 0 < share < 1:

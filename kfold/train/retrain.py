@@ -81,7 +81,7 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
     files = ws.run_files(name)
     backend = get_backend(full_cfg.backend)
     usable = data.usable
-    out = finished_tag(files, FULL_TAG, reporter,
+    out = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids,
                        skip_note="retrain already finished; rewriting its artifacts")
     if out is None:
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")

@@ -164,12 +164,14 @@ class _Folds:
         files, cfg, usable = self.plan.files, self.plan.cfg, self.data.usable
         jobs = []
         for k in range(cfg.n_folds):
+            in_fold = self.fold_of == k
             out = finished_tag(files, fold_tag(k), self.reporter, accept=self.same_split,
-                               skip_note="already trained, skipping (use --force to retrain)")
+                               skip_note="already trained, skipping (use --force to retrain)",
+                               test_ids=self.data.test.ids,
+                               val_ids=self.data.train.ids[in_fold & usable])
             if out is not None:
                 self.done[k] = out.result
                 continue
-            in_fold = self.fold_of == k
             jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
         return jobs

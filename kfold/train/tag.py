@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from kfold import atomic
-from kfold.backends import get_backend
+from kfold.backends import RESULT_KEYS, get_backend
 from kfold.execute import FoldOutcome
 from kfold.metrics import binary_metrics
 from kfold.progress import Reporter
-from kfold.runfiles import RunFiles
+from kfold.record import FoldResult
+from kfold.runfiles import FULL_TAG, RunFiles
 from kfold.train.config import TrainConfig
 
 
@@ -33,10 +34,13 @@ class TagOutput:
 
 
 def finished_tag(files: RunFiles, tag: str, reporter: Reporter, *, skip_note: str,
+                 test_ids: np.ndarray, val_ids: np.ndarray | None = None,
                  accept: Callable[[dict], None] = lambda result: None) -> TagOutput | None:
     """The tag's output when an earlier call finished it (`accept` may refuse the old result
-    with a KfError; `skip_note` is logged), else None: an executor trains it."""
-    finished = _read_finished(files, tag, reporter)
+    with a KfError; `skip_note` is logged), else None: an executor trains it. Predictions
+    for other ids than `test_ids` (and `val_ids`, the tag's validation images) count as
+    damaged."""
+    finished = _read_finished(files, tag, reporter, test_ids, val_ids)
     if finished is None:
         return None
     result, preds = finished
@@ -63,22 +67,41 @@ def record_tag(cfg: TrainConfig, files: RunFiles, tag: str, outcome: FoldOutcome
     return TagOutput(result, preds, trained=True)
 
 
-def _read_finished(files: RunFiles, tag: str,
-                   reporter: Reporter) -> tuple[dict, dict[str, np.ndarray]] | None:
+def _read_finished(files: RunFiles, tag: str, reporter: Reporter, test_ids: np.ndarray,
+                   val_ids: np.ndarray | None) -> tuple[dict, dict[str, np.ndarray]] | None:
     """A finished tag's result and predictions; None when it has not finished, or when
     either file is damaged (then the tag is trained again, and the user told so)."""
     if not (files.result(tag).exists() and files.preds(tag).exists()):
         return None
     try:
-        result = json.loads(files.result(tag).read_text())
+        result = json.loads(files.result(tag).read_bytes().decode("utf-8"))
         with np.load(files.preds(tag), allow_pickle=False) as npz:
             preds = {k: npz[k] for k in npz.files}
-        if not isinstance(result, dict) or "test_pred" not in preds:
-            raise ValueError("incomplete")
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        _check_finished(tag, result, preds, test_ids, val_ids)
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         # JSONDecodeError and UnicodeDecodeError are ValueErrors
         reporter.log(f"{tag}: {files.result(tag).name} or {files.preds(tag).name} is damaged "
                      f"({str(exc)[:80] or type(exc).__name__}); training {tag} again")
-        files.result(tag).unlink(missing_ok=True)
+        atomic.discard(files.result(tag))
         return None
     return result, preds
+
+
+def _check_finished(tag: str, result: object, preds: dict[str, np.ndarray],
+                    test_ids: np.ndarray, val_ids: np.ndarray | None) -> None:
+    """A ValueError or TypeError unless the result is a complete record of the tag and the
+    predictions are probabilities for exactly the expected ids."""
+    if not isinstance(result, dict) or any(k not in result for k in RESULT_KEYS):
+        raise ValueError("incomplete result")
+    if tag != FULL_TAG:
+        FoldResult.from_dict(result)  # every field of its declared type
+    expected = {"test": test_ids} | ({"val": val_ids} if val_ids is not None else {})
+    for part, ids in expected.items():
+        if f"{part}_pred" not in preds or f"{part}_ids" not in preds:
+            raise ValueError(f"no {part} predictions")
+        pred = preds[f"{part}_pred"]
+        if preds[f"{part}_ids"].astype(str).tolist() != np.asarray(ids).astype(str).tolist():
+            raise ValueError(f"{part} predictions for other images than this run's")
+        if pred.shape != (len(ids),) or pred.dtype.kind != "f" or \
+                not np.all(np.isfinite(pred) & (pred >= 0) & (pred <= 1)):
+            raise ValueError(f"{part} predictions are not {len(ids)} probabilities")
