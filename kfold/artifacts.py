@@ -138,7 +138,7 @@ def write_run(ws: Workspace, record: RunRecord) -> None:
 def read_run(ws: Workspace, run: str) -> RunRecord:
     """The record of run `run`, of any schema version written so far (kfold.record)."""
     path = ws.run_json(run)
-    if not path.exists():
+    if not _present(path):
         known = ", ".join(list_runs(ws)) or "none"
         raise KfError(f"no run named {run!r} ({path} missing); known runs: {known}")
     fix = (f"run `kf train --name {run}` with the run's settings again: it reuses the "
@@ -216,10 +216,16 @@ def _rebuild_hint(path: Path) -> str:
 
 def list_runs(ws: Workspace) -> list[str]:
     """Names of runs with a run.json, sorted."""
-    if not ws.models_dir.exists():
+    if not ws.models_dir.is_dir():
         return []
-    return sorted(p.parent.name for p in ws.models_dir.glob("*/run.json")
-                  if NAME.fullmatch(p.parent.name))
+    return sorted(p.name for p in ws.models_dir.iterdir()
+                  if NAME.fullmatch(p.name) and _present(p / "run.json"))
+
+
+def _present(path: Path) -> bool:
+    """Whether anything stands at `path`: a file, a folder or a symlink, even a broken one
+    (a reader then names what is wrong with it instead of not seeing it)."""
+    return path.exists() or path.is_symlink()
 
 
 def list_oof_runs(ws: Workspace) -> list[str]:

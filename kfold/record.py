@@ -180,7 +180,8 @@ class RunRecord(_Flat):
         if not isinstance(known.get("folds", []), list):
             raise TypeError(f"folds = {known['folds']!r:.40} is not a list")
         known["schema_version"] = SCHEMA_VERSION  # later fields have defaults for older ones
-        known["folds"] = [FoldResult.from_dict(r) for r in known.get("folds", [])]
+        if "folds" in known:  # else the constructor names the missing key
+            known["folds"] = [FoldResult.from_dict(r) for r in known["folds"]]
         if known.get("retrain") is not None:
             known["retrain"] = RetrainRecord.from_dict(known["retrain"])
         return cls(**known, extra=extra)

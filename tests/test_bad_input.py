@@ -5,13 +5,16 @@ every file as it was and no new run folder (tests/bad_input.py checks all of tha
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kfold.workspace import Workspace
@@ -97,9 +100,11 @@ def _corrupt_first_image(ws: Workspace) -> None:
     next(ws.data_dir.glob("train/*/*.jpg")).write_bytes(b"not a jpeg")
 
 
-def _live_lock(ws: Workspace) -> None:
-    """r1 locked by a process that is alive (this one)."""
-    (ws.models_dir / f".{RUN}.lock").write_text(f"{os.getpid()}\n{socket.gethostname()}\n")
+def _live_lock(ws: Workspace, path: Path | None = None) -> None:
+    """r1 (or the lock at `path`) locked by a process that is alive (this one)."""
+    path = path or ws.models_dir / f".{RUN}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n{socket.gethostname()}\n")
 
 
 def _garble(rel: str, data: bytes = b"\x00garbage{") -> Damage:
@@ -114,6 +119,40 @@ def _truncate(rel: str) -> Damage:
     def damage(ws: Workspace) -> None:
         path = ws.root / rel
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    return damage
+
+
+def _stacking(ws: Workspace) -> None:
+    """A second run to stack (a copy of r1's predictions), and `kf stack` busy elsewhere."""
+    for src, dst in ((ws.oof_path(RUN), ws.oof_path("r1b")), (ws.test_path(RUN), ws.test_path("r1b"))):
+        shutil.copy(src, dst)
+    _live_lock(ws, ws.oof_dir / ".stack.lock")
+
+
+def _folder(rel: str) -> Damage:
+    """A folder where kf expects a file."""
+    def damage(ws: Workspace) -> None:
+        path = ws.root / rel
+        path.unlink(missing_ok=True)
+        path.mkdir()
+
+    return damage
+
+
+def _edit_json(rel: str, **values) -> Damage:
+    """Valid JSON with values of the wrong type or meaning."""
+    def damage(ws: Workspace) -> None:
+        path = ws.root / rel
+        path.write_text(json.dumps(json.loads(path.read_text()) | values))
+
+    return damage
+
+
+def _edit_parquet(rel: str, **columns) -> Damage:
+    def damage(ws: Workspace) -> None:
+        path = ws.root / rel
+        pd.read_parquet(path).assign(**columns).to_parquet(path, index=False)
 
     return damage
 
@@ -168,6 +207,35 @@ DAMAGED_FILES = [
              damage=_truncate(f"oof/{RUN}.parquet")),
     BadInput("checkpoint-garbage", ["explain", "--run", RUN, "--n", "4"],
              "fold0.pt is damaged", damage=_garble(f"models/{RUN}/fold0.pt")),
+    BadInput("run-json-is-a-folder", ["runs"], "run.json cannot be read",
+             damage=_folder(f"models/{RUN}/run.json")),
+    BadInput("run-json-wrong-type", ["runs"], "oof_auc = 'high' is not a number",
+             damage=_edit_json(f"models/{RUN}/run.json", oof_auc="high")),
+    BadInput("run-json-config-not-an-object", ["retrain", "--run", RUN], "run.json is damaged",
+             damage=_edit_json(f"models/{RUN}/run.json", config=[])),
+    BadInput("run-json-of-another-run", ["retrain", "--run", RUN], "it names run 'r9'",
+             damage=_edit_json(f"models/{RUN}/run.json", name="r9")),
+    BadInput("config-json-is-a-folder", [*TRAIN, "--name", RUN], "config.json cannot be read",
+             damage=_folder(f"models/{RUN}/config.json")),
+    BadInput("oof-parquet-text-predictions", ["shakeup", "--n", "20"],
+             "prediction(s) are NaN or outside [0, 1] (first: ['a'",
+             damage=_edit_parquet(f"oof/{RUN}.parquet", pred="a")),
+    BadInput("oof-parquet-text-folds", ["runs", "--corr"], "fold = 'x' is not valid",
+             damage=_edit_parquet(f"oof/{RUN}.parquet", fold="x")),
+    BadInput("test-parquet-truncated", ["shakeup", "--n", "20"], f"{RUN}.test.parquet is damaged",
+             damage=_truncate(f"oof/{RUN}.test.parquet")),
+    BadInput("toml-not-utf8", ["runs"], "kfold.toml: not valid TOML (not UTF-8 text)",
+             damage=_garble("kfold.toml", b"\xff\xfen_folds = 2")),
+    BadInput("toml-is-a-folder", ["runs"], "kfold.toml cannot be read",
+             damage=_folder("kfold.toml")),
+    BadInput("solution-csv-garbage", ["shakeup", "--n", "20"], "solution.csv is not a readable",
+             damage=_garble("data/solution.csv", b"\xff\xfe\x00\x01" * 50)),
+    BadInput("lock-is-a-folder", [*TRAIN, "--name", RUN], "is a folder where kf keeps the lock",
+             damage=_folder(f"models/.{RUN}.lock")),
+    BadInput("explain-while-training", ["explain", "--run", RUN, "--n", "4"],
+             "in use by kf process", damage=_live_lock),
+    BadInput("stack-while-stacking", ["stack", "--blender", "mean"], "kf stack is in use",
+             damage=_stacking),
 ]
 
 def _toml_fraction(ws: Workspace) -> None:
@@ -233,8 +301,17 @@ def _rerun(ws: Workspace):
     return result.output
 
 
-@pytest.mark.parametrize("damage", [_truncate(f"models/{RUN}/fold1.result.json"),
-                                    _garble(f"models/{RUN}/fold1.preds.npz")], ids=["result", "preds"])
+def _other_images(ws: Workspace) -> None:
+    """fold1's predictions cut to its first 3 test images (another data set's file)."""
+    path = ws.run_dir(RUN) / "fold1.preds.npz"
+    preds = dict(np.load(path))
+    np.savez(path, **{k: v[:3] if k.startswith("test") else v for k, v in preds.items()})
+
+
+@pytest.mark.parametrize("damage", [
+    _truncate(f"models/{RUN}/fold1.result.json"), _garble(f"models/{RUN}/fold1.preds.npz"),
+    _edit_json(f"models/{RUN}/fold1.result.json", auc="x"), _other_images,
+], ids=["result", "preds", "result-wrong-type", "preds-other-images"])
 def test_a_damaged_fold_file_trains_that_fold_again(ws, damage):
     fold0 = (ws.run_dir(RUN) / "fold0.preds.npz").read_bytes()
     damage(ws)
@@ -280,3 +357,15 @@ def test_force_replaces_the_old_run_only_after_the_checks(ws):
     assert result.exit_code == 0, result.output
     assert "--force: replaced the old run" in result.output
     assert ws.oof_path(RUN).read_bytes() != old_oof
+
+
+def test_a_killed_stack_leaves_temp_files_the_next_stack_removes(ws):
+    _stacking(ws)
+    (ws.oof_dir / ".stack.lock").unlink()
+    strays = [ws.oof_dir / ".stack-mean.parquet.x1.tmp", ws.submissions_dir / ".stack-mean.csv.x2.tmp"]
+    for path in strays:
+        path.write_bytes(b"half")
+    result = run_kf(["stack", "--blender", "mean"], ws)
+    assert result.exit_code == 0, result.output
+    assert "removed 2 temp file(s) of an interrupted kf stack" in result.output
+    assert not any(p.exists() for p in strays) and not (ws.oof_dir / ".stack.lock").exists()

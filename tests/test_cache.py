@@ -102,12 +102,21 @@ class _Log(Reporter):
         self.lines.append(message)
 
 
-@pytest.mark.parametrize("part", ["npy", "meta.npz"])
-def test_a_damaged_entry_is_rebuilt_and_said_so(workspace, part):
+def _truncate(path) -> None:  # a killed write or a bad disk
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _folder(path) -> None:  # something else in its place
+    path.unlink()
+    path.mkdir()
+
+
+@pytest.mark.parametrize("part, damage", [("npy", _truncate), ("meta.npz", _truncate),
+                                          ("npy", _folder)], ids=["npy", "meta", "npy-folder"])
+def test_a_damaged_entry_is_rebuilt_and_said_so(workspace, part, damage):
     train = discover(workspace).train
     first = np.array(load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train").images)
-    damaged = next(workspace.cache_dir.glob(f"train-*.{part}"))
-    damaged.write_bytes(damaged.read_bytes()[:100])  # a killed write or a bad disk
+    damage(next(workspace.cache_dir.glob(f"train-*.{part}")))
     log = _Log()
     again = load_decoded(train, Preprocess(), 32, workspace.cache_dir, "train", log)
     assert np.array_equal(first, again.images)
