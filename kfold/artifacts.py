@@ -124,7 +124,8 @@ def read_test_preds(path: str | Path) -> pd.DataFrame:
     df = read_parquet(path, _rebuild_hint(path))
     _require_columns(df, ["id", "pred"], path)
     _require_unique_ids(df, path)
-    for col in [c for c in df.columns if c.startswith("pred")]:
+    check_probabilities(df["pred"], str(path))
+    for col in [c for c in df.columns if c.startswith("pred_fold")]:
         check_probabilities(df[col], f"{path} column {col}")
     df["id"] = df["id"].astype(str)
     return df.astype({c: float for c in df.columns if c.startswith("pred")})

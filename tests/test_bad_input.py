@@ -369,3 +369,12 @@ def test_a_killed_stack_leaves_temp_files_the_next_stack_removes(ws):
     assert result.exit_code == 0, result.output
     assert "removed 2 temp file(s) of an interrupted kf stack" in result.output
     assert not any(p.exists() for p in strays) and not (ws.oof_dir / ".stack.lock").exists()
+
+
+def test_missing_or_damaged_run_files_are_rebuilt_from_the_folds_and_said_so(ws):
+    oof = ws.oof_path(RUN).read_bytes()
+    ws.oof_path(RUN).unlink()
+    _truncate(f"models/{RUN}/run.json")(ws)
+    out = _rerun(ws)
+    assert f"rebuilt oof/{RUN}.parquet, models/{RUN}/run.json (missing or damaged)" in out
+    assert ws.oof_path(RUN).read_bytes() == oof

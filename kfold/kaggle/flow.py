@@ -64,13 +64,12 @@ def register_candidates(ws: Workspace, led: Ledger) -> int:
     """Record every CSV under submissions/ and submissions/archive/ (with its sidecar's CV
     and lineage, if any). Archived copies go first, so a live file holding the same content
     stays the path the ledger knows it by."""
-    n = 0
-    for path in sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv")):
-        side = read_sidecar(path) or {}
+    paths = sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv"))
+    sides = [read_sidecar(path) or {} for path in paths]  # a damaged one: refused, nothing written
+    for path, side in zip(paths, sides):
         led.add_candidate(file_sha256(path), path.resolve(), side.get("name", path.stem),
                           side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
-        n += 1
-    return n
+    return len(paths)
 
 
 def read_submission(ws: Workspace, path: Path, data: bytes | None = None) -> pd.DataFrame:

@@ -115,8 +115,11 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
         aligned = artifacts.load_aligned_oof(ws, usable)
     except KfError as exc:
         return None, [*notes, f"no shake-up simulation: {exc}"]
-    fraction, _ = resolve_public_fraction(ws)
-    rows, _ = test_size(ws, usable)
+    try:
+        fraction, _ = resolve_public_fraction(ws)
+        rows, _ = test_size(ws, usable)
+    except KfError as exc:
+        return None, [*notes, f"no shake-up simulation: {exc}"]
     rows = min(rows or len(aligned), len(aligned))
     sim = simulate(aligned["target"].to_numpy(), aligned[usable].to_numpy(dtype=float), usable,
                    public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=0)

@@ -130,6 +130,8 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
                     _discard_if_untouched(plan.files, created[plan.name])
             raise
         seconds = time.perf_counter() - started
+        for p in plans:
+            _say_rebuilt(ws, p.name, folds[p.name], reporter)
         records = [finish_run(ws, p.name, p.cfg, folds[p.name].data, p.folds,
                               folds[p.name].results(), seconds, p.labels) for p in plans]
     if tracker is not None:
@@ -159,6 +161,7 @@ class _Folds:
         self.fold_of = plan.folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
         self.fingerprint = artifacts.folds_fingerprint(plan.folds)
         self.done: dict[int, dict] = {}
+        self.trained = 0  # folds trained by this call
 
     def jobs(self) -> list[FoldJob]:
         files, cfg, usable = self.plan.files, self.plan.cfg, self.data.usable
@@ -190,6 +193,7 @@ class _Folds:
         self.reporter.log(f"{job.label}: best epoch {out.result['best_epoch']}, "
                           f"val AUC {out.result['auc']:.4f}")
         self.done[k] = out.result
+        self.trained += 1
 
     def results(self) -> list[dict]:
         return [self.done[k] for k in range(self.plan.cfg.n_folds)]
@@ -249,6 +253,24 @@ def remove_stray_files(ws: Workspace, name: str, reporter: Reporter) -> None:
     if gone:
         reporter.log(f"removed {len(gone)} temp file(s) of interrupted writes: "
                      + ", ".join(p.name for p in gone[:3]) + (" ..." if len(gone) > 3 else ""))
+
+
+def _say_rebuilt(ws: Workspace, name: str, folds: _Folds, reporter: Reporter) -> None:
+    """A run whose folds had all finished before this call: name the run files that were
+    missing or damaged, which finish_run now rebuilds from the fold files."""
+    if folds.trained:
+        return
+    readers = ((ws.oof_path(name), artifacts.read_oof), (ws.test_path(name), artifacts.read_test_preds),
+               (ws.run_json(name), lambda path: artifacts.read_run(ws, name)))
+    rebuilt = []
+    for path, read in readers:
+        try:
+            read(path)
+        except KfError:
+            rebuilt.append(str(path.relative_to(ws.root)))
+    if rebuilt:
+        reporter.log(f"{name}: every fold had finished; rebuilt {', '.join(rebuilt)} "
+                     "(missing or damaged) from the fold files")
 
 
 def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
