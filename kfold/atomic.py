@@ -42,6 +42,7 @@ def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[Path
     `size_hint` (bytes) is what the message of a full disk says the file needs."""
     path = Path(path)
     tmp_path = None
+    new_folder = not path.parent.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -56,6 +57,10 @@ def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[Path
         if exc.errno == errno.EISDIR or (tmp_path is None and exc.errno not in NO_SPACE):
             raise _unwritable_path(exc, path) from None
         written = tmp_path.stat().st_size if tmp_path and tmp_path.exists() else 0
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+        if new_folder and path.parent.is_dir() and not any(path.parent.iterdir()):
+            path.parent.rmdir()  # a failed write leaves no empty folder behind
         raise write_error(exc, path, size_hint or written) from None
     finally:
         if tmp_path is not None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kfold import atomic
 from kfold.errors import KfError
 from kfold.progress import Reporter
 
@@ -36,8 +37,14 @@ def hold(path: Path, what: str, reporter: Reporter = Reporter()) -> Iterator[Non
         fd = _create(path)
         if fd is None:
             raise KfError(f"{what} was just locked by another kf process ({path}); try again")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"{os.getpid()}\n{socket.gethostname()}\n")
+    owner = f"{os.getpid()}\n{socket.gethostname()}\n".encode()
+    try:
+        os.write(fd, owner)
+    except OSError as exc:  # a full disk can create the file but not fill it
+        path.unlink(missing_ok=True)
+        raise atomic.write_error(exc, path, len(owner)) from None
+    finally:
+        os.close(fd)
     try:
         yield
     finally:
@@ -49,6 +56,8 @@ def _create(path: Path) -> int | None:
         return os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return None
+    except OSError as exc:  # a read-only or full disk
+        raise atomic.write_error(exc, path) from None
 
 
 def _owner(path: Path) -> tuple[int, str] | None:

@@ -260,7 +260,7 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
     from kfold.submission import read_sidecar
 
     out: dict[str, float] = {}
-    with Ledger(ws.ledger_path) as led:
+    with Ledger(ws.ledger_path, read_only=True) as led:
         rows = led.submissions(competition or ws.config.competition)
     for r in rows:
         if r["status"] != "complete" or r["public_score"] is None:
@@ -319,7 +319,7 @@ def plot_cv_vs_public(ws: Workspace, path=None):
 
     if not ws.ledger_path.exists():
         return None
-    with Ledger(ws.ledger_path) as led:
+    with Ledger(ws.ledger_path, read_only=True) as led:
         pts = [(r["cv_auc"], r["public_score"], r["cand_name"] or r["file"] or "?")
                for r in led.submissions(ws.config.competition)
                if r["status"] == "complete" and r["public_score"] is not None

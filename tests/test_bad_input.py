@@ -192,6 +192,10 @@ WORKSPACES = [
              patches=FULL_DISK),
     BadInput("read-only-new-run", [*TRAIN, "--name", "r2"], "Read-only file system",
              patches=READ_ONLY),
+    BadInput("full-disk-lock-file", [*TRAIN, "--name", "r2"], "no space left to write",
+             patches=(("kfold.locks.os.write", raising(errno.ENOSPC)),)),
+    BadInput("read-only-lock-file", ["retrain", "--run", RUN], "Read-only file system",
+             patches=(("kfold.locks.os.open", raising(errno.EROFS)),)),
 ]
 
 DAMAGED_FILES = [

@@ -13,6 +13,7 @@ process died is reaped by the next writer.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from kfold.atomic import free_bytes, write_error
 from kfold.errors import KfError
 from kfold.locks import pid_alive
 
@@ -139,23 +141,53 @@ class Reservation:
 class Ledger:
     """One connection to the ledger; cheap to open, safe to share between processes."""
 
-    def __init__(self, path: str | Path, timeout_s: float = 30.0):
+    def __init__(self, path: str | Path, timeout_s: float = 30.0, *, read_only: bool = False):
+        """Open (and create or migrate) the ledger; `read_only` opens an existing one for
+        reading only, which works in a read-only workspace too."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_dir():
             raise self.damaged("a folder, not a file")
+        sidecars = [Path(f"{self.path}{s}") for s in ("-wal", "-shm")]
+        had = [p.exists() for p in sidecars]
         try:
-            self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self.damaged(str(exc)) from None
+            if read_only:
+                self.db = self._connect_read_only(timeout_s)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._cause(exc) from None
         try:
-            self._open(timeout_s)
+            self._check_schema() if read_only else self._open(timeout_s)
         except (sqlite3.DatabaseError, KfError) as exc:
-            self.db.close()  # before the error: leaves no -wal or -shm file behind
+            self.db.close()
+            for p, existed in zip(sidecars, had):
+                if not existed:  # made by this failed open: nothing is left behind
+                    p.unlink(missing_ok=True)
             if isinstance(exc, KfError) or (isinstance(exc, sqlite3.OperationalError)
                                              and "locked" in str(exc)):
                 raise
-            raise self.damaged(str(exc)) from None
+            raise self._cause(exc) from None
+
+    def _connect_read_only(self, timeout_s: float) -> sqlite3.Connection:
+        """A connection that only reads. In a writable folder a plain one: closing it removes
+        the -wal and -shm files it opened (a read-only connection would leave them); in a
+        read-only folder an immutable one (no -shm file can be made there)."""
+        if os.access(self.path.parent, os.W_OK):
+            db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        else:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                 timeout=timeout_s, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _cause(self, exc: Exception) -> KfError:
+        """A full disk or a read-only folder said as such; anything else is damage."""
+        if not os.access(self.path.parent, os.W_OK):
+            return write_error(OSError(errno.EROFS, "the folder is not writable"), self.path)
+        if free_bytes(self.path.parent) < 1 << 20:
+            return write_error(OSError(errno.ENOSPC, "no space left"), self.path)
+        return self.damaged(str(exc))
 
     def damaged(self, why: str) -> KfError:
         return KfError(f"{self.path} is damaged or unreadable ({why}); move it aside (for "
