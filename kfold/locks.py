@@ -42,7 +42,7 @@ def hold(path: Path, what: str, reporter: Reporter = Reporter()) -> Iterator[Non
         os.write(fd, owner)
     except OSError as exc:  # a full disk can create the file but not fill it
         path.unlink(missing_ok=True)
-        raise atomic.write_error(exc, path, len(owner)) from None
+        raise atomic.write_error(exc, path) from None
     finally:
         os.close(fd)
     try:

@@ -158,7 +158,13 @@ class Ledger:
         except (sqlite3.Error, OSError) as exc:
             raise self._cause(exc) from None
         try:
-            self._check_schema() if read_only else self._open(timeout_s)
+            if not read_only:
+                self._open(timeout_s)
+            elif self._check_schema() == 0:  # an empty file: read as an empty ledger
+                self.db.close()
+                self.db = sqlite3.connect(":memory:", isolation_level=None)
+                self.db.row_factory = sqlite3.Row
+                self._migrate()
         except (sqlite3.DatabaseError, KfError) as exc:
             self.db.close()
             for p, existed in zip(sidecars, had):
@@ -235,16 +241,17 @@ class Ledger:
                     db.execute(stmt)
                 db.execute(f"PRAGMA user_version = {i}")
 
-    def _check_schema(self) -> None:
-        """Refuse a database that is not a ledger (another schema, tables dropped): read only.
-        An empty database (a ledger whose first write was interrupted) becomes a new one."""
+    def _check_schema(self) -> int:
+        """The schema version; refuse a database that is not a ledger (another schema, tables
+        dropped): read only. An empty database (a ledger whose first write was interrupted)
+        is version 0 and becomes a new one."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
         if version == 0:
             if tables:
                 raise self.damaged(f"not a kf ledger: it holds the tables {sorted(tables)}")
-            return
+            return version
         missing = sorted(set(LEDGER_TABLES) - tables)
         if missing:
             raise self.damaged(f"table(s) {missing} missing")
@@ -252,6 +259,7 @@ class Ledger:
         needed = {"status", "sha256", "day", "ref"} | ({"archive"} if version >= 2 else set())
         if not needed <= columns:
             raise self.damaged(f"submissions table lacks {sorted(needed - columns)}")
+        return version
 
     @property
     def schema_version(self) -> int:
