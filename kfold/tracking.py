@@ -4,6 +4,7 @@ Users who already browse experiments in the MLflow UI see kf's there: one MLflow
 per competition; one MLflow run per kf run (its config as params, per-epoch metrics of every
 fold with the epoch as step, per-fold and OOF AUC, note/tags/git commit as tags, curves.png
 and run.json as artifacts, and the Grad-CAM PNGs once `kf explain` made them); one MLflow run
+per `kf stack` blend (blender, input runs, OOF and fold AUC); one MLflow run
 per Kaggle submission (its CV and, once scored, public and private score).
 
 `tracking_uri` is a local folder (relative to the workspace; works offline; MLflow calls it
@@ -165,6 +166,21 @@ class MlflowTracker:
                 self.client.log_artifact(rid, str(path))
         self.client.set_terminated(rid)
         return rid
+
+    @_warn_on_failure
+    def log_stack(self, name: str, blender: str, runs: list[str],
+                  scores: dict[str, float]) -> str:
+        """One MLflow run for a `kf stack` blend (a row of `kf runs` too): its blender and
+        input runs as params, its OOF and fold AUCs as metrics; returns its id."""
+        from mlflow.entities import Metric, Param
+
+        run = self._new_run(name, {KIND: "stack", RUN: name, "blender": blender})
+        now = _now_ms()
+        self.client.log_batch(
+            run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in scores.items()],
+            params=[Param("blender", blender), Param("runs", ",".join(runs)[:500])])
+        self.client.set_terminated(run.info.run_id)
+        return run.info.run_id
 
     @_warn_on_failure
     def log_explain(self, run: str, pngs: list[Path], scores: dict | None = None) -> str | None:

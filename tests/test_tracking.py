@@ -120,3 +120,18 @@ def test_a_server_that_does_not_answer_is_one_error_before_work_and_a_warning_af
 
     with pytest.warns(UserWarning, match="MLflow tracking skipped"), open_ledger(ws) as led:
         track_submissions(ws, led, ws.config.competition)  # after a submission: a warning
+
+
+def test_a_stack_lands_in_mlflow_as_a_row_of_kf_runs(tmp_path):
+    from kfold.bench.stack import write_workspace
+    from kfold.stack.run import stack_runs
+
+    ws = write_workspace(tmp_path, n_rows=200, n_runs=2, seed=1)
+    ws = Workspace.init(ws.root, tracking_uri="mlruns")
+    report = stack_runs(ws, blenders="mean")
+    _, runs = _runs(ws.root, "stack")
+    (run,) = runs
+    assert run.data.tags["kf.run"] == "stack-mean" and run.data.params["blender"] == "mean"
+    assert run.data.params["runs"] == ",".join(report.runs)
+    stack = next(s for s in report.scores if s.name == "stack-mean")
+    assert run.data.metrics["oof_auc"] == pytest.approx(stack.oof_auc)

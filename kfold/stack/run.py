@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold import artifacts, atomic, locks
+from kfold import artifacts, atomic, locks, tracking
 from kfold.errors import KfError
 from kfold.metrics import auc, average_ranks
 from kfold.progress import Reporter
@@ -246,6 +246,7 @@ def stack_runs(
     on all OOF rows. `write=False` computes the report without writing artifacts.
     """
     blenders = parse_blenders(blenders)
+    tracker = tracking.for_workspace(ws) if write else None  # a bad store fails before work
     runs, notes = resolve_runs(ws, runs)
     clash = [r for r in runs if r in {STACK_PREFIX + b for b in blenders}]
     if write and clash:
@@ -285,6 +286,10 @@ def stack_runs(
                            "run_info": run_info}
                 written[blender_name] = _write_stack(ws, name, aligned, oof, test_ids, test,
                                                      lineage, cv_auc=score.oof_auc)
+                if tracker is not None:
+                    tracker.log_stack(name, blender_name, runs, {
+                        "oof_auc": score.oof_auc, "fold_auc_mean": score.fold_auc_mean,
+                        "fold_auc_std": score.fold_auc_std, "gain_over_best_run": score.gain})
             stacks.append(dataclasses.replace(score, seconds=time.perf_counter() - start))
 
     scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
