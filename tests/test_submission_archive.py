@@ -131,6 +131,14 @@ def test_a_website_submission_is_kept_as_scored_not_guessed_from_its_name(env, t
         flow.submit(ws, shuffled, "again", client=c, dry_run=True)
 
 
+def test_a_download_that_is_not_a_csv_is_not_kept(env, tmp_path, monkeypatch):
+    ws, server, c = env
+    _website_upload(ws, c, tmp_path, "weak.csv", seed=4)
+    monkeypatch.setattr(KaggleClient, "download_submission", lambda self, ref: b"<html>")
+    (row,) = flow.submissions_view(ws, client=c).rows
+    assert row["sha256"] is None and not list((ws.submissions_dir / "archive").glob("*.csv"))
+
+
 def test_without_downloads_a_name_match_needs_the_same_size(env, tmp_path, monkeypatch):
     from kfold.kaggle.sandbox import api
 

@@ -96,6 +96,7 @@ def keep_remote(ws: Workspace, led: Ledger, client: KaggleClient, added: list) -
     file of the same name but other content is never taken for what was scored, and the
     duplicate checks see them. A download Kaggle refuses leaves the row as merged."""
     from kfold.kaggle.client import KaggleHttpError
+    from kfold.kaggle.compare import read_preds
     from kfold.submission import archive_bytes
 
     kept = 0
@@ -106,6 +107,8 @@ def keep_remote(ws: Workspace, led: Ledger, client: KaggleClient, added: list) -
             data = client.download_submission(r.ref)
         except (KaggleHttpError, KaggleUnreachable):
             continue
+        if read_preds(data, ws.config.id_column) is None:
+            continue  # not a submission CSV (an error page, an empty answer): keep nothing
         sha = hashlib.sha256(data).hexdigest()
         name = Path(r.file_name).stem if r.file_name else f"submission-{r.ref}"
         path = archive_bytes(ws, data, {"name": name, "file": r.file_name, "ref": r.ref})
