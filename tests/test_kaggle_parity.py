@@ -92,7 +92,9 @@ def test_submissions_as_json_csv_and_export_with_lineage_and_hash(env):
     ws, serve = env
     serve()
     submit_all(ws)
-    rows = json.loads(kf(ws, "submissions", "--format", "json").stdout)
+    as_json = kf(ws, "submissions", "--format", "json")
+    rows = json.loads(as_json.stdout)
+    assert "quota: " in as_json.stderr and "left today (Kaggle:" in as_json.stderr
     assert [r["message"] for r in rows] == ["m-alpha", "m-beta", "m-gamma"]
     assert all(r["public_score"] is not None and len(r["sha256"]) == 64 for r in rows)
     assert rows[0]["lineage"] == {"runs": ["alpha"], "blender": None}
@@ -149,7 +151,9 @@ def test_submissions_on_many_small_pages_with_opaque_tokens(env, monkeypatch):
     serve()
     submit_all(ws)
     monkeypatch.setattr(api, "_page", capped)
-    rows = json.loads(kf(ws, "submissions", "--format", "json").stdout)
+    as_json = kf(ws, "submissions", "--format", "json")
+    rows = json.loads(as_json.stdout)
+    assert "quota: " in as_json.stderr and "left today (Kaggle:" in as_json.stderr
     assert [r["message"] for r in rows] == ["m-alpha", "m-beta", "m-gamma"]
 
 
