@@ -35,6 +35,7 @@ def test_every_help_exits_cleanly_without_bool_placeholders():
         r = runner.invoke(app, [*path, "--help"])
         assert r.exit_code == 0, (path, r.output)
         assert "Usage" in r.output and "<bool>" not in r.output, (path, r.output)
+        assert "<list[" not in r.output, (path, r.output)  # a repeatable option: <str>
         assert "unexpected" not in r.output
 
 

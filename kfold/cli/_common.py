@@ -114,10 +114,16 @@ def crash_report(exc: BaseException) -> Path:
 
 def _flag_without_placeholder(original):
     """typer 0.29's rich help prints a `<bool>` type next to every flag (`--force <bool>`),
-    which reads as if the flag took a value; flags get no type column."""
+    which reads as if the flag took a value; flags get no type column. A repeatable option
+    shows its value's type (`<str>`, not `<list[str]>`); its help says it repeats."""
 
     def display_type_rich(self, ctx: click.Context) -> str | None:
-        return None if getattr(self, "is_flag", False) else original(self, ctx)
+        if getattr(self, "is_flag", False):
+            return None
+        shown = original(self, ctx)
+        if isinstance(shown, str) and shown.startswith("<list[") and shown.endswith("]>"):
+            return f"<{shown[6:-2]}>"
+        return shown
 
     return display_type_rich
 
