@@ -52,7 +52,13 @@ def read_folds(path: str | Path) -> pd.DataFrame:
     for column, row in _bad_labels(df):
         raise KfError(f"{path} line {row + 2}: {column} = {df[column].iat[row]!r} is not valid; "
                       "remake the file with `kf folds --force`")
-    return df.astype({"fold": int, "target": int})
+    df = df.astype({"fold": int, "target": int})
+    numbers = sorted(df["fold"].unique().tolist())
+    if len(numbers) < 2 or numbers != list(range(len(numbers))):
+        shown = numbers if len(numbers) <= 10 else [*numbers[:10], "..."]
+        raise KfError(f"{path}: folds {shown} are not numbered 0 to k-1 with k of at least 2; "
+                      "remake the file with `kf folds --force`")
+    return df
 
 
 def _bad_labels(df: pd.DataFrame) -> list[tuple[str, int]]:

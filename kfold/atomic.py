@@ -36,6 +36,19 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
+def check_output_file(option: str, path: str | Path, suffix: str) -> Path:
+    """Refuse an output `path` given by `option` that is not a `suffix` file name in an
+    existing folder, before any work (a folder or a typo is not written over)."""
+    path = Path(path)
+    if path.is_dir():
+        raise KfError(f"{option} {path} is a folder; give a {suffix} file name")
+    if path.suffix.lower() != suffix:
+        raise KfError(f"{option} {path}: give a {suffix} file name")
+    if not path.parent.is_dir():
+        raise KfError(f"{option} {path}: folder {path.parent} does not exist")
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto `path` on success.

@@ -13,7 +13,7 @@ from rich.rule import Rule
 
 from kfold import artifacts, views
 from kfold.data.check import check_data, render_report
-from kfold.data.synth import synthesize
+from kfold.data.synth import check_args, synthesize
 from kfold.errors import KfError
 from kfold.progress import RichReporter
 from kfold.runs import render_run, render_runs, runs_summary
@@ -21,7 +21,7 @@ from kfold.train.config import TrainConfig
 from kfold.train.retrain import retrain_run
 from kfold.train.run import plan_run, train_run, train_runs
 from kfold.views import Col, num
-from kfold.workspace import Workspace
+from kfold.workspace import CONFIG_NAME, Workspace
 
 # The demo's runs: the original small CNN with preprocessing I, and EfficientNet-Lite0
 # fine-tuned from its ImageNet weights (bundled offline, kfold[weights]) from two seeds.
@@ -41,6 +41,7 @@ LITE0_SEED1 = replace(LITE0, model_seed=1)
 # Easier than the generator's default (0.5) so that a few minutes of CPU training show a
 # clearly learnt task: the small CNN reaches about 0.92 OOF AUC from 2,000 such images.
 DIFFICULTY = 0.3
+DEMO_CONFIG = {"competition": "nexperia-synth", "n_folds": FOLDS, "image_size": 64, "seed": 42}
 
 
 def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test: int = 600,
@@ -51,8 +52,10 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     long function on purpose: it is the demo's script, eight steps read top to bottom, each
     a call into the library.
     """
-    _check_earlier_demo(Path(root))
-    ws = Workspace.init(root, competition="nexperia-synth", n_folds=FOLDS, image_size=64, seed=42)
+    check_args(n_train=n_train, n_test=n_test, size=267, difficulty=DIFFICULTY)
+    _with_epochs(SIMPLE_CNN, epochs)  # --epochs checked before anything is written
+    _check_demo_workspace(Path(root))
+    ws = Workspace.init(root, **DEMO_CONFIG)
     reporter = RichReporter(console)
     summary: dict = {"workspace": str(ws.root)}
     steps = _Steps(console)
@@ -168,14 +171,27 @@ def render_payoff(rows: list[dict]) -> views.Table:
          num(r["public"], ".4f"), num(r["private"], ".4f")) for r in rows])
 
 
-def _check_earlier_demo(root: Path) -> None:
-    """A workspace left by an earlier demo of another fold count cannot be resumed."""
+def _check_demo_workspace(root: Path) -> None:
+    """The demo rewrites kfold.toml and trains on data/: it runs in a new or empty folder or
+    resumes an earlier demo's workspace, never in a user's own workspace. A workspace left
+    by an earlier demo of another fold count cannot be resumed."""
+    if (root / CONFIG_NAME).exists():
+        config = Workspace.load(root).config
+        other = {k: getattr(config, k) for k, v in DEMO_CONFIG.items() if getattr(config, k) != v}
+        if other:
+            raise KfError(f"{root} is a workspace with other settings than the demo's "
+                          f"({', '.join(f'{k} = {v!r}' for k, v in other.items())}); the demo "
+                          "would rewrite its kfold.toml and train on its data: pass a new "
+                          "folder as --workspace")
     folds = root / "folds.csv"
     if folds.exists():
         k = artifacts.read_folds(folds)["fold"].nunique()
         if k != FOLDS:
             raise KfError(f"{root} holds an earlier demo's {k}-fold split; this demo uses "
                           f"{FOLDS} folds: delete {root} or pass another --workspace")
+    if not (root / CONFIG_NAME).exists() and root.is_dir() and any(root.iterdir()):
+        raise KfError(f"{root} is not empty and holds no earlier demo (no {CONFIG_NAME}); pass "
+                      "a new folder as --workspace")
 
 
 def _with_epochs(cfg: TrainConfig, epochs: int | None) -> TrainConfig:

@@ -10,14 +10,14 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from kfold import artifacts, atomic
-from kfold.errors import KfError
+from kfold.errors import SEED_MAX, KfError, check_whole
 from kfold.workspace import Workspace
 
 
 def make_folds(train: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     """id, target, fold for every training image (ids sorted so file order does not matter)."""
-    if n_folds < 2:
-        raise KfError(f"--folds must be at least 2, got {n_folds}")
+    check_whole("--folds", n_folds, 2, 100)
+    check_whole("--seed", seed, 0, SEED_MAX)
     frame = train[["id", "target"]].sort_values("id").reset_index(drop=True)
     smallest = int(frame["target"].value_counts().min()) if len(frame) else 0
     if len(frame) < n_folds or smallest < n_folds:
@@ -50,13 +50,9 @@ def write_folds(ws: Workspace, train: pd.DataFrame, n_folds: int | None = None,
     return folds
 
 
-def plan_folds(ws: Workspace, train: pd.DataFrame, n_folds: int,
-               seed: int) -> tuple[pd.DataFrame, bool]:
-    """The folds a run must use, and whether folds.csv is still to be written. Needs only
-    ids and labels, so a run checks its folds before decoding any image. folds.csv must be
-    the split `n_folds` and `seed` make of these images (the README's promise)."""
-    if not ws.folds_path.exists():
-        return make_folds(train, n_folds, seed), True
+def read_matching_folds(ws: Workspace, train: pd.DataFrame) -> pd.DataFrame:
+    """folds.csv, which must split exactly the training images `train` (id, target) with
+    their labels: `kf data check` and every run read it through here."""
     folds = artifacts.read_folds(ws.folds_path)
     ids_now = set(train["id"])
     if set(folds["id"]) != ids_now:
@@ -65,8 +61,24 @@ def plan_folds(ws: Workspace, train: pd.DataFrame, n_folds: int,
             f"({len(folds)} ids vs {len(ids_now)} images); run `kf folds --force` to remake it"
         )
     targets = train.set_index("id").loc[folds["id"], "target"].to_numpy()
-    if (targets != folds["target"].to_numpy()).any():
-        raise KfError(f"{ws.folds_path} has other labels than the data; run `kf folds --force`")
+    differ = targets != folds["target"].to_numpy()
+    if differ.any():
+        row = int(differ.argmax())
+        raise KfError(f"{ws.folds_path} has other labels than the data: line {row + 2}, id "
+                      f"{folds['id'].iat[row]}, has target {folds['target'].iat[row]} but label "
+                      f"{targets[row]} ({int(differ.sum())} such id(s)); run `kf folds --force`")
+    return folds
+
+
+def plan_folds(ws: Workspace, train: pd.DataFrame, n_folds: int,
+               seed: int) -> tuple[pd.DataFrame, bool]:
+    """The folds a run must use, and whether folds.csv is still to be written. Needs only
+    ids and labels, so a run checks its folds before decoding any image. folds.csv must be
+    the split `n_folds` and `seed` make of these images (the README's promise)."""
+    if not ws.folds_path.exists():
+        return make_folds(train, n_folds, seed), True
+    folds = read_matching_folds(ws, train)
+    expected = make_folds(train, n_folds, seed)  # first: a --folds these images cannot split
     have = folds["fold"].nunique()
     if have != n_folds:
         raise KfError(
@@ -74,7 +86,6 @@ def plan_folds(ws: Workspace, train: pd.DataFrame, n_folds: int,
             f"--folds {have}, or remake the split with `kf folds --folds {n_folds} --force` "
             "(runs of different splits cannot be stacked)"
         )
-    expected = make_folds(train, n_folds, seed)
     if artifacts.folds_fingerprint(expected) != artifacts.folds_fingerprint(folds):
         raise KfError(
             f"{ws.folds_path} was not made with --seed {seed} (same images and {n_folds} "

@@ -56,6 +56,8 @@ def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise KfError(f"grid file {path} not found") from None
+    except IsADirectoryError:
+        raise KfError(f"grid file {path} is a folder; give a TOML file (see kf grid --help)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise KfError(f"{path}: not valid TOML ({exc})") from None
     unknown = sorted(set(data) - {"defaults", "run"})
@@ -65,6 +67,9 @@ def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
     defaults, entries = data.get("defaults", {}), data.get("run", [])
     if not isinstance(defaults, dict) or not isinstance(entries, list) or not entries:
         raise KfError(f"{path}: no runs; add [[run]] entries (see kf grid --help)")
+    if not all(isinstance(entry, dict) for entry in entries):
+        raise KfError(f"{path}: `run` must hold [[run]] tables of kf train's options "
+                      "(see kf grid --help)")
     runs: list[GridRun] = []
     for i, entry in enumerate(entries, 1):
         label = f"{path.name}: run #{i}" + (f" {entry['name']!r}" if "name" in entry else "")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kfold import artifacts, atomic
-from kfold.errors import KfError
+from kfold.errors import KfError, check_whole
 from kfold.progress import Reporter
 from kfold.stats import AucInterval, auc_interval
 from kfold.train.config import TrainConfig
@@ -49,6 +49,17 @@ class ReproPlan:
     n_folds: int | None = None  # None: kfold.toml
     seed: int | None = None
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        """Ranges named as `kf repro` spells its options (TrainConfig would name its own)."""
+        for option, value, low, high in (
+                ("--small-size", self.small_size, 8, 2048), ("--image-size", self.size, 8, 2048),
+                ("--small-epochs", self.small_epochs, 1, 100_000),
+                ("--finetune-epochs", self.finetune_epochs, 1, 100_000),
+                ("--crop", self.crop, 0, 2048)):
+            check_whole(option, value, low, high)
+        if self.head_epochs is not None:
+            check_whole("--head-epochs", self.head_epochs, 1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -122,17 +133,17 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
     """Train every row (finished folds are kept), retrain, stack; write the table and chart."""
     from kfold.stack import stack_runs
     from kfold.train.retrain import retrain_run
-    from kfold.train.run import train_run
+    from kfold.train.run import plan_run, train_runs
 
     solution = _solution(ws)
+    # every row's checks (options, model, weights, folds) before the first one trains
+    planned = [(row, plan_run(ws, TrainConfig.for_workspace(
+        ws, n_folds=plan.n_folds, seed=plan.seed, device=plan.device, **row.config(plan)),
+        PREFIX + row.key)) for row in ROWS if row.config is not None]
     results: list[Result] = []
-    for row in ROWS:
-        if row.config is None:
-            continue
-        cfg = TrainConfig.for_workspace(ws, n_folds=plan.n_folds, seed=plan.seed,
-                                        device=plan.device, **row.config(plan))
+    for row, run_plan in planned:
         reporter.log(f"repro: {row.label}")
-        meta = train_run(ws, cfg, PREFIX + row.key, reporter=reporter)
+        meta = train_runs(ws, [run_plan], reporter=reporter)[0]
         # the recorded training time, so that a rerun (which trains nothing) reports it too
         results.append(_scored(ws, row, PREFIX + row.key, meta.seconds, solution))
 

@@ -272,12 +272,106 @@ DECISIONS = [
 ]
 
 
+NEW_LEDGER = "submissions/ledger.sqlite*"  # an empty ledger the Kaggle commands create first
+KAGGLE_ENV = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "k3y", "KAGGLE_CONFIG_DIR": "{ws}/kg"}
+
+
+def _run_named_like_a_stack(ws: Workspace) -> None:
+    """A run named stack-rank, trained before stack names were reserved."""
+    shutil.copytree(ws.run_dir(RUN), ws.models_dir / "stack-rank")
+
+
+def _demo_over(ws: Workspace) -> None:
+    Workspace.init(ws.root, competition="my-contest")
+
+
+OTHER_COMMANDS = [
+    BadInput("usage-not-a-number", [*TRAIN, "--folds", "abc"], "Invalid value for '--folds'"),
+    BadInput("usage-unknown-option", [*TRAIN, "--bogus"], "No such option: --bogus"),
+    BadInput("usage-missing-run", ["retrain"], "Missing option '--run'"),
+    BadInput("folds-seed-negative", ["folds", "--seed", "-1", "--force"],
+             "--seed must be a whole number from 0"),
+    BadInput("train-folds-more-than-a-class", [*TRAIN, "--folds", "30", "--name", "r30"],
+             "30 folds need at least 30 images of each class"),
+    BadInput("weights-folder", [*TRAIN, "--weights", "{ws}/models"], "a folder, not a file"),
+    BadInput("shakeup-seed-negative", ["shakeup", "--seed", "-1"], "--seed must be"),
+    BadInput("shakeup-png-folder", ["shakeup", "--png", "{ws}/models"], "is a folder"),
+    BadInput("shakeup-png-not-png", ["shakeup", "--png", "{ws}/x.txt"], "give a .png file name"),
+    BadInput("explain-batch-size-0", ["explain", "--run", RUN, "--batch-size", "0"],
+             "--batch-size must be a whole number from 1"),
+    BadInput("grid-file-is-a-folder", ["grid", "{ws}/models"], "is a folder; give a TOML file"),
+    BadInput("stack-over-a-run", ["stack", "--blender", "rank"], "stack-rank is a trained run",
+             damage=_run_named_like_a_stack),
+    BadInput("serve-port-70000", ["sandbox", "serve", "--port", "70000", "--duration", "1"],
+             "--port must be a whole number from 0 to 65535"),
+    BadInput("serve-daily-limit-0", ["sandbox", "serve", "--daily-limit", "0", "--duration", "1"],
+             "--daily-limit must be"),
+    BadInput("serve-duration-negative", ["sandbox", "serve", "--duration", "-1"],
+             "--duration must be"),
+    BadInput("leaderboard-top-0", ["leaderboard", "--top", "0"], "--top must be"),
+    BadInput("models-limit-negative", ["models", "--limit", "-1"], "--limit must be",
+             workspace_option=False),
+    BadInput("bench-size-0", ["bench", "--size", "0"], "--size must be", workspace_option=False),
+    BadInput("repro-small-size-0", ["repro", "--small-size", "0"], "--small-size must be"),
+    BadInput("repro-model-unknown", ["repro", "--model", "no-such-net"], "unknown model"),
+    BadInput("synth-size-huge", ["data", "synth", "--size", "100000", "-w", "{ws}/new"],
+             "--size must be a whole number from 32 to 4096", workspace_option=False),
+    BadInput("synth-seed-negative", ["data", "synth", "--seed", "-1", "-w", "{ws}/new"],
+             "--seed must be", workspace_option=False),
+    BadInput("demo-epochs-0", ["demo", "--epochs", "0", "-w", "{ws}/demo"], "--epochs must be",
+             workspace_option=False),
+    BadInput("demo-in-a-user-workspace", ["demo", "-w", "{ws}"], "the demo would rewrite its "
+             "kfold.toml", damage=_demo_over, workspace_option=False),
+]
+
+
+def _ledger_and(name: str, text: str) -> Damage:
+    """An existing ledger (it must not change) and a hand-made submission file."""
+    def damage(ws: Workspace) -> None:
+        from kfold.kaggle.flow import open_ledger, register_candidates
+
+        with open_ledger(ws) as led:
+            register_candidates(ws, led)
+        (ws.root / name).write_text(text)
+
+    return damage
+
+
+def _hand_made(ws: Workspace, fn) -> str:
+    return fn(pd.read_csv(ws.submission_path(RUN), dtype={"id": str})).to_csv(index=False)
+
+
+def _submission(fn) -> Damage:
+    def damage(ws: Workspace) -> None:
+        _ledger_and("hand.csv", _hand_made(ws, fn))(ws)
+
+    return damage
+
+
+SUBMIT = ["submit", "{ws}/hand.csv", "--dry-run"]
+HAND_MADE = [
+    BadInput("submit-nan", SUBMIT, "1 value(s) in 'label' missing, not numbers or outside [0, 1]",
+             damage=_submission(lambda s: s.assign(label=[np.nan, *s["label"][1:]]))),
+    BadInput("submit-above-1", SUBMIT, "'label': 1.5",
+             damage=_submission(lambda s: s.assign(label=[1.5, *s["label"][1:]]))),
+    BadInput("submit-duplicate-id", SUBMIT, "1 duplicate id(s)",
+             damage=_submission(lambda s: pd.concat([s, s.head(1)]))),
+    BadInput("submit-missing-id", SUBMIT, "1 id(s) missing",
+             damage=_submission(lambda s: s.iloc[1:])),
+    BadInput("submit-wrong-header", SUBMIT, "columns ['id', 'target'] differ",
+             damage=_submission(lambda s: s.rename(columns={"label": "target"}))),
+    BadInput("submit-empty-file", SUBMIT, "not a readable CSV", damage=_ledger_and("hand.csv", "")),
+    BadInput("submit-a-folder", ["submit", "{ws}/models", "--dry-run"], "is a folder"),
+    BadInput("submit-endpoint-not-a-url", ["submit", f"{{ws}}/submissions/{RUN}.csv", "-m", "x"],
+             "is not an http(s) URL", damage=_ledger_and("notes.txt", ""),
+             env={**KAGGLE_ENV, "KF_KAGGLE_ENDPOINT": "notaurl"}),
+]
+
+
 def _text_weights(ws: Workspace) -> None:
     (ws.root / "weights.txt").write_text("epoch 3: these are not weights\n")
 
 
-NEW_LEDGER = "submissions/ledger.sqlite*"  # an empty ledger the Kaggle commands create first
-KAGGLE_ENV = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "k3y", "KAGGLE_CONFIG_DIR": "{ws}/kg"}
 
 KAGGLE_AND_MESSAGES = [
     BadInput("kaggle-endpoint-not-a-url", ["submissions"], "is not an http(s) URL",
@@ -292,7 +386,8 @@ KAGGLE_AND_MESSAGES = [
 
 
 @pytest.mark.parametrize("row", OPTION_RANGES + RUN_NAMES + EXECUTORS + BEFORE_ANY_WORK + WORKSPACES
-                         + DAMAGED_FILES + DECISIONS + KAGGLE_AND_MESSAGES, ids=str)
+                         + DAMAGED_FILES + DECISIONS + KAGGLE_AND_MESSAGES + OTHER_COMMANDS
+                         + HAND_MADE, ids=str)
 def test_bad_input_is_refused_and_changes_nothing(ws, row, monkeypatch):
     check(row, ws, monkeypatch)
 

@@ -125,6 +125,32 @@ def _folds_other_images(ws: Workspace) -> None:
         ws.folds_path, index=False)
 
 
+def _folds_edit(fn):
+    def damage(ws: Workspace) -> None:
+        fn(pd.read_csv(ws.folds_path, dtype={"id": str})).to_csv(ws.folds_path, index=False)
+    return damage
+
+
+def _made_folds(ws: Workspace) -> None:
+    assert run_kf(["folds"], ws).exit_code == 0
+
+
+def _corrupt_train_image(ws: Workspace) -> None:
+    sorted(ws.data_dir.glob("train/*/*.jpg"))[0].write_bytes(b"not a jpeg")
+
+
+def _box_not_a_number(ws: Workspace) -> None:
+    path = ws.data_dir / "defect_area.csv"
+    boxes = pd.read_csv(path).astype({"x_1": object})
+    boxes.loc[0, "x_1"] = "abc"
+    boxes.to_csv(path, index=False)
+
+
+def _toml_folder(ws: Workspace) -> None:
+    (ws.root / "kfold.toml").unlink()
+    (ws.root / "kfold.toml").mkdir()
+
+
 # --- the table ------------------------------------------------------------------------------
 SAMPLE = [
     BadInput("sample-no-id-column", CHECK, "has no 'id' column",
@@ -171,6 +197,11 @@ TOML = [
     BadInput("toml-unknown-key", CHECK, "unknown key(s) ['n_fold']", _toml("n_fold = 3")),
     BadInput("toml-id-column-number", CHECK, "id_column = 3 must be a non-empty text",
              _toml_set("id_column", "3")),
+    BadInput("toml-public-fraction-text", CHECK, "public_fraction = 'x' must be a number "
+             "between 0 and 1", _toml_set("public_fraction", '"x"')),
+    BadInput("toml-not-utf8", TRAIN, "kfold.toml: not valid TOML",
+             lambda ws: (ws.root / "kfold.toml").write_bytes(b"\xff\xfe\x00seed = 1")),
+    BadInput("toml-is-a-folder", CHECK, "kfold.toml cannot be read", _toml_folder),
 ]
 
 TABLES = [
@@ -203,6 +234,16 @@ TABLES = [
              "size (48x48 images)", may_write=[".cache", ".cache/*"]),
     BadInput("folds-other-images", CHECK, "does not match the training images",
              _folds_other_images),
+    BadInput("folds-numbered-with-a-gap", CHECK, "folds [0, 1, 5] are not numbered 0 to k-1",
+             lambda ws: (_made_folds(ws), _folds_edit(
+                 lambda f: f.assign(fold=f["fold"].where(f.index != 0, 5)))(ws))),
+    BadInput("folds-other-labels", CHECK, "has target 0 but label 1",
+             lambda ws: (_made_folds(ws), _folds_edit(lambda f: f.assign(target=0))(ws))),
+    BadInput("sample-three-columns", TRAIN, "needs an id column and a prediction column, "
+             "nothing else", _rewrite_sample(lambda s: s.assign(extra=1))),
+    BadInput("boxes-not-a-number", CHECK, "x_1 = 'abc' is not a whole number of pixels",
+             _box_not_a_number),
+    BadInput("unreadable-image-check", CHECK, "1 unreadable image(s)", _corrupt_train_image),
 ]
 
 

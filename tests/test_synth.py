@@ -149,13 +149,16 @@ def test_label_noise_flips_the_requested_share(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"n_train": 5}, "n_train must be at least 10"),
-        ({"size": 16}, "size must be at least 32"),
-        ({"defect_rate": 0.0}, "defect_rate"),
-        ({"defect_rate": 1.0}, "defect_rate"),
-        ({"difficulty": 1.5}, "difficulty"),
-        ({"label_noise": 0.5}, "label_noise"),
-        ({"box_rate": -0.1}, "box_rate"),
+        ({"n_train": 5}, "--n-train must be a whole number from 10"),
+        ({"size": 16}, "--size must be a whole number from 32 to 4096"),
+        ({"size": 100_000}, "--size must be a whole number from 32 to 4096"),
+        ({"defect_rate": 0.0}, "--defect-rate"),
+        ({"defect_rate": 1.0}, "--defect-rate"),
+        ({"defect_rate": float("nan")}, "--defect-rate"),
+        ({"difficulty": 1.5}, "--difficulty"),
+        ({"label_noise": 0.5}, "--label-noise"),
+        ({"box_rate": -0.1}, "--box-rate"),
+        ({"seed": -1}, "--seed must be a whole number from 0"),
     ],
 )
 def test_bad_arguments_raise(tmp_path, kwargs, message):

@@ -13,15 +13,18 @@ def test_folder_without_config_has_defaults(tmp_path):
 
 
 def test_init_writes_overrides_and_load_reads_them_back(tmp_path, monkeypatch):
-    Workspace.init(tmp_path, n_folds=3, competition="x")
+    Workspace.init(tmp_path, n_folds=3, competition="x", public_fraction=0.25)
     monkeypatch.setenv("KF_WORKSPACE", str(tmp_path))
     ws = Workspace.load()
     assert (ws.config.n_folds, ws.config.competition, ws.config.seed) == (3, "x", 42)
+    assert ws.config.public_fraction == 0.25  # a float key is read back, not refused
 
 
 @pytest.mark.parametrize("text, message", [
     ("folds = 5\n", "unknown key"),
     ("n_folds = \n", "not valid TOML"),
+    ("public_fraction = 1.5\n", "public_fraction = 1.5 must be a number between 0 and 1"),
+    ("public_fraction = true\n", "public_fraction = True must be a number"),
 ])
 def test_bad_config_is_one_clear_error(tmp_path, text, message):
     (tmp_path / "kfold.toml").write_text(text)

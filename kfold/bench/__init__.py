@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kfold.data.synth import synthesize
+from kfold.errors import check_whole
 from kfold.workspace import Workspace
 
 CASES = ("pipeline", "train", "models", "stack", "shakeup", "explain", "memory", "ray", "keras")
@@ -55,6 +56,8 @@ def case(name: str) -> Callable[..., list[dict]]:
 def run_bench(cases: list[str], n_images: int = 512, size: int = 64, device: str = "auto",
               root: Path | None = None) -> list[dict]:
     """Run the named cases on a synthetic workspace and return every row."""
+    check_whole("--n-images", n_images, 10, 1_000_000)
+    check_whole("--size", size, 8, 2048)
     with tempfile.TemporaryDirectory(prefix="kf-bench-") as tmp:
         ws = bench_workspace(Path(root or tmp), n_images)
         rows: list[dict] = []

@@ -45,12 +45,13 @@ def synth(
 def check(workspace: WorkspaceOpt = None) -> None:
     """Report counts, sizes, unreadable files, duplicates and defect-box coverage."""
     from kfold.data.check import check_data, render_report
+    from kfold.errors import KfError
     from kfold.progress import RichReporter
 
     report = check_data(open_workspace(workspace), RichReporter(console))
     console.print(render_report(report))
     if not report.ok:
-        raise typer.Exit(1)
+        raise KfError(report.problems())
 
 
 def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:

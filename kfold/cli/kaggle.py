@@ -164,10 +164,12 @@ def serve(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve a stand-in Kaggle competition on loopback, scoring against data/solution.csv."""
-    from kfold.errors import KfError
+    from kfold.errors import KfError, check_number
     from kfold.kaggle.client import ENDPOINT_ENV
     from kfold.kaggle.sandbox import SandboxServer
 
+    if duration is not None:
+        check_number("--duration", duration, low=0, high=1e9, low_open=True)
     ws = open_workspace(workspace)
     server = SandboxServer.from_workspace(ws, port=port, daily_limit=daily_limit,
                                           score_delay_s=score_delay, delay_s=slow,

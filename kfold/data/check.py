@@ -15,9 +15,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from kfold import artifacts, views
+from kfold import views
 from kfold.data.sources import Dataset, discover
-from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.views import Table
 from kfold.workspace import Workspace
@@ -39,7 +38,22 @@ class DataReport:
 
     @property
     def ok(self) -> bool:
-        return not self.unreadable and not self.conflicting_labels and not self.boxes.get("invalid")
+        return not self.problems()
+
+    def problems(self) -> str:
+        """What makes the data unusable as it is, with the fix, in one line ('' when ok)."""
+        found = []
+        if self.unreadable:
+            found.append(f"{len(self.unreadable)} unreadable image(s) (first: "
+                         f"{next(iter(self.unreadable))}): replace or remove them, or train "
+                         "with --skip-bad")
+        if self.conflicting_labels:
+            found.append(f"{len(self.conflicting_labels)} group(s) of identical images with "
+                         f"different labels (first: {' = '.join(self.conflicting_labels[0])})")
+        if self.boxes.get("invalid"):
+            found.append(f"{len(self.boxes['invalid'])} defect box(es) out of bounds or "
+                         f"inverted in defect_area.csv (first: {self.boxes['invalid'][0]})")
+        return "; ".join(found)
 
 
 def _inspect(path: str) -> tuple[str, str | None, str | None]:
@@ -91,12 +105,10 @@ def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
 
 def _check_folds_file(ws: Workspace, dataset: Dataset) -> None:
     """folds.csv, when there is one, must be readable and split exactly these images."""
-    if not ws.folds_path.exists():
-        return
-    folds = artifacts.read_folds(ws.folds_path)
-    if set(folds["id"]) != set(dataset.train["id"]):
-        raise KfError(f"{ws.folds_path} does not match the training images ({len(folds)} ids "
-                      f"vs {len(dataset.train)} images); run `kf folds --force` to remake it")
+    from kfold.folds import read_matching_folds
+
+    if ws.folds_path.exists():
+        read_matching_folds(ws, dataset.train)
 
 
 def check_boxes(dataset: Dataset, train_info: list) -> dict:

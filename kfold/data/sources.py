@@ -163,9 +163,9 @@ def read_listing(ws: Workspace, path: Path) -> pd.DataFrame:
     sample submission) a prediction column."""
     table = read_csv(path, ws.config.id_column)
     require_id_column(table, ws.config.id_column, path)
-    if path.name == "sample_submission.csv" and len(table.columns) < 2:
-        raise KfError(f"{path} needs an id column and a prediction column (columns: "
-                      f"{list(table.columns)})")
+    if path.name == "sample_submission.csv" and len(table.columns) != 2:
+        raise KfError(f"{path} needs an id column and a prediction column, nothing else "
+                      f"(columns: {list(table.columns)}); kf writes one probability per image")
     return table
 
 
@@ -276,4 +276,13 @@ def read_boxes(path: Path) -> pd.DataFrame | None:
     missing = [c for c in BOX_COLUMNS if c not in boxes.columns]
     if missing:
         raise KfError(f"{path} lacks column(s) {missing} (found {list(boxes.columns)})")
-    return boxes[BOX_COLUMNS]
+    boxes = boxes[BOX_COLUMNS].reset_index(drop=True)
+    for column in BOX_COLUMNS[1:]:
+        values = pd.to_numeric(boxes[column], errors="coerce")
+        bad = values.isna() | (values % 1 != 0)
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise KfError(f"{path} line {row + 2} (id {boxes['id'][row]!r}): {column} = "
+                          f"{boxes[column][row]!r} is not a whole number of pixels")
+        boxes[column] = values.astype(int)
+    return boxes

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from kfold.errors import KfError
+from kfold.errors import SEED_MAX, KfError, check_number, check_whole
 
 GOOD, BAD = "good_0", "bad_1"
 JPEG_QUALITY = 92
@@ -873,19 +873,18 @@ def draw_item(item: Item, size: int, difficulty: float) -> tuple[Scene, Defect |
 # --------------------------------------------------------------------------- writing
 
 
-def _check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate) -> None:
-    checks = [
-        (n_train >= 10, f"n_train must be at least 10, got {n_train}"),
-        (n_test >= 2, f"n_test must be at least 2, got {n_test}"),
-        (size >= 32, f"size must be at least 32 pixels, got {size}"),
-        (0 < defect_rate < 1, f"defect_rate must be between 0 and 1 (exclusive), got {defect_rate}"),
-        (0 <= difficulty <= 1, f"difficulty must be between 0 and 1, got {difficulty}"),
-        (0 <= label_noise < 0.5, f"label_noise must be in [0, 0.5), got {label_noise}"),
-        (0 <= box_rate <= 1, f"box_rate must be between 0 and 1, got {box_rate}"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise KfError(msg)
+def check_args(n_train: int = 1000, n_test: int = 300, size: int = 267,
+               defect_rate: float = 0.2, difficulty: float = 0.5, label_noise: float = 0.0,
+               box_rate: float = 0.85, seed: int = 0) -> None:
+    """Every option's range, named as `kf data synth` spells it, before anything is written."""
+    check_whole("--n-train", n_train, 10, 1_000_000)
+    check_whole("--n-test", n_test, 2, 1_000_000)
+    check_whole("--size", size, 32, 4096)
+    check_number("--defect-rate", defect_rate, low=0, high=1, low_open=True, high_open=True)
+    check_number("--difficulty", difficulty, low=0, high=1)
+    check_number("--label-noise", label_noise, low=0, high=0.5, high_open=True)
+    check_number("--box-rate", box_rate, low=0, high=1)
+    check_whole("--seed", seed, 0, SEED_MAX)
 
 
 def synthesize(
@@ -900,7 +899,7 @@ def synthesize(
     solution.csv (id, label, Usage = Public/Private, stratified half each) for a local scorer.
     Same arguments, same bytes. `progress(done, total)` is called after each image.
     """
-    _check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate)
+    check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate, seed)
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise KfError(f"{out} already exists and is not an empty folder; "

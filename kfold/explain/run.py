@@ -22,7 +22,7 @@ from kfold import artifacts, atomic, locks, tracking
 from kfold.backends import Backend, get_backend
 from kfold.data.cache import decode
 from kfold.data.preprocess import heatmap_to_original
-from kfold.errors import KfError
+from kfold.errors import KfError, check_whole
 from kfold.explain import metrics, select
 from kfold.explain.boxes import boxes_by_id
 from kfold.explain.grid import Panel, save_grid
@@ -83,6 +83,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     from kfold.data.prepared import prepare
 
     reporter = reporter or Reporter()
+    check_whole("--batch-size", batch_size, 1, 65_536)
     meta = artifacts.read_run(ws, run)
     cfg = TrainConfig.from_dict(meta.config)
     backend = get_backend(meta.backend)

@@ -49,14 +49,7 @@ def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path
 
 def check_export_path(path: Path) -> Path:
     """Refuse an export target that is not a writable .csv file name (before any work)."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        raise KfError(f"--export {path}: give a .csv file name")
-    if path.is_dir():
-        raise KfError(f"--export {path} is a folder; give a .csv file name")
-    if not path.parent.exists():
-        raise KfError(f"--export {path}: folder {path.parent} does not exist")
-    return path
+    return atomic.check_output_file("--export", path, ".csv")
 
 
 def leaderboard_records(view: LeaderboardView) -> list[dict]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from kfold.errors import KfError
-from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission
+from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission, endpoint
 from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
 from kfold.kaggle.ledger import Ledger, limit_error
 from kfold.kaggle.plots import plot_rank_history
@@ -146,33 +146,38 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
            client: KaggleClient | None = None, poll_s: float = 1.0, wait_timeout_s: float = 900,
            log: Callable[[str], None] | None = None) -> SubmitResult:
     slug = competition_of(ws, competition)
+    if not dry_run and not (message or "").strip():
+        raise KfError("a submission needs a --message (Kaggle shows it as the description)")
+    if client is None:
+        endpoint()  # a malformed $KF_KAGGLE_ENDPOINT is refused before the ledger is opened
+    # a FILE is checked before the ledger is opened: a refused file leaves it as it was
+    path, data = (Path(file), checked_bytes(ws, Path(file))) if file is not None else (None, b"")
+    side = (read_sidecar(path) or {}) if path is not None else {}
     with open_ledger(ws) as led:
-        register_candidates(ws, led)
-        path = Path(file) if file is not None else best_unsubmitted(ws, led, slug)
-        if not path.exists():
-            raise KfError(f"{path}: no such file")
-        data = path.read_bytes()  # read once: what is checked, archived and uploaded
-        read_submission(ws, path, data)
-        sha = hashlib.sha256(data).hexdigest()
-        side = read_sidecar(path) or {}
-        if led.candidate(sha) is None or path.resolve().parent != ws.submissions_dir.resolve():
-            led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
-                              side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
+        if path is None:
+            register_candidates(ws, led)
+            path = best_unsubmitted(ws, led, slug)
+            data = checked_bytes(ws, path)
+            side = read_sidecar(path) or {}
         warnings = check_duplicates(ws, led, slug, path, data, force)
-        if not dry_run and not (message or "").strip():
-            raise KfError("a submission needs a --message (Kaggle shows it as the description)")
         used = led.used_today(slug)
         if used >= ws.config.daily_limit and not led.has_dead():  # fail fast, before the network
             raise limit_error(slug, used, ws.config.daily_limit, None)
         quota, client = read_quota(ws, led, slug, lenient=dry_run, client_factory=(
             (lambda: client) if client is not None else (lambda: make_client(ws, slug, log=log))))
+        if client is None and not dry_run:
+            raise KaggleUnreachable(f"{quota.offline_reason}; nothing was spent")
+        if file is not None:  # after the refusals above, which leave the ledger as it was
+            register_candidates(ws, led)
+        sha = hashlib.sha256(data).hexdigest()
+        if led.candidate(sha) is None or path.resolve().parent != ws.submissions_dir.resolve():
+            led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
+                              side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
         cand = led.candidate(sha)
         cv = cand["cv_auc"] if cand else None
         if dry_run:  # what would be spent, from Kaggle's figures or, offline, the ledger's
             return SubmitResult(path, sha, None, "dry run", cv_auc=cv, left_today=quota.left,
                                 quota=quota, warnings=warnings + list(client.warnings if client else []))
-        if client is None:
-            raise KaggleUnreachable(f"{quota.offline_reason}; nothing was spent")
         archived = archive_bytes(ws, data, {**side, "name": side.get("name", path.stem),
                                             "file": path.name})
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,
@@ -193,6 +198,18 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         out.status, out.public_score, out.private_score = (
             remote.status, remote.public_score, remote.private_score)
     return out
+
+
+def checked_bytes(ws: Workspace, path: Path) -> bytes:
+    """A submission file's bytes, validated; read once: what is checked is what is archived
+    and uploaded."""
+    if not path.exists():
+        raise KfError(f"{path}: no such file")
+    if path.is_dir():
+        raise KfError(f"{path} is a folder; give a submission CSV file")
+    data = path.read_bytes()
+    read_submission(ws, path, data)
+    return data
 
 
 def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, data: bytes,
@@ -259,6 +276,8 @@ def submissions_view(ws: Workspace, *, competition: str | None = None, offline: 
     slug = competition_of(ws, competition)
     factory = None if offline else ((lambda: client) if client is not None
                                     else (lambda: make_client(ws, slug)))
+    if factory is not None and client is None:
+        endpoint()  # a malformed $KF_KAGGLE_ENDPOINT is refused before the ledger is opened
     with open_ledger(ws) as led:
         register_candidates(ws, led)
         quota, _ = read_quota(ws, led, slug, client_factory=factory)

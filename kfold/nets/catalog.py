@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kfold.errors import check_whole
 from kfold.nets import list_models, model_info
 
 
@@ -65,6 +66,7 @@ def catalog(pattern: str = "*", limit: int = 40) -> tuple[list[Entry], int]:
     """Registry entries, then up to `limit` timm names matching `pattern` (a glob): the
     popular ones first, then the others (none for the default "*"); each group by parameter
     count; also how many timm names were left out."""
+    check_whole("--limit", limit, 0, 1000)  # each entry builds its model once
     registered = list_models(pattern)
     timm_names = [n for n in list_models(pattern, timm_too=True) if n not in registered]
     popular = [n for n in POPULAR if n in set(timm_names)]

@@ -29,7 +29,8 @@ def is_file_weights(weights: str) -> bool:
 
 def check_weights_arg(weights: str) -> None:
     if is_file_weights(weights) and not Path(weights).is_file():
-        raise KfError(f"--weights {weights!r}: no such file; use {WEIGHTS_HELP}")
+        what = "a folder, not a file" if Path(weights).is_dir() else "no such file"
+        raise KfError(f"--weights {weights!r}: {what}; use {WEIGHTS_HELP}")
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -246,6 +246,11 @@ def stack_runs(
     on all OOF rows. `write=False` computes the report without writing artifacts.
     """
     blenders = parse_blenders(blenders)
+    trained = [STACK_PREFIX + b for b in blenders if ws.run_dir(STACK_PREFIX + b).exists()]
+    if write and trained:  # a run named before stack names were reserved
+        raise KfError(f"{ws.models_dir / trained[0]} is a trained run, whose files this stack "
+                      f"would overwrite; rename that run (its folder and oof/, submissions/ "
+                      f"files) or choose other blenders with --blender")
     tracker = tracking.for_workspace(ws) if write else None  # a bad store fails before work
     runs, notes = resolve_runs(ws, runs)
     clash = [r for r in runs if r in {STACK_PREFIX + b for b in blenders}]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kfold import artifacts
-from kfold.errors import KfError
+from kfold import artifacts, atomic
+from kfold.errors import SEED_MAX, KfError, check_whole
 from kfold.stats.shakeup import Shakeup, check_fraction, simulate
 from kfold.submission import sample_submission
 from kfold.tables import read_csv
@@ -103,6 +103,9 @@ def shakeup_runs(ws: Workspace, runs: list[str] | None = None, *,
     writes none."""
     from kfold.stack.run import resolve_runs
 
+    check_whole("--seed", seed, 0, SEED_MAX)
+    if png not in (True, False, None):
+        atomic.check_output_file("--png", png, ".png")
     fraction, source = resolve_public_fraction(ws, public_fraction)
     runs, notes = resolve_runs(ws, runs, purpose="a shake-up simulation", minimum=1,
                                with_stacks=True)

@@ -4,12 +4,11 @@ the workspace's kfold.toml defaults), saved in run.json."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass
 
 from kfold.data.preprocess import Preprocess
-from kfold.errors import KfError
+from kfold.errors import SEED_MAX, KfError, check_number, check_whole
 from kfold.workspace import Workspace
 
 AUGMENTS = ("none", "flip", "d4")
@@ -22,7 +21,7 @@ MODE_DEFAULTS = {"head": {"epochs": 10, "lr": 1e-2}, "finetune": {"epochs": 20, 
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 # (field, lowest, highest): the highest values are far above any sensible run and stop a typo
 # (--image-size 100000) from asking for terabytes.
-INT_RANGES = (("n_folds", 2, 100), ("seed", 0, 2**32 - 1), ("image_size", 8, 2048),
+INT_RANGES = (("n_folds", 2, 100), ("seed", 0, SEED_MAX), ("image_size", 8, 2048),
               ("epochs", 1, 100_000), ("batch_size", 1, 65_536), ("patience", 1, 100_000),
               ("collapse_epochs", 1, 100_000))
 
@@ -32,18 +31,11 @@ def _opt(name: str) -> str:
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise KfError(f"{_opt(name)} must be a whole number from {low} to {high}, got {value!r}")
+    check_whole(_opt(name), value, low, high)
 
 
-def _check_number(name: str, value, *, low: float, high: float, low_open: bool = False,
-                  high_open: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise KfError(f"{_opt(name)} must be a number in {interval}, got {value!r}")
+def _check_number(name: str, value, **bounds) -> None:
+    check_number(_opt(name), value, **bounds)
 
 
 @dataclass(frozen=True)
@@ -86,7 +78,7 @@ class TrainConfig:
         for name, low, high in INT_RANGES:
             _check_int(name, getattr(self, name), low, high)
         if self.model_seed is not None:
-            _check_int("model_seed", self.model_seed, 0, 2**32 - 1)
+            _check_int("model_seed", self.model_seed, 0, SEED_MAX)
         if self.unfreeze_after is not None:
             _check_int("unfreeze_after", self.unfreeze_after, 0, 100_000)
         _check_number("lr", self.lr, low=0, low_open=True, high=10)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from kfold.errors import KfError, check_number, check_whole
 from kfold.kaggle.sandbox import api
 from kfold.kaggle.sandbox.scoring import load_solution
 from kfold.kaggle.sandbox.state import SANDBOX_USER, SandboxState, Submission
@@ -43,7 +44,11 @@ class SandboxServer:
         self.state = state
         self.delay_s = delay_s
         self._failures: list[_Failure] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        try:
+            self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        except OSError as exc:  # the port is taken (or not ours to bind)
+            raise KfError(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pass another "
+                          "--port, or --port 0 for a free one") from None
         self._httpd.daemon_threads = True
         self._httpd.sandbox = self  # what _Handler reaches through self.server
         self._thread: threading.Thread | None = None
@@ -53,6 +58,11 @@ class SandboxServer:
                        score_delay_s: float = 0.3, delay_s: float = 0.0,
                        reveal_private: bool = True, joined: bool = True,
                        rules_accepted: bool = True) -> SandboxServer:
+        check_whole("--port", port, 0, 65_535)
+        if daily_limit is not None:
+            check_whole("--daily-limit", daily_limit, 1, 10_000)
+        check_number("--score-delay", score_delay_s, low=0, high=86_400)
+        check_number("--slow", delay_s, low=0, high=3_600)
         cfg = ws.config
         sol = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
         state = SandboxState(
