@@ -41,7 +41,7 @@ def check_output_file(option: str, path: str | Path, suffix: str) -> Path:
     existing folder, before any work (a folder or a typo is not written over)."""
     path = Path(path)
     if path.is_dir():
-        raise KfError(f"{option} {path} is a folder; give a {suffix} file name")
+        raise KfError(f"{option} {path}: it is a folder; give a {suffix} file name")
     if path.suffix.lower() != suffix:
         raise KfError(f"{option} {path}: give a {suffix} file name")
     if not path.parent.is_dir():

@@ -199,9 +199,9 @@ TOML = [
              _toml_set("id_column", "3")),
     BadInput("toml-public-fraction-text", CHECK, "public_fraction = 'x' must be a number "
              "between 0 and 1", _toml_set("public_fraction", '"x"')),
-    BadInput("toml-not-utf8", TRAIN, "kfold.toml: not valid TOML",
+    BadInput("toml-not-utf8-train", TRAIN, "kfold.toml: not valid TOML",
              lambda ws: (ws.root / "kfold.toml").write_bytes(b"\xff\xfe\x00seed = 1")),
-    BadInput("toml-is-a-folder", CHECK, "kfold.toml cannot be read", _toml_folder),
+    BadInput("toml-is-a-folder-check", CHECK, "kfold.toml cannot be read", _toml_folder),
 ]
 
 TABLES = [

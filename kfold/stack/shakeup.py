@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from kfold import artifacts, atomic
-from kfold.errors import SEED_MAX, KfError, check_whole
+from kfold.errors import KfError
 from kfold.stats.shakeup import Shakeup, check_fraction, simulate
 from kfold.submission import sample_submission
 from kfold.tables import read_csv
@@ -103,7 +103,6 @@ def shakeup_runs(ws: Workspace, runs: list[str] | None = None, *,
     writes none."""
     from kfold.stack.run import resolve_runs
 
-    check_whole("--seed", seed, 0, SEED_MAX)
     if png not in (True, False, None):
         atomic.check_output_file("--png", png, ".png")
     fraction, source = resolve_public_fraction(ws, public_fraction)
