@@ -37,15 +37,16 @@ NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def check_output_file(option: str, path: str | Path, suffix: str) -> Path:
-    """Refuse an output `path` given by `option` that is not a `suffix` file name in an
-    existing folder, before any work (a folder or a typo is not written over)."""
+    """Refuse an output `path` given by `option` that is not a `suffix` file name kf can
+    create, before any work (a folder, a typo or a file in a folder's place)."""
     path = Path(path)
     if path.is_dir():
         raise KfError(f"{option} {path}: it is a folder; give a {suffix} file name")
     if path.suffix.lower() != suffix:
         raise KfError(f"{option} {path}: give a {suffix} file name")
-    if not path.parent.is_dir():
-        raise KfError(f"{option} {path}: folder {path.parent} does not exist")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise KfError(f"{option} {path}: {blocking} is a file, not a folder; choose another path")
     return path
 
 
