@@ -179,32 +179,13 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     idc = ws.config.id_column
     factory = None if offline else ((lambda: client) if client is not None
                                     else (lambda: make_client(ws, slug)))
-    with open_ledger(ws) as led:
-        register_candidates(ws, led)
-        quota, _ = read_quota(ws, led, slug, client_factory=factory, lenient=True)
-        subs = [dict(r) for r in led.submissions(slug) if r["status"] != "reserved"]
-        cands = [dict(c) for c in led.candidates()]
-    left = quota.left if slots_left is None else slots_left
-    for c in cands:  # where the exact bytes are now (None: overwritten before kf kept them)
-        c["live"] = is_live(ws, c)
-        c["path"] = content_path(ws, c["sha256"], c["path"])
-        if not c["live"] and c["path"] is not None:
-            c["name"] = f"{c['name']} (earlier version, {Path(c['path']).name} in archive/)"
+    quota, subs, cands = _read_ledger(ws, slug, factory)
     cand_by_sha = {c["sha256"]: c for c in cands if c["path"] is not None}
     submitted_sha = {s["sha256"] for s in subs if s["sha256"] and s["status"] != "error"}
-
     scored = [s for s in subs if s["status"] == "complete" and s["public_score"] is not None
               and s["cv_auc"] is not None]
     fit = fit_public_vs_cv(np.array([s["cv_auc"] for s in scored]),
                            np.array([s["public_score"] for s in scored]))
-
-    submitted_preds = []
-    for sha in submitted_sha:
-        c = cand_by_sha.get(sha)
-        p = read_preds(c["path"], idc) if c else None
-        if p is not None:
-            submitted_preds.append(p)
-
     outlook, sim_notes = candidate_outlook(
         ws, {c["name"]: c["cv_auc"] for c in cands if c["live"]})
 
@@ -213,7 +194,51 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
             return None
         return outlook.expect(c["name"], public, fit.shift(c["cv_auc"] or 0.0))
 
+    submitted_preds = [p for p in (read_preds(cand_by_sha[sha]["path"], idc)
+                                   for sha in submitted_sha if sha in cand_by_sha)
+                       if p is not None]
     pending = [c for c in cands if c["sha256"] not in submitted_sha and c["live"]]
+    rows = _rank_pending(pending, submitted_preds, fit, expect, idc)
+    left = quota.left if slots_left is None else slots_left
+    for r in rows[:left]:
+        r.today = True
+
+    plan = Plan(slug, left, quota.reset_utc, fit, rows, quota=quota)
+    plan.final = final_selections(subs, cand_by_sha, idc, fit, expect, outlook)
+    if not scored:
+        plan.notes.append("no public score is known yet: candidates are ranked by CV (and its "
+                          "simulated private outlook); submit to learn how the test set scores")
+    plan.notes += far_outside_notes(scored, cand_by_sha, outlook)
+    plan.notes += sim_notes
+    near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
+    if near:
+        plan.notes.append(f"near-copies of submitted files (low value): {', '.join(near)}")
+    if fit.n and fit.n < 3:
+        plan.notes.append("fewer than 3 scored submissions: the fit is only an offset")
+    return plan
+
+
+def _read_ledger(ws: Workspace, slug: str, client_factory) -> tuple[Quota, list[dict], list[dict]]:
+    """Today's quota, the finished submissions, and every candidate with `live` (its file on
+    disk still holds the bytes its sha names) and `path` (where those bytes are now: the file,
+    the archive, or None when it was overwritten before kf kept a copy)."""
+    with open_ledger(ws) as led:
+        register_candidates(ws, led)
+        quota, _ = read_quota(ws, led, slug, client_factory=client_factory, lenient=True)
+        subs = [dict(r) for r in led.submissions(slug) if r["status"] != "reserved"]
+        cands = [dict(c) for c in led.candidates()]
+    for c in cands:
+        c["live"] = is_live(ws, c)
+        c["path"] = content_path(ws, c["sha256"], c["path"])
+        if not c["live"] and c["path"] is not None:
+            c["name"] = f"{c['name']} (earlier version, {Path(c['path']).name} in archive/)"
+    return quota, subs, cands
+
+
+def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,
+                  idc: str) -> list[PlanRow]:
+    """The unsubmitted candidates as plan rows, best first (the mean of the three ranks, the
+    expected private score counted twice; ties go to the higher CV)."""
     divs, pubs, exps = [], [], []
     for c in pending:
         p = read_preds(c["path"], idc)
@@ -236,22 +261,7 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
                             public_low=band[0] if band else None,
                             public_high=band[1] if band else None))
     rows.sort(key=lambda r: (r.score, -(r.cv or -1)))
-    for r in rows[:left]:
-        r.today = True
-
-    plan = Plan(slug, left, quota.reset_utc, fit, rows, quota=quota)
-    plan.final = final_selections(subs, cand_by_sha, idc, fit, expect, outlook)
-    if not scored:
-        plan.notes.append("no public score is known yet: candidates are ranked by CV (and its "
-                          "simulated private outlook); submit to learn how the test set scores")
-    plan.notes += far_outside_notes(scored, cand_by_sha, outlook)
-    plan.notes += sim_notes
-    near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
-    if near:
-        plan.notes.append(f"near-copies of submitted files (low value): {', '.join(near)}")
-    if fit.n and fit.n < 3:
-        plan.notes.append("fewer than 3 scored submissions: the fit is only an offset")
-    return plan
+    return rows
 
 
 FAR_OUTSIDE_LEVEL = 0.9973  # the fit's prediction interval at +-3 SD (normal limit)
@@ -296,6 +306,24 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit,
     """The two files to select for the private leaderboard: the best expected private score,
     then, as a hedge, the best expected private score among the files least correlated with
     the first (the less correlated half; near-copies never)."""
+    ranked = _selection_pool(subs, cand_by_sha, fit, expect)
+    if not ranked:
+        return []
+    words = _Reasons(cand_by_sha, ranked)
+    first = ranked[0]
+    out = [Selection(words.name(first), first["cv_auc"], first.get("public_score"),
+                     first["submitted"], words.why_first(first), first["expected"])]
+    second, why = _hedge(ranked, cand_by_sha, idc, words)
+    if second is not None:
+        why += _second_caveats(second, first, words, fit, outlook)
+        out.append(Selection(words.name(second), second["cv_auc"], second.get("public_score"),
+                             second["submitted"], why, second["expected"]))
+    return out
+
+
+def _selection_pool(subs: list[dict], cand_by_sha: dict, fit: Fit, expect) -> list[dict]:
+    """The scored submissions (or, with fewer than two, the candidates too), each with its
+    expectation `exp` and expected private score `expected`, best first."""
     pool: dict[str, dict] = {}
     for s in subs:
         if s["status"] == "complete" and s["sha256"] and s["cv_auc"] is not None:
@@ -309,40 +337,57 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit,
         e = expect(cand_by_sha.get(s["sha256"]), s.get("public_score"))
         s["exp"] = e
         s["expected"] = e.private if e else s["cv_auc"] + fit.shift(s["cv_auc"])
-    ranked = sorted(pool.values(), key=lambda s: (-s["expected"], -s["cv_auc"]))
-    if not ranked:
-        return []
-    by_public = max((s for s in ranked if s["public_score"] is not None),
-                    key=lambda s: s["public_score"], default=None)
+    return sorted(pool.values(), key=lambda s: (-s["expected"], -s["cv_auc"]))
 
-    def name(s):
-        return _name(s, cand_by_sha)
 
-    def expected_text(s):
+@dataclass
+class _Reasons:
+    """The words of the final picks' one-line explanations."""
+
+    cand_by_sha: dict
+    ranked: list[dict]
+
+    def __post_init__(self) -> None:
+        self.by_public = max((s for s in self.ranked if s["public_score"] is not None),
+                             key=lambda s: s["public_score"], default=None)
+
+    def name(self, s: dict) -> str:
+        return _name(s, self.cand_by_sha)
+
+    @staticmethod
+    def expected_text(s: dict) -> str:
         e = s["exp"]
         if e is None:
             return f"expected private {s['expected']:.4f} (CV, not simulated)"
-        given = " given its public score" if s.get("public_score") is not None and not e.far_outside else ""
+        given = (" given its public score"
+                 if s.get("public_score") is not None and not e.far_outside else "")
         return f"expected private {e.private:.4f} [95% {e.low:.4f}, {e.high:.4f}]{given}"
 
-    def why_first(s):
-        text = f"best {expected_text(s)}, CV {s['cv_auc']:.5f}"
-        if by_public is not None and by_public["sha256"] != s["sha256"]:
-            text += (f"; {name(by_public)} has the best public score "
-                     f"({by_public['public_score']:.5f}) but a lower CV "
-                     f"({by_public['cv_auc']:.5f}): the public board scores a small share of "
+    def why_first(self, s: dict) -> str:
+        text = f"best {self.expected_text(s)}, CV {s['cv_auc']:.5f}"
+        best_public = self.by_public
+        if best_public is not None and best_public["sha256"] != s["sha256"]:
+            text += (f"; {self.name(best_public)} has the best public score "
+                     f"({best_public['public_score']:.5f}) but a lower CV "
+                     f"({best_public['cv_auc']:.5f}): the public board scores a small share of "
                      f"the test ids, CV all training ids, so CV is the less noisy guide and "
                      f"the private board follows it more often")
         elif s.get("public_score") is not None:
             text += f" and best public score ({s['public_score']:.5f}): both agree"
         if not s["submitted"]:
-            text += "; not scored yet: submit it before the deadline to select it"
+            text += _NOT_SCORED
         return text
 
-    first = ranked[0]
-    out = [Selection(name(first), first["cv_auc"], first.get("public_score"), first["submitted"],
-                     why_first(first), first["expected"])]
-    first_c = cand_by_sha.get(first["sha256"])
+
+_NOT_SCORED = "; not scored yet: submit it before the deadline to select it"
+
+
+def _hedge(ranked: list[dict], cand_by_sha: dict, idc: str,
+           words: _Reasons) -> tuple[dict | None, str]:
+    """The second pick and why: the best of the files whose Spearman correlation with the
+    first is at most the median (near-copies never); the next best when no predictions can
+    be compared or every other file is a near-copy."""
+    first_c = cand_by_sha.get(ranked[0]["sha256"])
     first_p = read_preds(first_c["path"], idc) if first_c else None
     rhos = []
     for s in ranked[1:]:
@@ -351,30 +396,34 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit,
         rhos.append(spearman(first_p, p) if p is not None else float("nan"))
     known = [r for r in rhos if not np.isnan(r) and r < NEAR_COPY]
     median = float(np.median(known)) if known else float("nan")
-    second, why = None, ""
     for s, rho in zip(ranked[1:], rhos):
         if np.isnan(rho) and not known:
-            second, why = s, f"next best {expected_text(s)}"
-            break
+            return s, f"next best {words.expected_text(s)}"
         if not np.isnan(rho) and rho < NEAR_COPY and rho <= median:
-            second = s
-            why = (f"best {expected_text(s)} among the files least correlated with the first "
-                   f"(Spearman {rho:.3f}, median {median:.3f}): a hedge against a shake-up")
-            break
-    if second is None and len(ranked) > 1:
-        second = ranked[1]
-        why = f"next best {expected_text(second)}; every other file is a near-copy of the first"
-    if second is not None:
-        if outlook is not None and first_c and cand_by_sha.get(second["sha256"]) and \
-                name(second) in outlook and name(first) in outlook:
-            why += f"; P(it beats the first on private) = {outlook.p_beats(name(second), name(first)):.2f}"
-        if fit.n and second.get("public_score") is not None and fit.spread == fit.spread:
-            gap = second["public_score"] - fit.predict(second["cv_auc"])
-            if abs(gap) > 2 * max(fit.spread, 1e-6):
-                why += (f"; its public score is {gap:+.4f} off the CV fit, more than twice the "
-                        f"spread: likely public-set luck, trust CV")
-        if not second["submitted"]:
-            why += "; not scored yet: submit it before the deadline to select it"
-        out.append(Selection(name(second), second["cv_auc"], second.get("public_score"),
-                             second["submitted"], why, second["expected"]))
-    return out
+            return s, (f"best {words.expected_text(s)} among the files least correlated with "
+                       f"the first (Spearman {rho:.3f}, median {median:.3f}): a hedge against a "
+                       f"shake-up")
+    if len(ranked) > 1:
+        return ranked[1], (f"next best {words.expected_text(ranked[1])}; every other file is a "
+                           f"near-copy of the first")
+    return None, ""
+
+
+def _second_caveats(second: dict, first: dict, words: _Reasons, fit: Fit,
+                    outlook: Outlook | None) -> str:
+    """What else the user should know of the hedge: its chance of beating the first on
+    private, a public score that the CV fit calls luck, and whether it still needs a slot."""
+    text = ""
+    if outlook is not None and words.cand_by_sha.get(first["sha256"]) and \
+            words.cand_by_sha.get(second["sha256"]) and \
+            words.name(second) in outlook and words.name(first) in outlook:
+        p = outlook.p_beats(words.name(second), words.name(first))
+        text += f"; P(it beats the first on private) = {p:.2f}"
+    if fit.n and second.get("public_score") is not None and fit.spread == fit.spread:
+        gap = second["public_score"] - fit.predict(second["cv_auc"])
+        if abs(gap) > 2 * max(fit.spread, 1e-6):
+            text += (f"; its public score is {gap:+.4f} off the CV fit, more than twice the "
+                     f"spread: likely public-set luck, trust CV")
+    if not second["submitted"]:
+        text += _NOT_SCORED
+    return text
