@@ -246,17 +246,12 @@ def stack_runs(
     on all OOF rows. `write=False` computes the report without writing artifacts.
     """
     blenders = parse_blenders(blenders)
-    trained = [STACK_PREFIX + b for b in blenders if ws.run_dir(STACK_PREFIX + b).exists()]
-    if write and trained:  # a run named before stack names were reserved
-        raise KfError(f"{ws.models_dir / trained[0]} is a trained run, whose files this stack "
-                      f"would overwrite; rename that run (its folder and oof/, submissions/ "
-                      f"files) or choose other blenders with --blender")
+    if write:
+        _refuse_overwriting_a_trained_run(ws, blenders)
     tracker = tracking.for_workspace(ws) if write else None  # a bad store fails before work
     runs, notes = resolve_runs(ws, runs)
-    clash = [r for r in runs if r in {STACK_PREFIX + b for b in blenders}]
-    if write and clash:
-        raise KfError(f"--runs includes {clash}, which this stack would overwrite; "
-                      f"leave it out or choose other blenders with --blender")
+    if write:
+        _refuse_overwriting_an_input(runs, blenders)
     aligned = artifacts.load_aligned_oof(ws, runs)
     X = aligned[runs].to_numpy(dtype=float)
     y = aligned["target"].to_numpy().astype(int)
@@ -271,9 +266,7 @@ def stack_runs(
             for j, r in enumerate(runs)]
     shared = {  # the lineage every stack of this call shares
         "runs": runs, "base_oof_auc": {s.name: round(s.oof_auc, 6) for s in base},
-        "test_predictions": source,
-        "test_files": [str((ws.full_test_path(r) if use_full else ws.test_path(r))
-                           .relative_to(ws.root)) for r in runs],
+        "test_predictions": source, "test_files": _test_files(ws, runs, use_full),
         "folds_fingerprint": fingerprint,
     }
     run_info = describe_runs(ws, runs)
@@ -299,6 +292,29 @@ def stack_runs(
 
     scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
     return StackReport(runs, scores, source, fingerprint, notes, written)
+
+
+def _refuse_overwriting_a_trained_run(ws: Workspace, blenders: list[str]) -> None:
+    """A trained run named like a stack (made before stack names were reserved) is never
+    overwritten by the stack."""
+    trained = [STACK_PREFIX + b for b in blenders if ws.run_dir(STACK_PREFIX + b).exists()]
+    if trained:
+        raise KfError(f"{ws.models_dir / trained[0]} is a trained run, whose files this stack "
+                      f"would overwrite; rename that run (its folder and oof/, submissions/ "
+                      f"files) or choose other blenders with --blender")
+
+
+def _refuse_overwriting_an_input(runs: list[str], blenders: list[str]) -> None:
+    clash = [r for r in runs if r in {STACK_PREFIX + b for b in blenders}]
+    if clash:
+        raise KfError(f"--runs includes {clash}, which this stack would overwrite; "
+                      f"leave it out or choose other blenders with --blender")
+
+
+def _test_files(ws: Workspace, runs: list[str], use_full: bool) -> list[str]:
+    """The test prediction files blended, relative to the workspace (for the lineage)."""
+    return [str((ws.full_test_path(r) if use_full else ws.test_path(r)).relative_to(ws.root))
+            for r in runs]
 
 
 class _Notes(Reporter):
