@@ -96,6 +96,15 @@ def read_sidecar(csv_path: str | Path) -> dict | None:
     return side
 
 
+def sidecar_of(csv_path: str | Path, sha256: str) -> dict:
+    """The sidecar of `csv_path` when it describes the content `sha256`; for a file edited
+    by hand since kf wrote it, only its name (the CV and lineage were another content's)."""
+    side = read_sidecar(csv_path) or {}
+    if side.get("sha256") not in (None, sha256):
+        return {"name": side.get("name", Path(csv_path).stem)}
+    return side
+
+
 # A sidecar's keys that kf reads, with their JSON types (each may also be null).
 SIDECAR_TYPES = (("name", str, "a text"), ("cv_auc", (int, float), "a number"),
                  ("lineage", dict, "an object"), ("created_utc", str, "a text"),
@@ -167,7 +176,7 @@ def archive_bytes(ws: Workspace, data: bytes, sidecar: dict | None = None) -> Pa
 def archive_file(ws: Workspace, path: Path) -> Path:
     """Archive the current bytes of a candidate file with its sidecar."""
     data = Path(path).read_bytes()
-    side = read_sidecar(path) or {"name": Path(path).stem}
+    side = sidecar_of(path, hashlib.sha256(data).hexdigest()) or {"name": Path(path).stem}
     return archive_bytes(ws, data, {**side, "file": Path(path).name})
 
 

@@ -150,3 +150,18 @@ def test_without_downloads_a_name_match_needs_the_same_size(env, tmp_path, monke
     c.upload(ws.submission_path("stack-mean"), "the workspace's own file")
     rows = flow.submissions_view(ws, client=c).rows
     assert rows[-1]["bytes_at"] == "submissions/stack-mean.csv"
+
+
+def test_a_candidate_edited_by_hand_does_not_keep_the_old_cv(env):
+    """The sidecar records the sha256 it describes: a CSV changed outside kf has no CV (its
+    old CV belonged to other predictions), in the ledger and in a dry run."""
+    ws, server, c = env
+    path = ws.submission_path("weak")
+    df = pd.read_csv(path, dtype={"id": str})
+    df.iloc[:, 1] = 1 - df.iloc[:, 1]
+    df.to_csv(path, index=False)
+    with Ledger(ws.ledger_path) as led:
+        flow.register_candidates(ws, led)
+        assert led.candidate(file_sha256(path))["cv_auc"] is None
+    res = flow.submit(ws, path, "", client=c, dry_run=True)
+    assert res.cv_auc is None

@@ -36,8 +36,8 @@ from kfold.submission import (
     archive_dir,
     content_path,
     file_sha256,
-    read_sidecar,
     sample_submission,
+    sidecar_of,
     validate_submission,
 )
 from kfold.workspace import Workspace
@@ -62,12 +62,13 @@ def make_client(ws: Workspace, competition: str | None = None,
 # --- candidates ----------------------------------------------------------------------------
 def register_candidates(ws: Workspace, led: Ledger) -> int:
     """Record every CSV under submissions/ and submissions/archive/ (with its sidecar's CV
-    and lineage, if any). Archived copies go first, so a live file holding the same content
+    and lineage when the sidecar describes that content). Archived copies go first, so a live file holding the same content
     stays the path the ledger knows it by."""
     paths = sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv"))
-    sides = [read_sidecar(path) or {} for path in paths]  # a damaged one: refused, nothing written
-    for path, side in zip(paths, sides):
-        led.add_candidate(file_sha256(path), path.resolve(), side.get("name", path.stem),
+    shas = [file_sha256(path) for path in paths]
+    sides = [sidecar_of(p, sha) for p, sha in zip(paths, shas)]  # a damaged one: refused
+    for path, sha, side in zip(paths, shas, sides):
+        led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
                           side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
     return len(paths)
 
@@ -152,13 +153,13 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         endpoint()  # a malformed $KF_KAGGLE_ENDPOINT is refused before the ledger is opened
     # a FILE is checked before the ledger is opened: a refused file leaves it as it was
     path, data = (Path(file), checked_bytes(ws, Path(file))) if file is not None else (None, b"")
-    side = (read_sidecar(path) or {}) if path is not None else {}
+    side = sidecar_of(path, hashlib.sha256(data).hexdigest()) if path is not None else {}
     with open_ledger(ws) as led:
         if path is None:
             register_candidates(ws, led)
             path = best_unsubmitted(ws, led, slug)
             data = checked_bytes(ws, path)
-            side = read_sidecar(path) or {}
+            side = sidecar_of(path, hashlib.sha256(data).hexdigest())
         warnings = check_duplicates(ws, led, slug, path, data, force)
         used = led.used_today(slug)
         if used >= ws.config.daily_limit and not led.has_dead():  # fail fast, before the network
