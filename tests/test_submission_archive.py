@@ -165,3 +165,12 @@ def test_a_candidate_edited_by_hand_does_not_keep_the_old_cv(env):
         assert led.candidate(file_sha256(path))["cv_auc"] is None
     res = flow.submit(ws, path, "", client=c, dry_run=True)
     assert res.cv_auc is None
+
+
+def test_a_file_without_cv_is_not_simulated_from_the_oof_of_its_name(tmp_path):
+    from kfold.bench.stack import write_workspace
+    from kfold.kaggle.outlook import candidate_outlook
+
+    ws = write_workspace(tmp_path, n_rows=200, n_runs=2, seed=1)
+    outlook, notes = candidate_outlook(ws, {"run0": None}, n_splits=10)
+    assert outlook is None and "run0: no CV known for this file" in notes[0]

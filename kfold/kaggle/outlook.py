@@ -98,13 +98,16 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
         except KfError as exc:
             notes.append(f"{name}: OOF file unreadable, ranked by CV only ({exc})")
             continue
-        if cv is not None:
-            from kfold.stats import auc_interval
+        if cv is None:  # not written by kf, or edited since: oof/<name> did not make it
+            notes.append(f"{name}: no CV known for this file (written or edited outside kf); "
+                         f"not simulated from oof/{name}.parquet")
+            continue
+        from kfold.stats import auc_interval
 
-            if abs(auc_interval(oof["target"], oof["pred"]).auc - cv) > 1e-4:
-                notes.append(f"{name}: oof/{name}.parquet no longer matches the file's CV "
-                             f"({cv:.5f}); ranked by CV only")
-                continue
+        if abs(auc_interval(oof["target"], oof["pred"]).auc - cv) > 1e-4:
+            notes.append(f"{name}: oof/{name}.parquet no longer matches the file's CV "
+                         f"({cv:.5f}); ranked by CV only")
+            continue
         if folds is not None and artifacts.folds_fingerprint(oof) != artifacts.folds_fingerprint(folds):
             notes.append(f"{name}: trained on another fold split than folds.csv; ranked by CV only")
             continue
