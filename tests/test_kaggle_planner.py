@@ -76,6 +76,23 @@ def test_plan_ranks_diverse_candidates_above_near_copies(tmp_path):
     assert plan.rows[0].predicted_public == pytest.approx(0.901 - 0.01)
 
 
+def test_plan_lists_candidates_by_expected_private_score(tmp_path):
+    """However different their predictions, candidates come best expected private first."""
+    ws = make_competition(tmp_path, candidates=[("base", 0.2, 0.90)], daily_limit=2)
+    base = pd.read_csv(ws.submission_path("base"), dtype={"id": str})
+    record_scored(ws, "base", 1, 0.88)
+    rng = np.random.default_rng(3)
+    for name, noise, cv in (("close", 0.05, 0.93), ("far", 0.4, 0.91), ("mid", 0.2, 0.92)):
+        pred = np.clip(base["label"] + rng.normal(0, noise, len(base)), 0, 1)
+        write_submission(ws, name, pd.DataFrame({"id": base["id"], "pred": pred}), cv, {})
+    plan = make_plan(ws)
+    assert [r.name for r in plan.rows] == ["close", "mid", "far"]
+    expected = [r.expected_private for r in plan.rows]
+    assert expected == sorted(expected, reverse=True)
+    assert expected[0] == pytest.approx(0.93 - 0.02)  # CV moved by the level public showed
+    assert [r.today for r in plan.rows] == [True, False, False]
+
+
 def test_final_selection_prefers_cv_over_a_lucky_public_score(tmp_path):
     ws = make_competition(tmp_path, candidates=[("solid", 0.15, 0.95), ("lucky", 0.5, 0.86),
                                                 ("mid", 0.3, 0.90), ("low", 0.6, 0.84)])

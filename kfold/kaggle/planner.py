@@ -1,17 +1,15 @@
 """`kf plan`: which candidates to spend today's slots on, and which two to select at the end.
 
-Three views of an unsubmitted candidate, each turned into a rank:
-
-- its expected private score: the mean private AUC of the shake-up simulation of its OOF
-  predictions (kfold.kaggle.outlook), moved by the level scored submissions show the test
-  set sits at; its CV (plus that level) when it has no OOF predictions;
+Unsubmitted candidates are ranked by their expected private score: the mean private AUC of
+the shake-up simulation of their OOF predictions (kfold.kaggle.outlook), moved by the level
+scored submissions show the test set sits at; their CV (plus that level) when they have no
+OOF predictions. Beside it the plan shows
 - how different its predictions are from everything already submitted: 1 - the highest
-  Spearman correlation with a submitted file (AUC only sees the order, so rank correlation);
-  a near-copy of a submitted file teaches nothing new about the public leaderboard;
+  Spearman correlation with a submitted file (AUC only sees the order, so rank correlation).
+  A near-copy of a submitted file teaches nothing new about the public leaderboard and
+  spends a slot for the same score: near-copies go last, and ties go to the more different;
 - the public score predicted by a least-squares line of public score on CV over past scored
   submissions, with a 95% prediction interval.
-
-The order is by the mean of the three ranks (the expected private score counted twice).
 
 Final selections: Kaggle scores the private part of the test set, which the public score
 does not see, so the first pick is the best expected private score (for a scored file: given
@@ -26,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.compare import read_preds, spearman
@@ -109,10 +106,6 @@ class PlanRow:
     cv: float | None
     diversity: float | None
     predicted_public: float | None
-    rank_cv: float
-    rank_div: float
-    rank_pub: float
-    score: float
     today: bool = False
     expected_private: float | None = None  # simulated (None: no OOF predictions to simulate)
     private_low: float | None = None
@@ -161,13 +154,6 @@ def fit_public_vs_cv(cv: np.ndarray, public: np.ndarray) -> Fit:
     resid = public - (slope * cv + intercept)
     return Fit(n, float(slope), float(intercept), float(np.sqrt((resid ** 2).sum() / (n - 2))),
                float(cv.mean()), float(((cv - cv.mean()) ** 2).sum()))
-
-
-def _rank(values: list[float | None], higher_better: bool = True) -> np.ndarray:
-    """1 = best; missing values rank last."""
-    v = np.array([np.nan if x is None else x for x in values], float)
-    s = pd.Series(-v if higher_better else v)
-    return s.rank(method="average", na_option="bottom").to_numpy()
 
 
 def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int | None = None,
@@ -237,31 +223,32 @@ def _read_ledger(ws: Workspace, slug: str, client_factory) -> tuple[Quota, list[
 
 def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,
                   idc: str) -> list[PlanRow]:
-    """The unsubmitted candidates as plan rows, best first (the mean of the three ranks, the
-    expected private score counted twice; ties go to the higher CV)."""
-    divs, pubs, exps = [], [], []
+    """The unsubmitted candidates as plan rows, by expected private score (best first);
+    near-copies of a submitted file last; ties to the more different, then the higher CV."""
+    rows = []
     for c in pending:
         p = read_preds(c["path"], idc)
         corrs = [spearman(p, q) for q in submitted_preds] if p is not None else []
         corrs = [x for x in corrs if not np.isnan(x)]
-        divs.append(1.0 - max(corrs) if corrs else (1.0 if p is not None else None))
-        pubs.append(fit.predict(c["cv_auc"]) if fit.n and c["cv_auc"] is not None else None)
-        exps.append(expect(c))
-    cvs = [c["cv_auc"] for c in pending]
-    expected = [e.private if e else (None if cv is None else cv + fit.shift(cv))
-                for e, cv in zip(exps, cvs)]
-    r_exp, r_div, r_pub = _rank(expected), _rank(divs), _rank(pubs if fit.n else cvs)
-    score = (2 * r_exp + r_div + r_pub) / 4
-    rows = []
-    for c, d, p, a, b, r, s, e in zip(pending, divs, pubs, r_exp, r_div, r_pub, score, exps):
-        band = fit.interval(c["cv_auc"]) if c["cv_auc"] is not None else None
-        rows.append(PlanRow(c["name"], c["path"], c["cv_auc"], d, p, a, b, r, s,
-                            expected_private=e.private if e else None,
-                            private_low=e.low if e else None, private_high=e.high if e else None,
-                            public_low=band[0] if band else None,
-                            public_high=band[1] if band else None))
-    rows.sort(key=lambda r: (r.score, -(r.cv or -1)))
+        cv, e = c["cv_auc"], expect(c)
+        band = fit.interval(cv) if cv is not None else None
+        rows.append(PlanRow(
+            c["name"], c["path"], cv,
+            diversity=1.0 - max(corrs) if corrs else (1.0 if p is not None else None),
+            predicted_public=fit.predict(cv) if fit.n and cv is not None else None,
+            expected_private=e.private if e else (None if cv is None else cv + fit.shift(cv)),
+            private_low=e.low if e else None, private_high=e.high if e else None,
+            public_low=band[0] if band else None, public_high=band[1] if band else None))
+    rows.sort(key=_plan_order)
     return rows
+
+
+def _plan_order(r: PlanRow) -> tuple:
+    near_copy = r.diversity is not None and r.diversity < 1 - NEAR_COPY
+    missing = -1.0  # unknown values rank last
+    return (near_copy, -(r.expected_private if r.expected_private is not None else missing),
+            -(r.diversity if r.diversity is not None else missing),
+            -(r.cv if r.cv is not None else missing))
 
 
 FAR_OUTSIDE_LEVEL = 0.9973  # the fit's prediction interval at +-3 SD (normal limit)
