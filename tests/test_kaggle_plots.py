@@ -39,18 +39,22 @@ def test_one_snapshot_gets_a_day_wide_axis_and_whole_ranks(figures, tmp_path):
     ticks = [t for t in ax_rank.get_yticks() if ax_rank.get_ylim()[1] <= t <= ax_rank.get_ylim()[0]]
     assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks)
     star = next(ln for ln in ax_score.get_lines() if ln.get_marker() == "*")
-    assert list(star.get_ydata()) == [0.91] and "a.csv" in star.get_label()
+    assert list(star.get_ydata()) == [0.91]
+    assert ax_score.get_legend_handles_labels()[1][-1] == "best 1: a.csv 0.9100"
 
 
-def test_many_snapshots_span_their_dates_and_star_the_best_submission(figures, tmp_path):
+def test_many_snapshots_span_their_dates_and_star_our_best_submissions(figures, tmp_path):
     snaps = [_snap(T0 + timedelta(days=d), 10 - d, 0.8 + d / 100) for d in range(8)]
     subs = [{"utc": (T0 + timedelta(days=d)).isoformat(), "public_score": 0.8 + d / 100,
              "file": f"s{d}.csv"} for d in range(8)]
     plot_rank_history(snaps, tmp_path / "r.png", subs)
     ax_rank, ax_score = figures[0].axes
     assert 7 < _span_days(ax_score) < 9
-    star = next(ln for ln in ax_score.get_lines() if ln.get_marker() == "*")
-    assert star.get_xdata()[0] == T0 + timedelta(days=7)
+    stars = [ln for ln in ax_score.get_lines() if ln.get_marker() == "*"]
+    assert [ln.get_xdata()[0] for ln in stars] == [T0 + timedelta(days=d) for d in (7, 6, 5)]
+    assert [ln.get_label().split()[2] for ln in stars] == ["s7.csv", "s6.csv", "s5.csv"]
+    marked = [ln for ln in ax_rank.get_lines() if ln.get_linestyle() == ":"]
+    assert len(marked) == 3  # when each was submitted, on the rank plot too
     assert ax_rank.yaxis_inverted()
 
 

@@ -3,13 +3,17 @@
 Readable whether there is one snapshot or hundreds: the date axis is padded to at least a
 day around the points (one snapshot once got an axis spanning years), ticks are concise
 dates, ranks are whole numbers (best at the top), and our submissions' public scores are
-drawn under the rank with the best one starred.
+drawn under the rank with our three best starred and named in the legend (a dotted line
+on the rank plot when each was submitted).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+
+BEST_MARKED = 3  # submissions starred: the best public scores
+STAR_COLORS = ("tab:orange", "tab:red", "tab:purple")
 
 
 def _utc(text: str) -> datetime:
@@ -52,9 +56,11 @@ def plot_rank_history(history: list[dict], path: Path,
     if scored:
         ax_score.plot([s[0] for s in scored], [s[1] for s in scored], "x", color="gray",
                       label="each submission's public score")
-        best = max(scored, key=lambda s: s[1])
-        ax_score.plot([best[0]], [best[1]], "*", ms=14, color="tab:orange",
-                      label=f"best: {best[2]} {best[1]:.4f}")
+        best = sorted(scored, key=lambda s: -s[1])[:BEST_MARKED]
+        for i, (when, score, file), color in zip(range(1, 4), best, STAR_COLORS):
+            ax_score.plot([when], [score], "*", ms=15 - 2 * i, color=color,
+                          label=f"best {i}: {file} {score:.4f}")
+            ax_rank.axvline(when, color=color, lw=0.9, ls=":")
     ax_score.set_ylabel("public score")
     ax_score.legend(fontsize=7, loc="lower right")
 
