@@ -174,3 +174,21 @@ def test_a_file_without_cv_is_not_simulated_from_the_oof_of_its_name(tmp_path):
     ws = write_workspace(tmp_path, n_rows=200, n_runs=2, seed=1)
     outlook, notes = candidate_outlook(ws, {"run0": None}, n_splits=10)
     assert outlook is None and "run0: no CV known for this file" in notes[0]
+
+
+def test_a_copied_workspace_finds_its_own_files_and_leaves_the_ledger_alone(env, tmp_path):
+    """The ledger keeps candidate paths relative to submissions/: a copy of the workspace
+    reads its own files, and planning there rewrites nothing."""
+    import shutil
+
+    from kfold.workspace import Workspace
+
+    ws, server, c = env
+    flow.submit(ws, None, "first", client=c, wait=True, poll_s=0.05)
+    copy = Workspace.load(shutil.copytree(ws.root, tmp_path / "copy"))
+    before = copy.ledger_path.read_bytes()
+    make_plan(copy, offline=True)
+    assert copy.ledger_path.read_bytes() == before
+    with Ledger(copy.ledger_path) as led:
+        paths = [cand["path"] for cand in led.candidates()]
+    assert paths and all(p.startswith(str(copy.root.resolve())) for p in paths)

@@ -62,12 +62,17 @@ def make_client(ws: Workspace, competition: str | None = None,
 # --- candidates ----------------------------------------------------------------------------
 def register_candidates(ws: Workspace, led: Ledger) -> int:
     """Record every CSV under submissions/ and submissions/archive/ (with its sidecar's CV
-    and lineage when the sidecar describes that content). Archived copies go first, so a live file holding the same content
-    stays the path the ledger knows it by."""
+    and lineage when the sidecar describes that content), once per content: a live file
+    holding the same bytes as an archived copy is the path the ledger knows them by, so
+    registering again writes nothing."""
     paths = sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv"))
     shas = [file_sha256(path) for path in paths]
     sides = [sidecar_of(p, sha) for p, sha in zip(paths, shas)]  # a damaged one: refused
-    for path, sha, side in zip(paths, shas, sides):
+    found: dict[str, tuple[Path, dict]] = {}
+    for path, sha, side in zip(paths, shas, sides):  # live files last: their path wins
+        earlier = found.get(sha, (None, {}))[1]
+        found[sha] = (path, {**earlier, **{k: v for k, v in side.items() if v is not None}})
+    for sha, (path, side) in found.items():
         led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
                           side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
     return len(paths)

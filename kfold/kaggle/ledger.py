@@ -280,15 +280,31 @@ class Ledger:
                       OR candidates.cv_auc IS NOT COALESCE(excluded.cv_auc, candidates.cv_auc)
                       OR candidates.lineage IS NOT COALESCE(excluded.lineage,
                                                             candidates.lineage)""",
-                (sha256, str(path), name, cv_auc, json.dumps(lineage) if lineage else None,
-                 created_utc, iso(utcnow())),
+                (sha256, self._stored(path), name, cv_auc,
+                 json.dumps(lineage) if lineage else None, created_utc, iso(utcnow())),
             )
 
-    def candidates(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM candidates ORDER BY cv_auc DESC").fetchall()
+    def _stored(self, path: Path) -> str:
+        """A candidate's path as kept: relative to the ledger's folder (submissions/) when it
+        lies below it, so a copied or moved workspace finds its own files and registering
+        them again changes nothing; absolute otherwise."""
+        path, home = Path(path).resolve(), self.path.parent.resolve()
+        return path.relative_to(home).as_posix() if path.is_relative_to(home) else str(path)
 
-    def candidate(self, sha256: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM candidates WHERE sha256=?", (sha256,)).fetchone()
+    def _located(self, stored: str | None) -> str | None:
+        """The absolute path of a kept one (ledgers before this kept absolute paths)."""
+        return None if stored is None else str(self.path.parent.resolve() / stored)
+
+    def _with_path(self, row: sqlite3.Row | None, key: str = "path") -> dict | None:
+        return None if row is None else {**dict(row), key: self._located(row[key])}
+
+    def candidates(self) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM candidates ORDER BY cv_auc DESC").fetchall()
+        return [self._with_path(r) for r in rows]
+
+    def candidate(self, sha256: str) -> dict | None:
+        return self._with_path(
+            self.db.execute("SELECT * FROM candidates WHERE sha256=?", (sha256,)).fetchone())
 
     # --- slots ---------------------------------------------------------------------------
     def _dead_reservations(self, db: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -419,12 +435,13 @@ class Ledger:
             "status IN ('reserved','pending','complete')", (competition,))
         return {r[0] for r in rows}
 
-    def submissions(self, competition: str) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def submissions(self, competition: str) -> list[dict]:
+        rows = self.db.execute(
             """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name, c.path AS cand_path,
                c.lineage AS lineage FROM submissions s
                LEFT JOIN candidates c ON c.sha256 = s.sha256
                WHERE s.competition=? ORDER BY s.utc""", (competition,)).fetchall()
+        return [self._with_path(r, "cand_path") for r in rows]
 
     def by_ref(self, ref: int) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM submissions WHERE ref=?", (ref,)).fetchone()
@@ -452,7 +469,7 @@ class Ledger:
                 cand = next((c for c in db.execute(
                     "SELECT sha256, path FROM candidates ORDER BY registered_utc DESC")
                     if Path(c["path"]).name == remote.file_name
-                    and (not size or _size(c["path"]) == size)), None)
+                    and (not size or _size(self._located(c["path"])) == size)), None)
             db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, ref,
                    status, public_score, private_score, error, source, submitted_utc, updated_utc)
