@@ -128,3 +128,18 @@ def test_crop_larger_than_the_images_is_named_not_called_unreadable(workspace):
     with pytest.raises(KfError, match=r"--crop 30 is too large for the image size \(48x48"):
         load_decoded(train, Preprocess(crop=30), 32, workspace.cache_dir, "train")
     assert not list(workspace.cache_dir.glob("train-*"))
+
+
+def test_a_disk_too_full_for_the_cache_says_how_much_it_needs_before_writing(workspace,
+                                                                             monkeypatch):
+    """The cache is a memory map, which dies on a full disk instead of raising: so the
+    space is checked first, and nothing is left behind."""
+    train = discover(workspace).train
+    before = sorted(workspace.cache_dir.rglob("*"))
+    from kfold import atomic
+
+    for module in (cache_mod, atomic):
+        monkeypatch.setattr(module, "free_bytes", lambda folder: 1000)
+    with pytest.raises(KfError, match=r"no space left.*needs about .* MB more; 1.0 KB free"):
+        load_decoded(train, Preprocess(), 256, workspace.cache_dir, "train")
+    assert sorted(workspace.cache_dir.rglob("*")) == before

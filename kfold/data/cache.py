@@ -14,6 +14,7 @@ the whole split either.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import zipfile
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from kfold.atomic import atomic_path, discard
+from kfold.atomic import atomic_path, discard, free_bytes, write_error
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import file_signature
 from kfold.errors import KfError
@@ -126,7 +127,10 @@ def open_cached(images_path: Path, meta_path: Path) -> Decoded:
 
 def _build(frame: pd.DataFrame, prep: Preprocess, size: int, split: str, images_path: Path,
            meta_path: Path, reporter: Reporter) -> None:
-    with atomic_path(images_path) as tmp:
+    needed = len(frame) * size * size + (1 << 20)
+    if free_bytes(images_path.parent) < needed:  # a memory map on a full disk dies (SIGBUS)
+        raise write_error(OSError(errno.ENOSPC, "no space left"), images_path, needed)
+    with atomic_path(images_path, size_hint=needed) as tmp:
         images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
                                            shape=(len(frame), size, size))
         orig_hw, bad = _decode_into(images, frame, prep, size, split, reporter)
