@@ -131,6 +131,7 @@ class ReproReport:
 def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
               reporter: Reporter = Reporter()) -> ReproReport:
     """Train every row (finished folds are kept), retrain, stack; write the table and chart."""
+    from kfold.data.prepared import prepare
     from kfold.stack import stack_runs
     from kfold.train.retrain import retrain_run
     from kfold.train.run import plan_run, train_runs
@@ -140,6 +141,10 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
     planned = [(row, plan_run(ws, TrainConfig.for_workspace(
         ws, n_folds=plan.n_folds, seed=plan.seed, device=plan.device, **row.config(plan)),
         PREFIX + row.key)) for row in ROWS if row.config is not None]
+    # and every row's images decoded (into the cache, which the rows then read) so that a
+    # crop too large for them stops the reproduction before anything trains
+    for run_plan in {p.data_key: p for _, p in planned}.values():
+        prepare(ws, run_plan.cfg.preprocess, run_plan.cfg.image_size, reporter=reporter)
     results: list[Result] = []
     for row, run_plan in planned:
         reporter.log(f"repro: {row.label}")

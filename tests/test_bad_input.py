@@ -311,6 +311,8 @@ OTHER_COMMANDS = [
     BadInput("bench-size-0", ["bench", "--size", "0"], "--size must be", workspace_option=False),
     BadInput("repro-small-size-0", ["repro", "--small-size", "0"], "--small-size must be"),
     BadInput("repro-model-unknown", ["repro", "--model", "no-such-net"], "unknown model"),
+    BadInput("repro-crop-too-large", ["repro", "--crop", "30"], "--crop 30 is too large",
+             may_write=(".cache/*",)),  # decoded images of earlier rows: nothing trains
     BadInput("synth-size-huge", ["data", "synth", "--size", "100000", "-w", "{ws}/new"],
              "--size must be a whole number from 32 to 4096", workspace_option=False),
     BadInput("synth-seed-negative", ["data", "synth", "--seed", "-1", "-w", "{ws}/new"],
