@@ -262,14 +262,18 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
     out: dict[str, float] = {}
     with Ledger(ws.ledger_path, read_only=True) as led:
         rows = led.submissions(competition or ws.config.competition)
+    current: dict[str, dict | None] = {}  # each name's sidecar lineage, read once
     for r in rows:
         if r["status"] != "complete" or r["public_score"] is None:
             continue
         lineage = json.loads(r["lineage"] or "null") or {}
         names = set(lineage.get("runs") or [])
         own = r["cand_name"]
-        current = (read_sidecar(ws.submission_path(own)) or {}).get("lineage") if own else None
-        if own and (not current or _inputs(current) == _inputs(lineage)):
+        if own and own not in current:  # a website file's name may hold any character
+            path = ws.submissions_dir / f"{own}.csv"
+            current[own] = ((read_sidecar(path) or {}).get("lineage")
+                            if path.parent == ws.submissions_dir else None)
+        if own and (not current[own] or _inputs(current[own]) == _inputs(lineage)):
             names.add(own)
         for name in names:
             out[name] = max(out.get(name, float("-inf")), r["public_score"])

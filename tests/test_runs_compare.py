@@ -38,7 +38,8 @@ def _scored(ws, ref, name, runs, cv, public):
     """A scored submission of candidate `name` (lineage `runs`) in the ledger."""
     sha = f"{ref:064d}"
     with Ledger(ws.ledger_path) as led:
-        led.add_candidate(sha, ws.submission_path(name), name, cv, {"runs": runs}, None)
+        led.add_candidate(sha, ws.submissions_dir / f"{name}.csv", name, cv, {"runs": runs},
+                          None)
         res = led.reserve(ws.config.competition, sha, f"{name}.csv", "m", 99)
         led.mark_submitted(res, ref)
         led.update_remote(ws.config.competition, SimpleNamespace(
@@ -119,6 +120,12 @@ def test_a_stack_rerun_on_other_runs_does_not_inherit_the_old_public_score(ws):
     rows = {r["run"]: r for r in runs_summary(ws)}
     assert rows["stack-mean"]["best_public"] is None  # 0.83 was the two-run stack's
     assert rows["run0"]["best_public"] == pytest.approx(0.83)
+
+
+def test_a_website_file_name_any_characters_is_listed_not_refused(ws):
+    _scored(ws, 3, "my sub (1)", ["run0"], 0.85, 0.90)  # made on the website, merged
+    rows = {r["run"]: r for r in runs_summary(ws)}
+    assert rows["run0"]["best_public"] == pytest.approx(0.90)
 
 
 def test_plot_cv_vs_public(ws):

@@ -95,7 +95,6 @@ def keep_remote(ws: Workspace, led: Ledger, client: KaggleClient, added: list) -
     them in submissions/archive/ and point their ledger rows at that exact content, so a
     file of the same name but other content is never taken for what was scored, and the
     duplicate checks see them. A download Kaggle refuses leaves the row as merged."""
-    from kfold.kaggle.client import KaggleHttpError
     from kfold.kaggle.compare import read_preds
     from kfold.submission import archive_bytes
 
