@@ -44,10 +44,15 @@ def check_output_file(option: str, path: str | Path, suffix: str) -> Path:
         raise KfError(f"{option} {path}: it is a folder; give a {suffix} file name")
     if path.suffix.lower() != suffix:
         raise KfError(f"{option} {path}: give a {suffix} file name")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    blocking = _file_in_a_folders_place(path)
     if blocking is not None:
         raise KfError(f"{option} {path}: {blocking} is a file, not a folder; choose another path")
     return path
+
+
+def _file_in_a_folders_place(path: Path) -> Path | None:
+    """The first of `path`'s parents that exists but is a file (no file can be made below)."""
+    return next((p for p in path.parents if p.exists() and not p.is_dir()), None)
 
 
 @contextmanager
@@ -86,7 +91,7 @@ def _unwritable_path(exc: OSError, path: Path) -> KfError:
     can be made): the user named a path kf cannot write, whatever the errno."""
     if exc.errno == errno.EISDIR or path.is_dir():
         return KfError(f"cannot write {path}: it is a folder; give a file name")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    blocking = _file_in_a_folders_place(path)
     if blocking is not None:
         return KfError(f"cannot write {path}: {blocking} is a file, not a folder; choose "
                        f"another path")
