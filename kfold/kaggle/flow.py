@@ -157,14 +157,13 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
     if client is None:
         endpoint()  # a malformed $KF_KAGGLE_ENDPOINT is refused before the ledger is opened
     # a FILE is checked before the ledger is opened: a refused file leaves it as it was
-    path, data = (Path(file), checked_bytes(ws, Path(file))) if file is not None else (None, b"")
-    side = sidecar_of(path, hashlib.sha256(data).hexdigest()) if path is not None else {}
+    path = Path(file) if file is not None else None
+    data, sha, side = _checked_file(ws, path) if path is not None else (b"", "", {})
     with open_ledger(ws) as led:
         if path is None:
             register_candidates(ws, led)
             path = best_unsubmitted(ws, led, slug)
-            data = checked_bytes(ws, path)
-            side = sidecar_of(path, hashlib.sha256(data).hexdigest())
+            data, sha, side = _checked_file(ws, path)
         warnings = check_duplicates(ws, led, slug, path, data, force)
         used = led.used_today(slug)
         if used >= ws.config.daily_limit and not led.has_dead():  # fail fast, before the network
@@ -175,7 +174,6 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
             raise KaggleUnreachable(f"{quota.offline_reason}; nothing was spent")
         if file is not None:  # after the refusals above, which leave the ledger as it was
             register_candidates(ws, led)
-        sha = hashlib.sha256(data).hexdigest()
         if led.candidate(sha) is None or path.resolve().parent != ws.submissions_dir.resolve():
             led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
                               side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
@@ -206,16 +204,17 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
     return out
 
 
-def checked_bytes(ws: Workspace, path: Path) -> bytes:
-    """A submission file's bytes, validated; read once: what is checked is what is archived
-    and uploaded."""
+def _checked_file(ws: Workspace, path: Path) -> tuple[bytes, str, dict]:
+    """The file to submit, validated: its bytes (read once: what is checked is what is
+    archived and uploaded), their sha256 and its sidecar (when it describes these bytes)."""
     if not path.exists():
         raise KfError(f"{path}: no such file")
     if path.is_dir():
         raise KfError(f"{path} is a folder; give a submission CSV file")
     data = path.read_bytes()
     read_submission(ws, path, data)
-    return data
+    sha = hashlib.sha256(data).hexdigest()
+    return data, sha, sidecar_of(path, sha)
 
 
 def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, data: bytes,
