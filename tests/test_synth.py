@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from kfold.data import synth
-from kfold.data.synth import DEFECT_KINDS, SynthSummary, synthesize
+from kfold.data.synth import DEFECT_KINDS, SynthSummary, synthesize, writing
 from kfold.errors import KfError
 
 SMALL = {"n_train": 40, "n_test": 20, "size": 48, "defect_rate": 0.25, "seed": 3}
@@ -186,7 +186,7 @@ def test_failure_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(synth, "encode_jpeg", boom)
+    monkeypatch.setattr(writing, "encode_jpeg", boom)
     with pytest.raises(RuntimeError):
         synthesize(tmp_path / "data", n_train=10, n_test=2, size=32)
     assert list(tmp_path.iterdir()) == []
@@ -214,6 +214,12 @@ GOLDEN = {
     "contamination": ("907b09c59f151dc7", "b38011d7f0d8fc86", "dff20e787c55b8cf"),
 }
 GOLDEN_PLAN = "e35b03929f7c614b"
+# Every file `synthesize` writes (JPEGs and the three CSVs, by path), recorded from the
+# one-module generator before it became a package.
+GOLDEN_FILES = {
+    3: ({}, "5129b600c5acb040"),
+    11: ({"label_noise": 0.1, "difficulty": 0.9, "size": 64}, "6d91aa607d7b2272"),
+}
 
 
 def _pixels(scene, defect) -> bytes:
@@ -243,8 +249,20 @@ def test_same_seed_plans_the_recorded_dataset():
     assert h.hexdigest()[:16] == GOLDEN_PLAN
 
 
+@pytest.mark.parametrize("seed", GOLDEN_FILES)
+def test_same_seed_writes_the_recorded_files(ds, tmp_path, seed):
+    options, golden = GOLDEN_FILES[seed]
+    root = ds[0] if seed == SMALL["seed"] else tmp_path / "data"
+    if seed != SMALL["seed"]:
+        synthesize(root, **{**SMALL, **options, "seed": seed})
+    h = hashlib.sha256()
+    for name, data in _files(root).items():
+        h.update(name.encode() + b"\0" + data)
+    assert h.hexdigest()[:16] == golden
+
+
 def test_drawing_on_several_cores_gives_the_same_bytes_in_the_same_order():
     items = synth.plan(n_train=12, n_test=4, defect_rate=0.5, box_rate=0.5, seed=3)
-    serial = [synth._draw_one(item, 48, 0.4) for item in items]
-    assert list(synth._draw_all(items, 48, 0.4, chunk=4)) == serial  # 2 worker processes
+    serial = [writing._draw_one(item, 48, 0.4) for item in items]
+    assert list(writing._draw_all(items, 48, 0.4, chunk=4)) == serial  # 2 worker processes
     assert any(box is not None for _, _, box in serial)
