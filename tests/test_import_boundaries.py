@@ -1,4 +1,4 @@
-"""Import boundaries: the stacking, Kaggle and data-check code never pulls in a deep-learning
+"""Import boundaries: the stacking, Kaggle, metric and data-check code never pulls in a deep-learning
 framework (they run on machines without one, and start fast)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def framework_free_modules() -> list[str]:
-    names = ["kfold.data.check"]
-    for package in ("stack", "kaggle"):
+    names = ["kfold.data.check", "kfold.stats.bootstrap"]
+    for package in ("stack", "kaggle", "scoring"):
         for path in sorted((ROOT / "kfold" / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))

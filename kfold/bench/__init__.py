@@ -7,6 +7,8 @@ prints them) beside the function that measures in detail:
 - `train`: small-CNN training images/s through the real pipeline vs tensors in memory;
 - `models`: VGG16 / ResNet50 training and inference (with and without d4 TTA), peak memory;
 - `stack`: seconds per blender on 35,000 rows x 10 synthetic runs;
+- `metrics`: every contest metric on 100,000 rows x 10 classes, kf vs scikit-learn, and the
+  paired bootstrap's cost;
 - `shakeup`: the public/private simulation, 2,000 splits x 20 runs x 35,000 rows, vectorised
   vs scikit-learn per split;
 - `explain`: Grad-CAM images/s, alone and with mapping and scoring;
@@ -30,7 +32,7 @@ from kfold.data.synth import synthesize
 from kfold.errors import check_whole
 from kfold.workspace import Workspace
 
-CASES = ("pipeline", "train", "models", "stack", "shakeup", "explain", "memory", "ray", "keras")
+CASES = ("pipeline", "train", "models", "stack", "metrics", "shakeup", "explain", "memory", "ray", "keras")
 
 
 def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:
