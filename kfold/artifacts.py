@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,9 @@ import pandas as pd
 
 from kfold import atomic
 from kfold.errors import KfError
+from kfold.jsonfiles import read_json
 from kfold.record import RunRecord
 from kfold.tables import read_csv
-from kfold.train.config import TrainConfig
 from kfold.workspace import NAME, Workspace
 
 FOLDS_COLUMNS = ["id", "target", "fold"]
@@ -152,8 +151,7 @@ def read_run(ws: Workspace, run: str) -> RunRecord:
            "finished folds and rewrites run.json")
     raw = read_json(path, fix)
     try:
-        record = RunRecord.from_dict(raw)
-        TrainConfig.from_dict(record.config)  # retrain and explain rebuild the run from it
+        record = RunRecord.from_dict(raw)  # its config parsed: retrain and explain rebuild it
     except (ValueError, TypeError, KeyError, AttributeError, KfError) as exc:
         raise KfError(f"{path} is damaged (not a run record: {exc}); {fix}") from None
     if record.name != run:
@@ -170,38 +168,7 @@ def update_run(ws: Workspace, run: str, **changes) -> RunRecord:
     return record
 
 
-def read_train_config(path: Path) -> TrainConfig:
-    """A run's config.json as a TrainConfig; damaged or invalid is a KfError naming it."""
-    fix = ("pass --force to train the run again from scratch, or choose another --name")
-    raw = read_json(path, fix)
-    try:
-        return TrainConfig.from_dict(raw)
-    except (KfError, TypeError, ValueError) as exc:
-        raise KfError(f"{path} is damaged ({exc}); {fix}") from None
-
-
 # --- damaged files -------------------------------------------------------------------------
-def read_json(path: Path, fix: str) -> dict:
-    """A JSON object kf wrote. Truncated, not JSON or not an object: a KfError that names the
-    file and `fix` (what the user does about it)."""
-    try:
-        raw = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        raise KfError(f"{path} is damaged (not valid JSON: {why}); {fix}") from None
-    except OSError as exc:  # a folder, a symlink loop, a file kf may not read
-        raise unreadable(path, exc, fix) from None
-    if not isinstance(raw, dict):
-        raise KfError(f"{path} is damaged (not a JSON object); {fix}")
-    return raw
-
-
-def unreadable(path: Path, exc: OSError, fix: str) -> KfError:
-    """A KfError for a file kf wrote that cannot be opened (a folder in its place, a symlink
-    loop, no permission): `fix` says how to rebuild it."""
-    return KfError(f"{path} cannot be read ({exc.strerror or exc}); {fix}")
-
-
 def read_parquet(path: Path, fix: str) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)

@@ -17,9 +17,10 @@ from kfold.data.synth import check_args, synthesize
 from kfold.errors import KfError
 from kfold.progress import RichReporter
 from kfold.runs import render_run, render_runs, runs_summary
-from kfold.train.config import TrainConfig
+from kfold.settings import check_option
 from kfold.train.retrain import retrain_run
 from kfold.train.run import plan_run, train_run, train_runs
+from kfold.train_config import TrainConfig
 from kfold.views import Col, num
 from kfold.workspace import CONFIG_NAME, Workspace
 
@@ -196,4 +197,4 @@ def _check_demo_workspace(root: Path) -> None:
 
 def _with_epochs(cfg: TrainConfig, epochs: int | None) -> TrainConfig:
     """`--epochs` of kf demo (tests make the demo tiny), or the demo's own."""
-    return cfg if epochs is None else replace(cfg, epochs=epochs)
+    return cfg if epochs is None else replace(cfg, epochs=check_option("epochs", epochs))

@@ -10,14 +10,15 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from kfold import artifacts, atomic
-from kfold.errors import SEED_MAX, KfError, check_whole
+from kfold.errors import KfError
+from kfold.settings import check_option
 from kfold.workspace import Workspace
 
 
 def make_folds(train: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     """id, target, fold for every training image (ids sorted so file order does not matter)."""
-    check_whole("--folds", n_folds, 2, 100)
-    check_whole("--seed", seed, 0, SEED_MAX)
+    check_option("n_folds", n_folds)
+    check_option("seed", seed)
     frame = train[["id", "target"]].sort_values("id").reset_index(drop=True)
     smallest = int(frame["target"].value_counts().min()) if len(frame) else 0
     if len(frame) < n_folds or smallest < n_folds:

@@ -24,7 +24,6 @@ skipped; unfinished ones resume, as with `kf train`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +34,12 @@ from kfold.errors import KfError
 from kfold.execute import Executor
 from kfold.progress import Reporter
 from kfold.record import RunRecord
-from kfold.train.config import TrainConfig
+from kfold.settings import TRAIN, settings_for
+from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace, check_new_run_name
 
-FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-ALIASES = {"folds": "n_folds"}  # kf train's --folds
-EXTRA = ("name",)
+# Every spelling of every training setting (image_size, image-size; folds for n_folds).
+KEYS = {key: s for s in settings_for(TRAIN) for key in s.keys()}
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,10 @@ def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
         raise KfError(f"{path}: `run` must hold [[run]] tables of kf train's options "
                       "(see kf grid --help)")
     runs: list[GridRun] = []
+    shared = _options(defaults, f"{path.name} [defaults]")
     for i, entry in enumerate(entries, 1):
-        label = f"{path.name}: run #{i}" + (f" {entry['name']!r}" if "name" in entry else "")
-        options = {**_normalise(defaults, f"{path.name}: [defaults]"),
-                   **_normalise(entry, label)}
+        label = f"{path.name} [[run]] " + (repr(entry["name"]) if "name" in entry else f"#{i}")
+        options = {**shared, **_options(entry, label)}
         name = options.pop("name", None)
         try:
             cfg = TrainConfig.for_workspace(ws, **options)
@@ -95,31 +94,23 @@ def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
     return runs
 
 
-def _normalise(options: dict, label: str) -> dict:
-    """Option names as TrainConfig spells them; unknown names and wrong types refused."""
+def _options(table: dict, label: str) -> dict:
+    """A grid table's options by setting name, each checked and named as the file spells it
+    (`grid.toml [[run]] 'b': lr = -1 must be ...`); unknown keys refused."""
     out = {}
-    for key, value in options.items():
-        name = ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
-        if name not in FIELDS and name not in EXTRA:
-            known = ", ".join(sorted(k.replace("_", "-") for k in [*FIELDS, *ALIASES, *EXTRA]
-                                     if k != "n_folds"))
+    for key, value in table.items():
+        if key == "name":
+            if not isinstance(value, str):
+                raise KfError(f"{label}: name = {value!r} must be a text")
+            out["name"] = value
+            continue
+        if key not in KEYS:
+            known = ", ".join(sorted({s.cli.removeprefix("--") for s in KEYS.values()}
+                                     | {"name"}))
             raise KfError(f"{label}: unknown option {key!r}; known: {known}")
-        _check_type(name, value, label)
-        out[name] = value
+        KEYS[key].check(value, f"{label}: {key} = {value!r}")
+        out[KEYS[key].name] = value
     return out
-
-
-def _check_type(name: str, value, label: str) -> None:
-    kind = "str" if name == "name" else str(FIELDS[name].type)
-    wanted = [t for t, word in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
-              if word in kind]
-    ok = any(isinstance(value, t) and not (t is not bool and isinstance(value, bool))
-             for t in wanted) or (float in wanted and isinstance(value, int)
-                                  and not isinstance(value, bool))
-    if not ok:
-        words = " or ".join(t.__name__ for t in wanted)
-        raise KfError(f"{label}: option {name.replace('_', '-')!r} must be {words}, "
-                      f"got {value!r}")
 
 
 def run_grid(ws: Workspace, runs: list[GridRun], *, executor: Executor | None = None,
@@ -152,6 +143,6 @@ def is_finished(ws: Workspace, run: GridRun) -> bool:
     files = ws.run_files(run.name)
     if not (files.record.exists() and files.config.exists()):
         return False
-    old = artifacts.read_train_config(files.config)
+    old = read_train_config(files.config)
     return (old.comparable() == run.cfg.comparable()
             and all(files.result(f"fold{k}").exists() for k in range(run.cfg.n_folds)))

@@ -22,6 +22,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from kfold.train_config import TrainConfig
+
 SCHEMA_VERSION = 2
 
 
@@ -145,7 +147,7 @@ class RunRecord(_Flat):
     name: str
     model: str
     backend: str
-    config: dict[str, Any]  # TrainConfig.to_dict()
+    config: TrainConfig  # parsed once, here: retrain and explain rebuild the run from it
     folds_fingerprint: str
     data_fingerprint: str | None
     folds: list[FoldResult]
@@ -176,18 +178,23 @@ class RunRecord(_Flat):
         """Any version's run.json content (see the module docstring); a value of the wrong
         type is a TypeError naming its key."""
         known, extra = _split(cls, raw)
-        _check_types(cls, {k: v for k, v in known.items() if k not in ("folds", "retrain")})
-        if not isinstance(known.get("folds", []), list):
-            raise TypeError(f"folds = {known['folds']!r:.40} is not a list")
+        _check_types(cls, {k: v for k, v in known.items()
+                           if k not in ("folds", "retrain", "config")})
+        for key, kind in (("config", dict), ("folds", list)):
+            if not isinstance(known.get(key, kind()), kind):
+                raise TypeError(f"{key} = {known[key]!r:.40} is not {_spell(kind)}")
         known["schema_version"] = SCHEMA_VERSION  # later fields have defaults for older ones
         if "folds" in known:  # else the constructor names the missing key
             known["folds"] = [FoldResult.from_dict(r) for r in known["folds"]]
+        if "config" in known:
+            known["config"] = TrainConfig.from_dict(known["config"])
         if known.get("retrain") is not None:
             known["retrain"] = RetrainRecord.from_dict(known["retrain"])
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict:
         out = super().to_dict()
+        out["config"] = self.config.to_dict()
         out["folds"] = [f.to_dict() for f in self.folds]
         out["retrain"] = self.retrain.to_dict() if self.retrain else None
         return out

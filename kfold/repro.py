@@ -26,7 +26,7 @@ from kfold import artifacts, atomic
 from kfold.errors import KfError, check_whole
 from kfold.progress import Reporter
 from kfold.stats import AucInterval, auc_interval
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 PREFIX = "repro-"
@@ -132,6 +132,7 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
               reporter: Reporter = Reporter()) -> ReproReport:
     """Train every row (finished folds are kept), retrain, stack; write the table and chart."""
     from kfold.data.prepared import prepare
+    from kfold.data.preprocess import Preprocess
     from kfold.stack import stack_runs
     from kfold.train.retrain import retrain_run
     from kfold.train.run import plan_run, train_runs
@@ -144,7 +145,7 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
     # and every row's images decoded (into the cache, which the rows then read) so that a
     # crop too large for them stops the reproduction before anything trains
     for run_plan in {p.data_key: p for _, p in planned}.values():
-        prepare(ws, run_plan.cfg.preprocess, run_plan.cfg.image_size, reporter=reporter)
+        prepare(ws, Preprocess.of(run_plan.cfg), run_plan.cfg.image_size, reporter=reporter)
     results: list[Result] = []
     for row, run_plan in planned:
         reporter.log(f"repro: {row.label}")

@@ -36,14 +36,14 @@ def runs_summary(ws: Workspace, sort: str = "oof") -> list[dict]:
         fold_aucs = meta.fold_aucs
         rows.append({
             "run": name, "model": meta.model, "backend": meta.backend,
-            "size": meta.config.get("image_size"), "oof_auc": meta.oof_auc,
+            "size": meta.config.image_size, "oof_auc": meta.oof_auc,
             "fold_aucs": fold_aucs, "mean": float(np.mean(fold_aucs)),
             "std": float(np.std(fold_aucs)),
             "epochs": sum(r.epochs_run for r in meta.folds),
             "seconds": meta.seconds,
             "full": ws.full_test_path(name).exists(),
             "explain": meta.explain,
-            "config": meta.config, "created": meta.created_utc or "",
+            "config": meta.config.to_dict(), "created": meta.created_utc or "",
             "note": meta.note, "tags": meta.tags, "git": _short_commit(meta.git_commit),
         })
     rows = sorted(rows + stack_rows(ws), key=lambda r: -r["oof_auc"])

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold import artifacts, atomic
+from kfold import atomic
 from kfold.data.sources import read_listing
 from kfold.errors import KfError
+from kfold.jsonfiles import read_json
 from kfold.workspace import Workspace
 
 
@@ -87,7 +88,7 @@ def read_sidecar(csv_path: str | Path) -> dict | None:
         return None
     fix = ("delete it (the submission then has no CV score) or rewrite it by running the "
            "command that wrote the CSV")
-    side = artifacts.read_json(path, fix)
+    side = read_json(path, fix)
     for key, kinds, spelled in SIDECAR_TYPES:
         value = side.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):

@@ -18,6 +18,7 @@ import tomllib
 from kfold import atomic
 from kfold.errors import KfError
 from kfold.runfiles import RunFiles
+from kfold.settings import TOML, check_fields, fields_from, settings_for
 
 CONFIG_NAME = "kfold.toml"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -55,61 +56,22 @@ def check_new_run_name(name: str) -> str:
     return name
 
 
-# The smallest value each whole-number key accepts.
-_MINIMUM = {"n_folds": 2, "seed": 0, "image_size": 8, "daily_limit": 1}
-_MAXIMUM = {"n_folds": 100, "image_size": 4096}
-
-
-def _check_value(key: str, value: object, kind: str) -> None:
-    """One kfold.toml value against its field's type ("str", "int" or "float") and range."""
-    if kind in ("str", "str | None"):
-        if not isinstance(value, str) or not value.strip():
-            raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a non-empty text "
-                          f'(e.g. {key} = "...")')
-        return
-    if kind in ("float", "float | None"):  # public_fraction, the one fraction
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a number between 0 and 1 "
-                          f"(e.g. {key} = 0.3: the share of the test set scored publicly)")
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise KfError(f"{CONFIG_NAME}: {key} = {value!r} must be a whole number "
-                      f"(got {type(value).__name__})")
-    low, high = _MINIMUM.get(key, 0), _MAXIMUM.get(key)
-    if value < low or (high is not None and value > high):
-        bounds = f"from {low}" + (f" to {high}" if high is not None else "")
-        raise KfError(f"{CONFIG_NAME}: {key} = {value} must be a whole number {bounds}")
-
-
-@dataclass(frozen=True)
+@fields_from(TOML)
 class Config:
-    """What `kfold.toml` holds: the competition and how its data is laid out."""
-
-    competition: str = "nexperia-synth"
-    data_dir: str = "data"
-    id_column: str = "id"
-    target_column: str = "label"
-    positive_class: str = "bad_1"
-    n_folds: int = 5
-    seed: int = 42
-    image_size: int = 64
-    daily_limit: int = 5
-    # share of the test set Kaggle scores publicly (kf shakeup, kf plan); None: from
-    # data/solution.csv's Usage column when there is one, else 0.3 (said so in the output)
-    public_fraction: float | None = None
-    tracking_uri: str | None = None  # MLflow: a folder (relative to the workspace) or a URL
+    """What `kfold.toml` holds: the competition, how its data is laid out, and the defaults
+    of every run (the kfold.toml rows of `kfold.settings.SETTINGS`)."""
 
     @classmethod
     def from_dict(cls, raw: dict) -> Config:
         """The configuration `raw` (kfold.toml's table) describes, checked once: unknown keys,
         values of the wrong type and out-of-range numbers are named with what was expected."""
-        known = {f.name: f.type for f in dataclasses.fields(cls)}
+        known = sorted(s.name for s in settings_for(TOML))
         unknown = sorted(set(raw) - set(known))
         if unknown:
-            raise KfError(f"{CONFIG_NAME}: unknown key(s) {unknown}; known keys are {sorted(known)}")
-        for key, value in raw.items():
-            _check_value(key, value, known[key])
-        return cls(**raw)
+            raise KfError(f"{CONFIG_NAME}: unknown key(s) {unknown}; known keys are {known}")
+        config = cls(**raw)
+        check_fields(config, lambda s, v: f"{CONFIG_NAME}: {s.name} = {v!r}")
+        return config
 
     def to_dict(self) -> dict:
         """The keys TOML can hold (unset optional keys are left out)."""

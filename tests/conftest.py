@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kfold.data.synth import synthesize
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 torch.set_num_threads(2)

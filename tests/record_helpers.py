@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kfold.record import FoldResult, RunRecord
+from kfold.train_config import TrainConfig
 
 
 def fold_result(fold: int, auc: float, **fields) -> FoldResult:
@@ -12,8 +13,10 @@ def fold_result(fold: int, auc: float, **fields) -> FoldResult:
     return FoldResult(**(base | fields))
 
 
-def run_record(name: str, **fields) -> RunRecord:
-    base = dict(name=name, model="simple-cnn", backend="torch", config={},
+def run_record(name: str, config: dict | None = None, **fields) -> RunRecord:
+    """A record whose config is `config` (TrainConfig's fields) over the defaults."""
+    base = dict(name=name, model="simple-cnn", backend="torch",
+                config=TrainConfig.from_dict(config or {}),
                 folds_fingerprint="", data_fingerprint=None, folds=[], oof_auc=0.5,
                 fold_auc_mean=0.5, fold_auc_std=0.0, skipped_images=[], versions={},
                 device="cpu", seconds=1.0, wall_seconds_last_call=1.0,

@@ -11,7 +11,7 @@ from test_resume import Interrupted, StopAfter
 from kfold.backends import BACKENDS, RESULT_KEYS, FoldData, get_backend
 from kfold.errors import KfError
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 SIZE = 32
 

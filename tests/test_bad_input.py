@@ -42,19 +42,20 @@ def ws(trained_ws, tmp_path) -> Workspace:
 
 
 OPTION_RANGES = [
-    BadInput("folds-0", [*TRAIN, "--folds", "0"], "--folds must be a whole number from 2"),
-    BadInput("folds-1", [*TRAIN, "--folds", "1"], "--folds must be a whole number from 2"),
-    BadInput("image-size-0", [*TRAIN, "--image-size", "0"], "--image-size must be"),
-    BadInput("image-size-huge", [*TRAIN, "--image-size", "100000"], "--image-size must be"),
-    BadInput("pos-weight-negative", [*TRAIN, "--pos-weight", "-1"], "--pos-weight must be"),
-    BadInput("lr-negative", [*TRAIN, "--lr", "-1"], "--lr must be a number in (0, 10]"),
-    BadInput("lr-nan", [*TRAIN, "--lr", "nan"], "--lr must be a number in (0, 10], got nan"),
-    BadInput("weight-decay-negative", [*TRAIN, "--weight-decay", "-1"], "--weight-decay must"),
-    BadInput("dropout-above-1", [*TRAIN, "--dropout", "1.5"], "--dropout must be a number in [0, 1)"),
-    BadInput("seed-negative", [*TRAIN, "--seed", "-1"], "--seed must be a whole number"),
-    BadInput("epochs-0", [*TRAIN[:1], "--epochs", "0"], "--epochs must be"),
-    BadInput("batch-size-0", [*TRAIN, "--batch-size", "0"], "--batch-size must be"),
-    BadInput("device-bogus", [*TRAIN, "--device", "bogus"], "--device must be auto, cpu, cuda"),
+    BadInput("folds-0", [*TRAIN, "--folds", "0"], "--folds 0 must be a whole number from 2"),
+    BadInput("folds-1", [*TRAIN, "--folds", "1"], "--folds 1 must be a whole number from 2"),
+    BadInput("image-size-0", [*TRAIN, "--image-size", "0"], "--image-size 0 must be"),
+    BadInput("image-size-huge", [*TRAIN, "--image-size", "100000"],
+             "--image-size 100000 must be a whole number from 8 to 2048"),
+    BadInput("pos-weight-negative", [*TRAIN, "--pos-weight", "-1"], "--pos-weight -1.0 must be"),
+    BadInput("lr-negative", [*TRAIN, "--lr", "-1"], "--lr -1.0 must be a number in (0, 10]"),
+    BadInput("lr-nan", [*TRAIN, "--lr", "nan"], "--lr nan must be a number in (0, 10]"),
+    BadInput("weight-decay-negative", [*TRAIN, "--weight-decay", "-1"], "--weight-decay -1.0 must"),
+    BadInput("dropout-above-1", [*TRAIN, "--dropout", "1.5"], "--dropout 1.5 must be a number in [0, 1)"),
+    BadInput("seed-negative", [*TRAIN, "--seed", "-1"], "--seed -1 must be a whole number"),
+    BadInput("epochs-0", [*TRAIN[:1], "--epochs", "0"], "--epochs 0 must be"),
+    BadInput("batch-size-0", [*TRAIN, "--batch-size", "0"], "--batch-size 0 must be"),
+    BadInput("device-bogus", [*TRAIN, "--device", "bogus"], "--device bogus must be auto, cpu, cuda"),
 ]
 
 RUN_NAMES = [
@@ -174,9 +175,9 @@ BEFORE_ANY_WORK = [
     BadInput("explain-device-cuda-without-gpu", ["explain", "--run", RUN, "--device", "cuda"],
              "no CUDA GPU is available", patches=NO_CUDA),
     BadInput("retrain-device-bogus", ["retrain", "--run", RUN, "--device", "bogus"],
-             "--device must be auto, cpu, cuda"),
+             "--device bogus must be auto, cpu, cuda"),
     BadInput("explain-device-bogus", ["explain", "--run", RUN, "--device", "bogus"],
-             "--device must be auto, cpu, cuda"),
+             "--device bogus must be auto, cpu, cuda"),
     BadInput("run-locked-by-a-live-process", [*TRAIN, "--name", RUN], "in use by kf process",
              damage=_live_lock),
 ]
@@ -256,7 +257,8 @@ DECISIONS = [
     BadInput("shakeup-fraction-in-toml", ["shakeup"], "kfold.toml: public_fraction",
              damage=lambda ws: Workspace.init(ws.root, public_fraction=3.0)),
     BadInput("shakeup-fraction-text-in-toml", ["shakeup"],
-             "public_fraction = 'abc' must be a number between 0 and 1", damage=_toml_fraction),
+             "kfold.toml: public_fraction = 'abc' must be a number in (0, 1)",
+             damage=_toml_fraction),
     BadInput("shakeup-fraction-text", ["shakeup", "--public-fraction", "abc"],
              "Invalid value for '--public-fraction'"),
     BadInput("shakeup-splits-text", ["shakeup", "--n", "many"], "Invalid value for '--n'"),
@@ -285,12 +287,17 @@ def _demo_over(ws: Workspace) -> None:
     Workspace.init(ws.root, competition="my-contest")
 
 
+def _grid(text: str) -> Damage:
+    """Write `text` as the workspace's grid.toml."""
+    return lambda ws: (ws.root / "grid.toml").write_text(text)
+
+
 OTHER_COMMANDS = [
     BadInput("usage-not-a-number", [*TRAIN, "--folds", "abc"], "Invalid value for '--folds'"),
     BadInput("usage-unknown-option", [*TRAIN, "--bogus"], "No such option: --bogus"),
     BadInput("usage-missing-run", ["retrain"], "Missing option '--run'"),
     BadInput("folds-seed-negative", ["folds", "--seed", "-1", "--force"],
-             "--seed must be a whole number from 0"),
+             "--seed -1 must be a whole number from 0"),
     BadInput("train-folds-more-than-a-class", [*TRAIN, "--folds", "30", "--name", "r30"],
              "30 folds need at least 30 images of each class"),
     BadInput("weights-folder", [*TRAIN, "--weights", "{ws}/models"], "a folder, not a file"),
@@ -298,6 +305,13 @@ OTHER_COMMANDS = [
     BadInput("explain-batch-size-0", ["explain", "--run", RUN, "--batch-size", "0"],
              "--batch-size must be a whole number from 1"),
     BadInput("grid-file-is-a-folder", ["grid", "{ws}/models"], "is a folder; give a TOML file"),
+    # a bad value is named where it was written: a grid file's run, its defaults
+    BadInput("grid-run-lr-negative", ["grid", "{ws}/grid.toml"],
+             "grid.toml [[run]] 'b': lr = -1 must be a number in (0, 10]",
+             damage=_grid('[[run]]\nname = "a"\n[[run]]\nname = "b"\nlr = -1\n')),
+    BadInput("grid-defaults-image-size-3000", ["grid", "{ws}/grid.toml"],
+             "grid.toml [defaults]: image-size = 3000 must be a whole number from 8 to 2048",
+             damage=_grid('[defaults]\nimage-size = 3000\n[[run]]\nname = "a"\n')),
     BadInput("stack-over-a-run", ["stack", "--blender", "rank"], "stack-rank is a trained run",
              damage=_run_named_like_a_stack),
     BadInput("serve-port-70000", ["sandbox", "serve", "--port", "70000", "--duration", "1"],
@@ -317,7 +331,7 @@ OTHER_COMMANDS = [
              "--size must be a whole number from 32 to 4096", workspace_option=False),
     BadInput("synth-seed-negative", ["data", "synth", "--seed", "-1", "-w", "{ws}/new"],
              "--seed must be", workspace_option=False),
-    BadInput("demo-epochs-0", ["demo", "--epochs", "0", "-w", "{ws}/demo"], "--epochs must be",
+    BadInput("demo-epochs-0", ["demo", "--epochs", "0", "-w", "{ws}/demo"], "--epochs 0 must be",
              workspace_option=False),
     BadInput("demo-in-a-user-workspace", ["demo", "-w", "{ws}"], "the demo would rewrite its "
              "kfold.toml", damage=_demo_over, workspace_option=False),

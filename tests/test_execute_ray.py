@@ -29,9 +29,9 @@ from kfold.execute import LocalExecutor, make_executor
 from kfold.execute.simulated import simulated_cluster
 from kfold.grid import read_grid, run_grid
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
 from kfold.train.retrain import retrain_run
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 

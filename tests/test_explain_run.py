@@ -14,10 +14,11 @@ from kfold import artifacts, backends
 from kfold.bench.explain import bench_explain
 from kfold.cli import app
 from kfold.data.prepared import prepare
+from kfold.data.preprocess import Preprocess
 from kfold.errors import KfError
 from kfold.explain.run import explain_run
-from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 RUN = "tiny"
@@ -57,8 +58,8 @@ def test_cli_end_to_end(ws):
 
 
 def test_every_image_is_explained_by_a_model_that_never_saw_it(ws):
-    cfg = TrainConfig.from_dict(artifacts.read_run(ws, RUN).config)
-    data = prepare(ws, cfg.preprocess, cfg.image_size)
+    cfg = artifacts.read_run(ws, RUN).config
+    data = prepare(ws, Preprocess.of(cfg), cfg.image_size)
     row_of = {img.tobytes(): i for i, img in zip(data.train.ids, data.train.images)}
     seen: list[tuple[str, str]] = []
 

@@ -28,7 +28,7 @@ def test_same_seed_same_folds_whatever_the_row_order():
 
 
 @pytest.mark.parametrize("n, pos, k, message", [
-    (100, 20, 1, "--folds must be a whole number from 2"),
+    (100, 20, 1, "--folds 1 must be a whole number from 2 to 100"),
     (100, 3, 5, "smallest class has 3"),
     (4, 2, 5, "use fewer folds"),
 ])

@@ -41,11 +41,13 @@ folds = 3
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[[run]]\nname = "a"\nlrr = 0.1\n', r"run #1 'a': unknown option 'lrr'; known: .*lr"),
-    ('[[run]]\nname = "a"\n[[run]]\nname = "a"\n', r"run #2 'a': duplicate run name 'a'"),
-    ('[[run]]\nmodel = "simple-cnn"\n[[run]]\nseed = 3\n', "run #2: duplicate run name"),
-    ('[[run]]\nname = "a"\nepochs = "ten"\n', r"'epochs' must be int, got 'ten'"),
-    ('[[run]]\nname = "a"\naugment = "spin"\n', r"run #1 'a': --augment must be one of"),
+    ('[[run]]\nname = "a"\nlrr = 0.1\n', r"\[\[run\]\] 'a': unknown option 'lrr'; known: .*lr"),
+    ('[[run]]\nname = "a"\n[[run]]\nname = "a"\n', r"\[\[run\]\] 'a': duplicate run name 'a' \(run #1"),
+    ('[[run]]\nmodel = "simple-cnn"\n[[run]]\nseed = 3\n', r"\[\[run\]\] #2: duplicate run name"),
+    ('[[run]]\nname = "a"\nepochs = "ten"\n', r"'a': epochs = 'ten' must be a whole number from 1"),
+    ('[[run]]\nname = "b"\nlr = -1\n', r"^grid.toml \[\[run\]\] 'b': lr = -1 must be a number in \(0, 10\]$"),
+    ('[[run]]\nname = "a"\naugment = "spin"\n', r"'a': augment = 'spin' must be none, flip or d4"),
+    ('[[run]]\nname = 3\n', r"\[\[run\]\] 3: name = 3 must be a text"),
     ('[defaults]\nepoch = 3\n[[run]]\nname = "a"\n', r"\[defaults\]: unknown option 'epoch'"),
     ('[defaults]\nepochs = 3\n', "no runs"),
     ('[runs]\nx = 1\n', r"unknown table\(s\) \['runs'\]"),
@@ -94,7 +96,7 @@ model-seed = 7
     assert sorted(jobs) == [("a", "fold0", "data0"), ("a", "fold1", "data0"),
                             ("b", "fold0", "data1"), ("b", "fold1", "data1")]
     assert arrays == ["data0", "data1"]  # one decoding per image size
-    assert (a.name, b.name) == ("a", "b") and b.config["model_seed"] == 7
+    assert (a.name, b.name) == ("a", "b") and b.config.model_seed == 7
     assert artifacts.read_oof(workspace.oof_path("b")).shape[0] == 60
 
     again = Recording()

@@ -1,9 +1,11 @@
-"""Import boundaries: the stacking, Kaggle, metric and data-check code never pulls in a deep-learning
-framework (they run on machines without one, and start fast)."""
+"""Import boundaries: every import points down the layers docs/architecture.md lists, and the
+stacking, Kaggle, metric and data-check code never pulls in a deep-learning framework (they run on
+machines without one, and start fast)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,13 +85,74 @@ def test_only_the_cli_and_the_entry_point_import_kfold_cli():
 
 
 def test_cli_modules_import_no_other_cli_module_but_the_shared_options():
-    """Command modules stand side by side; only cli/__init__.py registers them all."""
+    """Command modules stand side by side; only cli/__init__.py registers them all. What
+    they share lives in the private modules (`_common`, `_options`)."""
     offenders = {}
     for path in sorted((ROOT / "kfold" / "cli").glob("*.py")):
         if path.name == "__init__.py":
             continue
         other = {m for m in _imported_modules(path)
-                 if m.startswith("kfold.cli") and not m.startswith("kfold.cli._common")}
+                 if m.startswith("kfold.cli") and not m.startswith("kfold.cli._")}
         if other:
             offenders[path.name] = sorted(other)
     assert offenders == {}
+
+
+def documented_layers() -> list[list[str]]:
+    """The rows of docs/architecture.md's parts table, top (the CLI) first, each the module
+    names its first cell lists (`data/` -> kfold.data, `workspace` -> kfold.workspace)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("## The parts", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [["kfold." + name.removeprefix("kfold/").strip("/").replace("/", ".")
+             for name in re.findall(r"`([^`]+)`", row.split("|")[1])] for row in rows]
+
+
+def _layer_of(module: str, layers: list[list[str]]) -> int | None:
+    """The row index of `module` (a module or any module inside a listed package)."""
+    for index, row in enumerate(layers):
+        if any(module == part or module.startswith(part + ".") for part in row):
+            return index
+    return None
+
+
+def _kfold_modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted((ROOT / "kfold").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name != "kfold":  # the package root holds only __version__
+            out[name] = path
+    return out
+
+
+def upward_imports(layers: list[list[str]]) -> list[str]:
+    """`importer -> imported` for every kfold import that points up the table's rows."""
+    found = []
+    for name, path in _kfold_modules().items():
+        own = _layer_of(name, layers)
+        assert own is not None, f"{name} has no row in docs/architecture.md's parts table"
+        for target in sorted(_imported_modules(path)):
+            other = _layer_of(target, layers) if target.startswith("kfold.") else None
+            if other is not None and other < own:
+                found.append(f"{name} -> {target}")
+    return found
+
+
+def test_every_module_has_a_row_in_the_documented_layers():
+    layers = documented_layers()
+    assert layers[0] == ["kfold.cli", "kfold.__main__"] and len(layers) > 10
+    assert [m for m in _kfold_modules() if _layer_of(m, layers) is None] == []
+
+
+def test_imports_point_only_down_the_documented_layers():
+    """A part imports its own row and the rows below (docs/architecture.md, "The parts")."""
+    assert upward_imports(documented_layers()) == []
+
+
+def test_an_upward_import_is_caught():
+    layers = documented_layers()
+    swapped = [layers[-1], *layers[1:-1], layers[0]]  # the CLI below the foundation
+    assert "kfold.cli -> kfold.errors" not in upward_imports(layers)
+    assert any(found.startswith("kfold.cli.") and found.endswith("-> kfold.errors")
+               for found in upward_imports(swapped))

@@ -18,8 +18,8 @@ from kfold.backends.keras import KerasBackend, keras
 from kfold.backends.keras.models import build_model
 from kfold.data.synth import synthesize
 from kfold.errors import KfError
-from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 SIZE = 32
@@ -71,7 +71,7 @@ def test_head_mode_freezes_the_backbone():
     ({"model": "vgg16", "image_size": 16}, "at least 32 px"),
     ({"weights": "imagenet"}, "simple-cnn has no ImageNet weights"),
     ({"weights": "/nonexistent/w.h5"}, "no such file"),
-    ({"train_mode": "partial"}, "--train-mode must be"),
+    ({"train_mode": "partial"}, "train_mode = 'partial' must be head or finetune"),
     ({"backbone_lr_scale": 0.1}, "--backbone-lr-scale is not supported"),
     ({"model": "vgg16", "in_chans": 1}, "takes --in-chans 3"),
 ])

@@ -16,7 +16,7 @@ from kfold.backends import FoldData
 from kfold.backends.keras import keras
 from kfold.backends.keras.fold import fit_epochs, load_checkpoint, predict, train_fold
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 SIZE = 16
 

@@ -21,7 +21,7 @@ from kfold.cli import app
 from kfold.data.synth import synthesize
 from kfold.errors import KfError
 from kfold.stack import stack_runs
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 SIZE = 32
@@ -47,7 +47,7 @@ def ws(tmp_path_factory) -> Workspace:
 
 def test_keras_run_has_the_shared_artifacts(ws):
     meta = artifacts.read_run(ws, "keras-cnn")
-    assert meta.backend == "keras" and meta.config["backend"] == "keras"
+    assert meta.backend == "keras" and meta.config.backend == "keras"
     assert (ws.run_dir("keras-cnn") / "fold0.keras").is_file()
     assert meta.folds_fingerprint == artifacts.read_run(ws, "torch-cnn").folds_fingerprint
     out = kf(ws, "runs").output
@@ -84,7 +84,7 @@ def test_explain_a_keras_run(ws):
 
 
 def test_heatmaps_shape_and_range(ws):
-    cfg = TrainConfig.from_dict(artifacts.read_run(ws, "keras-cnn").config)
+    cfg = artifacts.read_run(ws, "keras-cnn").config
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (5, SIZE, SIZE), dtype=np.uint8)
     heatmaps = KerasBackend().heatmaps

@@ -11,6 +11,7 @@ import pytest
 from kfold import artifacts
 from kfold.errors import KfError
 from kfold.record import SCHEMA_VERSION, FoldResult, RetrainRecord, RunRecord
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 V0 = Path(__file__).parent / "fixtures" / "run_v0.json"  # written by kfold before the record
@@ -36,7 +37,10 @@ def test_a_run_json_of_schema_0_loads_typed_and_is_written_back_as_the_current_v
     written = json.loads(ws.run_json("r").read_text())
     assert written["schema_version"] == SCHEMA_VERSION
     old = json.loads(V0.read_text())
-    assert _within(old, written)  # nothing lost or changed; later fields only added
+    assert old["config"]["backbone_lr_scale"] is None  # written before it had a default
+    assert isinstance(record.config, TrainConfig) and record.config.backbone_lr_scale == 1.0
+    old["config"] = record.config.to_dict()  # parsed once, with the value the run trained with
+    assert _within(old, written)  # nothing else lost or changed; later fields only added
     assert artifacts.read_run(ws, "r") == record
 
 
@@ -73,3 +77,11 @@ def test_a_broken_run_json_is_one_clear_error(ws):
 def test_the_record_round_trips_through_a_dict():
     record = RunRecord.from_dict(json.loads(V0.read_text()))
     assert RunRecord.from_dict(record.to_dict()) == record
+
+
+def test_a_config_that_is_not_an_object_or_out_of_range_is_a_damaged_record(ws):
+    raw = json.loads(V0.read_text())
+    for config in ([], {"image_size": 3000}):
+        ws.run_json("r").write_text(json.dumps({**raw, "config": config}))
+        with pytest.raises(KfError, match="run.json is damaged .not a run record: "):
+            artifacts.read_run(ws, "r")

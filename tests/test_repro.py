@@ -37,8 +37,8 @@ def test_kf_repro_end_to_end_at_tiny_sizes(workspace):
         meta = artifacts.read_run(workspace, f"repro-{key}")  # an ordinary run
         assert round(meta.oof_auc, 4) == oof[key]
     assert artifacts.read_run(workspace, "repro-finetune").retrain.epochs >= 1
-    assert artifacts.read_run(workspace, "repro-head").config["train_mode"] == "head"
-    assert artifacts.read_run(workspace, "repro-prep2").config["binarize"] == 0.5
+    assert artifacts.read_run(workspace, "repro-head").config.train_mode == "head"
+    assert artifacts.read_run(workspace, "repro-prep2").config.binarize == 0.5
     # The orderings are the numbers' verdicts, not asserted outcomes.
     first = next(line for line in table.splitlines() if "preprocessing I ≥ raw" in line)
     holds = oof["prep1"] >= oof["raw"] > oof["prep2"]

@@ -12,8 +12,8 @@ from kfold import artifacts
 from kfold.backends import FoldData
 from kfold.backends.torch.loop import config_info, fit_epochs
 from kfold.progress import Reporter, Task
-from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 
 
 class Interrupted(Exception):

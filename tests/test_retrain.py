@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from kfold import artifacts
 from kfold.cli import app
 from kfold.errors import KfError
-from kfold.train.config import TrainConfig
 from kfold.train.retrain import retrain_epochs, retrain_run
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 
 
 @pytest.fixture

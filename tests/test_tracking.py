@@ -16,8 +16,8 @@ from kfold.explain.run import explain_run
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.sandbox import SandboxServer
-from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (in dev) is not installed")

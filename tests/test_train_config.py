@@ -1,6 +1,6 @@
 """TrainConfig: kfold.toml's defaults merged in one place; options given win."""
 
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 
@@ -18,7 +18,7 @@ def test_for_workspace_options_given_win_even_when_falsy(tmp_path):
 
 
 def test_epochs_and_lr_default_per_training_mode():
-    from kfold.train.config import MODE_DEFAULTS
+    from kfold.train_config import MODE_DEFAULTS
 
     head, finetune = TrainConfig(train_mode="head"), TrainConfig()
     assert (head.epochs, head.lr) == (10, 1e-2) == tuple(MODE_DEFAULTS["head"].values())

@@ -11,7 +11,7 @@ from kfold.backends.rules import TTA_VIEWS, collapse_reason
 from kfold.backends.torch import loop
 from kfold.backends.torch.loop import config_info, fit_epochs, predict, split_parameters
 from kfold.nets import _REGISTRY, register_model
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ def test_init_writes_overrides_and_load_reads_them_back(tmp_path, monkeypatch):
 @pytest.mark.parametrize("text, message", [
     ("folds = 5\n", "unknown key"),
     ("n_folds = \n", "not valid TOML"),
-    ("public_fraction = 1.5\n", "public_fraction = 1.5 must be a number between 0 and 1"),
+    ("public_fraction = 1.5\n", r"^kfold.toml: public_fraction = 1.5 must be a number in \(0, 1\)$"),
+    ("image_size = 3000\n", r"^kfold.toml: image_size = 3000 must be a whole number from 8 to 2048$"),
     ("public_fraction = true\n", "public_fraction = True must be a number"),
 ])
 def test_bad_config_is_one_clear_error(tmp_path, text, message):

@@ -16,8 +16,8 @@ from kfold.backends.torch.loop import train_fold
 from kfold.cli import app
 from kfold.errors import KfError
 from kfold.nets import create_model
-from kfold.train.config import TrainConfig
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 
 check_config = get_backend("torch").check_config
 
@@ -121,7 +121,7 @@ def test_vgg16_and_resnet50_k_fold_runs_on_cpu(workspace, model):
     meta = train_run(workspace, cfg, model)
     oof = artifacts.read_oof(workspace.oof_path(model))
     assert len(oof) == 60 and 0 <= meta.oof_auc <= 1
-    assert meta.config["model"] == model and meta.config["tta"] == "flip"
+    assert meta.config.model == model and meta.config.tta == "flip"
     assert all(r.collapsed is None for r in meta.folds)
     state = torch.load(workspace.run_dir(model) / "fold0.pt", weights_only=False)["model"]
     assert any(k.startswith("backbone.") for k in state) and "head.1.weight" in state
@@ -140,7 +140,7 @@ def test_cli_bad_model_and_size_exit_cleanly_and_create_nothing(workspace):
 
 
 def test_train_mode_validation():
-    with pytest.raises(KfError, match="--train-mode must be one of"):
+    with pytest.raises(KfError, match="train_mode = 'top' must be head or finetune"):
         TrainConfig(train_mode="top")
     with pytest.raises(KfError, match="--unfreeze-after"):
         TrainConfig(unfreeze_after=-1)

@@ -19,7 +19,7 @@ import numpy as np
 
 from kfold.errors import KfError
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 
 @dataclass

@@ -11,7 +11,7 @@ from kfold.backends.keras.fold import fresh_model, train_dataset
 from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 

@@ -60,7 +60,7 @@ def measure(path: Path, mode: str, device: str) -> dict:
 
     from kfold.backends.torch.loop import batches, config_info, resolve_device
     from kfold.execute import Arrays, FoldJob, fold_data
-    from kfold.train.config import TrainConfig
+    from kfold.train_config import TrainConfig
 
     cfg = TrainConfig(image_size=PX, batch_size=64, device=device)
     dev, info = resolve_device(device), config_info(cfg)

@@ -22,7 +22,7 @@ from torch import nn
 from kfold.backends.rules import TTA_VIEWS
 from kfold.backends.torch.loader import apply_view
 from kfold.backends.torch.loop import batches, build_model, config_info, resolve_device
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 

@@ -99,7 +99,7 @@ def cache_shipping(ray, node_id: str, shape) -> list[dict]:
 def scale_out(size: int, device: str, n_images: int) -> list[dict]:
     from kfold.execute import Arrays, FoldJob
     from kfold.execute.ray_executor import RayExecutor
-    from kfold.train.config import TrainConfig
+    from kfold.train_config import TrainConfig
 
     rng = np.random.default_rng(0)
     arrays = {"a": Arrays(rng.integers(0, 256, (n_images, size, size), dtype=np.uint8),

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from kfold.errors import KfError
+from kfold.train_config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class Preprocess:
                 raise KfError(f"--{name} must be in [0, 1], got {value}")
         if self.threshold is not None and self.binarize is not None:
             raise KfError("choose one of --threshold (method I) and --binarize (method II)")
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> Preprocess:
+        """The preprocessing a run's config asks for."""
+        return cls(cfg.crop, cfg.threshold, cfg.binarize)
 
     @property
     def key(self) -> str:

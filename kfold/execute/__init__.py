@@ -23,7 +23,7 @@ from kfold.backends import FoldData, get_backend
 from kfold.data.prepared import Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 EXECUTORS = ("local", "ray")
 
@@ -123,13 +123,13 @@ class LocalExecutor:
             on_done(job, outcome)
 
 
-def make_executor(name: str = "local", *, address: str | None = None,
+def make_executor(executor: str = "local", *, address: str | None = None,
                   gpus_per_fold: float | None = None,
                   cpus_per_fold: float | None = None) -> Executor:
     """The executor `kf train --executor NAME` asks for; Ray options need `ray`."""
-    if name not in EXECUTORS:
-        raise KfError(f"unknown --executor {name!r}; choose local or ray")
-    if name == "local":
+    if executor not in EXECUTORS:
+        raise KfError(f"unknown --executor {executor!r}; choose local or ray")
+    if executor == "local":
         given = [opt for opt, value in (("--address", address), ("--gpus-per-fold", gpus_per_fold),
                                         ("--cpus-per-fold", cpus_per_fold)) if value is not None]
         if given:

@@ -21,14 +21,15 @@ import pandas as pd
 from kfold import artifacts, atomic, locks, tracking
 from kfold.backends import Backend, get_backend
 from kfold.data.cache import decode
-from kfold.data.preprocess import heatmap_to_original
+from kfold.data.preprocess import Preprocess, heatmap_to_original
 from kfold.errors import KfError, check_whole
 from kfold.explain import metrics, select
 from kfold.explain.boxes import boxes_by_id
 from kfold.explain.grid import Panel, save_grid
 from kfold.progress import Reporter
 from kfold.runfiles import fold_tag
-from kfold.train.config import TrainConfig
+from kfold.settings import check_option
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 # heatmaps(run_dir, tag, uint8 images (N, S, S), cfg) -> (N, S, S) float in [0, 1]
@@ -85,10 +86,10 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     reporter = reporter or Reporter()
     check_whole("--batch-size", batch_size, 1, 65_536)
     meta = artifacts.read_run(ws, run)
-    cfg = TrainConfig.from_dict(meta.config)
+    cfg = meta.config
     backend = get_backend(meta.backend)
     if device is not None:
-        backend.check_device(TrainConfig(device=device).device)  # format, then this machine
+        backend.check_device(check_option("device", device))  # format, then this machine
     fn = heatmaps or heatmap_fn(backend, method, batch_size, device)
     run_dir = ws.run_dir(run)
     oof = artifacts.read_oof(ws.oof_path(run))
@@ -98,7 +99,7 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
     tracker = tracking.for_workspace(ws)
 
     with locks.hold(ws.run_files(run).lock, f"run {run!r}", reporter):
-        data = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True, reporter=reporter)
+        data = prepare(ws, Preprocess.of(cfg), cfg.image_size, skip_bad=True, reporter=reporter)
         notes = []
         if meta.data_fingerprint not in (None, data.dataset.fingerprint):
             notes.append("the data changed since this run was trained; heatmaps are of today's files")

@@ -368,7 +368,7 @@ def describe_runs(ws: Workspace, runs: list[str]) -> dict[str, dict]:
             continue
         meta = artifacts.read_run(ws, run)
         info[run] = {"model": meta.model, "backend": meta.backend,
-                     "image_size": meta.config.get("image_size")}
+                     "image_size": meta.config.image_size}
     return info
 
 

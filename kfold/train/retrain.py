@@ -25,15 +25,17 @@ import numpy as np
 from kfold import artifacts, locks
 from kfold.backends import get_backend
 from kfold.data.prepared import prepare
+from kfold.data.preprocess import Preprocess
 from kfold.errors import KfError
 from kfold.execute import Arrays, Executor, FoldJob, LocalExecutor
 from kfold.progress import Reporter
 from kfold.record import FoldResult, RetrainRecord, RunRecord
 from kfold.runfiles import FULL_TAG
+from kfold.settings import check_option
 from kfold.submission import write_submission
-from kfold.train.config import TrainConfig
 from kfold.train.run import remove_stray_files
 from kfold.train.tag import TagOutput, finished_tag, record_tag
+from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace
 
 EPOCHS_RULE = ("round(mean(best_epoch + 1)) over the folds that did not collapse (halves up), "
@@ -55,16 +57,17 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     """Retrain run `name` on all training images (one job of `executor`, in this process
     by default); return the updated run record."""
     meta = _finished_run(ws, name)
-    cfg = TrainConfig.from_dict(meta.config)
+    cfg = meta.config
     epochs = retrain_epochs(meta.folds)
-    full_cfg = dataclasses.replace(cfg, epochs=epochs, **({"device": device} if device else {}))
+    given = {"device": check_option("device", device)} if device else {}
+    full_cfg = dataclasses.replace(cfg, epochs=epochs, **given)
     backend = get_backend(cfg.backend)
     backend.check_config(full_cfg)
     with (executor or LocalExecutor()).open(reporter) as ex:
         ex.check_device(cfg.backend, full_cfg.device)
         started = time.perf_counter()
         files = ws.run_files(name)
-        data = prepare(ws, cfg.preprocess, cfg.image_size,
+        data = prepare(ws, Preprocess.of(cfg), cfg.image_size,
                        skip_bad=bool(meta.skipped_images), reporter=reporter)
         if meta.data_fingerprint and data.dataset.fingerprint != meta.data_fingerprint:
             raise KfError(f"the training data changed since run {name!r} was trained "
@@ -120,7 +123,7 @@ def _finished_run(ws: Workspace, name: str) -> RunRecord:
     if not files.record.exists():
         finished = files.finished_folds()
         if finished:
-            n_folds = artifacts.read_train_config(files.config).n_folds
+            n_folds = read_train_config(files.config).n_folds
             raise KfError(f"run {name!r} has {len(finished)} of {n_folds} "
                           "folds finished; finish it first by re-running its kf train command")
         known = ", ".join(artifacts.list_runs(ws)) or "none"

@@ -22,6 +22,7 @@ import pandas as pd
 from kfold import __version__, artifacts, atomic, locks, tracking
 from kfold.backends import get_backend
 from kfold.data.prepared import Prepared, prepare
+from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
 from kfold.errors import KfError
 from kfold.execute import Arrays, Executor, FoldJob, FoldOutcome, LocalExecutor
@@ -33,8 +34,8 @@ from kfold.provenance import git_commit
 from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
 from kfold.submission import write_submission
-from kfold.train.config import TrainConfig
 from kfold.train.tag import finished_tag, record_tag
+from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace, check_new_run_name
 
 
@@ -58,7 +59,7 @@ class RunPlan:
     @property
     def data_key(self) -> str:
         """Runs with the same key train on the same decoded arrays."""
-        return f"{self.cfg.preprocess}@{self.cfg.image_size}px"
+        return f"{Preprocess.of(self.cfg)}@{self.cfg.image_size}px"
 
 
 def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
@@ -105,7 +106,7 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
         datas: dict[str, Prepared] = {}  # one decoding per (preprocessing, image size)
         for plan in plans:
             if plan.data_key not in datas:
-                datas[plan.data_key] = prepare(ws, plan.cfg.preprocess, plan.cfg.image_size,
+                datas[plan.data_key] = prepare(ws, Preprocess.of(plan.cfg), plan.cfg.image_size,
                                                skip_bad=skip_bad, reporter=reporter)
         for plan in plans:
             held.enter_context(locks.hold(plan.files.lock, f"run {plan.name!r}", reporter))
@@ -210,7 +211,7 @@ def check_same_config(files: RunFiles, cfg: TrainConfig) -> None:
     """Refuse to mix a different config into an existing run (without writing anything)."""
     if not files.config.exists():
         return
-    old = artifacts.read_train_config(files.config)
+    old = read_train_config(files.config)
     if old.comparable() != cfg.comparable():
         diff = {k: (v, cfg.comparable()[k]) for k, v in old.comparable().items()
                 if cfg.comparable()[k] != v}
@@ -296,7 +297,7 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
     fold_results = [FoldResult.from_dict(r) for r in results]
     fold_aucs = [r.auc for r in fold_results]
     record = RunRecord(
-        name=name, model=cfg.model, backend=cfg.backend, config=cfg.to_dict(),
+        name=name, model=cfg.model, backend=cfg.backend, config=cfg,
         folds_fingerprint=artifacts.folds_fingerprint(folds),
         data_fingerprint=data.dataset.fingerprint, folds=fold_results, oof_auc=oof_auc,
         fold_auc_mean=float(np.mean(fold_aucs)), fold_auc_std=float(np.std(fold_aucs)),

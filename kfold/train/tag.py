@@ -23,7 +23,7 @@ from kfold.metrics import binary_metrics
 from kfold.progress import Reporter
 from kfold.record import FoldResult
 from kfold.runfiles import FULL_TAG, RunFiles
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 
 @dataclass

@@ -21,7 +21,7 @@ from kfold.backends.keras._tf import keras, tf  # noqa: F401  (fails early witho
 from kfold.backends.keras.models import KERAS_MODELS, check_model_config
 from kfold.errors import KfError
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 __all__ = ["KERAS_MODELS", "KerasBackend"]
 

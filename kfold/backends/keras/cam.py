@@ -15,7 +15,7 @@ from kfold.backends.keras._tf import keras, tf
 from kfold.backends.keras.fold import load_checkpoint
 from kfold.backends.keras.models import model_spec
 from kfold.errors import KfError
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 _CACHE: dict = {}  # (path, mtime) -> grad model: kf explain calls once per chunk of images
 

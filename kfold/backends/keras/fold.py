@@ -39,7 +39,7 @@ from kfold.backends.rules import (
 )
 from kfold.errors import KfError
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 METRICS = ("tp", "fp", "tn", "fn", "accuracy", "precision", "recall", "auc")
 MONITOR = "val_auc"

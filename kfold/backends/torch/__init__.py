@@ -17,7 +17,7 @@ from kfold.backends.torch import cam, loop
 from kfold.errors import KfError
 from kfold.nets.weights import check_weights_arg
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 
 class TorchBackend:

@@ -21,7 +21,7 @@ from kfold.backends.torch.loader import DeviceBatches
 from kfold.backends.torch.loop import config_info, load_checkpoint, resolve_device
 from kfold.errors import KfError
 from kfold.nets import ModelInfo
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 # CLI name -> class name in pytorch_grad_cam.
 METHODS = {

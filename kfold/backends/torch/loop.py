@@ -33,7 +33,7 @@ from kfold.errors import KfError
 from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 
 
 def resolve_device(name: str) -> torch.device:
