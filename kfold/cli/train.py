@@ -13,7 +13,8 @@ from kfold.progress import RichReporter
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this process, one fold after another) or ray (folds as Ray tasks over every GPU).")]
 AddressOpt = Annotated[str | None, typer.Option("--address", help="Ray: an existing cluster (HOST:PORT, ray://HOST:PORT or auto); default: start Ray here.")]
 GpusOpt = Annotated[float | None, typer.Option("--gpus-per-fold", help="Ray: GPUs per fold, fractions share one (default: 1 when the cluster has GPUs, else 0).")]
-CpusOpt = Annotated[float | None, typer.Option("--cpus-per-fold", help="Ray: CPUs per fold (default: 1).")]
+CpusOpt = Annotated[float | None, typer.Option(
+    "--cpus-per-fold", help="CPUs per fold, which set its threads (default: Ray 1, local all).")]
 FoldsOpt = Annotated[int | None, typer.Option("--folds", "-k", help="Number of folds (default: kfold.toml).")]
 SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: kfold.toml).")]
 
