@@ -86,6 +86,8 @@ EXECUTORS = [
              "--gpus-per-fold must be 0 or more"),
     BadInput("cpus-per-fold-nan", [*TRAIN, "--executor", "ray", "--cpus-per-fold", "nan"],
              "--cpus-per-fold must be 0 or more"),
+    BadInput("cpus-per-fold-local-negative", [*TRAIN, "--cpus-per-fold", "-1"],
+             "--cpus-per-fold must be 0 or more"),
     BadInput("gpus-per-fold-1.5", [*TRAIN, "--executor", "ray", "--gpus-per-fold", "1.5"],
              "above 1 must be a whole number"),
     BadInput("address-malformed", [*TRAIN, "--executor", "ray", "--address", "headnode"],

@@ -25,7 +25,7 @@ import pytest
 import ray
 
 from kfold.errors import KfError
-from kfold.execute import LocalExecutor, make_executor
+from kfold.execute import make_executor
 from kfold.execute.simulated import simulated_cluster
 from kfold.grid import read_grid, run_grid
 from kfold.progress import Reporter
@@ -65,10 +65,11 @@ def artifact_names(ws: Workspace) -> list[str]:
 
 
 def test_folds_spread_over_both_workers_with_a_local_runs_predictions(cluster, ray_ws, tmp_path):
+    """A fold given one CPU trains with one thread on either executor: the same bits."""
     local_ws = Workspace.init(tmp_path / "local", n_folds=3, image_size=32, seed=0)
     shutil.copytree(ray_ws.data_dir, local_ws.data_dir)
     meta = train_run(ray_ws, cfg(), "cnn", executor=make_executor("ray", gpus_per_fold=1))
-    local = train_run(local_ws, cfg(), "cnn", executor=LocalExecutor())
+    local = train_run(local_ws, cfg(), "cnn", executor=make_executor("local", cpus_per_fold=1))
 
     nodes = {r.where["node_id"] for r in meta.folds}
     assert nodes == worker_ids(cluster)
@@ -76,9 +77,8 @@ def test_folds_spread_over_both_workers_with_a_local_runs_predictions(cluster, r
     assert artifact_names(ray_ws) == artifact_names(local_ws)
     for name in ("cnn.parquet", "cnn.test.parquet"):
         got, want = pd.read_parquet(ray_ws.oof_dir / name), pd.read_parquet(local_ws.oof_dir / name)
-        assert list(got.columns) == list(want.columns) and (got["id"] == want["id"]).all()
-        np.testing.assert_allclose(got["pred"], want["pred"], atol=1e-4)
-    assert meta.oof_auc == pytest.approx(local.oof_auc, abs=1e-3)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert meta.oof_auc == local.oof_auc
     assert {r.where["executor"] for r in local.folds} == {"local"}
     assert not list(ray_ws.run_dir("cnn").glob("*.last.pt"))  # resume state cleaned up
 
@@ -122,10 +122,10 @@ def test_bad_cluster_options_are_refused_before_anything_is_written(cluster, ray
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    started = time.perf_counter()
-    with pytest.raises(KfError, match=rf"127.0.0.1:{port}.*ray start --head"):
+    # refused by kf's own TCP check (seconds), not by Ray's join (which retries for minutes)
+    with pytest.raises(KfError, match=rf"^cannot reach a Ray cluster at --address "
+                                      rf"127.0.0.1:{port} .*ray start --head"):
         train_run(ray_ws, cfg(), "x", executor=make_executor("ray", address=f"127.0.0.1:{port}"))
-    assert time.perf_counter() - started < 30
     with pytest.raises(KfError, match=r"--gpus-per-fold 2 .*3 node\(s\) with 2 GPU\(s\)"):
         train_run(ray_ws, cfg(), "x", executor=make_executor("ray", gpus_per_fold=2))
     with pytest.raises(KfError, match=r"--device cuda with no GPU per fold \(--gpus-per-fold 0\)"):
@@ -143,7 +143,7 @@ def test_killed_driver_then_rerun_keeps_finished_folds(cluster, ray_ws):
                               start_new_session=True)
     first = ray_ws.run_dir("k") / "fold0.result.json"
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 600  # only a hang gets this far
         while not any(ray_ws.run_dir("k").glob("fold*.result.json")) and time.time() < deadline:
             assert driver.poll() is None, "the driver ended before any fold finished"
             time.sleep(0.2)
@@ -179,7 +179,7 @@ def test_node_lost_mid_fold_resumes_from_its_last_epoch(cluster, ray_ws):
 
     thread = threading.Thread(target=train)
     thread.start()
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # only a hang gets this far
     while (not (run_dir / "fold0.last.pt").exists() or not (run_dir / "fold1.last.pt").exists()):
         assert time.time() < deadline and thread.is_alive()
         time.sleep(0.1)

@@ -67,6 +67,7 @@ class Recording(LocalExecutor):
     """The local executor, remembering what each call was given."""
 
     def __init__(self):
+        super().__init__()
         self.calls = []
 
     def run(self, jobs, arrays, run_dirs, on_done, reporter):

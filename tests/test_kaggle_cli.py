@@ -140,7 +140,7 @@ def test_sandbox_serve_subprocess(env):
     proc = subprocess.run(
         [sys.executable, "-c", "from kfold.cli import main; main()", "sandbox", "serve",
          "--duration", "0.5", "-w", str(ws.root)],
-        capture_output=True, text=True, timeout=60, env={**os.environ}, check=False)
+        capture_output=True, text=True, timeout=600, env={**os.environ}, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "export KF_KAGGLE_ENDPOINT=http://127.0.0.1:" in proc.stdout
     assert "stopped; 0 submission(s) received" in proc.stdout

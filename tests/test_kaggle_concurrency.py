@@ -56,7 +56,7 @@ def test_concurrent_submits_never_exceed_the_limit(setup, ledger_limit, server_l
     procs = [subprocess.Popen([*KF, "submit", str(ws.submission_path(f"c{i}")), "-m", f"p{i}"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(4)]
-    outs = [p.communicate(timeout=60) for p in procs]
+    outs = [p.communicate(timeout=600) for p in procs]  # only a hang takes this long
     codes = [p.returncode for p in procs]
     assert sorted(codes) == [0, 0, 2, 2], outs
     for code, (_, err) in zip(codes, outs):
@@ -76,10 +76,11 @@ def test_concurrent_submits_never_exceed_the_limit(setup, ledger_limit, server_l
 
 
 def test_killed_mid_upload_leaves_a_consistent_ledger(setup):
-    ws, server, env = setup(2, 2, delay_s=0.4)
+    ws, server, env = setup(2, 2)
+    server.hold("upload")  # the child's upload waits until it is killed, however slow it is
     proc = subprocess.Popen([*KF, "submit", "-m", "doomed"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 600  # only a hang gets this far
     reserved = False
     while time.monotonic() < deadline and proc.poll() is None and not reserved:
         if ws.ledger_path.exists():
@@ -93,9 +94,9 @@ def test_killed_mid_upload_leaves_a_consistent_ledger(setup):
         time.sleep(0.02)
     assert reserved, "the child never reserved a slot"
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)
+    server.release()
     assert server.state.submissions == []  # the upload never completed
-    server.delay_s = 0.0
     client = KaggleClient(ws.config.competition, backoff_s=0.01)
     view = flow.submissions_view(ws, client=client)
     assert view.rows == [] and view.quota.used_today == 0 and view.quota.left == 2

@@ -11,6 +11,7 @@ class that satisfies `Backend`, and one line in `_LOADERS` (docs/architecture.md
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -58,6 +59,11 @@ class Backend(Protocol):
 
     def check_device(self, device: str) -> None:
         """Raise KfError for a --device this backend or this machine cannot use."""
+
+    def cpu_threads(self, n: int) -> AbstractContextManager[None]:
+        """Train inside with `n` intra-op CPU threads (the fold's CPU share): the thread count
+        decides the order in which a sum's parts are added, so a fold given the same share
+        gives the same bits wherever it runs."""
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter) -> FoldOutput:

@@ -45,7 +45,7 @@ EXECUTOR_OPTIONS = (
            help="Ray: GPUs per fold, fractions share one (default: 1 when the cluster has "
                 "GPUs, else 0)."),
     _param("cpus_per_fold", float | None, None, "--cpus-per-fold",
-           help="Ray: CPUs per fold (default: 1)."),
+           help="CPUs per fold, which set its threads (default: Ray 1, local all)."),
 )
 
 

@@ -10,9 +10,10 @@ outcome to `on_done` in the calling process, which alone writes the run's files.
 
 from __future__ import annotations
 
+import math
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -95,17 +96,38 @@ def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
                     None if val is None else arrays.targets[val])
 
 
-def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter) -> FoldOutcome:
+def check_share(option: str, value: float | None) -> None:
+    """A fold's share of GPUs or CPUs is a number, 0 or more (None: the default)."""
+    if value is not None and not value >= 0:
+        raise KfError(f"{option} must be 0 or more, got {value}")
+
+
+def fold_threads(cpus: float) -> int:
+    """The intra-op threads of a fold given `cpus` CPUs (a fraction still needs one)."""
+    return max(1, math.floor(cpus))
+
+
+def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter,
+              cpus: float | None = None) -> FoldOutcome:
     """Train one job in this process through its backend, with `run_dir` holding the
-    fold's files (its resume state, if any, and what the backend writes)."""
+    fold's files (its resume state, if any, and what the backend writes) and, given its CPU
+    share `cpus`, that many threads: both executors call this, so a fold's numbers do not
+    depend on which one ran it (None: the process's threads as they are)."""
     backend = get_backend(job.cfg.backend)
-    out = backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir, job.tag,
-                             reporter)
+    threads = nullcontext() if cpus is None else backend.cpu_threads(fold_threads(cpus))
+    with threads:
+        out = backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir,
+                                 job.tag, reporter)
     return FoldOutcome(out.result, out.val_pred, out.test_pred)
 
 
 class LocalExecutor:
-    """Every job in this process, one after another: the default."""
+    """Every job in this process, one after another: the default. `cpus_per_fold` sets each
+    fold's threads as a Ray task's are set (None: torch's own default, all cores)."""
+
+    def __init__(self, cpus_per_fold: float | None = None) -> None:
+        check_share("--cpus-per-fold", cpus_per_fold)
+        self.cpus = cpus_per_fold
 
     @contextmanager
     def open(self, reporter: Reporter) -> Iterator[LocalExecutor]:
@@ -118,7 +140,7 @@ class LocalExecutor:
             on_done: OnDone, reporter: Reporter) -> None:
         where = {"executor": "local", "hostname": socket.gethostname()}
         for job in jobs:
-            outcome = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter)
+            outcome = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter, self.cpus)
             outcome.where = dict(where)
             on_done(job, outcome)
 
@@ -130,11 +152,11 @@ def make_executor(executor: str = "local", *, address: str | None = None,
     if executor not in EXECUTORS:
         raise KfError(f"unknown --executor {executor!r}; choose local or ray")
     if executor == "local":
-        given = [opt for opt, value in (("--address", address), ("--gpus-per-fold", gpus_per_fold),
-                                        ("--cpus-per-fold", cpus_per_fold)) if value is not None]
+        given = [opt for opt, value in (("--address", address), ("--gpus-per-fold", gpus_per_fold))
+                 if value is not None]
         if given:
             raise KfError(f"{', '.join(given)} only apply with --executor ray")
-        return LocalExecutor()
+        return LocalExecutor(cpus_per_fold)
     from kfold.execute.ray_executor import RayExecutor
 
     return RayExecutor(address=address, gpus_per_fold=gpus_per_fold, cpus_per_fold=cpus_per_fold)

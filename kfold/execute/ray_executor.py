@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kfold import atomic
 from kfold.errors import KfError
-from kfold.execute import Arrays, FoldJob, OnDone
+from kfold.execute import Arrays, FoldJob, OnDone, check_share
 from kfold.execute.worker import fold_task
 from kfold.progress import Reporter
 
@@ -70,9 +70,8 @@ def store_files(run_dir: Path, files: dict[str, bytes]) -> None:
 class RayExecutor:
     def __init__(self, address: str | None = None, gpus_per_fold: float | None = None,
                  cpus_per_fold: float | None = None, max_retries: int = 3) -> None:
-        for opt, value in (("--gpus-per-fold", gpus_per_fold), ("--cpus-per-fold", cpus_per_fold)):
-            if value is not None and not value >= 0:
-                raise KfError(f"{opt} must be 0 or more, got {value}")
+        check_share("--gpus-per-fold", gpus_per_fold)
+        check_share("--cpus-per-fold", cpus_per_fold)
         if gpus_per_fold is not None and gpus_per_fold > 1 and gpus_per_fold != int(gpus_per_fold):
             raise KfError(f"--gpus-per-fold above 1 must be a whole number, got {gpus_per_fold}")
         self.address, self.max_retries = address, max_retries
@@ -184,6 +183,7 @@ class _Driver:
                         if w not in ("none", "imagenet") and Path(w).is_file()}
         self.remote = ray.remote(fold_task).options(num_gpus=gpus, num_cpus=cpus,
                                                     max_retries=0)
+        self.cpus = cpus
         self.pending: dict = {}
         self.attempts: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
         self.epoch: dict[int, int] = {}
@@ -208,7 +208,7 @@ class _Driver:
         resume = resume_files(self.run_dirs[job.run], job.tag)
         self.attempts[key].append({"start_epoch": self.epoch.get(key, 0)})
         ref = self.remote.remote(key, job, *self.refs[job.arrays], resume,
-                                 self.weights.get(job.cfg.weights), self.queue)
+                                 self.weights.get(job.cfg.weights), self.queue, self.cpus)
         self.pending[ref] = key
 
     def drain(self) -> None:

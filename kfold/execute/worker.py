@@ -93,12 +93,13 @@ def where_am_i() -> dict:
 
 
 def fold_task(key: int, job: FoldJob, train: np.ndarray, targets: np.ndarray, test: np.ndarray,
-              resume: dict[str, bytes], weights: bytes | None,
-              queue) -> tuple[FoldOutcome, dict[str, bytes]]:
+              resume: dict[str, bytes], weights: bytes | None, queue,
+              cpus: float) -> tuple[FoldOutcome, dict[str, bytes]]:
     """The Ray task: train `job` in a scratch folder; return its outcome and the files
     not shipped yet. The image arrays arrive once per node through the object store
     (read-only, shared by the node's tasks), and so does a `--weights` file, which the
-    worker's disk need not have."""
+    worker's disk need not have. `cpus` (the task's CPU share) sets its threads as the local
+    executor sets them, not Ray's OMP_NUM_THREADS (which a user's environment overrides)."""
     where = where_am_i()
     queue.put(("start", key, {}, where))
     base = Path(tempfile.mkdtemp(prefix=f"kf-{job.tag}-"))
@@ -111,7 +112,7 @@ def fold_task(key: int, job: FoldJob, train: np.ndarray, targets: np.ndarray, te
             write_files(local.parent, {local.name: weights})
             job = dataclasses.replace(job, cfg=dataclasses.replace(job.cfg, weights=str(local)))
         reporter = ShippingReporter(queue, key, scratch)
-        outcome = train_job(job, Arrays(train, targets, test), scratch, reporter)
+        outcome = train_job(job, Arrays(train, targets, test), scratch, reporter, cpus)
         outcome.where = where
         return outcome, reporter.changed_files()
     finally:

@@ -11,6 +11,8 @@ package imports TensorFlow; nothing outside it does. Install with `pip install '
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,20 @@ class KerasBackend:
             if device_name() == "cpu":
                 raise KfError(f"--device {device}: TensorFlow sees no GPU on this machine; "
                               "use --device auto or cpu")
+
+    @contextmanager
+    def cpu_threads(self, n: int) -> Iterator[None]:
+        """TensorFlow fixes its thread pools when it runs its first op, so the count is set
+        once per process (a fresh `kf` or Ray worker has not run one) and cannot change."""
+        threading = tf.config.threading
+        if threading.get_intra_op_parallelism_threads() != n:
+            try:
+                threading.set_intra_op_parallelism_threads(n)
+            except RuntimeError:
+                raise KfError(f"TensorFlow in this process already runs with other CPU threads "
+                              f"than the {n} asked for (--cpus-per-fold); run the keras fold in "
+                              "a new process") from None
+        yield
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter | None = None) -> FoldOutput:

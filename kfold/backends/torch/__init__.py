@@ -7,6 +7,8 @@ Files of a tag: `<tag>.pt` (the kept checkpoint), `history_<tag>.csv`, and while
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,17 @@ class TorchBackend:
 
     def check_device(self, device: str) -> None:
         loop.resolve_device(device)
+
+    @contextmanager
+    def cpu_threads(self, n: int) -> Iterator[None]:
+        """torch's intra-op threads set to `n` inside, and put back after (a Ray worker
+        process is reused by the next task, a notebook by the next call)."""
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter = Reporter()) -> FoldOutput:

@@ -4,8 +4,9 @@ POST `/api/v1/{service}/{method}` goes to `api.dispatch`; PUT `/upload/<token>` 
 upload; GET `/files/<competition>.zip` serves the data and `/submission-files/<ref>` a submitted
 file (where DownloadSubmission redirects). Tests can make it fail:
 `fail_next(status, count, method)` answers the next `count` calls of `method` ("upload" and
-"download" name the PUT and the GET) — or of any call — with that status, and `delay_s` slows
-every answer down.
+"download" name the PUT and the GET) — or of any call — with that status, `delay_s` slows
+every answer down, and `hold(method)` keeps calls of `method` waiting until `release()` (a
+client killed mid-call, however slow the machine).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class SandboxServer:
         self.state = state
         self.delay_s = delay_s
         self._failures: list[_Failure] = []
+        self._held: str | None = None
+        self._gate = threading.Event()
+        self._gate.set()
         try:
             self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         except OSError as exc:  # the port is taken (or not ours to bind)
@@ -111,8 +115,18 @@ class SandboxServer:
         with self.state.lock:
             self._failures.append(_Failure(status, count, method))
 
+    def hold(self, method: str) -> None:
+        """Keep every call of `method` waiting (before it is answered) until `release()`."""
+        self._held = method
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
+
     def take_failure(self, method: str) -> int | None:
-        """After `delay_s`, the status to fail this call with, if one is due."""
+        """After a hold and `delay_s`, the status to fail this call with, if one is due."""
+        if method == self._held:
+            self._gate.wait()
         if self.delay_s:
             time.sleep(self.delay_s)
         with self.state.lock:
