@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli import bench, data, demo, explain, kaggle, repro, runs, stack, train
+from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, train
 from kfold.cli._common import BoundaryGroup, show_version
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ app.command("runs")(runs.runs)
 app.command("stack")(stack.stack)
 app.command("shakeup")(stack.shakeup)
 app.command("explain")(explain.explain)
+app.command("package")(package.package)
 
 app.command("submit")(kaggle.submit)
 app.command("submissions")(kaggle.submissions)
