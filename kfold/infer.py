@@ -29,6 +29,7 @@ from kfold.train.config import TrainConfig
 from kfold.workspace import Config, Workspace
 
 TIMING = "kf-timing.json"
+PREDICTIONS = "kf-predictions.csv"  # every target's predictions, for kf kernel test
 
 
 @dataclass
@@ -112,8 +113,8 @@ def run_kernel(package: str | Path, data_dir: str | Path, out_csv: str | Path, *
                target: str | None = None, tags: dict[str, list[str]] | None = None,
                device: str = "auto") -> Path:
     """The kernel's whole job: predict, write `submission.csv` in the sample submission's
-    shape (validated) and `kf-timing.json` beside it. `target` defaults to the first one
-    packaged."""
+    shape (validated), and beside it `kf-timing.json` and every target's predictions (for
+    the dry run's comparison). `target` defaults to the first one packaged."""
     out_csv = Path(out_csv)
     manifest = read_manifest(Path(package), verify=False)
     target = target or next(iter(manifest["targets"]))
@@ -126,6 +127,7 @@ def run_kernel(package: str | Path, data_dir: str | Path, out_csv: str | Path, *
     ws = kernel_workspace(manifest, Path(data_dir), work)
     frame = submission_frame(ws, target, preds[["id", target]].rename(columns={target: "pred"}))
     atomic.write_csv(out_csv, frame)
+    atomic.write_csv(out_csv.parent / PREDICTIONS, preds)
     atomic.write_text(out_csv.parent / TIMING, json.dumps(timing.to_dict(), indent=1))
     print(f"wrote {out_csv}: {len(frame)} rows, {timing.images} images in "
           f"{timing.total_seconds:.1f} s")

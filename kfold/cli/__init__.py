@@ -44,6 +44,12 @@ app.command("stack")(stack.stack)
 app.command("shakeup")(stack.shakeup)
 app.command("explain")(explain.explain)
 app.command("package")(package.package)
+kernel_app = typer.Typer(cls=package.KernelGroup, no_args_is_help=True,
+                         help="Code competitions: write the kernel (kf kernel NAME --kernel "
+                              "owner/slug) or dry-run it (kf kernel test NAME).")
+kernel_app.command("write")(package.kernel_write)
+kernel_app.command("test")(package.kernel_test)
+app.add_typer(kernel_app, name="kernel")
 
 app.command("submit")(kaggle.submit)
 app.command("submissions")(kaggle.submissions)
