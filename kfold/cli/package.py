@@ -14,7 +14,7 @@ from kfold.cli._common import WorkspaceOpt, console, open_workspace
 
 def package(
     names: Annotated[list[str], typer.Argument(
-        help="Runs and/or stacks (stack-<blender>) the kernel may submit; the first is the "
+        metavar="NAME...", help="Runs and/or stacks (stack-<blender>) the kernel may submit; the first is the "
              "default.")],
     out: Annotated[Path | None, typer.Option(
         "--out", help="Package folder (default: packages/<first name>/).")] = None,
@@ -104,8 +104,10 @@ def kernel_test(
         "--margin", help="Share of the limit kept free.")] = 0.1,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Run the kernel here as Kaggle would (fresh process, no network, /kaggle layout),
-    check its predictions against kf's and estimate its runtime."""
+    """Dry-run the kernel offline as Kaggle would; check and time it.
+
+    A fresh Jupyter kernel, no network, Kaggle's /kaggle layout under a temporary folder: its
+    predictions must equal kf's to 1e-6; the runtime is estimated for the hidden test set."""
     from kfold.errors import KfError, check_number
     from kfold.kernel.dryrun import dry_run
 
