@@ -44,6 +44,27 @@ def write_submission(
 
     Ids and column order follow `sample_submission.csv` when there is one.
     """
+    path = ws.submission_path(name)
+    data = submission_frame(ws, name, preds).to_csv(index=False).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    if path.exists() and file_sha256(path) != sha:
+        archive_file(ws, path)  # the old predictions may have been submitted: keep them
+    atomic.write_bytes(path, data)
+    sidecar = {
+        "name": name,
+        "file": path.name,
+        "sha256": sha,
+        "cv_auc": None if cv_auc is None else float(cv_auc),
+        "lineage": lineage,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic.write_json(path.with_suffix(".json"), sidecar)
+    return path
+
+
+def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFrame:
+    """`preds` (id, pred) in the shape of `sample_submission.csv` when there is one (its ids,
+    its columns, its order), validated; the kernel of a code competition writes the same."""
     cfg = ws.config
     preds = preds.assign(id=preds["id"].astype(str)).set_index("id")["pred"]
     sample = sample_submission(ws)
@@ -62,22 +83,7 @@ def write_submission(
     target_col = [c for c in columns if c != cfg.id_column][0]
     out = pd.DataFrame({cfg.id_column: ids, target_col: preds.loc[ids].to_numpy()})[columns]
     validate_submission(out, ws)
-    path = ws.submission_path(name)
-    data = out.to_csv(index=False).encode()
-    sha = hashlib.sha256(data).hexdigest()
-    if path.exists() and file_sha256(path) != sha:
-        archive_file(ws, path)  # the old predictions may have been submitted: keep them
-    atomic.write_bytes(path, data)
-    sidecar = {
-        "name": name,
-        "file": path.name,
-        "sha256": sha,
-        "cv_auc": None if cv_auc is None else float(cv_auc),
-        "lineage": lineage,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    atomic.write_json(path.with_suffix(".json"), sidecar)
-    return path
+    return out
 
 
 def read_sidecar(csv_path: str | Path) -> dict | None:

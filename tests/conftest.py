@@ -33,3 +33,28 @@ def workspace(tmp_path, synth_data) -> Workspace:
 @pytest.fixture
 def tiny_cfg() -> TrainConfig:
     return TrainConfig(n_folds=2, image_size=32, epochs=2, batch_size=16, seed=0, patience=5)
+
+
+@pytest.fixture(scope="session")
+def trained_root(tmp_path_factory, synth_data) -> Path:
+    """A workspace with two finished 2-fold runs ("a", and "b" with flip TTA) and a stack of
+    every blender: trained once per session, copied by `trained_ws`."""
+    from kfold.stack import stack_runs
+    from kfold.train.run import train_run
+
+    root = tmp_path_factory.mktemp("trained")
+    shutil.copytree(synth_data, root / "data")
+    ws = Workspace.init(root, n_folds=2, image_size=32, seed=0)
+    for name, tta, model_seed in (("a", "none", 1), ("b", "flip", 2)):
+        cfg = TrainConfig(n_folds=2, image_size=32, epochs=1, batch_size=16, seed=0, tta=tta,
+                          device="cpu", model_seed=model_seed)
+        train_run(ws, cfg, name)
+    stack_runs(ws, ["a", "b"])
+    return root
+
+
+@pytest.fixture
+def trained_ws(tmp_path, trained_root) -> Workspace:
+    """A copy of the trained workspace, free to change."""
+    shutil.copytree(trained_root, tmp_path / "ws")
+    return Workspace.load(tmp_path / "ws")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli import bench, data, demo, explain, kaggle, repro, runs, stack, train
+from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, train
 from kfold.cli._common import BoundaryGroup, show_version
 
 app = typer.Typer(
@@ -43,6 +43,13 @@ app.command("runs")(runs.runs)
 app.command("stack")(stack.stack)
 app.command("shakeup")(stack.shakeup)
 app.command("explain")(explain.explain)
+app.command("package")(package.package)
+kernel_app = typer.Typer(cls=package.KernelGroup, no_args_is_help=True,
+                         help="Code competitions: write the kernel (kf kernel NAME --kernel "
+                              "owner/slug) or dry-run it (kf kernel test NAME).")
+kernel_app.command("write")(package.kernel_write)
+kernel_app.command("test")(package.kernel_test)
+app.add_typer(kernel_app, name="kernel")
 
 app.command("submit")(kaggle.submit)
 app.command("submissions")(kaggle.submissions)

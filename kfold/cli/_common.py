@@ -16,7 +16,7 @@ import click
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from kfold.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from kfold.errors import KfError
@@ -115,7 +115,8 @@ def crash_report(exc: BaseException) -> Path:
 def _flag_without_placeholder(original):
     """typer 0.29's rich help prints a `<bool>` type next to every flag (`--force <bool>`),
     which reads as if the flag took a value; flags get no type column. A repeatable option
-    shows its value's type (`<str>`, not `<list[str]>`); its help says it repeats."""
+    or argument shows its value's type (`<str>`, not `<list[str]>`); its help says it
+    repeats."""
 
     def display_type_rich(self, ctx: click.Context) -> str | None:
         if getattr(self, "is_flag", False):
@@ -129,6 +130,7 @@ def _flag_without_placeholder(original):
 
 
 TyperOption.display_type_rich = _flag_without_placeholder(TyperOption.display_type_rich)
+TyperArgument.display_type_rich = _flag_without_placeholder(TyperArgument.display_type_rich)
 
 
 def show_version(value: bool) -> None:

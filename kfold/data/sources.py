@@ -90,6 +90,18 @@ def discover(ws: Workspace) -> Dataset:
                    layout=layout, skipped=skipped)
 
 
+def test_images(ws: Workspace) -> pd.DataFrame:
+    """The test images alone (id, path), found as `discover` finds them, without listing the
+    training images: a code competition's kernel predicts a hidden test set."""
+    data = ws.data_dir
+    if not data.is_dir():
+        raise KfError(f"no competition data at {data}; attach the competition to the kernel")
+    images = _train_folder(data) if (data / "train.csv").exists() else None
+    test = _test(ws, images, {})
+    _check_unique(test, "test")
+    return test
+
+
 def _folder_train(ws: Workspace, skipped: dict[str, str]) -> pd.DataFrame:
     root = ws.data_dir / "train"
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())

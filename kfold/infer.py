@@ -1,0 +1,134 @@
+"""Predict a hidden test set from a kf package: what a code competition's kernel runs.
+
+Inference only, and the same code as training's test predictions: the test images are found
+as `kf train` finds them (`kfold.data.sources`), decoded and preprocessed through the same
+cache code, predicted by the run's backend (`Backend.predict`, the run's TTA and batch size)
+and averaged over the fold models in float64; a stack's refitted blender blends the runs'
+predictions. So a kernel's `submission.csv` equals kf's own test predictions (kf kernel test
+checks it to 1e-6). Timings are written beside the submission for the runtime estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kfold import atomic
+from kfold.data.cache import load_decoded
+from kfold.data.sources import test_images
+from kfold.errors import KfError
+from kfold.package.manifest import read_manifest
+from kfold.submission import submission_frame
+from kfold.train.config import TrainConfig
+from kfold.workspace import Config, Workspace
+
+TIMING = "kf-timing.json"
+PREDICTIONS = "kf-predictions.csv"  # every target's predictions, for kf kernel test
+
+
+@dataclass
+class Timing:
+    """Seconds spent per fold model (`<run>/<tag>`) on `images` test images, and overall."""
+
+    images: int = 0
+    decode_seconds: float = 0.0
+    models: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"images": self.images, "decode_seconds": self.decode_seconds,
+                "models": self.models, "total_seconds": self.total_seconds}
+
+
+def kernel_workspace(manifest: dict, data_dir: Path, work_dir: Path) -> Workspace:
+    """A workspace reading the competition's data where the kernel finds it (read-only
+    input) and caching decoded images under the kernel's working folder."""
+    cols = manifest["columns"]
+    config = Config(competition=manifest["competition"], data_dir=str(Path(data_dir).resolve()),
+                    id_column=cols["id"], target_column=cols["target"],
+                    positive_class=cols["positive_class"])
+    return Workspace(Path(work_dir).resolve(), config)
+
+
+def predict_package(package: Path, data_dir: Path, work_dir: Path, *,
+                    tags: dict[str, list[str]] | None = None, device: str = "auto",
+                    verify: bool = True) -> tuple[pd.DataFrame, Timing]:
+    """Test predictions of every target of the package: a frame with `id` and one column per
+    target. `tags` narrows a run to some of its fold models (kf kernel --budget)."""
+    start = time.perf_counter()
+    package = Path(package)
+    manifest = read_manifest(package, verify=verify)
+    ws = kernel_workspace(manifest, data_dir, work_dir)
+    frame = test_images(ws)
+    timing = Timing(images=len(frame))
+    runs = {name: _predict_run(package, ws, frame, name, entry,
+                               (tags or {}).get(name, entry["tags"]), device, timing)
+            for name, entry in manifest["runs"].items()}
+    out = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
+    for name, target in manifest["targets"].items():
+        out[name] = _blend(package, target, runs)
+    timing.total_seconds = time.perf_counter() - start
+    return out, timing
+
+
+def _predict_run(package: Path, ws: Workspace, frame: pd.DataFrame, run: str, entry: dict,
+                 tags: list[str], device: str, timing: Timing) -> np.ndarray:
+    from kfold.backends import get_backend
+
+    unknown = sorted(set(tags) - set(entry["tags"]))
+    if unknown or not tags:
+        raise KfError(f"run {run!r} of the package has fold models {entry['tags']}; "
+                      f"asked for {tags}")
+    cfg = TrainConfig.from_dict({**entry["config"], "device": device})
+    t0 = time.perf_counter()
+    decoded = load_decoded(frame, cfg.preprocess, cfg.image_size, ws.cache_dir, "test")
+    timing.decode_seconds += time.perf_counter() - t0
+    backend = get_backend(cfg.backend)
+    preds = []
+    for tag in tags:
+        t0 = time.perf_counter()
+        preds.append(backend.predict(cfg, package / "models" / run, tag,
+                                     np.asarray(decoded.images)))
+        timing.models[f"{run}/{tag}"] = time.perf_counter() - t0
+    pred = np.stack(preds, axis=1).mean(axis=1)
+    bad = np.isin(decoded.ids, list(decoded.bad))
+    pred[bad] = entry["prevalence"]  # the best constant guess, as kf train --skip-bad does
+    return pred
+
+
+def _blend(package: Path, target: dict, runs: dict[str, np.ndarray]) -> np.ndarray:
+    if target["kind"] == "run":
+        return runs[target["runs"][0]]
+    blender = pickle.loads((package / target["blender"]["file"]).read_bytes())
+    return blender.predict_proba(np.column_stack([runs[r] for r in target["runs"]]))
+
+
+def run_kernel(package: str | Path, data_dir: str | Path, out_csv: str | Path, *,
+               target: str | None = None, tags: dict[str, list[str]] | None = None,
+               device: str = "auto") -> Path:
+    """The kernel's whole job: predict, write `submission.csv` in the sample submission's
+    shape (validated), and beside it `kf-timing.json` and every target's predictions (for
+    the dry run's comparison). `target` defaults to the first one packaged."""
+    out_csv = Path(out_csv)
+    manifest = read_manifest(Path(package), verify=False)
+    target = target or next(iter(manifest["targets"]))
+    if target not in manifest["targets"]:
+        raise KfError(f"the package has no target {target!r}; it holds "
+                      f"{', '.join(manifest['targets'])}")
+    work = out_csv.parent / "kf-work"
+    preds, timing = predict_package(Path(package), Path(data_dir), work, tags=tags,
+                                    device=device)
+    ws = kernel_workspace(manifest, Path(data_dir), work)
+    frame = submission_frame(ws, target, preds[["id", target]].rename(columns={target: "pred"}))
+    atomic.write_csv(out_csv, frame)
+    atomic.write_csv(out_csv.parent / PREDICTIONS, preds)
+    atomic.write_text(out_csv.parent / TIMING, json.dumps(timing.to_dict(), indent=1))
+    print(f"wrote {out_csv}: {len(frame)} rows, {timing.images} images in "
+          f"{timing.total_seconds:.1f} s")
+    return out_csv

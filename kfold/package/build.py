@@ -1,0 +1,274 @@
+"""`kf package`: the runs or stacks a kernel will submit, as one folder to upload.
+
+Everything is checked before a byte is written (saved weights of every tag, a stack's runs
+still there and its blender refitting to the stack's own test predictions, the size against
+Kaggle's dataset limit); the folder is built beside its destination and renamed into place,
+so an interrupted call leaves the old package (or none), never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import kfold
+from kfold import artifacts, atomic
+from kfold.errors import KfError
+from kfold.package.manifest import MANIFEST, SCHEMA, TASK, hash_files
+from kfold.package.wheels import DEFAULT_EXTRA_WHEELS, dependency_wheel, installed, kfold_wheel
+from kfold.runfiles import fold_tag
+from kfold.stack.cv import fold_aucs
+from kfold.stack.run import STACK_PREFIX, load_test_matrix
+from kfold.submission import read_sidecar
+from kfold.workspace import Workspace, check_name
+
+GB = 1024**3
+KAGGLE_DATASET_LIMIT_GB = 100.0  # Kaggle's size limit of one dataset (its documentation)
+_BLEND_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class RunPart:
+    """One run's share of a package: its weights and what predicting with them needs."""
+
+    name: str
+    backend: str
+    model: str
+    config: dict
+    tags: list[str]
+    fold_auc: list[float]
+    oof_auc: float
+    prevalence: float  # share of positives among its training rows (undecodable test images)
+    files: list[Path]  # checkpoint files (or folders) in the run folder
+
+    def entry(self) -> dict:
+        return {"backend": self.backend, "model": self.model, "config": self.config,
+                "tags": self.tags, "fold_auc": self.fold_auc, "oof_auc": self.oof_auc,
+                "prevalence": self.prevalence,
+                "image_size": self.config["image_size"], "tta": self.config["tta"],
+                "preprocessing": {k: self.config[k] for k in ("crop", "threshold", "binarize")}}
+
+
+@dataclass
+class Target:
+    """A run or a stack that the kernel can write the submission of."""
+
+    name: str
+    kind: str  # "run" or "stack"
+    runs: list[str]
+    cv_auc: float
+    fold_auc: list[float]
+    blender: dict | None = None  # stacks: name, params, learned, file
+    fitted: object = field(default=None, repr=False)  # stacks: the refitted blender
+
+    def entry(self) -> dict:
+        return {"kind": self.kind, "runs": self.runs, "cv_auc": self.cv_auc,
+                "fold_auc": self.fold_auc, "blender": self.blender}
+
+
+@dataclass(frozen=True)
+class PackageReport:
+    folder: Path
+    targets: list[str]
+    runs: list[str]
+    files: int
+    size_bytes: int
+    wheels: list[str]
+
+
+def build_package(ws: Workspace, names: list[str], *, out: Path | None = None,
+                  full: bool = False, wheels: tuple[str, ...] = DEFAULT_EXTRA_WHEELS,
+                  size_limit_gb: float = KAGGLE_DATASET_LIMIT_GB) -> PackageReport:
+    """Package `names` (runs or `stack-<blender>` stacks) into `out` (default
+    `packages/<first name>/`). `full`: the runs' 100%-retrain model instead of the folds."""
+    if not names:
+        raise KfError("name at least one run or stack to package")
+    targets, parts = _plan(ws, list(dict.fromkeys(check_name(n) for n in names)), full)
+    for name in wheels:
+        installed(name)
+    out = Path(out) if out is not None else ws.root / "packages" / targets[0].name
+    _check_destination(out)
+    weight_bytes = sum(_size(p) for part in parts.values() for p in part.files)
+    if weight_bytes > size_limit_gb * GB:
+        raise KfError(f"the package would hold {weight_bytes / 2**20:.1f} MiB of weights, over the "
+                      f"{size_limit_gb:g} GB limit of a Kaggle dataset; package fewer runs "
+                      "or fold models (or raise --size-limit-gb if your limit is higher)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stray in out.parent.glob(f".{out.name}.partial-*"):  # an interrupted earlier call
+        shutil.rmtree(stray, ignore_errors=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    try:
+        wheel_names = _fill(tmp, targets, parts, wheels)
+        manifest = _manifest(ws, targets, parts, hash_files(tmp))
+        atomic.write_json(tmp / MANIFEST, manifest)
+        _swap_into_place(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise atomic.write_error(exc, out) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return PackageReport(out, [t.name for t in targets], list(parts), len(manifest["files"]) + 1,
+                         size, wheel_names)
+
+
+# --- what goes in ---------------------------------------------------------------------------
+def _plan(ws: Workspace, names: list[str], full: bool) -> tuple[list[Target], dict[str, RunPart]]:
+    targets, parts = [], {}
+    for name in names:
+        target = _stack_target(ws, name) if _is_stack(ws, name) else _run_target(ws, name, full)
+        for run in target.runs:
+            if run not in parts:
+                parts[run] = _run_part(ws, run, full and target.kind == "run")
+        targets.append(target)
+    return targets, parts
+
+
+def _is_stack(ws: Workspace, name: str) -> bool:
+    return name.startswith(STACK_PREFIX) and not ws.run_json(name).exists()
+
+
+def _run_target(ws: Workspace, name: str, full: bool) -> Target:
+    record = artifacts.read_run(ws, name)
+    if full:
+        if record.retrain is None:
+            raise KfError(f"run {name!r} has no 100% retrain; run `kf retrain --run {name}` "
+                          "or package its fold models (without --full)")
+        return Target(name, "run", [name], record.oof_auc, [])
+    return Target(name, "run", [name], record.oof_auc, record.fold_aucs)
+
+
+def _run_part(ws: Workspace, run: str, full: bool) -> RunPart:
+    """The run's weights, every one checked to be there (a run trained elsewhere, or whose
+    checkpoints were deleted to save space, is refused by name)."""
+    from kfold.backends import get_backend
+
+    record = artifacts.read_run(ws, run)
+    files = ws.run_files(run)
+    tags = ["full"] if full else [fold_tag(k) for k in range(len(record.folds))]
+    backend = get_backend(record.backend)
+    if not files.config.exists():
+        raise KfError(f"run {run!r} has no {files.config}; train it again with kf train")
+    paths = [files.config]
+    for tag in tags:
+        for name in backend.checkpoint_files(tag):
+            path = files.dir / name
+            if not path.exists() or not files.result(tag).exists():
+                raise KfError(f"run {run!r} has no saved weights for {tag} ({path} missing); "
+                              f"train it again with `kf train --name {run}` (it resumes) or "
+                              "package another run")
+            paths.append(path)
+    fold_auc = [] if full else record.fold_aucs
+    prevalence = float(artifacts.read_oof(ws.oof_path(run))["target"].mean())
+    return RunPart(run, record.backend, record.model, record.config, tags, fold_auc,
+                   record.oof_auc, prevalence, paths)
+
+
+def _stack_target(ws: Workspace, name: str) -> Target:
+    """A stack: its runs (each must still be there), its blender refitted on their OOF rows
+    and checked to give the stack's own test predictions."""
+    side = read_sidecar(ws.submission_path(name))
+    lineage = (side or {}).get("lineage") or {}
+    if lineage.get("kind") != "stack":
+        raise KfError(f"no run or stack named {name!r} (no models/{name}/run.json and no stack "
+                      f"sidecar submissions/{name}.json); known runs: "
+                      f"{', '.join(artifacts.list_runs(ws)) or 'none'}")
+    runs = list(lineage["runs"])
+    gone = [r for r in runs if not ws.run_json(r).exists()]
+    if gone:
+        raise KfError(f"stack {name!r} blends run(s) {gone} that are gone (no models/<run>/"
+                      "run.json); train them again or package another stack")
+    if lineage.get("test_predictions") != "fold-mean":
+        raise KfError(f"stack {name!r} blends 100%-retrain predictions (kf stack --use-full); "
+                      "package a stack of the fold models (kf stack without --use-full)")
+    blender = _refit(ws, name, lineage, runs)
+    oof = artifacts.read_oof(ws.oof_path(name))
+    fold_auc = fold_aucs(oof["target"].to_numpy(), oof["pred"].to_numpy(),
+                         oof["fold"].to_numpy()).round(6).tolist()
+    info = {"name": lineage["blender"], "params": lineage.get("params", {}),
+            "learned": lineage.get("learned", {}), "file": f"blenders/{name}.pkl"}
+    return Target(name, "stack", runs, float(side["cv_auc"]), fold_auc, info, blender)
+
+
+def _refit(ws: Workspace, name: str, lineage: dict, runs: list[str]) -> object:
+    from kfold.stack.blenders import create_blender
+
+    aligned = artifacts.load_aligned_oof(ws, runs)
+    X = aligned[runs].to_numpy(dtype=float)
+    y = aligned["target"].to_numpy().astype(int)
+    blender = create_blender(lineage["blender"], **lineage.get("params", {})).fit(X, y)
+    ids, T, _ = load_test_matrix(ws, runs, X, use_full=False)
+    written = artifacts.read_test_preds(ws.test_path(name)).set_index("id")["pred"]
+    drift = np.abs(blender.predict_proba(T) - written.loc[ids].to_numpy()).max()
+    if drift > _BLEND_TOLERANCE:
+        raise KfError(f"stack {name!r} is out of date: its runs' predictions changed since it "
+                      f"was made (refit differs by {drift:.2g}); run `kf stack` again")
+    return blender
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+# --- writing --------------------------------------------------------------------------------
+def _check_destination(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir())
+                                             and not (out / MANIFEST).exists())):
+        raise KfError(f"{out} exists and is not a kf package; choose another --out")
+
+
+def _fill(tmp: Path, targets: list[Target], parts: dict[str, RunPart],
+          wheels: tuple[str, ...]) -> list[str]:
+    for part in parts.values():
+        folder = tmp / "models" / part.name
+        folder.mkdir(parents=True)
+        for path in part.files:
+            copy = shutil.copytree if path.is_dir() else shutil.copy2
+            copy(path, folder / path.name)
+    for target in (t for t in targets if t.fitted is not None):
+        (tmp / "blenders").mkdir(exist_ok=True)
+        (tmp / target.blender["file"]).write_bytes(pickle.dumps(target.fitted))
+    (tmp / "wheels").mkdir()
+    made = [kfold_wheel(tmp / "wheels")] + [dependency_wheel(tmp / "wheels", w) for w in wheels]
+    return [p.name for p in made]
+
+
+def _manifest(ws: Workspace, targets: list[Target], parts: dict[str, RunPart],
+              files: dict[str, str]) -> dict:
+    cfg = ws.config
+    return {
+        "schema": SCHEMA, "kf_version": kfold.__version__, "task": TASK,
+        "classes": _classes(ws), "competition": cfg.competition,
+        "columns": {"id": cfg.id_column, "target": cfg.target_column,
+                    "positive_class": cfg.positive_class},
+        "targets": {t.name: t.entry() for t in targets},
+        "runs": {name: part.entry() for name, part in parts.items()},
+        "files": files,
+    }
+
+
+def _classes(ws: Workspace) -> list[str]:
+    """The class names, negative first: the class folders of the folder layout, else 0/1."""
+    train = ws.data_dir / "train"
+    positive = ws.config.positive_class
+    if not (ws.data_dir / "train.csv").exists() and train.is_dir():
+        names = sorted(p.name for p in train.iterdir() if p.is_dir())
+        return sorted(names, key=lambda n: n == positive)
+    return ["0", "1"]
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder to `out`; an old package there is removed after."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
