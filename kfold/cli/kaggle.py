@@ -81,7 +81,7 @@ def submissions(
     if fmt == "table":
         print_submissions(console, view)
     else:
-        emit(submission_records(ws, view), fmt, RECORD_FIELDS)
+        emit(submission_records(view), fmt, RECORD_FIELDS)
         say("quota", "dim", view.quota.text())  # stderr: where the slots left come from
     if export is not None:
         say("wrote", "dim", f"{export_submissions(ws, view, export)} ({len(view.rows)} submissions)")

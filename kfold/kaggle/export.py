@@ -24,18 +24,13 @@ RECORD_FIELDS = (*SUBMISSION_FIELDS, "lineage")  # a row of submission_records
 LEADERBOARD_FIELDS = ("rank", "team", "score", "date", "ours")
 
 
-def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
-    """Every submission of the view, oldest first, with the lineage of the file it scored
-    (runs, blender, folds fingerprint: from its sidecar) when kf knows it."""
-    with open_ledger(ws) as led:
-        lineage = {r["sha256"]: r["lineage"] for r in (led.candidate(s["sha256"])
-                                                       for s in view.rows if s["sha256"]) if r}
+def submission_records(view: SubmissionsView) -> list[dict]:
+    """Every submission of the view, oldest first, with the name, CV and lineage (runs,
+    blender, folds fingerprint) it was submitted with, as the ledger keeps them."""
     out = []
     for s in view.rows:
         rec = {k: s.get(k) for k in SUBMISSION_FIELDS}
-        rec["name"] = s.get("cand_name")
-        raw = lineage.get(s["sha256"])
-        rec["lineage"] = json.loads(raw) if raw else None
+        rec["lineage"] = json.loads(s["lineage"]) if s.get("lineage") else None
         out.append(rec)
     return out
 
@@ -43,7 +38,7 @@ def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
 def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path:
     """Write every submission (CV, public, private, message, lineage, file hash) as CSV."""
     path = check_export_path(path)
-    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv", RECORD_FIELDS))
+    atomic.write_text(path, views.dumps(submission_records(view), "csv", RECORD_FIELDS))
     return path
 
 

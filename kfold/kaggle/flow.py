@@ -4,19 +4,23 @@ Order of `submit()`, chosen so that nothing is spent on a file Kaggle would reje
 ledger never disagrees with Kaggle for long:
 
 1. read the file's bytes once and validate them against `sample_submission.csv` (no network);
-2. refuse content already submitted (by sha256) or the same predictions per id in another
-   row order unless `force`; warn on a near-copy of a submitted ranking;
+2. refuse content already submitted (by sha256), or predictions the metric scores the same
+   as a submitted file's (for AUC: the same ranking, e.g. rounded or reordered), unless
+   `force`; warn on a near-copy of a submitted ranking;
 3. merge Kaggle's list of our submissions and read its limits (`quota`), then reserve a slot
    in the ledger atomically (a dry run stops before this and reports what it would spend);
 4. keep the exact bytes in submissions/archive/ and upload that copy (start upload -> PUT ->
    create submission); on any failure the slot is given back;
-5. record Kaggle's ref (status pending); with `wait`, poll until it is scored.
+5. record Kaggle's ref (status pending) with the name, CV, lineage and message the file is
+   submitted as: that row is history, which later commands never rewrite; with `wait`,
+   poll until it is scored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import time
 from collections.abc import Callable
@@ -27,8 +31,8 @@ import pandas as pd
 
 from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission, endpoint
-from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
-from kfold.kaggle.ledger import Ledger, limit_error
+from kfold.kaggle.compare import NEAR_COPY, SCORED_BY, closest, read_preds
+from kfold.kaggle.ledger import Ledger, describe, duplicate_error, limit_error
 from kfold.kaggle.plots import plot_rank_history
 from kfold.kaggle.quota import Quota, read_quota, track_submissions
 from kfold.submission import (
@@ -62,19 +66,21 @@ def make_client(ws: Workspace, competition: str | None = None,
 # --- candidates ----------------------------------------------------------------------------
 def register_candidates(ws: Workspace, led: Ledger) -> int:
     """Record every CSV under submissions/ and submissions/archive/ (with its sidecar's CV
-    and lineage when the sidecar describes that content), once per content: a live file
-    holding the same bytes as an archived copy is the path the ledger knows them by, so
-    registering again writes nothing."""
+    and lineage when the sidecar describes that content), once per content and name: a
+    live file holding the same bytes as an archived copy of that name is the path the ledger
+    knows them by, so registering again writes nothing; the same bytes under another name
+    are another candidate."""
     paths = sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv"))
     shas = [file_sha256(path) for path in paths]
     sides = [sidecar_of(p, sha) for p, sha in zip(paths, shas)]  # a damaged one: refused
-    found: dict[str, tuple[Path, dict]] = {}
+    found: dict[tuple[str, str], tuple[Path, dict]] = {}
     for path, sha, side in zip(paths, shas, sides):  # live files last: their path wins
-        earlier = found.get(sha, (None, {}))[1]
-        found[sha] = (path, {**earlier, **{k: v for k, v in side.items() if v is not None}})
-    for sha, (path, side) in found.items():
-        led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
-                          side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
+        key = (sha, side.get("name") or path.stem)
+        earlier = found.get(key, (None, {}))[1]
+        found[key] = (path, {**earlier, **{k: v for k, v in side.items() if v is not None}})
+    for (sha, name), (path, side) in found.items():
+        led.add_candidate(sha, path.resolve(), name, side.get("cv_auc"), side.get("lineage"),
+                          side.get("created_utc"))
     return len(paths)
 
 
@@ -114,7 +120,7 @@ def best_unsubmitted(ws: Workspace, led: Ledger, competition: str) -> Path:
 
 def submitted_predictions(ws: Workspace, led: Ledger, competition: str) -> dict[str, pd.Series]:
     """Predictions of every file submitted (or in flight), read from the bytes that were
-    scored, keyed by a label naming the file, its ref and date."""
+    scored, keyed by a label naming its ref, the name it was submitted under and its date."""
     out: dict[str, pd.Series] = {}
     for row in led.submissions(competition):
         if row["status"] == "error" or not row["sha256"]:
@@ -122,8 +128,7 @@ def submitted_predictions(ws: Workspace, led: Ledger, competition: str) -> dict[
         path = content_path(ws, row["sha256"], _ledger_path(ws, row))
         preds = read_preds(path, ws.config.id_column) if path else None
         if preds is not None:
-            ref = f"ref {row['ref']}" if row["ref"] else "in flight"
-            out[f"{row['file']} ({ref}, {row['utc'][:16].replace('T', ' ')} UTC)"] = preds
+            out[describe(row)] = preds
     return out
 
 
@@ -174,20 +179,22 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
             raise KaggleUnreachable(f"{quota.offline_reason}; nothing was spent")
         if file is not None:  # after the refusals above, which leave the ledger as it was
             register_candidates(ws, led)
-        if led.candidate(sha) is None or path.resolve().parent != ws.submissions_dir.resolve():
-            led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
-                              side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
-        cand = led.candidate(sha)
-        cv = cand["cv_auc"] if cand else None
+        name = side.get("name") or path.stem
+        if led.candidate(sha, name) is None or \
+                path.resolve().parent != ws.submissions_dir.resolve():
+            led.add_candidate(sha, path.resolve(), name, side.get("cv_auc"),
+                              side.get("lineage"), side.get("created_utc"))
+        cand = led.candidate(sha, name) or {}
+        cv, lineage = cand.get("cv_auc"), json.loads(cand.get("lineage") or "null")
         if dry_run:  # what would be spent, from Kaggle's figures or, offline, the ledger's
             return SubmitResult(path, sha, None, "dry run", cv_auc=cv, left_today=quota.left,
                                 quota=quota, warnings=warnings + list(client.warnings if client else []))
-        archived = archive_bytes(ws, data, {**side, "name": side.get("name", path.stem),
-                                            "file": path.name})
+        archived = archive_bytes(ws, data, {**side, "name": name, "file": path.name})
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,
                           api_allowed=quota.kaggle_allowed, api_read_utc=quota.read_utc,
                           allow_duplicate=force,
-                          archive=archived.relative_to(ws.submissions_dir).as_posix())
+                          archive=archived.relative_to(ws.submissions_dir).as_posix(),
+                          name=name, cv_auc=cv, lineage=lineage)
         try:
             ref = client.upload(archived, message, file_name=path.name)
         except BaseException:
@@ -219,21 +226,26 @@ def _checked_file(ws: Workspace, path: Path) -> tuple[bytes, str, dict]:
 
 def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, data: bytes,
                      force: bool) -> list[str]:
-    """Refuse (unless `force`) content or predictions already submitted; a warning naming
+    """Refuse (unless `force`) content already submitted, and predictions the metric scores
+    the same as a submitted file's (each refusal names that submission); a warning naming
     the closest submitted file when the ranking is a near-copy (Spearman > NEAR_COPY)."""
     sha = hashlib.sha256(data).hexdigest()
-    if not force and sha in led.submitted_hashes(competition):
-        raise KfError(f"{path.name}: this content (sha256 {sha[:12]}) was already submitted "
-                      f"to {competition}; use --force to submit it again")
+    earlier = led.submitted_as(competition, sha)
+    if not force and earlier is not None:
+        raise duplicate_error(path.name, sha, competition, earlier)
     preds = read_preds(data, ws.config.id_column)
-    match = closest(preds, submitted_predictions(ws, led, competition)) if preds is not None else None
+    match = (closest(preds, submitted_predictions(ws, led, competition), SCORED_BY)
+             if preds is not None else None)
     if match is None:
         return []
     if match.same:
+        what = (f"the same predictions per id as {match.label} (only the row order or number "
+                f"format differs)" if match.identical else
+                f"the same ranking as {match.label}, so the same {SCORED_BY.upper()} (the "
+                f"predictions differ, their order does not)")
         if not force:
-            raise KfError(f"{path.name}: the same predictions per id as {match.label} (only the "
-                          f"row order or number format differs); use --force to submit it again")
-        return [f"{path.name} has the same predictions per id as {match.label} (--force)"]
+            raise KfError(f"{path.name}: {what}; use --force to submit it again")
+        return [f"{path.name} has {what} (--force)"]
     if match.rho > NEAR_COPY:
         return [f"{path.name} is a near-copy of {match.label}: rank correlation "
                 f"{match.rho:.6f} > {NEAR_COPY}, so it will score almost the same"]
