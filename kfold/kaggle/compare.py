@@ -15,15 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kfold.scoring import get_metric
+
 NEAR_COPY = 0.9999  # Spearman above this: the same ranking, for AUC purposes
-RANK_BASED = frozenset({"auc"})  # metrics that only see the order of the predictions
-SCORED_BY = "auc"  # the metric submissions are scored by (the one kf knows today)
-
-
-def rank_based(metric: str) -> bool:
-    """Whether `metric` scores only the order of the predictions (then the same ranking is
-    the same score)."""
-    return metric.lower() in RANK_BASED
+SCORED_BY = "auc"  # the metric submissions are scored by (kfold.toml names none yet)
 
 
 def read_preds(source: str | Path | bytes, id_column: str) -> pd.Series | None:
@@ -63,8 +58,9 @@ def same_ranking(a: pd.Series, b: pd.Series) -> bool:
 
 
 def scores_alike(a: pd.Series, b: pd.Series, metric: str = SCORED_BY) -> bool:
-    """Whether `metric` necessarily gives both files the same score."""
-    return identical(a, b) or (rank_based(metric) and same_ranking(a, b))
+    """Whether `metric` (a name of `kfold.scoring`) necessarily gives both files the same
+    score: identical predictions, or for a rank-based metric the same ranking."""
+    return identical(a, b) or (get_metric(metric).rank_based and same_ranking(a, b))
 
 
 @dataclass(frozen=True)

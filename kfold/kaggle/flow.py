@@ -35,6 +35,7 @@ from kfold.kaggle.compare import NEAR_COPY, SCORED_BY, closest, read_preds
 from kfold.kaggle.ledger import Ledger, describe, duplicate_error, limit_error
 from kfold.kaggle.plots import plot_rank_history
 from kfold.kaggle.quota import Quota, read_quota, track_submissions
+from kfold.scoring import get_metric
 from kfold.submission import (
     archive_bytes,
     archive_dir,
@@ -241,7 +242,7 @@ def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, d
     if match.same:
         what = (f"the same predictions per id as {match.label} (only the row order or number "
                 f"format differs)" if match.identical else
-                f"the same ranking as {match.label}, so the same {SCORED_BY.upper()} (the "
+                f"the same ranking as {match.label}, so the same {get_metric(SCORED_BY).title} (the "
                 f"predictions differ, their order does not)")
         if not force:
             raise KfError(f"{path.name}: {what}; use --force to submit it again")
