@@ -99,8 +99,10 @@ def download_submission(
 
     ws = open_workspace(workspace)
     warn_credentials()
-    path = fetch(ws, ref, out, competition=competition)
-    console.print(f"wrote {path} ({path.stat().st_size:,} bytes)", highlight=False)
+    got = fetch(ws, ref, out, competition=competition)
+    if got.note:
+        say("note", "yellow", got.note)
+    console.print(f"wrote {got.path} ({got.path.stat().st_size:,} bytes)", highlight=False)
 
 
 def leaderboard(

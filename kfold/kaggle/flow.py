@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,13 @@ from pathlib import Path
 import pandas as pd
 
 from kfold.errors import KfError
-from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission, endpoint
+from kfold.kaggle.client import (
+    KaggleClient,
+    KaggleHttpError,
+    KaggleUnreachable,
+    RemoteSubmission,
+    endpoint,
+)
 from kfold.kaggle.compare import NEAR_COPY, SCORED_BY, closest, read_preds
 from kfold.kaggle.ledger import Ledger, describe, duplicate_error, limit_error
 from kfold.kaggle.plots import plot_rank_history
@@ -206,7 +213,13 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, left_today=res.left_after,
                            archive=archived, warnings=warnings + list(client.warnings))
     if wait:
-        remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
+        try:
+            remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
+        except (KaggleUnreachable, KaggleHttpError) as exc:  # Kaggle has it: a slot is spent
+            raise KfError(f"submitted {path.name} as ref {ref} ({res.left_after} slot(s) left "
+                          f"today), but its score is unknown: "
+                          f"{str(exc).removesuffix('; nothing was spent')}; `kf submissions` "
+                          f"will fetch it") from None
         out.status, out.public_score, out.private_score = (
             remote.status, remote.public_score, remote.private_score)
     return out
@@ -351,13 +364,29 @@ class DownloadResult:
 def download_data(ws: Workspace, *, competition: str | None = None,
                   client: KaggleClient | None = None) -> DownloadResult:
     """Download the competition's zip, unpack it (and zips inside it) into data/, then check."""
-    import shutil
+    slug = competition_of(ws, competition)
+    client = client or make_client(ws, slug)
+    made = not ws.data_dir.exists()
+    ws.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        files, size = _download_into(ws, client, slug)
+    except BaseException:
+        if made:  # a failed download leaves no data/ folder behind
+            shutil.rmtree(ws.data_dir, ignore_errors=True)
+        raise
+    try:
+        report = run_data_check(ws)
+    except KfError as exc:
+        raise KfError(f"downloaded {len(files)} file(s) into {ws.data_dir}, but the data check "
+                      f"failed: {exc}") from None
+    return DownloadResult(size, files, report)
+
+
+def _download_into(ws: Workspace, client: KaggleClient, slug: str) -> tuple[list[Path], int]:
+    """The competition's zip unpacked (zips inside it too) into data/: the files, the size."""
     import tempfile
     import zipfile
 
-    slug = competition_of(ws, competition)
-    client = client or make_client(ws, slug)
-    ws.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kf-download-", dir=ws.data_dir) as tmp:
         archive = client.download(Path(tmp))
         size = archive.stat().st_size
@@ -377,12 +406,7 @@ def download_data(ws: Workspace, *, competition: str | None = None,
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(src), dst)
             files.append(dst)
-    try:
-        report = run_data_check(ws)
-    except KfError as exc:
-        raise KfError(f"downloaded {len(files)} file(s) into {ws.data_dir}, but the data check "
-                      f"failed: {exc}") from None
-    return DownloadResult(size, files, report)
+    return files, size
 
 
 def run_data_check(ws: Workspace):
