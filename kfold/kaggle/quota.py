@@ -167,7 +167,7 @@ def track_submissions(ws: Workspace, led: Ledger, competition: str) -> None:
     """With `tracking_uri` in kfold.toml, log every submission's CV and scores to MLflow;
     a store that cannot be opened is a warning here (the submission is in the ledger)."""
     try:
-        tracker = tracking.for_workspace(ws)
+        tracker = tracking.for_workspace(ws, competition)
     except KfError as exc:
         warnings.warn(f"MLflow tracking skipped: {exc}", stacklevel=2)
         return
