@@ -31,7 +31,9 @@ def _log(msg: str) -> None:
 def submit(
     file: Annotated[Path | None, typer.Argument(
         help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
-    message: Annotated[str, typer.Option("--message", "-m", help="Description shown on Kaggle.")] = "",
+    message: Annotated[str, typer.Option(
+        "--message", "-m", show_default=False,
+        help="Required (except with --dry-run): the description Kaggle shows.")] = "",
     wait: Annotated[bool, typer.Option(help="Poll until scored and store the public score.")] = False,
     force: Annotated[bool, typer.Option(
         help="Submit content or predictions that were already submitted.")] = False,
