@@ -25,10 +25,10 @@ def render_run(meta: RunRecord) -> Table:
                        caption=caption)
 
 
-def runs_summary(ws: Workspace, sort: str = "oof") -> list[dict]:
+def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = None) -> list[dict]:
     """One row per run and per stack: OOF AUC, fold AUCs, mean ± std, epochs, time, its
-    settings, the best public score of a submission derived from it; sorted by `sort`
-    (oof: best first; time: newest first; name)."""
+    settings, the best public score of a submission to `competition` (default: kfold.toml's)
+    derived from it; sorted by `sort` (oof: best first; time: newest first; name)."""
     check_sort(sort)
     rows = []
     for name in artifacts.list_runs(ws):
@@ -48,7 +48,7 @@ def runs_summary(ws: Workspace, sort: str = "oof") -> list[dict]:
         })
     rows = sorted(rows + stack_rows(ws), key=lambda r: -r["oof_auc"])
     add_uncertainty(ws, rows)
-    public = best_public(ws)
+    public = best_public(ws, competition)
     for r in rows:
         r["best_public"] = public.get(r["run"])
     return sort_rows(rows, sort)
@@ -268,7 +268,7 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
             continue
         lineage = json.loads(r["lineage"] or "null") or {}
         names = set(lineage.get("runs") or [])
-        own = r["cand_name"]
+        own = r["name"]
         if own and own not in current:  # a website file's name may hold any character
             path = ws.submissions_dir / f"{own}.csv"
             current[own] = ((read_sidecar(path) or {}).get("lineage")
@@ -316,16 +316,17 @@ def sort_rows(rows: list[dict], by: str) -> list[dict]:
     return sorted(rows, key=lambda r: r["run"])
 
 
-def plot_cv_vs_public(ws: Workspace, path=None):
-    """submissions/cv_vs_public.png: each scored submission's CV AUC against its public
-    score, with the y = x line; None when nothing is scored yet."""
+def plot_cv_vs_public(ws: Workspace, path=None, competition: str | None = None):
+    """submissions/cv_vs_public.png: each scored submission to `competition` (default:
+    kfold.toml's) as its CV AUC against its public score, labelled with its Kaggle ref and
+    the name it was submitted under, with the y = x line; None when nothing is scored yet."""
     from kfold.kaggle.ledger import Ledger
 
     if not ws.ledger_path.exists():
         return None
     with Ledger(ws.ledger_path, read_only=True) as led:
-        pts = [(r["cv_auc"], r["public_score"], r["cand_name"] or r["file"] or "?")
-               for r in led.submissions(ws.config.competition)
+        pts = [(r["cv_auc"], r["public_score"], f"ref {r['ref']} {r['name'] or r['file'] or '?'}")
+               for r in led.submissions(competition or ws.config.competition)
                if r["status"] == "complete" and r["public_score"] is not None
                and r["cv_auc"] is not None]
     if not pts:

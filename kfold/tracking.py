@@ -36,9 +36,10 @@ RUN = "kf.run"  # tag: the kf run name
 REF = "kf.ref"  # tag: the Kaggle submission ref
 
 
-def for_workspace(ws: Workspace) -> MlflowTracker | None:
-    """The workspace's tracker, or None when kfold.toml has no `tracking_uri`. Raises a
-    KfError up front (before any work) when it is set but mlflow is not installed."""
+def for_workspace(ws: Workspace, competition: str | None = None) -> MlflowTracker | None:
+    """The workspace's tracker, or None when kfold.toml has no `tracking_uri`; its experiment
+    is `competition` (a command's --competition) or kfold.toml's. Raises a KfError up front
+    (before any work) when it is set but mlflow is not installed."""
     uri = (ws.config.tracking_uri or "").strip()
     if not uri:
         return None
@@ -59,7 +60,7 @@ def for_workspace(ws: Workspace) -> MlflowTracker | None:
     for var, value in _HTTP_DEFAULTS.items():
         os.environ.setdefault(var, value)
     try:
-        return MlflowTracker(resolved, experiment=ws.config.competition or "kfold")
+        return MlflowTracker(resolved, experiment=competition or ws.config.competition or "kfold")
     except Exception as exc:  # noqa: BLE001 - whatever the store raises: one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise KfError(f"cannot open the MLflow store tracking_uri = {uri!r} ({first}); start "
@@ -204,7 +205,8 @@ class MlflowTracker:
     @_warn_on_failure
     def log_submissions(self, rows: list[dict]) -> int:
         """Every submission with a Kaggle ref: its CV, and its public/private score once
-        scored (logged once). Returns how many MLflow runs were created or updated."""
+        scored (logged once); its run ends when Kaggle has scored it (FINISHED) or could not
+        (FAILED). Returns how many MLflow runs were created or updated."""
         from mlflow.entities import Metric
 
         changed = 0
@@ -214,10 +216,12 @@ class MlflowTracker:
             found = self._find(REF, str(row["ref"]))
             if found is None:
                 tags = {KIND: "submission", REF: str(row["ref"]),
-                        "file": str(row.get("file") or ""), "source": str(row.get("source"))}
+                        "file": str(row.get("file") or ""), "name": str(row.get("name") or ""),
+                        "source": str(row.get("source"))}
                 if row.get("runs"):
                     tags["kf.runs"] = ",".join(row["runs"])
-                found = self._new_run(f"submission {row['ref']} {row.get('file') or ''}", tags)
+                name = row.get("name") or row.get("file") or ""
+                found = self._new_run(f"submission {row['ref']} {name}", tags)
             have = found.data.metrics if hasattr(found, "data") else {}
             new = [Metric(k, float(row[k]), _now_ms(), 0) for k in ("cv_auc", "public_score",
                                                                     "private_score")
@@ -225,7 +229,13 @@ class MlflowTracker:
             if new:
                 self.client.log_batch(found.info.run_id, metrics=new)
                 changed += 1
+            end = _END.get(row.get("status"))
+            if end and found.info.status == "RUNNING":
+                self.client.set_terminated(found.info.run_id, end)
         return changed
+
+
+_END = {"complete": "FINISHED", "error": "FAILED"}  # a submission's status -> its run's end
 
 
 def _now_ms() -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +52,10 @@ def record_scored(ws: Workspace, name: str, ref: int, public: float,
     path = ws.submission_path(name)
     with open_ledger(ws) as led:
         register_candidates(ws, led)
-        res = led.reserve(ws.config.competition, file_sha256(path), path.name, name, 99)
+        sha = file_sha256(path)
+        cand = led.candidate(sha, name)
+        res = led.reserve(ws.config.competition, sha, path.name, name, 99, name=name,
+                          cv_auc=cand["cv_auc"], lineage=json.loads(cand["lineage"] or "null"))
         led.mark_submitted(res, ref)
         led.update_remote(ws.config.competition, RemoteSubmission(
             ref, utcnow(), path.name, name, "complete", public, private, None), adopt=False)
@@ -72,3 +77,22 @@ def isolate_credentials(monkeypatch, tmp_path: Path) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+
+
+@contextmanager
+def sandbox(tmp_path: Path, monkeypatch, candidates: list[tuple[str, float, float]],
+            daily_limit: int = 5, **server_kw) -> Iterator[tuple]:
+    """A workspace with `candidates`, a stand-in Kaggle serving it and a client of it:
+    (ws, server, client); the server stops on exit."""
+    from kfold.kaggle.client import KaggleClient
+    from kfold.kaggle.sandbox import SandboxServer
+
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg", username="tester")
+    ws = make_competition(tmp_path / "ws", daily_limit=daily_limit, candidates=candidates)
+    server = SandboxServer.from_workspace(ws, **{"score_delay_s": 0.0, **server_kw}).start()
+    monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+    try:
+        yield ws, server, KaggleClient(ws.config.competition, backoff_s=0.01)
+    finally:
+        server.stop()

@@ -170,3 +170,12 @@ def test_demo_loop_reruns_in_the_same_workspace(env, monkeypatch):
     assert again["left_today"] == 0
     third = run_competition_loop(ws, console, n_submit=1, score_delay_s=0.01, poll_s=0.02)
     assert third["submitted"] == [] and "stopping after 0 submission(s)" in console.export_text()
+
+
+def test_a_format_name_in_any_case_and_the_required_message_marked_in_help(env):
+    ws, _, _ = env
+    r = kf("submissions", "--offline", "--format", "JSON", "-w", str(ws.root))
+    assert r.exit_code == 0 and r.stdout.strip() == "[]"
+    r = runner.invoke(app, ["submit", "--help"], env={"COLUMNS": "200"})
+    line = next(ln for ln in r.output.splitlines() if "--message" in ln)
+    assert "Required (except with --dry-run)" in line

@@ -119,7 +119,9 @@ def test_killed_after_kaggle_took_it_is_recovered_not_lost(setup):
 
     with Ledger(ws.ledger_path) as led:
         flow.register_candidates(ws, led)
-        res = led.reserve(ws.config.competition, file_sha256(path), path.name, "lost", 2)
+        sha = file_sha256(path)
+        res = led.reserve(ws.config.competition, sha, path.name, "lost", 2, name="c0",
+                          cv_auc=led.candidate(sha, "c0")["cv_auc"])
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True, check=True).stdout.strip()
         led.db.execute("UPDATE submissions SET pid=? WHERE id=?", (int(dead), res.id))

@@ -12,7 +12,7 @@ from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_j
 from kfold.errors import KfError
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
-from kfold.kaggle.ledger import Ledger
+from kfold.kaggle.ledger import MIGRATIONS, Ledger
 from kfold.kaggle.sandbox import SandboxServer
 
 CANDS = [("good", 0.15, 0.95), ("ok", 0.3, 0.90), ("weak", 0.6, 0.80), ("noisy", 1.0, 0.70)]
@@ -225,7 +225,7 @@ def test_website_submissions_are_merged_automatically(env):
 def test_ledger_is_wal_with_migrations(env):
     ws, _ = env
     with Ledger(ws.ledger_path) as led:
-        assert led.schema_version == 2
+        assert led.schema_version == len(MIGRATIONS)
     db = sqlite3.connect(ws.ledger_path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.execute("PRAGMA user_version = 99")

@@ -69,7 +69,8 @@ def test_an_old_submission_downloads_byte_for_byte(env):
     path = ws.submissions_dir / "downloads" / f"{sub.ref}-{sub.file_name}"
     assert path.read_bytes() == sub.content
     r = kf(ws, "submission", "download", "12345", "--out", str(ws.root / "x.csv"))
-    assert r.exit_code == 2 and "does not offer submission 12345" in r.stderr
+    assert r.exit_code == 2 and "submission 12345 of nexperia-synth could not be downloaded" in r.stderr
+    assert "Submission not found" in r.stderr and "no submission of that ref" in r.stderr
 
 
 @pytest.mark.parametrize("setup, args, expected", [
@@ -127,13 +128,67 @@ def test_leaderboard_and_plan_as_json_and_csv(env):
     assert [r["section"] for r in rows if r["section"] == "final"] == ["final", "final"]
 
 
-def test_a_404_on_the_competition_names_the_slug_whatever_its_message(env):
+def test_a_404_on_the_competition_is_told_in_the_servers_words_with_the_slug(env):
+    """Only a server saying the competition is not found makes it a wrong slug for sure."""
     ws, serve = env
     server = serve()
     server.fail_next(404, 1, "ListSubmissions")  # body: "sandbox: injected HTTP 404"
     r = kf(ws, "submissions", "--format", "json")
     assert r.exit_code == 2 and r.stdout == ""
-    assert "no competition named 'nexperia-synth'" in r.stderr and r.stderr.count("\n") == 1
+    assert "the server says 'sandbox: injected HTTP 404'" in r.stderr
+    assert "if 'nexperia-synth' is not the competition's slug" in r.stderr
+    assert "no competition named" not in r.stderr and r.stderr.count("\n") == 1
+
+
+NOT_SERVED = "method {} is not served by this server"
+
+
+def test_a_download_the_server_does_not_serve_falls_back_on_the_archive_copy(env):
+    ws, serve = env
+    server = serve()
+    submit_all(ws)
+    sub = server.state.submissions[0]
+    server.fail_next(404, 9, "DownloadSubmission", NOT_SERVED.format("DownloadSubmission"))
+    r = kf(ws, "submission", "download", str(sub.ref))
+    assert r.exit_code == 0, r.output
+    assert "Kaggle did not send submission" in r.stderr and "archive copy" in r.stderr
+    assert "is not served by this server" in r.stderr and "no such submission" not in r.stderr
+    path = ws.submissions_dir / "downloads" / f"{sub.ref}-{sub.file_name}"
+    assert path.read_bytes() == sub.content
+
+
+def test_a_data_download_the_server_does_not_serve_says_so_and_leaves_no_data_folder(env, tmp_path):
+    ws, serve = env
+    server = serve()
+    server.fail_next(404, 9, "DownloadDataFiles", NOT_SERVED.format("DownloadDataFiles"))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "kfold.toml").write_text((ws.root / "kfold.toml").read_text())
+    r = CliRunner().invoke(app, ["data", "download", "-w", str(fresh)])
+    assert r.exit_code == 2 and "the server says 'method DownloadDataFiles is not served" in r.stderr
+    assert "no competition named" not in r.stderr and r.stderr.count("\n") == 1
+    assert not (fresh / "data").exists()
+
+
+def test_a_server_gone_while_scoring_is_told_as_a_spent_slot_with_its_ref(env, monkeypatch):
+    """The submission was accepted: the slot is spent and the ledger row stays pending."""
+    ws, serve = env
+    server = serve()
+    upload = KaggleClient.upload
+
+    def upload_then_vanish(self, *args, **kw):
+        ref = upload(self, *args, **kw)
+        server.stop()
+        return ref
+
+    monkeypatch.setattr(KaggleClient, "upload", upload_then_vanish)
+    r = kf(ws, "submit", str(ws.submission_path("alpha")), "-m", "x", "--wait")
+    (sub,) = server.state.submissions
+    assert r.exit_code == 2 and f"submitted alpha.csv as ref {sub.ref}" in r.stderr
+    assert "score is unknown" in r.stderr and "`kf submissions` will fetch it" in r.stderr
+    assert "nothing was spent" not in r.stderr
+    rows = json.loads(kf(ws, "submissions", "--offline", "--format", "json").stdout)
+    assert [(row["ref"], row["status"]) for row in rows] == [(sub.ref, "pending")]
 
 
 def test_submissions_on_many_small_pages_with_opaque_tokens(env, monkeypatch):

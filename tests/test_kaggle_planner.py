@@ -117,5 +117,5 @@ def test_a_public_score_far_off_the_other_submissions_line_is_flagged_without_oo
     for i, ((name, _, cv), off) in enumerate(zip(cands, offsets), 1):
         record_scored(ws, name, i, cv + off)
     flagged = [n for n in make_plan(ws).notes if "far outside" in n]
-    assert len(flagged) == 1 and flagged[0].startswith("m5: public 0.9700 is far outside")
+    assert len(flagged) == 1 and flagged[0].startswith("m5 (ref 6): public 0.9700 is far outside")
     assert "leak" in flagged[0] and "99.7%" in flagged[0]

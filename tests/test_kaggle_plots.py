@@ -31,16 +31,16 @@ def _span_days(ax) -> float:
     return hi - lo  # matplotlib dates are in days
 
 
-def test_one_snapshot_gets_a_day_wide_axis_and_whole_ranks(figures, tmp_path):
-    subs = [{"utc": T0.isoformat(), "public_score": 0.91, "file": "a.csv"}]
+def test_one_snapshot_gets_an_hour_wide_axis_and_whole_ranks(figures, tmp_path):
+    subs = [{"utc": T0.isoformat(), "public_score": 0.91, "ref": 7, "name": "a", "file": "a.csv"}]
     assert plot_rank_history([_snap(T0, 4, 0.91)], tmp_path / "r.png", subs) is not None
     ax_rank, ax_score = figures[0].axes
-    assert 0.9 < _span_days(ax_score) < 1.5  # not years
+    assert _span_days(ax_score) * 24 == pytest.approx(1.0)  # not years, not a day
     ticks = [t for t in ax_rank.get_yticks() if ax_rank.get_ylim()[1] <= t <= ax_rank.get_ylim()[0]]
     assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks)
     star = next(ln for ln in ax_score.get_lines() if ln.get_marker() == "*")
     assert list(star.get_ydata()) == [0.91]
-    assert ax_score.get_legend_handles_labels()[1][-1] == "best 1: a.csv 0.9100"
+    assert ax_score.get_legend_handles_labels()[1][-1] == "best 1: ref 7 a 0.9100"
 
 
 def test_many_snapshots_span_their_dates_and_star_our_best_submissions(figures, tmp_path):

@@ -40,7 +40,8 @@ def _scored(ws, ref, name, runs, cv, public):
     with Ledger(ws.ledger_path) as led:
         led.add_candidate(sha, ws.submissions_dir / f"{name}.csv", name, cv, {"runs": runs},
                           None)
-        res = led.reserve(ws.config.competition, sha, f"{name}.csv", "m", 99)
+        res = led.reserve(ws.config.competition, sha, f"{name}.csv", "m", 99, name=name,
+                          cv_auc=cv, lineage={"runs": runs})
         led.mark_submitted(res, ref)
         led.update_remote(ws.config.competition, SimpleNamespace(
             ref=ref, status="complete", public_score=public, private_score=None, error=None),

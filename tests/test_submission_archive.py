@@ -80,10 +80,11 @@ def test_rewriting_a_submitted_candidate_loses_nothing(env):
     live = [r for r in plan.rows if r.name == "stack-mean"]
     assert len(live) == 1 and live[0].cv == pytest.approx(0.99)  # the new version, once
     assert file_sha256(live[0].path) == file_sha256(res.file)
-    # the final picks are the two scored files; the rewritten one is named as what it is
-    earlier = next(s for s in plan.final if "earlier version" in s.name)
+    # the final picks are the two scored files; the rewritten one by its ref and the name,
+    # CV it was submitted with
+    earlier = next(s for s in plan.final if s.ref == res.ref)
     assert earlier.public is not None and earlier.cv == pytest.approx(0.95)
-    assert earlier.name.startswith("stack-mean (earlier version")
+    assert earlier.label == f"stack-mean (ref {res.ref})"
 
 
 def test_submit_uploads_the_bytes_it_validated(env, monkeypatch):

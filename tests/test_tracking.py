@@ -23,10 +23,10 @@ from kfold.workspace import Workspace
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (in dev) is not installed")
 
 
-def _runs(root, kind, uri=None):
+def _runs(root, kind, uri=None, experiment="nexperia-synth"):
     client = mlflow.tracking.MlflowClient(
         tracking_uri=uri or (root / "mlruns").resolve().as_uri())
-    exp = client.get_experiment_by_name("nexperia-synth")
+    exp = client.get_experiment_by_name(experiment)
     return client, client.search_runs([exp.experiment_id], f"tags.`kf.kind` = '{kind}'")
 
 
@@ -75,6 +75,23 @@ def test_submissions_log_cv_and_public_score(tmp_path, monkeypatch, store):
     m = runs[0].data.metrics
     assert m["cv_auc"] == pytest.approx(0.95) and m["public_score"] == pytest.approx(
         res.public_score, abs=1e-5)
+    assert runs[0].info.status == "FINISHED" and runs[0].data.tags["name"] == "good"
+
+
+def test_a_submission_to_another_competition_is_tracked_under_that_one(tmp_path, monkeypatch):
+    """`-c` names the competition: its MLflow experiment is that slug, not kfold.toml's."""
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg")
+    other = make_competition(tmp_path / "other", competition="other-contest",
+                             candidates=[("good", 0.15, 0.95)])
+    ws = Workspace.init(other.root, competition="nexperia-synth", tracking_uri="mlruns")
+    with SandboxServer.from_workspace(other, score_delay_s=0.0) as server:
+        monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+        res = flow.submit(ws, None, "m", competition="other-contest", wait=True, poll_s=0.05)
+    _, runs = _runs(ws.root, "submission", experiment="other-contest")
+    assert [r.data.tags["kf.ref"] for r in runs] == [str(res.ref)]
+    assert mlflow.tracking.MlflowClient(tracking_uri=(ws.root / "mlruns").resolve().as_uri()
+                                        ).get_experiment_by_name("nexperia-synth") is None
 
 
 def test_tracking_uri_without_mlflow_fails_before_any_work(tmp_path, monkeypatch):

@@ -37,10 +37,16 @@ CompetitionOpt = Annotated[
     str | None,
     typer.Option("--competition", "-c", help="Competition slug (default: kfold.toml)."),
 ]
+def _lower(value: str) -> str:
+    """--format JSON is --format json: a format name's case says nothing."""
+    return value.lower()
+
+
 FormatOpt = Annotated[
     str,
-    typer.Option("--format", help="table (default), or json / csv on stdout for scripts and "
-                                  "notebooks."),
+    typer.Option("--format", callback=_lower,
+                 help="table (default), or json / csv on stdout for scripts and notebooks "
+                      "(any case)."),
 ]
 
 

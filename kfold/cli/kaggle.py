@@ -31,7 +31,9 @@ def _log(msg: str) -> None:
 def submit(
     file: Annotated[Path | None, typer.Argument(
         help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
-    message: Annotated[str, typer.Option("--message", "-m", help="Description shown on Kaggle.")] = "",
+    message: Annotated[str, typer.Option(
+        "--message", "-m", show_default=False,
+        help="Required (except with --dry-run): the description Kaggle shows.")] = "",
     wait: Annotated[bool, typer.Option(help="Poll until scored and store the public score.")] = False,
     force: Annotated[bool, typer.Option(
         help="Submit content or predictions that were already submitted.")] = False,
@@ -81,7 +83,7 @@ def submissions(
     if fmt == "table":
         print_submissions(console, view)
     else:
-        emit(submission_records(ws, view), fmt, RECORD_FIELDS)
+        emit(submission_records(view), fmt, RECORD_FIELDS)
         say("quota", "dim", view.quota.text())  # stderr: where the slots left come from
     if export is not None:
         say("wrote", "dim", f"{export_submissions(ws, view, export)} ({len(view.rows)} submissions)")
@@ -99,8 +101,10 @@ def download_submission(
 
     ws = open_workspace(workspace)
     warn_credentials()
-    path = fetch(ws, ref, out, competition=competition)
-    console.print(f"wrote {path} ({path.stat().st_size:,} bytes)", highlight=False)
+    got = fetch(ws, ref, out, competition=competition)
+    if got.note:
+        say("note", "yellow", got.note)
+    console.print(f"wrote {got.path} ({got.path.stat().st_size:,} bytes)", highlight=False)
 
 
 def leaderboard(

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from kfold.cli._common import (
+    CompetitionOpt,
     FormatOpt,
     WorkspaceOpt,
     check_format,
@@ -24,6 +25,7 @@ def runs(
     sort: Annotated[str, typer.Option(help="oof (best first), time (newest first) or name.")] = "oof",
     plot: Annotated[bool, typer.Option(
         "--plot", help="Also write submissions/cv_vs_public.png (CV vs public per submission).")] = False,
+    competition: CompetitionOpt = None,
 ) -> None:
     """Table of runs: OOF AUC with its DeLong 95% interval, the paired difference to the best
     run (interval, p-value, within noise), best public score, fold AUC mean ± std, epochs,
@@ -32,7 +34,7 @@ def runs(
 
     check_format(fmt)
     ws = open_workspace(workspace)
-    rows = runs_summary(ws, sort=sort)
+    rows = runs_summary(ws, sort=sort, competition=competition)
     if fmt != "table":
         emit(rows, fmt, RUN_FIELDS)
     elif not rows:
@@ -46,7 +48,7 @@ def runs(
     if plot:
         from kfold.runs import plot_cv_vs_public
 
-        png = plot_cv_vs_public(ws)
+        png = plot_cv_vs_public(ws, competition=competition)
         say("wrote" if png else "note", "dim",
             str(png) if png else "no scored submission with a CV yet: nothing to plot")
     if corr:

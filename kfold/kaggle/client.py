@@ -294,8 +294,9 @@ class KaggleClient:
 
     def _why(self, status: int, message: str, what: str = "") -> str | None:
         """Which of the usual 400/403/404 causes a refusal is, with the fix; None if none.
-        Every call but authentication names the competition, so its 404 means a wrong slug
-        whatever the message says."""
+        A 404 is a wrong slug only when the server says the competition is not found; any
+        other 404 (a call the server does not serve, a submission it does not have) is told
+        in the server's own words."""
         text = message.lower()
         page = f"https://www.kaggle.com/competitions/{self.competition}"
         if status in (400, 403) and "rule" in text:
@@ -304,11 +305,14 @@ class KaggleClient:
         if status in (400, 403) and any(w in text for w in ("participa", "join", "entered")):
             return (f"you have not joined {self.competition!r}; click Join Competition on "
                     f"{page} with the account whose key kf uses, then rerun")
-        if (status == 404 and what != "authenticate") or (
-                status == 400 and "not found" in text and "competition" in text):
+        if status in (400, 404) and "not found" in text and "competition" in text:
             return (f"no competition named {self.competition!r}; set `competition` in "
                     f"kfold.toml or --competition to the slug at the end of the "
                     f"competition's URL (kaggle.com/competitions/<slug>)")
+        if status == 404 and what != "authenticate":
+            return (f"the server says {message!r} (if {self.competition!r} is not the "
+                    f"competition's slug, set `competition` in kfold.toml or --competition "
+                    f"to the one in its URL)")
         if status == 403:
             return (f"{message} (have you joined {self.competition!r} and accepted its rules "
                     f"on {page}?)")

@@ -1,7 +1,9 @@
 """Comparing predictions of submission files: identical per id, or the same ranking.
 
-ROC AUC only sees the order of the predictions, so two files whose rank correlation is above
-NEAR_COPY score (almost) the same: submitting the second teaches nothing new.
+ROC AUC only sees the order of the predictions, so two files with the same ranking score
+exactly the same (a duplicate: a slot spent for nothing), and two whose rank correlation is
+above NEAR_COPY score almost the same. A metric that is not rank-based scores two files
+alike only when their predictions are identical per id.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kfold.scoring import get_metric
+
 NEAR_COPY = 0.9999  # Spearman above this: the same ranking, for AUC purposes
+SCORED_BY = "auc"  # the metric submissions are scored by (kfold.toml names none yet)
 
 
 def read_preds(source: str | Path | bytes, id_column: str) -> pd.Series | None:
@@ -45,19 +50,36 @@ def identical(a: pd.Series, b: pd.Series) -> bool:
     return bool(np.array_equal(a.to_numpy(float), b.loc[a.index].to_numpy(float)))
 
 
+def same_ranking(a: pd.Series, b: pd.Series) -> bool:
+    """The same ids in the same order of predictions (ties where the other has ties)."""
+    if len(a) != len(b) or set(a.index) != set(b.index):
+        return False
+    return bool(np.array_equal(a.rank().to_numpy(), b.loc[a.index].rank().to_numpy()))
+
+
+def scores_alike(a: pd.Series, b: pd.Series, metric: str = SCORED_BY) -> bool:
+    """Whether `metric` (a name of `kfold.scoring`) necessarily gives both files the same
+    score: identical predictions, or for a rank-based metric the same ranking."""
+    return identical(a, b) or (get_metric(metric).rank_based and same_ranking(a, b))
+
+
 @dataclass(frozen=True)
 class Match:
-    label: str  # names the submitted file: "<file> (ref R, <date>)"
+    label: str  # names the submission: "ref R 'name' (<date>)"
     rho: float
-    same: bool  # identical predictions per id
+    same: bool  # scores the same by the metric: identical predictions, or the same ranking
+    identical: bool = False  # identical predictions per id
 
 
-def closest(preds: pd.Series, others: dict[str, pd.Series]) -> Match | None:
-    """The submitted file whose predictions are identical to `preds`, else the one with the
+def closest(preds: pd.Series, others: dict[str, pd.Series],
+            metric: str = SCORED_BY) -> Match | None:
+    """The submitted file that `metric` scores the same as `preds`, else the one with the
     highest rank correlation; None when there is nothing to compare with."""
     best: Match | None = None
     for label, other in others.items():
         if identical(preds, other):
+            return Match(label, 1.0, True, True)
+        if scores_alike(preds, other, metric):
             return Match(label, 1.0, True)
         rho = spearman(preds, other)
         if not np.isnan(rho) and (best is None or rho > best.rho):

@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from kfold import atomic, views
 from kfold.errors import KfError
-from kfold.kaggle.client import KaggleClient, KaggleHttpError
-from kfold.kaggle.flow import (
-    LeaderboardView,
-    SubmissionsView,
-    competition_of,
-    make_client,
-    open_ledger,
-)
+from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
+from kfold.kaggle.flow import LeaderboardView, SubmissionsView, competition_of, make_client
+from kfold.kaggle.ledger import Ledger
+from kfold.submission import content_path
 from kfold.workspace import Workspace
 
 SUBMISSION_FIELDS = ("utc", "ref", "file", "name", "message", "cv_auc", "public_score",
@@ -24,18 +21,13 @@ RECORD_FIELDS = (*SUBMISSION_FIELDS, "lineage")  # a row of submission_records
 LEADERBOARD_FIELDS = ("rank", "team", "score", "date", "ours")
 
 
-def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
-    """Every submission of the view, oldest first, with the lineage of the file it scored
-    (runs, blender, folds fingerprint: from its sidecar) when kf knows it."""
-    with open_ledger(ws) as led:
-        lineage = {r["sha256"]: r["lineage"] for r in (led.candidate(s["sha256"])
-                                                       for s in view.rows if s["sha256"]) if r}
+def submission_records(view: SubmissionsView) -> list[dict]:
+    """Every submission of the view, oldest first, with the name, CV and lineage (runs,
+    blender, folds fingerprint) it was submitted with, as the ledger keeps them."""
     out = []
     for s in view.rows:
         rec = {k: s.get(k) for k in SUBMISSION_FIELDS}
-        rec["name"] = s.get("cand_name")
-        raw = lineage.get(s["sha256"])
-        rec["lineage"] = json.loads(raw) if raw else None
+        rec["lineage"] = json.loads(s["lineage"]) if s.get("lineage") else None
         out.append(rec)
     return out
 
@@ -43,7 +35,7 @@ def submission_records(ws: Workspace, view: SubmissionsView) -> list[dict]:
 def export_submissions(ws: Workspace, view: SubmissionsView, path: Path) -> Path:
     """Write every submission (CV, public, private, message, lineage, file hash) as CSV."""
     path = check_export_path(path)
-    atomic.write_text(path, views.dumps(submission_records(ws, view), "csv", RECORD_FIELDS))
+    atomic.write_text(path, views.dumps(submission_records(view), "csv", RECORD_FIELDS))
     return path
 
 
@@ -58,23 +50,37 @@ def leaderboard_records(view: LeaderboardView) -> list[dict]:
             for r in view.top]
 
 
+@dataclass(frozen=True)
+class Downloaded:
+    path: Path
+    note: str | None = None  # why the bytes are kf's archive copy and not Kaggle's answer
+
+
 def download_submission(ws: Workspace, ref: int, out: Path | None = None, *,
                         competition: str | None = None,
-                        client: KaggleClient | None = None) -> Path:
+                        client: KaggleClient | None = None) -> Downloaded:
     """Fetch the file of our submission `ref` from Kaggle into `out` (default:
-    submissions/downloads/<ref>-<file name>; not a candidate, so nothing is resubmitted)."""
+    submissions/downloads/<ref>-<file name>; not a candidate, so nothing is resubmitted).
+    When Kaggle does not send it (a call the server does not serve, the network), kf's
+    archive copy of the exact bytes submitted is written instead, saying so."""
     slug = competition_of(ws, competition)
     client = client or make_client(ws, slug)
+    row = _ledger_row(ws, int(ref))
     try:
-        data = client.download_submission(ref)
-    except KaggleHttpError as exc:
-        if exc.status == 404:
-            raise KfError(f"Kaggle does not offer submission {ref} of {slug} for download: no "
-                          f"such submission of ours (see `kf submissions` for refs)") from None
-        raise
+        data, note = client.download_submission(ref), None
+    except (KaggleHttpError, KaggleUnreachable) as exc:
+        kept = content_path(ws, row["sha256"], ws.submissions_dir / row["archive"]) \
+            if row is not None and row["sha256"] and row["archive"] else None
+        if kept is None:
+            known = "" if row is not None else "; the ledger has no submission of that ref " \
+                                               "(see `kf submissions` for refs)"
+            raise KfError(f"submission {ref} of {slug} could not be downloaded: {exc}; kf "
+                          f"keeps no copy of its bytes{known}") from None
+        data = kept.read_bytes()
+        note = (f"Kaggle did not send submission {ref} ({exc}); wrote kf's archive copy "
+                f"{kept.relative_to(ws.root)} instead: the exact bytes submitted (sha256 "
+                f"{row['sha256'][:12]})")
     if out is None:
-        with open_ledger(ws) as led:
-            row = led.by_ref(int(ref))
         name = Path(row["file"]).name if row is not None and row["file"] else "submission.csv"
         out = ws.submissions_dir / "downloads" / f"{ref}-{name}"
     out = Path(out)
@@ -82,4 +88,13 @@ def download_submission(ws: Workspace, ref: int, out: Path | None = None, *,
         raise KfError(f"--out {out} is a folder; give a file name")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_bytes(out, data)
-    return out
+    return Downloaded(out, note)
+
+
+def _ledger_row(ws: Workspace, ref: int) -> dict | None:
+    """The ledger's row of submission `ref` (None without a ledger or such a row)."""
+    if not ws.ledger_path.exists():
+        return None
+    with Ledger(ws.ledger_path, read_only=True) as led:
+        row = led.by_ref(ref)
+    return dict(row) if row is not None else None

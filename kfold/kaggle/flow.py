@@ -4,20 +4,25 @@ Order of `submit()`, chosen so that nothing is spent on a file Kaggle would reje
 ledger never disagrees with Kaggle for long:
 
 1. read the file's bytes once and validate them against `sample_submission.csv` (no network);
-2. refuse content already submitted (by sha256) or the same predictions per id in another
-   row order unless `force`; warn on a near-copy of a submitted ranking;
+2. refuse content already submitted (by sha256), or predictions the metric scores the same
+   as a submitted file's (for AUC: the same ranking, e.g. rounded or reordered), unless
+   `force`; warn on a near-copy of a submitted ranking;
 3. merge Kaggle's list of our submissions and read its limits (`quota`), then reserve a slot
    in the ledger atomically (a dry run stops before this and reports what it would spend);
 4. keep the exact bytes in submissions/archive/ and upload that copy (start upload -> PUT ->
    create submission); on any failure the slot is given back;
-5. record Kaggle's ref (status pending); with `wait`, poll until it is scored.
+5. record Kaggle's ref (status pending) with the name, CV, lineage and message the file is
+   submitted as: that row is history, which later commands never rewrite; with `wait`,
+   poll until it is scored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +31,18 @@ from pathlib import Path
 import pandas as pd
 
 from kfold.errors import KfError
-from kfold.kaggle.client import KaggleClient, KaggleUnreachable, RemoteSubmission, endpoint
-from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
-from kfold.kaggle.ledger import Ledger, limit_error
+from kfold.kaggle.client import (
+    KaggleClient,
+    KaggleHttpError,
+    KaggleUnreachable,
+    RemoteSubmission,
+    endpoint,
+)
+from kfold.kaggle.compare import NEAR_COPY, SCORED_BY, closest, read_preds
+from kfold.kaggle.ledger import Ledger, describe, duplicate_error, limit_error
 from kfold.kaggle.plots import plot_rank_history
 from kfold.kaggle.quota import Quota, read_quota, track_submissions
+from kfold.scoring import get_metric
 from kfold.submission import (
     archive_bytes,
     archive_dir,
@@ -62,19 +74,21 @@ def make_client(ws: Workspace, competition: str | None = None,
 # --- candidates ----------------------------------------------------------------------------
 def register_candidates(ws: Workspace, led: Ledger) -> int:
     """Record every CSV under submissions/ and submissions/archive/ (with its sidecar's CV
-    and lineage when the sidecar describes that content), once per content: a live file
-    holding the same bytes as an archived copy is the path the ledger knows them by, so
-    registering again writes nothing."""
+    and lineage when the sidecar describes that content), once per content and name: a
+    live file holding the same bytes as an archived copy of that name is the path the ledger
+    knows them by, so registering again writes nothing; the same bytes under another name
+    are another candidate."""
     paths = sorted(archive_dir(ws).glob("*.csv")) + sorted(ws.submissions_dir.glob("*.csv"))
     shas = [file_sha256(path) for path in paths]
     sides = [sidecar_of(p, sha) for p, sha in zip(paths, shas)]  # a damaged one: refused
-    found: dict[str, tuple[Path, dict]] = {}
+    found: dict[tuple[str, str], tuple[Path, dict]] = {}
     for path, sha, side in zip(paths, shas, sides):  # live files last: their path wins
-        earlier = found.get(sha, (None, {}))[1]
-        found[sha] = (path, {**earlier, **{k: v for k, v in side.items() if v is not None}})
-    for sha, (path, side) in found.items():
-        led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
-                          side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
+        key = (sha, side.get("name") or path.stem)
+        earlier = found.get(key, (None, {}))[1]
+        found[key] = (path, {**earlier, **{k: v for k, v in side.items() if v is not None}})
+    for (sha, name), (path, side) in found.items():
+        led.add_candidate(sha, path.resolve(), name, side.get("cv_auc"), side.get("lineage"),
+                          side.get("created_utc"))
     return len(paths)
 
 
@@ -114,7 +128,7 @@ def best_unsubmitted(ws: Workspace, led: Ledger, competition: str) -> Path:
 
 def submitted_predictions(ws: Workspace, led: Ledger, competition: str) -> dict[str, pd.Series]:
     """Predictions of every file submitted (or in flight), read from the bytes that were
-    scored, keyed by a label naming the file, its ref and date."""
+    scored, keyed by a label naming its ref, the name it was submitted under and its date."""
     out: dict[str, pd.Series] = {}
     for row in led.submissions(competition):
         if row["status"] == "error" or not row["sha256"]:
@@ -122,8 +136,7 @@ def submitted_predictions(ws: Workspace, led: Ledger, competition: str) -> dict[
         path = content_path(ws, row["sha256"], _ledger_path(ws, row))
         preds = read_preds(path, ws.config.id_column) if path else None
         if preds is not None:
-            ref = f"ref {row['ref']}" if row["ref"] else "in flight"
-            out[f"{row['file']} ({ref}, {row['utc'][:16].replace('T', ' ')} UTC)"] = preds
+            out[describe(row)] = preds
     return out
 
 
@@ -174,20 +187,22 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
             raise KaggleUnreachable(f"{quota.offline_reason}; nothing was spent")
         if file is not None:  # after the refusals above, which leave the ledger as it was
             register_candidates(ws, led)
-        if led.candidate(sha) is None or path.resolve().parent != ws.submissions_dir.resolve():
-            led.add_candidate(sha, path.resolve(), side.get("name", path.stem),
-                              side.get("cv_auc"), side.get("lineage"), side.get("created_utc"))
-        cand = led.candidate(sha)
-        cv = cand["cv_auc"] if cand else None
+        name = side.get("name") or path.stem
+        if led.candidate(sha, name) is None or \
+                path.resolve().parent != ws.submissions_dir.resolve():
+            led.add_candidate(sha, path.resolve(), name, side.get("cv_auc"),
+                              side.get("lineage"), side.get("created_utc"))
+        cand = led.candidate(sha, name) or {}
+        cv, lineage = cand.get("cv_auc"), json.loads(cand.get("lineage") or "null")
         if dry_run:  # what would be spent, from Kaggle's figures or, offline, the ledger's
             return SubmitResult(path, sha, None, "dry run", cv_auc=cv, left_today=quota.left,
                                 quota=quota, warnings=warnings + list(client.warnings if client else []))
-        archived = archive_bytes(ws, data, {**side, "name": side.get("name", path.stem),
-                                            "file": path.name})
+        archived = archive_bytes(ws, data, {**side, "name": name, "file": path.name})
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,
                           api_allowed=quota.kaggle_allowed, api_read_utc=quota.read_utc,
                           allow_duplicate=force,
-                          archive=archived.relative_to(ws.submissions_dir).as_posix())
+                          archive=archived.relative_to(ws.submissions_dir).as_posix(),
+                          name=name, cv_auc=cv, lineage=lineage)
         try:
             ref = client.upload(archived, message, file_name=path.name)
         except BaseException:
@@ -198,7 +213,13 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, left_today=res.left_after,
                            archive=archived, warnings=warnings + list(client.warnings))
     if wait:
-        remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
+        try:
+            remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
+        except (KaggleUnreachable, KaggleHttpError) as exc:  # Kaggle has it: a slot is spent
+            raise KfError(f"submitted {path.name} as ref {ref} ({res.left_after} slot(s) left "
+                          f"today), but its score is unknown: "
+                          f"{str(exc).removesuffix('; nothing was spent')}; `kf submissions` "
+                          f"will fetch it") from None
         out.status, out.public_score, out.private_score = (
             remote.status, remote.public_score, remote.private_score)
     return out
@@ -219,21 +240,26 @@ def _checked_file(ws: Workspace, path: Path) -> tuple[bytes, str, dict]:
 
 def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, data: bytes,
                      force: bool) -> list[str]:
-    """Refuse (unless `force`) content or predictions already submitted; a warning naming
+    """Refuse (unless `force`) content already submitted, and predictions the metric scores
+    the same as a submitted file's (each refusal names that submission); a warning naming
     the closest submitted file when the ranking is a near-copy (Spearman > NEAR_COPY)."""
     sha = hashlib.sha256(data).hexdigest()
-    if not force and sha in led.submitted_hashes(competition):
-        raise KfError(f"{path.name}: this content (sha256 {sha[:12]}) was already submitted "
-                      f"to {competition}; use --force to submit it again")
+    earlier = led.submitted_as(competition, sha)
+    if not force and earlier is not None:
+        raise duplicate_error(path.name, sha, competition, earlier)
     preds = read_preds(data, ws.config.id_column)
-    match = closest(preds, submitted_predictions(ws, led, competition)) if preds is not None else None
+    match = (closest(preds, submitted_predictions(ws, led, competition), SCORED_BY)
+             if preds is not None else None)
     if match is None:
         return []
     if match.same:
+        what = (f"the same predictions per id as {match.label} (only the row order or number "
+                f"format differs)" if match.identical else
+                f"the same ranking as {match.label}, so the same {get_metric(SCORED_BY).title} (the "
+                f"predictions differ, their order does not)")
         if not force:
-            raise KfError(f"{path.name}: the same predictions per id as {match.label} (only the "
-                          f"row order or number format differs); use --force to submit it again")
-        return [f"{path.name} has the same predictions per id as {match.label} (--force)"]
+            raise KfError(f"{path.name}: {what}; use --force to submit it again")
+        return [f"{path.name} has {what} (--force)"]
     if match.rho > NEAR_COPY:
         return [f"{path.name} is a near-copy of {match.label}: rank correlation "
                 f"{match.rho:.6f} > {NEAR_COPY}, so it will score almost the same"]
@@ -338,13 +364,29 @@ class DownloadResult:
 def download_data(ws: Workspace, *, competition: str | None = None,
                   client: KaggleClient | None = None) -> DownloadResult:
     """Download the competition's zip, unpack it (and zips inside it) into data/, then check."""
-    import shutil
+    slug = competition_of(ws, competition)
+    client = client or make_client(ws, slug)
+    made = not ws.data_dir.exists()
+    ws.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        files, size = _download_into(ws, client, slug)
+    except BaseException:
+        if made:  # a failed download leaves no data/ folder behind
+            shutil.rmtree(ws.data_dir, ignore_errors=True)
+        raise
+    try:
+        report = run_data_check(ws)
+    except KfError as exc:
+        raise KfError(f"downloaded {len(files)} file(s) into {ws.data_dir}, but the data check "
+                      f"failed: {exc}") from None
+    return DownloadResult(size, files, report)
+
+
+def _download_into(ws: Workspace, client: KaggleClient, slug: str) -> tuple[list[Path], int]:
+    """The competition's zip unpacked (zips inside it too) into data/: the files, the size."""
     import tempfile
     import zipfile
 
-    slug = competition_of(ws, competition)
-    client = client or make_client(ws, slug)
-    ws.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kf-download-", dir=ws.data_dir) as tmp:
         archive = client.download(Path(tmp))
         size = archive.stat().st_size
@@ -364,12 +406,7 @@ def download_data(ws: Workspace, *, competition: str | None = None,
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(src), dst)
             files.append(dst)
-    try:
-        report = run_data_check(ws)
-    except KfError as exc:
-        raise KfError(f"downloaded {len(files)} file(s) into {ws.data_dir}, but the data check "
-                      f"failed: {exc}") from None
-    return DownloadResult(size, files, report)
+    return files, size
 
 
 def run_data_check(ws: Workspace):

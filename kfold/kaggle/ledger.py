@@ -3,6 +3,13 @@
 SQLite in WAL mode with numbered migrations (`PRAGMA user_version`). Every change is one
 transaction, so a crash leaves a submission recorded or not, never half.
 
+Candidates and submissions are kept apart. A candidate is a file kf wrote, one row per
+(content, name): it may be rewritten and re-stacked, and the same bytes written under
+another name are another candidate. A submission row is history: the sha256, name, CV,
+lineage and message it was submitted with are stored on the row itself, and a trigger
+refuses any later change to them (only Kaggle's status and scores change), so a re-stack
+that happens to write the submitted bytes again never renames what was submitted.
+
 Slots: `reserve()` takes a daily slot inside `BEGIN IMMEDIATE` (one writer at a time across
 processes), counting today's (UTC) reserved, pending and complete rows, so concurrent
 `kf submit` processes can never exceed the limit. A reservation is a row with status
@@ -84,11 +91,56 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE submissions ADD COLUMN archive TEXT;
     """,
+    # 3: candidates keyed by (content, name); submissions keep their own name, CV, lineage
+    """
+    CREATE TABLE candidates_v3 (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        cv_auc REAL,
+        lineage TEXT,
+        created_utc TEXT,
+        registered_utc TEXT NOT NULL,
+        UNIQUE (sha256, name)
+    );
+    INSERT INTO candidates_v3 (sha256, name, path, cv_auc, lineage, created_utc, registered_utc)
+        SELECT sha256, name, path, cv_auc, lineage, created_utc, registered_utc FROM candidates;
+    DROP TABLE candidates;
+    ALTER TABLE candidates_v3 RENAME TO candidates;
+    CREATE INDEX candidates_sha ON candidates (sha256);
+    ALTER TABLE submissions ADD COLUMN name TEXT;
+    ALTER TABLE submissions ADD COLUMN cv_auc REAL;
+    ALTER TABLE submissions ADD COLUMN lineage TEXT;
+    UPDATE submissions SET
+        name = (SELECT c.name FROM candidates c WHERE c.sha256 = submissions.sha256),
+        cv_auc = (SELECT c.cv_auc FROM candidates c WHERE c.sha256 = submissions.sha256),
+        lineage = (SELECT c.lineage FROM candidates c WHERE c.sha256 = submissions.sha256)
+        WHERE sha256 IS NOT NULL;
+    CREATE TRIGGER submissions_are_history BEFORE UPDATE ON submissions
+        WHEN OLD.status <> 'reserved' AND OLD.source = 'kf' AND (
+            NEW.sha256 IS NOT OLD.sha256 OR NEW.name IS NOT OLD.name
+            OR NEW.cv_auc IS NOT OLD.cv_auc OR NEW.lineage IS NOT OLD.lineage
+            OR NEW.message IS NOT OLD.message OR NEW.file IS NOT OLD.file)
+        BEGIN SELECT RAISE(ABORT, 'a submission is history: its content, name, CV, lineage and message never change'); END
+    """,
 ]
 
 LEDGER_TABLES = ("candidates", "submissions", "lb_snapshots", "lb_rows")
 COUNTED = ("reserved", "pending", "complete")  # statuses that use a daily slot
 _OTHER_HOST_TTL = timedelta(hours=1)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration, one by one (a trigger's body holds semicolons;
+    `executescript` would commit the migration's transaction halfway)."""
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                yield buf
+            buf = ""
 
 
 def _size(path: str) -> int | None:
@@ -128,6 +180,22 @@ def limit_error(competition: str, used: int, daily_limit: int, kaggle_left: int 
         + f"; 0 left today; the quota resets at 00:00 UTC (in {hours}h{rem // 60:02d}m)")
 
 
+def duplicate_error(file: str, sha256: str, competition: str, earlier) -> KfError:
+    """The same bytes were submitted before: name that submission."""
+    return KfError(f"{file}: this content (sha256 {sha256[:12]}) was already submitted to "
+                   f"{competition} as {describe(earlier)}; use --force to submit it again")
+
+
+def describe(row) -> str:
+    """A submission as the user knows it: the file uploaded, its Kaggle ref, the name it was
+    submitted under and when ("stack-mean.csv (ref 12, submitted as 'stack-mean', 2026-12-01
+    12:00 UTC)"); an upload in flight has no ref yet."""
+    ref = f"ref {row['ref']}" if row["ref"] else "in flight"
+    name = f", submitted as {row['name']!r}" if row["name"] else ""
+    return (f"{row['file'] or '?'} ({ref}{name}, "
+            f"{str(row['utc'])[:16].replace('T', ' ')} UTC)")
+
+
 @dataclass(frozen=True)
 class Reservation:
     """A slot taken; `left_after` is how many slots were left once it was taken, from the
@@ -160,11 +228,8 @@ class Ledger:
         try:
             if not read_only:
                 self._open(timeout_s)
-            elif self._check_schema() == 0:  # an empty file: read as an empty ledger
-                self.db.close()
-                self.db = sqlite3.connect(":memory:", isolation_level=None)
-                self.db.row_factory = sqlite3.Row
-                self._migrate()
+            elif self._check_schema() < len(MIGRATIONS):  # empty or older: read a copy
+                self._migrate_in_memory()
         except (sqlite3.DatabaseError, KfError) as exc:
             self.db.close()
             for p, existed in zip(sidecars, had):
@@ -174,6 +239,16 @@ class Ledger:
                                              and "locked" in str(exc)):
                 raise
             raise self._cause(exc) from None
+
+    def _migrate_in_memory(self) -> None:
+        """Read an older (or empty) ledger through a migrated copy in memory: a reader
+        never writes, and sees the schema this kf reads."""
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        self.db.backup(mem)
+        self.db.close()
+        self.db = mem
+        self.db.row_factory = sqlite3.Row
+        self._migrate()
 
     def _connect_read_only(self, timeout_s: float) -> sqlite3.Connection:
         """A connection that only reads. In a writable folder a plain one: closing it removes
@@ -237,7 +312,7 @@ class Ledger:
             if version > len(MIGRATIONS):
                 raise KfError(f"{self.path} was written by a newer kf (schema {version}); upgrade kf")
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for stmt in [s for s in script.split(";") if s.strip()]:
+                for stmt in _statements(script):
                     db.execute(stmt)
                 db.execute(f"PRAGMA user_version = {i}")
 
@@ -256,7 +331,8 @@ class Ledger:
         if missing:
             raise self.damaged(f"table(s) {missing} missing")
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
-        needed = {"status", "sha256", "day", "ref"} | ({"archive"} if version >= 2 else set())
+        needed = ({"status", "sha256", "day", "ref"} | ({"archive"} if version >= 2 else set())
+                  | ({"name", "cv_auc", "lineage"} if version >= 3 else set()))
         if not needed <= columns:
             raise self.damaged(f"submissions table lacks {sorted(needed - columns)}")
         return version
@@ -268,19 +344,20 @@ class Ledger:
     # --- candidates ----------------------------------------------------------------------
     def add_candidate(self, sha256: str, path: Path, name: str, cv_auc: float | None,
                       lineage: dict | None, created_utc: str | None) -> None:
+        """Record the content `sha256` under `name` (a new candidate when that content had
+        another name: nothing that was submitted is renamed)."""
         with self.tx() as db:
             db.execute(
-                """INSERT INTO candidates (sha256, path, name, cv_auc, lineage, created_utc,
+                """INSERT INTO candidates (sha256, name, path, cv_auc, lineage, created_utc,
                    registered_utc) VALUES (?,?,?,?,?,?,?)
-                   ON CONFLICT(sha256) DO UPDATE SET path=excluded.path, name=excluded.name,
+                   ON CONFLICT(sha256, name) DO UPDATE SET path=excluded.path,
                    cv_auc=COALESCE(excluded.cv_auc, candidates.cv_auc),
                    lineage=COALESCE(excluded.lineage, candidates.lineage)
                    WHERE candidates.path IS NOT excluded.path
-                      OR candidates.name IS NOT excluded.name
                       OR candidates.cv_auc IS NOT COALESCE(excluded.cv_auc, candidates.cv_auc)
                       OR candidates.lineage IS NOT COALESCE(excluded.lineage,
                                                             candidates.lineage)""",
-                (sha256, self._stored(path), name, cv_auc,
+                (sha256, name, self._stored(path), cv_auc,
                  json.dumps(lineage) if lineage else None, created_utc, iso(utcnow())),
             )
 
@@ -302,9 +379,15 @@ class Ledger:
         rows = self.db.execute("SELECT * FROM candidates ORDER BY cv_auc DESC").fetchall()
         return [self._with_path(r) for r in rows]
 
-    def candidate(self, sha256: str) -> dict | None:
-        return self._with_path(
-            self.db.execute("SELECT * FROM candidates WHERE sha256=?", (sha256,)).fetchone())
+    def candidate(self, sha256: str, name: str | None = None) -> dict | None:
+        """The candidate of that content and name; without a name, the one registered last."""
+        if name is not None:
+            row = self.db.execute("SELECT * FROM candidates WHERE sha256=? AND name=?",
+                                  (sha256, name)).fetchone()
+        else:
+            row = self.db.execute("SELECT * FROM candidates WHERE sha256=? ORDER BY "
+                                  "registered_utc DESC, id DESC", (sha256,)).fetchone()
+        return self._with_path(row)
 
     # --- slots ---------------------------------------------------------------------------
     def _dead_reservations(self, db: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -376,23 +459,24 @@ class Ledger:
     def reserve(self, competition: str, sha256: str | None, file: str, message: str,
                 daily_limit: int, api_allowed: int | None = None,
                 api_read_utc: datetime | None = None, now: datetime | None = None,
-                allow_duplicate: bool = True, archive: str | None = None) -> Reservation:
+                allow_duplicate: bool = True, archive: str | None = None,
+                name: str | None = None, cv_auc: float | None = None,
+                lineage: dict | None = None) -> Reservation:
         """Take one of today's slots atomically, or raise KfError when none is left.
 
         `daily_limit` is checked against today's ledger rows. `api_allowed` is Kaggle's
         `numAllowedNow` read at `api_read_utc`; slots taken since then by other processes
         (reservations, and submissions made after that read) are subtracted from it.
         Unless `allow_duplicate`, content (sha256) already submitted or in flight is refused.
+        `name`, `cv_auc` and `lineage` are what the file is submitted as: the row keeps them.
         """
         now = now or utcnow()
         day = now.date().isoformat()
         with self.tx() as db:
             self._reap_dead(db)
-            if sha256 and not allow_duplicate and db.execute(
-                    f"SELECT 1 FROM submissions WHERE competition=? AND sha256=? AND status IN "
-                    f"({','.join('?' * len(COUNTED))})", (competition, sha256, *COUNTED)).fetchone():
-                raise KfError(f"{file}: this content (sha256 {sha256[:12]}) was already submitted "
-                              f"to {competition}; use --force to submit it again")
+            earlier = self.submitted_as(competition, sha256) if sha256 else None
+            if earlier is not None and not allow_duplicate:
+                raise duplicate_error(file, sha256, competition, earlier)
             used = db.execute(
                 f"SELECT COUNT(*) FROM submissions WHERE competition=? AND day=? AND status IN "
                 f"({','.join('?' * len(COUNTED))})", (competition, day, *COUNTED)).fetchone()[0]
@@ -409,10 +493,11 @@ class Ledger:
                 raise limit_error(competition, used, daily_limit, kaggle_left, now)
             cur = db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, status,
-                   source, pid, host, updated_utc, archive)
-                   VALUES (?,?,?,?,?,?,'reserved','kf',?,?,?,?)""",
+                   source, pid, host, updated_utc, archive, name, cv_auc, lineage)
+                   VALUES (?,?,?,?,?,?,'reserved','kf',?,?,?,?,?,?,?)""",
                 (competition, sha256, file, iso(now), day, message, os.getpid(),
-                 socket.gethostname(), iso(now), archive))
+                 socket.gethostname(), iso(now), archive, name or Path(file).stem, cv_auc,
+                 json.dumps(lineage) if lineage else None))
             return Reservation(int(cur.lastrowid), day, left - 1)
 
     def release(self, res: Reservation) -> None:
@@ -435,12 +520,21 @@ class Ledger:
             "status IN ('reserved','pending','complete')", (competition,))
         return {r[0] for r in rows}
 
+    def submitted_as(self, competition: str, sha256: str) -> sqlite3.Row | None:
+        """The first submission (or one in flight) of the content `sha256`, if any."""
+        return self.db.execute(
+            f"SELECT * FROM submissions WHERE competition=? AND sha256=? AND status IN "
+            f"({','.join('?' * len(COUNTED))}) ORDER BY utc, id",
+            (competition, sha256, *COUNTED)).fetchone()
+
     def submissions(self, competition: str) -> list[dict]:
+        """Every submission with the name, CV and lineage it was submitted with, and
+        `cand_path`: a file kf last knew holding that content (a hint for finding it)."""
         rows = self.db.execute(
-            """SELECT s.*, c.cv_auc AS cv_auc, c.name AS cand_name, c.path AS cand_path,
-               c.lineage AS lineage FROM submissions s
-               LEFT JOIN candidates c ON c.sha256 = s.sha256
-               WHERE s.competition=? ORDER BY s.utc""", (competition,)).fetchall()
+            """SELECT s.*, (SELECT c.path FROM candidates c WHERE c.sha256 = s.sha256
+                            ORDER BY c.registered_utc DESC, c.id DESC LIMIT 1) AS cand_path
+               FROM submissions s WHERE s.competition=? ORDER BY s.utc, s.id""",
+            (competition,)).fetchall()
         return [self._with_path(r, "cand_path") for r in rows]
 
     def by_ref(self, ref: int) -> sqlite3.Row | None:
@@ -455,9 +549,11 @@ class Ledger:
             row = db.execute("SELECT id FROM submissions WHERE ref=?", (remote.ref,)).fetchone()
             vals = (remote.status, remote.public_score, remote.private_score,
                     remote.error or None, now)
-            if row is not None:
+            if row is not None:  # written only when Kaggle's answer changed
                 db.execute("UPDATE submissions SET status=?, public_score=?, private_score=?, "
-                           "error=?, updated_utc=? WHERE id=?", (*vals, row["id"]))
+                           "error=?, updated_utc=? WHERE id=? AND (status IS NOT ? OR "
+                           "public_score IS NOT ? OR private_score IS NOT ? OR error IS NOT ?)",
+                           (*vals, row["id"], *vals[:4]))
                 return "updated"
             if not adopt or self._in_flight(db, competition, remote.file_name):
                 return "skipped"  # an in-flight reservation's owner records it itself
@@ -467,23 +563,31 @@ class Ledger:
             if remote.file_name:  # a candidate of that file name (and size), newest first
                 size = getattr(remote, "total_bytes", None)
                 cand = next((c for c in db.execute(
-                    "SELECT sha256, path FROM candidates ORDER BY registered_utc DESC")
+                    "SELECT * FROM candidates ORDER BY registered_utc DESC, id DESC")
                     if Path(c["path"]).name == remote.file_name
                     and (not size or _size(self._located(c["path"])) == size)), None)
             db.execute(
                 """INSERT INTO submissions (competition, sha256, file, utc, day, message, ref,
-                   status, public_score, private_score, error, source, submitted_utc, updated_utc)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,'remote',?,?)""",
+                   status, public_score, private_score, error, source, submitted_utc,
+                   updated_utc, name, cv_auc, lineage)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,'remote',?,?,?,?,?)""",
                 (competition, cand["sha256"] if cand else None, remote.file_name, date_iso,
-                 date_iso[:10], remote.description, remote.ref, *vals[:4], date_iso, now))
+                 date_iso[:10], remote.description, remote.ref, *vals[:4], date_iso, now,
+                 cand["name"] if cand else Path(remote.file_name or f"{remote.ref}").stem,
+                 cand["cv_auc"] if cand else None, cand["lineage"] if cand else None))
             return "added"
 
     def set_content(self, ref: int, sha256: str, archive: str) -> None:
-        """What submission `ref` holds, as downloaded from Kaggle: its sha256 and the archive
-        copy (replacing a guess made from its file name)."""
+        """What submission `ref` (made outside kf) holds, as downloaded from Kaggle: its
+        sha256 and archive copy, with the CV and lineage of a candidate of that content
+        (replacing a guess made from its file name)."""
         with self.tx() as db:
-            db.execute("UPDATE submissions SET sha256=?, archive=? WHERE ref=?",
-                       (sha256, archive, ref))
+            cand = db.execute("SELECT cv_auc, lineage FROM candidates WHERE sha256=? ORDER BY "
+                              "registered_utc DESC, id DESC", (sha256,)).fetchone()
+            db.execute("UPDATE submissions SET sha256=?, archive=?, cv_auc=?, lineage=? "
+                       "WHERE ref=? AND source='remote'",
+                       (sha256, archive, cand["cv_auc"] if cand else None,
+                        cand["lineage"] if cand else None, ref))
 
     # --- leaderboard ---------------------------------------------------------------------
     def add_snapshot(self, competition: str, rows, our_team: str | None) -> int:

@@ -55,9 +55,12 @@ class Outlook:
 
     def expect(self, name: str, public: float | None = None, shift: float = 0.0) -> Expectation:
         """Expected private AUC of `name`; `public`: its observed public score; `shift`: the
-        level of the test set against CV that scored submissions show (added to both parts)."""
+        level of the test set against CV that scored submissions show (added to both parts,
+        each split's AUC kept inside [0, 1]: a shift never carries a range past a perfect
+        score)."""
         j = self.sim.names.index(name)
-        pub, priv = self.sim.public[:, j] + shift, self.sim.private[:, j] + shift
+        pub = np.clip(self.sim.public[:, j] + shift, 0.0, 1.0)
+        priv = np.clip(self.sim.private[:, j] + shift, 0.0, 1.0)
         sd_pub, sd_priv = float(pub.std()), float(priv.std())
         if public is None:
             lo, hi = np.percentile(priv, [2.5, 97.5])
@@ -70,8 +73,8 @@ class Outlook:
         rho = float(np.corrcoef(pub, priv)[0, 1]) if sd_priv > 0 else 0.0
         mean = priv.mean() + rho * sd_priv / sd_pub * (public - pub.mean())
         half = 1.959963984540054 * sd_priv * np.sqrt(max(1 - rho * rho, 0.0))
-        return Expectation(float(mean), float(mean - half), float(mean + half),
-                           float(pub.mean()), sd_pub, float(z))
+        return Expectation(float(min(mean, 1.0)), float(max(mean - half, 0.0)),
+                           float(min(mean + half, 1.0)), float(pub.mean()), sd_pub, float(z))
 
     def p_beats(self, name: str, other: str) -> float:
         """P(name's private AUC > other's) over the simulated splits (ties: one half)."""

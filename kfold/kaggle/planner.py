@@ -34,6 +34,7 @@ from kfold.submission import content_path
 from kfold.workspace import Workspace
 
 NEAR_COPY = 0.995  # Spearman above this: too close to hedge with, and of low value to submit
+NOT_A_HEDGE = 0.005  # P(second beats first) below this (0.00 as shown): no hedge at all
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,17 @@ class PlanRow:
 
 @dataclass
 class Selection:
-    name: str
+    name: str  # the name it was submitted under (a candidate's name when not submitted)
     cv: float | None
     public: float | None
     submitted: bool
     reason: str
     expected_private: float | None = None
+    ref: int | None = None  # its Kaggle ref (None: not submitted yet)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.ref is None else f"{self.name} (ref {self.ref})"
 
 
 @dataclass
@@ -166,7 +172,7 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     factory = None if offline else ((lambda: client) if client is not None
                                     else (lambda: make_client(ws, slug)))
     quota, subs, cands = _read_ledger(ws, slug, factory)
-    cand_by_sha = {c["sha256"]: c for c in cands if c["path"] is not None}
+    cand_by_sha = _Files(cands)
     submitted_sha = {s["sha256"] for s in subs if s["sha256"] and s["status"] != "error"}
     scored = [s for s in subs if s["status"] == "complete" and s["public_score"] is not None
               and s["cv_auc"] is not None]
@@ -216,9 +222,24 @@ def _read_ledger(ws: Workspace, slug: str, client_factory) -> tuple[Quota, list[
     for c in cands:
         c["live"] = is_live(ws, c)
         c["path"] = content_path(ws, c["sha256"], c["path"])
+        c["label"] = c["name"]
         if not c["live"] and c["path"] is not None:
-            c["name"] = f"{c['name']} (earlier version, {Path(c['path']).name} in archive/)"
+            c["label"] = f"{c['name']} (earlier version, {Path(c['path']).name} in archive/)"
     return quota, subs, cands
+
+
+class _Files(dict):
+    """The candidates whose bytes are on disk, by sha256 (any one of a content's names: its
+    path holds the bytes), and `own(s)`: the candidate a submission was submitted as (its
+    content and name), whose OOF predictions simulate it."""
+
+    def __init__(self, cands: list[dict]):
+        kept = [c for c in cands if c["path"] is not None]
+        super().__init__((c["sha256"], c) for c in kept)
+        self.by_name = {(c["sha256"], c["name"]): c for c in kept}
+
+    def own(self, s: dict) -> dict | None:
+        return self.by_name.get((s["sha256"], s.get("name")))
 
 
 def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,
@@ -233,7 +254,7 @@ def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,
         cv, e = c["cv_auc"], expect(c)
         band = fit.interval(cv) if cv is not None else None
         rows.append(PlanRow(
-            c["name"], c["path"], cv,
+            c["label"], c["path"], cv,
             diversity=1.0 - max(corrs) if corrs else (1.0 if p is not None else None),
             predicted_public=fit.predict(cv) if fit.n and cv is not None else None,
             expected_private=e.private if e else (None if cv is None else cv + fit.shift(cv)),
@@ -255,7 +276,7 @@ FAR_OUTSIDE_LEVEL = 0.9973  # the fit's prediction interval at +-3 SD (normal li
 _LEAK = "more than public-set luck; a leak or a shift between the training and the test images?"
 
 
-def far_outside_notes(scored: list[dict], cand_by_sha: dict,
+def far_outside_notes(scored: list[dict], cand_by_sha: _Files,
                       outlook: Outlook | None) -> list[str]:
     """A note for each scored submission whose public score is far outside what its CV
     predicts, judged by a fit of the other submissions (leave-one-out): by its own simulated
@@ -263,7 +284,7 @@ def far_outside_notes(scored: list[dict], cand_by_sha: dict,
     (which needs 2 other scored submissions and is wide with few)."""
     notes = []
     for i, s in enumerate(scored):
-        c = cand_by_sha.get(s["sha256"])
+        c = cand_by_sha.own(s)
         others = [o for j, o in enumerate(scored) if j != i]
         loo = fit_public_vs_cv(np.array([o["cv_auc"] for o in others]),
                                np.array([o["public_score"] for o in others]))
@@ -282,12 +303,21 @@ def far_outside_notes(scored: list[dict], cand_by_sha: dict,
     return notes
 
 
-def _name(s: dict, cand_by_sha: dict) -> str:
-    c = cand_by_sha.get(s["sha256"])
-    return c["name"] if c else (s.get("cand_name") or s.get("file") or s["sha256"][:10])
+def _name(s: dict, cand_by_sha: _Files) -> str:
+    """A submission by the name it was submitted under and its Kaggle ref; a candidate not
+    submitted by its name (and where its bytes are, for an earlier version)."""
+    name = _plain_name(s, cand_by_sha)
+    return name if s.get("ref") is None else f"{name} (ref {s['ref']})"
 
 
-def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit,
+def _plain_name(s: dict, cand_by_sha: _Files) -> str:
+    if s.get("ref") is not None:
+        return s.get("name") or s.get("file") or s["sha256"][:10]
+    c = cand_by_sha.own(s)
+    return c["label"] if c else (s.get("name") or s["sha256"][:10])
+
+
+def final_selections(subs: list[dict], cand_by_sha: _Files, idc: str, fit: Fit,
                      expect=lambda c, public=None: None,
                      outlook: Outlook | None = None) -> list[Selection]:
     """The two files to select for the private leaderboard: the best expected private score,
@@ -298,17 +328,19 @@ def final_selections(subs: list[dict], cand_by_sha: dict, idc: str, fit: Fit,
         return []
     words = _Reasons(cand_by_sha, ranked)
     first = ranked[0]
-    out = [Selection(words.name(first), first["cv_auc"], first.get("public_score"),
-                     first["submitted"], words.why_first(first), first["expected"])]
+    out = [Selection(_plain_name(first, cand_by_sha), first["cv_auc"], first.get("public_score"),
+                     first["submitted"], words.why_first(first), first["expected"],
+                     first.get("ref"))]
     second, why = _hedge(ranked, cand_by_sha, idc, words)
     if second is not None:
         why += _second_caveats(second, first, words, fit, outlook)
-        out.append(Selection(words.name(second), second["cv_auc"], second.get("public_score"),
-                             second["submitted"], why, second["expected"]))
+        out.append(Selection(_plain_name(second, cand_by_sha), second["cv_auc"],
+                             second.get("public_score"), second["submitted"], why,
+                             second["expected"], second.get("ref")))
     return out
 
 
-def _selection_pool(subs: list[dict], cand_by_sha: dict, fit: Fit, expect) -> list[dict]:
+def _selection_pool(subs: list[dict], cand_by_sha: _Files, fit: Fit, expect) -> list[dict]:
     """The scored submissions (or, with fewer than two, the candidates too), each with its
     expectation `exp` and expected private score `expected`, best first."""
     pool: dict[str, dict] = {}
@@ -319,9 +351,9 @@ def _selection_pool(subs: list[dict], cand_by_sha: dict, fit: Fit, expect) -> li
         for sha, c in cand_by_sha.items():
             if sha not in pool and c["cv_auc"] is not None and c["live"]:
                 pool[sha] = {"sha256": sha, "cv_auc": c["cv_auc"], "public_score": None,
-                             "cand_name": c["name"], "submitted": False}
+                             "name": c["name"], "ref": None, "submitted": False}
     for s in pool.values():
-        e = expect(cand_by_sha.get(s["sha256"]), s.get("public_score"))
+        e = expect(cand_by_sha.own(s), s.get("public_score"))
         s["exp"] = e
         s["expected"] = e.private if e else s["cv_auc"] + fit.shift(s["cv_auc"])
     return sorted(pool.values(), key=lambda s: (-s["expected"], -s["cv_auc"]))
@@ -331,7 +363,7 @@ def _selection_pool(subs: list[dict], cand_by_sha: dict, fit: Fit, expect) -> li
 class _Reasons:
     """The words of the final picks' one-line explanations."""
 
-    cand_by_sha: dict
+    cand_by_sha: _Files
     ranked: list[dict]
 
     def __post_init__(self) -> None:
@@ -369,7 +401,7 @@ class _Reasons:
 _NOT_SCORED = "; not scored yet: submit it before the deadline to select it"
 
 
-def _hedge(ranked: list[dict], cand_by_sha: dict, idc: str,
+def _hedge(ranked: list[dict], cand_by_sha: _Files, idc: str,
            words: _Reasons) -> tuple[dict | None, str]:
     """The second pick and why: the best of the files whose Spearman correlation with the
     first is at most the median (near-copies never); the next best when no predictions can
@@ -401,11 +433,13 @@ def _second_caveats(second: dict, first: dict, words: _Reasons, fit: Fit,
     """What else the user should know of the hedge: its chance of beating the first on
     private, a public score that the CV fit calls luck, and whether it still needs a slot."""
     text = ""
-    if outlook is not None and words.cand_by_sha.get(first["sha256"]) and \
-            words.cand_by_sha.get(second["sha256"]) and \
-            words.name(second) in outlook and words.name(first) in outlook:
-        p = outlook.p_beats(words.name(second), words.name(first))
+    own = [words.cand_by_sha.own(s) for s in (first, second)]
+    if outlook is not None and all(c and c["live"] and c["name"] in outlook for c in own):
+        p = outlook.p_beats(own[1]["name"], own[0]["name"])
         text += f"; P(it beats the first on private) = {p:.2f}"
+        if p < NOT_A_HEDGE:
+            text += (" in the simulation: not a hedge (it almost never beats the first), "
+                     "only the next best file")
     if fit.n and second.get("public_score") is not None and fit.spread == fit.spread:
         gap = second["public_score"] - fit.predict(second["cv_auc"])
         if abs(gap) > 2 * max(fit.spread, 1e-6):

@@ -1,10 +1,12 @@
 """`submissions/leaderboard_rank.png`: our public rank and score over time.
 
-Readable whether there is one snapshot or hundreds: the date axis is padded to at least a
-day around the points (one snapshot once got an axis spanning years), ticks are concise
+Readable whether there is one snapshot or hundreds: the date axis spans the points with a
+margin of 5% of their span and at least half an hour (one snapshot once got an axis
+spanning years, then one of a day with the points lost in its middle), ticks are concise
 dates, ranks are whole numbers (best at the top), and our submissions' public scores are
-drawn under the rank with our three best starred and named in the legend (a dotted line
-on the rank plot when each was submitted).
+drawn under the rank with our three best starred and named in the legend by Kaggle ref and
+the name they were submitted under (a dotted line on the rank plot when each was
+submitted).
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ BEST_MARKED = 3  # submissions starred: the best public scores
 STAR_COLORS = ("tab:orange", "tab:red", "tab:purple")
 
 
+MIN_MARGIN = timedelta(minutes=30)  # each side of the points on the time axis
+
+
+def _label(s: dict) -> str:
+    """A submission by its Kaggle ref and the name it was submitted under."""
+    name = s.get("name") or s.get("file") or ""
+    return f"ref {s['ref']} {name}" if s.get("ref") is not None else name
+
+
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=None)
 
@@ -25,7 +36,7 @@ def plot_rank_history(history: list[dict], path: Path,
     """Rank (top) and public score (bottom) over time; None when we were never ranked.
 
     `history`: ledger snapshots (utc, our_rank, our_score, n_teams); `submissions`: ledger
-    rows (submitted_utc or utc, public_score, file)."""
+    rows (submitted_utc or utc, public_score, ref, name, file)."""
     points = [(_utc(h["utc"]), h["our_rank"], h["our_score"], h["n_teams"])
               for h in history if h["our_rank"] is not None]
     if not points:
@@ -35,7 +46,7 @@ def plot_rank_history(history: list[dict], path: Path,
 
     from kfold.plots import plt, save_figure
 
-    scored = [(_utc(s.get("submitted_utc") or s["utc"]), s["public_score"], s.get("file") or "")
+    scored = [(_utc(s.get("submitted_utc") or s["utc"]), s["public_score"], _label(s))
               for s in submissions or [] if s.get("public_score") is not None]
     fig, (ax_rank, ax_score) = plt.subplots(2, 1, figsize=(7, 4.8), sharex=True,
                                             gridspec_kw={"height_ratios": [3, 2]})
@@ -66,7 +77,7 @@ def plot_rank_history(history: list[dict], path: Path,
 
     every = dates + [s[0] for s in scored]
     start, end = min(every), max(every)
-    pad = max((end - start) * 0.05, (timedelta(days=1) - (end - start)) / 2, timedelta(hours=1))
+    pad = max((end - start) * 0.05, MIN_MARGIN)
     ax_score.set_xlim(start - pad, end + pad)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax_score.xaxis.set_major_locator(locator)

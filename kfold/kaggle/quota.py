@@ -111,7 +111,7 @@ def keep_remote(ws: Workspace, led: Ledger, client: KaggleClient, added: list) -
         sha = hashlib.sha256(data).hexdigest()
         name = Path(r.file_name).stem if r.file_name else f"submission-{r.ref}"
         path = archive_bytes(ws, data, {"name": name, "file": r.file_name, "ref": r.ref})
-        if led.candidate(sha) is None:
+        if led.candidate(sha, name) is None:
             led.add_candidate(sha, path.resolve(), name, None, None, None)
         led.set_content(r.ref, sha, path.relative_to(ws.submissions_dir).as_posix())
         kept += 1
@@ -167,7 +167,7 @@ def track_submissions(ws: Workspace, led: Ledger, competition: str) -> None:
     """With `tracking_uri` in kfold.toml, log every submission's CV and scores to MLflow;
     a store that cannot be opened is a warning here (the submission is in the ledger)."""
     try:
-        tracker = tracking.for_workspace(ws)
+        tracker = tracking.for_workspace(ws, competition)
     except KfError as exc:
         warnings.warn(f"MLflow tracking skipped: {exc}", stacklevel=2)
         return

@@ -85,7 +85,7 @@ def print_plan(console: Console, p: Plan) -> None:
         console.print(Text(f"note: {n}"), highlight=False)
     if p.final:
         cols = [Col(c, fold=True) for c in ("pick", "file", "CV", "public", "exp. private", "why")]
-        rows = [[i, s.name, _f(s.cv), _f(s.public), _f(s.expected_private, 4), s.reason]
+        rows = [[i, s.label, _f(s.cv), _f(s.public), _f(s.expected_private, 4), s.reason]
                 for i, s in enumerate(p.final, 1)]
         console.print(views.table("final selections (private leaderboard)", cols, rows))
 
@@ -110,7 +110,7 @@ def plan_records(p: Plan) -> dict:
 
 PLAN_FIELDS = ("section", "rank", "name", "cv", "expected_private", "private_low",
                "private_high", "diversity", "predicted_public", "public_low", "public_high",
-               "submit_today", "path", "public", "submitted", "reason")
+               "submit_today", "path", "public", "submitted", "ref", "reason")
 
 
 def plan_rows(p: Plan) -> list[dict]:
@@ -123,7 +123,7 @@ def plan_rows(p: Plan) -> list[dict]:
             for i, r in enumerate(p.rows, 1)]
     rows += [{"section": "final", "rank": i, "name": s.name, "cv": s.cv, "public": s.public,
               "expected_private": s.expected_private, "submitted": s.submitted,
-              "reason": s.reason} for i, s in enumerate(p.final, 1)]
+              "ref": s.ref, "reason": s.reason} for i, s in enumerate(p.final, 1)]
     return rows
 
 

@@ -33,6 +33,7 @@ class _Failure:
     status: int
     count: int
     method: str | None
+    message: str | None = None
 
 
 class SandboxServer:
@@ -109,11 +110,13 @@ class SandboxServer:
         self.stop()
 
     # --- test controls -------------------------------------------------------------------
-    def fail_next(self, status: int, count: int = 1, method: str | None = None) -> None:
+    def fail_next(self, status: int, count: int = 1, method: str | None = None,
+                  message: str | None = None) -> None:
         """Answer the next `count` calls of `method` (e.g. "CreateSubmission", "upload")
-        — or of any call when None — with HTTP `status`."""
+        — or of any call when None — with HTTP `status` and `message` (default: "sandbox:
+        injected HTTP <status>"); a server that does not serve a call answers like this."""
         with self.state.lock:
-            self._failures.append(_Failure(status, count, method))
+            self._failures.append(_Failure(status, count, method, message))
 
     def hold(self, method: str) -> None:
         """Keep every call of `method` waiting (before it is answered) until `release()`."""
@@ -123,8 +126,9 @@ class SandboxServer:
     def release(self) -> None:
         self._gate.set()
 
-    def take_failure(self, method: str) -> int | None:
-        """After a hold and `delay_s`, the status to fail this call with, if one is due."""
+    def take_failure(self, method: str) -> tuple[int, str] | None:
+        """After a hold and `delay_s`, the status and message to fail this call with, if one
+        is due."""
         if method == self._held:
             self._gate.wait()
         if self.delay_s:
@@ -133,7 +137,7 @@ class SandboxServer:
             for f in self._failures:
                 if f.count > 0 and (f.method is None or f.method == method):
                     f.count -= 1
-                    return f.status
+                    return f.status, f.message or f"sandbox: injected HTTP {f.status}"
         return None
 
     def submissions_today(self, team: str | None = None) -> list[Submission]:
@@ -181,12 +185,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def _maybe_fail(self, method: str) -> bool:
-        status = self.sandbox.take_failure(method)
-        if status is None:
+        failure = self.sandbox.take_failure(method)
+        if failure is None:
             return False
+        status, message = failure
         headers = {"Retry-After": "0"} if status == 429 else None
-        self._send(status, {"code": status, "message": f"sandbox: injected HTTP {status}"},
-                   headers=headers)
+        self._send(status, {"code": status, "message": message}, headers=headers)
         return True
 
     def do_POST(self) -> None:

@@ -1,0 +1,135 @@
+"""The ledger keeps history: candidates (files kf wrote, which may change) apart from
+submissions (what was submitted, as it was); a ledger written by an earlier kf migrates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kaggle_helpers import sandbox
+
+from kfold.kaggle import flow
+from kfold.kaggle.export import submission_records
+from kfold.kaggle.ledger import MIGRATIONS, Ledger
+from kfold.kaggle.planner import make_plan
+from kfold.submission import write_submission
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ledger_v2.sqlite"  # written by schema 2's kf
+
+
+@pytest.fixture
+def old_ledger(tmp_path) -> Path:
+    path = tmp_path / "submissions" / "ledger.sqlite"
+    path.parent.mkdir()
+    shutil.copyfile(FIXTURE, path)
+    return path
+
+
+def _rows(led: Ledger) -> list[dict]:
+    return [dict(r) for r in led.submissions("synth-defects")]
+
+
+def test_a_schema_2_ledger_migrates_with_its_submissions_named_as_submitted(old_ledger):
+    with Ledger(old_ledger) as led:
+        assert led.schema_version == len(MIGRATIONS) == 3
+        rows = _rows(led)
+        cands = {c["name"]: c for c in led.candidates()}
+    assert [(r["ref"], r["name"], r["cv_auc"], r["status"], r["public_score"]) for r in rows] == [
+        (101, "fold-mean", 0.8803, "complete", 0.9267),
+        (102, "stack-mean", 0.88016, "complete", 0.9301),
+        (103, None, None, "complete", 0.91)]  # made on the website: kf never knew its content
+    assert json.loads(rows[0]["lineage"]) == {"kind": "fold-mean",
+                                              "runs": ["efficientnet-lite0-seed1"]}
+    assert rows[0]["message"] == "first try" and rows[0]["archive"] == "archive/aaaaaaaaaaaaaaaa.csv"
+    assert set(cands) == {"fold-mean", "stack-mean"}
+    assert cands["fold-mean"]["path"] == str(old_ledger.parent.resolve() / "fold-mean.csv")
+
+
+def test_reading_an_old_ledger_migrates_a_copy_and_writes_nothing(old_ledger):
+    before = old_ledger.read_bytes()
+    with Ledger(old_ledger, read_only=True) as led:
+        assert [r["name"] for r in _rows(led)][:2] == ["fold-mean", "stack-mean"]
+    assert old_ledger.read_bytes() == before
+    assert not Path(f"{old_ledger}-wal").exists()
+
+
+def test_the_same_bytes_under_another_name_are_another_candidate(old_ledger):
+    a = "a" * 64
+    with Ledger(old_ledger) as led:
+        led.add_candidate(a, old_ledger.parent / "stack-hillclimb.csv", "stack-hillclimb",
+                          0.8725, {"kind": "stack", "blender": "hillclimb"}, None)
+        assert {c["name"] for c in led.candidates() if c["sha256"] == a} == {
+            "fold-mean", "stack-hillclimb"}
+        assert led.candidate(a, "fold-mean")["cv_auc"] == 0.8803
+        assert led.candidate(a)["name"] == "stack-hillclimb"  # the one registered last
+        assert _rows(led)[0]["name"] == "fold-mean" and _rows(led)[0]["cv_auc"] == 0.8803
+
+
+@pytest.mark.parametrize("column, value", [
+    ("name", "stack-hillclimb"), ("cv_auc", 0.5), ("lineage", "{}"), ("message", "edited"),
+    ("sha256", "c" * 64), ("file", "other.csv")])
+def test_a_submitted_row_refuses_any_change_but_kaggles_answer(old_ledger, column, value):
+    with Ledger(old_ledger) as led:
+        with pytest.raises(sqlite3.IntegrityError, match="a submission is history"):
+            led.db.execute(f"UPDATE submissions SET {column}=? WHERE ref=101", (value,))
+        led.db.execute("UPDATE submissions SET private_score=0.93 WHERE ref=101")
+        assert _rows(led)[0]["private_score"] == 0.93
+
+
+def test_kaggle_answering_the_same_again_rewrites_nothing(old_ledger):
+    from types import SimpleNamespace
+
+    with Ledger(old_ledger) as led:
+        before = _rows(led)[0]
+        led.update_remote("synth-defects", SimpleNamespace(
+            ref=101, status="complete", public_score=0.9267, private_score=None, error=""),
+            adopt=False)
+        assert _rows(led)[0] == before
+
+
+# --- against the stand-in Kaggle ------------------------------------------------------------
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    with sandbox(tmp_path, monkeypatch, [("fold-mean", 0.15, 0.8803), ("stack-mean", 0.3, 0.88)],
+                 daily_limit=5) as env:
+        yield env
+
+
+def _raw(ws, ref: int) -> tuple:
+    """The submission row exactly as stored (every column)."""
+    db = sqlite3.connect(ws.ledger_path)
+    try:
+        return db.execute("SELECT * FROM submissions WHERE ref=?", (ref,)).fetchone()
+    finally:
+        db.close()
+
+
+def test_a_restack_writing_the_submitted_bytes_again_changes_no_submission_row(env):
+    """Hill climbing that picks one run writes that run's bytes under a stack's name: a new
+    candidate, never a rename of what was submitted (its name, CV, lineage, plan entry)."""
+    ws, _, c = env
+    sub = flow.submit(ws, ws.submission_path("fold-mean"), "fold mean", client=c, wait=True,
+                      poll_s=0.01)
+    before = _raw(ws, sub.ref)
+    preds = pd.read_csv(ws.submission_path("fold-mean"), dtype={"id": str})
+    write_submission(ws, "stack-hillclimb", preds.rename(columns={"label": "pred"}), 0.8725,
+                     {"kind": "stack", "blender": "hillclimb", "runs": ["fold-mean", "x"]})
+    assert ws.submission_path("stack-hillclimb").read_bytes() == \
+        ws.submission_path("fold-mean").read_bytes()
+
+    view = flow.submissions_view(ws, client=c)
+    plan = make_plan(ws, client=c)
+    records = submission_records(view)
+    assert _raw(ws, sub.ref) == before  # byte for byte, every column
+    (row,) = records
+    assert (row["name"], row["cv_auc"], row["lineage"]) == (
+        "fold-mean", 0.8803, {"runs": ["fold-mean"], "blender": None})
+    pick = next(s for s in plan.final if s.ref == sub.ref)
+    assert pick.label == f"fold-mean (ref {sub.ref})" and pick.cv == 0.8803
+    assert "stack-hillclimb" not in " ".join(s.reason for s in plan.final)
+    with Ledger(ws.ledger_path) as led:
+        assert {cand["name"] for cand in led.candidates()} >= {"fold-mean", "stack-hillclimb"}
