@@ -25,7 +25,7 @@ from kfold.data.sources import test_images
 from kfold.errors import KfError
 from kfold.package.manifest import read_manifest
 from kfold.submission import submission_frame
-from kfold.train.config import TrainConfig
+from kfold.train_config import TrainConfig
 from kfold.workspace import Config, Workspace
 
 TIMING = "kf-timing.json"

@@ -166,7 +166,7 @@ def _run_part(ws: Workspace, run: str, full: bool) -> RunPart:
             paths.append(path)
     fold_auc = [] if full else record.fold_aucs
     prevalence = float(artifacts.read_oof(ws.oof_path(run))["target"].mean())
-    return RunPart(run, record.backend, record.model, record.config, tags, fold_auc,
+    return RunPart(run, record.backend, record.model, record.config.to_dict(), tags, fold_auc,
                    record.oof_auc, prevalence, paths)
 
 
