@@ -4,9 +4,6 @@ training 2 folds x 1 epoch into the shared artifacts."""
 from __future__ import annotations
 
 import json
-import os
-
-os.environ.setdefault("KF_TF_THREADS", "2")
 
 import numpy as np
 import pandas as pd
