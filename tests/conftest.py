@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,17 @@ from kfold.data.synth import synthesize
 from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
-torch.set_num_threads(2)
+
+def _threads() -> int:
+    """Each pytest-xdist worker's share of the cores (at most 2: the tensors are tiny), so
+    workers side by side do not fight over them. No result may depend on it: a fold that
+    must give the same bits elsewhere sets its own threads (--cpus-per-fold)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, min(2, (os.cpu_count() or 1) // workers))
+
+
+torch.set_num_threads(_threads())
+os.environ.setdefault("KF_TF_THREADS", str(_threads()))  # read when TensorFlow is imported
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,8 @@ training 2 folds x 1 epoch into the shared artifacts."""
 from __future__ import annotations
 
 import json
-import os
-
-os.environ.setdefault("KF_TF_THREADS", "2")
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -143,3 +142,25 @@ def test_bad_fold_data_is_a_kferror(tmp_path):
     x = np.zeros((8, SIZE, SIZE), np.uint8)
     with pytest.raises(KfError, match="targets must be 0 or 1"):
         train_fold(keras_cfg(), FoldData(x, np.full(8, 2)), x, tmp_path, "fold0")
+
+
+def test_a_fold_cpu_share_sets_tensorflow_threads_once_per_process():
+    """TensorFlow fixes its thread pools at its first op: a fresh process (a `kf` command, a Ray
+    worker) takes the share; asking another one later is refused, not silently ignored."""
+    code = ("from kfold.backends.keras import KerasBackend, tf\n"
+            "b = KerasBackend()\n"
+            "with b.cpu_threads(1):\n"
+            "    tf.constant(1.0) + 1\n"
+            "print(tf.config.threading.get_intra_op_parallelism_threads())\n"
+            "with b.cpu_threads(1):\n"
+            "    pass\n"
+            "try:\n"
+            "    with b.cpu_threads(2):\n"
+            "        pass\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "1"
+    assert out[1].startswith("KfError TensorFlow in this process already runs with other CPU "
+                             "threads than the 2 asked for (--cpus-per-fold)")

@@ -4,10 +4,6 @@ interrupted fold that continues."""
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("KF_TF_THREADS", "2")
-
 import numpy as np
 import pandas as pd
 import pytest

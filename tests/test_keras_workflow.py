@@ -4,9 +4,6 @@ runs table, retrain on 100%, explain (Grad-CAM with a gradient tape); and the be
 from __future__ import annotations
 
 import json
-import os
-
-os.environ.setdefault("KF_TF_THREADS", "2")
 
 import numpy as np
 import pandas as pd
