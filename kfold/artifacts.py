@@ -41,17 +41,21 @@ def folds_fingerprint(df: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def read_folds(path: str | Path) -> pd.DataFrame:
+def read_folds(path: str | Path, kind: str = "binary") -> pd.DataFrame:
+    """folds.csv, checked; `target` as the task `kind` holds it (kfold.data.task): 0/1, a
+    class index, space-separated labels (empty: none) or a number."""
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist; run `kf folds` first")
     df = read_csv(path, "id")
     _require_columns(df, FOLDS_COLUMNS, path)
     _require_unique_ids(df, path)
-    for column, row in _bad_labels(df):
+    for column, row in _bad_labels(df, kind):
         raise KfError(f"{path} line {row + 2}: {column} = {df[column].iat[row]!r} is not valid; "
                       "remake the file with `kf folds --force`")
-    df = df.astype({"fold": int, "target": int})
+    if kind == "multilabel":  # an image without labels is an empty cell
+        df["target"] = df["target"].fillna("")
+    df = df.astype({"fold": int, "target": _TARGET_TYPE[kind]})
     numbers = sorted(df["fold"].unique().tolist())
     if len(numbers) < 2 or numbers != list(range(len(numbers))):
         shown = numbers if len(numbers) <= 10 else [*numbers[:10], "..."]
@@ -60,13 +64,22 @@ def read_folds(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _bad_labels(df: pd.DataFrame) -> list[tuple[str, int]]:
-    """(column, first bad row) of the `fold` (whole numbers from 0) and `target` (0 or 1)
-    columns of a folds or OOF table."""
+_TARGET_TYPE = {"binary": int, "multiclass": int, "multilabel": str, "regression": float}
+_TARGET_OK = {"binary": lambda v: v.isin([0, 1]) & (v % 1 == 0),
+              "multiclass": lambda v: (v >= 0) & (v % 1 == 0),
+              "regression": lambda v: np.isfinite(v)}
+
+
+def _bad_labels(df: pd.DataFrame, kind: str = "binary") -> list[tuple[str, int]]:
+    """(column, first bad row) of the `fold` (whole numbers from 0) and `target` (as the task
+    holds it; any text for multilabel) columns of a folds or OOF table."""
     out = []
-    for column, ok in (("fold", lambda v: v >= 0), ("target", lambda v: v.isin([0, 1]))):
+    checks = [("fold", lambda v: (v >= 0) & (v % 1 == 0))]
+    if kind != "multilabel":
+        checks.append(("target", _TARGET_OK[kind]))
+    for column, ok in checks:
         values = pd.to_numeric(df[column], errors="coerce")
-        bad = values.isna() | (values % 1 != 0) | ~ok(values)
+        bad = values.isna() | ~ok(values)
         if bad.any():
             out.append((column, int(bad.to_numpy().argmax())))
     return out
