@@ -25,7 +25,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from kfold.data.task import Task, check_setting, from_folders, from_table, with_output
+from kfold.data.task import (
+    Task,
+    check_class_set,
+    check_setting,
+    from_folders,
+    from_table,
+    with_output,
+)
 from kfold.errors import KfError
 from kfold.tables import read_csv, require_id_column, require_unique
 from kfold.workspace import Workspace
@@ -159,6 +166,7 @@ def _table_train(ws: Workspace, skipped: dict[str, str],
                               cfg.positive_class, cfg.task, sample_columns, path)
     if task.kind == "binary":
         _both_classes(target, path)
+    check_class_set(task, target, sample_columns, ids, cfg.target_column, path)
     folder = _train_folder(ws.data_dir)
     paths = _resolve(ids, _scan(folder, skipped, recursive=True), folder, path)
     frame = pd.DataFrame({"id": ids, "path": paths, "target": target})

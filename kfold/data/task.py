@@ -165,6 +165,22 @@ def _classes(values: list[str], text: pd.Series, column: str, positive: str, set
     return _forced(task, setting), text.map(index).astype(int)
 
 
+def check_class_set(task: Task, target: pd.Series, sample_columns: list[str] | None,
+                    ids: pd.Series, column: str, path: Path) -> None:
+    """A multi-class label outside the sample submission's class columns is refused, its line
+    named (a typo would otherwise become a class of its own)."""
+    if task.kind != "multiclass" or not sample_columns or len(sample_columns) < 2:
+        return
+    known = set(map(str, sample_columns))
+    names = pd.Series(task.classes, dtype=object)[target.to_numpy()].reset_index(drop=True)
+    outside = ~names.isin(known)
+    if outside.any():
+        row = int(outside.to_numpy().argmax())
+        raise KfError(f"{path} line {row + 2} (id {ids.iat[row]!r}): {column} = "
+                      f"{names.iat[row]!r} is not a class of the sample submission "
+                      f"({', '.join(sorted(known))}); {int(outside.sum())} such row(s)")
+
+
 def _indicator_columns(table: pd.DataFrame, id_column: str,
                        sample_columns: list[str] | None) -> list[str]:
     """The 0/1 columns of a multi-label train.csv: every column but the id (or those the
