@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kfold.cli import app
-from kfold.data.synth_tasks import synthesize_task
+from kfold.data.synth.tasks import synthesize_task
 from kfold.workspace import Workspace
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from kfold.cli import app
 from kfold.data.sources import discover
-from kfold.data.synth_tasks import CLASSES, LABELS, plan_chips, synthesize_task
+from kfold.data.synth.tasks import CLASSES, LABELS, plan_chips, synthesize_task
 from kfold.errors import KfError
 from kfold.workspace import Workspace
 

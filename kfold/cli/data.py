@@ -30,7 +30,7 @@ def synth(
     task: Annotated[str, typer.Option(help="binary (the Nexperia layout), multiclass (good or the defect's kind), multilabel (a column per kind) or regression (a severity); the rate, difficulty, noise and box options are binary's.")] = "binary",
 ) -> None:
     """Generate a synthetic Nexperia-like dataset (grayscale chip photos, ~20% defects)."""
-    from kfold.data.synth_tasks import synthesize_any
+    from kfold.data.synth.tasks import synthesize_any
     from kfold.progress import RichReporter
 
     ws = open_workspace(workspace, create=True)

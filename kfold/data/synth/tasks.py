@@ -1,6 +1,6 @@
 """Synthetic data for the contest kinds beyond binary: `kf data synth --task ...`.
 
-The same chip photos as the binary generator (`kfold.data.synth`), labelled three other ways,
+The same chip photos as the binary generator (`writing.synthesize`), labelled three other ways,
 each in the layout a Kaggle contest of that kind uses, so that task detection reads them as
 a competitor's data would be read:
 
@@ -18,9 +18,6 @@ stand-in server. Same arguments, same bytes; the folder appears complete or not 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold.data.synth import (
+from kfold.data.synth.kinds import draw_defect
+from kfold.data.synth.raster import encode_jpeg, render
+from kfold.data.synth.scene import draw_scene
+from kfold.data.synth.writing import (
     SynthSummary,
     check_args,
-    draw_defect,
-    draw_scene,
-    encode_jpeg,
-    render,
+    check_out,
+    folder_in_place,
     synthesize,
 )
 from kfold.errors import KfError
@@ -201,20 +199,9 @@ def synthesize_task(out: str | Path, task: str, *, n_train: int = 1000, n_test: 
     """Write a `task` dataset under `out` (missing or empty), complete or not at all."""
     check_args(n_train=n_train, n_test=n_test, size=size, seed=seed)
     chips = plan_chips(task, n_train, n_test, seed)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise KfError(f"{out} already exists and is not an empty folder; "
-                      "pass a new or empty folder (--out) or remove it first")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    out = check_out(out)
+    with folder_in_place(out) as tmp:
         _write(tmp, task, chips, size, seed, progress)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     train = [c for c in chips if c.split == "train"]
     if task == "regression":
         counts = (("good", sum(not c.kinds for c in train)),
