@@ -5,6 +5,10 @@ Schemas (docs/architecture.md):
 - `oof/<run>.parquet`         id, target, fold, pred    (every training id exactly once)
 - `oof/<run>.test.parquet`    id, pred_fold0..pred_fold{k-1}, pred
 - `oof/<run>.full.test.parquet` id, pred
+  A multi-class or multi-label run has one column per class instead of each `pred...`
+  column, named `<column>:<class>` (`pred:cat`, `pred_fold0:cat`): `pred_columns`. A
+  regression run's `pred` holds numbers, not probabilities; each task's `target` is as
+  `kfold.data.task` holds it.
 - `models/<run>/run.json`     the run record (kfold.record.RunRecord, with a schema version);
                               read and written here only. File names in a run folder:
                               kfold.runfiles.RunFiles.
@@ -41,17 +45,21 @@ def folds_fingerprint(df: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def read_folds(path: str | Path) -> pd.DataFrame:
+def read_folds(path: str | Path, kind: str = "binary") -> pd.DataFrame:
+    """folds.csv, checked; `target` as the task `kind` holds it (kfold.data.task): 0/1, a
+    class index, space-separated labels (empty: none) or a number."""
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist; run `kf folds` first")
     df = read_csv(path, "id")
     _require_columns(df, FOLDS_COLUMNS, path)
     _require_unique_ids(df, path)
-    for column, row in _bad_labels(df):
+    for column, row in _bad_labels(df, kind):
         raise KfError(f"{path} line {row + 2}: {column} = {df[column].iat[row]!r} is not valid; "
                       "remake the file with `kf folds --force`")
-    df = df.astype({"fold": int, "target": int})
+    if kind == "multilabel":  # an image without labels is an empty cell
+        df["target"] = df["target"].fillna("")
+    df = df.astype({"fold": int, "target": _TARGET_TYPE[kind]})
     numbers = sorted(df["fold"].unique().tolist())
     if len(numbers) < 2 or numbers != list(range(len(numbers))):
         shown = numbers if len(numbers) <= 10 else [*numbers[:10], "..."]
@@ -60,13 +68,22 @@ def read_folds(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _bad_labels(df: pd.DataFrame) -> list[tuple[str, int]]:
-    """(column, first bad row) of the `fold` (whole numbers from 0) and `target` (0 or 1)
-    columns of a folds or OOF table."""
+_TARGET_TYPE = {"binary": int, "multiclass": int, "multilabel": str, "regression": float}
+_TARGET_OK = {"binary": lambda v: v.isin([0, 1]) & (v % 1 == 0),
+              "multiclass": lambda v: (v >= 0) & (v % 1 == 0),
+              "regression": lambda v: np.isfinite(v)}
+
+
+def _bad_labels(df: pd.DataFrame, kind: str = "binary") -> list[tuple[str, int]]:
+    """(column, first bad row) of the `fold` (whole numbers from 0) and `target` (as the task
+    holds it; any text for multilabel) columns of a folds or OOF table."""
     out = []
-    for column, ok in (("fold", lambda v: v >= 0), ("target", lambda v: v.isin([0, 1]))):
+    checks = [("fold", lambda v: (v >= 0) & (v % 1 == 0))]
+    if kind != "multilabel":
+        checks.append(("target", _TARGET_OK[kind]))
+    for column, ok in checks:
         values = pd.to_numeric(df[column], errors="coerce")
-        bad = values.isna() | (values % 1 != 0) | ~ok(values)
+        bad = values.isna() | ~ok(values)
         if bad.any():
             out.append((column, int(bad.to_numpy().argmax())))
     return out
@@ -85,55 +102,112 @@ def check_probabilities(pred, where: str) -> None:
         )
 
 
-def write_oof(path: str | Path, df: pd.DataFrame) -> None:
-    _validate_oof(df, path)
-    atomic.write_parquet(path, df[OOF_COLUMNS].reset_index(drop=True))
+WIDE = ("multiclass", "multilabel")  # tasks whose predictions have one column per class
+ROW_SUM_TOLERANCE = 1e-3  # a multi-class row of probabilities sums to 1 within this
 
 
-def read_oof(path: str | Path) -> pd.DataFrame:
+def pred_columns(kind: str = "binary", classes: tuple[str, ...] | list[str] = (),
+                 base: str = "pred") -> list[str]:
+    """The prediction column(s) called `base` of a task: `base` for binary and regression,
+    `base:<class>` for each class of a multi-class or multi-label task."""
+    return [f"{base}:{c}" for c in classes] if kind in WIDE else [base]
+
+
+def classes_of(df: pd.DataFrame) -> list[str]:
+    """The classes a prediction file's `pred:<class>` columns name, in file order ([] when
+    it has one `pred` column)."""
+    return [c.removeprefix("pred:") for c in df.columns if str(c).startswith("pred:")]
+
+
+def check_predictions(df: pd.DataFrame, columns: list[str], kind: str, where: str) -> None:
+    """Predictions as the task makes them: finite numbers (regression), else probabilities
+    in [0, 1], whose rows sum to 1 for a multi-class task."""
+    if kind == "regression":
+        values = pd.to_numeric(df[columns[0]], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            raise KfError(f"{where}: {int((~np.isfinite(values)).sum())} prediction(s) are "
+                          "NaN, infinite or not numbers")
+        return
+    for col in columns:
+        check_probabilities(df[col], f"{where} column {col}" if len(columns) > 1 else where)
+    if kind == "multiclass":
+        sums = df[columns].to_numpy(dtype=float).sum(axis=1)
+        off = np.abs(sums - 1) > ROW_SUM_TOLERANCE
+        if off.any():
+            row = int(off.argmax())
+            raise KfError(f"{where}: row {row + 1} (id {df['id'].iat[row]!r}) sums to "
+                          f"{sums[row]:.4f}, not 1; {int(off.sum())} such row(s) (a multi-class "
+                          "row holds one probability per class)")
+
+
+def write_oof(path: str | Path, df: pd.DataFrame, kind: str = "binary",
+              classes: tuple[str, ...] | list[str] = ()) -> None:
+    """Write OOF predictions: id, target, fold and the task's prediction column(s)."""
+    columns = pred_columns(kind, classes)
+    _validate_oof(df, path, kind, columns)
+    atomic.write_parquet(path, df[[*OOF_COLUMNS[:3], *columns]].reset_index(drop=True))
+
+
+def read_oof(path: str | Path, kind: str = "binary") -> pd.DataFrame:
+    """OOF predictions of a `kind` task (the width read from the file's columns)."""
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist")
     df = read_parquet(path, _rebuild_hint(path))
-    _validate_oof(df, path)
+    columns = pred_columns(kind, classes_of(df))
+    if kind in WIDE and not classes_of(df):
+        raise KfError(f"{path} holds one prediction column, not one per class: it is not a "
+                      f"{kind} run's; {_rebuild_hint(path)}")
+    _validate_oof(df, path, kind, columns)
     df["id"] = df["id"].astype(str)
-    return df.astype({"fold": int, "target": int, "pred": float})
+    if kind == "multilabel":
+        df["target"] = df["target"].fillna("")
+    return df.astype({"fold": int, "target": _TARGET_TYPE[kind]} | dict.fromkeys(columns, float))
 
 
-def _validate_oof(df: pd.DataFrame, path) -> None:
-    _require_columns(df, OOF_COLUMNS, path)
+def _validate_oof(df: pd.DataFrame, path, kind: str, columns: list[str]) -> None:
+    _require_columns(df, [*OOF_COLUMNS[:3], *columns], path)
     _require_unique_ids(df, path)
-    for column, row in _bad_labels(df):
+    for column, row in _bad_labels(df, kind):
         raise KfError(f"{path} row {row + 1}: {column} = {df[column].iat[row]!r} is not valid; "
                       f"{_rebuild_hint(Path(path))}")
-    check_probabilities(df["pred"], str(path))
+    check_predictions(df, columns, kind, str(path))
 
 
 def test_pred_columns(n_folds: int) -> list[str]:
     return [f"pred_fold{k}" for k in range(n_folds)]
 
 
-def write_test_preds(path: str | Path, df: pd.DataFrame) -> None:
-    """Write test predictions: `id`, optional `pred_fold*` columns and `pred`."""
-    _require_columns(df, ["id", "pred"], path)
-    _require_unique_ids(df, path)
-    for col in [c for c in df.columns if c.startswith("pred")]:
-        check_probabilities(df[col], f"{path} column {col}")
+def write_test_preds(path: str | Path, df: pd.DataFrame, kind: str = "binary",
+                     classes: tuple[str, ...] | list[str] = ()) -> None:
+    """Write test predictions: `id`, optional per-fold columns (`pred_fold<k>`, or
+    `pred_fold<k>:<class>`) and the task's `pred` column(s)."""
+    _check_test_preds(df, path, kind, pred_columns(kind, classes))
     atomic.write_parquet(path, df.reset_index(drop=True))
 
 
-def read_test_preds(path: str | Path) -> pd.DataFrame:
+def read_test_preds(path: str | Path, kind: str = "binary") -> pd.DataFrame:
+    """Test predictions of a `kind` task (the width read from the file's columns)."""
     path = Path(path)
     if not path.exists():
         raise KfError(f"{path} does not exist")
     df = read_parquet(path, _rebuild_hint(path))
-    _require_columns(df, ["id", "pred"], path)
-    _require_unique_ids(df, path)
-    check_probabilities(df["pred"], str(path))
-    for col in [c for c in df.columns if c.startswith("pred_fold")]:
-        check_probabilities(df[col], f"{path} column {col}")
+    _check_test_preds(df, path, kind, pred_columns(kind, classes_of(df)))
     df["id"] = df["id"].astype(str)
     return df.astype({c: float for c in df.columns if c.startswith("pred")})
+
+
+def _check_test_preds(df: pd.DataFrame, path, kind: str, columns: list[str]) -> None:
+    """The id and prediction columns present, ids unique, every prediction column (the
+    mean's and each fold's) valid for the task."""
+    _require_columns(df, ["id", *columns], path)
+    _require_unique_ids(df, path)
+    check_predictions(df, columns, kind, str(path))
+    folds = sorted({c.split(":")[0] for c in df.columns if c.startswith("pred_fold")})
+    for fold in folds:
+        per_fold = [c.replace("pred", fold, 1) for c in columns]
+        _require_columns(df, per_fold, path)
+        check_predictions(df, per_fold, kind, f"{path} {fold}")
 
 
 # --- run metadata --------------------------------------------------------------------------

@@ -9,6 +9,9 @@ everything else passes `RunRecord` objects. `SCHEMA_VERSION` is written into eve
 - 1: `schema_version` added; fold results and the retrain typed; `submission` recorded.
 - 2: `note`, `tags` (kf train --note/--tag) and `git_commit` (the workspace repository's
   commit, `+dirty` with uncommitted changes) added; empty in records of earlier versions.
+- 3: `task`, `classes` and `metric` (the contest's kind, its classes in prediction-column
+  order, the metric's registry name); a record of an earlier version is a binary run scored
+  by AUC, its classes unnamed (`[]`).
 
 A key the dataclasses do not know is kept (`extra`) and written back, so a newer writer's
 additions survive an older reader's read-modify-write.
@@ -24,7 +27,7 @@ from typing import Any
 
 from kfold.train_config import TrainConfig
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _fits(value: Any, hint: Any) -> bool:
@@ -166,6 +169,9 @@ class RunRecord(_Flat):
     note: str = ""  # free text from kf train --note
     tags: list[str] = field(default_factory=list)  # labels from kf train --tag
     git_commit: str | None = None  # the code's commit when the workspace is in a repository
+    task: str = "binary"  # kfold.data.task's kinds
+    classes: list[str] = field(default_factory=list)  # prediction-column order ([]: binary)
+    metric: str = "auc"  # kfold.scoring's name of the contest's metric
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -108,6 +108,8 @@ class Setting:
 _BIG = 100_000  # the highest epoch-like count: far above any run, stops a typo's runaway
 _ONE_OF = ("none", "flip", "d4")
 _WORKSPACE = (TOML,)
+# kfold.scoring.TASKS with "auto" (scoring sits above this module; a test keeps them equal)
+TASK_CHOICES = ("auto", "binary", "multiclass", "multilabel", "regression")
 _BOTH = (TRAIN, TOML)
 
 SETTINGS = (
@@ -167,6 +169,13 @@ SETTINGS = (
             optional=True),
     Setting("tracking_uri", str, None, "MLflow: a folder (relative to the workspace) or a URL.",
             _WORKSPACE, optional=True),
+    Setting("task", str, "auto", "The contest kind: {rule} (auto: read from the data; kf data "
+            "check says why).", _WORKSPACE, choices=TASK_CHOICES),
+    Setting("metric", str, None, "The contest's metric, by its name in kfold.scoring (unset: "
+            "the task's natural one; an unknown name gets the close ones suggested).",
+            _WORKSPACE, optional=True),
+    Setting("group_column", str, None, "A train.csv column whose groups (e.g. patients) stay "
+            "in one fold.", _WORKSPACE, optional=True),
 )
 SETTING = {s.name: s for s in SETTINGS}
 

@@ -1,11 +1,12 @@
 """Folds: stratified, deterministic, shared; a different split is refused."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from kfold import artifacts
 from kfold.errors import KfError
-from kfold.folds import make_folds, plan_folds, write_folds
+from kfold.folds import check_groups, make_folds, plan_folds, write_folds
 
 
 def frame(n=100, pos=20):
@@ -67,3 +68,42 @@ def test_plan_folds_reads_a_matching_split_and_plans_a_missing_one(workspace):
     again, new = plan_folds(workspace, frame(), 5, seed=1)
     assert not new
     assert artifacts.folds_fingerprint(again) == artifacts.folds_fingerprint(folds)
+
+
+def test_multiclass_folds_keep_every_class_in_every_fold_and_name_a_small_class():
+    labels = np.repeat([0, 1, 2], [60, 25, 10])
+    train = pd.DataFrame({"id": [f"i{k:03d}" for k in range(95)], "target": labels})
+    folds = make_folds(train, 5, seed=0, kind="multiclass", classes=("a", "b", "c"))
+    assert (folds.groupby("fold")["target"].nunique() == 3).all()
+    with pytest.raises(KfError, match=r"'c' has 3\).*use fewer folds"):
+        make_folds(train.iloc[:88], 5, seed=0, kind="multiclass", classes=("a", "b", "c"))
+
+
+def test_multilabel_folds_balance_every_label():
+    rng = np.random.default_rng(0)
+    has = rng.random((300, 4)) < [0.5, 0.2, 0.1, 0.05]
+    labels = [" ".join(n for n, h in zip("abcd", row) if h) for row in has]
+    train = pd.DataFrame({"id": [f"i{k:03d}" for k in range(300)], "target": labels})
+    folds = make_folds(train, 5, seed=0, kind="multilabel", classes=tuple("abcd"))
+    per_fold = np.array([[sum(lab in t.split() for t in rows["target"]) for lab in "abcd"]
+                         for _, rows in folds.groupby("fold")])
+    assert (per_fold.max(axis=0) - per_fold.min(axis=0) <= 2).all()  # iterative stratification
+
+
+def test_regression_folds_spread_the_target():
+    target = np.random.default_rng(1).exponential(size=200)
+    train = pd.DataFrame({"id": [f"i{k:03d}" for k in range(200)], "target": target})
+    folds = make_folds(train, 4, seed=0, kind="regression", classes=())
+    means = folds.groupby("fold")["target"].mean()
+    assert means.max() - means.min() < 0.25 * target.mean()
+
+
+def test_groups_never_span_two_folds_and_a_split_group_is_refused(workspace):
+    rng = np.random.default_rng(2)
+    train = frame().assign(group=[f"p{g}" for g in rng.integers(0, 20, 100)])
+    folds = make_folds(train, 4, seed=0)
+    by_group = folds.assign(group=train.set_index("id").loc[folds["id"], "group"].to_numpy())
+    assert (by_group.groupby("group")["fold"].nunique() == 1).all()
+    broken = folds.assign(fold=np.arange(100) % 4)  # round robin: groups cross folds
+    with pytest.raises(KfError, match="splits .* group\\(s\\) of group_column"):
+        check_groups(broken, train, "folds.csv")

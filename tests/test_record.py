@@ -85,3 +85,12 @@ def test_a_config_that_is_not_an_object_or_out_of_range_is_a_damaged_record(ws):
         ws.run_json("r").write_text(json.dumps({**raw, "config": config}))
         with pytest.raises(KfError, match="run.json is damaged .not a run record: "):
             artifacts.read_run(ws, "r")
+
+
+def test_a_record_before_tasks_is_a_binary_run_scored_by_auc_and_a_task_round_trips(ws):
+    record = artifacts.read_run(ws, "r")
+    assert (record.task, record.classes, record.metric) == ("binary", [], "auc")
+    raw = record.to_dict() | {"task": "multiclass", "classes": ["a", "b", "c"],
+                              "metric": "logloss"}
+    again = RunRecord.from_dict(json.loads(json.dumps(raw)))
+    assert (again.task, again.classes, again.metric) == ("multiclass", ["a", "b", "c"], "logloss")

@@ -78,3 +78,9 @@ def test_a_metric_refuses_a_task_it_cannot_score():
         get_metric("rmse", task="multiclass")
     with pytest.raises(KfError, match="unknown task"):
         default_metric("ranking")
+
+
+def test_kfold_toml_task_choices_are_the_registrys_tasks():
+    from kfold.settings import TASK_CHOICES
+
+    assert TASK_CHOICES == ("auto", *TASKS)

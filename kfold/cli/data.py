@@ -27,15 +27,16 @@ def synth(
     label_noise: Annotated[float, typer.Option(help="Share of training labels flipped.")] = 0.0,
     box_rate: Annotated[float, typer.Option(help="Share of training defects with a box in defect_area.csv.")] = 0.85,
     seed: Annotated[int, typer.Option(help="Same seed, same dataset.")] = 0,
+    task: Annotated[str, typer.Option(help="binary (the Nexperia layout), multiclass (good or the defect's kind), multilabel (a column per kind) or regression (a severity); the rate, difficulty, noise and box options are binary's.")] = "binary",
 ) -> None:
     """Generate a synthetic Nexperia-like dataset (grayscale chip photos, ~20% defects)."""
-    from kfold.data.synth import synthesize
+    from kfold.data.synth.tasks import synthesize_any
     from kfold.progress import RichReporter
 
     ws = open_workspace(workspace, create=True)
     with RichReporter(console).task("drawing images", n_train + n_test) as bar:
-        summary = synthesize(
-            out or ws.data_dir, n_train=n_train, n_test=n_test, size=size,
+        summary = synthesize_any(
+            out or ws.data_dir, task, n_train=n_train, n_test=n_test, size=size,
             defect_rate=defect_rate, difficulty=difficulty, label_noise=label_noise,
             box_rate=box_rate, seed=seed, progress=lambda done, total: bar.advance(),
         )

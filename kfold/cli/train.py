@@ -40,10 +40,12 @@ def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOp
     from kfold.folds import write_folds
 
     ws = open_workspace(workspace)
-    frame = write_folds(ws, discover(ws).train, n_folds, seed, force=force)
-    counts = frame.groupby("fold")["target"].agg(["size", "sum"])
-    for k, row in counts.iterrows():
-        console.print(f"fold {k}: {row['size']} images, {row['sum']} defects")
+    dataset = discover(ws)
+    frame = write_folds(ws, dataset.train, n_folds, seed, force=force,
+                        kind=dataset.task.kind, classes=dataset.task.classes)
+    for k, rows in frame.groupby("fold"):
+        defects = f", {int(rows['target'].sum())} defects" if dataset.task.kind == "binary" else ""
+        console.print(f"fold {k}: {len(rows)} images{defects}")
     console.print(f"{ws.folds_path} fingerprint {folds_fingerprint(frame)}")
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from kfold import views
 from kfold.data.sources import Dataset, discover
+from kfold.data.task import Task
 from kfold.progress import Reporter
 from kfold.views import Table
 from kfold.workspace import Workspace
@@ -35,6 +36,9 @@ class DataReport:
     conflicting_labels: list[list[str]]
     boxes: dict = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # path -> why it is not an image
+    task: Task | None = None  # None: a report of an older kf (binary)
+    metric: str = "auc"
+    targets: str = ""  # the training targets in words (per class, per label or their range)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +76,7 @@ def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
     """Inspect every image; the layout, CSV files, sample submission and folds.csv are
     checked first (a KfError names the first problem), so nothing is decoded for nothing."""
     dataset = discover(ws)
+    metric = dataset.task.metric(ws.config.metric)
     _check_folds_file(ws, dataset)
     frames = {"train": dataset.train, "test": dataset.test}
     info: dict[str, list] = {}
@@ -91,7 +96,8 @@ def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
     test_by_sha = test.groupby("sha")["id"].first()
     return DataReport(
         layout=dataset.layout, n_train=len(train), n_test=len(test),
-        class_counts={int(k): int(v) for k, v in train["target"].value_counts().sort_index().items()},
+        class_counts=({int(k): int(v) for k, v in train["target"].value_counts().sort_index().items()}
+                      if dataset.task.kind in ("binary", "multiclass") else {}),
         sizes=dict(sizes.most_common()),
         unreadable=unreadable,
         duplicates_train=[sorted(g["id"]) for g in groups],
@@ -100,7 +106,23 @@ def check_data(ws: Workspace, reporter: Reporter = Reporter()) -> DataReport:
         conflicting_labels=[sorted(g["id"]) for g in groups if g["target"].nunique() > 1],
         boxes=check_boxes(dataset, info["train"]),
         skipped=dataset.skipped,
+        task=dataset.task, metric=metric.name, targets=describe_targets(dataset),
     )
+
+
+def describe_targets(dataset: Dataset) -> str:
+    """The training targets in words: images per class (per label, with how many have none),
+    or a regression target's range."""
+    task, target = dataset.task, dataset.train["target"]
+    if task.kind == "regression":
+        return f"{target.min():g} to {target.max():g}, mean {target.mean():.3g}"
+    if task.kind == "multilabel":
+        rows = target.str.split()
+        counts = [f"{lab} {int(rows.map(lambda r, lab=lab: lab in r).sum())}"
+                  for lab in task.classes]
+        return ", ".join(counts) + f"; none {int((rows.str.len() == 0).sum())}"
+    counts = target.value_counts()
+    return ", ".join(f"{name} {int(counts.get(i, 0))}" for i, name in enumerate(task.classes))
 
 
 def _check_folds_file(ws: Workspace, dataset: Dataset) -> None:
@@ -108,7 +130,7 @@ def _check_folds_file(ws: Workspace, dataset: Dataset) -> None:
     from kfold.folds import read_matching_folds
 
     if ws.folds_path.exists():
-        read_matching_folds(ws, dataset.train)
+        read_matching_folds(ws, dataset.train, dataset.task.kind)
 
 
 def check_boxes(dataset: Dataset, train_info: list) -> dict:
@@ -143,9 +165,13 @@ def check_boxes(dataset: Dataset, train_info: list) -> dict:
 def render_report(report) -> Table:
     counts = report.class_counts
     share = counts.get(1, 0) / max(report.n_train, 1)
-    rows = [
+    binary = report.task is None or report.task.kind == "binary"
+    rows = [] if report.task is None else [("task", report.task.describe()),
+                                           ("metric", _metric_label(report.metric))]
+    rows += [
         ("training images", f"{report.n_train} (good {counts.get(0, 0)}, "
-                            f"defect {counts.get(1, 0)} = {share:.1%})"),
+                            f"defect {counts.get(1, 0)} = {share:.1%})" if binary
+         else f"{report.n_train} ({report.targets})"),
         ("test images", report.n_test),
         ("image sizes", ", ".join(f"{k}: {v}" for k, v in list(report.sizes.items())[:5])),
         ("unreadable files", _listing(list(report.unreadable))),
@@ -166,6 +192,12 @@ def render_report(report) -> Table:
         ]
     return views.table(f"data check ({report.layout} layout)", ["what", "result"], rows,
                        header=False)
+
+
+def _metric_label(name: str) -> str:
+    from kfold.scoring import get_metric
+
+    return f"{name} ({get_metric(name).label})"
 
 
 def _listing(items: list[str]) -> str:

@@ -25,6 +25,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from kfold.data.task import (
+    Task,
+    check_class_set,
+    check_setting,
+    from_folders,
+    from_table,
+    with_output,
+)
 from kfold.errors import KfError
 from kfold.tables import read_csv, require_id_column, require_unique
 from kfold.workspace import Workspace
@@ -33,15 +41,20 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 BOX_COLUMNS = ["id", "x_1", "y_1", "x_2", "y_2"]
 
 
+BINARY = Task("binary", ("0", "1"), "two classes")
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """The images of one competition: `train` (id, path, target), `test` (id, path)."""
+    """The images of one competition: `train` (id, path, target), `test` (id, path), and
+    the contest kind read from them (`kfold.data.task`: what `target` holds)."""
 
     train: pd.DataFrame
     test: pd.DataFrame
     boxes: pd.DataFrame | None
     layout: str
     skipped: dict[str, str] = field(default_factory=dict)  # path -> why it is not an image
+    task: Task = BINARY
 
     @property
     def fingerprint(self) -> str:
@@ -71,23 +84,29 @@ def discover(ws: Workspace) -> Dataset:
             f"no data folder at {data}; make one with `kf data synth` or `kf data download`"
         )
     skipped: dict[str, str] = {}
+    check_setting(ws.config.task)
+    listing = _listing_path(data)
+    sample = read_listing(ws, listing) if listing and listing.name.startswith("sample") else None
     if (data / "train.csv").exists():
-        train, images, layout = _table_train(ws, skipped), _train_folder(data), "table"
+        (train, task), images, layout = _table_train(ws, skipped, sample), _train_folder(data), \
+            "table"
     elif (data / "train").is_dir():
-        train, images, layout = _folder_train(ws, skipped), None, "folders"
+        (train, task), images, layout = _folder_train(ws, skipped), None, "folders"
     else:
         raise KfError(
             f"{data} has neither train/<class>/ folders nor train.csv; "
             "see the README for the accepted layouts"
         )
     _check_unique(train, "training")
+    task = with_output(task, sample, ws.config.id_column, listing or data)
+    task.metric(ws.config.metric)  # an unknown metric, or another task's, fails here
     test = _test(ws, images, skipped)
     shared = sorted(set(train["id"]) & set(test["id"]))
     if shared:
         raise KfError(f"{len(shared)} id(s) are both training and test images, first: "
                       f"{shared[:5]}; an image belongs to one of them")
     return Dataset(train=train, test=test, boxes=read_boxes(data / "defect_area.csv"),
-                   layout=layout, skipped=skipped)
+                   layout=layout, skipped=skipped, task=task)
 
 
 def test_images(ws: Workspace) -> pd.DataFrame:
@@ -102,22 +121,28 @@ def test_images(ws: Workspace) -> pd.DataFrame:
     return test
 
 
-def _folder_train(ws: Workspace, skipped: dict[str, str]) -> pd.DataFrame:
+def _listing_path(data: Path) -> Path | None:
+    """sample_submission.csv, else test.csv, when there is one."""
+    return next((data / n for n in ("sample_submission.csv", "test.csv")
+                 if (data / n).exists()), None)
+
+
+def _folder_train(ws: Workspace, skipped: dict[str, str]) -> tuple[pd.DataFrame, Task]:
+    """The images of class folders; `target` is the class's index in `task.classes`."""
     root = ws.data_dir / "train"
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    positive = ws.config.positive_class
-    if positive not in classes or len(classes) != 2:
-        raise KfError(
-            f"{root} must hold exactly two class folders including {positive!r} "
-            f"(found {classes}); set positive_class in kfold.toml"
-        )
+    if ws.config.group_column:
+        raise KfError(f"kfold.toml names group_column {ws.config.group_column!r}, but class "
+                      f"folders have no columns: put the groups in {ws.data_dir}/train.csv "
+                      "(id, label, group), or remove group_column")
+    names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    task = from_folders(names, ws.config.positive_class, ws.config.task)
     frames = []
-    for name in classes:
+    for name in names:
         images = _frame(_scan(root / name, skipped))
         if images.empty:
             raise KfError(f"class folder {root / name} has no images")
-        frames.append(images.assign(target=int(name == positive)))
-    return pd.concat(frames, ignore_index=True)
+        frames.append(images.assign(target=task.classes.index(name)))
+    return pd.concat(frames, ignore_index=True), task
 
 
 def _train_folder(data: Path) -> Path:
@@ -129,24 +154,43 @@ def _train_folder(data: Path) -> Path:
     return folder
 
 
-def _table_train(ws: Workspace, skipped: dict[str, str]) -> pd.DataFrame:
+def _table_train(ws: Workspace, skipped: dict[str, str],
+                 sample: pd.DataFrame | None) -> tuple[pd.DataFrame, Task]:
     cfg, path = ws.config, ws.data_dir / "train.csv"
     table = read_csv(path, cfg.id_column)
     require_id_column(table, cfg.id_column, path)
-    require_id_column(table, cfg.target_column, path, key="target_column")
     ids = _ids(table, cfg.id_column, path)
-    target = _labels(table, cfg.target_column, ids, path)
+    _mixed_labels(table, cfg.target_column, ids, path)
+    sample_columns = None if sample is None else [c for c in sample.columns if c != cfg.id_column]
+    task, target = from_table(table.reset_index(drop=True), cfg.id_column, cfg.target_column,
+                              cfg.positive_class, cfg.task, sample_columns, path)
+    if task.kind == "binary":
+        _both_classes(target, path)
+    check_class_set(task, target, sample_columns, ids, cfg.target_column, path)
     folder = _train_folder(ws.data_dir)
     paths = _resolve(ids, _scan(folder, skipped, recursive=True), folder, path)
-    return pd.DataFrame({"id": ids, "path": paths, "target": target})
+    frame = pd.DataFrame({"id": ids, "path": paths, "target": target})
+    return frame.assign(**_groups(table, cfg.group_column, ids, path)), task
+
+
+def _groups(table: pd.DataFrame, column: str | None, ids: pd.Series, path: Path) -> dict:
+    """{"group": each row's group} when kfold.toml names a group_column, else {}."""
+    if column is None:
+        return {}
+    require_id_column(table, column, path, key="group_column")
+    groups = table[column].reset_index(drop=True)
+    if groups.isna().any():
+        row = int(groups.isna().to_numpy().argmax())
+        raise KfError(f"{path} line {row + 2} (id {ids[row]!r}): no {column} "
+                      f"(group_column); every image needs its group")
+    return {"group": groups.astype(str)}
 
 
 def _test(ws: Workspace, images: Path | None, skipped: dict[str, str]) -> pd.DataFrame:
     """The test images: listed by sample_submission.csv (or test.csv) when there is one, found
     in test/ or test_images/, else (table layout) in the training images folder."""
     data = ws.data_dir
-    listing = next((data / n for n in ("sample_submission.csv", "test.csv")
-                    if (data / n).exists()), None)
+    listing = _listing_path(data)
     folder = next((data / d for d in ("test", "test_images") if (data / d).is_dir()), None)
     if listing is None:
         files = _scan(folder, skipped) if folder is not None else []
@@ -172,12 +216,13 @@ def _test(ws: Workspace, images: Path | None, skipped: dict[str, str]) -> pd.Dat
 
 def read_listing(ws: Workspace, path: Path) -> pd.DataFrame:
     """sample_submission.csv or test.csv, checked: readable, the id column, unique ids, and (a
-    sample submission) a prediction column."""
+    sample submission) a prediction column (one per class allowed: `task.with_output` checks
+    them against the classes)."""
     table = read_csv(path, ws.config.id_column)
     require_id_column(table, ws.config.id_column, path)
-    if path.name == "sample_submission.csv" and len(table.columns) != 2:
-        raise KfError(f"{path} needs an id column and a prediction column, nothing else "
-                      f"(columns: {list(table.columns)}); kf writes one probability per image")
+    if path.name == "sample_submission.csv" and len(table.columns) < 2:
+        raise KfError(f"{path} needs an id column and a prediction column "
+                      f"(columns: {list(table.columns)}); kf writes the predictions there")
     return table
 
 
@@ -191,19 +236,28 @@ def _ids(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return ids
 
 
-def _labels(table: pd.DataFrame, column: str, ids: pd.Series, path: Path) -> pd.Series:
-    """The 0/1 labels; the first bad one is named by its row (the file's line) and value."""
+def _mixed_labels(table: pd.DataFrame, column: str, ids: pd.Series, path: Path) -> None:
+    """A label column of numbers with a few words in it is a typo, not a class: the first
+    word is named by its line (0/1 columns: "is not 0 or 1")."""
+    if column not in table.columns:
+        return
     raw = table[column].reset_index(drop=True)
-    target = pd.to_numeric(raw, errors="coerce")
-    bad = target.isna() | ~target.isin([0, 1])
-    if bad.any():
-        row = int(bad.to_numpy().argmax())
-        raise KfError(f"{path} line {row + 2} (id {ids[row]!r}): {column} = {raw[row]!r} is not "
-                      f"0 or 1 ({int(bad.sum())} such row(s)); labels must be 0 (good) or 1 (defect)")
+    numbers = pd.to_numeric(raw, errors="coerce")
+    words = numbers.isna() & raw.notna()
+    if not words.any() or words.mean() > 0.5:
+        return
+    row = int(words.to_numpy().argmax())
+    binary = numbers.dropna().isin([0, 1]).all()
+    expected = "0 or 1" if binary else "a number like the other labels"
+    fix = "labels must be 0 (good) or 1 (defect)" if binary else "fix the label"
+    raise KfError(f"{path} line {row + 2} (id {ids[row]!r}): {column} = {raw[row]!r} is not "
+                  f"{expected} ({int(words.sum())} such row(s)); {fix}")
+
+
+def _both_classes(target: pd.Series, path: Path) -> None:
     for value in (0, 1):
         if not (target == value).any():
             raise KfError(f"{path} has no images of class {value}; training needs both classes")
-    return target.astype(int)
 
 
 def _resolve(ids: pd.Series, files: list[Path], folder: Path, listing: Path) -> list[str]:

@@ -69,7 +69,14 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     get_backend(cfg.backend).check_config(cfg)  # an unknown model or weights file fails first
     labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
-    folds, new_split = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
+    dataset = discover(ws)
+    if dataset.task.kind != "binary":
+        raise KfError(f"the data is a {dataset.task.kind} task ({dataset.task.reason}); kf "
+                      "train trains binary tasks only so far (kf data check, kf folds and the "
+                      "metrics handle every task); set task = \"binary\" for a two-class "
+                      "target")
+    folds, new_split = plan_folds(ws, dataset.train, cfg.n_folds, cfg.seed,
+                                  dataset.task.kind, dataset.task.classes)
     files = ws.run_files(name)
     if not force:
         check_same_config(files, cfg)

@@ -15,8 +15,9 @@ Guarantees:
 
 The modules, bottom up: `scene` (the nuisance parameters of one photo), `masks` (pixel layers
 both the scene and the defects draw with), `kinds` (one class per defect kind: the extension
-point), `raster` (render and JPEG), `plan` (ids, splits, labels, seeds) and `writing` (the
-folder). Internals are small pure functions so that tests can draw one image with and without
+point), `raster` (render and JPEG), `plan` (ids, splits, labels, seeds), `writing` (the
+folder) and `tasks` (the same photos labelled for multi-class, multi-label and regression
+contests: `kf data synth --task`). Internals are small pure functions so that tests can draw one image with and without
 its defect: `draw_scene` -> `draw_defect` -> `render`, `defect_box`.
 """
 

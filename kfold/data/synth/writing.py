@@ -7,7 +7,8 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,24 +83,12 @@ def synthesize(
     Same arguments, same bytes. `progress(done, total)` is called after each image.
     """
     check_args(n_train, n_test, size, defect_rate, difficulty, label_noise, box_rate, seed)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise KfError(f"{out} already exists and is not an empty folder; "
-                      "pass a new or empty folder (--out) or remove it first")
-    out.parent.mkdir(parents=True, exist_ok=True)
-
+    out = check_out(out)
     items = plan(n_train=n_train, n_test=n_test, defect_rate=defect_rate,
                  label_noise=label_noise, box_rate=box_rate, seed=seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with folder_in_place(out) as tmp:
         boxes, kinds = _write_images(tmp, items, size, difficulty, progress)
         _write_tables(tmp, items, boxes, seed)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
     tr = [it for it in items if it.split == "train"]
     te = [it for it in items if it.split == "test"]
@@ -110,6 +99,31 @@ def synthesize(
         boxes=len(boxes), flipped=sum(it.filed != it.label for it in tr),
         kinds=tuple(sorted(kinds.items())), size=size, seed=seed,
     )
+
+
+def check_out(out: str | Path) -> Path:
+    """The dataset's folder, which must be missing or empty (nothing is ever overwritten)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise KfError(f"{out} already exists and is not an empty folder; "
+                      "pass a new or empty folder (--out) or remove it first")
+    return out
+
+
+@contextmanager
+def folder_in_place(out: Path) -> Iterator[Path]:
+    """A temporary folder beside `out`, renamed to `out` when the block succeeds and removed
+    when it fails: the dataset appears complete or not at all."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _write_images(root: Path, items: list[Item], size: int, difficulty: float,
