@@ -69,3 +69,20 @@ def trained_ws(tmp_path, trained_root) -> Workspace:
     """A copy of the trained workspace, free to change."""
     shutil.copytree(trained_root, tmp_path / "ws")
     return Workspace.load(tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def dry_run_root(tmp_path_factory, trained_root) -> Path:
+    """The trained workspace with stack-hillclimb packaged, its kernel (owner "tester")
+    written and dry-run once: ready for `kf submit --kernel stack-hillclimb`."""
+    from kfold.kernel.dryrun import dry_run
+    from kfold.kernel.notebook import make_kernel
+    from kfold.package.build import build_package
+
+    root = tmp_path_factory.mktemp("code") / "ws"
+    shutil.copytree(trained_root, root)
+    ws = Workspace.load(root)
+    build_package(ws, ["stack-hillclimb"], wheels=("tomli-w",))
+    make_kernel(ws, "stack-hillclimb", kernel="tester/hillclimb-kernel")
+    dry_run(ws, "stack-hillclimb")
+    return root

@@ -33,7 +33,12 @@ def _submit(state, content: bytes, user="alice"):
 def test_every_method_the_client_uses_is_in_the_table():
     assert set(HANDLERS) == {"IntrospectToken", "StartSubmissionUpload", "CreateSubmission",
                              "ListSubmissions", "GetSubmission", "GetSubmissionLimits",
-                             "GetLeaderboard", "DownloadDataFiles", "DownloadSubmission"}
+                             "GetLeaderboard", "DownloadDataFiles", "DownloadSubmission",
+                             # code competitions (tests/test_kaggle_sandbox_code.py)
+                             "StartBlobUpload", "CreateDataset", "CreateDatasetVersion",
+                             "GetDatasetStatus", "GetDataset", "SaveKernel",
+                             "GetKernelSessionStatus", "ListKernelSessionOutput",
+                             "GetCompetition", "CreateCodeSubmission"}
 
 
 def test_unknown_method_and_other_competition_are_404(state):

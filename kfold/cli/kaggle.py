@@ -39,6 +39,10 @@ def submit(
         help="Submit content or predictions that were already submitted.")] = False,
     dry_run: Annotated[bool, typer.Option(
         help="Validate and show what would be spent; upload nothing.")] = False,
+    kernel: Annotated[str | None, typer.Option(
+        "--kernel", help="Code competition: upload packages/NAME, push kernels/NAME, wait "
+                         "for its run and submit that version (after `kf kernel test "
+                         "NAME`).")] = None,
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
@@ -47,9 +51,30 @@ def submit(
     from kfold.kaggle.render import print_submit
 
     ws = open_workspace(workspace)
+    if kernel is not None:
+        _submit_kernel(ws, kernel, file, message, wait, force, dry_run, competition)
+        return
     res = do_submit(ws, file, message, wait=wait, force=force, dry_run=dry_run,
                     competition=competition, log=_log)
     print_submit(console, res)
+
+
+def _submit_kernel(ws, name: str, file: Path | None, message: str, wait: bool, force: bool,
+                   dry_run: bool, competition: str | None) -> None:
+    from kfold.errors import KfError
+    from kfold.kaggle.code_submit import submit_kernel
+
+    if file is not None or dry_run:
+        raise KfError("--kernel submits a notebook: give no FILE (and no --dry-run: "
+                      f"`kf kernel test {name}` is the dry run)")
+    r = submit_kernel(ws, name, message, wait=wait, force=force, competition=competition,
+                      log=_log)
+    scores = "" if r.public_score is None else f", public {r.public_score:.5f}"
+    console.print(f"submitted {r.kernel} version {r.kernel_version} ({r.target}, CV "
+                  f"{r.cv_auc:.5f}; dataset {r.dataset} version {r.dataset_version}): ref "
+                  f"{r.ref}, {r.status}{scores}", highlight=False)
+    if r.left_today is not None:
+        console.print(f"{r.left_today} submission(s) left today", highlight=False)
 
 
 def submissions(
@@ -165,6 +190,13 @@ def serve(
         help="Answer as Kaggle does for a team that has not joined the competition.")] = False,
     rules_not_accepted: Annotated[bool, typer.Option(
         help="Answer as Kaggle does before the competition rules are accepted.")] = False,
+    code_competition: Annotated[bool, typer.Option(
+        "--code-competition", help="Take notebooks (kf submit --kernel), not CSV files: "
+                                   "pushed kernels run here, offline, on the test images.")] = False,
+    fail_kernel: Annotated[str | None, typer.Option(
+        "--fail-kernel", help="Provoke a failure Kaggle reports: timeout, exception, no-csv "
+                              "(the next kernel run) or scoring (the next code "
+                              "submission).")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve a stand-in Kaggle competition on loopback, scoring against data/solution.csv."""
@@ -179,7 +211,9 @@ def serve(
                                           score_delay_s=score_delay, delay_s=slow,
                                           reveal_private=not hide_private,
                                           joined=not not_joined,
-                                          rules_accepted=not rules_not_accepted)
+                                          rules_accepted=not rules_not_accepted,
+                                          code_competition=code_competition,
+                                          fail_kernel=fail_kernel)
     if fail:
         parts = fail.split(":")
         try:

@@ -11,11 +11,8 @@ its timings give images/s and the runtime on a hidden test set of N images.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,27 +23,12 @@ from kfold import artifacts, atomic
 from kfold.errors import KfError
 from kfold.infer import PREDICTIONS, TIMING
 from kfold.kernel.budget import DRY_RUN, Costs, fold_models, keep_within
-from kfold.kernel.notebook import NOTEBOOK, KernelSpec, read_spec
-from kfold.package.manifest import read_manifest
+from kfold.kernel.notebook import NOTEBOOK, read_spec
+from kfold.kernel.runner import kaggle_layout, run_notebook
+from kfold.package.manifest import MANIFEST, read_manifest, sha256_file
 from kfold.workspace import Workspace
 
 TOLERANCE = 1e-6
-OFFLINE_MARK = "the internet is off in a Kaggle code competition kernel"
-_GUARD = f'''import socket
-_LOCAL = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "")
-_connect, _connect_ex, _getaddrinfo = (socket.socket.connect, socket.socket.connect_ex,
-                                      socket.getaddrinfo)
-def _check(sock, address):
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOCAL:
-        raise OSError("{OFFLINE_MARK} (connect to %s)" % (address[0],))
-socket.socket.connect = lambda s, a: (_check(s, a), _connect(s, a))[1]
-socket.socket.connect_ex = lambda s, a: (_check(s, a), _connect_ex(s, a))[1]
-def _lookup(host, *args, **kw):
-    if host not in _LOCAL and host is not None:
-        raise socket.gaierror("{OFFLINE_MARK} (lookup of %s)" % (host,))
-    return _getaddrinfo(host, *args, **kw)
-socket.getaddrinfo = _lookup
-'''
 
 
 @dataclass(frozen=True)
@@ -81,13 +63,13 @@ class DryRun:
 def dry_run(ws: Workspace, name: str, *, hidden_test_size: int | None = None,
             runtime_limit: float = 9 * 3600.0, margin: float = 0.1) -> DryRun:
     """Run kernels/<name>/ on packages/<name>/ offline; check and time it."""
-    python_kernel_available()
     kernel, package = ws.root / "kernels" / name, ws.root / "packages" / name
     spec = read_spec(kernel)
     manifest = read_manifest(package)
     with tempfile.TemporaryDirectory(prefix="kf-kernel-test-") as tmp:
-        root = _kaggle_layout(Path(tmp), ws, package, spec)
-        wall = _execute(kernel / NOTEBOOK, root, runtime_limit)
+        root = kaggle_layout(Path(tmp), {spec.dataset_slug: package,
+                                         spec.competition: ws.data_dir})
+        wall = run_notebook(kernel / NOTEBOOK, root, runtime_limit)
         working = root / "working"
         if not (working / "submission.csv").exists():
             raise KfError("Submission CSV Not Found: the notebook ran but wrote no "
@@ -101,7 +83,11 @@ def dry_run(ws: Workspace, name: str, *, hidden_test_size: int | None = None,
     costs = Costs.from_timing(timing, wall)
     n = hidden_test_size or timing["images"]
     report = DryRun(spec.target, timing["images"], wall, costs, n, runtime_limit, margin, diffs)
-    atomic.write_json(kernel / DRY_RUN, {"timing": timing, "wall_seconds": wall})
+    atomic.write_json(kernel / DRY_RUN, {"timing": timing, "wall_seconds": wall,
+                                         "estimate_seconds": report.estimate_seconds,
+                                         "allowed_seconds": report.allowed_seconds,
+                                         "hidden_test_size": n, "fits": report.fits,
+                                         "tested": tested_shas(kernel, package)})
     if not report.fits:
         chosen = keep_within(manifest, spec.target, costs, n, report.allowed_seconds,
                              spec.tags, strict=False)
@@ -111,50 +97,10 @@ def dry_run(ws: Workspace, name: str, *, hidden_test_size: int | None = None,
     return report
 
 
-def _kaggle_layout(tmp: Path, ws: Workspace, package: Path, spec: KernelSpec) -> Path:
-    """`<tmp>/kaggle/{input/<dataset>, input/<competition>, working}` and the network guard."""
-    root = tmp / "kaggle"
-    (root / "input").mkdir(parents=True)
-    (root / "working").mkdir()
-    (root / "input" / spec.dataset_slug).symlink_to(package.resolve(), target_is_directory=True)
-    (root / "input" / spec.competition).symlink_to(ws.data_dir.resolve(),
-                                                   target_is_directory=True)
-    (tmp / "guard").mkdir()
-    (tmp / "guard" / "sitecustomize.py").write_text(_GUARD)
-    return root
-
-
-def _execute(path: Path, root: Path, limit: float) -> float:
-    """Run the notebook in a fresh kernel process; its failures as Kaggle names them."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    nb = nbformat.read(path, as_version=4)
-    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
-    env.update(KF_KAGGLE_ROOT=str(root), PYTHONPATH=str(root.parent / "guard"),
-               PYTHONNOUSERSITE="1")
-    client = NotebookClient(nb, timeout=int(limit), kernel_name="python3",
-                            resources={"metadata": {"path": str(root / "working")}})
-    start = time.perf_counter()
-    try:
-        with open(root.parent / "kernel.log", "wb") as log:  # pip's and the kernel's noise
-            client.execute(env=env, stdout=log, stderr=log)
-    except CellTimeoutError:
-        raise KfError(f"Notebook Timeout: a cell ran past the {limit:g} s limit") from None
-    except DeadKernelError as exc:
-        raise KfError(f"Notebook Threw Exception: the kernel died ({exc})") from None
-    except CellExecutionError as exc:
-        text = str(exc)
-        if OFFLINE_MARK in text:
-            raise KfError("the notebook needs the internet, which is off in a code "
-                          f"competition: {_last_error(exc)}") from None
-        raise KfError(f"Notebook Threw Exception: {_last_error(exc)}") from None
-    return time.perf_counter() - start
-
-
-def _last_error(exc) -> str:
-    return f"{getattr(exc, 'ename', 'Error')}: {str(getattr(exc, 'evalue', exc))[:300]}"
+def tested_shas(kernel: Path, package: Path) -> dict[str, str]:
+    """What a dry run tested: the notebook's and the manifest's sha256 (a submission checks
+    that it pushes exactly these)."""
+    return {"notebook": sha256_file(kernel / NOTEBOOK), "manifest": sha256_file(package / MANIFEST)}
 
 
 def _compare(ws: Workspace, package: Path, manifest: dict, target: str, got: pd.Series,
@@ -204,13 +150,3 @@ def _check_submission(ws: Workspace, submitted: pd.DataFrame, pred: pd.Series) -
     values = submitted.set_index(id_col)[value_col].astype(float)
     if len(values) != len(pred) or np.abs(values - pred.loc[values.index]).max() > TOLERANCE:
         raise KfError("submission.csv does not hold the target's predictions")
-
-
-def python_kernel_available() -> None:
-    """nbclient runs notebooks through ipykernel; say how to get them when missing."""
-    try:
-        import ipykernel  # noqa: F401
-        import nbclient  # noqa: F401
-    except ImportError:
-        raise KfError("kf kernel test needs nbclient and ipykernel: pip install "
-                      f"'kfold[kernel]' (into {sys.prefix})") from None

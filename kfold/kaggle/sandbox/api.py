@@ -8,33 +8,18 @@ Nothing here knows about sockets; `http` does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
+from kfold.kaggle.sandbox.code_api import CODE_HANDLERS
+from kfold.kaggle.sandbox.protocol import Call, Reply, error
 from kfold.kaggle.sandbox.state import SANDBOX_USER, LimitReached, SandboxState, Submission
 
-
-@dataclass(frozen=True)
-class Call:
-    body: dict
-    user: str
-    base_url: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    payload: dict
-    location: str | None = None  # for a 302
+__all__ = ["Call", "Reply", "dispatch", "error"]
 
 
 def iso(dt: datetime) -> str:
     """kagglesdk's DateTimeSerializer format: naive UTC, milliseconds, trailing Z."""
     return dt.isoformat(timespec="milliseconds") + "Z"
-
-
-def error(status: int, message: str) -> Reply:
-    return Reply(status, {"code": status, "message": message})
 
 
 def submission_json(state: SandboxState, sub: Submission) -> dict:
@@ -134,12 +119,14 @@ HANDLERS: dict[str, Callable[[SandboxState, Call], Reply]] = {
     "GetLeaderboard": get_leaderboard,
     "DownloadDataFiles": download_data_files,
     "DownloadSubmission": download_submission,
+    **CODE_HANDLERS,
 }
 
 # calls Kaggle answers only for a team that joined the competition and accepted its rules
 PARTICIPANT_ONLY = {"StartSubmissionUpload", "CreateSubmission", "ListSubmissions",
                     "GetSubmission", "GetSubmissionLimits", "DownloadDataFiles",
-                    "DownloadSubmission"}
+                    "DownloadSubmission", "CreateCodeSubmission"}
+CSV_ONLY = {"StartSubmissionUpload", "CreateSubmission"}  # refused by a code competition
 NOT_JOINED = ("Permission 'competitions.participate' was denied: you are not a participant "
               "of this competition")
 RULES_NOT_ACCEPTED = ("You must accept this competition's rules before you'll be able to "
@@ -157,5 +144,8 @@ def dispatch(state: SandboxState, method: str, call: Call) -> Reply:
             return error(403, NOT_JOINED)
         if method in PARTICIPANT_ONLY and not state.rules_accepted:
             return error(403, RULES_NOT_ACCEPTED)
+        if method in CSV_ONLY and state.code_competition:
+            return error(400, f"{state.competition} is a code competition: submissions come "
+                              "from notebooks (CreateCodeSubmission), not uploaded files")
         handler = HANDLERS.get(method)
         return error(404, f"Unknown method {method}") if handler is None else handler(state, call)

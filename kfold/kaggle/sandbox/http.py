@@ -62,7 +62,8 @@ class SandboxServer:
     def from_workspace(cls, ws, port: int = 0, daily_limit: int | None = None,
                        score_delay_s: float = 0.3, delay_s: float = 0.0,
                        reveal_private: bool = True, joined: bool = True,
-                       rules_accepted: bool = True) -> SandboxServer:
+                       rules_accepted: bool = True, code_competition: bool = False,
+                       fail_kernel: str | None = None) -> SandboxServer:
         check_whole("--port", port, 0, 65_535)
         if daily_limit is not None:
             check_whole("--daily-limit", daily_limit, 1, 10_000)
@@ -75,8 +76,10 @@ class SandboxServer:
             target_column=cfg.target_column, data_dir=ws.data_dir,
             daily_limit=cfg.daily_limit if daily_limit is None else daily_limit,
             score_delay_s=score_delay_s, reveal_private=reveal_private, joined=joined,
-            rules_accepted=rules_accepted,
+            rules_accepted=rules_accepted, code_competition=code_competition,
         )
+        if fail_kernel is not None:
+            state.code.fail(fail_kernel)
         return cls(state, port=port, delay_s=delay_s)
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -102,6 +105,7 @@ class SandboxServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.state.code.close()
 
     def __enter__(self):
         return self.start()
@@ -248,6 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.sandbox.state.data_zip(), ctype="application/zip",
                        headers={"Accept-Ranges": "none"})
             return
+        if path.startswith("/kernel-files/"):
+            data = self._kernel_file(path)
+            if data is not None:
+                self._send(200, data, ctype="application/octet-stream")
+                return
         if path.startswith("/submission-files/") and path.rsplit("/", 1)[-1].isdigit():
             sub = next((s for s in self.sandbox.state.submissions
                         if s.ref == int(path.rsplit("/", 1)[-1])), None)
@@ -255,3 +264,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, sub.content, ctype="text/csv")
                 return
         self._send(404, {"code": 404, "message": f"no such path {path}"})
+
+    def _kernel_file(self, path: str) -> bytes | None:
+        """/kernel-files/<owner>/<slug>/<version>/<name>: a file a kernel version wrote."""
+        parts = path.split("/")[2:]
+        if len(parts) != 4 or not parts[2].isdigit():
+            return None
+        state = self.sandbox.state
+        with state.lock:
+            version = state.code.version(f"{parts[0]}/{parts[1]}", int(parts[2]))
+            found = {p.name: p for p in state.code.outputs(version)} if version else {}
+        return found[parts[3]].read_bytes() if parts[3] in found else None

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kfold.kaggle.sandbox.code import CodeCompetition
 from kfold.kaggle.sandbox.scoring import score_file
 
 SANDBOX_USER = "sandbox-user"
@@ -62,6 +63,8 @@ class SandboxState:
     reveal_private: bool = True  # Kaggle hides private scores until the end; the demo shows them
     joined: bool = True  # False: answer participant calls as Kaggle does before "Join Competition"
     rules_accepted: bool = True  # False: ... before the rules are accepted
+    code_competition: bool = False  # True: submissions come from notebooks (sandbox.code)
+    code: CodeCompetition = field(default_factory=CodeCompetition)
     seed: int = 0
     submissions: list[Submission] = field(default_factory=list)
     uploads: dict[str, bytes | None] = field(default_factory=dict)
@@ -127,11 +130,22 @@ class SandboxState:
     def create_submission(self, token: str, team: str, description: str) -> Submission:
         """Turn an upload into a submission; LimitReached when today's allowance is spent."""
         with self.lock:
+            sub = self.add_submission(team, self.upload_names.get(token, "submission.csv"),
+                                      description, self.uploads[token])
+            del self.uploads[token]
+            self.upload_names.pop(token, None)
+            return sub
+
+    def add_submission(self, team: str, file_name: str, description: str,
+                       content: bytes) -> Submission:
+        """A new submission of `content` (an upload's or a kernel's output); LimitReached
+        when today's allowance is spent."""
+        with self.lock:
             if len(self.submissions_today(team)) >= self.daily_limit:
                 raise LimitReached(self.daily_limit)
             sub = Submission(ref=self.ref_base + len(self.submissions) + 1, team=team,
-                             date=utcnow(), file_name=self.upload_names.pop(token, "submission.csv"),
-                             description=description, content=self.uploads.pop(token))
+                             date=utcnow(), file_name=file_name, description=description,
+                             content=content)
             self.submissions.append(sub)
             return sub
 
