@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_resume import Interrupted, StopAfter
+from tests.test_resume import Interrupted, StopAfter
 
 from kfold.backends import BACKENDS, RESULT_KEYS, FoldData, get_backend
 from kfold.errors import KfError

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from rich.console import Console
 from typer.testing import CliRunner
 

@@ -7,7 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from kaggle_helpers import isolate_credentials, write_kaggle_json
+from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 from typer.testing import CliRunner
 
 from kfold import artifacts

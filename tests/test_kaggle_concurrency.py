@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from kaggle_helpers import make_competition, write_kaggle_json
+from tests.kaggle_helpers import make_competition, write_kaggle_json
 
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kaggle_helpers import sandbox
+from tests.kaggle_helpers import sandbox
 
 from kfold.kaggle import flow
 from kfold.kaggle.export import submission_records

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kaggle_helpers import record_scored
+from tests.kaggle_helpers import record_scored
 
 from kfold import artifacts
 from kfold.bench.stack import write_workspace

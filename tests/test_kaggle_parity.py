@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
 from typer.testing import CliRunner
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from kaggle_helpers import make_competition, record_scored
+from tests.kaggle_helpers import make_competition, record_scored
 
 from kfold.kaggle.planner import fit_public_vs_cv, make_plan
 from kfold.submission import write_submission

@@ -4,7 +4,7 @@ kf submit and kf submissions; from the ledger, labelled offline, when Kaggle doe
 from __future__ import annotations
 
 import pytest
-from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from typer.testing import CliRunner
 
 from kfold.cli import app

@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import pytest
-from kaggle_helpers import make_competition
+from tests.kaggle_helpers import make_competition
 
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.kaggle.sandbox.api import HANDLERS, Call, dispatch

@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import pytest
-from kaggle_helpers import make_competition
+from tests.kaggle_helpers import make_competition
 
 from kfold.errors import KfError
 from kfold.kaggle.code import failure_class

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from record_helpers import fold_result
-from test_resume import Interrupted, StopAfter
+from tests.record_helpers import fold_result
+from tests.test_resume import Interrupted, StopAfter
 from typer.testing import CliRunner
 
 from kfold import artifacts

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from record_helpers import fold_result, run_record
+from tests.record_helpers import fold_result, run_record
 from typer.testing import CliRunner
 
 from kfold import artifacts

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold.errors import KfError
 from kfold.kaggle import flow

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold import tracking
 from kfold.errors import KfError
