@@ -2,10 +2,10 @@
 `error:` line with nothing written for each bad input."""
 
 import pytest
-from bad_input import BadInput, check, run_kf
 
 from kfold.tune.space import read_space
 from kfold.tune.study import open_study
+from tests.bad_input import BadInput, check, run_kf
 
 SPACE = """[defaults]
 model = "simple-cnn"
@@ -43,7 +43,7 @@ def other_split_study(ws):
 
 
 BAD = [
-    BadInput("unknown-option", ["tune", "{ws}/bad.toml"], "[space] 'lrr': unknown option 'lrr'",
+    BadInput("unknown-option", ["tune", "{ws}/bad.toml"], "[space]: unknown option 'lrr'",
              damage=lambda ws: write_space(ws, "[space]\nlrr = [0.1]\n", "bad.toml")),
     BadInput("low-not-below-high", ["tune", "{ws}/bad.toml"], "low (0.01) must be below high",
              damage=lambda ws: write_space(ws, "[space]\nlr = { low = 1e-2, high = 1e-3 }\n",
@@ -52,7 +52,7 @@ BAD = [
              damage=lambda ws: write_space(
                  ws, "[space]\ndropout = { low = 0.0, high = 0.5, log = true }\n", "bad.toml")),
     BadInput("choice-kf-train-refuses", ["tune", "{ws}/bad.toml"],
-             "'tta' = 'spin': --tta must be one of",
+             "[space]: tta = 'spin' must be none, flip or d4",
              damage=lambda ws: write_space(ws, '[space]\ntta = ["flip", "spin"]\n', "bad.toml")),
     BadInput("study-of-another-split", ["tune", "{ws}/s.toml"],
              "study 's' was run on another fold split", damage=other_split_study),

@@ -7,7 +7,6 @@ import threading
 
 import optuna
 import pytest
-from tune_helpers import FakeTraining
 
 import kfold.execute
 from kfold import artifacts
@@ -17,6 +16,7 @@ from kfold.stack import stack_runs
 from kfold.tune import Search, read_space, tune, tune_report
 from kfold.tune.run import parse_duration
 from kfold.tune.study import open_study
+from tests.tune_helpers import FakeTraining
 
 SPACE = "[defaults]\nepochs = 1\n[space]\nlr = [1e-4, 1e-3, 1e-2]\n"
 

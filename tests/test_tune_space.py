@@ -33,14 +33,14 @@ augment = ["flip", "d4"]
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[space]\nlrr = [0.1]\n', r"\[space\] 'lrr': unknown option 'lrr'; known: .*lr"),
+    ('[space]\nlrr = [0.1]\n', r"space.toml \[space\]: unknown option 'lrr'; known: .*lr"),
     ('[space]\nlr = { low = 0.01, high = 0.01 }\n', r"low \(0.01\) must be below high"),
     ('[space]\nlr = { low = 0.1, high = 0.001 }\n', r"low \(0.1\) must be below high"),
     ('[space]\ndropout = { low = 0.0, high = 0.5, log = true }\n', "log range must stay above 0"),
-    ('[space]\naugment = ["flip", "spin"]\n', r"augment' = 'spin': --augment must be one of"),
-    ('[space]\nmodel = ["simple-cnn", "no-such-net"]\n', r"model' = 'no-such-net': .*no-such-net"),
-    ('[space]\nlr = { low = 1e-3, high = 50.0 }\n', r"lr' = 50.0: --lr must be"),
-    ('[space]\nepochs = ["two"]\n', r"'epochs' must be int, got 'two'"),
+    ('[space]\naugment = ["flip", "spin"]\n', r"\[space\]: augment = 'spin' must be none, flip or d4"),
+    ('[space]\nmodel = ["simple-cnn", "no-such-net"]\n', r"\[space\]: model = 'no-such-net': .*no-such-net"),
+    ('[space]\nlr = { low = 1e-3, high = 50.0 }\n', r"\[space\]: lr = 50.0 must be a number in \(0, 10\]"),
+    ('[space]\nepochs = ["two"]\n', r"epochs = 'two' must be a whole number"),
     ('[space]\naugment = { low = 1, high = 2 }\n', "a range needs a number option"),
     ('[space]\nlr = { low = 1e-3, top = 1e-2 }\n', r"a range is \{ low"),
     ('[space]\nlr = 0.01\n', r"a fixed value goes in \[defaults\]"),
@@ -49,7 +49,7 @@ augment = ["flip", "d4"]
     ('[space]\nname = ["a"]\n', "cannot be searched: trials are named"),
     ('[defaults]\nlr = 0.01\n[space]\nlr = [0.1]\n', r"also fixed in \[defaults\]"),
     ('[defaults]\nepochs = 2\n', "nothing to search"),
-    ('[defaults]\nepoch = 2\n[space]\nlr = [0.1]\n', r"\[defaults\]: unknown option 'epoch'"),
+    ('[defaults]\nepoch = 2\n[space]\nlr = [0.1]\n', r"space.toml \[defaults\]: unknown option 'epoch'"),
     ('[spaces]\nlr = [0.1]\n', r"unknown table\(s\) \['spaces'\]"),
     ('[space\nlr = [0.1]', "not valid TOML"),
 ])

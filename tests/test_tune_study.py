@@ -12,7 +12,6 @@ from pathlib import Path
 
 import optuna
 import pytest
-from tune_helpers import FakeTraining
 
 import kfold.execute
 from kfold.data.sources import discover
@@ -20,6 +19,7 @@ from kfold.errors import KfError
 from kfold.folds import write_folds
 from kfold.tune import Search, read_space, tune
 from kfold.workspace import Workspace
+from tests.tune_helpers import FakeTraining
 
 SPACE = "[defaults]\nepochs = 1\n[space]\nlr = [1e-4, 1e-3, 1e-2]\n"
 HELPER = Path(__file__).with_name("tune_helpers.py")

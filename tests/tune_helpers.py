@@ -29,7 +29,7 @@ class FakeTraining:
         self.trained: list[tuple[str, str]] = []
         self.hang_on, self.ready, self.pause = hang_on, ready, pause
 
-    def __call__(self, job, arrays, run_dir, reporter):
+    def __call__(self, job, arrays, run_dir, reporter, cpus=None):
         from kfold.execute import FoldOutcome
         from kfold.metrics import auc
 

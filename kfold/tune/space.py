@@ -86,9 +86,10 @@ def read_space(path: Path, ws: Workspace) -> Space:
     params = {}
     for key, value in searched.items():
         label = f"{path.name} [space]"
+        name = "name" if key == "name" else setting_of(key, label).name
+        if name in FIXED:
+            raise KfError(f"{label}: {key} cannot be searched: {FIXED[name]}")
         setting = setting_of(key, label)
-        if setting.name in FIXED:
-            raise KfError(f"{label}: {key} cannot be searched: {FIXED[setting.name]}")
         if setting.name in defaults:
             raise KfError(f"{label}: {key} is also fixed in [defaults]; keep it in one of them")
         params[setting.name] = _param(ws, defaults, setting, key, value, label)
