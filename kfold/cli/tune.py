@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import WorkspaceOpt, console
+from kfold.cli._common import SkipBadOpt, WorkspaceOpt, console, open_training
 from kfold.cli._options import EXECUTOR_OPTIONS, with_options
-from kfold.cli.train import SkipBadOpt, _open
 from kfold.progress import RichReporter
 
 
@@ -30,7 +29,7 @@ def tune(
     pruned fold by fold; prints the trials, the importances and the best kf train command."""
     from kfold.tune import Search, parse_duration, run_tune, trials_table
 
-    ws, ex = _open(workspace, executor)
+    ws, ex = open_training(workspace, executor)
     search = Search(study or space.stem, trials, parse_duration(timeout), prune, prune_p,
                     sampler_seed)
     report = run_tune(ws, space, search, executor=ex, skip_bad=skip_bad,
