@@ -34,7 +34,7 @@ from kfold.errors import KfError
 from kfold.execute import Executor
 from kfold.progress import Reporter
 from kfold.record import RunRecord
-from kfold.settings import TRAIN, settings_for
+from kfold.settings import TRAIN, Setting, settings_for
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace, check_new_run_name
 
@@ -51,18 +51,7 @@ class GridRun:
 def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
     """The runs of a grid file, each config complete (workspace defaults filled in)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise KfError(f"grid file {path} not found") from None
-    except IsADirectoryError:
-        raise KfError(f"grid file {path} is a folder; give a TOML file (see kf grid --help)") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise KfError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(data) - {"defaults", "run"})
-    if unknown:
-        raise KfError(f"{path}: unknown table(s) {unknown}; a grid file has [defaults] and "
-                      "[[run]] entries")
+    data = read_toml(path, "grid file", "kf grid", {"defaults": "[defaults]", "run": "[[run]] entries"})
     defaults, entries = data.get("defaults", {}), data.get("run", [])
     if not isinstance(defaults, dict) or not isinstance(entries, list) or not entries:
         raise KfError(f"{path}: no runs; add [[run]] entries (see kf grid --help)")
@@ -70,10 +59,10 @@ def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
         raise KfError(f"{path}: `run` must hold [[run]] tables of kf train's options "
                       "(see kf grid --help)")
     runs: list[GridRun] = []
-    shared = _options(defaults, f"{path.name} [defaults]")
+    shared = file_options(defaults, f"{path.name} [defaults]")
     for i, entry in enumerate(entries, 1):
         label = f"{path.name} [[run]] " + (repr(entry["name"]) if "name" in entry else f"#{i}")
-        options = {**shared, **_options(entry, label)}
+        options = {**shared, **file_options(entry, label)}
         name = options.pop("name", None)
         try:
             cfg = TrainConfig.for_workspace(ws, **options)
@@ -94,9 +83,9 @@ def read_grid(path: Path, ws: Workspace) -> list[GridRun]:
     return runs
 
 
-def _options(table: dict, label: str) -> dict:
-    """A grid table's options by setting name, each checked and named as the file spells it
-    (`grid.toml [[run]] 'b': lr = -1 must be ...`); unknown keys refused."""
+def file_options(table: dict, label: str) -> dict:
+    """A file's table of kf train's options by setting name, each checked and named as the
+    file spells it (`grid.toml [[run]] 'b': lr = -1 must be ...`); unknown keys refused."""
     out = {}
     for key, value in table.items():
         if key == "name":
@@ -104,13 +93,35 @@ def _options(table: dict, label: str) -> dict:
                 raise KfError(f"{label}: name = {value!r} must be a text")
             out["name"] = value
             continue
-        if key not in KEYS:
-            known = ", ".join(sorted({s.cli.removeprefix("--") for s in KEYS.values()}
-                                     | {"name"}))
-            raise KfError(f"{label}: unknown option {key!r}; known: {known}")
-        KEYS[key].check(value, f"{label}: {key} = {value!r}")
+        setting_of(key, label).check(value, f"{label}: {key} = {value!r}")
         out[KEYS[key].name] = value
     return out
+
+
+def setting_of(key: str, label: str) -> Setting:
+    """The training setting a file's key spells (a kf tune space's keys too)."""
+    if key not in KEYS:
+        known = ", ".join(sorted({s.cli.removeprefix("--") for s in KEYS.values()} | {"name"}))
+        raise KfError(f"{label}: unknown option {key!r}; known: {known}")
+    return KEYS[key]
+
+
+def read_toml(path: Path, what: str, command: str, tables: dict[str, str]) -> dict:
+    """A TOML file of kf train's options (a grid file, a kf tune space) holding only
+    `tables` (name: how the refusal shows it)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise KfError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise KfError(f"{what} {path} is a folder; give a TOML file (see {command} --help)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KfError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - set(tables))
+    if unknown:
+        raise KfError(f"{path}: unknown table(s) {unknown}; a {what} has "
+                      + " and ".join(tables.values()))
+    return data
 
 
 def run_grid(ws: Workspace, runs: list[GridRun], *, executor: Executor | None = None,

@@ -58,6 +58,12 @@ class RunFiles:
         """`history_<tag>.csv`: one row per epoch, written by the backend."""
         return self.dir / f"history_{tag}.csv"
 
+    @property
+    def pruned(self) -> Path:
+        """pruned.json: kf tune stopped this run after its first folds (kfold.tune); it has
+        no OOF predictions and is never stacked."""
+        return self.dir / "pruned.json"
+
     def finished_folds(self) -> list[Path]:
         return sorted(self.dir.glob("fold*.result.json")) if self.dir.exists() else []
 

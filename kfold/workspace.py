@@ -154,6 +154,11 @@ class Workspace:
     def folds_path(self) -> Path:
         return self.root / "folds.csv"
 
+    @property
+    def tune_dir(self) -> Path:
+        """`tune/`: kf tune's studies (`<study>.journal`) and their history plots."""
+        return self.root / "tune"
+
     # --- per-run artifacts ---------------------------------------------------------------
     def run_dir(self, run: str) -> Path:
         return self.models_dir / check_name(run)

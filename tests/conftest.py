@@ -86,3 +86,10 @@ def dry_run_root(tmp_path_factory, trained_root) -> Path:
     make_kernel(ws, "stack-hillclimb", kernel="tester/hillclimb-kernel")
     dry_run(ws, "stack-hillclimb")
     return root
+
+
+@pytest.fixture
+def workspace4(tmp_path, synth_data) -> Workspace:
+    """The tiny dataset in 4 folds: enough paired folds for kf tune's Wilcoxon pruner."""
+    shutil.copytree(synth_data, tmp_path / "data")
+    return Workspace.init(tmp_path, n_folds=4, image_size=32, seed=0)

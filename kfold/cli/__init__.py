@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, train
+from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, train, tune
 from kfold.cli._common import BoundaryGroup, show_version
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command("folds")(train.folds)
 app.command("train")(train.train)
 app.command("retrain")(train.retrain)
 app.command("grid")(train.grid)
+app.command("tune")(tune.tune)
 app.command("models")(train.models)
 app.command("runs")(runs.runs)
 app.command("stack")(stack.stack)

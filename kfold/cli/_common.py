@@ -50,6 +50,18 @@ FormatOpt = Annotated[
 ]
 
 
+SkipBadOpt = Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")]
+
+
+def open_training(workspace: Path | None, executor: dict):
+    """The workspace and the executor a training command (train, grid, retrain, tune) runs
+    on (executor options first: a wrong one is refused before the workspace is touched)."""
+    from kfold.execute import make_executor
+
+    ex = make_executor(**executor)
+    return open_workspace(workspace), ex
+
+
 def open_workspace(path: Path | None, create: bool = False) -> Workspace:
     """The workspace a command works in; only commands that make one (`create`) accept a
     folder that does not exist yet."""

@@ -21,8 +21,9 @@ from kfold.cli._common import (
 def stack(
     workspace: WorkspaceOpt = None,
     runs: Annotated[str | None, typer.Option(
-        "--runs", help="Comma-separated runs to stack (default: every run in oof/ on the "
-                       "current folds, except earlier stacks).")] = None,
+        "--runs", help="Comma-separated runs to stack, globs allowed ('tune-*': a kf tune "
+                       "study's finished trials; default: every run in oof/ on the current "
+                       "folds, except earlier stacks).")] = None,
     blender: Annotated[str, typer.Option(
         "--blender", "--meta", help="Blender(s): lightgbm, logreg, mean, rank, hillclimb, a "
                                     "comma-separated list, or all.")] = "all",

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
+from kfold.cli._common import (
+    RunOpt,
+    SkipBadOpt,
+    WorkspaceOpt,
+    console,
+    open_training,
+    open_workspace,
+)
 from kfold.cli._options import (
     EXECUTOR_OPTIONS,
     SETTING_OPTION,
@@ -17,18 +24,8 @@ from kfold.cli._options import (
 )
 from kfold.progress import RichReporter
 
-SkipBadOpt = Annotated[bool, typer.Option(help="Leave out unreadable images instead of stopping.")]
 FoldsOpt = SETTING_OPTION["n_folds"].annotation
 SeedOpt = SETTING_OPTION["seed"].annotation
-
-
-def _open(workspace: Path | None, executor: dict):
-    """The workspace and the executor a training command runs on (executor options first:
-    a wrong one is refused before the workspace is touched)."""
-    from kfold.execute import make_executor
-
-    ex = make_executor(**executor)
-    return open_workspace(workspace), ex
 
 
 def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOpt = None,
@@ -64,7 +61,7 @@ def train(
     from kfold.train_config import TrainConfig
 
     executor, settings = split(options, EXECUTOR_OPTIONS)
-    ws, ex = _open(workspace, executor)
+    ws, ex = open_training(workspace, executor)
     cfg = TrainConfig.from_options(ws, settings)
     meta = train_run(ws, cfg, name, force=force, skip_bad=skip_bad, note=note, tags=tag or (),
                      reporter=RichReporter(console), executor=ex)
@@ -91,7 +88,7 @@ def grid(
     """Train many runs (kf train's options per run); finished runs are skipped."""
     from kfold.grid import read_grid, run_grid
 
-    ws, ex = _open(workspace, executor)
+    ws, ex = open_training(workspace, executor)
     for meta in run_grid(ws, read_grid(file, ws), executor=ex, skip_bad=skip_bad,
                          reporter=RichReporter(console)):
         _print_run(meta)
@@ -107,7 +104,7 @@ def retrain(
     """Train a finished run's model and config on 100% of the training data; predict test."""
     from kfold.train.retrain import retrain_run
 
-    ws, ex = _open(workspace, executor)
+    ws, ex = open_training(workspace, executor)
     meta = retrain_run(ws, run, RichReporter(console), device=device, executor=ex)
     info = meta.retrain
     console.print(f"{run}: retrained on {info.n_train} images for {info.epochs} epoch(s) "

@@ -86,6 +86,10 @@ class Executor(Protocol):
             on_done: OnDone, reporter: Reporter) -> None:
         """Train every job; call `on_done` here, once per finished job, as each finishes."""
 
+    def slots(self) -> int:
+        """How many jobs train at once (inside `open`): kf tune runs that many folds' worth
+        of trials together."""
+
 
 def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
     """The job's images as rows of the arrays, not copies (a fold of a memory-mapped cache
@@ -135,6 +139,9 @@ class LocalExecutor:
 
     def check_device(self, backend: str, device: str) -> None:
         get_backend(backend).check_device(device)  # this machine trains
+
+    def slots(self) -> int:
+        return 1
 
     def run(self, jobs: list[FoldJob], arrays: dict[str, Arrays], run_dirs: dict[str, Path],
             on_done: OnDone, reporter: Reporter) -> None:

@@ -17,6 +17,7 @@ retried: every other task is cancelled and the error names the run and fold.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Iterator
@@ -103,6 +104,13 @@ class RayExecutor:
             raise KfError(f"--device {device} with no GPU per fold (--gpus-per-fold "
                           f"{self.gpus:g}): pass --gpus-per-fold 1 (or a fraction) on a cluster "
                           "with GPUs, or --device auto")
+
+    def slots(self) -> int:
+        """Folds that train at once: on each node, as many as its GPUs (and CPUs) hold."""
+        per_node = [min(r.get("GPU", 0) // self.gpus if self.gpus else math.inf,
+                        r.get("CPU", 0) // self.cpus if self.cpus else math.inf)
+                    for r in (n["Resources"] for n in import_ray().nodes() if n.get("Alive"))]
+        return max(1, int(sum(n for n in per_node if n != math.inf)))
 
     def connect(self, ray) -> bool:
         """Join the cluster at --address, or start Ray here; True when this call started

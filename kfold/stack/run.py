@@ -9,6 +9,7 @@ For each blender `<blender>` it writes
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -114,7 +115,7 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
                 f"{chosen or 'none'} in {ws.oof_dir}" + (f" ({'; '.join(notes)})" if notes else "")
             )
         return chosen, notes
-    runs = list(dict.fromkeys(check_name(r.strip()) for r in runs if r.strip()))
+    runs = expand_patterns(runs, present)
     missing = [r for r in runs if r not in present]
     if missing:
         raise KfError(f"no OOF predictions for run(s) {missing} in {ws.oof_dir}; "
@@ -127,6 +128,22 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
             raise KfError(f"run {run!r} was {other_split}; retrain it on "
                           f"the current folds or leave it out of --runs")
     return runs, notes
+
+
+def expand_patterns(runs: list[str], present: list[str]) -> list[str]:
+    """Names as given, and each glob (`tune-*`, the trials of a kf tune study) as the runs in
+    oof/ it matches, sorted; a glob matching none is an error."""
+    out = []
+    for given in (r.strip() for r in runs if r.strip()):
+        if not any(c in given for c in "*?["):
+            out.append(check_name(given))
+            continue
+        matched = fnmatch.filter(present, given)
+        if not matched:
+            raise KfError(f"--runs {given!r} matches no run with OOF predictions in oof/; "
+                          f"known: {', '.join(present) or 'none'}")
+        out += sorted(matched)
+    return list(dict.fromkeys(out))
 
 
 def _count(n: int) -> str:

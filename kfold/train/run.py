@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +37,10 @@ from kfold.submission import write_submission
 from kfold.train.tag import finished_tag, record_tag
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace, check_new_run_name
+
+# Called with (run, fold, result) for every fold of a run, in the order they come in (folds an
+# earlier call finished first); it may raise to stop the runs (kf tune prunes a trial so).
+OnFold = Callable[[str, int, dict], None]
 
 
 def default_run_name(cfg: TrainConfig) -> str:
@@ -98,11 +102,12 @@ def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force
 
 
 def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = False,
-               reporter: Reporter = Reporter(),
-               executor: Executor | None = None) -> list[RunRecord]:
+               reporter: Reporter = Reporter(), executor: Executor | None = None,
+               on_fold: OnFold | None = None) -> list[RunRecord]:
     """Train several planned runs together: every unfinished fold of every run is one job
     of a single executor call, so on Ray they all spread over the cluster at once. The runs
-    must share one fold split (they are meant to be stacked)."""
+    must share one fold split (they are meant to be stacked). `on_fold` hears each fold's
+    result; an exception it raises stops the call, the folds recorded so far kept."""
     check_one_split(plans)
     tracker = tracking.for_workspace(ws)  # tracking_uri without mlflow fails here, not after
     # The executor joins its cluster and checks its resources before anything is written.
@@ -120,7 +125,7 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
         if plans and plans[0].new_split:
             atomic.write_csv(ws.folds_path, plans[0].folds)
         names = {key: f"data{i}" for i, key in enumerate(datas)}  # what FoldJob.arrays says
-        folds = {p.name: _Folds(p, datas[p.data_key], names[p.data_key], reporter)
+        folds = {p.name: _Folds(p, datas[p.data_key], names[p.data_key], reporter, on_fold)
                  for p in plans}
         created = {}
         try:
@@ -164,8 +169,10 @@ class _Folds:
     """A run's folds: those an earlier call finished (read back, on this split only) and
     the jobs of the others, recorded here as each finishes."""
 
-    def __init__(self, plan: RunPlan, data: Prepared, arrays: str, reporter: Reporter) -> None:
+    def __init__(self, plan: RunPlan, data: Prepared, arrays: str, reporter: Reporter,
+                 on_fold: OnFold | None = None) -> None:
         self.plan, self.data, self.arrays, self.reporter = plan, data, arrays, reporter
+        self.on_fold = on_fold
         self.fold_of = plan.folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
         self.fingerprint = artifacts.folds_fingerprint(plan.folds)
         self.done: dict[int, dict] = {}
@@ -181,7 +188,7 @@ class _Folds:
                                test_ids=self.data.test.ids,
                                val_ids=self.data.train.ids[in_fold & usable])
             if out is not None:
-                self.done[k] = out.result
+                self.finished(k, out.result)
                 continue
             jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
@@ -200,8 +207,13 @@ class _Folds:
                          extra={"fold": k, "folds_fingerprint": self.fingerprint})
         self.reporter.log(f"{job.label}: best epoch {out.result['best_epoch']}, "
                           f"val AUC {out.result['auc']:.4f}")
-        self.done[k] = out.result
         self.trained += 1
+        self.finished(k, out.result)
+
+    def finished(self, k: int, result: dict) -> None:
+        self.done[k] = result
+        if self.on_fold is not None:
+            self.on_fold(self.plan.name, k, result)
 
     def results(self) -> list[dict]:
         return [self.done[k] for k in range(self.plan.cfg.n_folds)]
