@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from kfold import artifacts
 from kfold.data.sources import discover
 from kfold.errors import KfError
+from kfold.stats import to_fold_scale
 from kfold.train.run import train_run
 
 
@@ -18,12 +19,14 @@ def trained(workspace, tiny_cfg):
     return workspace, tiny_cfg, train_run(workspace, tiny_cfg, "r")
 
 
-def test_oof_has_every_training_id_once_and_its_auc_is_in_run_json(trained):
+def test_oof_has_every_training_id_once_and_its_aucs_are_in_run_json(trained):
     ws, cfg, meta = trained
     oof = artifacts.read_oof(ws.oof_path("r"))
     train = discover(ws).train
     assert sorted(oof["id"]) == sorted(train["id"])
-    assert meta.oof_auc == pytest.approx(roc_auc_score(oof["target"], oof["pred"]))
+    assert meta.oof_auc_pooled == pytest.approx(roc_auc_score(oof["target"], oof["pred"]))
+    on_scale = to_fold_scale(oof["pred"], oof["fold"])  # the CV every command ranks by
+    assert meta.oof_auc == pytest.approx(roc_auc_score(oof["target"], on_scale))
     assert json.loads(ws.run_json("r").read_text())["oof_auc"] == meta.oof_auc
     folds = artifacts.read_folds(ws.folds_path)
     assert meta.folds_fingerprint == artifacts.folds_fingerprint(folds)

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from kfold import views
 from kfold.stack.run import Score, StackReport
+from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
 
 
@@ -32,11 +33,13 @@ def verdict(s: Score) -> str:
 def stack_table(report: StackReport) -> Table:
     best = report.best_run
     cols = [Col("#", right=True), Col("name", no_wrap=True), Col("OOF AUC", right=True),
-            Col("95% CI", right=True, no_wrap=True), Col("fold AUC", right=True, no_wrap=True),
+            Col("95% CI", right=True, no_wrap=True), Col("pooled", right=True, no_wrap=True),
+            Col("fold AUC", right=True, no_wrap=True),
             Col("gain", right=True), Col("gain 95% CI", right=True, no_wrap=True),
             Col("p", right=True), Col("vs best"), Col("s", right=True),
             Col("weights", fold=True)]
     rows = [[i, s.name, f"{s.oof_auc:.5f}", _interval(s.interval),
+             "" if s.pooled_auc is None else f"{s.pooled_auc:.4f}" + (" !" if s.drift else ""),
              f"{s.fold_auc_mean:.4f}±{s.fold_auc_std:.4f}", f"{s.gain:+.5f}",
              "" if s.vs_best is None else f"[{s.vs_best.low:+.5f}, {s.vs_best.high:+.5f}]",
              "" if s.vs_best is None else f"{s.vs_best.p_value:.3g}", verdict(s),
@@ -47,7 +50,10 @@ def stack_table(report: StackReport) -> Table:
     return views.table(
         f"Stack of {len(report.runs)} runs (folds {report.folds_fingerprint}; "
         f"test: {report.test_source})", cols, rows, styles=styles,
-        caption=f"gain = OOF AUC minus the best single run's ({best.name}, "
+        caption=f"OOF AUC: fold-normalised (each fold model's predictions as quantiles of "
+                f"its own fold, docs/stack.md); pooled: all OOF rows as written, ! = more "
+                f"than {DRIFT_GAP:g} lower (fold models on different scales); "
+                f"gain = OOF AUC minus the best single run's ({best.name}, "
                 f"{best.oof_auc:.5f}), with DeLong's paired 95% interval and p-value (the "
                 f"runs score the same images); within noise: the interval holds 0; "
                 f"fold AUC = mean±std over folds")
