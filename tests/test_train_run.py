@@ -81,3 +81,24 @@ def test_skip_bad_leaves_unreadable_images_out(workspace, tiny_cfg):
     meta = train_run(workspace, tiny_cfg, "r", skip_bad=True)
     assert meta.skipped_images == [train["id"].iat[0]]
     assert len(artifacts.read_oof(workspace.oof_path("r"))) == len(train) - 1
+
+
+def test_two_cpu_trainings_with_the_same_seeds_predict_identically(tmp_path, synth_data,
+                                                                    tiny_cfg):
+    """Determinism on CPU: same data, seeds and config give the same bytes of predictions
+    (README, "Numbers that reproduce", says what varies on a GPU)."""
+    import shutil
+
+    import numpy as np
+
+    from kfold.workspace import Workspace
+
+    preds = []
+    for copy in ("a", "b"):
+        shutil.copytree(synth_data, tmp_path / copy / "data")
+        ws = Workspace.init(tmp_path / copy, n_folds=2, image_size=32, seed=0)
+        train_run(ws, tiny_cfg, "r")
+        oof = artifacts.read_oof(ws.oof_path("r"))
+        test = artifacts.read_test_preds(ws.test_path("r"))
+        preds.append((oof["pred"].to_numpy(), test.filter(like="pred").to_numpy()))
+    assert np.array_equal(preds[0][0], preds[1][0]) and np.array_equal(preds[0][1], preds[1][1])
