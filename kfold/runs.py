@@ -61,13 +61,14 @@ def oof_scores(ws: Workspace, name: str, oof_auc: float | None = None,
                pooled: float | None = None) -> dict:
     """oof_auc (fold-normalised), pooled and drift of a run's OOF file; the recorded values
     when the file is gone."""
+    from kfold.metrics import auc
     from kfold.stats import fold_scores
 
     path = ws.oof_path(name)
     if not path.exists():
         return {"oof_auc": oof_auc, "pooled": pooled, "drift": None}
     oof = artifacts.read_oof(path)
-    s = fold_scores(oof["target"], oof["pred"], oof["fold"])
+    s = fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)  # NaN: one class
     return {"oof_auc": s.normalised, "pooled": s.pooled, "drift": s.drift}
 
 

@@ -1,6 +1,8 @@
 """Fold-aware scores and the fold scale: a run whose fold models are good but on different
 scales is scored by what each fold model ranks, and its test rows land on its OOF rows' scale."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,3 +156,24 @@ def test_use_full_puts_each_retrain_on_the_fold_scale_by_its_own_order(tmp_path)
     assert report.test_source == "full-retrain, fold scale"
     got = artifacts.read_test_preds(ws.test_path("stack-mean")).sort_values("id")["pred"]
     np.testing.assert_allclose(got, np.mean(expected, axis=0), atol=1e-12)
+
+
+def test_kf_runs_stack_and_shakeup_rank_by_the_same_fold_normalised_score(tmp_path):
+    from record_helpers import fold_result, run_record
+
+    from kfold.runs import runs_summary
+    from kfold.stack.shakeup import shakeup_runs
+
+    ws = _workspace(tmp_path, DRIFT)
+    for run in DRIFT:
+        artifacts.write_run(ws, run_record(run, folds=[fold_result(k, 0.5) for k in range(3)]))
+    report = stack_runs(ws, blenders="mean")
+    listed = {r["run"]: r for r in runs_summary(ws)}
+    shaken = {r["run"]: r for r in shakeup_runs(ws, n_splits=50, png=False).rows()}
+    for s in report.scores:
+        assert listed[s.name]["oof_auc"] == pytest.approx(s.oof_auc)
+        assert shaken[s.name]["oof_auc"] == pytest.approx(s.oof_auc)
+        assert listed[s.name]["pooled"] == pytest.approx(s.pooled_auc)
+    assert listed["a"]["drift"] and listed["b"]["drift"]
+    side = json.loads(ws.submission_path("stack-mean").with_suffix(".json").read_text())
+    assert side["cv_auc"] == pytest.approx(report.score("mean").oof_auc)  # what kf plan ranks by

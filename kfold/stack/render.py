@@ -7,6 +7,7 @@ from rich.text import Text
 
 from kfold import views
 from kfold.stack.run import Score, StackReport
+from kfold.stack.track import track_record
 from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
 
@@ -64,10 +65,16 @@ def _interval(iv) -> str:
 
 
 def render_stack_report(report: StackReport, console: Console) -> None:
-    """Print notes (skipped runs), the leaderboard table and where the artifacts went."""
+    """Print notes (skipped runs), the leaderboard table, the best stack's gain with its
+    track record (kfold.stack.track) and where the artifacts went."""
     for note in report.notes:
         console.print(Text("note: ", style="yellow") + Text(note), highlight=False)
     console.print(stack_table(report))
+    stacks = [s for s in report.scores if s.kind == "stack"]
+    if stacks:
+        top = max(stacks, key=lambda s: s.oof_auc)
+        console.print(f"{top.name}: OOF gain {top.gain:+.4f} over {report.best_run.name}; "
+                      f"{track_record(top.gain)}", highlight=False)
     if report.written:
         names = ", ".join(f"stack-{m}" for m in report.written)
         console.print(f"wrote oof/, oof/*.test.parquet and submissions/ for {names}",
