@@ -159,10 +159,9 @@ def test_use_full_puts_each_retrain_on_the_fold_scale_by_its_own_order(tmp_path)
 
 
 def test_kf_runs_stack_and_shakeup_rank_by_the_same_fold_normalised_score(tmp_path):
-    from record_helpers import fold_result, run_record
-
     from kfold.runs import runs_summary
     from kfold.stack.shakeup import shakeup_runs
+    from tests.record_helpers import fold_result, run_record
 
     ws = _workspace(tmp_path, DRIFT)
     for run in DRIFT:
