@@ -4,6 +4,7 @@ two CPU cores. Each step is a library call; the demo only chains them and prints
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -11,9 +12,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
-from kfold import artifacts, views
+from kfold import artifacts, atomic, views
 from kfold.data.check import check_data, render_report
 from kfold.data.synth import check_args, synthesize
+from kfold.demo_report import (
+    best,
+    candidate_rows,
+    check_readme,
+    markdown,
+    update_readme,
+    write_table,
+)
 from kfold.errors import KfError
 from kfold.progress import RichReporter
 from kfold.runs import render_run, render_runs, runs_summary
@@ -43,19 +52,24 @@ LITE0_SEED1 = replace(LITE0, model_seed=1)
 # clearly learnt task: the small CNN reaches about 0.92 OOF AUC from 2,000 such images.
 DIFFICULTY = 0.3
 DEMO_CONFIG = {"competition": "nexperia-synth", "n_folds": FOLDS, "image_size": 64, "seed": 42}
+SEED_FILE = "demo.json"  # the data seed of the demo's data/, so a resume cannot mix seeds
 
 
 def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test: int = 600,
-             epochs: int | None = None) -> dict:
-    """Synthesise data, train, stack, explain and play the offline competition in `root`.
+             epochs: int | None = None, seed: int = 0, readme: Path | None = None) -> dict:
+    """Synthesise data (from data seed `seed`), train, stack, explain and play the offline
+    competition in `root`; write the results table to `root`/demo.md and, with `readme`,
+    into that README between its demo-table markers.
 
     Re-running continues where the last call stopped (finished folds are skipped). One
     long function on purpose: it is the demo's script, eight steps read top to bottom, each
     a call into the library.
     """
-    check_args(n_train=n_train, n_test=n_test, size=267, difficulty=DIFFICULTY)
+    check_args(n_train=n_train, n_test=n_test, size=267, difficulty=DIFFICULTY, seed=seed)
     _with_epochs(SIMPLE_CNN, epochs)  # --epochs checked before anything is written
-    _check_demo_workspace(Path(root))
+    _check_demo_workspace(Path(root), seed)
+    if readme is not None:
+        check_readme(readme)
     ws = Workspace.init(root, **DEMO_CONFIG)
     reporter = RichReporter(console)
     summary: dict = {"workspace": str(ws.root)}
@@ -64,7 +78,8 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     steps.start("1. synthetic Nexperia-like data")
     if not ws.data_dir.exists():
         console.print(synthesize(ws.data_dir, n_train=n_train, n_test=n_test, size=267,
-                                 difficulty=DIFFICULTY, seed=0))
+                                 difficulty=DIFFICULTY, seed=seed))
+        atomic.write_json(ws.root / SEED_FILE, {"seed": seed})
     console.print(render_report(check_data(ws, reporter)))
 
     steps.start(f"2. {FOLDS}-fold small CNN of the original notebook (preprocessing I), then "
@@ -100,9 +115,9 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     from kfold.explain.render import render_explain
     from kfold.explain.run import explain_run
 
-    best = report.best_run.name  # a trained run (stacks now list among the runs too)
-    explained = explain_run(ws, best, n=16, reporter=reporter)
-    console.print(render_explain(explained.metrics, best))
+    best_name = report.best_run.name  # a trained run (stacks now list among the runs too)
+    explained = explain_run(ws, best_name, n=16, reporter=reporter)
+    console.print(render_explain(explained.metrics, best_name))
     console.print(f"overlay grid: {explained.grid}")
     summary["explain"] = explained.metrics.get("pointing_game")
 
@@ -112,11 +127,20 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     summary["competition"] = run_competition_loop(ws, console)
 
     steps.start("8. did the ensemble pay? best single run vs best stack")
-    payoff = ensemble_payoff(ws, report)
+    rows = candidate_rows(ws, report)
+    payoff = [best(rows, "run"), best(rows, "stack")]
     console.print(render_payoff(payoff))
     summary["payoff"] = payoff
     summary["runs"] = artifacts.list_runs(ws)
     summary["seconds"] = steps.finish()
+    explain = (f"Grad-CAM of {best_name}: pointing game {num(summary['explain'], '.2f')} "
+               f"vs chance {num(explained.metrics.get('chance'), '.2f')}.")
+    table = markdown(rows, seed=seed, seconds=summary["seconds"], explain=explain)
+    summary["table"] = str(write_table(ws, table))
+    console.print(f"results table (markdown): {summary['table']}", highlight=False)
+    if readme is not None:
+        update_readme(readme, table)
+        console.print(f"wrote the demo table into {readme}", highlight=False)
     return summary
 
 
@@ -149,33 +173,28 @@ def ensemble_payoff(ws: Workspace, report) -> list[dict]:
     p-value of the difference) and the AUC the stand-in gives their submission files on its
     public and private ids, scored here from data/solution.csv for both (the loop above
     submits only what its quota allows)."""
-    from kfold.kaggle.sandbox.scoring import load_solution, score_file
-
-    cfg = ws.config
-    solution = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
-    stack = max((s for s in report.scores if s.kind == "stack"), key=lambda s: s.oof_auc)
-    rows = []
-    for kind, score in (("best single run", report.best_run), ("best stack", stack)):
-        content = ws.submission_path(score.name).read_bytes()
-        public, private = score_file(content, solution, cfg.id_column, cfg.target_column)
-        rows.append({"kind": kind, "name": score.name, "oof_auc": score.oof_auc,
-                     "p_vs_best": getattr(score.vs_best, "p_value", None),
-                     "public": public, "private": private})
-    return rows
+    rows = candidate_rows(ws, report)
+    return [best(rows, "run"), best(rows, "stack")]
 
 
 def render_payoff(rows: list[dict]) -> views.Table:
     columns = ["", "candidate", *(Col(c, right=True) for c in
                                   ("OOF AUC", "p vs best run", "public", "private"))]
+    kinds = {"run": "best single run", "stack": "best stack"}
     return views.table("", columns, [
-        (r["kind"], r["name"], num(r["oof_auc"], ".4f"), num(r["p_vs_best"]),
+        (kinds[r["kind"]], r["name"], num(r["oof_auc"], ".4f"), num(r["p"]),
          num(r["public"], ".4f"), num(r["private"], ".4f")) for r in rows])
 
 
-def _check_demo_workspace(root: Path) -> None:
+def _check_demo_workspace(root: Path, seed: int) -> None:
     """The demo rewrites kfold.toml and trains on data/: it runs in a new or empty folder or
     resumes an earlier demo's workspace, never in a user's own workspace. A workspace left
-    by an earlier demo of another fold count cannot be resumed."""
+    by an earlier demo of another fold count or data seed cannot be resumed."""
+    made = root / SEED_FILE
+    was = json.loads(made.read_text())["seed"] if made.exists() else 0
+    if (root / "data").exists() and was != seed:
+        raise KfError(f"{root} holds an earlier demo's data of seed {was}; pass another "
+                      f"--workspace for --seed {seed}")
     if (root / CONFIG_NAME).exists():
         config = Workspace.load(root).config
         other = {k: getattr(config, k) for k, v in DEMO_CONFIG.items() if getattr(config, k) != v}

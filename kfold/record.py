@@ -154,7 +154,7 @@ class RunRecord(_Flat):
     folds_fingerprint: str
     data_fingerprint: str | None
     folds: list[FoldResult]
-    oof_auc: float
+    oof_auc: float  # fold-normalised (kfold.stats.foldscale); pooled in runs before it
     fold_auc_mean: float
     fold_auc_std: float
     skipped_images: list[str]
@@ -172,6 +172,7 @@ class RunRecord(_Flat):
     task: str = "binary"  # kfold.data.task's kinds
     classes: list[str] = field(default_factory=list)  # prediction-column order ([]: binary)
     metric: str = "auc"  # kfold.scoring's name of the contest's metric
+    oof_auc_pooled: float | None = None  # every OOF row in one AUC (None: an older run)
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -25,7 +25,7 @@ import pandas as pd
 from kfold import artifacts, atomic
 from kfold.errors import KfError, check_whole
 from kfold.progress import Reporter
-from kfold.stats import AucInterval, auc_interval
+from kfold.stats import AucInterval, auc_interval, to_fold_scale
 from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
@@ -195,9 +195,10 @@ def _scored(ws: Workspace, row: Row, run: str, seconds: float,
 
 
 def interval_of(ws: Workspace, run: str) -> AucInterval:
-    """The OOF AUC of `run` with its DeLong 95% interval."""
+    """The OOF AUC of `run` (fold-normalised, as every command ranks) with its DeLong 95%
+    interval."""
     oof = artifacts.read_oof(ws.oof_path(run))
-    return auc_interval(oof["target"].to_numpy(), oof["pred"].to_numpy())
+    return auc_interval(oof["target"].to_numpy(), to_fold_scale(oof["pred"], oof["fold"]))
 
 
 def _solution(ws: Workspace) -> pd.DataFrame | None:

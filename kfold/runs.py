@@ -6,6 +6,7 @@ import numpy as np
 
 from kfold import artifacts, views
 from kfold.record import RunRecord
+from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
 from kfold.workspace import Workspace
 
@@ -26,7 +27,8 @@ def render_run(meta: RunRecord) -> Table:
 
 
 def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = None) -> list[dict]:
-    """One row per run and per stack: OOF AUC, fold AUCs, mean ± std, epochs, time, its
+    """One row per run and per stack: OOF AUC (fold-normalised, read from its OOF file, like
+    kf stack's), the pooled AUC and the drift flag, fold AUCs, mean ± std, epochs, time, its
     settings, the best public score of a submission to `competition` (default: kfold.toml's)
     derived from it; sorted by `sort` (oof: best first; time: newest first; name)."""
     check_sort(sort)
@@ -36,7 +38,8 @@ def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = Non
         fold_aucs = meta.fold_aucs
         rows.append({
             "run": name, "model": meta.model, "backend": meta.backend,
-            "size": meta.config.image_size, "oof_auc": meta.oof_auc,
+            "size": meta.config.image_size,
+            **oof_scores(ws, name, meta.oof_auc, meta.oof_auc_pooled),
             "fold_aucs": fold_aucs, "mean": float(np.mean(fold_aucs)),
             "std": float(np.std(fold_aucs)),
             "epochs": sum(r.epochs_run for r in meta.folds),
@@ -54,13 +57,29 @@ def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = Non
     return sort_rows(rows, sort)
 
 
+def oof_scores(ws: Workspace, name: str, oof_auc: float | None = None,
+               pooled: float | None = None) -> dict:
+    """oof_auc (fold-normalised), pooled and drift of a run's OOF file; the recorded values
+    when the file is gone."""
+    from kfold.metrics import auc
+    from kfold.stats import fold_scores
+
+    path = ws.oof_path(name)
+    if not path.exists():
+        return {"oof_auc": oof_auc, "pooled": pooled, "drift": None}
+    oof = artifacts.read_oof(path)
+    s = fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)  # NaN: one class
+    return {"oof_auc": s.normalised, "pooled": s.pooled, "drift": s.drift}
+
+
 def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
     """Give each row (best OOF AUC first) its DeLong 95% interval and, when it scored the same
-    images as the best run, the paired difference to it: interval, p-value, within noise.
+    images as the best run, the paired difference to it: interval, p-value, within noise;
+    all on the fold scale, like the OOF AUC.
 
     Fields: oof_auc_low/high, vs_best, vs_best_low/high, vs_best_p, within_noise (None when
     the run's OOF file is gone or holds other ids or targets than the best run's)."""
-    from kfold.stats import auc_interval, paired_difference
+    from kfold.stats import auc_interval, paired_difference, to_fold_scale
 
     empty = dict.fromkeys(("oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
                            "vs_best_high", "vs_best_p", "within_noise"))
@@ -71,12 +90,14 @@ def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
         if not path.exists():
             continue
         oof = artifacts.read_oof(path).sort_values("id").reset_index(drop=True)
+        oof["pred"] = to_fold_scale(oof["pred"], oof["fold"])
         iv = auc_interval(oof["target"], oof["pred"])
         r.update(oof_auc_low=iv.low, oof_auc_high=iv.high)
         if best is None:
             best = oof
             continue
-        if not (oof["id"].equals(best["id"]) and oof["target"].equals(best["target"])):
+        if not (oof["id"].equals(best["id"]) and oof["target"].equals(best["target"])
+                and oof["fold"].equals(best["fold"])):
             continue
         d = paired_difference(oof["target"], oof["pred"], best["pred"])
         r.update(vs_best=d.diff, vs_best_low=d.low, vs_best_high=d.high, vs_best_p=d.p_value,
@@ -94,14 +115,16 @@ def render_runs(rows: list[dict]) -> Table:
     optional = {"pointing": any(_pointing(r["explain"]) for r in rows),
                 "100%": any(r["full"] for r in rows),
                 "public": any(r.get("best_public") is not None for r in rows)}
-    fixed = [("px", True), ("OOF AUC\n±95%", True), ("vs best\n±95%", True), ("p", True),
+    fixed = [("px", True), ("OOF AUC\n±95%", True), ("pooled", True),
+             ("vs best\n±95%", True), ("p", True),
              ("public", False), ("fold mean\n± std", True), ("pointing", False),
              ("epochs", True), ("time s", True), ("100%", False)]
     fixed = [name for name, always in fixed if always or optional[name]]
     backends = len({r["backend"] for r in rows if not r.get("stack")})
     cells = []
     for r in rows:
-        cell = {"px": r["size"], "OOF AUC\n±95%": _auc_text(r), "vs best\n±95%": _vs_best(r),
+        cell = {"px": r["size"], "OOF AUC\n±95%": _auc_text(r), "pooled": _pooled(r),
+                "vs best\n±95%": _vs_best(r),
                 "p": "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}",
                 "public": "" if r.get("best_public") is None else f"{r['best_public']:.4f}",
                 "fold mean\n± std": f"{r['mean']:.4f}±{r['std']:.4f}",
@@ -123,6 +146,9 @@ def render_runs(rows: list[dict]) -> Table:
         [Col(_SETTING_HEADERS.get(k, k), fold=True) for k in settings] if apart
         else [Col("settings that differ", fold=True, min_width=14)])
     return views.table("runs", cols, cells, caption=(
+        "OOF AUC: fold-normalised (each fold model's predictions as quantiles of its own "
+        "fold; docs/stack.md), the one every kf command ranks by; pooled: all OOF rows as "
+        f"written, ! when it is more than {DRIFT_GAP:g} lower (fold models on different scales); "
         "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, DeLong's "
         "paired test (same images), ≈: within noise (its interval holds 0); "
         + ("public: the best public score of a submission made from the run (its own, a "
@@ -165,7 +191,8 @@ def _width(headers: list[str], cells: list[list]) -> int:
 
 
 # every key of a runs_summary row (stacks leave some out): the CSV header of an empty list
-RUN_FIELDS = ("run", "model", "backend", "size", "oof_auc", "fold_aucs", "mean", "std",
+RUN_FIELDS = ("run", "model", "backend", "size", "oof_auc", "pooled", "drift", "fold_aucs",
+              "mean", "std",
               "epochs", "seconds", "full", "explain", "config", "created", "note", "tags",
               "git", "stack", "oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
               "vs_best_high", "vs_best_p", "within_noise", "best_public")
@@ -195,6 +222,12 @@ def _auc_text(r: dict) -> str:
         return f"{r['oof_auc']:.4f}"
     half = (r["oof_auc_high"] - r["oof_auc_low"]) / 2
     return f"{r['oof_auc']:.4f} ±{half:.4f}"
+
+
+def _pooled(r: dict) -> str:
+    if r.get("pooled") is None:
+        return ""
+    return f"{r['pooled']:.4f}" + (" !" if r.get("drift") else "")
 
 
 def _vs_best(r: dict) -> str:
@@ -237,7 +270,7 @@ def stack_rows(ws: Workspace) -> list[dict]:
         rows.append({
             "run": name, "model": f"stack: {lineage.get('blender', name[len(STACK_PREFIX):])}",
             "backend": f"of {len(inputs)} runs" if inputs else "", "size": None,
-            "oof_auc": auc(oof["target"], oof["pred"]), "fold_aucs": fold_aucs,
+            **oof_scores(ws, name), "fold_aucs": fold_aucs,
             "mean": float(np.mean(fold_aucs)), "std": float(np.std(fold_aucs)),
             "epochs": None, "seconds": None,
             "full": lineage.get("test_predictions") == "full", "explain": None,

@@ -3,13 +3,20 @@
 from typer.testing import CliRunner
 
 from kfold.cli import app
+from kfold.demo_report import END, START
 
 
-def test_demo_runs_the_whole_loop_offline(tmp_path):
+def test_demo_runs_the_whole_loop_offline_and_writes_its_table(tmp_path):
     ws = tmp_path / "demo"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# kfold\n\n{START}\nold numbers\n{END}\n\nmore text\n")
     result = CliRunner().invoke(app, ["demo", "-w", str(ws), "--n-train", "60", "--n-test", "20",
-                                      "--epochs", "1"])
+                                      "--epochs", "1", "--readme", str(readme)])
     assert result.exit_code == 0, result.output
+    table = (ws / "demo.md").read_text()
+    assert table.startswith("| kf demo, data seed 0 | OOF AUC [95% DeLong] |")
+    assert readme.read_text() == f"# kfold\n\n{START}\n{table}{END}\n\nmore text\n"
+    assert "Best single run" in table and "best run" in table
     for step in ("small CNN", "retrained on 100%", "stacking", "Grad-CAM", "stand-in Kaggle",
                  "did the ensemble pay"):
         assert step in result.output, step
@@ -51,3 +58,21 @@ def test_an_earlier_demo_of_another_fold_count_is_named_not_mixed(tmp_path):
     assert result.exit_code == 2
     assert "earlier demo's 5-fold split" in result.output
     assert sorted(p.name for p in ws.iterdir()) == ["folds.csv"]  # nothing else written
+
+
+def test_a_demo_workspace_of_another_data_seed_is_not_resumed(tmp_path):
+    ws = tmp_path / "demo"
+    (ws / "data").mkdir(parents=True)
+    (ws / "demo.json").write_text('{"seed": 0}')
+    result = CliRunner().invoke(app, ["demo", "-w", str(ws), "--seed", "1"])
+    assert result.exit_code == 2
+    assert "earlier demo's data of seed 0" in result.output
+
+
+def test_a_readme_without_the_table_markers_stops_the_demo_before_it_starts(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    result = CliRunner().invoke(app, ["demo", "-w", str(tmp_path / "demo"), "--readme",
+                                      str(readme)])
+    assert result.exit_code == 2 and "no demo table between" in result.output
+    assert not (tmp_path / "demo").exists() and readme.read_text() == "# no markers\n"

@@ -15,7 +15,7 @@ from kfold.bench.stack import write_workspace
 from kfold.cli import app
 from kfold.runs import runs_summary
 from kfold.stack.blenders import auc
-from kfold.stats import auc_interval, paired_difference
+from kfold.stats import auc_interval, paired_difference, to_fold_scale
 
 
 def _run_json(ws, name):
@@ -40,17 +40,23 @@ def ws(tmp_path):
     return ws
 
 
-def test_rows_carry_delong_intervals_and_paired_tests_against_the_best(ws):
+def _on_fold_scale(ws, name):
+    oof = artifacts.read_oof(ws.oof_path(name)).sort_values("id")
+    return oof.assign(pred=to_fold_scale(oof["pred"], oof["fold"]))
+
+
+def test_rows_carry_delong_intervals_and_paired_tests_against_the_best_on_the_fold_scale(ws):
     rows = {r["run"]: r for r in runs_summary(ws)}
     best = max(rows.values(), key=lambda r: r["oof_auc"])
     assert best["vs_best"] is None
     y = artifacts.read_oof(ws.oof_path("run1")).sort_values("id")
     for name, r in rows.items():
-        oof = artifacts.read_oof(ws.oof_path(name)).sort_values("id")
+        oof = _on_fold_scale(ws, name)
         iv = auc_interval(oof["target"], oof["pred"])
+        assert r["oof_auc"] == pytest.approx(auc(oof["target"], oof["pred"]))
         assert (r["oof_auc_low"], r["oof_auc_high"]) == pytest.approx((iv.low, iv.high))
         if r is not best:
-            ref = artifacts.read_oof(ws.oof_path(best["run"])).sort_values("id")
+            ref = _on_fold_scale(ws, best["run"])
             d = paired_difference(y["target"], oof["pred"], ref["pred"])
             assert r["vs_best"] == pytest.approx(d.diff) and r["vs_best_p"] == pytest.approx(d.p_value)
     other = ({"run0", "twin"} - {best["run"]}).pop()  # near-copies: within noise

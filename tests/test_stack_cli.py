@@ -21,6 +21,7 @@ def test_kf_stack_prints_the_leaderboard_and_writes_every_blend(ws):
     for name in ["run0", "run1", "run2"] + [f"stack-{m}" for m in list_blenders()]:
         assert name in result.output
     assert "OOF AUC" in result.output and "fold AUC" in result.output
+    assert "held on the test labels in" in result.output  # the best stack's track record
     for blender in list_blenders():
         assert ws.oof_path(f"stack-{blender}").exists()
         assert ws.test_path(f"stack-{blender}").exists()
@@ -41,6 +42,7 @@ def test_kf_stack_with_named_runs_and_one_blender(ws):
         (["--blender", "xgb"], "unknown blender(s) ['xgb']"),
         (["--runs", "run0"], "needs at least two runs"),
         (["--use-full"], "--use-full needs 100%-retrain predictions"),
+        (["--scale", "log"], "--scale 'log': choose one of fold, raw"),
     ],
 )
 def test_kf_stack_user_errors_are_one_line_and_exit_2(ws, args, message):

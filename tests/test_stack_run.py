@@ -20,7 +20,7 @@ from kfold.metrics import auc
 from kfold.stack import create_blender, list_blenders, stack_runs
 from kfold.stack.blenders import BLENDERS, logit
 from kfold.stack.cv import cross_fit
-from kfold.stack.run import rank_to_reference
+from kfold.stats.foldscale import self_scale as rank_to_reference
 
 FITTED = [name for name, cls in BLENDERS.items() if cls.learns]
 
@@ -145,7 +145,7 @@ def test_default_runs_exclude_earlier_stacks(stacked):
 def test_test_predictions_come_from_the_blender_refitted_on_all_oof_rows(ws):
     runs = ["run0", "run1", "run2"]
     X, y, _ = _xyf(ws, runs)
-    stack_runs(ws, blenders="logreg")
+    stack_runs(ws, blenders="logreg", scale="raw")
     T = np.column_stack([artifacts.read_test_preds(ws.test_path(r)).sort_values("id")["pred"]
                          for r in runs])
     expected = create_blender("logreg").fit(X, y).predict_proba(T)
@@ -331,10 +331,10 @@ def test_use_full_blends_rank_normalised_retrain_predictions(ws):
     for r in runs:  # a retrained model on another scale: squashed towards 0
         t = artifacts.read_test_preds(ws.test_path(r))
         artifacts.write_test_preds(ws.full_test_path(r), t.assign(pred=t["pred"] ** 3)[["id", "pred"]])
-    report = stack_runs(ws, blenders="mean,hillclimb", use_full=True)
-    assert report.test_source == "full-retrain (rank-normalised)"
+    report = stack_runs(ws, blenders="mean,hillclimb", use_full=True, scale="raw")
+    assert report.test_source == "full-retrain, raw"
     side = json.loads(ws.submission_path("stack-mean").with_suffix(".json").read_text())
-    assert side["lineage"]["test_predictions"] == "full-retrain (rank-normalised)"
+    assert side["lineage"]["test_predictions"] == "full" and side["lineage"]["scale"] == "raw"
     assert side["lineage"]["test_files"][0] == "oof/run0.full.test.parquet"
     # cubing does not change ranks, so the rank-normalised blend equals blending the
     # fold-mean predictions mapped the same way

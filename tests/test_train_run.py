@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from kfold import artifacts
 from kfold.data.sources import discover
 from kfold.errors import KfError
+from kfold.stats import to_fold_scale
 from kfold.train.run import train_run
 
 
@@ -18,12 +19,14 @@ def trained(workspace, tiny_cfg):
     return workspace, tiny_cfg, train_run(workspace, tiny_cfg, "r")
 
 
-def test_oof_has_every_training_id_once_and_its_auc_is_in_run_json(trained):
+def test_oof_has_every_training_id_once_and_its_aucs_are_in_run_json(trained):
     ws, cfg, meta = trained
     oof = artifacts.read_oof(ws.oof_path("r"))
     train = discover(ws).train
     assert sorted(oof["id"]) == sorted(train["id"])
-    assert meta.oof_auc == pytest.approx(roc_auc_score(oof["target"], oof["pred"]))
+    assert meta.oof_auc_pooled == pytest.approx(roc_auc_score(oof["target"], oof["pred"]))
+    on_scale = to_fold_scale(oof["pred"], oof["fold"])  # the CV every command ranks by
+    assert meta.oof_auc == pytest.approx(roc_auc_score(oof["target"], on_scale))
     assert json.loads(ws.run_json("r").read_text())["oof_auc"] == meta.oof_auc
     folds = artifacts.read_folds(ws.folds_path)
     assert meta.folds_fingerprint == artifacts.folds_fingerprint(folds)
@@ -78,3 +81,24 @@ def test_skip_bad_leaves_unreadable_images_out(workspace, tiny_cfg):
     meta = train_run(workspace, tiny_cfg, "r", skip_bad=True)
     assert meta.skipped_images == [train["id"].iat[0]]
     assert len(artifacts.read_oof(workspace.oof_path("r"))) == len(train) - 1
+
+
+def test_two_cpu_trainings_with_the_same_seeds_predict_identically(tmp_path, synth_data,
+                                                                    tiny_cfg):
+    """Determinism on CPU: same data, seeds and config give the same bytes of predictions
+    (README, "Numbers that reproduce", says what varies on a GPU)."""
+    import shutil
+
+    import numpy as np
+
+    from kfold.workspace import Workspace
+
+    preds = []
+    for copy in ("a", "b"):
+        shutil.copytree(synth_data, tmp_path / copy / "data")
+        ws = Workspace.init(tmp_path / copy, n_folds=2, image_size=32, seed=0)
+        train_run(ws, tiny_cfg, "r")
+        oof = artifacts.read_oof(ws.oof_path("r"))
+        test = artifacts.read_test_preds(ws.test_path("r"))
+        preds.append((oof["pred"].to_numpy(), test.filter(like="pred").to_numpy()))
+    assert np.array_equal(preds[0][0], preds[1][0]) and np.array_equal(preds[0][1], preds[1][1])

@@ -4,6 +4,10 @@
   (or not), then turns it `turns` quarter turns. "d4" is the 8 symmetries of the square.
 - Batch augmentation: a level names the random per-image flips applied to a training batch,
   each with probability 1/2; together with the transpose, "d4" reaches all 8 symmetries.
+- The checkpoint rule (torch): the kept epoch is the best by validation AUC, except that a
+  later epoch whose AUC is within one standard error of the best (Hanley & McNeil) and whose
+  validation loss is lower replaces it: one noisy, badly calibrated early epoch no longer
+  decides a fold (docs/stack.md, "Checkpoints").
 - The collapse rule: an epoch whose validation predictions are one value for every image (the
   original VGG16 fine-tune's "always negative") or whose AUC is no better than chance counts
   as collapsed; `collapse_epochs` such epochs in a row stop the fold and mark it `collapsed`.
@@ -64,3 +68,20 @@ def collapse_step(count: int, reason: str | None, epoch: int, limit: int) -> tup
     if count < limit:
         return count, None
     return count, f"{reason} in epochs {epoch - limit + 1}-{epoch}"
+
+
+def checkpoint_verdict(auc: float, loss: float, top_auc: float, kept_loss: float,
+                       n_pos: int, n_neg: int) -> str | None:
+    """Whether an epoch's model replaces the kept checkpoint: "better" (a higher validation
+    AUC than any epoch before: patience starts again), "as good, lower loss" (AUC within one
+    standard error of the best, lower validation loss: kept, patience runs on) or None."""
+    from kfold.stats import hanley_mcneil_se
+
+    if not np.isfinite(auc):
+        return None
+    if auc > top_auc:
+        return "better"
+    noise = hanley_mcneil_se(top_auc, n_pos, n_neg) if n_pos and n_neg else 0.0
+    if auc >= top_auc - noise and np.isfinite(loss) and loss < kept_loss:
+        return "as good, lower loss"
+    return None

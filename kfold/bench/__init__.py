@@ -7,6 +7,8 @@ prints them) beside the function that measures in detail:
 - `train`: small-CNN training images/s through the real pipeline vs tensors in memory;
 - `models`: VGG16 / ResNet50 training and inference (with and without d4 TTA), peak memory;
 - `stack`: seconds per blender on 35,000 rows x 10 synthetic runs;
+- `survival`: how often a stack's OOF gain held on held-out test labels, by its size, over
+  100 small synthetic contests (the track record `kf stack` and `kf plan` quote);
 - `metrics`: every contest metric on 100,000 rows x 10 classes, kf vs scikit-learn, and the
   paired bootstrap's cost;
 - `shakeup`: the public/private simulation, 2,000 splits x 20 runs x 35,000 rows, vectorised
@@ -32,7 +34,8 @@ from kfold.data.synth import synthesize
 from kfold.errors import check_whole
 from kfold.workspace import Workspace
 
-CASES = ("pipeline", "train", "models", "stack", "metrics", "shakeup", "explain", "memory", "ray", "keras")
+CASES = ("pipeline", "train", "models", "stack", "survival", "metrics", "shakeup", "explain",
+         "memory", "ray", "keras")
 
 
 def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:

@@ -4,6 +4,9 @@ The runs' predictions have a known structure. Positives come in `n_runs` kinds; 
 kind j clearly and the others faintly, so the runs are complementary: a good blend beats every
 one of them. Runs also differ in calibration (some squash their probabilities towards 0.5), so
 a plain mean of probabilities weighs them unevenly and a fitted blender has something to learn.
+With `drift`, each run's fold models also shift their logits by their own offset (normal, sd
+`drift`), on their OOF rows and their test column alike: fold models on different scales,
+as a run that kept an early checkpoint in one fold (docs/stack.md, "Fold-aware blending").
 The stacking tests use the same generator (`make_runs`, `write_workspace`).
 """
 
@@ -34,6 +37,7 @@ def make_runs(
     n_folds: int = 5,
     positive_rate: float = 0.2,
     seed: int = 0,
+    drift: float = 0.0,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(folds frame, {run: OOF frame}, {run: test frame}) — same seed, same data.
 
@@ -51,16 +55,18 @@ def make_runs(
     for k, (_, idx) in enumerate(skf.split(np.zeros(n_rows), y[train])):
         fold[idx] = k
     folds = pd.DataFrame({"id": ids[train], "target": y[train], "fold": fold})
+    # a separate stream: the runs without drift stay what they were
+    offset = np.random.default_rng([seed, 1]).normal(0, drift, (n_runs, n_folds))
     oofs, tests = {}, {}
     for j in range(n_runs):
         strength = np.where(kind == j, 3.0, 0.8) * y
         score = strength + shared + rng.normal(0, 1.0, n)
         scale = 1.5 if j % 2 == 0 else 0.35  # odd runs are squashed towards 0.5
-        prob = _sigmoid(scale * (score - 1.5))
+        logit = scale * (score[train] - 1.5) + offset[j, fold]
         run = f"run{j}"
-        oofs[run] = folds.assign(pred=prob[train])
+        oofs[run] = folds.assign(pred=_sigmoid(logit))
         per_fold = {f"pred_fold{k}": _sigmoid(scale * (score[test] + rng.normal(0, 0.2, n_test)
-                                                       - 1.5))
+                                                       - 1.5) + offset[j, k])
                     for k in range(n_folds)}
         t = pd.DataFrame({"id": ids[test], **per_fold})
         t["pred"] = t[list(per_fold)].mean(axis=1)

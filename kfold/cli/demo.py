@@ -15,9 +15,16 @@ def demo(
     n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 1000,
     n_test: Annotated[int, typer.Option(help="Synthetic test images.")] = 600,
     epochs: Annotated[int | None, typer.Option(help="Override the demo's epochs per fold.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data (a new workspace "
+                                           "per seed).")] = 0,
+    readme: Annotated[Path | None, typer.Option(
+        "--readme", help="Also write the results table into this README, between its "
+                         "'kf demo table' markers.")] = None,
 ) -> None:
-    """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions."""
+    """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions; the
+    results table (markdown) goes to <workspace>/demo.md."""
     from kfold.demo import run_demo
 
-    summary = run_demo(workspace, console, n_train=n_train, n_test=n_test, epochs=epochs)
+    summary = run_demo(workspace, console, n_train=n_train, n_test=n_test, epochs=epochs,
+                       seed=seed, readme=readme)
     console.print(f"demo workspace: {summary['workspace']}")

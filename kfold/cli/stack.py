@@ -28,8 +28,12 @@ def stack(
         "--blender", "--meta", help="Blender(s): lightgbm, logreg, mean, rank, hillclimb, a "
                                     "comma-separated list, or all.")] = "all",
     use_full: Annotated[bool, typer.Option(
-        "--use-full", help="Blend the 100%-retrain test predictions (rank-normalised) instead "
-                           "of the fold-mean ones; every run must have them.")] = False,
+        "--use-full", help="Blend the 100%-retrain test predictions instead of the fold "
+                           "models' ones; every run must have them.")] = False,
+    scale: Annotated[str | None, typer.Option(
+        "--scale", help="What blenders see: fold (each fold model's predictions as quantiles "
+                        "of its validation predictions, test rows mapped the same way) or raw "
+                        "(probabilities as written); default fold (docs/stack.md).")] = None,
 ) -> None:
     """Stack runs: a leaderboard of base runs and blenders (OOF AUC, fold AUC mean ± std, gain
     over the best run); writes oof/stack-<blender>.parquet, .test.parquet and a submission."""
@@ -37,7 +41,7 @@ def stack(
 
     ws = open_workspace(workspace)
     run_list = [r for r in runs.split(",") if r.strip()] if runs is not None else None
-    report = stack_runs(ws, runs=run_list, blenders=blender, use_full=use_full)
+    report = stack_runs(ws, runs=run_list, blenders=blender, use_full=use_full, scale=scale)
     render_stack_report(report, console)
 
 

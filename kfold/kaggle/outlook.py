@@ -23,6 +23,7 @@ import numpy as np
 
 from kfold import artifacts
 from kfold.errors import KfError
+from kfold.metrics import auc
 from kfold.stats.shakeup import Shakeup, simulate
 from kfold.workspace import Workspace
 
@@ -84,7 +85,9 @@ class Outlook:
 def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
                       n_splits: int = SPLITS) -> tuple[Outlook | None, list[str]]:
     """Simulate every candidate (name -> CV AUC) whose OOF predictions are in oof/ and match
-    its CV AUC (the file was made from them); notes say who was left out and why."""
+    its CV AUC (the file was made from them; fold-normalised, or pooled for a file written
+    before kfold ranked by it), on the fold scale as `kf shakeup`; notes say who was left
+    out and why."""
     from kfold.stack.shakeup import resolve_public_fraction, test_size
 
     notes, usable = [], []
@@ -105,9 +108,10 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
             notes.append(f"{name}: no CV known for this file (written or edited outside kf); "
                          f"not simulated from oof/{name}.parquet")
             continue
-        from kfold.stats import auc_interval
+        from kfold.stats import fold_scores
 
-        if abs(auc_interval(oof["target"], oof["pred"]).auc - cv) > 1e-4:
+        scores = fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
+        if min(abs(scores.normalised - cv), abs(scores.pooled - cv)) > 1e-4:  # pooled: older
             notes.append(f"{name}: oof/{name}.parquet no longer matches the file's CV "
                          f"({cv:.5f}); ranked by CV only")
             continue
@@ -127,6 +131,9 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
     except KfError as exc:
         return None, [*notes, f"no shake-up simulation: {exc}"]
     rows = min(rows or len(aligned), len(aligned))
-    sim = simulate(aligned["target"].to_numpy(), aligned[usable].to_numpy(dtype=float), usable,
+    from kfold.stats import to_fold_scale
+
+    on_scale = np.column_stack([to_fold_scale(aligned[n], aligned["fold"]) for n in usable])
+    sim = simulate(aligned["target"].to_numpy(), on_scale, usable,
                    public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=0)
     return Outlook(sim), notes

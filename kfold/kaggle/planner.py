@@ -202,12 +202,32 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
                           "simulated private outlook); submit to learn how the test set scores")
     plan.notes += far_outside_notes(scored, cand_by_sha, outlook)
     plan.notes += sim_notes
+    plan.notes += stack_gain_notes(cands)
     near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
     if near:
         plan.notes.append(f"near-copies of submitted files (low value): {', '.join(near)}")
     if fit.n and fit.n < 3:
         plan.notes.append("fewer than 3 scored submissions: the fit is only an offset")
     return plan
+
+
+def stack_gain_notes(cands: list[dict]) -> list[str]:
+    """The best live stack's CV gain over its best input run, with how often a gain of that
+    size held on test labels (kfold.stack.track); none without a stack candidate."""
+    import json
+
+    from kfold.stack.track import track_record
+
+    stacks = [(c, json.loads(c["lineage"] or "null") or {}) for c in cands
+              if c["live"] and c["cv_auc"] is not None]
+    stacks = [(c, lin) for c, lin in stacks
+              if lin.get("kind") == "stack" and lin.get("base_oof_auc")]
+    if not stacks:
+        return []
+    cand, lineage = max(stacks, key=lambda p: p[0]["cv_auc"])
+    gain = cand["cv_auc"] - max(lineage["base_oof_auc"].values())
+    return [f"{cand['name']}: CV gain {gain:+.4f} over its best input run; "
+            f"{track_record(gain)}"]
 
 
 def _read_ledger(ws: Workspace, slug: str, client_factory) -> tuple[Quota, list[dict], list[dict]]:

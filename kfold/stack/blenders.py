@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 
 from kfold.errors import KfError
 from kfold.metrics import auc
+from kfold.stats.foldscale import ecdf_transform
 
 BLENDERS: dict[str, type[Blender]] = {}
 
@@ -58,23 +59,6 @@ def logit(p: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)) with p clipped to [1e-6, 1 - 1e-6], so 0 and 1 stay finite."""
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
-
-
-def ecdf_transform(sorted_reference: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Map each column of X to its mid-rank quantile in the matching sorted reference column.
-
-    The result is in [0, 1]; a value equal to the reference median maps to about 0.5. It is a
-    monotone map fitted on the reference rows, so one row's value never depends on the other
-    rows being transformed (unlike ranking within the batch).
-    """
-    n = sorted_reference.shape[0]
-    out = np.empty_like(X, dtype=float)
-    for j in range(X.shape[1]):
-        col = sorted_reference[:, j]
-        left = np.searchsorted(col, X[:, j], side="left")
-        right = np.searchsorted(col, X[:, j], side="right")
-        out[:, j] = (left + right) / (2.0 * n)
-    return out
 
 
 def check_X(X, n_features: int | None = None) -> np.ndarray:

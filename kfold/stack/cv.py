@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.base import clone
 
 from kfold.errors import KfError
-from kfold.metrics import auc
 from kfold.stack.blenders import Blender
 
 
@@ -38,9 +37,3 @@ def cross_fit(blender: Blender, X: np.ndarray, y: np.ndarray, folds: np.ndarray)
         model = clone(blender).fit(X[~held], y[~held])
         out[held] = model.predict_proba(X[held])
     return out
-
-
-def fold_aucs(y: np.ndarray, pred: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """AUC of `pred` within each fold, in fold order."""
-    folds = np.asarray(folds)
-    return np.array([auc(y[folds == k], pred[folds == k], single_class="raise") for k in np.unique(folds)])

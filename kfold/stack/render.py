@@ -7,6 +7,8 @@ from rich.text import Text
 
 from kfold import views
 from kfold.stack.run import Score, StackReport
+from kfold.stack.track import track_record
+from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
 
 
@@ -32,11 +34,13 @@ def verdict(s: Score) -> str:
 def stack_table(report: StackReport) -> Table:
     best = report.best_run
     cols = [Col("#", right=True), Col("name", no_wrap=True), Col("OOF AUC", right=True),
-            Col("95% CI", right=True, no_wrap=True), Col("fold AUC", right=True, no_wrap=True),
+            Col("95% CI", right=True, no_wrap=True), Col("pooled", right=True, no_wrap=True),
+            Col("fold AUC", right=True, no_wrap=True),
             Col("gain", right=True), Col("gain 95% CI", right=True, no_wrap=True),
             Col("p", right=True), Col("vs best"), Col("s", right=True),
             Col("weights", fold=True)]
     rows = [[i, s.name, f"{s.oof_auc:.5f}", _interval(s.interval),
+             "" if s.pooled_auc is None else f"{s.pooled_auc:.4f}" + (" !" if s.drift else ""),
              f"{s.fold_auc_mean:.4f}±{s.fold_auc_std:.4f}", f"{s.gain:+.5f}",
              "" if s.vs_best is None else f"[{s.vs_best.low:+.5f}, {s.vs_best.high:+.5f}]",
              "" if s.vs_best is None else f"{s.vs_best.p_value:.3g}", verdict(s),
@@ -47,7 +51,10 @@ def stack_table(report: StackReport) -> Table:
     return views.table(
         f"Stack of {len(report.runs)} runs (folds {report.folds_fingerprint}; "
         f"test: {report.test_source})", cols, rows, styles=styles,
-        caption=f"gain = OOF AUC minus the best single run's ({best.name}, "
+        caption=f"OOF AUC: fold-normalised (each fold model's predictions as quantiles of "
+                f"its own fold, docs/stack.md); pooled: all OOF rows as written, ! = more "
+                f"than {DRIFT_GAP:g} lower (fold models on different scales); "
+                f"gain = OOF AUC minus the best single run's ({best.name}, "
                 f"{best.oof_auc:.5f}), with DeLong's paired 95% interval and p-value (the "
                 f"runs score the same images); within noise: the interval holds 0; "
                 f"fold AUC = mean±std over folds")
@@ -58,10 +65,16 @@ def _interval(iv) -> str:
 
 
 def render_stack_report(report: StackReport, console: Console) -> None:
-    """Print notes (skipped runs), the leaderboard table and where the artifacts went."""
+    """Print notes (skipped runs), the leaderboard table, the best stack's gain with its
+    track record (kfold.stack.track) and where the artifacts went."""
     for note in report.notes:
         console.print(Text("note: ", style="yellow") + Text(note), highlight=False)
     console.print(stack_table(report))
+    stacks = [s for s in report.scores if s.kind == "stack"]
+    if stacks:
+        top = max(stacks, key=lambda s: s.oof_auc)
+        console.print(f"{top.name}: OOF gain {top.gain:+.4f} over {report.best_run.name}; "
+                      f"{track_record(top.gain)}", highlight=False)
     if report.written:
         names = ", ".join(f"stack-{m}" for m in report.written)
         console.print(f"wrote oof/, oof/*.test.parquet and submissions/ for {names}",

@@ -4,6 +4,11 @@ For each blender `<blender>` it writes
 - `oof/stack-<blender>.parquet`        id, target, fold, pred  (the fold-honest OOF: a stack is a run)
 - `oof/stack-<blender>.test.parquet`   id, pred                (blender refitted on all OOF rows)
 - `submissions/stack-<blender>.csv`    + sidecar with lineage and CV AUC.
+
+Blenders see the runs on the fold scale by default (`kfold.stats.foldscale`: OOF rows as
+quantiles within their fold, test rows mapped through each fold model's validation
+quantiles), or as raw probabilities with `scale="raw"`; docs/stack.md has the measurement.
+Every score here is fold-normalised (the AUC on the fold scale), like `kf runs`'s.
 """
 
 from __future__ import annotations
@@ -21,15 +26,24 @@ import pandas as pd
 
 from kfold import artifacts, atomic, locks, tracking
 from kfold.errors import KfError
-from kfold.metrics import auc, average_ranks
+from kfold.metrics import auc
 from kfold.progress import Reporter
 from kfold.stack.blenders import Blender, create_blender, list_blenders
-from kfold.stack.cv import check_folds, cross_fit, fold_aucs
+from kfold.stack.cv import check_folds, cross_fit
 from kfold.stats import AucInterval, PairedDifference, auc_interval, paired_difference
+from kfold.stats.foldscale import (
+    fold_scores,
+    map_test_to_fold_scale,
+    self_scale,
+    to_fold_scale,
+)
 from kfold.submission import sample_submission, write_submission
 from kfold.workspace import Workspace, check_name
 
 STACK_PREFIX = "stack-"
+#: what blenders see: "fold" (each fold model's quantiles) or "raw" (probabilities as written)
+SCALES = ("fold", "raw")
+DEFAULT_SCALE = "fold"  # measured: docs/stack.md, "Fold-aware blending"
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,7 @@ class Score:
 
     name: str
     kind: str  # "run" or "stack"
-    oof_auc: float
+    oof_auc: float  # fold-normalised: the AUC of the OOF rows on the fold scale (ranked by)
     fold_auc_mean: float
     fold_auc_std: float
     gain: float  # oof_auc minus the best single run's oof_auc
@@ -46,6 +60,8 @@ class Score:
     learned: dict = field(default_factory=dict)  # blenders only: weights etc. of the refit
     interval: AucInterval | None = None  # DeLong 95% interval of oof_auc
     vs_best: PairedDifference | None = None  # paired DeLong test against the best single run
+    pooled_auc: float | None = None  # every OOF row pooled as written (mixes fold scales)
+    drift: bool = False  # pooled far below fold-normalised: fold models on different scales
 
     @property
     def within_noise(self) -> bool:
@@ -57,7 +73,7 @@ class Score:
 class StackReport:
     runs: list[str]
     scores: list[Score]  # sorted by OOF AUC, best first
-    test_source: str  # "fold-mean" or "full-retrain (rank-normalised)"
+    test_source: str  # e.g. "fold-mean, fold scale" or "full-retrain, raw (rank-normalised)"
     folds_fingerprint: str
     notes: list[str] = field(default_factory=list)  # e.g. runs skipped for another fold split
     written: dict[str, list[Path]] = field(default_factory=dict)
@@ -176,76 +192,98 @@ def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None) ->
 
 
 # --- test predictions ----------------------------------------------------------------------
-def rank_to_reference(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Keep the order of `values` but give them the distribution of `reference`.
-
-    Each value's mid-rank quantile u = (rank - 0.5) / n among `values` is replaced by the u-th
-    quantile of `reference`. Used for 100%-retrain predictions: their order is the new model's,
-    their scale is the one the blender was fitted on (the run's OOF predictions).
-    """
-    u = (average_ranks(values) - 0.5) / len(values)
-    return np.quantile(np.asarray(reference, dtype=float), u)
-
-
-def load_test_matrix(
-    ws: Workspace, runs: list[str], oof: np.ndarray, use_full: bool
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """(test ids, (n_test, n_runs) probabilities, description of the source).
-
-    Default: each run's fold-mean test predictions (`pred` of `oof/<run>.test.parquet`), made
-    by the same fold models as the OOF rows the blender is fitted on. `use_full`: every run's
-    `oof/<run>.full.test.parquet`, rank-normalised onto that run's OOF distribution.
-    """
-    if use_full:
-        lacking = [r for r in runs if not ws.full_test_path(r).exists()]
-        if lacking:
-            raise KfError(
-                f"--use-full needs 100%-retrain predictions for every run; missing for {lacking} "
-                f"(run `kf retrain --run NAME` or stack without --use-full)"
-            )
-        paths = {r: ws.full_test_path(r) for r in runs}
-        source = "full-retrain (rank-normalised)"
-    else:
-        lacking = [r for r in runs if not ws.test_path(r).exists()]
-        if lacking:
-            raise KfError(f"no test predictions for run(s) {lacking} "
-                          f"(expected {ws.oof_dir}/<run>.test.parquet)")
-        paths = {r: ws.test_path(r) for r in runs}
-        source = "fold-mean"
-    frames = {r: artifacts.read_test_preds(p).sort_values("id").reset_index(drop=True)
-              for r, p in paths.items()}
-    first = runs[0]
-    ids = frames[first]["id"].to_numpy()
-    cols = []
-    for j, run in enumerate(runs):
-        df = frames[run]
+def _read_tests(ws: Workspace, runs: list[str], full: bool) -> dict[str, pd.DataFrame]:
+    """Every run's fold-mean (or, `full`, 100%-retrain) test predictions, sorted by id; a
+    KfError names a missing file or runs that predicted different ids."""
+    path = ws.full_test_path if full else ws.test_path
+    lacking = [r for r in runs if not path(r).exists()]
+    if lacking and full:
+        raise KfError(f"--use-full needs 100%-retrain predictions for every run; missing for "
+                      f"{lacking} (run `kf retrain --run NAME` or stack without --use-full)")
+    if lacking:
+        raise KfError(f"no test predictions for run(s) {lacking} "
+                      f"(expected {ws.oof_dir}/<run>.test.parquet)")
+    frames = {r: artifacts.read_test_preds(path(r)).sort_values("id").reset_index(drop=True)
+              for r in runs}
+    first, ids = runs[0], frames[runs[0]]["id"].to_numpy()
+    for run, df in frames.items():
         if len(df) != len(ids) or not (df["id"].to_numpy() == ids).all():
             differing = sorted(set(ids) ^ set(df["id"]))[:5]
             raise KfError(
                 f"runs {first!r} and {run!r} have test predictions for different ids "
                 f"({len(ids)} vs {len(df)} rows; first differing: {differing})"
             )
-        pred = df["pred"].to_numpy(dtype=float)
-        cols.append(rank_to_reference(pred, oof[:, j]) if use_full else pred)
+    return frames
+
+
+def blend_matrices(ws: Workspace, runs: list[str], X: np.ndarray, folds: np.ndarray,
+                   use_full: bool, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(OOF inputs, test ids, test inputs, description of the test source) for blenders.
+
+    Test rows: each run's fold models' predictions (`oof/<run>.test.parquet`), made by the
+    same fold models as the OOF rows, or with `use_full` its 100% retrain's. Scale "raw":
+    the OOF rows as written, the fold mean, a retrain rank-normalised onto the run's OOF
+    distribution. Scale "fold": see `fold_scale_column`.
+    """
+    fold_mean = _read_tests(ws, runs, full=False) if scale == "fold" or not use_full else None
+    tests = _read_tests(ws, runs, full=True) if use_full else fold_mean
+    ids = tests[runs[0]]["id"].to_numpy()
+    if fold_mean is not None and not np.array_equal(fold_mean[runs[0]]["id"].to_numpy(), ids):
+        raise KfError(f"run {runs[0]!r}: its 100%-retrain and fold models' test predictions "
+                      f"hold different ids")
+    _check_sample_ids(ws, ids)
+    if scale == "raw":
+        T = [tests[r]["pred"].to_numpy(dtype=float) for r in runs]
+        if use_full:
+            T = [self_scale(t, X[:, j]) for j, t in enumerate(T)]
+        return X, ids, np.column_stack(T), "full-retrain, raw" if use_full else "fold-mean, raw"
+    pairs = [fold_scale_column(X[:, j], folds, fold_mean[r], tests[r] if use_full else None)
+             for j, r in enumerate(runs)]
+    source = "full-retrain" if use_full else "fold models"
+    return (np.column_stack([p[0] for p in pairs]), ids, np.column_stack([p[1] for p in pairs]),
+            f"{source}, fold scale")
+
+
+def fold_scale_column(oof: np.ndarray, folds: np.ndarray, fold_mean: pd.DataFrame,
+                      full: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """One run's OOF and test columns on the fold scale. Each OOF row becomes its quantile
+    among its own fold's rows, each fold model's test prediction its quantile among that
+    model's validation predictions, averaged over the fold models; the quantiles are then
+    read off the run's fold-mean test predictions (the scale its submission has), so a
+    blender keeps the run's calibration but not its folds' differences. One model's
+    predictions (a retrain, or a stack: its test file has no fold columns) are put there by
+    their own quantiles."""
+    reference = fold_mean["pred"].to_numpy(dtype=float)
+    columns = [f"pred_fold{int(k)}" for k in np.unique(folds)]
+    if full is not None or not all(c in fold_mean for c in columns):
+        one_model = (fold_mean if full is None else full)["pred"].to_numpy(dtype=float)
+        test = self_scale(one_model, reference)
+    else:
+        test = map_test_to_fold_scale(oof, folds, fold_mean[columns].to_numpy(dtype=float),
+                                      reference)
+    return to_fold_scale(oof, folds, reference), test
+
+
+def _check_sample_ids(ws: Workspace, ids: np.ndarray) -> None:
     sample = sample_submission(ws)
     if sample is not None:  # refuse before anything is written, not at the first submission
         lacking = np.setdiff1d(sample[ws.config.id_column].astype(str).to_numpy(), ids)
         if len(lacking):
             raise KfError(f"the runs' test predictions lack {len(lacking)} id(s) of "
                           f"sample_submission.csv (first: {lacking[:5].tolist()})")
-    return ids, np.column_stack(cols), source
 
 
 # --- the whole stack -----------------------------------------------------------------------
 def _score(name, kind, y, pred, folds, best: np.ndarray | None = None, **extra) -> Score:
-    """`best`: the best single run's OOF predictions, for the gain and its paired test
-    (None for the best run itself)."""
-    per_fold = fold_aucs(y, pred, folds)
-    oof_auc = auc(y, pred, single_class="raise")
-    vs_best = None if best is None else paired_difference(y, pred, best)
-    gain = 0.0 if best is None else oof_auc - auc(y, best, single_class="raise")
-    return Score(name, kind, oof_auc, float(per_fold.mean()), float(per_fold.std(ddof=1)),
-                 gain, interval=auc_interval(y, pred), vs_best=vs_best, **extra)
+    """Scores of `pred` on the fold scale. `best`: the best single run's OOF predictions on
+    the fold scale, for the gain and its paired test (None for the best run itself)."""
+    scores = fold_scores(y, pred, folds)
+    ranked = to_fold_scale(pred, folds)
+    vs_best = None if best is None else paired_difference(y, ranked, best)
+    gain = 0.0 if best is None else scores.normalised - auc(y, best, single_class="raise")
+    return Score(name, kind, scores.normalised, scores.fold_mean, scores.fold_std, gain,
+                 interval=auc_interval(y, ranked), vs_best=vs_best, pooled_auc=scores.pooled,
+                 drift=scores.drift, **extra)
 
 
 def stack_runs(
@@ -254,15 +292,20 @@ def stack_runs(
     blenders: list[str] | str | None = None,
     use_full: bool = False,
     write: bool = True,
+    scale: str | None = None,
 ) -> StackReport:
     """Stack runs with every blender in `blenders` and report them beside the base runs.
 
     Guarantees: the runs share ids, targets and fold split and hold no NaN or out-of-[0, 1]
     prediction, or a KfError names the runs and what differs; each blender's OOF row in fold k
     comes from a fit on the other folds only; test predictions come from the blender refitted
-    on all OOF rows. `write=False` computes the report without writing artifacts.
+    on all OOF rows. `write=False` computes the report without writing artifacts. `scale`:
+    what the blenders see ("fold" or "raw", SCALES; None: DEFAULT_SCALE); the scores are
+    fold-normalised either way.
     """
     blenders = parse_blenders(blenders)
+    scale = scale or DEFAULT_SCALE
+    check_scale(scale)
     if write:
         _refuse_overwriting_a_trained_run(ws, blenders)
     tracker = tracking.for_workspace(ws) if write else None  # a bad store fails before work
@@ -275,16 +318,19 @@ def stack_runs(
     folds = aligned["fold"].to_numpy().astype(int)
     check_folds(y, folds)
     fingerprint = artifacts.folds_fingerprint(aligned)
-    test_ids, T, source = load_test_matrix(ws, runs, X, use_full)
+    on_scale = np.column_stack([to_fold_scale(X[:, j], folds) for j in range(len(runs))])
+    inputs, test_ids, T, source = blend_matrices(ws, runs, X, folds, use_full, scale)
 
-    top = int(np.argmax([auc(y, X[:, j], single_class="raise") for j in range(len(runs))]))
-    best = X[:, top]
+    top = int(np.argmax([auc(y, on_scale[:, j], single_class="raise")
+                         for j in range(len(runs))]))
+    best = on_scale[:, top]
     base = [_score(r, "run", y, X[:, j], folds, best=None if j == top else best)
             for j, r in enumerate(runs)]
+    notes += [drift_note(s) for s in base if s.drift]
     shared = {  # the lineage every stack of this call shares
         "runs": runs, "base_oof_auc": {s.name: round(s.oof_auc, 6) for s in base},
-        "test_predictions": source, "test_files": _test_files(ws, runs, use_full),
-        "folds_fingerprint": fingerprint,
+        "test_predictions": "full" if use_full else "fold-mean", "scale": scale,
+        "test_files": _test_files(ws, runs, use_full), "folds_fingerprint": fingerprint,
     }
     run_info = describe_runs(ws, runs)
 
@@ -292,7 +338,7 @@ def stack_runs(
     with _writing(ws, blenders, notes) if write else nullcontext():
         for blender_name in blenders:
             start = time.perf_counter()
-            blender, oof, test, learned = _blend(blender_name, X, y, folds, T, runs)
+            blender, oof, test, learned = _blend(blender_name, inputs, y, folds, T, runs)
             name = STACK_PREFIX + blender_name
             score = _score(name, "stack", y, oof, folds, best=best, learned=learned)
             if write:
@@ -303,12 +349,24 @@ def stack_runs(
                                                      lineage, cv_auc=score.oof_auc)
                 if tracker is not None:
                     tracker.log_stack(name, blender_name, runs, {
-                        "oof_auc": score.oof_auc, "fold_auc_mean": score.fold_auc_mean,
+                        "oof_auc": score.oof_auc, "pooled_auc": score.pooled_auc,
+                        "fold_auc_mean": score.fold_auc_mean,
                         "fold_auc_std": score.fold_auc_std, "gain_over_best_run": score.gain})
             stacks.append(dataclasses.replace(score, seconds=time.perf_counter() - start))
 
     scores = sorted(base + stacks, key=lambda s: -s.oof_auc)
     return StackReport(runs, scores, source, fingerprint, notes, written)
+
+
+def drift_note(s: Score) -> str:
+    return (f"{s.name}: pooled OOF AUC {s.pooled_auc:.4f} is {s.oof_auc - s.pooled_auc:.4f} "
+            f"below its fold-normalised {s.oof_auc:.4f}: its fold models put their "
+            f"predictions on different scales (each is scored and blended on its own)")
+
+
+def check_scale(scale: str) -> None:
+    if scale not in SCALES:
+        raise KfError(f"--scale {scale!r}: choose one of {', '.join(SCALES)}")
 
 
 def _refuse_overwriting_a_trained_run(ws: Workspace, blenders: list[str]) -> None:

@@ -3,6 +3,8 @@
 Reads the runs' OOF predictions (same ids, targets and fold split, or the usual refusal),
 simulates the competition's public/private split of a test set of the competition's size
 drawn from the OOF rows (kfold.stats.shakeup) and summarises it per run; writes a PNG.
+The rows are on the fold scale (kfold.stats.foldscale), as every kf command ranks them: a
+test image is scored by the mean of all fold models, so no test set mixes their scales.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from kfold import artifacts, atomic
 from kfold.errors import KfError
+from kfold.stats.foldscale import to_fold_scale
 from kfold.stats.shakeup import Shakeup, check_fraction, simulate
 from kfold.submission import sample_submission
 from kfold.tables import read_csv
@@ -118,7 +121,8 @@ def shakeup_runs(ws: Workspace, runs: list[str] | None = None, *,
                          f"{len(aligned)} OOF rows: simulated on all OOF rows, so the spread "
                          f"shown is a little too narrow")
         rows = len(aligned)
-    sim = simulate(aligned["target"].to_numpy(), aligned[runs].to_numpy(dtype=float), runs,
+    on_scale = np.column_stack([to_fold_scale(aligned[r], aligned["fold"]) for r in runs])
+    sim = simulate(aligned["target"].to_numpy(), on_scale, runs,
                    public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=seed)
     if "assumed" in source:
         notes.append(f"public fraction {fraction} {source}")

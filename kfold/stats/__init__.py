@@ -2,6 +2,8 @@
 
 - `delong`: ROC AUC with its DeLong standard error and 95% interval, and DeLong's paired test
   for two AUCs measured on the same rows (fast algorithm of Sun & Xu 2014).
+- `foldscale`: pooled, fold-normalised and per-fold scores; the fold scale of OOF and
+  test predictions (each fold model's validation-prediction quantiles).
 - `shakeup`: simulated public/private splits of a test set drawn from OOF rows.
 """
 
@@ -13,10 +15,11 @@ from kfold.stats.delong import (
     hanley_mcneil_se,
     paired_difference,
 )
+from kfold.stats.foldscale import FoldScores, fold_scores, to_fold_scale
 from kfold.stats.shakeup import Shakeup, check_fraction, simulate, split_aucs
 
 __all__ = [
     "AucInterval", "PairedDifference", "auc_interval", "delong_covariance",
     "hanley_mcneil_se", "paired_difference", "Shakeup", "check_fraction", "simulate",
-    "split_aucs",
+    "split_aucs", "FoldScores", "fold_scores", "to_fold_scale",
 ]

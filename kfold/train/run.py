@@ -33,6 +33,7 @@ from kfold.progress import Reporter
 from kfold.provenance import git_commit
 from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
+from kfold.stats.foldscale import fold_scores
 from kfold.submission import write_submission
 from kfold.train.tag import finished_tag, record_tag
 from kfold.train_config import TrainConfig, read_train_config
@@ -312,13 +313,15 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
         test.insert(1 + k, f"pred_fold{k}", fold_preds[:, k])
     artifacts.write_test_preds(ws.test_path(name), test)
 
-    oof_auc = auc(oof["target"], oof["pred"])
+    scores = fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
+    oof_auc = scores.normalised  # the CV every command ranks by (docs/stack.md)
     fold_results = [FoldResult.from_dict(r) for r in results]
     fold_aucs = [r.auc for r in fold_results]
     record = RunRecord(
         name=name, model=cfg.model, backend=cfg.backend, config=cfg,
         folds_fingerprint=artifacts.folds_fingerprint(folds),
         data_fingerprint=data.dataset.fingerprint, folds=fold_results, oof_auc=oof_auc,
+        oof_auc_pooled=scores.pooled,
         fold_auc_mean=float(np.mean(fold_aucs)), fold_auc_std=float(np.std(fold_aucs)),
         skipped_images=sorted(data.skipped), versions=package_versions(),
         device=fold_results[-1].device,

@@ -27,7 +27,7 @@ from torch import nn
 
 from kfold import atomic
 from kfold.backends import FoldData, FoldOutput
-from kfold.backends.rules import TTA_VIEWS, collapse_reason, collapse_step
+from kfold.backends.rules import TTA_VIEWS, checkpoint_verdict, collapse_reason, collapse_step
 from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
 from kfold.errors import KfError
 from kfold.metrics import binary_metrics
@@ -108,7 +108,8 @@ def predict(model: nn.Module, images: np.ndarray | torch.Tensor, cfg: TrainConfi
 def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, tag: str,
                device: torch.device, reporter: Reporter = Reporter()) -> dict:
     """The epoch loop of one fold (resumed from `<tag>.last.pt`, stopped early on validation
-    AUC); write `<tag>.pt` (best by validation AUC, or last when there is no validation) and
+    AUC); write `<tag>.pt` (by the checkpoint rule of kfold.backends.rules, or the last epoch
+    when there is no validation) and
     `history_<tag>.csv`; return the fold's result. `train_fold` = this + predictions."""
     torch.manual_seed(cfg.init_seed)
     last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
@@ -144,7 +145,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
                 val_p = predict(model, val_x, cfg, info, device)
                 row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
                 _watch_collapse(state, val_p, row["auc"], cfg, tag, reporter)
-            if _improved(state, row, validate):
+            if _improved(state, row, validate, data.val_y):
                 _save(best_path, {"model": model.state_dict(), "epoch": state["epoch"],
                                   "config": cfg.to_dict()})
             state["history"].append(row)
@@ -201,19 +202,24 @@ def _watch_collapse(state: dict, val_p: np.ndarray, val_auc: float, cfg: TrainCo
                      "--train-mode head, --unfreeze-after N or a lower --lr")
 
 
-def _improved(state: dict, row: dict, validate: bool) -> bool:
-    """Whether this epoch's model is the one to keep, updating best and patience counters.
-    The first epoch always keeps a checkpoint, even with an undefined (NaN) AUC; without
-    validation every epoch does (the last one is kept)."""
-    if validate and not row["auc"] > state["best_auc"] and state["best_epoch"] >= 0:
-        state["bad_epochs"] += 1
-        return False
+def _improved(state: dict, row: dict, validate: bool, val_y: np.ndarray | None = None) -> bool:
+    """Whether this epoch's model is the one to keep (`checkpoint_verdict`), updating the
+    kept and patience counters. The first epoch always keeps a checkpoint, even with an
+    undefined (NaN) AUC; without validation every epoch does (the last one is kept)."""
     if not validate:
-        state["best_auc"] = float("nan")
-    else:  # an undefined AUC never blocks a later, defined one
-        state["best_auc"] = row["auc"] if np.isfinite(row["auc"]) else -1.0
-    state["best_epoch"] = state["epoch"]
-    state["bad_epochs"] = 0
+        state.update(best_auc=float("nan"), best_epoch=state["epoch"], bad_epochs=0)
+        return True
+    top = state.get("top_auc", state["best_auc"])  # a fold resumed from an older kfold's state
+    n_pos = int(np.sum(val_y)) if val_y is not None else 0
+    verdict = "better" if state["best_epoch"] < 0 else checkpoint_verdict(
+        row["auc"], row.get("val_loss", float("nan")), top, state.get("kept_loss", np.inf),
+        n_pos, len(val_y) - n_pos if val_y is not None else 0)
+    state["bad_epochs"] = 0 if verdict == "better" else state["bad_epochs"] + 1
+    if verdict is None:
+        return False
+    auc = row["auc"] if np.isfinite(row["auc"]) else -1.0  # never blocks a later, defined one
+    state.update(best_auc=auc, top_auc=max(top, auc), best_epoch=state["epoch"],
+                 kept_loss=row.get("val_loss", np.inf))
     return True
 
 
