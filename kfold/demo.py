@@ -50,7 +50,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     """Synthesise data, train, stack, explain and play the offline competition in `root`.
 
     Re-running continues where the last call stopped (finished folds are skipped). One
-    long function on purpose: it is the demo's script, eight steps read top to bottom, each
+    long function on purpose: it is the demo's script, nine steps read top to bottom, each
     a call into the library.
     """
     check_args(n_train=n_train, n_test=n_test, size=267, difficulty=DIFFICULTY)
@@ -111,7 +111,13 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
 
     summary["competition"] = run_competition_loop(ws, console)
 
-    steps.start("8. did the ensemble pay? best single run vs best stack")
+    steps.start("8. a code competition: the small CNN packaged, its notebook dry-run offline, "
+                "then pushed, run and scored by the stand-in")
+    from kfold.kaggle.demo import run_code_competition
+
+    summary["code_competition"] = run_code_competition(ws, console, "simple-cnn")
+
+    steps.start("9. did the ensemble pay? best single run vs best stack")
     payoff = ensemble_payoff(ws, report)
     console.print(render_payoff(payoff))
     summary["payoff"] = payoff

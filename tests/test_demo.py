@@ -11,7 +11,8 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
                                       "--epochs", "1"])
     assert result.exit_code == 0, result.output
     for step in ("small CNN", "retrained on 100%", "stacking", "Grad-CAM", "stand-in Kaggle",
-                 "did the ensemble pay"):
+                 "a code competition", "kf kernel test: predictions equal kf's",
+                 "submitted kf-demo/simple-cnn-kernel version 1", "did the ensemble pay"):
         assert step in result.output, step
     assert (ws / "oof" / "simple-cnn.parquet").exists()
     assert (ws / "oof" / "simple-cnn.full.test.parquet").exists()
