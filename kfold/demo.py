@@ -62,7 +62,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     into that README between its demo-table markers.
 
     Re-running continues where the last call stopped (finished folds are skipped). One
-    long function on purpose: it is the demo's script, eight steps read top to bottom, each
+    long function on purpose: it is the demo's script, nine steps read top to bottom, each
     a call into the library.
     """
     check_args(n_train=n_train, n_test=n_test, size=267, difficulty=DIFFICULTY, seed=seed)
@@ -126,7 +126,13 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
 
     summary["competition"] = run_competition_loop(ws, console)
 
-    steps.start("8. did the ensemble pay? best single run vs best stack")
+    steps.start("8. a code competition: the small CNN packaged, its notebook dry-run offline, "
+                "then pushed, run and scored by the stand-in")
+    from kfold.kaggle.demo import run_code_competition
+
+    summary["code_competition"] = run_code_competition(ws, console, "simple-cnn")
+
+    steps.start("9. did the ensemble pay? best single run vs best stack")
     rows = candidate_rows(ws, report)
     payoff = [best(rows, "run"), best(rows, "stack")]
     console.print(render_payoff(payoff))
@@ -166,15 +172,6 @@ class _Steps:
         self.console.print("seconds per step: " + ", ".join(
             f"{k} {v:g}" for k, v in self.seconds.items()), highlight=False)
         return self.seconds
-
-
-def ensemble_payoff(ws: Workspace, report) -> list[dict]:
-    """The best single run and the best stack side by side: OOF AUC (with the paired DeLong
-    p-value of the difference) and the AUC the stand-in gives their submission files on its
-    public and private ids, scored here from data/solution.csv for both (the loop above
-    submits only what its quota allows)."""
-    rows = candidate_rows(ws, report)
-    return [best(rows, "run"), best(rows, "stack")]
 
 
 def render_payoff(rows: list[dict]) -> views.Table:

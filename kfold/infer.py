@@ -21,6 +21,7 @@ import pandas as pd
 
 from kfold import atomic
 from kfold.data.cache import load_decoded
+from kfold.data.preprocess import Preprocess
 from kfold.data.sources import test_images
 from kfold.errors import KfError
 from kfold.package.manifest import read_manifest
@@ -87,7 +88,7 @@ def _predict_run(package: Path, ws: Workspace, frame: pd.DataFrame, run: str, en
                       f"asked for {tags}")
     cfg = TrainConfig.from_dict({**entry["config"], "device": device})
     t0 = time.perf_counter()
-    decoded = load_decoded(frame, cfg.preprocess, cfg.image_size, ws.cache_dir, "test")
+    decoded = load_decoded(frame, Preprocess.of(cfg), cfg.image_size, ws.cache_dir, "test")
     timing.decode_seconds += time.perf_counter() - t0
     backend = get_backend(cfg.backend)
     preds = []

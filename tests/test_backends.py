@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.test_resume import Interrupted, StopAfter
 
 from kfold.backends import BACKENDS, RESULT_KEYS, FoldData, get_backend
 from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.train_config import TrainConfig
+from tests.test_resume import Interrupted, StopAfter
 
 SIZE = 32
 

@@ -18,7 +18,8 @@ def test_demo_runs_the_whole_loop_offline_and_writes_its_table(tmp_path):
     assert readme.read_text() == f"# kfold\n\n{START}\n{table}{END}\n\nmore text\n"
     assert "Best single run" in table and "best run" in table
     for step in ("small CNN", "retrained on 100%", "stacking", "Grad-CAM", "stand-in Kaggle",
-                 "did the ensemble pay"):
+                 "a code competition", "kf kernel test: predictions equal kf's",
+                 "submitted kf-demo/simple-cnn-kernel version 1", "did the ensemble pay"):
         assert step in result.output, step
     assert (ws / "oof" / "simple-cnn.parquet").exists()
     assert (ws / "oof" / "simple-cnn.full.test.parquet").exists()

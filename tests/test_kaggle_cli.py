@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -17,6 +16,7 @@ from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.demo import run_competition_loop
 from kfold.kaggle.sandbox import SANDBOX_USER, SandboxServer
 from kfold.workspace import Workspace
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 runner = CliRunner()
 KEY = "s3cr3t-key-0123456789"

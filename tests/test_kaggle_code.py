@@ -7,7 +7,6 @@ import shutil
 
 import pandas as pd
 import pytest
-from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 from typer.testing import CliRunner
 
 from kfold import artifacts
@@ -19,6 +18,7 @@ from kfold.kaggle.ledger import Ledger
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.kaggle.sandbox.scoring import load_solution, score_file
 from kfold.workspace import Workspace
+from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 
 NAME = "stack-hillclimb"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold.errors import KfError
 from kfold.kaggle import flow
@@ -20,6 +19,7 @@ from kfold.kaggle.compare import (
     spearman,
 )
 from kfold.kaggle.sandbox import SandboxServer
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 
 def _series(values, ids=("a", "b", "c", "d")):

@@ -11,12 +11,12 @@ import sys
 import time
 
 import pytest
-from tests.kaggle_helpers import make_competition, write_kaggle_json
 
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.ledger import Ledger
 from kfold.kaggle.sandbox import SandboxServer
+from tests.kaggle_helpers import make_competition, write_kaggle_json
 
 CANDS = [(f"c{i}", 0.2 + 0.1 * i, 0.95 - 0.01 * i) for i in range(5)]
 KF = [sys.executable, "-c", "from kfold.cli import main; main()"]

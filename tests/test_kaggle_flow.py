@@ -7,13 +7,13 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold.errors import KfError
 from kfold.kaggle import flow
 from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
 from kfold.kaggle.ledger import MIGRATIONS, Ledger
 from kfold.kaggle.sandbox import SandboxServer
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 CANDS = [("good", 0.15, 0.95), ("ok", 0.3, 0.90), ("weak", 0.6, 0.80), ("noisy", 1.0, 0.70)]
 

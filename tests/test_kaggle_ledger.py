@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.kaggle_helpers import sandbox
 
 from kfold.kaggle import flow
 from kfold.kaggle.export import submission_records
 from kfold.kaggle.ledger import MIGRATIONS, Ledger
 from kfold.kaggle.planner import make_plan
 from kfold.submission import write_submission
+from tests.kaggle_helpers import sandbox
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger_v2.sqlite"  # written by schema 2's kf
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.kaggle_helpers import record_scored
 
 from kfold import artifacts
 from kfold.bench.stack import write_workspace
@@ -13,6 +12,7 @@ from kfold.kaggle.outlook import candidate_outlook
 from kfold.kaggle.planner import fit_public_vs_cv, make_plan
 from kfold.stack.blenders import auc
 from kfold.submission import write_submission
+from tests.kaggle_helpers import record_scored
 
 
 @pytest.fixture

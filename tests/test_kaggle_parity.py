@@ -8,13 +8,13 @@ import io
 import json
 
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
 from typer.testing import CliRunner
 
 from kfold.cli import app
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.sandbox import SandboxServer
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 CANDS = [("alpha", 0.15, 0.95), ("beta", 0.3, 0.91), ("gamma", 0.6, 0.85)]
 

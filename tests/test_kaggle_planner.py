@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.kaggle_helpers import make_competition, record_scored
 
 from kfold.kaggle.planner import fit_public_vs_cv, make_plan
 from kfold.submission import write_submission
+from tests.kaggle_helpers import make_competition, record_scored
 
 
 def test_fit_recovers_a_line_and_its_spread():

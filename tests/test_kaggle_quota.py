@@ -4,7 +4,6 @@ kf submit and kf submissions; from the ledger, labelled offline, when Kaggle doe
 from __future__ import annotations
 
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 from typer.testing import CliRunner
 
 from kfold.cli import app
@@ -14,6 +13,7 @@ from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.planner import make_plan
 from kfold.kaggle.quota import OFFLINE
 from kfold.kaggle.sandbox import SandboxServer
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 CANDS = [("good", 0.15, 0.95), ("ok", 0.3, 0.90), ("weak", 0.6, 0.80)]
 

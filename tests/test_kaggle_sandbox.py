@@ -6,10 +6,10 @@ import io
 import zipfile
 
 import pytest
-from tests.kaggle_helpers import make_competition
 
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.kaggle.sandbox.api import HANDLERS, Call, dispatch
+from tests.kaggle_helpers import make_competition
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import io
 import zipfile
 
 import pytest
-from tests.kaggle_helpers import make_competition
 
 from kfold.errors import KfError
 from kfold.kaggle.code import failure_class
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.kaggle.sandbox.api import Call, dispatch
 from kfold.kaggle.sandbox.code_api import NOT_A_NOTEBOOK
+from tests.kaggle_helpers import make_competition
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from tests.record_helpers import fold_result
-from tests.test_resume import Interrupted, StopAfter
 from typer.testing import CliRunner
 
 from kfold import artifacts
@@ -14,6 +12,8 @@ from kfold.errors import KfError
 from kfold.train.retrain import retrain_epochs, retrain_run
 from kfold.train.run import train_run
 from kfold.train_config import TrainConfig
+from tests.record_helpers import fold_result
+from tests.test_resume import Interrupted, StopAfter
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from tests.record_helpers import fold_result, run_record
 from typer.testing import CliRunner
 
 from kfold import artifacts
@@ -16,6 +15,7 @@ from kfold.cli import app
 from kfold.runs import runs_summary
 from kfold.stack.blenders import auc
 from kfold.stats import auc_interval, paired_difference, to_fold_scale
+from tests.record_helpers import fold_result, run_record
 
 
 def _run_json(ws, name):

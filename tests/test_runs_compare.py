@@ -7,7 +7,6 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from tests.record_helpers import fold_result, run_record
 from typer.testing import CliRunner
 
 from kfold import artifacts, atomic
@@ -22,6 +21,7 @@ from kfold.runs import (
     runs_summary,
 )
 from kfold.stack.blenders import auc
+from tests.record_helpers import fold_result, run_record
 
 runner = CliRunner()
 

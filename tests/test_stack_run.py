@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from tests.record_helpers import run_record
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import StackingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -21,6 +20,7 @@ from kfold.stack import create_blender, list_blenders, stack_runs
 from kfold.stack.blenders import BLENDERS, logit
 from kfold.stack.cv import cross_fit
 from kfold.stats.foldscale import self_scale as rank_to_reference
+from tests.record_helpers import run_record
 
 FITTED = [name for name, cls in BLENDERS.items() if cls.learns]
 

@@ -8,7 +8,6 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold.errors import KfError
 from kfold.kaggle import flow
@@ -17,6 +16,7 @@ from kfold.kaggle.ledger import Ledger
 from kfold.kaggle.planner import make_plan
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.submission import archive_path, content_path, file_sha256, write_submission
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 CANDS = [("stack-mean", 0.15, 0.95), ("weak", 0.6, 0.80)]
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 from kfold import tracking
 from kfold.errors import KfError
@@ -19,6 +18,7 @@ from kfold.kaggle.sandbox import SandboxServer
 from kfold.train.run import train_run
 from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
+from tests.kaggle_helpers import isolate_credentials, make_competition, write_kaggle_json
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (in dev) is not installed")
 

@@ -80,23 +80,24 @@ def submit_kernel(ws: Workspace, name: str, message: str, *, wait: bool = False,
                           "with `kf submit FILE`")
         quota, _ = read_quota(ws, led, slug, client_factory=lambda: client)
         sha, lineage = _identity(kernel, package, manifest, spec)
-        target = manifest["targets"][spec.target]
-        led.add_candidate(sha, package, f"{spec.target} (code)", target["cv_auc"], lineage, None)
+        target, label = manifest["targets"][spec.target], f"{spec.target} (code)"
+        led.add_candidate(sha, package, label, target["cv_auc"], lineage, None)
         res = led.reserve(slug, sha, f"{spec.kernel} (notebook)", message,
                           ws.config.daily_limit, api_allowed=quota.kaggle_allowed,
-                          api_read_utc=quota.read_utc, allow_duplicate=force)
+                          api_read_utc=quota.read_utc, allow_duplicate=force, name=label,
+                          cv_auc=target["cv_auc"], lineage=lineage)
         try:
             version = client.upload_dataset(package, spec.dataset, message, dataset_timeout_s)
             kernel_version = client.push_kernel(kernel)
+            lineage = {**lineage, "dataset_version": version, "kernel_version": kernel_version}
+            led.set_lineage(res, lineage)
             client.wait_kernel(spec.kernel, kernel_version, kernel_timeout_s)
             ref = client.submit_code(spec.kernel, kernel_version, message)
         except BaseException:
             led.release(res)
             raise
         led.mark_submitted(res, ref)
-        led.add_candidate(sha, package, f"{spec.target} (code)", target["cv_auc"],
-                          {**lineage, "dataset_version": version,
-                           "kernel_version": kernel_version}, None)
+        led.add_candidate(sha, package, label, target["cv_auc"], lineage, None)
         track_submissions(ws, led, slug)
     out = CodeSubmitResult(spec.kernel, spec.target, ref, "pending", kernel_version,
                            spec.dataset, version, target["cv_auc"], res.left_after)

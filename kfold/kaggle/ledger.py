@@ -505,6 +505,13 @@ class Ledger:
         with self.tx() as db:
             db.execute("DELETE FROM submissions WHERE id=? AND status='reserved'", (res.id,))
 
+    def set_lineage(self, res: Reservation, lineage: dict) -> None:
+        """Complete a held reservation's lineage with what became known while it was held (a
+        code submission's dataset and kernel versions); a submitted row never changes."""
+        with self.tx() as db:
+            db.execute("UPDATE submissions SET lineage=? WHERE id=? AND status='reserved'",
+                       (json.dumps(lineage), res.id))
+
     def mark_submitted(self, res: Reservation, ref: int) -> None:
         with self.tx() as db:
             now = iso(utcnow())
