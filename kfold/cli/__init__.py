@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, train
+from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, teach, train
 from kfold.cli._common import BoundaryGroup, show_version
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ app.command("train")(train.train)
 app.command("retrain")(train.retrain)
 app.command("grid")(train.grid)
 app.command("models")(train.models)
+app.command("pseudo")(teach.pseudo)
 app.command("runs")(runs.runs)
 app.command("stack")(stack.stack)
 app.command("shakeup")(stack.shakeup)
