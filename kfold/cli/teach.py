@@ -50,3 +50,30 @@ def _oof_auc(ws, run: str) -> float:
 
     oof = read_oof(ws.oof_path(run))
     return auc(oof["target"], oof["pred"])
+
+
+def distill(
+    teacher: Annotated[str, typer.Option("--teacher", help="The ensemble: a k-fold run or a stack (stack-<blender>) with OOF predictions.")],
+    workspace: WorkspaceOpt = None,
+    model: Annotated[str, typer.Option("--model", help="The student: any model `kf models` lists.")] = "simple-cnn",
+    name: NameOpt = None,
+    image_size: Annotated[int | None, typer.Option("--image-size", help="Input side in px (default: kfold.toml).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per fold (default: 20).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default: 1e-3).")] = None,
+    weights: Annotated[str, typer.Option(help="Initial weights: none, imagenet or a local file.")] = "none",
+    with_test: Annotated[bool, typer.Option("--with-test", help="Fold k also learns the test images from the teacher's fold-k model (a run's, not a stack's).")] = False,
+    test_weight: Annotated[float, typer.Option("--test-weight", help="Loss weight of a test image (a training image weighs 1).")] = 1.0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    force: ForceOpt = False,
+) -> None:
+    """Train one student in k folds on the teacher's OOF soft predictions, and its twin on
+    hard labels; compare their OOF AUC and inference time with the teacher's."""
+    from kfold.train.distill import distill_run, report_table
+
+    ws = open_workspace(workspace)
+    options = {"model": model, "image_size": image_size, "epochs": epochs,
+               "batch_size": batch_size, "lr": lr, "weights": weights, "device": device}
+    report = distill_run(ws, teacher, options, name, with_test=with_test, test_weight=test_weight,
+                         force=force, reporter=RichReporter(console))
+    console.print(report_table(report))
