@@ -146,3 +146,8 @@ def test_a_source_on_another_split_or_task_or_a_stack_is_refused(source):
         pseudo_teacher(ws, "stack-mean", folds, PseudoOptions(top_share=0.5))
     artifacts.update_run(ws, "src", config=artifacts.read_run(ws, "src").config | {"task": "multiclass"})
     _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=ws), "multiclass")
+
+
+def test_retrain_of_a_taught_run_is_refused(source):
+    pseudo_run(source, "src", PseudoOptions(top_share=0.5), "p", overrides={"epochs": 1})
+    _one_line_error(kf("retrain", "--run", "p", ws=source), "learned pseudo targets")
