@@ -26,9 +26,9 @@ def teacher(workspace, tiny_cfg):
 def _spy(monkeypatch):
     seen, real = {}, execute.train_job
 
-    def spy(job, arrays, run_dir, reporter):
+    def spy(job, arrays, run_dir, reporter, *rest):
         seen[(job.run, job.tag)] = execute.fold_data(job, arrays)
-        return real(job, arrays, run_dir, reporter)
+        return real(job, arrays, run_dir, reporter, *rest)
 
     monkeypatch.setattr(execute, "train_job", spy)
     return seen
@@ -83,7 +83,7 @@ def _stack_of(ws, run, name="stack-mean"):
     (["--teacher", "nope"], "has no OOF predictions"),
     (["--teacher", "stack-mean"], "has no OOF predictions"),  # no sidecar naming its runs
     (["--teacher", "t", "--test-weight", "0"], "--test-weight must be"),
-    (["--teacher", "t", "--epochs", "0"], "--epochs must be"),
+    (["--teacher", "t", "--epochs", "0"], "--epochs 0 must be"),
 ])
 def test_bad_distill_input_is_one_error_line_and_writes_nothing(teacher, args, fragment):
     _stack_of(teacher, "t")

@@ -73,10 +73,10 @@ def test_pseudo_run_trains_on_pseudo_rows_and_keeps_oof_to_training_images(sourc
     ws, seen = source, {}
     real = execute.train_job
 
-    def spy(job, arrays, run_dir, reporter):
+    def spy(job, arrays, run_dir, reporter, *rest):
         data = execute.fold_data(job, arrays)
         seen[job.tag] = (len(data.train_x), data.train_w, job.teaching)
-        return real(job, arrays, run_dir, reporter)
+        return real(job, arrays, run_dir, reporter, *rest)
 
     monkeypatch.setattr(execute, "train_job", spy)
     result = kf("pseudo", "--from", "src", "--top-share", "0.5", "--weight", "0.5",
@@ -144,7 +144,7 @@ def test_a_source_on_another_split_or_task_or_a_stack_is_refused(source):
     _one_line_error(kf("pseudo", "--from", "stack-mean", "--top-share", "0.5", ws=ws), "a stack")
     with pytest.raises(KfError, match="per-fold test predictions"):
         pseudo_teacher(ws, "stack-mean", folds, PseudoOptions(top_share=0.5))
-    artifacts.update_run(ws, "src", config=artifacts.read_run(ws, "src").config | {"task": "multiclass"})
+    artifacts.update_run(ws, "src", task="multiclass")
     _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=ws), "multiclass")
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from kfold import artifacts
 from kfold.backends import get_backend
 from kfold.data.prepared import prepare
+from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
 from kfold.errors import KfError, check_number
 from kfold.execute import Executor
@@ -32,7 +33,6 @@ from kfold.progress import Reporter
 from kfold.record import RunRecord
 from kfold.runfiles import fold_tag
 from kfold.submission import read_sidecar
-from kfold.train.config import TrainConfig
 from kfold.train.run import plan_run, train_runs
 from kfold.train.teach import (
     Teacher,
@@ -43,6 +43,7 @@ from kfold.train.teach import (
     source_oof,
     target_of,
 )
+from kfold.train_config import TrainConfig
 from kfold.views import Col, num, table
 from kfold.workspace import Workspace
 
@@ -81,8 +82,8 @@ def distill_teacher(ws: Workspace, teacher: str, folds: pd.DataFrame, *, with_te
         per_fold = [pd.Series(target_of(class_probs(test[c].to_numpy())), index=test.index)
                     for c in artifacts.test_pred_columns(n_folds)]
         files.append(ws.test_path(teacher))
-    return Teacher("distill", teacher, {"with_test": with_test}, sha256_of(*files), targets,
-                   per_fold, test_weight)
+    return Teacher("distill", teacher, {"with_test": with_test}, sha256_of(*files),
+                   auc(oof["target"], oof["pred"]), targets, per_fold, test_weight)
 
 
 def distill_run(ws: Workspace, teacher: str, options: dict, name: str | None = None, *,
@@ -93,12 +94,12 @@ def distill_run(ws: Workspace, teacher: str, options: dict, name: str | None = N
     the teacher's folds and seed) and its hard-label twin `<name>-hard` together; measure
     and record (run.json taught_by.report) the comparison."""
     check_number("--test-weight", test_weight, low=0, high=100, low_open=True)
-    members = ensemble_runs(ws, teacher)
-    configs = [artifacts.read_run(ws, run).config for run in members]
-    for config in configs:
-        check_task(config)
-    cfg = TrainConfig.for_workspace(ws, **options, n_folds=configs[0]["n_folds"],
-                                    seed=configs[0]["seed"])
+    members = [artifacts.read_run(ws, run) for run in ensemble_runs(ws, teacher)]
+    for member in members:
+        check_task(ws, member)
+    split = {"n_folds": members[0].config.n_folds, "seed": members[0].config.seed}
+    cfg = TrainConfig.from_options(ws, split | {k: v for k, v in options.items()
+                                                if v is not None})
     name = name or f"{teacher}-distilled"
     student = plan_run(ws, cfg, name, force=force, tags=tags,
                        teach=lambda folds: distill_teacher(ws, teacher, folds,
@@ -127,18 +128,18 @@ def ensemble_runs(ws: Workspace, teacher: str) -> list[str]:
     return list(runs)
 
 
-def _report(ws: Workspace, teacher: str, members: list[str], records: list[RunRecord],
+def _report(ws: Workspace, teacher: str, members: list[RunRecord], records: list[RunRecord],
             reporter: Reporter) -> DistillReport:
     oof = artifacts.read_oof(ws.oof_path(teacher))
     student, hard = records
-    student_cfg = TrainConfig.from_dict(student.config)
+    student_cfg = student.config
     # One untimed call first: the process's first prediction pays the framework's warm-up.
     _predict_seconds(ws, student.name, student_cfg, fold_tag(0), reporter)
     n_images, teacher_seconds, models = 0, 0.0, 0
-    for run in members:
-        cfg = TrainConfig.from_dict(artifacts.read_run(ws, run).config)
-        for k in range(cfg.n_folds):
-            n_images, seconds = _predict_seconds(ws, run, cfg, fold_tag(k), reporter)
+    for member in members:
+        for k in range(member.config.n_folds):
+            n_images, seconds = _predict_seconds(ws, member.name, member.config, fold_tag(k),
+                                                 reporter)
             teacher_seconds += seconds
             models += 1
     _, student_seconds = _predict_seconds(ws, student.name, student_cfg, fold_tag(0), reporter)
@@ -151,7 +152,7 @@ def _predict_seconds(ws: Workspace, run: str, cfg: TrainConfig, tag: str,
                      reporter: Reporter) -> tuple[int, float]:
     """(test images, seconds) of one model of `run` predicting them, loading included:
     what a code competition's notebook pays per model."""
-    images = prepare(ws, cfg.preprocess, cfg.image_size, skip_bad=True,
+    images = prepare(ws, Preprocess.of(cfg), cfg.image_size, skip_bad=True,
                      reporter=reporter).test.images
     started = time.perf_counter()
     get_backend(cfg.backend).predict(cfg, ws.run_dir(run), tag, images)

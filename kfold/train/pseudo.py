@@ -23,9 +23,10 @@ from kfold import artifacts
 from kfold.data.sources import discover
 from kfold.errors import KfError, check_number
 from kfold.execute import Executor
+from kfold.metrics import auc
 from kfold.progress import Reporter
 from kfold.record import RunRecord
-from kfold.train.config import TrainConfig
+from kfold.settings import check_option
 from kfold.train.run import plan_run, train_runs
 from kfold.train.teach import (
     Teacher,
@@ -36,6 +37,7 @@ from kfold.train.teach import (
     source_oof,
     target_of,
 )
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 LABELS = ("soft", "hard")
@@ -87,7 +89,7 @@ def pseudo_teacher(ws: Workspace, source: str, folds: pd.DataFrame,
                    opts: PseudoOptions) -> Teacher:
     """The pseudo-labels of each fold of a run on split `folds`, from `source`'s fold
     models (kfold.train.teach's rule); KfError when a fold would get none."""
-    source_oof(ws, source, folds)
+    oof = source_oof(ws, source, folds)
     n_folds = int(folds["fold"].max()) + 1
     test = source_fold_tests(ws, source, n_folds, discover(ws).test["id"])
     per_fold, empty = [], []
@@ -101,8 +103,8 @@ def pseudo_teacher(ws: Workspace, source: str, folds: pd.DataFrame,
         raise KfError(f"--confidence {opts.confidence} selects no test image for "
                       f"{', '.join(empty)}; lower it or use --top-share")
     return Teacher("pseudo", source, dataclasses.asdict(opts),
-                   sha256_of(ws.oof_path(source), ws.test_path(source)), None, per_fold,
-                   opts.weight)
+                   sha256_of(ws.oof_path(source), ws.test_path(source)),
+                   auc(oof["target"], oof["pred"]), None, per_fold, opts.weight)
 
 
 def source_config(ws: Workspace, source: str) -> TrainConfig:
@@ -112,8 +114,8 @@ def source_config(ws: Workspace, source: str) -> TrainConfig:
         raise KfError(f"{source!r} is {known}: kf pseudo needs a finished k-fold run's fold "
                       "models (see `kf runs`)")
     meta = artifacts.read_run(ws, source)
-    check_task(meta.config)
-    return TrainConfig.from_dict(meta.config)
+    check_task(ws, meta)
+    return meta.config
 
 
 def pseudo_run(ws: Workspace, source: str, opts: PseudoOptions, name: str | None = None, *,
@@ -122,7 +124,7 @@ def pseudo_run(ws: Workspace, source: str, opts: PseudoOptions, name: str | None
                executor: Executor | None = None) -> RunRecord:
     """Train run `name` (default `<source>-pseudo`): the source's config (with `overrides`)
     on the training images plus each fold's pseudo-labelled test images."""
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    given = {k: check_option(k, v) for k, v in (overrides or {}).items() if v is not None}
     cfg = dataclasses.replace(source_config(ws, source), **given)
     plan = plan_run(ws, cfg, name or f"{source}-pseudo", force=force, note=note, tags=tags,
                     teach=lambda folds: pseudo_teacher(ws, source, folds, opts))

@@ -26,8 +26,11 @@ import numpy as np
 import pandas as pd
 
 from kfold import artifacts, atomic
+from kfold.data.sources import discover
 from kfold.errors import KfError
 from kfold.execute import Teaching
+from kfold.jsonfiles import read_json
+from kfold.record import RunRecord
 from kfold.runfiles import RunFiles, fold_tag
 from kfold.workspace import Workspace
 
@@ -44,6 +47,7 @@ class Teacher:
     source: str
     settings: dict
     source_sha256: str
+    source_oof_auc: float
     train_targets: pd.Series | None
     fold_targets: list[pd.Series]
     test_weight: float
@@ -56,7 +60,7 @@ class Teacher:
     def lineage(self) -> dict:
         """run.json's `taught_by`: the spec and which test rows each fold learned."""
         rows = {fold_tag(k): sorted(t.index.astype(str)) for k, t in enumerate(self.fold_targets)}
-        return self.spec() | {"test_rows": rows,
+        return self.spec() | {"source_oof_auc": self.source_oof_auc, "test_rows": rows,
                               "train_targets": "oof" if self.train_targets is not None else None}
 
     def teaching(self, k: int, train_ids: np.ndarray, test_ids: np.ndarray) -> Teaching:
@@ -115,12 +119,12 @@ def source_fold_tests(ws: Workspace, source: str, n_folds: int,
     return test.set_index("id")[columns]
 
 
-def check_task(source_config: dict, task: str = "binary") -> None:
-    """A source of another task (kfold.scoring) cannot teach this run's targets."""
-    theirs = source_config.get("task", "binary")
-    if theirs != task:
-        raise KfError(f"the source is a {theirs} run and this run is {task}: their "
-                      "predictions cannot be its targets")
+def check_task(ws: Workspace, source: RunRecord) -> None:
+    """A source of another task (kfold.data.task) cannot teach this run's targets."""
+    task = discover(ws).task.kind
+    if source.task != task:
+        raise KfError(f"{source.name!r} is a {source.task} run and this workspace's data is "
+                      f"{task}: its predictions cannot be this run's targets")
 
 
 def sha256_of(*paths) -> str:
@@ -133,7 +137,7 @@ def sha256_of(*paths) -> str:
 def check_same_teacher(files: RunFiles, teacher: Teacher | None) -> None:
     """Refuse to continue a run with other lessons than it started with (or a taught run
     as a plain one, and the other way round); nothing is written."""
-    old = artifacts.read_json(files.teacher, "delete the run folder or pass --force") \
+    old = read_json(files.teacher, "delete the run folder or pass --force") \
         if files.teacher.exists() else None
     new = None if teacher is None else teacher.spec()
     if files.config.exists() and old != new:
