@@ -12,6 +12,7 @@ everything else passes `RunRecord` objects. `SCHEMA_VERSION` is written into eve
 - 3: `task`, `classes` and `metric` (the contest's kind, its classes in prediction-column
   order, the metric's registry name); a record of an earlier version is a binary run scored
   by AUC, its classes unnamed (`[]`).
+  `taught_by` (kf pseudo, kf distill; None for a plain run) added in version 3 too.
 
 A key the dataclasses do not know is kept (`extra`) and written back, so a newer writer's
 additions survive an older reader's read-modify-write.
@@ -173,6 +174,8 @@ class RunRecord(_Flat):
     classes: list[str] = field(default_factory=list)  # prediction-column order ([]: binary)
     metric: str = "auc"  # kfold.scoring's name of the contest's metric
     oof_auc_pooled: float | None = None  # every OOF row in one AUC (None: an older run)
+    # kf pseudo / kf distill: the source run, its options and the test rows each fold learned
+    taught_by: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -43,6 +43,12 @@ class RunFiles:
         return self.dir / "config.json"
 
     @property
+    def teacher(self) -> Path:
+        """teacher.json: what taught the run (kfold.train.teach), written with config.json;
+        a rerun must match it."""
+        return self.dir / "teacher.json"
+
+    @property
     def curves(self) -> Path:
         return self.dir / "curves.png"
 

@@ -217,3 +217,16 @@ def test_an_error_inside_a_fold_task_names_the_run_and_fold(cause, kind, message
     out = task_error(job, error)
     assert type(out) is kind
     assert re.search(message, str(out))
+
+
+def test_a_pseudo_labelled_run_trains_on_ray_as_it_does_here(cluster, ray_ws):
+    from kfold.train.pseudo import PseudoOptions, pseudo_run
+
+    train_run(ray_ws, cfg(epochs=1), "src")
+    opts = PseudoOptions(top_share=0.5)
+    on_ray = pseudo_run(ray_ws, "src", opts, "p-ray", executor=make_executor("ray", gpus_per_fold=1))
+    here = pseudo_run(ray_ws, "src", opts, "p-here")
+    assert {r.where["executor"] for r in on_ray.folds} == {"ray"}
+    assert on_ray.taught_by["test_rows"] == here.taught_by["test_rows"]
+    got, want = (pd.read_parquet(ray_ws.oof_path(n)) for n in ("p-ray", "p-here"))
+    np.testing.assert_allclose(got["pred"], want["pred"], atol=1e-4)

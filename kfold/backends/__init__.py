@@ -25,12 +25,15 @@ from kfold.train_config import TrainConfig
 
 @dataclass
 class FoldData:
-    """uint8 images (N, H, W) and 0/1 targets; `val_x` None means train on everything."""
+    """uint8 images (N, H, W) and 0/1 targets; `val_x` None means train on everything.
+    A taught fold (kf pseudo, kf distill) has soft training targets in [0, 1] and
+    per-image loss weights `train_w` (None: every image weighs 1)."""
 
     train_x: np.ndarray
     train_y: np.ndarray
     val_x: np.ndarray | None = None
     val_y: np.ndarray | None = None
+    train_w: np.ndarray | None = None
 
 
 class FoldOutput(NamedTuple):

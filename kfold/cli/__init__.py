@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from kfold.cli import bench, data, demo, explain, kaggle, package, repro, runs, stack, train, tune
+from kfold.cli import (
+    bench,
+    data,
+    demo,
+    explain,
+    kaggle,
+    package,
+    repro,
+    runs,
+    stack,
+    teach,
+    train,
+    tune,
+)
 from kfold.cli._common import BoundaryGroup, show_version
 
 app = typer.Typer(
@@ -40,6 +53,8 @@ app.command("retrain")(train.retrain)
 app.command("grid")(train.grid)
 app.command("tune")(tune.tune)
 app.command("models")(train.models)
+app.command("pseudo")(teach.pseudo)
+app.command("distill")(teach.distill)
 app.command("runs")(runs.runs)
 app.command("stack")(stack.stack)
 app.command("shakeup")(stack.shakeup)

@@ -90,3 +90,37 @@ class Rows:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self.base[self.index]
         return out if dtype is None else out.astype(dtype)
+
+
+class JoinedRows(Rows):
+    """Rows of several arrays one after another (a fold's training images, then the test
+    images it learns pseudo-labels of), read like one `Rows` without copying any."""
+
+    def __init__(self, parts: list[Rows]) -> None:
+        self.parts = parts
+        self.starts = np.cumsum([0] + [len(p) for p in parts])
+        self.dtype = parts[0].dtype
+        self.shape = (int(self.starts[-1]), *parts[0].shape[1:])
+        self.nbytes = sum(p.nbytes for p in parts)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        part = np.searchsorted(self.starts, idx, side="right") - 1
+        out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        for i, rows in enumerate(self.parts):
+            here = part == i
+            if here.any():
+                out[here] = rows.take(idx[here] - self.starts[i])
+        return out
+
+    def __getitem__(self, idx) -> np.ndarray:
+        picked = np.arange(len(self))[idx]
+        out = self.take(np.atleast_1d(picked))
+        return out[0] if np.ndim(picked) == 0 else out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.concatenate([np.asarray(p) for p in self.parts])
+        return out if dtype is None else out.astype(dtype)

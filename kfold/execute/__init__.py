@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from kfold.backends import FoldData, get_backend
-from kfold.data.prepared import Rows
+from kfold.data.prepared import JoinedRows, Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.train_config import TrainConfig
@@ -44,6 +44,19 @@ class Arrays:
 
 
 @dataclass(frozen=True)
+class Teaching:
+    """What a job learns besides its labels (kfold.train.teach): soft `targets` replacing
+    the labels of every training row of the arrays (distillation), and test rows
+    `test_rows` added to its training set with `test_targets`, each weighing `test_weight`
+    against a training row's 1 (pseudo-labels)."""
+
+    targets: np.ndarray | None
+    test_rows: np.ndarray
+    test_targets: np.ndarray
+    test_weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class FoldJob:
     """One model to train: fold `tag` of run `run`, on rows of the arrays named `arrays`
     (`val_rows` None: train on everything, as a retrain does)."""
@@ -54,6 +67,7 @@ class FoldJob:
     arrays: str
     train_rows: np.ndarray
     val_rows: np.ndarray | None = None
+    teaching: Teaching | None = None
 
     @property
     def label(self) -> str:
@@ -93,11 +107,26 @@ class Executor(Protocol):
 
 def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
     """The job's images as rows of the arrays, not copies (a fold of a memory-mapped cache
-    costs only the pages its batches read)."""
+    costs only the pages its batches read). Validation keeps the real labels, whatever
+    the job is taught."""
     val = job.val_rows
-    return FoldData(Rows(arrays.train, job.train_rows), arrays.targets[job.train_rows],
+    data = FoldData(Rows(arrays.train, job.train_rows), arrays.targets[job.train_rows],
                     None if val is None else Rows(arrays.train, val),
                     None if val is None else arrays.targets[val])
+    return data if job.teaching is None else _taught(data, job, arrays)
+
+
+def _taught(data: FoldData, job: FoldJob, arrays: Arrays) -> FoldData:
+    """`data` with the job's soft targets and its test rows appended (weighted)."""
+    teach = job.teaching
+    if teach.targets is not None:
+        data.train_y = teach.targets[job.train_rows]
+    if len(teach.test_rows):
+        data.train_x = JoinedRows([data.train_x, Rows(arrays.test, teach.test_rows)])
+        data.train_w = np.concatenate([np.ones(len(data.train_y)),
+                                       np.full(len(teach.test_rows), teach.test_weight)])
+        data.train_y = np.concatenate([data.train_y, teach.test_targets])
+    return data
 
 
 def check_share(option: str, value: float | None) -> None:

@@ -57,6 +57,11 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     """Retrain run `name` on all training images (one job of `executor`, in this process
     by default); return the updated run record."""
     meta = _finished_run(ws, name)
+    if meta.taught_by:
+        taught = meta.taught_by
+        raise KfError(f"run {name!r} learned {taught.get('kind')} targets from "
+                      f"{taught.get('source')!r} fold by fold; kf retrain would train on the "
+                      f"labels alone, so it refuses: submit the fold mean ({name}.csv)")
     cfg = meta.config
     epochs = retrain_epochs(meta.folds)
     given = {"device": check_option("device", device)} if device else {}

@@ -36,6 +36,7 @@ from kfold.runfiles import RunFiles, fold_tag
 from kfold.stats.foldscale import fold_scores
 from kfold.submission import write_submission
 from kfold.train.tag import finished_tag, record_tag
+from kfold.train.teach import Teacher, check_same_teacher, write_teacher
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace, check_new_run_name
 
@@ -60,6 +61,7 @@ class RunPlan:
     new_split: bool
     force: bool
     labels: dict
+    teacher: Teacher | None = None  # kf pseudo / kf distill: what it learns besides labels
 
     @property
     def data_key(self) -> str:
@@ -68,11 +70,16 @@ class RunPlan:
 
 
 def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
-             note: str = "", tags: Sequence[str] = ()) -> RunPlan:
+             note: str = "", tags: Sequence[str] = (),
+             teach: Callable[[pd.DataFrame], Teacher] | None = None) -> RunPlan:
     """Every check of a run that needs no image: the name, the config and the backend's
-    checks, the fold split (ids and labels only) and the run's old settings."""
+    checks, the fold split (ids and labels only), the teacher `teach` makes of that split
+    (kfold.train.teach) and the run's old settings."""
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     get_backend(cfg.backend).check_config(cfg)  # an unknown model or weights file fails first
+    if teach is not None and cfg.backend != "torch":
+        raise KfError(f"kf pseudo and kf distill train with the torch backend; the {cfg.backend} "
+                      "backend takes no soft targets or per-image weights yet")
     labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
     dataset = discover(ws)
     if dataset.task.kind != "binary":
@@ -82,10 +89,12 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
                       "target")
     folds, new_split = plan_folds(ws, dataset.train, cfg.n_folds, cfg.seed,
                                   dataset.task.kind, dataset.task.classes)
+    teacher = None if teach is None else teach(folds)
     files = ws.run_files(name)
     if not force:
         check_same_config(files, cfg)
-    return RunPlan(name, cfg, files, folds, new_split, force, labels)
+        check_same_teacher(files, teacher)
+    return RunPlan(name, cfg, files, folds, new_split, force, labels, teacher)
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
@@ -133,6 +142,7 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
             for plan in plans:
                 created[plan.name] = plan.force or not plan.files.dir.exists()
                 claim_run_dir(ws, plan.files, plan.cfg, plan.force, reporter)
+                write_teacher(plan.files, plan.teacher)
             arrays = {names[key]: Arrays(d.train.images, d.train_targets, d.test.images)
                       for key, d in datas.items()}
             jobs = [job for f in folds.values() for job in f.jobs()]
@@ -147,7 +157,8 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
         for p in plans:
             _say_rebuilt(ws, p.name, folds[p.name], reporter)
         records = [finish_run(ws, p.name, p.cfg, folds[p.name].data, p.folds,
-                              folds[p.name].results(), seconds, p.labels) for p in plans]
+                              folds[p.name].results(), seconds,
+                              p.labels | _taught_by(p.teacher)) for p in plans]
     if tracker is not None:
         for plan in plans:
             tracker.log_run(ws, plan.name)
@@ -192,8 +203,14 @@ class _Folds:
                 self.finished(k, out.result)
                 continue
             jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
-                                np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable)))
+                                np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable),
+                                self.teaching(k)))
         return jobs
+
+    def teaching(self, k: int):
+        teacher = self.plan.teacher
+        return None if teacher is None else \
+            teacher.teaching(k, self.data.train.ids, self.data.test.ids)
 
     def same_split(self, result: dict) -> None:
         if result.get("folds_fingerprint") != self.fingerprint:
@@ -220,10 +237,14 @@ class _Folds:
         return [self.done[k] for k in range(self.plan.cfg.n_folds)]
 
 
+def _taught_by(teacher: Teacher | None) -> dict:
+    return {} if teacher is None else {"taught_by": teacher.lineage()}
+
+
 def _discard_if_untouched(files: RunFiles, created: bool) -> None:
     """A run folder this call made that holds only its config goes again on failure."""
     if created and files.dir.exists() and \
-            {p.name for p in files.dir.iterdir()} <= {files.config.name}:
+            {p.name for p in files.dir.iterdir()} <= {files.config.name, files.teacher.name}:
         shutil.rmtree(files.dir)
 
 

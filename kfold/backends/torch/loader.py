@@ -18,7 +18,8 @@ from kfold.data.prepared import Rows
 
 
 class DeviceBatches:
-    """Iterate (x, y) float batches, normalised, augmented, shaped (N, C, H, W)."""
+    """Iterate (x, y) float batches, normalised, augmented, shaped (N, C, H, W); with
+    per-image loss `weights`, (x, y, w) batches."""
 
     def __init__(
         self,
@@ -34,11 +35,14 @@ class DeviceBatches:
         augment: str = "none",
         channels_last: bool = False,
         generator: torch.Generator | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.images = to_device(images, device)  # uint8, stays uint8
         n = len(self.images)
         self.targets = torch.zeros(n, device=device) if targets is None else \
             torch.tensor(np.asarray(targets, dtype=np.float32), device=device)
+        self.weights = None if weights is None else \
+            torch.tensor(np.asarray(weights, dtype=np.float32), device=device)
         self.batch_size, self.device, self.in_chans = batch_size, device, in_chans
         self.shuffle, self.augment, self.channels_last = shuffle, augment, channels_last
         # Normalisation folded into one scale and shift, computed once.
@@ -53,7 +57,7 @@ class DeviceBatches:
             return n // self.batch_size
         return (n + self.batch_size - 1) // self.batch_size
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.images)
         order = (torch.randperm(n, generator=self.generator).to(self.device)
                  if self.shuffle else torch.arange(n, device=self.device))
@@ -64,7 +68,8 @@ class DeviceBatches:
             idx = order[start:start + self.batch_size]
             raw = (torch.from_numpy(self.images.take(idx.cpu().numpy())).to(self.device)
                    if host_rows else self.images[idx])
-            yield self.prepare(raw), self.targets[idx]
+            batch = (self.prepare(raw), self.targets[idx])
+            yield batch if self.weights is None else (*batch, self.weights[idx])
 
     def prepare(self, raw: torch.Tensor) -> torch.Tensor:
         x = raw.unsqueeze(1).float()

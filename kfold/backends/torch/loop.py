@@ -82,12 +82,13 @@ def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
 
 
 def batches(images, targets, cfg: TrainConfig, info: ModelInfo, device: torch.device, *,
-            train: bool, generator: torch.Generator | None = None) -> DeviceBatches:
+            train: bool, generator: torch.Generator | None = None,
+            weights: np.ndarray | None = None) -> DeviceBatches:
     return DeviceBatches(
         images, targets, batch_size=cfg.batch_size if train else cfg.batch_size * 2,
         device=device, mean=info.mean, std=info.std, in_chans=info.in_chans, shuffle=train,
         augment=cfg.augment if train else "none", channels_last=device.type == "cuda",
-        generator=generator,
+        generator=generator, weights=weights,
     )
 
 
@@ -119,10 +120,10 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     opt = _optimizer(cfg, model)
     gen = torch.Generator().manual_seed(cfg.init_seed)
     train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
-                            generator=gen)
+                            generator=gen, weights=data.train_w)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(train_batches))
     pos_weight = None if cfg.pos_weight is None else torch.tensor(cfg.pos_weight, device=device)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    loss_fn = bce_loss(pos_weight)
     state = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [],
              "seconds": 0.0, "collapsed_epochs": 0, "collapsed": None}
     if saved is not None:  # resume an interrupted fold
@@ -292,13 +293,24 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0][:100] if text else type(exc).__name__)
 
 
+def bce_loss(pos_weight: torch.Tensor | None = None):
+    """Binary cross-entropy on one logit: `loss(logits, y)` or, for batches with per-image
+    weights (taught folds), `loss(logits, y, w)` = mean of w x BCE. Soft targets in [0, 1]
+    (pseudo-labels, a teacher's predictions) need nothing else."""
+    def loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None):
+        return nn.functional.binary_cross_entropy_with_logits(logits, y, weight=w,
+                                                              pos_weight=pos_weight)
+    return loss
+
+
 def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False) -> float:
-    """One pass over `train_batches`; returns the mean loss (`sched` may be None)."""
+    """One pass over `train_batches` ((x, y) or (x, y, w) batches); returns the mean loss
+    (`sched` may be None)."""
     set_phase(model, frozen)
     total, count = torch.zeros((), device=device), 0
-    for x, y in train_batches:
+    for x, y, *w in train_batches:
         with autocast(device):
-            loss = loss_fn(model(x).float(), y)
+            loss = loss_fn(model(x).float(), y, *w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
