@@ -18,14 +18,14 @@ def candidate_rows(ws: Workspace, report) -> list[dict]:
     """Every run and stack of the stack report, best OOF AUC first: OOF AUC (fold-
     normalised) with its DeLong interval, pooled, the paired difference to the best run,
     and the stand-in's public and private AUC of its submission file (data/solution.csv)."""
-    from kfold.kaggle.sandbox.scoring import load_solution, score_file
+    from kfold.kaggle.sandbox.scoring import Scorer
 
-    cfg = ws.config
-    solution = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
+    scorer = Scorer.for_workspace(ws)
+    solution = scorer.load(ws.data_dir / "solution.csv")
     rows = []
     for s in report.scores:
         content = ws.submission_path(s.name).read_bytes()
-        public, private = score_file(content, solution, cfg.id_column, cfg.target_column)
+        public, private = scorer.score(content, solution)
         rows.append({"name": s.name, "kind": s.kind, "oof_auc": s.oof_auc,
                      "low": s.interval.low, "high": s.interval.high,
                      "pooled": s.pooled_auc, "drift": s.drift, "gain": s.gain,

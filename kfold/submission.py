@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
-from kfold.data.sources import read_listing
+from kfold.data.sources import read_listing, workspace_task
 from kfold.errors import KfError
 from kfold.jsonfiles import read_json
+from kfold.submission_format import read_output
 from kfold.workspace import Workspace
 
 
@@ -121,8 +122,10 @@ SIDECAR_TYPES = (("name", str, "a text"), ("cv_auc", (int, float), "a number"),
 def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submission") -> None:
     """Refuse a submission that Kaggle would reject or score wrongly.
 
-    Same columns and id set as sample_submission.csv (when present), no duplicate ids,
-    no missing values, probabilities in [0, 1].
+    Same columns (in its order) and id set as sample_submission.csv (when present), no
+    duplicate ids, and values in the task's form (`kfold.submission_format.read_output`):
+    probabilities in [0, 1], multi-class rows summing to 1, labels from the class set,
+    finite numbers for regression.
     """
     cfg = ws.config
     sample = sample_submission(ws)
@@ -143,15 +146,11 @@ def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submissio
                 f"{where}: {len(missing)} id(s) missing (first: {missing[:5]}) and "
                 f"{len(extra)} unknown id(s) (first: {extra[:5]}) against sample_submission.csv"
             )
-    for col in [c for c in df.columns if c != cfg.id_column]:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | (values < 0) | (values > 1)
-        if bad.any():
-            rows = df.loc[bad, [cfg.id_column, col]].head(5).to_dict("records")
-            raise KfError(
-                f"{where}: {int(bad.sum())} value(s) in {col!r} missing, not numbers or "
-                f"outside [0, 1]; first: {rows}"
-            )
+    task = workspace_task(ws)
+    try:
+        read_output(df, cfg.id_column, task.kind, task.classes)
+    except ValueError as exc:
+        raise KfError(f"{where}: {exc} (a {task.kind} task's submission)") from None
 
 
 def file_sha256(path: str | Path) -> str:

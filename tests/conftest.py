@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,13 @@ def _threads() -> int:
 
 torch.set_num_threads(_threads())
 os.environ.setdefault("KF_TF_THREADS", str(_threads()))  # read when TensorFlow is imported
+
+# iterative-stratification (a dependency) installs a stray top-level `tests` package into
+# site-packages, which would shadow this folder in `from tests.bad_input import ...`: the
+# name `tests` is this folder, whatever else is installed.
+_tests = types.ModuleType("tests")
+_tests.__path__ = [str(Path(__file__).parent)]
+sys.modules["tests"] = _tests
 
 
 @pytest.fixture(scope="session")

@@ -102,3 +102,24 @@ def test_a_class_with_fewer_images_than_folds_is_named(ws):
 
 def test_non_binary_training_is_refused_before_anything_is_written(ws):
     _refused(ws, ["train", "--epochs", "1"], "kf train trains binary tasks only")
+
+
+@pytest.fixture
+def multiclass_ws(tmp_path):
+    synthesize_task(tmp_path / "data", "multiclass", n_train=40, n_test=6, size=32, seed=0)
+    return Workspace.init(tmp_path, n_folds=2)
+
+
+def _hand(ws, fill):
+    sample = pd.read_csv(ws.data_dir / "sample_submission.csv", dtype={"id": str})
+    fill(sample).to_csv(ws.root / "hand.csv", index=False)
+    return ["submit", str(ws.root / "hand.csv"), "--dry-run"]
+
+
+def test_submit_checks_a_multiclass_file_against_the_sample_submission(multiclass_ws):
+    ws = multiclass_ws
+    ok = _kf(*_hand(ws, lambda s: s), "-w", str(ws.root))
+    assert ok.exit_code == 0, ok.output
+    _refused(ws, _hand(ws, lambda s: s.assign(good=0.9)), "do not sum to 1")
+    _refused(ws, _hand(ws, lambda s: s[[*s.columns[::-1]]]), "differ from")
+    _refused(ws, _hand(ws, lambda s: s[["id"]].assign(label="dent")), "differ from")

@@ -34,7 +34,7 @@ def payoff_is_scored_as_the_stand_in_scores(root):
     """Best single run vs best stack: their files scored on the stand-in's public and
     private ids, the same numbers its server reports for an upload."""
     from kfold.demo import ensemble_payoff
-    from kfold.kaggle.sandbox.scoring import load_solution, score_file
+    from kfold.kaggle.sandbox.scoring import Scorer, load_solution
     from kfold.stack import stack_runs
     from kfold.workspace import Workspace
 
@@ -47,7 +47,7 @@ def payoff_is_scored_as_the_stand_in_scores(root):
     solution = load_solution(ws.data_dir / "solution.csv")
     for row in (single, stack):
         content = ws.submission_path(row["name"]).read_bytes()
-        assert (row["public"], row["private"]) == score_file(content, solution, "id", "label")
+        assert (row["public"], row["private"]) == Scorer().score(content, solution)
 
 
 def test_an_earlier_demo_of_another_fold_count_is_named_not_mixed(tmp_path):

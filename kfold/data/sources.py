@@ -109,6 +109,15 @@ def discover(ws: Workspace) -> Dataset:
                    layout=layout, skipped=skipped, task=task)
 
 
+def workspace_task(ws: Workspace) -> Task:
+    """The contest kind of a workspace's data (`discover`), or binary when it holds no
+    training data (a workspace used only to submit files, or to serve the stand-in)."""
+    data = ws.data_dir
+    if (data / "train").is_dir() or (data / "train.csv").exists():
+        return discover(ws).task
+    return BINARY
+
+
 def test_images(ws: Workspace) -> pd.DataFrame:
     """The test images alone (id, path), found as `discover` finds them, without listing the
     training images: a code competition's kernel predicts a hidden test set."""

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from kfold.errors import KfError, check_number, check_whole
 from kfold.kaggle.sandbox import api
-from kfold.kaggle.sandbox.scoring import load_solution
+from kfold.kaggle.sandbox.scoring import Scorer
 from kfold.kaggle.sandbox.state import SANDBOX_USER, SandboxState, Submission
 
 _API = "/api/v1/"
@@ -70,10 +70,10 @@ class SandboxServer:
         check_number("--score-delay", score_delay_s, low=0, high=86_400)
         check_number("--slow", delay_s, low=0, high=3_600)
         cfg = ws.config
-        sol = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
+        scorer = Scorer.for_workspace(ws)
         state = SandboxState(
-            competition=cfg.competition, solution=sol, id_column=cfg.id_column,
-            target_column=cfg.target_column, data_dir=ws.data_dir,
+            competition=cfg.competition, solution=scorer.load(ws.data_dir / "solution.csv"),
+            scorer=scorer, data_dir=ws.data_dir,
             daily_limit=cfg.daily_limit if daily_limit is None else daily_limit,
             score_delay_s=score_delay_s, reveal_private=reveal_private, joined=joined,
             rules_accepted=rules_accepted, code_competition=code_competition,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kfold.kaggle.sandbox.code import CodeCompetition
-from kfold.kaggle.sandbox.scoring import score_file
+from kfold.kaggle.sandbox.scoring import Scorer
 
 SANDBOX_USER = "sandbox-user"
 
@@ -54,8 +54,7 @@ class SandboxState:
 
     competition: str
     solution: pd.DataFrame
-    id_column: str
-    target_column: str
+    scorer: Scorer  # the competition's metric and the task it reads uploads as
     data_dir: Path | None
     daily_limit: int = 5
     score_delay_s: float = 0.3
@@ -99,8 +98,7 @@ class SandboxState:
             if (utcnow() - sub.date).total_seconds() < self.score_delay_s:
                 return sub
             try:
-                sub.public, sub.private = score_file(sub.content, self.solution, self.id_column,
-                                                     self.target_column)
+                sub.public, sub.private = self.scorer.score(sub.content, self.solution)
                 sub.status = "COMPLETE"
             except ValueError as exc:
                 sub.status, sub.error = "ERROR", str(exc)
