@@ -16,7 +16,7 @@ from kfold.kaggle.code import CodeClient
 from kfold.kaggle.code_submit import submit_kernel
 from kfold.kaggle.ledger import Ledger
 from kfold.kaggle.sandbox import SandboxServer
-from kfold.kaggle.sandbox.scoring import load_solution, score_file
+from kfold.kaggle.sandbox.scoring import Scorer, load_solution
 from kfold.workspace import Workspace
 from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 
@@ -58,7 +58,7 @@ def test_submit_kernel_uploads_pushes_waits_submits_that_version_and_records_lin
     expected = artifacts.read_test_preds(ws.test_path(NAME))
     csv = pd.DataFrame({"id": expected["id"], "label": expected["pred"]}).to_csv(index=False)
     solution = load_solution(ws.data_dir / "solution.csv", "id", "label")
-    assert res.public_score == pytest.approx(score_file(csv.encode(), solution, "id", "label")[0],
+    assert res.public_score == pytest.approx(Scorer().score(csv.encode(), solution)[0],
                                              abs=1e-5)
     (row,) = rows(ws)
     assert row["ref"] == res.ref and row["status"] == "complete"
