@@ -96,3 +96,27 @@ def test_drop_path_reaches_timm_blocks_and_is_refused_where_there_are_none():
 def test_options_that_tie_to_others_are_checked(options, message):
     with pytest.raises(KfError, match=message):
         TrainConfig(**options)
+
+
+def test_recipe_options_are_recorded_shown_when_they_differ_and_read_from_grids(
+        workspace, tiny_cfg, tmp_path):
+    import dataclasses
+
+    from kfold import artifacts
+    from kfold.grid import read_grid
+    from kfold.runs import differing_settings
+    from kfold.train.run import train_run
+
+    cfg = dataclasses.replace(tiny_cfg, epochs=1)
+    train_run(workspace, cfg, "plain")
+    train_run(workspace, dataclasses.replace(cfg, ema=0.9, grad_accum=2), "ema")
+    meta = artifacts.read_run(workspace, "ema")
+    assert (meta.config.ema, meta.config.grad_accum) == (0.9, 2)
+    rows = [{"config": artifacts.read_run(workspace, r).config.to_dict()} for r in ("plain", "ema")]
+    assert {"ema", "grad_accum"} <= set(differing_settings(rows))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[[run]]\nname = "g"\nmixup = 0.2\nlabel-smoothing = 0.1\nwarmup-epochs = 1\n'
+                    'drop_path = 0.1\nmodel = "resnet10t"\n')
+    (run,) = read_grid(grid, workspace)
+    assert (run.cfg.mixup, run.cfg.label_smoothing, run.cfg.warmup_epochs, run.cfg.drop_path) \
+        == (0.2, 0.1, 1, 0.1)
