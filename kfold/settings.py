@@ -160,6 +160,23 @@ SETTINGS = (
             "(channel repeated).", choices=(1, 3), optional=True),
     Setting("collapse_epochs", int, 3, "Stop a fold after this many collapsed epochs "
             "(constant predictions or val AUC <= 0.5).", low=1, high=_BIG),
+    # The training recipe of timm's train.py (docs/recipe.md): off by default.
+    Setting("ema", float, None, "Weight EMA decay (timm's ModelEmaV3), e.g. 0.999: the "
+            "averaged weights are validated, checkpointed and predicted with.",
+            low=0, high=1, low_open=True, high_open=True, optional=True),
+    Setting("mixup", float, 0.0, "Mixup alpha (timm's Mixup, soft-target loss; 0: off).",
+            low=0, high=10),
+    Setting("cutmix", float, 0.0, "CutMix alpha (timm's Mixup; 0: off).", low=0, high=10),
+    Setting("mix_prob", float, 1.0, "Share of batches mixed when --mixup or --cutmix is on.",
+            low=0, high=1),
+    Setting("label_smoothing", float, 0.0, "Targets pulled towards 0.5: y (1 - s) + s / 2.",
+            low=0, high=0.5, high_open=True),
+    Setting("warmup_epochs", int, 0, "Epochs of linear learning-rate warm-up before the "
+            "cosine decay.", low=0, high=_BIG),
+    Setting("grad_accum", int, 1, "Batches whose gradients add up to one step (the "
+            "effective batch of a larger GPU).", low=1, high=1024),
+    Setting("drop_path", float, 0.0, "Stochastic depth rate (timm models that have it).",
+            low=0, high=1, high_open=True),
     Setting("device", str, "auto", "Where to train: {rule}.", pattern=r"auto|cpu|cuda(:\d+)?|mps",
             spelled="auto, cpu, cuda, cuda:N or mps"),
     Setting("daily_limit", int, 5, "Kaggle submissions a day.", _WORKSPACE, low=1),

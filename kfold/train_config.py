@@ -26,6 +26,17 @@ def check_one_method(threshold: float | None, binarize: float | None) -> None:
         raise KfError("choose one of --threshold (method I) and --binarize (method II)")
 
 
+def check_recipe(cfg: TrainConfig) -> None:
+    """The recipe options that tie to others: warm-up shorter than the schedule, mixed
+    batches in pairs (timm's Mixup mixes each image with the batch reversed)."""
+    if cfg.warmup_epochs >= cfg.epochs:
+        raise KfError(f"--warmup-epochs {cfg.warmup_epochs} must be below --epochs "
+                      f"{cfg.epochs} (the cosine decay needs at least one epoch)")
+    if (cfg.mixup or cfg.cutmix) and cfg.batch_size % 2:
+        raise KfError(f"--mixup/--cutmix mix images in pairs: --batch-size must be even, "
+                      f"got {cfg.batch_size}")
+
+
 @fields_from(TRAIN)
 class TrainConfig:
     """A run's settings: one field per training row of `kfold.settings.SETTINGS` (its type,
@@ -40,6 +51,7 @@ class TrainConfig:
                 object.__setattr__(self, name, value)
         check_fields(self)
         check_one_method(self.threshold, self.binarize)
+        check_recipe(self)
 
     @classmethod
     def for_workspace(cls, ws: Workspace, **options) -> TrainConfig:

@@ -164,3 +164,21 @@ def test_a_fold_cpu_share_sets_tensorflow_threads_once_per_process():
     assert out[0] == "1"
     assert out[1].startswith("KfError TensorFlow in this process already runs with other CPU "
                              "threads than the 2 asked for (--cpus-per-fold)")
+
+
+@pytest.mark.parametrize("option, value", [("ema", 0.99), ("mixup", 0.2), ("cutmix", 1.0),
+                                           ("warmup_epochs", 1), ("drop_path", 0.1)])
+def test_recipe_options_keras_lacks_are_refused_one_by_one(option, value):
+    with pytest.raises(KfError, match=f"--{option.replace('_', '-')} is not supported by the keras"):
+        KerasBackend().check_config(keras_cfg(**{option: value}, epochs=3))
+
+
+def test_label_smoothing_and_accumulation_are_keras_native():
+    from kfold.backends.keras.fold import compile_model, fresh_model
+
+    cfg = keras_cfg(label_smoothing=0.1, grad_accum=2)
+    KerasBackend().check_config(cfg)
+    model = fresh_model(cfg)
+    compile_model(model, cfg, 1e-3)
+    assert model.loss.label_smoothing == pytest.approx(0.1)
+    assert model.optimizer.gradient_accumulation_steps == 2

@@ -44,6 +44,9 @@ class StopAfter(Reporter):
 @pytest.mark.parametrize("model, extra", [
     ("simple-cnn", {}),
     ("resnet10t", {"unfreeze_after": 1, "tta": "flip"}),
+    ("resnet10t", {"ema": 0.9, "mixup": 0.4, "cutmix": 1.0, "mix_prob": 0.7,
+                   "label_smoothing": 0.1, "warmup_epochs": 1, "grad_accum": 2,
+                   "drop_path": 0.1}),
 ])
 def test_fold_interrupted_after_an_epoch_resumes_to_the_same_result(tmp_path, model, extra):
     rng = np.random.default_rng(0)

@@ -28,6 +28,26 @@ from kfold.train_config import TrainConfig
 __all__ = ["KERAS_MODELS", "KerasBackend"]
 
 
+# The recipe options Keras has no native form of here (label smoothing and gradient
+# accumulation it has: BinaryCrossentropy(label_smoothing), the optimiser's
+# gradient_accumulation_steps), each with why.
+_NOT_NATIVE = {
+    "ema": "Keras's optimizer EMA overwrites the weights on its own schedule, so the "
+           "averaged weights would not be the ones validated and checkpointed",
+    "mixup": "Keras has no Mixup", "cutmix": "Keras has no CutMix",
+    "warmup_epochs": "the Keras loop's learning rate follows ReduceLROnPlateau",
+    "drop_path": "the Keras models here have no stochastic depth",
+}
+
+
+def refuse_recipe(cfg: TrainConfig) -> None:
+    """One clear refusal per recipe option the keras backend cannot honour."""
+    for name, why in _NOT_NATIVE.items():
+        if getattr(cfg, name):
+            raise KfError(f"--{name.replace('_', '-')} is not supported by the keras backend "
+                          f"({why}); train with --backend torch")
+
+
 class KerasBackend:
     name = "keras"
     explain_methods = ("gradcam",)
@@ -38,6 +58,7 @@ class KerasBackend:
         if cfg.backbone_lr_scale != 1.0:
             raise KfError("--backbone-lr-scale is not supported by the keras backend (one "
                           "learning rate for the whole model, as in the original notebooks)")
+        refuse_recipe(cfg)
         want = 1 if cfg.model == "simple-cnn" else 3
         if cfg.in_chans not in (None, want):
             raise KfError(f"keras {cfg.model} takes --in-chans {want} (gray "

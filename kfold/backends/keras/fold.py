@@ -98,9 +98,10 @@ def fresh_built(cfg: TrainConfig) -> BuiltModel:
 
 def compile_model(model, cfg: TrainConfig, lr: float) -> None:
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=lr,
-                                         weight_decay=cfg.weight_decay or 0.0),
-        loss=keras.losses.BinaryCrossentropy(),
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=lr, weight_decay=cfg.weight_decay or 0.0,
+            gradient_accumulation_steps=cfg.grad_accum if cfg.grad_accum > 1 else None),
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=metric_set(),
     )
 

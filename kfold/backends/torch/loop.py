@@ -29,6 +29,7 @@ from kfold import atomic
 from kfold.backends import FoldData, FoldOutput
 from kfold.backends.rules import TTA_VIEWS, checkpoint_verdict, collapse_reason, collapse_step
 from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
+from kfold.backends.torch.recipe import Recipe, make_recipe, scheduler
 from kfold.errors import KfError
 from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
@@ -72,9 +73,16 @@ def config_info(cfg: TrainConfig) -> ModelInfo:
 def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
                 weights: str = "none") -> nn.Module:
     """The config's model on `device`, initialised from `weights` (none | imagenet | PATH)."""
-    model = create_model(cfg.model, image_size=cfg.image_size,
-                         in_chans=cfg.in_chans or info.in_chans, dropout=cfg.dropout,
-                         weights=None if weights == "none" else weights)
+    try:
+        model = create_model(cfg.model, image_size=cfg.image_size,
+                             in_chans=cfg.in_chans or info.in_chans, dropout=cfg.dropout,
+                             weights=None if weights == "none" else weights,
+                             drop_path_rate=cfg.drop_path or None)
+    except TypeError as exc:
+        if not cfg.drop_path or "drop_path_rate" not in str(exc):
+            raise
+        raise KfError(f"--drop-path: {cfg.model} has no stochastic depth; use a timm model "
+                      "that has it (resnet*, efficientnet*, convnext*, vit*...)") from None
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -113,6 +121,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     when there is no validation) and
     `history_<tag>.csv`; return the fold's result. `train_fold` = this + predictions."""
     torch.manual_seed(cfg.init_seed)
+    np.random.seed(cfg.init_seed % 2**32)  # timm's Mixup draws from numpy's generator
     last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
     saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
     # A resumed fold gets its weights from last.pt: no download, no weights file needed.
@@ -121,13 +130,14 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     gen = torch.Generator().manual_seed(cfg.init_seed)
     train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
                             generator=gen, weights=data.train_w)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(train_batches))
+    sched = scheduler(cfg, opt, len(train_batches))
+    recipe = make_recipe(cfg, model)
     pos_weight = None if cfg.pos_weight is None else torch.tensor(cfg.pos_weight, device=device)
     loss_fn = bce_loss(pos_weight)
     state = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [],
              "seconds": 0.0, "collapsed_epochs": 0, "collapsed": None}
     if saved is not None:  # resume an interrupted fold
-        state = _restore(saved, device, model, opt, sched, gen)
+        state = _restore(saved, device, model, opt, sched, gen, recipe)
         reporter.log(f"{tag}: resuming at epoch {state['epoch'] + 1}")
 
     validate = data.val_x is not None
@@ -139,15 +149,17 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
                and not state["collapsed"]):
             started = time.perf_counter()
             frozen = cfg.frozen_at(state["epoch"])
-            train_loss = train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen)
+            train_loss = train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen,
+                                     recipe)
+            kept = recipe.kept(model)
             row = {"epoch": state["epoch"], "train_loss": train_loss,
                    "lr": opt.param_groups[-1]["lr"], "frozen": frozen}
             if validate:
-                val_p = predict(model, val_x, cfg, info, device)
+                val_p = predict(kept, val_x, cfg, info, device)
                 row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
                 _watch_collapse(state, val_p, row["auc"], cfg, tag, reporter)
             if _improved(state, row, validate, data.val_y):
-                _save(best_path, {"model": model.state_dict(), "epoch": state["epoch"],
+                _save(best_path, {"model": kept.state_dict(), "epoch": state["epoch"],
                                   "config": cfg.to_dict()})
             state["history"].append(row)
             state["epoch"] += 1
@@ -157,6 +169,8 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
                               "torch_rng": torch.get_rng_state(),
                               "cuda_rng": (torch.cuda.get_rng_state_all()
                                            if device.type == "cuda" else None),
+                              "np_rng": np.random.get_state(),
+                              "ema": None if recipe.ema is None else kept.state_dict(),
                               "state": state})
             bar.advance(1, loss=train_loss, **({"auc": row["auc"]} if validate else {}))
 
@@ -178,10 +192,14 @@ def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.AdamW:
                              weight_decay=cfg.weight_decay)
 
 
-def _restore(saved: dict, device: torch.device, model, opt, sched, gen) -> dict:
+def _restore(saved: dict, device: torch.device, model, opt, sched, gen, recipe: Recipe) -> dict:
     """Load an interrupted fold's `<tag>.last.pt` content into model, optimiser, scheduler,
-    loader generator and RNGs; return the loop's state."""
+    loader generator, RNGs and the EMA weights; return the loop's state."""
     model.load_state_dict(saved["model"])
+    if recipe.ema is not None:
+        recipe.ema.module.load_state_dict(saved["ema"])
+    if saved.get("np_rng") is not None:
+        np.random.set_state(saved["np_rng"])
     opt.load_state_dict(saved["opt"])
     sched.load_state_dict(saved["sched"])
     gen.set_state(saved["gen"])
@@ -303,19 +321,28 @@ def bce_loss(pos_weight: torch.Tensor | None = None):
     return loss
 
 
-def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False) -> float:
+def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False,
+                recipe: Recipe | None = None) -> float:
     """One pass over `train_batches` ((x, y) or (x, y, w) batches); returns the mean loss
-    (`sched` may be None)."""
+    (`sched` may be None). With `recipe.accum` = N the gradients of N batches add up (each
+    loss divided by the group's size) before one optimiser step: for a model without
+    batch-norm, one step on a batch N times larger."""
+    recipe = recipe or Recipe()
     set_phase(model, frozen)
-    total, count = torch.zeros((), device=device), 0
-    for x, y, *w in train_batches:
+    total, count, n = torch.zeros((), device=device), 0, len(train_batches)
+    opt.zero_grad(set_to_none=True)
+    for i, (x, y, *w) in enumerate(train_batches):
+        x, target = recipe.inputs(x, y)
         with autocast(device):
-            loss = loss_fn(model(x).float(), y, *w)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
+            loss = loss_fn(model(x).float(), target, *w)
+        group_start = i - i % recipe.accum
+        (loss / min(recipe.accum, n - group_start)).backward()
+        if (i + 1) % recipe.accum == 0 or i + 1 == n:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            recipe.stepped(model)
+            if sched is not None:
+                sched.step()
         total += loss.detach() * len(y)
         count += len(y)
     return float(total / max(count, 1))

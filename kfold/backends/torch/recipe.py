@@ -1,0 +1,77 @@
+"""The training recipe of timm's train.py, built from timm's own pieces (docs/recipe.md):
+weight EMA (`ModelEmaV3`), Mixup/CutMix with soft targets (`Mixup`), label smoothing
+(timm's `mixup_target`), linear warm-up before the cosine decay, gradient accumulation and
+stochastic depth (`drop_path_rate`, passed to the model by `loop.build_model`).
+
+Binary targets are one logit: timm's dense multi-label form, shape (B, 1), carries soft
+targets (a teacher's, pseudo-labels) through mixing and smoothing, `y (1 - s) + s / 2`.
+Mixup draws from numpy's global generator, which `loop` seeds per fold and saves in the
+resume state, like the EMA weights, so an interrupted fold continues identically.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from timm.data.mixup import Mixup, mixup_target
+from timm.utils import ModelEmaV3
+from torch import nn
+
+from kfold.train_config import TrainConfig
+
+
+@dataclass
+class Recipe:
+    """What a training step does beyond forward, backward and step."""
+
+    accum: int = 1
+    smoothing: float = 0.0
+    mixer: Mixup | None = None
+    ema: ModelEmaV3 | None = None
+
+    def inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch as the model learns it: mixed (in pairs) and its targets smoothed."""
+        if self.mixer is not None and len(x) % 2 == 0:
+            x, mixed = self.mixer(x, y[:, None])
+            return x, mixed[:, 0]
+        if self.smoothing:
+            return x, mixup_target(y[:, None], 1, smoothing=self.smoothing,
+                                   multi_label=True)[:, 0]
+        return x, y
+
+    def stepped(self, model: nn.Module) -> None:
+        """After each optimiser step: the EMA follows the weights."""
+        if self.ema is not None:
+            self.ema.update(model)
+
+    def kept(self, model: nn.Module) -> nn.Module:
+        """The weights that are validated, checkpointed and predicted with."""
+        return model if self.ema is None else self.ema.module
+
+
+def make_recipe(cfg: TrainConfig, model: nn.Module) -> Recipe:
+    mixer = None
+    if cfg.mixup or cfg.cutmix:
+        mixer = Mixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix, prob=cfg.mix_prob,
+                      label_smoothing=cfg.label_smoothing, num_classes=1, multi_label=True)
+    ema = ModelEmaV3(model, decay=cfg.ema) if cfg.ema else None
+    return Recipe(cfg.grad_accum, cfg.label_smoothing, mixer, ema)
+
+
+def optimizer_steps(batches: int, accum: int) -> int:
+    """Optimiser steps of an epoch of `batches` batches (a last short group steps too)."""
+    return math.ceil(batches / accum)
+
+
+def scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, batches: int):
+    """Cosine decay over every optimiser step; with warm-up, a linear ramp from 1% of the
+    rate over `warmup_epochs` first. Stepped once per optimiser step."""
+    per_epoch = optimizer_steps(batches, cfg.grad_accum)
+    total, warm = cfg.epochs * per_epoch, cfg.warmup_epochs * per_epoch
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total - warm, 1))
+    if not warm:
+        return cosine
+    ramp = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.01, total_iters=warm)
+    return torch.optim.lr_scheduler.SequentialLR(opt, [ramp, cosine], milestones=[warm])
