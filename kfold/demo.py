@@ -174,6 +174,15 @@ class _Steps:
         return self.seconds
 
 
+def ensemble_payoff(ws: Workspace, report) -> list[dict]:
+    """The best single run and the best stack side by side: OOF AUC (with the paired DeLong
+    p-value of the difference) and the AUC the stand-in gives their submission files on its
+    public and private ids, scored here from data/solution.csv for both (the loop above
+    submits only what its quota allows)."""
+    rows = candidate_rows(ws, report)
+    return [best(rows, "run"), best(rows, "stack")]
+
+
 def render_payoff(rows: list[dict]) -> views.Table:
     columns = ["", "candidate", *(Col(c, right=True) for c in
                                   ("OOF AUC", "p vs best run", "public", "private"))]
