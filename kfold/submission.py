@@ -188,8 +188,9 @@ def archive_file(ws: Workspace, path: Path) -> Path:
 
 def content_path(ws: Workspace, sha256: str, hint: str | Path | None = None) -> Path | None:
     """A file holding exactly the content `sha256`: `hint` while it still does, else the
-    archive copy; None when neither does (the bytes were overwritten before kf kept them)."""
+    archive copy; None when neither does (the bytes were overwritten before kf kept them, or
+    the submission was a notebook: its hint is the package folder, no file of scored bytes)."""
     for path in ([Path(hint)] if hint else []) + [archive_path(ws, sha256)]:
-        if path.exists() and file_sha256(path) == sha256:
+        if path.is_file() and file_sha256(path) == sha256:
             return path
     return None

@@ -12,11 +12,14 @@ from typer.testing import CliRunner
 from kfold import artifacts
 from kfold.cli import app
 from kfold.errors import KfError
+from kfold.kaggle import flow
 from kfold.kaggle.code import CodeClient
 from kfold.kaggle.code_submit import submit_kernel
 from kfold.kaggle.ledger import Ledger
+from kfold.kaggle.planner import make_plan
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.kaggle.sandbox.scoring import Scorer, load_solution
+from kfold.runs import runs_summary
 from kfold.workspace import Workspace
 from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 
@@ -69,6 +72,13 @@ def test_submit_kernel_uploads_pushes_waits_submits_that_version_and_records_lin
     assert lineage["kind"] == "code" and lineage["runs"] == ["a", "b"]
     assert lineage["kernel_version"] == 1 and lineage["dataset_version"] == 1
     assert len(lineage["package_sha256"]) == 64
+    # kf submissions, kf plan and kf runs read a code submission like a CSV one
+    view = flow.submissions_view(ws, client=client(ws))
+    (shown,) = view.rows
+    assert shown["file"] == "tester/hillclimb-kernel (notebook)" and shown["status"] == "complete"
+    assert make_plan(ws, client=client(ws)) is not None
+    runs = {r["run"]: r for r in runs_summary(ws)}
+    assert runs["a"]["best_public"] == pytest.approx(res.public_score)  # the stack used it
     # a second submission: a new dataset version once the first is processed, kernel v2
     server.state.code.processing_s = 1.0
     again = submit_kernel(ws, NAME, "again", force=True, client=client(ws))
