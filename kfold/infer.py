@@ -31,6 +31,7 @@ from kfold.workspace import Config, Workspace
 
 TIMING = "kf-timing.json"
 PREDICTIONS = "kf-predictions.csv"  # every target's predictions, for kf kernel test
+OOF_FILE = "oof.npz"  # a run's OOF predictions and folds (the fold scale of stacks)
 
 
 @dataclass
@@ -79,7 +80,7 @@ def predict_package(package: Path, data_dir: Path, work_dir: Path, *,
 
 
 def _predict_run(package: Path, ws: Workspace, frame: pd.DataFrame, run: str, entry: dict,
-                 tags: list[str], device: str, timing: Timing) -> np.ndarray:
+                 tags: list[str], device: str, timing: Timing) -> RunPredictions:
     from kfold.backends import get_backend
 
     unknown = sorted(set(tags) - set(entry["tags"]))
@@ -97,17 +98,49 @@ def _predict_run(package: Path, ws: Workspace, frame: pd.DataFrame, run: str, en
         preds.append(backend.predict(cfg, package / "models" / run, tag,
                                      np.asarray(decoded.images)))
         timing.models[f"{run}/{tag}"] = time.perf_counter() - t0
-    pred = np.stack(preds, axis=1).mean(axis=1)
+    per_fold = np.stack(preds, axis=1)
+    pred = per_fold.mean(axis=1)
     bad = np.isin(decoded.ids, list(decoded.bad))
     pred[bad] = entry["prevalence"]  # the best constant guess, as kf train --skip-bad does
-    return pred
+    return RunPredictions(pred, per_fold, tags)
 
 
-def _blend(package: Path, target: dict, runs: dict[str, np.ndarray]) -> np.ndarray:
+@dataclass(frozen=True)
+class RunPredictions:
+    """One run's test predictions: the fold mean, each fold model's (columns in `tags`
+    order) and the tags."""
+
+    pred: np.ndarray
+    per_fold: np.ndarray
+    tags: list[str]
+
+
+def blend_column(run: RunPredictions, scale: str, oof: dict[str, np.ndarray]) -> np.ndarray:
+    """A run's column of a stack's test inputs, as `kf stack` made it (kfold.stack.run
+    .blend_matrices): the fold mean ("raw"), or ("fold") each fold model's predictions
+    mapped through the quantiles of that model's validation predictions (`oof`: the run's
+    OOF `pred` and `fold`), read off the fold mean and averaged."""
+    if scale == "raw":
+        return run.pred
+    from kfold.stats.foldscale import map_test_to_fold_scale
+
+    kept = [int(t.removeprefix("fold")) for t in run.tags]
+    rows = np.isin(oof["fold"], kept)
+    return map_test_to_fold_scale(oof["pred"][rows], oof["fold"][rows], run.per_fold, run.pred)
+
+
+def read_oof(package: Path, run: str) -> dict[str, np.ndarray]:
+    with np.load(package / "models" / run / OOF_FILE) as z:
+        return {"pred": z["pred"], "fold": z["fold"]}
+
+
+def _blend(package: Path, target: dict, runs: dict[str, RunPredictions]) -> np.ndarray:
     if target["kind"] == "run":
-        return runs[target["runs"][0]]
+        return runs[target["runs"][0]].pred
     blender = pickle.loads((package / target["blender"]["file"]).read_bytes())
-    return blender.predict_proba(np.column_stack([runs[r] for r in target["runs"]]))
+    scale = target.get("scale", "raw")
+    return blender.predict_proba(np.column_stack([
+        blend_column(runs[r], scale, read_oof(package, r)) for r in target["runs"]]))
 
 
 def run_kernel(package: str | Path, data_dir: str | Path, out_csv: str | Path, *,

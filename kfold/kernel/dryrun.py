@@ -21,7 +21,7 @@ import pandas as pd
 
 from kfold import artifacts, atomic
 from kfold.errors import KfError
-from kfold.infer import PREDICTIONS, TIMING
+from kfold.infer import PREDICTIONS, TIMING, RunPredictions, blend_column, read_oof
 from kfold.kernel.budget import DRY_RUN, Costs, fold_models, keep_within
 from kfold.kernel.notebook import NOTEBOOK, read_spec
 from kfold.kernel.runner import kaggle_layout, run_notebook
@@ -121,26 +121,29 @@ def _compare(ws: Workspace, package: Path, manifest: dict, target: str, got: pd.
 def expected_predictions(ws: Workspace, package: Path, manifest: dict, target: str,
                          tags: dict[str, list[str]] | None) -> pd.Series:
     """kf's own test predictions of `target` (id -> probability): the run's or stack's test
-    file, or with `tags` the mean of those fold models' columns (blended by the package's
-    blender)."""
+    file, or with `tags` those fold models' columns of the runs' test files, averaged and
+    blended as the kernel does (kfold.infer)."""
     entry = manifest["targets"][target]
     if not tags:
         path = ws.full_test_path(target) if manifest["runs"].get(target, {}).get(
             "tags") == ["full"] else ws.test_path(target)
         return artifacts.read_test_preds(path).set_index("id")["pred"]
-    runs = {r: _fold_mean(ws, r, tags.get(r, manifest["runs"][r]["tags"]))
+    runs = {r: _fold_models(ws, r, tags.get(r, manifest["runs"][r]["tags"]))
             for r in entry["runs"]}
-    ids = next(iter(runs.values())).index
+    ids = next(iter(runs.values()))[0]
     if entry["kind"] == "run":
-        return runs[target]
+        return pd.Series(runs[target][1].pred, index=ids)
     blender = pickle.loads((package / entry["blender"]["file"]).read_bytes())
-    X = np.column_stack([runs[r].loc[ids].to_numpy() for r in entry["runs"]])
+    X = np.column_stack([blend_column(runs[r][1], entry.get("scale") or "raw",
+                                      read_oof(package, r)) for r in entry["runs"]])
     return pd.Series(blender.predict_proba(X), index=ids)
 
 
-def _fold_mean(ws: Workspace, run: str, tags: list[str]) -> pd.Series:
-    test = artifacts.read_test_preds(ws.test_path(run)).set_index("id")
-    return test[[f"pred_{t}" for t in tags]].mean(axis=1)
+def _fold_models(ws: Workspace, run: str, tags: list[str]) -> tuple[pd.Index, RunPredictions]:
+    """Some fold models' test predictions of `run`, from its test file (ids sorted)."""
+    test = artifacts.read_test_preds(ws.test_path(run)).sort_values("id").set_index("id")
+    per_fold = test[[f"pred_{t}" for t in tags]].to_numpy(dtype=float)
+    return test.index, RunPredictions(per_fold.mean(axis=1), per_fold, tags)
 
 
 def _check_submission(ws: Workspace, submitted: pd.DataFrame, pred: pd.Series) -> None:

@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import kfold
 from kfold import artifacts, atomic
 from kfold.errors import KfError
+from kfold.infer import OOF_FILE
 from kfold.package.manifest import MANIFEST, SCHEMA, TASK, hash_files
 from kfold.package.wheels import DEFAULT_EXTRA_WHEELS, dependency_wheel, installed, kfold_wheel
 from kfold.runfiles import fold_tag
-from kfold.stack.cv import fold_aucs
-from kfold.stack.run import STACK_PREFIX, load_test_matrix
+from kfold.stack.run import STACK_PREFIX, blend_matrices
+from kfold.stats.foldscale import fold_scores
 from kfold.submission import read_sidecar
 from kfold.workspace import Workspace, check_name
 
@@ -45,6 +47,7 @@ class RunPart:
     oof_auc: float
     prevalence: float  # share of positives among its training rows (undecodable test images)
     files: list[Path]  # checkpoint files (or folders) in the run folder
+    oof: pd.DataFrame = field(repr=False)  # its OOF rows: a stack's fold scale needs them
 
     def entry(self) -> dict:
         return {"backend": self.backend, "model": self.model, "config": self.config,
@@ -65,10 +68,11 @@ class Target:
     fold_auc: list[float]
     blender: dict | None = None  # stacks: name, params, learned, file
     fitted: object = field(default=None, repr=False)  # stacks: the refitted blender
+    scale: str | None = None  # stacks: what the blender sees ("fold" or "raw", kf stack)
 
     def entry(self) -> dict:
         return {"kind": self.kind, "runs": self.runs, "cv_auc": self.cv_auc,
-                "fold_auc": self.fold_auc, "blender": self.blender}
+                "fold_auc": self.fold_auc, "blender": self.blender, "scale": self.scale}
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,9 @@ def _run_part(ws: Workspace, run: str, full: bool) -> RunPart:
                               "package another run")
             paths.append(path)
     fold_auc = [] if full else record.fold_aucs
-    prevalence = float(artifacts.read_oof(ws.oof_path(run))["target"].mean())
+    oof = artifacts.read_oof(ws.oof_path(run))
     return RunPart(run, record.backend, record.model, record.config.to_dict(), tags, fold_auc,
-                   record.oof_auc, prevalence, paths)
+                   record.oof_auc, float(oof["target"].mean()), paths, oof)
 
 
 def _stack_target(ws: Workspace, name: str) -> Target:
@@ -187,23 +191,27 @@ def _stack_target(ws: Workspace, name: str) -> Target:
     if lineage.get("test_predictions") != "fold-mean":
         raise KfError(f"stack {name!r} blends 100%-retrain predictions (kf stack --use-full); "
                       "package a stack of the fold models (kf stack without --use-full)")
-    blender = _refit(ws, name, lineage, runs)
+    scale = lineage.get("scale", "raw")  # stacks made before the fold scale blended raw
+    blender = _refit(ws, name, lineage, runs, scale)
     oof = artifacts.read_oof(ws.oof_path(name))
-    fold_auc = fold_aucs(oof["target"].to_numpy(), oof["pred"].to_numpy(),
-                         oof["fold"].to_numpy()).round(6).tolist()
+    fold_auc = [round(a, 6) for a in fold_scores(
+        oof["target"].to_numpy(), oof["pred"].to_numpy(), oof["fold"].to_numpy()).per_fold]
     info = {"name": lineage["blender"], "params": lineage.get("params", {}),
             "learned": lineage.get("learned", {}), "file": f"blenders/{name}.pkl"}
-    return Target(name, "stack", runs, float(side["cv_auc"]), fold_auc, info, blender)
+    return Target(name, "stack", runs, float(side["cv_auc"]), fold_auc, info, blender, scale)
 
 
-def _refit(ws: Workspace, name: str, lineage: dict, runs: list[str]) -> object:
+def _refit(ws: Workspace, name: str, lineage: dict, runs: list[str], scale: str) -> object:
+    """The stack's blender fitted again on the inputs `kf stack` gave it (its runs' OOF rows
+    on `scale`), checked to reproduce the stack's test predictions."""
     from kfold.stack.blenders import create_blender
 
     aligned = artifacts.load_aligned_oof(ws, runs)
     X = aligned[runs].to_numpy(dtype=float)
     y = aligned["target"].to_numpy().astype(int)
-    blender = create_blender(lineage["blender"], **lineage.get("params", {})).fit(X, y)
-    ids, T, _ = load_test_matrix(ws, runs, X, use_full=False)
+    folds = aligned["fold"].to_numpy().astype(int)
+    inputs, ids, T, _ = blend_matrices(ws, runs, X, folds, use_full=False, scale=scale)
+    blender = create_blender(lineage["blender"], **lineage.get("params", {})).fit(inputs, y)
     written = artifacts.read_test_preds(ws.test_path(name)).set_index("id")["pred"]
     drift = np.abs(blender.predict_proba(T) - written.loc[ids].to_numpy()).max()
     if drift > _BLEND_TOLERANCE:
@@ -233,6 +241,8 @@ def _fill(tmp: Path, targets: list[Target], parts: dict[str, RunPart],
         for path in part.files:
             copy = shutil.copytree if path.is_dir() else shutil.copy2
             copy(path, folder / path.name)
+        np.savez(folder / OOF_FILE, pred=part.oof["pred"].to_numpy(dtype=float),
+                 fold=part.oof["fold"].to_numpy(dtype=int))
     for target in (t for t in targets if t.fitted is not None):
         (tmp / "blenders").mkdir(exist_ok=True)
         (tmp / target.blender["file"]).write_bytes(pickle.dumps(target.fitted))
