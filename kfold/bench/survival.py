@@ -20,7 +20,7 @@ import pandas as pd
 from kfold import artifacts
 from kfold.metrics import auc
 from kfold.stack.run import stack_runs
-from kfold.stack.track import BINS, bin_of
+from kfold.stack.track import BINS, bin_label, bin_of
 from kfold.workspace import Workspace
 
 N_ROWS, N_TEST, N_FOLDS, N_RUNS = 1000, 600, 3, 3
@@ -79,9 +79,9 @@ def case_gains(cases: range, seed: int = 0) -> list[tuple[float, float]]:
 def binned(pairs: list[tuple[float, float]]) -> list[dict]:
     """One row per OOF-gain bin: cases, share whose test gain was positive, mean test gain."""
     rows = []
-    for i, (low, high) in enumerate(BINS):
+    for i in range(len(BINS)):
         test = [t for g, t in pairs if bin_of(g) == i]
-        rows.append({"oof_gain": f"[{low:+.3f}, {high:+.3f})", "cases": len(test),
+        rows.append({"oof_gain": bin_label(i), "cases": len(test),
                      "held": round(float(np.mean([t > 0 for t in test])), 3) if test else None,
                      "mean_test_gain": round(float(np.mean(test)), 4) if test else None})
     return rows

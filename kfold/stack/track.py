@@ -27,11 +27,19 @@ def bin_of(gain: float) -> int:
     return 0 if gain < BINS[0][0] else len(BINS) - 1
 
 
+def bin_label(i: int) -> str:
+    """Bin `i` of BINS in words: "below +0.000", "+0.005 to +0.010", "+0.020 and above"."""
+    low, high = BINS[i]
+    if i == 0:
+        return f"below {high:+.3f}"
+    return f"{low:+.3f} and above" if i == len(BINS) - 1 else f"{low:+.3f} to {high:+.3f}"
+
+
 def track_record(gain: float) -> str:
     """One phrase: how often an OOF gain of this size held on the test labels."""
-    cases, held, mean = RECORD[bin_of(gain)]
-    low, high = BINS[bin_of(gain)]
+    i = bin_of(gain)
+    cases, held, mean = RECORD[i]
     if not cases:
-        return f"no measured case had an OOF gain in [{low:+.3f}, {high:+.3f})"
-    return (f"OOF gains in [{low:+.3f}, {high:+.3f}) held on the test labels in {held:.0%} of "
-            f"{cases} synthetic contests (mean test gain {mean:+.4f}; kf bench --case survival)")
+        return f"no measured contest had an OOF gain {bin_label(i)}"
+    return (f"OOF gains {bin_label(i)} held on the test labels in {held:.0%} of {cases} "
+            f"synthetic contests (mean test gain {mean:+.4f}; kf bench --case survival)")
