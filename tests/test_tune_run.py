@@ -73,6 +73,17 @@ def test_the_pruner_stops_a_worse_trial_after_three_folds_not_a_better_one(
     assert rows["s-t2"].oof_auc > rows["s-t0"].oof_auc
 
 
+def test_a_trial_worse_on_every_fold_is_not_pruned_after_its_last_fold(workspace, fake):
+    """With 2 folds only the last fold could prune (p >= 1/4): nothing left to save."""
+    path = workspace.root / "space.toml"
+    path.write_text(SPACE)
+    space = read_space(path, workspace)
+    queued(workspace, space, 1e-2, 1e-4)
+    study = tune(workspace, space, Search("s", trials=2, p_threshold=0.3))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert workspace.oof_path("s-t1").exists()
+
+
 def test_finished_trials_stack_and_pruned_ones_are_left_out(workspace4, space, fake):
     queued(workspace4, space, 1e-2, 1e-4, 1e-3)
     tune(workspace4, space, Search("s", trials=3))

@@ -130,9 +130,13 @@ def run_trial(ws: Workspace, space: Space, study: optuna.Study, trial: optuna.Tr
     params = space.suggest(trial)
     reporter.log(f"{run}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
 
+    reported: set[int] = set()
+
     def on_fold(name: str, k: int, result: dict) -> None:
         trial.report(result["auc"], step=k)
-        if trial.should_prune():
+        reported.add(k)
+        # After the last fold nothing is left to save: the trial finishes, a stack candidate.
+        if len(reported) < plan.cfg.n_folds and trial.should_prune():
             raise optuna.TrialPruned(f"after fold {k}")
 
     try:
