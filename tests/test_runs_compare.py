@@ -140,3 +140,36 @@ def test_json_rows_carry_settings_and_public(ws):
     r = runner.invoke(app, ["runs", "--format", "json", "-w", str(ws.root)])
     rows = {x["run"]: x for x in json.loads(r.stdout)}
     assert rows["run0"]["config"]["lr"] == 0.01 and rows["stack-mean"]["best_public"] == 0.83
+
+
+def _many_settings(ws):
+    for i, name in enumerate(("run0", "run1")):
+        _run_json(ws, name, f"2026-11-30T1{i}:00:00+00:00", lr=0.01 * (i + 1), epochs=3 + i,
+                  batch_size=32 * (i + 1), augment=["d4", "none"][i], dropout=0.1 * i,
+                  weight_decay=0.0001 * (i + 1), patience=3 + i, backbone_lr_scale=0.1 * (i + 1),
+                  train_mode=["head", "finetune"][i], unfreeze_after=2 + i, crop=48 + i)
+
+
+def test_a_narrow_terminal_leaves_columns_out_by_priority_instead_of_squeezing_them(ws):
+    from rich.console import Console
+
+    _many_settings(ws)
+    console = Console(width=100, record=True)
+    console.print(render_runs(runs_summary(ws), width=100))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "│ simple-cnn " in text and "┃ px ┃" in text  # not squeezed to nothing
+    assert ("left out to fit 100 columns: settings that differ, time s, epochs, p;"
+            in " ".join(text.split()))
+    headers = [c.header for c in render_runs(runs_summary(ws), width=100).columns]
+    assert headers[:3] == ["run", "model", "px"] and "OOF AUC\n±95%" in headers
+
+
+def test_piped_output_shows_every_column_at_full_width(ws):
+    _many_settings(ws)
+    r = runner.invoke(app, ["runs", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) > 160 and "…" not in r.stdout
+    for header in ("backbone_lr_scale", "train_mode", "unfreeze_after", "crop", "time s"):
+        assert header in r.stdout, header
