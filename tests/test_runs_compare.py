@@ -34,16 +34,17 @@ def _run_json(ws, name, created, **config):
                                        oof_auc=auc(oof["target"], oof["pred"])))
 
 
-def _scored(ws, ref, name, runs, cv, public):
+def _scored(ws, ref, name, runs, cv, public, competition=None):
     """A scored submission of candidate `name` (lineage `runs`) in the ledger."""
     sha = f"{ref:064d}"
+    slug = competition or ws.config.competition
     with Ledger(ws.ledger_path) as led:
         led.add_candidate(sha, ws.submissions_dir / f"{name}.csv", name, cv, {"runs": runs},
                           None)
-        res = led.reserve(ws.config.competition, sha, f"{name}.csv", "m", 99, name=name,
+        res = led.reserve(slug, sha, f"{name}.csv", "m", 99, name=name,
                           cv_auc=cv, lineage={"runs": runs})
         led.mark_submitted(res, ref)
-        led.update_remote(ws.config.competition, SimpleNamespace(
+        led.update_remote(slug, SimpleNamespace(
             ref=ref, status="complete", public_score=public, private_score=None, error=None),
             adopt=False)
 
@@ -173,3 +174,15 @@ def test_piped_output_shows_every_column_at_full_width(ws):
     assert max(len(line) for line in lines) > 160 and "…" not in r.stdout
     for header in ("backbone_lr_scale", "train_mode", "unfreeze_after", "crop", "time s"):
         assert header in r.stdout, header
+
+
+def test_public_scores_are_those_of_the_competition_named(ws):
+    _scored(ws, 7, "run0", ["run0"], 0.85, 0.97, competition="other-contest")
+    r = runner.invoke(app, ["runs", "-c", "other-contest", "--format", "json", "-w",
+                            str(ws.root)])
+    assert r.exit_code == 0, r.output
+    public = {row["run"]: row["best_public"] for row in json.loads(r.stdout)}
+    assert public == {"run0": 0.97, "run1": None, "stack-mean": None}
+    assert {r["run"]: r["best_public"] for r in runs_summary(ws)}["run0"] == pytest.approx(0.83)
+    r = runner.invoke(app, ["runs", "-c", "third-contest", "--plot", "-w", str(ws.root)])
+    assert r.exit_code == 0 and "no scored submission with a CV yet" in r.output
