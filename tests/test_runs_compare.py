@@ -160,7 +160,7 @@ def test_a_narrow_terminal_leaves_columns_out_by_priority_instead_of_squeezing_t
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "│ simple-cnn " in text and "┃ px ┃" in text  # not squeezed to nothing
-    assert ("left out to fit 100 columns: settings that differ, time s, epochs, p;"
+    assert ("left out to fit 100 columns: settings that differ, time s, epochs, p"
             in " ".join(text.split()))
     headers = [c.header for c in render_runs(runs_summary(ws), width=100).columns]
     assert headers[:3] == ["run", "model", "px"] and "OOF AUC\n±95%" in headers
