@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from kfold import artifacts, views
@@ -104,59 +106,94 @@ def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
                  within_noise=d.within_noise)
 
 
-def render_runs(rows: list[dict]) -> Table:
-    """The comparison table; after the fixed columns, the settings that differ between the
-    listed runs (model, backend and size have their own; the backend is shown only when the
-    runs use more than one): a column each while the table fits `TABLE_WIDTH`, else one
-    `settings that differ` column of key=value pairs. Columns nobody has a value for
-    (public, pointing, 100%) are left out; notes, tags and git commits have their own table
-    (`render_run_notes`). All of it fits the 160 columns of piped output."""
-    settings = [k for k in differing_settings(rows) if k not in _OWN_COLUMNS]
-    optional = {"pointing": any(_pointing(r["explain"]) for r in rows),
-                "100%": any(r["full"] for r in rows),
-                "public": any(r.get("best_public") is not None for r in rows)}
-    fixed = [("px", True), ("OOF AUC\n±95%", True), ("pooled", True),
-             ("vs best\n±95%", True), ("p", True),
-             ("public", False), ("fold mean\n± std", True), ("pointing", False),
-             ("epochs", True), ("time s", True), ("100%", False)]
-    fixed = [name for name, always in fixed if always or optional[name]]
+def render_runs(rows: list[dict], width: int | None = 160) -> Table:
+    """The comparison table laid out to fit `width` columns (a terminal's; None: every
+    column at full width, for piped output). After the fixed columns, the settings that
+    differ between the listed runs (model, backend and size have their own; the backend is
+    shown only when the runs use more than one): a column each while that fits, else one
+    `settings that differ` column of key=value pairs; still too wide, columns are left out
+    by `DROP_ORDER` (the caption names them) rather than squeezed to nothing. Columns nobody
+    has a value for (public, pointing, 100%) are left out; notes, tags and git commits have
+    their own table (`render_run_notes`)."""
+    columns, settings = _run_columns(rows)
+    merged = _merged_settings(rows, settings)
+    layouts = [(columns + settings, ())] + ([(columns + [merged], ())] if settings else [])
+    kept = columns + ([merged] if settings else [])
+    for name in ("settings that differ", *DROP_ORDER):
+        if any(c.col.name == name for c in kept):
+            kept = [c for c in kept if c.col.name != name]
+            layouts.append((kept, (*layouts[-1][1], name)))
+    shown, dropped = next((layout for layout in layouts
+                           if width is None or _width(layout[0]) <= width), layouts[-1])
+    return views.table("runs", [c.col for c in shown],
+                       [[c.cells[i] for c in shown] for i in range(len(rows))],
+                       caption=_runs_caption(shown, dropped, width))
+
+
+@dataclass(frozen=True)
+class _Column:
+    col: Col
+    cells: list[str]
+    fold_at: int | None = None  # a folding column: the width it is counted at to fit
+
+
+# the columns left out, first to last, when the table is wider than the terminal
+DROP_ORDER = ("time s", "epochs", "p", "pointing", "100%", "fold mean\n± std", "pooled", "px",
+              "vs best\n±95%", "public")
+
+
+def _run_columns(rows: list[dict]) -> tuple[list[_Column], list[_Column]]:
+    """The table's columns, those of settings apart; optional ones only when some run has a
+    value there."""
     backends = len({r["backend"] for r in rows if not r.get("stack")})
-    cells = []
-    for r in rows:
-        cell = {"px": r["size"], "OOF AUC\n±95%": _auc_text(r), "pooled": _pooled(r),
-                "vs best\n±95%": _vs_best(r),
-                "p": "" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}",
-                "public": "" if r.get("best_public") is None else f"{r['best_public']:.4f}",
-                "fold mean\n± std": f"{r['mean']:.4f}±{r['std']:.4f}",
-                "pointing": _pointing(r["explain"]), "epochs": r["epochs"],
-                "time s": "" if r["seconds"] is None else f"{r['seconds']:.0f}",
-                "100%": "yes" if r["full"] else ""}
-        cells.append([r["run"], _model_text(r, backends > 1), *(cell[c] for c in fixed)])
-    headers = ["run", "model", *fixed, *(_SETTING_HEADERS.get(k, k) for k in settings)]
-    values = [[] if r.get("stack") else [_setting((r.get("config") or {}).get(k))
-                                         for k in settings] for r in rows]
-    folded = [[c[0], c[1][:12], *c[2:]] for c in cells]  # the model column folds at 12
-    apart = _width(headers, [c + (v or [""] * len(settings)) for c, v in zip(folded, values)]) \
-        <= TABLE_WIDTH
-    for c, v in zip(cells, values):
-        c += (v or [""] * len(settings)) if apart else [
-            "  ".join(f"{k}={x}" for k, x in zip(settings, v))]
-    cols = [Col("run", no_wrap=True), Col("model", fold=True, min_width=12)] + [
-        Col(c, right=True, no_wrap=True) for c in fixed] + (
-        [Col(_SETTING_HEADERS.get(k, k), fold=True) for k in settings] if apart
-        else [Col("settings that differ", fold=True, min_width=14)])
-    return views.table("runs", cols, cells, caption=(
-        "OOF AUC: fold-normalised (each fold model's predictions as quantiles of its own "
-        "fold; docs/stack.md), the one every kf command ranks by; pooled: all OOF rows as "
-        f"written, ! when it is more than {DRIFT_GAP:g} lower (fold models on different scales); "
-        "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, DeLong's "
-        "paired test (same images), ≈: within noise (its interval holds 0); "
-        + ("public: the best public score of a submission made from the run (its own, a "
-           "stack or a retrain); " if optional["public"] else "")
-        + ("pointing: share of boxed defects where the Grad-CAM peak is in the box, chance "
-           "level in brackets (kf explain); " if optional["pointing"] else "")
-        + ("after 'time s': only the settings that differ; " if settings else "")
-        + "per-fold AUCs: --format json"))
+    fixed = {"px": [r["size"] for r in rows], "OOF AUC\n±95%": [_auc_text(r) for r in rows],
+             "pooled": [_pooled(r) for r in rows], "vs best\n±95%": [_vs_best(r) for r in rows],
+             "p": ["" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}" for r in rows],
+             "public": ["" if r.get("best_public") is None else f"{r['best_public']:.4f}"
+                        for r in rows],
+             "fold mean\n± std": [f"{r['mean']:.4f}±{r['std']:.4f}" for r in rows],
+             "pointing": [_pointing(r["explain"]) for r in rows],
+             "epochs": [r["epochs"] for r in rows],
+             "time s": ["" if r["seconds"] is None else f"{r['seconds']:.0f}" for r in rows],
+             "100%": ["yes" if r["full"] else "" for r in rows]}
+    optional = {"public", "pointing", "100%"}
+    columns = [_Column(Col("run", no_wrap=True), [r["run"] for r in rows]),
+               _Column(Col("model", fold=True, min_width=12),
+                       [_model_text(r, backends > 1) for r in rows], fold_at=12)]
+    columns += [_Column(Col(name, right=True, no_wrap=True), [views.cell_text(v) for v in cells])
+                for name, cells in fixed.items() if name not in optional or any(cells)]
+    keys = [k for k in differing_settings(rows) if k not in _OWN_COLUMNS]
+    settings = [_Column(Col(_SETTING_HEADERS.get(k, k), fold=True), [
+        "" if r.get("stack") else _setting((r.get("config") or {}).get(k)) for r in rows])
+        for k in keys]
+    return columns, settings
+
+
+def _merged_settings(rows: list[dict], settings: list[_Column]) -> _Column:
+    """The settings that differ as one column of key=value pairs."""
+    cells = ["  ".join(f"{c.col.name}={c.cells[i]}" for c in settings)
+             if not rows[i].get("stack") else "" for i in range(len(rows))]
+    return _Column(Col("settings that differ", fold=True, min_width=14), cells, fold_at=24)
+
+
+def _runs_caption(shown: list[_Column], dropped: tuple[str, ...], width: int | None) -> str:
+    names = {c.col.name for c in shown}
+    left_out = [d.replace("\n", " ") for d in dropped if d not in names]
+    return ("OOF AUC: fold-normalised (each fold model's predictions as quantiles of its own "
+            "fold; docs/stack.md), the one every kf command ranks by; "
+            + (f"pooled: all OOF rows as written, ! when it is more than {DRIFT_GAP:g} lower "
+               "(fold models on different scales); " if "pooled" in names else "")
+            + "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, "
+            "DeLong's paired test (same images), ≈: within noise (its interval holds 0); "
+            + ("public: the best public score of a submission made from the run (its own, a "
+               "stack or a retrain); " if "public" in names else "")
+            + ("pointing: share of boxed defects where the Grad-CAM peak is in the box, chance "
+               "level in brackets (kf explain); " if "pointing" in names else "")
+            + ("after 'time s': only the settings that differ; "
+               if any(c.col.fold and c.col.name != "model" for c in shown) else "")
+            + (f"left out to fit {width} columns: {', '.join(left_out)}; a wider terminal "
+               f"or --format json shows them; " if left_out else "")
+            + "per-fold AUCs: --format json")
 
 
 def render_run_notes(rows: list[dict]) -> Table | None:
@@ -180,13 +217,15 @@ def _model_text(r: dict, with_backend: bool) -> str:
 
 # settings whose key reads like a fixed column's header
 _SETTING_HEADERS = {"epochs": "max epochs"}
-TABLE_WIDTH = 160  # piped output's width: settings get a column each only while this fits
 
 
-def _width(headers: list[str], cells: list[list]) -> int:
-    """A table's natural width: each column's widest line plus rich's borders and padding."""
-    widest = [max([len(line) for line in str(h).split("\n")] +
-                  [len(str(row[i])) for row in cells]) for i, h in enumerate(headers)]
+def _width(columns: list[_Column]) -> int:
+    """A table's natural width: each column's widest line (a folding one counted at its fold
+    width) plus rich's borders and padding."""
+    widest = []
+    for c in columns:
+        w = max([len(line) for line in c.col.name.split("\n")] + [len(str(x)) for x in c.cells])
+        widest.append(min(w, max(c.fold_at, len(c.col.name))) if c.fold_at else w)
     return sum(widest) + 3 * len(widest) + 1
 
 

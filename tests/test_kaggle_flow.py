@@ -118,7 +118,8 @@ def test_duplicate_content_refused_unless_forced(env, tmp_path):
     res = flow.submit(ws, None, "first", client=c)
     copy = tmp_path / "copy.csv"
     copy.write_bytes(res.file.read_bytes())
-    with pytest.raises(KfError, match="already submitted"):
+    earlier = rf"{res.file.name} \(ref {res.ref}, submitted as '{res.file.stem}', "
+    with pytest.raises(KfError, match=rf"already submitted to \S+ as {earlier}"):
         flow.submit(ws, copy, "again", client=c)
     assert len(server.state.submissions) == 1
     flow.submit(ws, copy, "again", client=c, force=True)

@@ -3,14 +3,19 @@ submissions (what was submitted, as it was); a ledger written by an earlier kf m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from kfold.errors import KfError
 from kfold.kaggle import flow
 from kfold.kaggle.export import submission_records
 from kfold.kaggle.ledger import MIGRATIONS, Ledger
@@ -133,3 +138,64 @@ def test_a_restack_writing_the_submitted_bytes_again_changes_no_submission_row(e
     assert "stack-hillclimb" not in " ".join(s.reason for s in plan.final)
     with Ledger(ws.ledger_path) as led:
         assert {cand["name"] for cand in led.candidates()} >= {"fold-mean", "stack-hillclimb"}
+
+
+# --- property: no command rewrites history ---------------------------------------------------
+# What each command writes under submissions/, through write_submission as they do: a run's
+# fold mean (kf train), its retrain (kf retrain), a blend (kf stack); the contents are drawn
+# from a few prediction vectors, so the same bytes come back under other names.
+WRITERS = {
+    "train": lambda run: (run, {"kind": "fold-mean", "runs": [run]}),
+    "retrain": lambda run: (f"{run}-full", {"kind": "retrain", "runs": [run]}),
+    "stack": lambda blender: (f"stack-{blender}", {"kind": "stack", "blender": blender,
+                                                   "runs": ["run-a", "run-b"]}),
+}
+ARGS = {"train": ("run-a", "run-b"), "retrain": ("run-a", "run-b"),
+        "stack": ("mean", "hillclimb")}
+HISTORY = ("ref", "name", "sha256", "cv_auc", "lineage", "message", "file")
+
+write_cmd = st.sampled_from(sorted(WRITERS)).flatmap(lambda cmd: st.tuples(
+    st.just(cmd), st.sampled_from(ARGS[cmd]), st.integers(0, 2),
+    st.sampled_from([0.81, 0.85, 0.9])))
+submit_cmd = st.tuples(st.just("submit"), st.integers(0, 5), st.booleans())
+
+
+def _run(ws, client, command, contents) -> None:
+    """One command; a refusal (a duplicate) is a KfError like the command line's."""
+    if command[0] == "submit":
+        files = sorted(ws.submissions_dir.glob("*.csv"))
+        if files:
+            _, pick, force = command
+            with contextlib.suppress(KfError):
+                flow.submit(ws, files[pick % len(files)], f"try {pick}", client=client,
+                            force=force)
+        return
+    cmd, arg, content, cv = command
+    name, lineage = WRITERS[cmd](arg)
+    write_submission(ws, name, contents[content], cv, lineage)
+
+
+def _history(ws) -> dict[int, tuple]:
+    with Ledger(ws.ledger_path, read_only=True) as led:
+        return {r["ref"]: tuple(r[k] for k in HISTORY)
+                for r in led.submissions(ws.config.competition) if r["ref"] is not None}
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(st.one_of(write_cmd, submit_cmd), min_size=2, max_size=6))
+@example(commands=[("stack", "hillclimb", 0, 0.81), ("submit", 1, True)])  # issue 25's case
+def test_no_sequence_of_stack_train_retrain_submit_changes_a_submission_row(
+        commands, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("seq")
+    with pytest.MonkeyPatch.context() as mp, sandbox(tmp, mp, [], daily_limit=50) as (ws, _, c):
+        ids = pd.read_csv(ws.data_dir / "sample_submission.csv", dtype={"id": str})["id"]
+        rng = np.random.default_rng(0)
+        contents = [pd.DataFrame({"id": ids, "pred": rng.random(len(ids)).round(4)})
+                    for _ in range(3)]
+        seen: dict[int, tuple] = {}
+        for command in [("train", "run-a", 0, 0.85), ("submit", 0, False), *commands]:
+            _run(ws, c, command, contents)
+            now = _history(ws)
+            assert {ref: now.get(ref) for ref in seen} == seen, command
+            seen.update(now)

@@ -85,3 +85,24 @@ def test_fit_reports_slope_and_prediction_intervals():
     offset = fit_public_vs_cv(np.array([0.9, 0.91, 0.92]), np.array([0.88, 0.90, 0.90]))
     assert offset.slope_interval() is None and offset.interval(0.9) is not None
     assert fit_public_vs_cv(np.array([0.9]), np.array([0.88])).interval(0.9) is None
+
+
+def test_a_level_shift_never_carries_the_private_range_past_a_perfect_score(ws):
+    outlook, _ = candidate_outlook(ws, {"run0": cv_of(ws, "run0")})
+    for e in (outlook.expect("run0", shift=0.4), outlook.expect("run0", public=0.99, shift=0.2)):
+        assert 0.0 <= e.low <= e.private <= e.high <= 1.0
+
+
+def test_a_second_pick_that_never_beats_the_first_is_said_to_be_no_hedge(tmp_path):
+    ws = write_workspace(tmp_path, n_rows=600, n_runs=1, n_test=200, seed=3)
+    oof = artifacts.read_oof(ws.oof_path("run0"))
+    test = artifacts.read_test_preds(ws.test_path("run0"))[["id", "pred"]]
+    write_submission(ws, "run0", test, auc(oof["target"], oof["pred"]), {"runs": ["run0"]})
+    rng = np.random.default_rng(0)
+    noise = oof.assign(pred=rng.random(len(oof)))  # a coin: it never beats run0
+    artifacts.write_oof(ws.oof_path("noise"), noise)
+    write_submission(ws, "noise", test.assign(pred=rng.random(len(test))),
+                     auc(noise["target"], noise["pred"]), {"runs": ["noise"]})
+    first, second = make_plan(ws, offline=True).final
+    assert (first.name, second.name) == ("run0", "noise")
+    assert "P(it beats the first on private) = 0.00 in the simulation: not a hedge" in second.reason

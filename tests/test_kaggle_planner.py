@@ -119,3 +119,11 @@ def test_a_public_score_far_off_the_other_submissions_line_is_flagged_without_oo
     flagged = [n for n in make_plan(ws).notes if "far outside" in n]
     assert len(flagged) == 1 and flagged[0].startswith("m5 (ref 6): public 0.9700 is far outside")
     assert "leak" in flagged[0] and "99.7%" in flagged[0]
+
+
+def test_the_same_bytes_under_two_names_are_one_plan_row(tmp_path):
+    ws = make_competition(tmp_path, candidates=[("run-a", 0.2, 0.90)])
+    preds = pd.read_csv(ws.submission_path("run-a"), dtype={"id": str})
+    write_submission(ws, "stack-hillclimb", preds.rename(columns={"label": "pred"}), 0.88,
+                     {"kind": "stack", "blender": "hillclimb", "runs": ["run-a", "run-b"]})
+    assert [r.name for r in make_plan(ws, offline=True).rows] == ["run-a"]

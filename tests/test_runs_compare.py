@@ -34,16 +34,17 @@ def _run_json(ws, name, created, **config):
                                        oof_auc=auc(oof["target"], oof["pred"])))
 
 
-def _scored(ws, ref, name, runs, cv, public):
+def _scored(ws, ref, name, runs, cv, public, competition=None):
     """A scored submission of candidate `name` (lineage `runs`) in the ledger."""
     sha = f"{ref:064d}"
+    slug = competition or ws.config.competition
     with Ledger(ws.ledger_path) as led:
         led.add_candidate(sha, ws.submissions_dir / f"{name}.csv", name, cv, {"runs": runs},
                           None)
-        res = led.reserve(ws.config.competition, sha, f"{name}.csv", "m", 99, name=name,
+        res = led.reserve(slug, sha, f"{name}.csv", "m", 99, name=name,
                           cv_auc=cv, lineage={"runs": runs})
         led.mark_submitted(res, ref)
-        led.update_remote(ws.config.competition, SimpleNamespace(
+        led.update_remote(slug, SimpleNamespace(
             ref=ref, status="complete", public_score=public, private_score=None, error=None),
             adopt=False)
 
@@ -140,3 +141,48 @@ def test_json_rows_carry_settings_and_public(ws):
     r = runner.invoke(app, ["runs", "--format", "json", "-w", str(ws.root)])
     rows = {x["run"]: x for x in json.loads(r.stdout)}
     assert rows["run0"]["config"]["lr"] == 0.01 and rows["stack-mean"]["best_public"] == 0.83
+
+
+def _many_settings(ws):
+    for i, name in enumerate(("run0", "run1")):
+        _run_json(ws, name, f"2026-11-30T1{i}:00:00+00:00", lr=0.01 * (i + 1), epochs=3 + i,
+                  batch_size=32 * (i + 1), augment=["d4", "none"][i], dropout=0.1 * i,
+                  weight_decay=0.0001 * (i + 1), patience=3 + i, backbone_lr_scale=0.1 * (i + 1),
+                  train_mode=["head", "finetune"][i], unfreeze_after=2 + i, crop=48 + i)
+
+
+def test_a_narrow_terminal_leaves_columns_out_by_priority_instead_of_squeezing_them(ws):
+    from rich.console import Console
+
+    _many_settings(ws)
+    console = Console(width=100, record=True)
+    console.print(render_runs(runs_summary(ws), width=100))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "│ simple-cnn " in text and "┃ px ┃" in text  # not squeezed to nothing
+    assert ("left out to fit 100 columns: settings that differ, time s, epochs, p"
+            in " ".join(text.split()))
+    headers = [c.header for c in render_runs(runs_summary(ws), width=100).columns]
+    assert headers[:3] == ["run", "model", "px"] and "OOF AUC\n±95%" in headers
+
+
+def test_piped_output_shows_every_column_at_full_width(ws):
+    _many_settings(ws)
+    r = runner.invoke(app, ["runs", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) > 160 and "…" not in r.stdout
+    for header in ("backbone_lr_scale", "train_mode", "unfreeze_after", "crop", "time s"):
+        assert header in r.stdout, header
+
+
+def test_public_scores_are_those_of_the_competition_named(ws):
+    _scored(ws, 7, "run0", ["run0"], 0.85, 0.97, competition="other-contest")
+    r = runner.invoke(app, ["runs", "-c", "other-contest", "--format", "json", "-w",
+                            str(ws.root)])
+    assert r.exit_code == 0, r.output
+    public = {row["run"]: row["best_public"] for row in json.loads(r.stdout)}
+    assert public == {"run0": 0.97, "run1": None, "stack-mean": None}
+    assert {r["run"]: r["best_public"] for r in runs_summary(ws)}["run0"] == pytest.approx(0.83)
+    r = runner.invoke(app, ["runs", "-c", "third-contest", "--plot", "-w", str(ws.root)])
+    assert r.exit_code == 0 and "no scored submission with a CV yet" in r.output

@@ -83,6 +83,24 @@ def emit(data: object, fmt: str, columns: tuple[str, ...] = ()) -> None:
     sys.stdout.flush()
 
 
+def terminal_width() -> int | None:
+    """The width a table must fit: the terminal's; None when output is piped (no limit)."""
+    return console.width if console.is_terminal else None
+
+
+def print_full(renderable) -> None:
+    """Print on the terminal as is; piped, as wide as the renderable is (a table is never cut
+    at an assumed width: scripts and files take long lines)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update(max_width=100_000),
+                            renderable).maximum
+    Console(width=max(width, 80)).print(renderable)
+
+
 def say(label: str, style: str, message: str) -> None:
     """One line on stderr: a styled label, then the message as plain text (user data such as
     `[nan]` or a file name with brackets is never read as rich markup)."""

@@ -14,7 +14,9 @@ from kfold.cli._common import (
     console,
     emit,
     open_workspace,
+    print_full,
     say,
+    terminal_width,
 )
 
 
@@ -41,7 +43,7 @@ def runs(
         console.print("no finished runs yet; train one with `kf train`")
         return
     else:
-        console.print(render_runs(rows))
+        print_full(render_runs(rows, terminal_width()))
         notes = render_run_notes(rows)
         if notes is not None:
             console.print(notes)

@@ -26,7 +26,7 @@ from pathlib import Path
 from kfold.errors import KfError
 from kfold.kaggle.client import endpoint
 from kfold.kaggle.code import CodeClient
-from kfold.kaggle.flow import competition_of, open_ledger, wait_for
+from kfold.kaggle.flow import competition_of, open_ledger, wait_submitted
 from kfold.kaggle.ledger import limit_error
 from kfold.kaggle.quota import read_quota, track_submissions
 from kfold.kernel.budget import DRY_RUN
@@ -102,7 +102,8 @@ def submit_kernel(ws: Workspace, name: str, message: str, *, wait: bool = False,
     out = CodeSubmitResult(spec.kernel, spec.target, ref, "pending", kernel_version,
                            spec.dataset, version, target["cv_auc"], res.left_after)
     if wait:
-        remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
+        remote = wait_submitted(ws, client, ref, f"{spec.kernel} (notebook)", res.left_after,
+                                poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
         out.status, out.public_score, out.private_score = (
             remote.status, remote.public_score, remote.private_score)
     return out

@@ -213,13 +213,8 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
         out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, left_today=res.left_after,
                            archive=archived, warnings=warnings + list(client.warnings))
     if wait:
-        try:
-            remote = wait_for(ws, client, ref, poll_s=poll_s, timeout_s=wait_timeout_s, log=log)
-        except (KaggleUnreachable, KaggleHttpError) as exc:  # Kaggle has it: a slot is spent
-            raise KfError(f"submitted {path.name} as ref {ref} ({res.left_after} slot(s) left "
-                          f"today), but its score is unknown: "
-                          f"{str(exc).removesuffix('; nothing was spent')}; `kf submissions` "
-                          f"will fetch it") from None
+        remote = wait_submitted(ws, client, ref, path.name, res.left_after, poll_s=poll_s,
+                                timeout_s=wait_timeout_s, log=log)
         out.status, out.public_score, out.private_score = (
             remote.status, remote.public_score, remote.private_score)
     return out
@@ -264,6 +259,19 @@ def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, d
         return [f"{path.name} is a near-copy of {match.label}: rank correlation "
                 f"{match.rho:.6f} > {NEAR_COPY}, so it will score almost the same"]
     return []
+
+
+def wait_submitted(ws: Workspace, client: KaggleClient, ref: int, what: str, left: int,
+                   **kw) -> RemoteSubmission:
+    """`wait_for` a submission Kaggle has taken: when Kaggle stops answering, the slot is
+    spent all the same and the score unknown, and the error says so (never "nothing was
+    spent")."""
+    try:
+        return wait_for(ws, client, ref, **kw)
+    except (KaggleUnreachable, KaggleHttpError) as exc:
+        raise KfError(f"submitted {what} as ref {ref} ({left} slot(s) left today), but its "
+                      f"score is unknown: {str(exc).removesuffix('; nothing was spent')}; "
+                      f"`kf submissions` will fetch it") from None
 
 
 def wait_for(ws: Workspace, client: KaggleClient, ref: int, *, poll_s: float = 2.0,

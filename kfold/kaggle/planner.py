@@ -189,7 +189,7 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     submitted_preds = [p for p in (read_preds(cand_by_sha[sha]["path"], idc)
                                    for sha in submitted_sha if sha in cand_by_sha)
                        if p is not None]
-    pending = [c for c in cands if c["sha256"] not in submitted_sha and c["live"]]
+    pending = _one_per_content(c for c in cands if c["sha256"] not in submitted_sha and c["live"])
     rows = _rank_pending(pending, submitted_preds, fit, expect, idc)
     left = quota.left if slots_left is None else slots_left
     for r in rows[:left]:
@@ -260,6 +260,15 @@ class _Files(dict):
 
     def own(self, s: dict) -> dict | None:
         return self.by_name.get((s["sha256"], s.get("name")))
+
+
+def _one_per_content(cands) -> list[dict]:
+    """The same bytes under several names (a stack that kept one run) take one slot: the
+    first listed (best CV) stands for them."""
+    kept: dict[str, dict] = {}
+    for c in cands:
+        kept.setdefault(c["sha256"], c)
+    return list(kept.values())
 
 
 def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,

@@ -39,10 +39,11 @@ def print_submit(console: Console, r: SubmitResult) -> None:
 
 
 def print_submissions(console: Console, v: SubmissionsView) -> None:
-    cols = [Col(c, right=c in ("CV", "public", "private"))
-            for c in ("date (UTC)", "file", "message", "CV", "public", "private", "status",
-                      "scored bytes")]
-    rows = [[r["utc"][:16].replace("T", " "), r["file"] or "-", r["message"] or "",
+    cols = [Col(c, right=c in ("ref", "CV", "public", "private"))
+            for c in ("date (UTC)", "ref", "submitted as", "file", "message", "CV", "public",
+                      "private", "status", "scored bytes")]
+    rows = [[r["utc"][:16].replace("T", " "), r["ref"], r["name"] or "-", r["file"] or "-",
+             r["message"] or "",
              _f(r["cv_auc"]), _f(r["public_score"]), _f(r["private_score"]),
              r["status"] + (" (web)" if r["source"] == "remote" else ""), r["bytes_at"] or "-"]
             for r in v.rows]
