@@ -64,3 +64,39 @@ def test_brackets_in_help_are_shown_not_read_as_markup():
                 seen += 1
                 assert all(w in out for w in words), (path, words, out)
     assert seen >= 1
+
+
+def test_each_command_summary_in_kf_help_is_one_sentence_on_one_line():
+    for path, cmd in [*COMMANDS, *((p, c) for p, c in _groups(ROOT))]:
+        summary = (cmd.help or "").strip().split("\n\n")[0]
+        assert "\n" not in summary and summary.endswith("."), (path, summary)
+
+
+def _groups(group, path=()):
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield (*path, name), cmd
+            yield from _groups(cmd, (*path, name))
+
+
+def test_every_command_comes_from_its_modules_app_and_each_group_once():
+    names = [path for path, _ in COMMANDS]
+    assert len(names) == len(set(names)) and ("data", "synth") in names
+    assert ("submission", "download") in names and ("sandbox", "serve") in names
+
+
+def _help(path: tuple[str, ...], option: str) -> str:
+    cmd = dict(COMMANDS)[path]
+    return next(p.help for p in cmd.params if option in getattr(p, "opts", []))
+
+
+def test_help_that_lists_registry_names_lists_exactly_the_registry():
+    """Names in a help text cannot drift from what the command accepts."""
+    from kfold.backends import BACKENDS
+    from kfold.backends.torch.cam import METHODS
+    from kfold.stack.blenders import BLENDERS
+
+    assert f"One of: {' or '.join(BACKENDS)}." in _help(("train",), "--backend")
+    blender_help = _help(("stack",), "--blender")
+    assert all(name in blender_help for name in BLENDERS)
+    assert all(name in _help(("explain",), "--method") for name in METHODS)

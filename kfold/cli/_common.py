@@ -3,11 +3,9 @@ boundary. Command modules import only this module of the CLI, never each other."
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import traceback
-import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.core import TyperGroup
 
 from kfold.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from kfold.errors import KfError
@@ -109,21 +107,6 @@ def say(label: str, style: str, message: str) -> None:
     err_console.print(line, highlight=False, soft_wrap=True)
 
 
-_python_showwarning = warnings.showwarning
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """kf's own warnings (`warnings.warn` in the library, e.g. a tracking failure after the
-    work is done) as one `warning:` line like the others; anything else as Python prints it."""
-    if issubclass(category, UserWarning) and f"{os.sep}kfold{os.sep}" in str(filename):
-        say("warning", "yellow", str(message))
-    else:
-        _python_showwarning(message, category, filename, lineno, file, line)
-
-
-warnings.showwarning = _show_warning
-
-
 def warn_credentials() -> None:
     """Warn (stderr) when kaggle.json is readable by others; missing credentials are left to
     the command, which fails with how to set them."""
@@ -146,27 +129,6 @@ def crash_report(exc: BaseException) -> Path:
         fh.write(f"kf {' '.join(sys.argv[1:])}\n\n")
         fh.write("".join(traceback.format_exception(exc)))
     return Path(name)
-
-
-def _flag_without_placeholder(original):
-    """typer 0.29's rich help prints a `<bool>` type next to every flag (`--force <bool>`),
-    which reads as if the flag took a value; flags get no type column. A repeatable option
-    or argument shows its value's type (`<str>`, not `<list[str]>`); its help says it
-    repeats."""
-
-    def display_type_rich(self, ctx: click.Context) -> str | None:
-        if getattr(self, "is_flag", False):
-            return None
-        shown = original(self, ctx)
-        if isinstance(shown, str) and shown.startswith("<list[") and shown.endswith("]>"):
-            return f"<{shown[6:-2]}>"
-        return shown
-
-    return display_type_rich
-
-
-TyperOption.display_type_rich = _flag_without_placeholder(TyperOption.display_type_rich)
-TyperArgument.display_type_rich = _flag_without_placeholder(TyperArgument.display_type_rich)
 
 
 def show_version(value: bool) -> None:

@@ -20,11 +20,21 @@ def _param(name: str, annotation: object, default: object, *decls: str,
                              annotation=Annotated[annotation, typer.Option(*decls, help=help)])
 
 
+def _names(setting: str) -> str:
+    """The names a registry holds for `setting`, as its help lists them. Only light registries
+    are read here (the model and blender registries would load torch or scikit-learn for
+    every `kf` call; their help points at `kf models` or lists what the stack module checks)."""
+    from kfold.backends import BACKENDS
+
+    return {"backend": " or ".join(BACKENDS)}.get(setting, "")
+
+
 def _setting_param(s: Setting) -> inspect.Parameter:
     """A setting as an option. A kfold.toml setting defaults to None (not given: the
     workspace's value); the others show the table's default."""
     from_toml = TOML in s.where
     hint = f" (default: kfold.toml, else {s.default})" if from_toml else ""
+    hint += f" One of: {_names(s.name)}." if _names(s.name) else ""
     default = None if from_toml else s.default
     annotation = s.kind | None if from_toml or s.optional else s.kind
     decls = (s.cli, s.short) if s.short else (s.cli,)

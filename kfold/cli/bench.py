@@ -9,7 +9,10 @@ import typer
 from kfold.cli._common import console
 from kfold.views import records
 
+app = typer.Typer()
 
+
+@app.command("bench")
 def bench(
     case: Annotated[list[str] | None, typer.Option("--case", help="Case(s) to run (default: all).")] = None,
     n_images: Annotated[int, typer.Option(help="Synthetic training images (267 px JPEGs).")] = 512,

@@ -15,7 +15,11 @@ from kfold.cli._common import (
     warn_credentials,
 )
 
+app = typer.Typer(name="data", help="Make, check or download the competition data.",
+                  no_args_is_help=True)
 
+
+@app.command("synth")
 def synth(
     workspace: WorkspaceOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the workspace's data/).")] = None,
@@ -43,6 +47,7 @@ def synth(
     console.print(summary)
 
 
+@app.command("check")
 def check(workspace: WorkspaceOpt = None) -> None:
     """Report counts, sizes, unreadable files, duplicates and defect-box coverage."""
     from kfold.data.check import check_data, render_report
@@ -55,6 +60,7 @@ def check(workspace: WorkspaceOpt = None) -> None:
         raise KfError(report.problems())
 
 
+@app.command("download")
 def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None) -> None:
     """Download and unpack the competition's files into data/, then check them."""
     from kfold.data.check import render_report

@@ -9,7 +9,10 @@ import typer
 
 from kfold.cli._common import console
 
+app = typer.Typer()
 
+
+@app.command("demo")
 def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")] = Path("demo-workspace"),
     n_train: Annotated[int, typer.Option(help="Synthetic training images.")] = 1000,
@@ -21,8 +24,9 @@ def demo(
         "--readme", help="Also write the results table into this README, between its "
                          "'kf demo table' markers.")] = None,
 ) -> None:
-    """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions; the
-    results table (markdown) goes to <workspace>/demo.md."""
+    """Synthetic data -> k-fold CNNs -> stack -> explain -> offline Kaggle submissions.
+
+    The results table (markdown) goes to <workspace>/demo.md."""
     from kfold.demo import run_demo
 
     summary = run_demo(workspace, console, n_train=n_train, n_test=n_test, epochs=epochs,

@@ -9,7 +9,10 @@ import typer
 from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
 from kfold.progress import RichReporter
 
+app = typer.Typer()
 
+
+@app.command("explain")
 def explain(
     run: RunOpt,
     workspace: WorkspaceOpt = None,
@@ -19,8 +22,10 @@ def explain(
     batch_size: Annotated[int, typer.Option(help="Images per Grad-CAM batch.")] = 64,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the run's).")] = None,
 ) -> None:
-    """Heatmaps overlaid on images with the defect box (PNG grid), and out-of-fold
-    localization metrics (pointing game, distance, energy, IoU) stored in run.json."""
+    """Grad-CAM heatmaps of a run's out-of-fold images, scored against the defect boxes.
+
+    Writes the heatmaps overlaid on images with the defect box (PNG grid) and stores the
+    localization metrics (pointing game, distance, energy, IoU) in run.json."""
     from kfold.explain.render import render_explain
     from kfold.explain.run import explain_run
 

@@ -23,11 +23,20 @@ from kfold.cli._common import (
     warn_credentials,
 )
 
+app = typer.Typer()
+submission_app = typer.Typer(name="submission", help="One earlier submission.",
+                             no_args_is_help=True)
+sandbox_app = typer.Typer(name="sandbox", help="A local stand-in for Kaggle (offline competition loop).",
+                          no_args_is_help=True)
+app.add_typer(submission_app)
+app.add_typer(sandbox_app)
+
 
 def _log(msg: str) -> None:
     err_console.print(Text(msg, style="dim"), highlight=False)
 
 
+@app.command("submit")
 def submit(
     file: Annotated[Path | None, typer.Argument(
         help="Submission CSV (default: the best-CV candidate not yet submitted).")] = None,
@@ -77,6 +86,7 @@ def _submit_kernel(ws, name: str, file: Path | None, message: str, wait: bool, f
         console.print(f"{r.left_today} submission(s) left today", highlight=False)
 
 
+@app.command("submissions")
 def submissions(
     sync: Annotated[bool, typer.Option(hidden=True, help="Kept for old scripts: website "
                                        "submissions are always merged now.")] = False,
@@ -114,6 +124,7 @@ def submissions(
         say("wrote", "dim", f"{export_submissions(ws, view, export)} ({len(view.rows)} submissions)")
 
 
+@submission_app.command("download")
 def download_submission(
     ref: Annotated[int, typer.Argument(help="The submission's ref (see `kf submissions`).")],
     out: Annotated[Path | None, typer.Option(
@@ -132,6 +143,7 @@ def download_submission(
     console.print(f"wrote {got.path} ({got.path.stat().st_size:,} bytes)", highlight=False)
 
 
+@app.command("leaderboard")
 def leaderboard(
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     team: Annotated[str | None, typer.Option(help="Our team name (default: the Kaggle username).")] = None,
@@ -154,14 +166,17 @@ def leaderboard(
         emit(leaderboard_records(view), fmt, LEADERBOARD_FIELDS)
 
 
+@app.command("plan")
 def plan(
     offline: Annotated[bool, typer.Option(help="Slots from the ledger only; no network.")] = False,
     fmt: FormatOpt = "table",
     workspace: WorkspaceOpt = None,
     competition: CompetitionOpt = None,
 ) -> None:
-    """Rank unsubmitted candidates for today's slots by expected private score (shake-up
-    simulation); recommend the final two, the second a hedge."""
+    """Rank unsubmitted candidates for today's slots; recommend the final two.
+
+    Candidates are ranked by expected private score (shake-up simulation); the second of the
+    final two is a hedge."""
     from kfold.kaggle.planner import make_plan
     from kfold.kaggle.render import PLAN_FIELDS, plan_records, plan_rows, print_plan
 
@@ -176,6 +191,7 @@ def plan(
         print_plan(console, p)
 
 
+@sandbox_app.command("serve")
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: a free one).")] = 0,
     daily_limit: Annotated[int | None, typer.Option(help="Submissions per UTC day (default: kfold.toml).")] = None,

@@ -11,7 +11,10 @@ from typer.core import TyperGroup
 
 from kfold.cli._common import WorkspaceOpt, console, open_workspace
 
+app = typer.Typer()
 
+
+@app.command("package")
 def package(
     names: Annotated[list[str], typer.Argument(
         metavar="NAME...", help="Runs and/or stacks (stack-<blender>) the kernel may submit; the first is the "
@@ -30,8 +33,10 @@ def package(
                                 "limit).")] = 100.0,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Package fold weights, a manifest (task, classes, preprocessing, TTA, blender, CV,
-    sha256 of every file) and wheels, ready to upload as a Kaggle dataset."""
+    """Package fold weights, a manifest and wheels, ready to upload as a Kaggle dataset.
+
+    The manifest holds the task, classes, preprocessing, TTA, blender, CV and the sha256 of
+    every file."""
     from kfold.package.build import build_package
     from kfold.package.wheels import DEFAULT_EXTRA_WHEELS
 
@@ -55,9 +60,14 @@ class KernelGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+kernel_app = typer.Typer(name="kernel", cls=KernelGroup, no_args_is_help=True,
+                         help="Code competitions: write the kernel (kf kernel NAME --kernel "
+                              "owner/slug) or dry-run it (kf kernel test NAME).")
+app.add_typer(kernel_app)
 NameArg = Annotated[str, typer.Argument(help="The package's name (packages/NAME/).")]
 
 
+@kernel_app.command("write")
 def kernel_write(
     name: NameArg,
     kernel: Annotated[str, typer.Option(
@@ -93,6 +103,7 @@ def kernel_write(
                   f"({models}) from dataset {spec.dataset}", highlight=False)
 
 
+@kernel_app.command("test")
 def kernel_test(
     name: NameArg,
     hidden_test_size: Annotated[int | None, typer.Option(

@@ -8,7 +8,10 @@ import typer
 
 from kfold.cli._common import WorkspaceOpt, console, open_workspace
 
+app = typer.Typer()
 
+
+@app.command("repro")
 def repro(
     workspace: WorkspaceOpt = None,
     small_size: Annotated[int | None, typer.Option("--small-size", help="Small CNN input side in px (default 64).")] = None,
@@ -21,8 +24,10 @@ def repro(
     n_folds: Annotated[int | None, typer.Option("--folds", "-k", help="Folds (default: kfold.toml).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
 ) -> None:
-    """Train the original write-up's experiments as runs, retrain, stack; write
-    repro/table.md and repro/auc.png; print which of the original orderings hold."""
+    """Reproduce the original write-up's results table on the workspace's data.
+
+    Trains its experiments as runs, retrains, stacks; writes repro/table.md and
+    repro/auc.png; prints which of the original orderings hold."""
     from kfold.progress import RichReporter
     from kfold.repro import ReproPlan, run_repro, with_overrides
 

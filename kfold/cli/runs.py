@@ -19,7 +19,10 @@ from kfold.cli._common import (
     terminal_width,
 )
 
+app = typer.Typer()
 
+
+@app.command("runs")
 def runs(
     workspace: WorkspaceOpt = None,
     corr: Annotated[bool, typer.Option("--corr", help="Also write OOF correlation and ROC PNGs.")] = False,
@@ -29,9 +32,11 @@ def runs(
         "--plot", help="Also write submissions/cv_vs_public.png (CV vs public per submission).")] = False,
     competition: CompetitionOpt = None,
 ) -> None:
-    """Table of runs: OOF AUC with its DeLong 95% interval, the paired difference to the best
-    run (interval, p-value, within noise), best public score, fold AUC mean ± std, epochs,
-    time, the settings that differ; then each run's note, tags and git commit."""
+    """Compare the trained runs: OOF AUC with intervals, the gap to the best, settings.
+
+    Per run: OOF AUC with its DeLong 95% interval, the paired difference to the best run
+    (interval, p-value, within noise), best public score, fold AUC mean ± std, epochs, time,
+    the settings that differ; then each run's note, tags and git commit."""
     from kfold.runs import RUN_FIELDS, render_run_notes, render_runs, runs_summary
 
     check_format(fmt)

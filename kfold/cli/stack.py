@@ -17,7 +17,10 @@ from kfold.cli._common import (
     say,
 )
 
+app = typer.Typer()
 
+
+@app.command("stack")
 def stack(
     workspace: WorkspaceOpt = None,
     runs: Annotated[str | None, typer.Option(
@@ -35,8 +38,10 @@ def stack(
                         "of its validation predictions, test rows mapped the same way) or raw "
                         "(probabilities as written); default fold (docs/stack.md).")] = None,
 ) -> None:
-    """Stack runs: a leaderboard of base runs and blenders (OOF AUC, fold AUC mean ± std, gain
-    over the best run); writes oof/stack-<blender>.parquet, .test.parquet and a submission."""
+    """Blend runs' OOF predictions with fold-honest CV; rank base runs and blenders.
+
+    The leaderboard shows OOF AUC, fold AUC mean ± std and the gain over the best run; writes
+    oof/stack-<blender>.parquet, .test.parquet and a submission."""
     from kfold.stack import render_stack_report, stack_runs
 
     ws = open_workspace(workspace)
@@ -45,6 +50,7 @@ def stack(
     render_stack_report(report, console)
 
 
+@app.command("shakeup")
 def shakeup(
     workspace: WorkspaceOpt = None,
     runs: Annotated[str | None, typer.Option(
@@ -61,9 +67,11 @@ def shakeup(
         "--png", help="Where to write the picture (default: oof/shakeup.png).")] = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Simulate the public/private shake-up: per run the spread of public and private AUC,
-    P(beats the best run on private), the expected |public - private| gap, and how often the
-    public ranking of the runs differs from the private one; writes a PNG."""
+    """Simulate the public/private leaderboard shake-up of the runs; writes a PNG.
+
+    Per run: the spread of public and private AUC, P(beats the best run on private), the
+    expected |public - private| gap, and how often the public ranking of the runs differs
+    from the private one."""
     from kfold.stack.shakeup import shakeup_runs, shakeup_table
 
     check_format(fmt)

@@ -14,6 +14,10 @@ NameOpt = Annotated[str | None, typer.Option(help="Run name of the new run.")]
 ForceOpt = Annotated[bool, typer.Option(help="Retrain finished folds too.")]
 
 
+app = typer.Typer()
+
+
+@app.command("pseudo")
 @with_options(EXECUTOR_OPTIONS)
 def pseudo(
     source: Annotated[str, typer.Option("--from", help="The finished k-fold run whose fold models label the test images.")],
@@ -48,6 +52,7 @@ def pseudo(
     console.print(f"submission: {meta.submission}")
 
 
+@app.command("distill")
 @with_options(SETTING_OPTIONS, EXECUTOR_OPTIONS)
 def distill(
     teacher: Annotated[str, typer.Option("--teacher", help="The ensemble: a k-fold run or a stack (stack-<blender>) with OOF predictions.")],
@@ -58,8 +63,10 @@ def distill(
     force: ForceOpt = False,
     **options,
 ) -> None:
-    """Train one student (kf train's options) in k folds on the teacher's OOF soft
-    predictions, and its twin on hard labels; compare their OOF AUC and inference time
+    """Distil a run into one student trained on its OOF soft predictions; compare them.
+
+    The student (kf train's options) trains in k folds on the teacher's OOF soft
+    predictions, its twin on hard labels; their OOF AUC and inference time are compared
     with the teacher's. Folds and seed default to the teacher's."""
     from kfold.execute import make_executor
     from kfold.train.distill import distill_run, report_table

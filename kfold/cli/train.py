@@ -24,10 +24,12 @@ from kfold.cli._options import (
 )
 from kfold.progress import RichReporter
 
+app = typer.Typer()
 FoldsOpt = SETTING_OPTION["n_folds"].annotation
 SeedOpt = SETTING_OPTION["seed"].annotation
 
 
+@app.command("folds")
 def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOpt = None,
           force: Annotated[bool, typer.Option(help="Replace a different existing folds.csv.")] = False,
           ) -> None:
@@ -46,6 +48,7 @@ def folds(workspace: WorkspaceOpt = None, n_folds: FoldsOpt = None, seed: SeedOp
     console.print(f"{ws.folds_path} fingerprint {folds_fingerprint(frame)}")
 
 
+@app.command("train")
 @with_options(SETTING_OPTIONS, EXECUTOR_OPTIONS)
 def train(
     workspace: WorkspaceOpt = None,
@@ -78,6 +81,7 @@ def _print_run(meta) -> None:
     console.print(f"submission: {meta.submission}")
 
 
+@app.command("grid")
 @with_options(EXECUTOR_OPTIONS)
 def grid(
     file: Annotated[Path, typer.Argument(help="TOML file: \\[defaults] and \\[\\[run]] entries with kf train's options (docs/scale-out.md).")],
@@ -94,6 +98,7 @@ def grid(
         _print_run(meta)
 
 
+@app.command("retrain")
 @with_options(EXECUTOR_OPTIONS)
 def retrain(
     run: RunOpt,
@@ -114,6 +119,7 @@ def retrain(
     console.print(f"submission: {info.submission} (CV = OOF AUC {info.cv_auc:.4f})")
 
 
+@app.command("models")
 def models(
     pattern: Annotated[str, typer.Argument(help="Glob over names, e.g. 'resnet*'.")] = "*",
     limit: Annotated[int, typer.Option(help="Most timm names to list.")] = 50,

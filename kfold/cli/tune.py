@@ -11,7 +11,10 @@ from kfold.cli._common import SkipBadOpt, WorkspaceOpt, console, open_training
 from kfold.cli._options import EXECUTOR_OPTIONS, with_options
 from kfold.progress import RichReporter
 
+app = typer.Typer()
 
+
+@app.command("tune")
 @with_options(EXECUTOR_OPTIONS)
 def tune(
     space: Annotated[Path, typer.Argument(help="TOML file: \\[defaults] (fixed) and \\[space] (searched) in kf train's option names (docs/tune.md).")],
@@ -25,8 +28,10 @@ def tune(
     skip_bad: SkipBadOpt = False,
     **executor,
 ) -> None:
-    """Search kf train's options with Optuna over k-fold CV: each trial a run <study>-t<k>,
-    pruned fold by fold; prints the trials, the importances and the best kf train command."""
+    """Search kf train's options with Optuna over k-fold CV; print the best kf train command.
+
+    Each trial is a run <study>-t<k>, pruned fold by fold; prints the trials, the
+    importances and the best kf train command."""
     from kfold.tune import Search, parse_duration, run_tune, trials_table
 
     ws, ex = open_training(workspace, executor)
