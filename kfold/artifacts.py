@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 from kfold.jsonfiles import read_json
 from kfold.record import RunRecord
 from kfold.tables import read_csv
@@ -247,7 +247,7 @@ def read_parquet(path: Path, fix: str) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        first = first_line(exc, 120)
         raise KfError(f"{path} is damaged ({first}); {fix}") from None
 
 

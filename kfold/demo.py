@@ -14,6 +14,7 @@ from rich.rule import Rule
 
 from kfold import artifacts, atomic, views
 from kfold.data.check import check_data, render_report
+from kfold.data.sources import discover
 from kfold.data.synth import check_args, synthesize
 from kfold.demo_report import (
     best,
@@ -94,7 +95,8 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
                   f"{full.retrain.submission}")
 
     steps.start("3. EfficientNet-Lite0 fine-tuned from ImageNet, two seeds (one grid)")
-    plans = [plan_run(ws, _with_epochs(cfg, epochs), name)
+    dataset = discover(ws)
+    plans = [plan_run(ws, _with_epochs(cfg, epochs), name, dataset=dataset)
              for name, cfg in (("efficientnet-lite0", LITE0), ("efficientnet-lite0-seed1", LITE0_SEED1))]
     for meta in train_runs(ws, plans, reporter=reporter):
         console.print(render_run(meta))

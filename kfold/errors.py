@@ -15,6 +15,13 @@ class KfError(Exception):
     """A problem with the user's input or workspace, with the fix in the message."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """What one `error:` line quotes of a cause: the first line of its message, at most
+    `limit` characters (a library's message can span pages), or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 def check_whole(option: str, value, low: int, high: int) -> int:
     """`value` of `option` (named as the user typed it, e.g. --seed) is a whole number in
     [low, high]; KfError naming the option and the value otherwise."""

@@ -129,16 +129,18 @@ def run_grid(ws: Workspace, runs: list[GridRun], *, executor: Executor | None = 
     """Train the grid's unfinished runs together: every fold of every run is one job of a
     single executor call (on Ray, 75 folds on 8 GPUs take about 75 / 8 fold-times).
     Finished runs are read back, not retrained. Returns every run's record, in file order."""
+    from kfold.data.sources import discover
     from kfold.train.run import plan_run, train_runs
 
-    records, plans = {}, []
+    records, plans, dataset = {}, [], None
     for run in runs:
         if is_finished(ws, run):
             reporter.log(f"{run.name}: already finished, skipping")
             records[run.name] = artifacts.read_run(ws, run.name)
         else:
             try:
-                plans.append(plan_run(ws, run.cfg, run.name))
+                dataset = dataset or discover(ws)  # scanned once for every run
+                plans.append(plan_run(ws, run.cfg, run.name, dataset=dataset))
             except KfError as exc:
                 raise KfError(f"grid run {run.name!r}: {exc}") from None
     if plans:

@@ -133,19 +133,22 @@ def run_repro(ws: Workspace, plan: ReproPlan = ReproPlan(), *,
     """Train every row (finished folds are kept), retrain, stack; write the table and chart."""
     from kfold.data.prepared import prepare
     from kfold.data.preprocess import Preprocess
+    from kfold.data.sources import discover
     from kfold.stack import stack_runs
     from kfold.train.retrain import retrain_run
     from kfold.train.run import plan_run, train_runs
 
     solution = _solution(ws)
     # every row's checks (options, model, weights, folds) before the first one trains
+    dataset = discover(ws)  # the sources, scanned once for every row
     planned = [(row, plan_run(ws, TrainConfig.for_workspace(
         ws, n_folds=plan.n_folds, seed=plan.seed, device=plan.device, **row.config(plan)),
-        PREFIX + row.key)) for row in ROWS if row.config is not None]
+        PREFIX + row.key, dataset=dataset)) for row in ROWS if row.config is not None]
     # and every row's images decoded (into the cache, which the rows then read) so that a
     # crop too large for them stops the reproduction before anything trains
     for run_plan in {p.data_key: p for _, p in planned}.values():
-        prepare(ws, Preprocess.of(run_plan.cfg), run_plan.cfg.image_size, reporter=reporter)
+        prepare(ws, Preprocess.of(run_plan.cfg), run_plan.cfg.image_size, reporter=reporter,
+                dataset=dataset)
     results: list[Result] = []
     for row, run_plan in planned:
         reporter.log(f"repro: {row.label}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 
 
 def read_csv(path: Path, id_column: str | None = None, *, rows: bool = True) -> pd.DataFrame:
@@ -21,7 +21,7 @@ def read_csv(path: Path, id_column: str | None = None, *, rows: bool = True) -> 
     except pd.errors.EmptyDataError:
         raise KfError(f"{path} is empty; it needs a header line and one row per image") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, 120)
         raise KfError(f"{path} is not a readable CSV file ({first}); fix or replace it") from None
     except IsADirectoryError:
         raise KfError(f"{path} is a folder, not a CSV file") from None

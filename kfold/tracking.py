@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 from kfold.workspace import Workspace
 
 KIND = "kf.kind"  # tag: "run" or "submission"
@@ -62,7 +62,7 @@ def for_workspace(ws: Workspace, competition: str | None = None) -> MlflowTracke
     try:
         return MlflowTracker(resolved, experiment=competition or ws.config.competition or "kfold")
     except Exception as exc:  # noqa: BLE001 - whatever the store raises: one line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first = first_line(exc, 300)
         raise KfError(f"cannot open the MLflow store tracking_uri = {uri!r} ({first}); start "
                       "the server, fix tracking_uri in kfold.toml, or remove it") from None
 

@@ -132,3 +132,29 @@ def test_a_run_refused_by_its_checks_is_named_as_the_grids_entry(workspace, tmp_
     with pytest.raises(KfError, match=r"^grid run 'b': .*folds.csv has 2 folds but --folds 3"):
         run_grid(workspace, read_grid(path, workspace), executor=Recording())
     assert not workspace.models_dir.exists()
+
+
+class Stop(Exception):
+    """Raised where the folds would start training: the test is about what comes before."""
+
+
+class StopBeforeTraining(LocalExecutor):
+    def run(self, jobs, arrays, run_dirs, on_done, reporter):
+        raise Stop
+
+
+def test_the_data_sources_are_scanned_once_for_every_run_of_a_grid(workspace, tmp_path,
+                                                                    monkeypatch):
+    """Discovering stats every image file: one scan per command, not per run and step."""
+    from kfold.data import sources
+
+    scans, real = [], sources.discover
+    for target in ("kfold.data.sources.discover", "kfold.train.run.discover",
+                   "kfold.data.prepared.discover"):
+        monkeypatch.setattr(target, lambda ws: scans.append(ws) or real(ws))
+    runs = read_grid(write(tmp_path, '[defaults]\nepochs = 1\nimage-size = 32\n'
+                                     '[[run]]\nname = "a"\n[[run]]\nname = "b"\ncrop = 2\n'),
+                     workspace)
+    with pytest.raises(Stop):
+        run_grid(workspace, runs, executor=StopBeforeTraining())
+    assert len(scans) == 1

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 from kfold import artifacts
 from kfold.bench.stack import write_workspace
 from kfold.cli import app
+from kfold.competition import resolve_public_fraction
 from kfold.errors import KfError
-from kfold.stack.shakeup import resolve_public_fraction, shakeup_runs
+from kfold.stack.shakeup import shakeup_runs
 from kfold.workspace import Workspace
 
 

@@ -102,3 +102,22 @@ def test_two_cpu_trainings_with_the_same_seeds_predict_identically(tmp_path, syn
         test = artifacts.read_test_preds(ws.test_path("r"))
         preds.append((oof["pred"].to_numpy(), test.filter(like="pred").to_numpy()))
     assert np.array_equal(preds[0][0], preds[1][0]) and np.array_equal(preds[0][1], preds[1][1])
+
+
+def test_one_kf_train_scans_the_data_sources_once(workspace, tiny_cfg, monkeypatch):
+    from kfold.data import sources
+    from kfold.execute import LocalExecutor
+
+    class Stop(Exception):
+        pass
+
+    class StopBeforeTraining(LocalExecutor):
+        def run(self, jobs, arrays, run_dirs, on_done, reporter):
+            raise Stop
+
+    scans, real = [], sources.discover
+    for target in ("kfold.train.run.discover", "kfold.data.prepared.discover"):
+        monkeypatch.setattr(target, lambda ws: scans.append(ws) or real(ws))
+    with pytest.raises(Stop):
+        train_run(workspace, tiny_cfg, "r", executor=StopBeforeTraining())
+    assert len(scans) == 1

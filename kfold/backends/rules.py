@@ -11,13 +11,17 @@
 - The collapse rule: an epoch whose validation predictions are one value for every image (the
   original VGG16 fine-tune's "always negative") or whose AUC is no better than chance counts
   as collapsed; `collapse_epochs` such epochs in a row stop the fold and mark it `collapsed`.
+- The kept checkpoint: predicting or explaining a tag that was never trained is one error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from kfold.errors import KfError
 
 CONSTANT_RANGE = 1e-6  # max - min of the predictions below which they count as one value
 
@@ -85,3 +89,11 @@ def checkpoint_verdict(auc: float, loss: float, top_auc: float, kept_loss: float
     if auc >= top_auc - noise and np.isfinite(loss) and loss < kept_loss:
         return "as good, lower loss"
     return None
+
+
+def kept_checkpoint(path: Path) -> Path:
+    """A tag's kept checkpoint (`Backend.checkpoint_files(tag)[0]` in the run folder), for
+    predicting or explaining; one that was never written says how to make it."""
+    if not path.exists():
+        raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
+    return path

@@ -17,7 +17,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from kfold.atomic import NO_SPACE, NOT_WRITABLE, write_error
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 from kfold.workspace import Workspace
 
 # Piped or captured output gets wide tables instead of rich's 80-column default.
@@ -188,7 +188,7 @@ def report(exc: Exception) -> int:
     if isinstance(exc, KfError):
         say("error", "bold red", str(exc))
         return 2
-    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    first = first_line(exc)
     try:
         where = f"full traceback in {crash_report(exc)}"
     except OSError:

@@ -71,5 +71,4 @@ def download(workspace: WorkspaceOpt = None, competition: CompetitionOpt = None)
     res = download_data(ws, competition=competition)
     console.print(f"downloaded {res.archive_bytes / 1e6:.1f} MB: {len(res.files)} file(s) "
                   f"into {ws.data_dir}", highlight=False)
-    if res.check is not None:
-        console.print(render_report(res.check))
+    console.print(render_report(res.check))

@@ -36,13 +36,14 @@ class Prepared:
 
 
 def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = False,
-            reporter: Reporter = Reporter()) -> Prepared:
+            reporter: Reporter = Reporter(), dataset: Dataset | None = None) -> Prepared:
     """Decode (or load from the cache) every train and test image at `size` px.
 
-    Unreadable files stop here with a list, unless `skip_bad`, which leaves them out and
-    says how many.
+    `dataset`: the sources a command already found (discovering scans and stats every image
+    file, so a command does it once); found here when not given. Unreadable files stop here
+    with a list, unless `skip_bad`, which leaves them out and says how many.
     """
-    dataset = discover(ws)
+    dataset = dataset or discover(ws)
     if dataset.skipped:
         reporter.log(f"left out {len(dataset.skipped)} entr(ies) that are not image files "
                      f"(first: {_first_skipped(dataset.skipped)})")

@@ -25,10 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kfold import atomic
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 from kfold.execute import Arrays, FoldJob, OnDone, check_share
 from kfold.execute.worker import fold_task
 from kfold.progress import Reporter
+from kfold.runfiles import RunFiles
 
 INSTALL = "pip install 'kfold[ray]' (or pip install 'ray>=2,<3')"
 START_HELP = ("start one with `ray start --head` (then `ray start --address HEAD:6379` on each "
@@ -48,7 +49,7 @@ def import_ray():
 def resume_files(run_dir: Path, tag: str) -> dict[str, bytes]:
     """The fold's files the driver holds (checkpoints, resume state, history), to seed a
     task's scratch folder; the driver's own records (result, predictions) stay here."""
-    paths = [*run_dir.glob(f"{tag}.*"), run_dir / f"history_{tag}.csv"]
+    paths = [*run_dir.glob(f"{tag}.*"), RunFiles(run_dir).history(tag)]
     files: dict[str, bytes] = {}
     for path in paths:
         if path.is_dir():
@@ -127,7 +128,7 @@ class RayExecutor:
         try:
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise KfError(f"cannot join a Ray cluster at --address {self.address} ({first}); "
                           f"{START_HELP}") from None
         return True
@@ -260,7 +261,7 @@ class _Driver:
     def retry(self, key: int, exc: Exception) -> None:
         job = self.jobs[key]
         tries = len(self.attempts[key])
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if tries > self.max_retries:
             raise KfError(f"{job.label} lost its worker {tries} times (last: {first}); "
                           "check the cluster's nodes (ray status) and rerun to resume")
@@ -278,7 +279,7 @@ def task_error(job: FoldJob, exc) -> Exception:
     if isinstance(cause, KfError):
         return KfError(f"{job.label}: {cause}")
     if type(cause).__name__ == "OutOfMemoryError":
-        return KfError(f"{job.label}: the GPU ran out of memory ({str(cause).splitlines()[0]}); "
+        return KfError(f"{job.label}: the GPU ran out of memory ({first_line(cause)}); "
                        "fewer folds per GPU (a larger --gpus-per-fold, e.g. 1) or a smaller "
                        "--batch-size or --image-size")
     return RuntimeError(f"{job.label} failed in its Ray task:\n{exc}")

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 
 ENDPOINT_ENV = "KF_KAGGLE_ENDPOINT"
 T = TypeVar("T")
@@ -228,7 +228,7 @@ def _message_of(exc: BaseException) -> str:
             body = resp.json()
             if isinstance(body, dict) and body.get("message"):
                 return str(body["message"])
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first_line(exc)
 
 
 class KaggleClient:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from kfold.errors import KfError
+from kfold.data.check import DataReport, check_data
+from kfold.errors import KfError, first_line
 from kfold.kaggle.client import (
     KaggleClient,
     KaggleHttpError,
@@ -105,7 +106,7 @@ def read_submission(ws: Workspace, path: Path, data: bytes | None = None) -> pd.
         df = pd.read_csv(path if data is None else io.BytesIO(data),
                          dtype={ws.config.id_column: str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise KfError(f"{path.name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+        raise KfError(f"{path.name}: not a readable CSV ({first_line(exc)})") from None
     validate_submission(df, ws, where=path.name)
     return df
 
@@ -366,7 +367,7 @@ def leaderboard(ws: Workspace, *, top: int = 10, team: str | None = None,
 class DownloadResult:
     archive_bytes: int
     files: list[Path]
-    check: object | None
+    check: DataReport
 
 
 def download_data(ws: Workspace, *, competition: str | None = None,
@@ -383,7 +384,7 @@ def download_data(ws: Workspace, *, competition: str | None = None,
             shutil.rmtree(ws.data_dir, ignore_errors=True)
         raise
     try:
-        report = run_data_check(ws)
+        report = check_data(ws)
     except KfError as exc:
         raise KfError(f"downloaded {len(files)} file(s) into {ws.data_dir}, but the data check "
                       f"failed: {exc}") from None
@@ -415,12 +416,3 @@ def _download_into(ws: Workspace, client: KaggleClient, slug: str) -> tuple[list
             shutil.move(str(src), dst)
             files.append(dst)
     return files, size
-
-
-def run_data_check(ws: Workspace):
-    """`kf data check`'s checks, when that module is there."""
-    try:
-        from kfold.data.check import check_data
-    except ImportError:
-        return None
-    return check_data(ws)

@@ -88,7 +88,7 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
     its CV AUC (the file was made from them; fold-normalised, or pooled for a file written
     before kfold ranked by it), on the fold scale as `kf shakeup`; notes say who was left
     out and why."""
-    from kfold.stack.shakeup import resolve_public_fraction, test_size
+    from kfold.competition import resolve_public_fraction, test_size
 
     notes, usable = [], []
     folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None

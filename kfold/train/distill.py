@@ -105,7 +105,7 @@ def distill_run(ws: Workspace, teacher: str, options: dict, name: str | None = N
                        teach=lambda folds: distill_teacher(ws, teacher, folds,
                                                            with_test=with_test,
                                                            test_weight=test_weight))
-    hard = plan_run(ws, cfg, f"{name}-hard", force=force, tags=tags)
+    hard = plan_run(ws, cfg, f"{name}-hard", force=force, tags=tags, dataset=student.dataset)
     records = train_runs(ws, [student, hard], reporter=reporter, executor=executor)
     report = _report(ws, teacher, members, records, reporter)
     artifacts.update_run(ws, name, taught_by=records[0].taught_by | {"report": asdict(report)})

@@ -23,7 +23,7 @@ from kfold import __version__, artifacts, atomic, locks, tracking
 from kfold.backends import get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.preprocess import Preprocess
-from kfold.data.sources import discover
+from kfold.data.sources import Dataset, discover
 from kfold.errors import KfError
 from kfold.execute import Arrays, Executor, FoldJob, FoldOutcome, LocalExecutor
 from kfold.folds import plan_folds
@@ -61,6 +61,7 @@ class RunPlan:
     new_split: bool
     force: bool
     labels: dict
+    dataset: Dataset  # the sources found while planning, decoded by train_runs
     teacher: Teacher | None = None  # kf pseudo / kf distill: what it learns besides labels
 
     @property
@@ -71,17 +72,19 @@ class RunPlan:
 
 def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
              note: str = "", tags: Sequence[str] = (),
-             teach: Callable[[pd.DataFrame], Teacher] | None = None) -> RunPlan:
+             teach: Callable[[pd.DataFrame], Teacher] | None = None,
+             dataset: Dataset | None = None) -> RunPlan:
     """Every check of a run that needs no image: the name, the config and the backend's
     checks, the fold split (ids and labels only), the teacher `teach` makes of that split
-    (kfold.train.teach) and the run's old settings."""
+    (kfold.train.teach) and the run's old settings. `dataset`: the workspace's sources when
+    the caller plans several runs (found once, here otherwise)."""
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     get_backend(cfg.backend).check_config(cfg)  # an unknown model or weights file fails first
     if teach is not None and cfg.backend != "torch":
         raise KfError(f"kf pseudo and kf distill train with the torch backend; the {cfg.backend} "
                       "backend takes no soft targets or per-image weights yet")
     labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
-    dataset = discover(ws)
+    dataset = dataset or discover(ws)
     if dataset.task.kind != "binary":
         raise KfError(f"the data is a {dataset.task.kind} task ({dataset.task.reason}); kf "
                       "train trains binary tasks only so far (kf data check, kf folds and the "
@@ -94,7 +97,7 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     if not force:
         check_same_config(files, cfg)
         check_same_teacher(files, teacher)
-    return RunPlan(name, cfg, files, folds, new_split, force, labels, teacher)
+    return RunPlan(name, cfg, files, folds, new_split, force, labels, dataset, teacher)
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
@@ -129,7 +132,8 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
         for plan in plans:
             if plan.data_key not in datas:
                 datas[plan.data_key] = prepare(ws, Preprocess.of(plan.cfg), plan.cfg.image_size,
-                                               skip_bad=skip_bad, reporter=reporter)
+                                               skip_bad=skip_bad, reporter=reporter,
+                                               dataset=plan.dataset)
         for plan in plans:
             held.enter_context(locks.hold(plan.files.lock, f"run {plan.name!r}", reporter))
         if plans and plans[0].new_split:

@@ -21,6 +21,7 @@ from kfold.backends import FoldData, FoldOutput
 from kfold.backends.keras import cam, fold
 from kfold.backends.keras._tf import keras, tf  # noqa: F401  (fails early without TensorFlow)
 from kfold.backends.keras.models import KERAS_MODELS, check_model_config
+from kfold.backends.rules import kept_checkpoint
 from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.train_config import TrainConfig
@@ -116,8 +117,5 @@ class KerasBackend:
         shutil.rmtree(Path(run_dir) / f"{tag}.backup", ignore_errors=True)
 
     def _checkpoint(self, run_dir: Path, tag: str) -> Path:
-        path = Path(run_dir) / self.checkpoint_files(tag)[0]
-        if not path.exists():
-            raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
-        return path
+        return kept_checkpoint(Path(run_dir) / self.checkpoint_files(tag)[0])
 

@@ -39,6 +39,7 @@ from kfold.backends.rules import (
 )
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.runfiles import RunFiles
 from kfold.train_config import TrainConfig
 
 METRICS = ("tp", "fp", "tn", "fn", "accuracy", "precision", "recall", "auc")
@@ -349,7 +350,7 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     if not ckpt_path.exists():
         raise KfError(f"{tag}: no checkpoint was written (validation AUC never computed?)")
     _drop_optimizer(ckpt_path)
-    atomic.write_csv(run_dir / f"history_{tag}.csv", pd.DataFrame(log.rows))
+    atomic.write_csv(RunFiles(run_dir).history(tag), pd.DataFrame(log.rows))
     return _result(log, cfg)
 
 

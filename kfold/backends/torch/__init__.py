@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from kfold.backends import FoldData, FoldOutput
+from kfold.backends.rules import kept_checkpoint
 from kfold.backends.torch import cam, loop
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 from kfold.nets.weights import check_weights_arg
 from kfold.progress import Reporter
 from kfold.train_config import TrainConfig
@@ -41,7 +42,7 @@ class TorchBackend:
             with torch.no_grad():
                 out = model(x)
         except RuntimeError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = first_line(exc)
             raise KfError(f"{cfg.model} cannot take {cfg.image_size} px images ({first}); "
                           "try a larger --image-size") from None
         if tuple(out.shape) != (2,):
@@ -85,8 +86,5 @@ class TorchBackend:
         (Path(run_dir) / f"{tag}.last.pt").unlink(missing_ok=True)
 
     def _checkpoint(self, run_dir: Path, tag: str) -> Path:
-        path = Path(run_dir) / self.checkpoint_files(tag)[0]
-        if not path.exists():
-            raise KfError(f"no checkpoint {path}; train the run first with `kf train`")
-        return path
+        return kept_checkpoint(Path(run_dir) / self.checkpoint_files(tag)[0])
 

@@ -30,10 +30,11 @@ from kfold.backends import FoldData, FoldOutput
 from kfold.backends.rules import TTA_VIEWS, checkpoint_verdict, collapse_reason, collapse_step
 from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
 from kfold.backends.torch.recipe import Recipe, make_recipe, scheduler
-from kfold.errors import KfError
+from kfold.errors import KfError, first_line
 from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
+from kfold.runfiles import RunFiles
 from kfold.train_config import TrainConfig
 
 
@@ -175,7 +176,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
             bar.advance(1, loss=train_loss, **({"auc": row["auc"]} if validate else {}))
 
     history = pd.DataFrame(state["history"])
-    atomic.write_csv(run_dir / f"history_{tag}.csv", history)
+    atomic.write_csv(RunFiles(run_dir).history(tag), history)
     return {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
             "val_auc": state["best_auc"], "seconds": round(state["seconds"], 2),
             "collapsed": state["collapsed"]}
@@ -284,7 +285,7 @@ def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a damaged file
         tag = path.name.removesuffix(".pt")
         raise KfError(
-            f"{path} is damaged ({_first_line(exc)}); delete it and {tag}.result.json in that "
+            f"{path} is damaged ({first_line(exc, 100)}); delete it and {tag}.result.json in that "
             "folder, then run the command that trained it again (`kf train` with the run's "
             "settings, or `kf retrain` for full): only that model is trained again") from None
     return model.eval()
@@ -300,15 +301,10 @@ def _load_resume_state(path: Path, device: torch.device, tag: str,
             raise KeyError("keys missing")
         return saved
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a damaged file
-        reporter.log(f"{tag}: {path.name} is damaged ({_first_line(exc)}); restarting {tag} "
+        reporter.log(f"{tag}: {path.name} is damaged ({first_line(exc, 100)}); restarting {tag} "
                      "from its first epoch")
         path.unlink(missing_ok=True)
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0][:100] if text else type(exc).__name__)
 
 
 def bce_loss(pos_weight: torch.Tensor | None = None):
