@@ -99,3 +99,12 @@ def test_heatmaps_have_the_images_shape_and_lie_in_0_1(backend, data, tmp_path):
 def test_an_unknown_backend_is_refused_by_name():
     with pytest.raises(KfError, match="unknown backend 'jax'; choose one of torch, keras"):
         get_backend("jax")
+
+
+def test_versions_name_the_backends_own_framework(backend):
+    """run.json's versions come from the backend that trained: a Keras run names Keras and
+    TensorFlow, and never imports torch for a version string."""
+    versions = backend.versions()
+    assert set(versions) == {"torch": {"torch", "timm"}, "keras": {"keras", "tensorflow"}}[
+        backend.name]
+    assert all(isinstance(v, str) and v for v in versions.values())

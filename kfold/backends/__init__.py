@@ -86,6 +86,10 @@ class Backend(Protocol):
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         """Names of the files (or folders) a finished tag keeps; the first is the model."""
 
+    def versions(self) -> dict[str, str]:
+        """The framework's library versions, recorded in run.json (the run's own: a Keras
+        run never imports torch for its version string)."""
+
     def cleanup(self, run_dir: Path, tag: str) -> None:
         """Remove the tag's resume state once its results are safely written."""
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kfold.backends import FoldData, get_backend
+from kfold.backends import Backend, FoldData, get_backend
 from kfold.data.prepared import JoinedRows, Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
@@ -68,6 +68,7 @@ class FoldJob:
     train_rows: np.ndarray
     val_rows: np.ndarray | None = None
     teaching: Teaching | None = None
+    fold: int | None = None  # the fold number of a `fold<k>` tag, carried, never parsed
 
     @property
     def label(self) -> str:
@@ -93,7 +94,7 @@ class Executor(Protocol):
         """Get ready (join or start a cluster, check its resources): a KfError here comes
         before anything is decoded or written. `run` is called inside."""
 
-    def check_device(self, backend: str, device: str) -> None:
+    def check_device(self, backend: Backend, device: str) -> None:
         """Refuse a --device that the machines which train (inside `open`) cannot use."""
 
     def run(self, jobs: list[FoldJob], arrays: dict[str, Arrays], run_dirs: dict[str, Path],
@@ -166,8 +167,8 @@ class LocalExecutor:
     def open(self, reporter: Reporter) -> Iterator[LocalExecutor]:
         yield self
 
-    def check_device(self, backend: str, device: str) -> None:
-        get_backend(backend).check_device(device)  # this machine trains
+    def check_device(self, backend: Backend, device: str) -> None:
+        backend.check_device(device)  # this machine trains
 
     def slots(self) -> int:
         return 1

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kfold import atomic
+from kfold.backends import Backend
 from kfold.errors import KfError, first_line
 from kfold.execute import Arrays, FoldJob, OnDone, check_share
 from kfold.execute.worker import fold_task
@@ -98,7 +99,7 @@ class RayExecutor:
             _Driver(import_ray(), jobs, arrays, run_dirs, on_done, reporter, self.gpus,
                     self.cpus, self.max_retries).run()
 
-    def check_device(self, backend: str, device: str) -> None:
+    def check_device(self, backend: Backend, device: str) -> None:
         """The workers resolve the device; the driver (often a CPU-only head node) only
         checks that a CUDA device comes with a GPU per fold."""
         if device.startswith(("cuda", "gpu")) and not self.gpus:

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from kfold import artifacts, locks
-from kfold.backends import get_backend
+from kfold.backends import Backend, get_backend
 from kfold.data.prepared import prepare
 from kfold.data.preprocess import Preprocess
 from kfold.errors import KfError
@@ -69,7 +69,7 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     backend = get_backend(cfg.backend)
     backend.check_config(full_cfg)
     with (executor or LocalExecutor()).open(reporter) as ex:
-        ex.check_device(cfg.backend, full_cfg.device)
+        ex.check_device(backend, full_cfg.device)
         started = time.perf_counter()
         files = ws.run_files(name)
         data = prepare(ws, Preprocess.of(cfg), cfg.image_size,
@@ -80,14 +80,15 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
                           "retrain the folds first: kf train ... --force")
         with locks.hold(files.lock, f"run {name!r}", reporter):
             remove_stray_files(ws, name, reporter)
-            return _retrain(ws, name, meta, epochs, full_cfg, ex, data, reporter, started)
+            return _retrain(ws, name, meta, epochs, full_cfg, backend, ex, data, reporter,
+                            started)
 
 
 def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: TrainConfig,
-             ex: Executor, data, reporter: Reporter, started: float) -> RunRecord:
+             backend: Backend, ex: Executor, data, reporter: Reporter,
+             started: float) -> RunRecord:
     """Train (or read back) the `full` tag and write its predictions and submission."""
     files = ws.run_files(name)
-    backend = get_backend(full_cfg.backend)
     usable = data.usable
     out = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids,
                        skip_note="retrain already finished; rewriting its artifacts")
@@ -98,7 +99,7 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
                {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
                {name: files.dir},
                lambda job, outcome: done.append(record_tag(
-                   full_cfg, files, FULL_TAG, outcome, val_y=None, val_ids=None,
+                   backend, files, FULL_TAG, outcome, val_y=None, val_ids=None,
                    test_ids=data.test.ids, extra={})), reporter)
         out = done[0]
     result, test_pred = out.result, out.preds["test_pred"]

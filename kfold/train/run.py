@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kfold import __version__, artifacts, atomic, locks, tracking
-from kfold.backends import get_backend
+from kfold.backends import Backend, get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import Dataset, discover
@@ -62,6 +62,7 @@ class RunPlan:
     force: bool
     labels: dict
     dataset: Dataset  # the sources found while planning, decoded by train_runs
+    backend: Backend  # looked up once, here: every later step asks this object
     teacher: Teacher | None = None  # kf pseudo / kf distill: what it learns besides labels
 
     @property
@@ -79,7 +80,8 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     (kfold.train.teach) and the run's old settings. `dataset`: the workspace's sources when
     the caller plans several runs (found once, here otherwise)."""
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
-    get_backend(cfg.backend).check_config(cfg)  # an unknown model or weights file fails first
+    backend = get_backend(cfg.backend)
+    backend.check_config(cfg)  # an unknown model or weights file fails first
     if teach is not None and cfg.backend != "torch":
         raise KfError(f"kf pseudo and kf distill train with the torch backend; the {cfg.backend} "
                       "backend takes no soft targets or per-image weights yet")
@@ -97,7 +99,7 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     if not force:
         check_same_config(files, cfg)
         check_same_teacher(files, teacher)
-    return RunPlan(name, cfg, files, folds, new_split, force, labels, dataset, teacher)
+    return RunPlan(name, cfg, files, folds, new_split, force, labels, dataset, backend, teacher)
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
@@ -126,7 +128,7 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
     # The executor joins its cluster and checks its resources before anything is written.
     with (executor or LocalExecutor()).open(reporter) as ex, ExitStack() as held:
         for plan in plans:
-            ex.check_device(plan.cfg.backend, plan.cfg.device)
+            ex.check_device(plan.backend, plan.cfg.device)
         started = time.perf_counter()
         datas: dict[str, Prepared] = {}  # one decoding per (preprocessing, image size)
         for plan in plans:
@@ -160,9 +162,8 @@ def train_runs(ws: Workspace, plans: Sequence[RunPlan], *, skip_bad: bool = Fals
         seconds = time.perf_counter() - started
         for p in plans:
             _say_rebuilt(ws, p.name, folds[p.name], reporter)
-        records = [finish_run(ws, p.name, p.cfg, folds[p.name].data, p.folds,
-                              folds[p.name].results(), seconds,
-                              p.labels | _taught_by(p.teacher)) for p in plans]
+        records = [finish_run(ws, p, folds[p.name].data, folds[p.name].results(), seconds)
+                   for p in plans]
     if tracker is not None:
         for plan in plans:
             tracker.log_run(ws, plan.name)
@@ -208,7 +209,7 @@ class _Folds:
                 continue
             jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable),
-                                self.teaching(k)))
+                                self.teaching(k), fold=k))
         return jobs
 
     def teaching(self, k: int):
@@ -222,8 +223,8 @@ class _Folds:
                           "folds.csv; pass --force to retrain it on the current folds")
 
     def record(self, job: FoldJob, outcome: FoldOutcome) -> None:
-        k, val, data = int(job.tag.removeprefix("fold")), job.val_rows, self.data
-        out = record_tag(self.plan.cfg, self.plan.files, job.tag, outcome,
+        k, val, data = job.fold, job.val_rows, self.data
+        out = record_tag(self.plan.backend, self.plan.files, job.tag, outcome,
                          val_y=data.train_targets[val], val_ids=data.train.ids[val],
                          test_ids=data.test.ids,
                          extra={"fold": k, "folds_fingerprint": self.fingerprint})
@@ -319,10 +320,10 @@ def _say_rebuilt(ws: Workspace, name: str, folds: _Folds, reporter: Reporter) ->
                      "(missing or damaged) from the fold files")
 
 
-def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds: pd.DataFrame,
-               results: list[dict], seconds: float, labels: dict | None = None) -> RunRecord:
+def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, results: list[dict],
+               seconds: float) -> RunRecord:
     """Assemble OOF and test predictions from the folds' files and write every artifact."""
-    files = ws.run_files(name)
+    name, cfg, folds, files = plan.name, plan.cfg, plan.folds, plan.files
     preds = [np.load(files.preds(fold_tag(k))) for k in range(cfg.n_folds)]
     target_of = dict(zip(data.train.ids, data.train_targets))
     fold_of = folds.set_index("id")["fold"]
@@ -348,12 +349,12 @@ def finish_run(ws: Workspace, name: str, cfg: TrainConfig, data: Prepared, folds
         data_fingerprint=data.dataset.fingerprint, folds=fold_results, oof_auc=oof_auc,
         oof_auc_pooled=scores.pooled,
         fold_auc_mean=float(np.mean(fold_aucs)), fold_auc_std=float(np.std(fold_aucs)),
-        skipped_images=sorted(data.skipped), versions=package_versions(),
+        skipped_images=sorted(data.skipped), versions=package_versions(plan.backend),
         device=fold_results[-1].device,
         seconds=round(sum(r.seconds for r in fold_results), 2),
         wall_seconds_last_call=round(seconds, 2),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **(labels or {}),
+        **plan.labels, **_taught_by(plan.teacher),
     )
     artifacts.write_run(ws, record)  # recorded before the curves and the submission
     tags = [fold_tag(k) for k in range(cfg.n_folds)]
@@ -379,10 +380,10 @@ def check_tags(tags: Sequence[str]) -> list[str]:
     return out
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(backend: Backend) -> dict[str, str]:
+    """kf's, Python's and the shared libraries' versions, and those of the framework that
+    trained (`Backend.versions`)."""
     import sklearn
-    import timm
-    import torch
 
-    return {"kfold": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "timm": timm.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__}
+    return {"kfold": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "sklearn": sklearn.__version__} | backend.versions()

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from kfold import atomic
-from kfold.backends import RESULT_KEYS, get_backend
+from kfold.backends import RESULT_KEYS, Backend
 from kfold.execute import FoldOutcome
 from kfold.metrics import binary_metrics
 from kfold.progress import Reporter
 from kfold.record import FoldResult
 from kfold.runfiles import FULL_TAG, RunFiles
-from kfold.train_config import TrainConfig
 
 
 @dataclass
@@ -49,7 +48,7 @@ def finished_tag(files: RunFiles, tag: str, reporter: Reporter, *, skip_note: st
     return TagOutput(result, preds, trained=False)
 
 
-def record_tag(cfg: TrainConfig, files: RunFiles, tag: str, outcome: FoldOutcome, *,
+def record_tag(backend: Backend, files: RunFiles, tag: str, outcome: FoldOutcome, *,
                val_y: np.ndarray | None, val_ids: np.ndarray | None, test_ids: np.ndarray,
                extra: dict) -> TagOutput:
     """Write a trained tag's predictions, then its result (`extra` keys and where it ran
@@ -63,7 +62,7 @@ def record_tag(cfg: TrainConfig, files: RunFiles, tag: str, outcome: FoldOutcome
     with atomic.atomic_path(files.preds(tag)) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **preds)
     atomic.write_json(files.result(tag), result)
-    get_backend(cfg.backend).cleanup(files.dir, tag)
+    backend.cleanup(files.dir, tag)
     return TagOutput(result, preds, trained=True)
 
 

@@ -113,6 +113,9 @@ class KerasBackend:
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         return (f"{tag}.keras",)
 
+    def versions(self) -> dict[str, str]:
+        return fold.versions()
+
     def cleanup(self, run_dir: Path, tag: str) -> None:
         shutil.rmtree(Path(run_dir) / f"{tag}.backup", ignore_errors=True)
 

@@ -82,6 +82,11 @@ class TorchBackend:
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         return (f"{tag}.pt",)
 
+    def versions(self) -> dict[str, str]:
+        import timm
+
+        return {"torch": torch.__version__, "timm": timm.__version__}
+
     def cleanup(self, run_dir: Path, tag: str) -> None:
         (Path(run_dir) / f"{tag}.last.pt").unlink(missing_ok=True)
 
