@@ -142,7 +142,7 @@ def test_cli_bad_model_and_size_exit_cleanly_and_create_nothing(workspace):
 def test_train_mode_validation():
     with pytest.raises(KfError, match="train_mode = 'top' must be head or finetune"):
         TrainConfig(train_mode="top")
-    with pytest.raises(KfError, match="--unfreeze-after"):
+    with pytest.raises(KfError, match="unfreeze_after = -1 must be a whole number from 0"):
         TrainConfig(unfreeze_after=-1)
     assert dataclasses.replace(TrainConfig(), weights="x.pth").backbone_lr == pytest.approx(1e-3)
     assert TrainConfig(backbone_lr_scale=0.1).backbone_lr == pytest.approx(1e-4)
@@ -177,8 +177,8 @@ def test_cli_train_with_transfer_options_records_them(workspace, tmp_path):
         "--tta", "flip", "--in-chans", "1", "--name", "t"])
     assert res.exit_code == 0, res.output
     config = artifacts.read_run(workspace, "t").config
-    assert config["weights"] == str(path) and config["train_mode"] == "head"
-    assert config["tta"] == "flip" and config["in_chans"] == 1
+    assert config.weights == str(path) and config.train_mode == "head"
+    assert config.tta == "flip" and config.in_chans == 1
 
 
 def _hf_cache_with(tmp_path, timm_name: str, state: dict) -> tuple:
