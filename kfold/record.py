@@ -108,14 +108,15 @@ class FoldResult(_Flat):
     val_auc: float
     seconds: float
     collapsed: str | None
-    auc: float
-    accuracy: float
-    precision: float
-    recall: float
-    tp: int
-    fp: int
-    tn: int
-    fn: int
+    auc: float  # the contest metric's score (`RunRecord.metric`; AUC for a binary run)
+    # The confusion metrics of a binary run at 0.5; None for other tasks (accuracy aside).
+    accuracy: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    tp: int | None = None
+    fp: int | None = None
+    tn: int | None = None
+    fn: int | None = None
     device: str = "?"
     folds_fingerprint: str = ""
     # Where it trained (kfold.execute): executor, hostname; on Ray node_id, node_ip,

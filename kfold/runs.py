@@ -8,6 +8,7 @@ import numpy as np
 
 from kfold import artifacts, views
 from kfold.record import RunRecord
+from kfold.scoring import get_metric
 from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
 from kfold.workspace import Workspace
@@ -18,14 +19,22 @@ def render_run(meta: RunRecord) -> Table:
     cols = [Col(c, right=True) for c in ("fold", "best epoch", "epochs", "val AUC", "accuracy",
                                          "precision", "recall", "tp", "fp", "tn", "fn",
                                          "seconds")]
-    rows = [[r.fold, r.best_epoch, r.epochs_run, f"{r.auc:.4f}", f"{r.accuracy:.3f}",
-             f"{r.precision:.3f}", f"{r.recall:.3f}", r.tp, r.fp, r.tn, r.fn,
-             f"{r.seconds:.1f}"]
+    rows = [[r.fold, r.best_epoch, r.epochs_run, f"{r.auc:.4f}", *map(_shown, (
+             r.accuracy, r.precision, r.recall, r.tp, r.fp, r.tn, r.fn)), f"{r.seconds:.1f}"]
             for r in meta.folds]
-    caption = (f"OOF AUC {meta.oof_auc:.4f}   fold mean {meta.fold_auc_mean:.4f} "
+    name = get_metric(meta.metric).title
+    cols[3] = Col(f"val {name}", right=True)
+    caption = (f"OOF {name} {meta.oof_auc:.4f}   fold mean {meta.fold_auc_mean:.4f} "
                f"± {meta.fold_auc_std:.4f}")
     return views.table(f"{meta.name}  ({meta.model}, {meta.backend})", cols, rows,
                        caption=caption)
+
+
+def _shown(value: float | int | None) -> str:
+    """A confusion number as the fold table shows it (- where the task has none)."""
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = None) -> list[dict]:

@@ -171,6 +171,8 @@ SETTINGS = (
             low=0, high=1),
     Setting("label_smoothing", float, 0.0, "Targets pulled towards 0.5: y (1 - s) + s / 2.",
             low=0, high=0.5, high_open=True),
+    Setting("regression_loss", str, "mse", "Loss of a regression target: {rule} (smooth-l1 "
+            "is gentler on outliers).", choices=("mse", "smooth-l1")),
     Setting("warmup_epochs", int, 0, "Epochs of linear learning-rate warm-up before the "
             "cosine decay.", low=0, high=_BIG),
     Setting("grad_accum", int, 1, "Batches whose gradients add up to one step (the "

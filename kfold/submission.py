@@ -11,6 +11,7 @@ the ledger's sha always leads to a file holding exactly what Kaggle scored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +21,10 @@ import pandas as pd
 
 from kfold import atomic
 from kfold.data.sources import read_listing, workspace_task
+from kfold.data.task import Task
 from kfold.errors import KfError
 from kfold.jsonfiles import read_json
+from kfold.scoring import Metric
 from kfold.submission_format import read_output
 from kfold.workspace import Workspace
 
@@ -64,27 +67,49 @@ def write_submission(
 
 
 def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFrame:
-    """`preds` (id, pred) in the shape of `sample_submission.csv` when there is one (its ids,
-    its columns, its order), validated; the kernel of a code competition writes the same."""
+    """`preds` (id and the task's prediction column(s): `pred`, or `pred:<class>` in the
+    task's class order) in the shape of `sample_submission.csv` when there is one (its ids,
+    its columns, its order, its form: probabilities, labels, top-k or numbers), validated;
+    the kernel of a code competition writes the same."""
     cfg = ws.config
-    preds = preds.assign(id=preds["id"].astype(str)).set_index("id")["pred"]
+    preds = preds.assign(id=preds["id"].astype(str)).set_index("id")
     sample = sample_submission(ws)
     if sample is None:
         ids = preds.index.to_numpy()
-        columns = [cfg.id_column, cfg.target_column]
     else:
         ids = sample[cfg.id_column].to_numpy()
-        columns = list(sample.columns)
         missing = np.setdiff1d(ids, preds.index.to_numpy())
         if len(missing):
             raise KfError(
                 f"predictions for {name!r} lack {len(missing)} id(s) of sample_submission.csv "
                 f"(first: {missing[:5].tolist()})"
             )
-    target_col = [c for c in columns if c != cfg.id_column][0]
-    out = pd.DataFrame({cfg.id_column: ids, target_col: preds.loc[ids].to_numpy()})[columns]
+    task = workspace_task(ws)
+    output = preds.loc[ids].to_numpy(dtype=float)
+    values = submission_values(task, task.metric(cfg.metric),
+                               output[:, 0] if output.shape[1] == 1 else output)
+    if np.ndim(values) == 2:
+        out = pd.DataFrame(values, columns=list(task.classes))
+        columns = [cfg.id_column, *task.classes] if sample is None else list(sample.columns)
+    else:
+        columns = [cfg.id_column, cfg.target_column] if sample is None else list(sample.columns)
+        out = pd.DataFrame({columns[1]: values})
+    out.insert(0, cfg.id_column, ids)
+    out = out[columns]
     validate_submission(out, ws)
     return out
+
+
+def submission_values(task: Task, metric: Metric, output: np.ndarray) -> np.ndarray:
+    """The model's output in the form the task's sample submission asks for (`task.output`):
+    probabilities or numbers as they are, class names (argmax, or 0.5 for binary), labels
+    above 0.5, or the top k classes, as the metric registry turns them
+    (`Metric.submission_values`)."""
+    if task.output in ("probabilities", "value") and task.kind != "multiclass" or \
+            task.kind == "regression":
+        return output
+    form = dataclasses.replace(metric, output=task.output, k=task.k or metric.k)
+    return form.submission_values(output, list(task.classes))
 
 
 def read_sidecar(csv_path: str | Path) -> dict | None:

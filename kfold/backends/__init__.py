@@ -23,9 +23,22 @@ from kfold.progress import Reporter
 from kfold.train_config import TrainConfig
 
 
+@dataclass(frozen=True)
+class Head:
+    """What a model's output stands for (kfold.data.task): the task's kind, the number of
+    outputs (one per class of a multi-class or multi-label task, else one) and the contest
+    metric (kfold.scoring) that picks the kept epoch. Binary AUC is the default: every run
+    trained before tasks reads as one."""
+
+    kind: str = "binary"
+    width: int = 1
+    metric: str = "auc"
+
+
 @dataclass
 class FoldData:
-    """uint8 images (N, H, W) and 0/1 targets; `val_x` None means train on everything.
+    """uint8 images (N, H, W) and targets as `head` reads them (0/1; a class index; (N, C)
+    0/1 labels; a number); `val_x` None means train on everything.
     A taught fold (kf pseudo, kf distill) has soft training targets in [0, 1] and
     per-image loss weights `train_w` (None: every image weighs 1)."""
 
@@ -34,6 +47,7 @@ class FoldData:
     val_x: np.ndarray | None = None
     val_y: np.ndarray | None = None
     train_w: np.ndarray | None = None
+    head: Head = Head()
 
 
 class FoldOutput(NamedTuple):

@@ -10,6 +10,7 @@ import pandas as pd
 from kfold.data.cache import Decoded, load_decoded, refuse_bad
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import Dataset, discover
+from kfold.data.task import model_targets
 from kfold.progress import Reporter
 from kfold.workspace import Workspace
 
@@ -27,12 +28,23 @@ class Prepared:
         """Mask of training rows that decoded (all of them unless --skip-bad dropped some)."""
         return ~np.isin(self.train.ids, list(self.skipped))
 
-    def test_predictions(self, pred: np.ndarray) -> pd.DataFrame:
-        """id, pred for the test images; undecodable ones (--skip-bad) get the training
-        prevalence, the best constant guess, so the submission stays complete."""
-        frame = pd.DataFrame({"id": self.test.ids, "pred": np.asarray(pred, dtype=float)})
-        frame.loc[frame["id"].isin(list(self.test.bad)), "pred"] = float(self.train_targets.mean())
+    def test_predictions(self, pred: np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
+        """id and the prediction column(s) (`columns`, default `pred`) of the test images;
+        undecodable ones (--skip-bad) get the training prevalence (of each class), the best
+        constant guess, so the submission stays complete."""
+        pred = np.asarray(pred, dtype=float)
+        columns = columns or ["pred"]
+        frame = pd.DataFrame(pred.reshape(len(pred), -1), columns=columns)
+        frame.insert(0, "id", self.test.ids)
+        frame.loc[frame["id"].isin(list(self.test.bad)), columns] = self.prevalence()
         return frame
+
+    def prevalence(self) -> np.ndarray:
+        """The training targets' mean (per class of a multi-class task)."""
+        y = self.train_targets
+        if self.dataset.task.kind == "multiclass":
+            return np.bincount(y, minlength=len(self.dataset.task.classes)) / max(len(y), 1)
+        return np.atleast_1d(y.mean(axis=0))
 
 
 def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = False,
@@ -56,7 +68,8 @@ def prepare(ws: Workspace, prep: Preprocess, size: int, *, skip_bad: bool = Fals
     if skipped:
         reporter.log(f"--skip-bad: leaving out {len(train.bad)} training and "
                      f"{len(test.bad)} test image(s) that could not be decoded")
-    return Prepared(dataset, train, test, dataset.train["target"].to_numpy(), skipped)
+    return Prepared(dataset, train, test, model_targets(dataset.task, dataset.train["target"]),
+                    skipped)
 
 
 def _first_skipped(skipped: dict[str, str]) -> str:

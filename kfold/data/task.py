@@ -246,3 +246,16 @@ def with_output(task: Task, sample: pd.DataFrame | None, id_column: str, path: P
     if task.kind == "multiclass" and (words.str.len() > 1).any():
         return replace(task, output="top-k", k=int(words.str.len().max()))
     return replace(task, output="labels" if task.kind == "multilabel" else "label")
+
+
+def model_targets(task: Task, target: pd.Series) -> np.ndarray:
+    """The targets a model learns (what folds.csv's `target` holds, as numbers): 0/1 and
+    class indices as they are, a multi-label row as (C,) 0/1 over `task.classes`, a
+    regression value as a float."""
+    if task.kind == "multilabel":
+        index = {c: i for i, c in enumerate(task.classes)}
+        out = np.zeros((len(target), len(task.classes)), dtype=np.float32)
+        for row, labels in enumerate(target.astype(str)):
+            out[row, [index[lab] for lab in labels.split()]] = 1.0
+        return out
+    return target.to_numpy(dtype=float if task.kind == "regression" else int)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kfold.backends import Backend, FoldData, get_backend
+from kfold.backends import Backend, FoldData, Head, get_backend
 from kfold.data.prepared import JoinedRows, Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
@@ -69,6 +69,7 @@ class FoldJob:
     val_rows: np.ndarray | None = None
     teaching: Teaching | None = None
     fold: int | None = None  # the fold number of a `fold<k>` tag, carried, never parsed
+    head: Head = Head()  # the task's output (a binary AUC one unless the data says else)
 
     @property
     def label(self) -> str:
@@ -113,7 +114,7 @@ def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
     val = job.val_rows
     data = FoldData(Rows(arrays.train, job.train_rows), arrays.targets[job.train_rows],
                     None if val is None else Rows(arrays.train, val),
-                    None if val is None else arrays.targets[val])
+                    None if val is None else arrays.targets[val], head=job.head)
     return data if job.teaching is None else _taught(data, job, arrays)
 
 

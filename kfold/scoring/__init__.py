@@ -15,10 +15,11 @@ from kfold.scoring.registry import (
     TASKS,
     Metric,
     default_metric,
+    fold_metrics,
     get_metric,
     labels_of,
     metric_names,
 )
 
-__all__ = ["DEFAULTS", "METRICS", "TASKS", "Metric", "default_metric", "get_metric",
+__all__ = ["DEFAULTS", "METRICS", "TASKS", "Metric", "default_metric", "fold_metrics", "get_metric",
            "labels_of", "metric_names"]

@@ -191,3 +191,19 @@ def default_metric(task: str) -> Metric:
     if task not in DEFAULTS:
         raise KfError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     return METRICS[DEFAULTS[task]]
+
+
+def fold_metrics(kind: str, metric: str, y: np.ndarray, output: np.ndarray) -> dict:
+    """A validation fold's numbers as a fold result records them: `auc` holds the contest
+    metric's score (the AUC of a binary task, with its confusion metrics at 0.5, as before
+    tasks); a classification task adds its accuracy."""
+    from kfold.metrics import binary_metrics
+
+    if kind == "binary" and metric == "auc":
+        return binary_metrics(y, output)
+    out = {"auc": get_metric(metric, kind).score(y, output)}
+    if kind == "binary":
+        out = binary_metrics(y, output) | out
+    elif kind != "regression":
+        out["accuracy"] = measures.accuracy(y, _labels(np.asarray(y), np.asarray(output)))
+    return out

@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 
 from kfold import __version__, artifacts, atomic, locks, tracking
-from kfold.backends import Backend, get_backend
+from kfold.artifacts import WIDE
+from kfold.backends import Backend, Head, get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import Dataset, discover
+from kfold.data.task import Task, model_targets
 from kfold.errors import KfError
 from kfold.execute import Arrays, Executor, FoldJob, FoldOutcome, LocalExecutor
 from kfold.folds import plan_folds
@@ -33,7 +35,8 @@ from kfold.progress import Reporter
 from kfold.provenance import git_commit
 from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
-from kfold.stats.foldscale import fold_scores
+from kfold.scoring import Metric, get_metric
+from kfold.stats.foldscale import FoldScores, fold_scores
 from kfold.submission import write_submission
 from kfold.train.tag import finished_tag, record_tag
 from kfold.train.teach import Teacher, check_same_teacher, write_teacher
@@ -64,6 +67,7 @@ class RunPlan:
     dataset: Dataset  # the sources found while planning, decoded by train_runs
     backend: Backend  # looked up once, here: every later step asks this object
     teacher: Teacher | None = None  # kf pseudo / kf distill: what it learns besides labels
+    head: Head = Head()  # the task's output and metric (kfold.backends.Head)
 
     @property
     def data_key(self) -> str:
@@ -87,11 +91,13 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
                       "backend takes no soft targets or per-image weights yet")
     labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
     dataset = dataset or discover(ws)
-    if dataset.task.kind != "binary":
-        raise KfError(f"the data is a {dataset.task.kind} task ({dataset.task.reason}); kf "
-                      "train trains binary tasks only so far (kf data check, kf folds and the "
-                      "metrics handle every task); set task = \"binary\" for a two-class "
-                      "target")
+    head = task_head(dataset.task, ws.config.metric)
+    if head.kind != "binary" and cfg.backend != "torch":
+        raise KfError(f"the data is a {head.kind} task ({dataset.task.reason}); the "
+                      f"{cfg.backend} backend trains binary tasks only: use --backend torch")
+    if head.kind != "binary" and teach is not None:
+        raise KfError(f"kf pseudo and kf distill teach binary tasks only; the data is a "
+                      f"{head.kind} task ({dataset.task.reason})")
     folds, new_split = plan_folds(ws, dataset.train, cfg.n_folds, cfg.seed,
                                   dataset.task.kind, dataset.task.classes)
     teacher = None if teach is None else teach(folds)
@@ -99,7 +105,15 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     if not force:
         check_same_config(files, cfg)
         check_same_teacher(files, teacher)
-    return RunPlan(name, cfg, files, folds, new_split, force, labels, dataset, backend, teacher)
+    return RunPlan(name, cfg, files, folds, new_split, force, labels, dataset, backend,
+                   teacher, head)
+
+
+def task_head(task: Task, metric: str | None) -> Head:
+    """The model output a task needs: one per class of a multi-class or multi-label task,
+    and the contest metric (kfold.toml's, else the task's) that picks each fold's epoch."""
+    width = len(task.classes) if task.kind in WIDE else 1
+    return Head(task.kind, width, task.metric(metric).name)
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,
@@ -202,14 +216,14 @@ class _Folds:
             in_fold = self.fold_of == k
             out = finished_tag(files, fold_tag(k), self.reporter, accept=self.same_split,
                                skip_note="already trained, skipping (use --force to retrain)",
-                               test_ids=self.data.test.ids,
+                               test_ids=self.data.test.ids, kind=self.plan.head.kind,
                                val_ids=self.data.train.ids[in_fold & usable])
             if out is not None:
                 self.finished(k, out.result)
                 continue
             jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable),
-                                self.teaching(k), fold=k))
+                                self.teaching(k), fold=k, head=self.plan.head))
         return jobs
 
     def teaching(self, k: int):
@@ -227,9 +241,11 @@ class _Folds:
         out = record_tag(self.plan.backend, self.plan.files, job.tag, outcome,
                          val_y=data.train_targets[val], val_ids=data.train.ids[val],
                          test_ids=data.test.ids,
-                         extra={"fold": k, "folds_fingerprint": self.fingerprint})
+                         extra={"fold": k, "folds_fingerprint": self.fingerprint},
+                         head=self.plan.head)
+        title = get_metric(self.plan.head.metric).title
         self.reporter.log(f"{job.label}: best epoch {out.result['best_epoch']}, "
-                          f"val AUC {out.result['auc']:.4f}")
+                          f"val {title} {out.result['auc']:.4f}")
         self.trained += 1
         self.finished(k, out.result)
 
@@ -322,24 +338,27 @@ def _say_rebuilt(ws: Workspace, name: str, folds: _Folds, reporter: Reporter) ->
 
 def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, results: list[dict],
                seconds: float) -> RunRecord:
-    """Assemble OOF and test predictions from the folds' files and write every artifact."""
+    """Assemble OOF and test predictions (one column per class of a multi-class or
+    multi-label task) from the folds' files and write every artifact."""
     name, cfg, folds, files = plan.name, plan.cfg, plan.folds, plan.files
+    task = data.dataset.task
+    kind, classes = task.kind, list(task.classes) if task.kind in WIDE else []
+    columns = artifacts.pred_columns(kind, classes)
     preds = [np.load(files.preds(fold_tag(k))) for k in range(cfg.n_folds)]
-    target_of = dict(zip(data.train.ids, data.train_targets))
-    fold_of = folds.set_index("id")["fold"]
-    oof = pd.concat([pd.DataFrame({"id": p["val_ids"], "pred": p["val_pred"]}) for p in preds])
-    oof["target"] = oof["id"].map(target_of).astype(int)
-    oof["fold"] = oof["id"].map(fold_of).astype(int)
-    oof = oof.sort_values("id").reset_index(drop=True)
-    artifacts.write_oof(ws.oof_path(name), oof)
+    oof = _oof_frame(data, folds, preds, columns)
+    artifacts.write_oof(ws.oof_path(name), oof, kind, classes)
 
-    fold_preds = np.stack([p["test_pred"] for p in preds], axis=1)
-    test = data.test_predictions(fold_preds.mean(axis=1))
-    for k in range(cfg.n_folds):
-        test.insert(1 + k, f"pred_fold{k}", fold_preds[:, k])
-    artifacts.write_test_preds(ws.test_path(name), test)
+    fold_preds = [np.asarray(p["test_pred"], dtype=float) for p in preds]
+    test = data.test_predictions(np.mean(fold_preds, axis=0), columns)
+    for k, pred in enumerate(fold_preds):
+        wide = pd.DataFrame(pred.reshape(len(pred), -1),
+                            columns=artifacts.pred_columns(kind, classes, f"pred_fold{k}"))
+        test = pd.concat([test, wide], axis=1)
+    test = test[["id", *[c for c in test.columns if c.startswith("pred_fold")], *columns]]
+    artifacts.write_test_preds(ws.test_path(name), test, kind, classes)
 
-    scores = fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
+    metric = task.metric(ws.config.metric)
+    scores = _oof_scores(task, metric, oof, columns)
     oof_auc = scores.normalised  # the CV every command ranks by (docs/stack.md)
     fold_results = [FoldResult.from_dict(r) for r in results]
     fold_aucs = [r.auc for r in fold_results]
@@ -354,19 +373,49 @@ def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, results: list[dict]
         seconds=round(sum(r.seconds for r in fold_results), 2),
         wall_seconds_last_call=round(seconds, 2),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        task=kind, classes=list(task.classes), metric=metric.name,
         **plan.labels, **_taught_by(plan.teacher),
     )
     artifacts.write_run(ws, record)  # recorded before the curves and the submission
     tags = [fold_tag(k) for k in range(cfg.n_folds)]
     histories = {tag: pd.read_csv(files.history(tag)) for tag in tags
                  if files.history(tag).exists()}
-    plot_training_curves(histories, files.curves, f"{name}: OOF AUC {oof_auc:.4f}")
+    plot_training_curves(histories, files.curves, f"{name}: OOF {metric.title} {oof_auc:.4f}")
     record.submission = str(write_submission(
-        ws, name, test[["id", "pred"]], oof_auc,
+        ws, name, test[["id", *columns]], oof_auc,
         {"kind": "fold-mean", "runs": [name], "test_predictions": ws.test_path(name).name},
     ))
     artifacts.write_run(ws, record)  # again, with the submission
     return record
+
+
+def _oof_frame(data: Prepared, folds: pd.DataFrame, preds: list, columns: list[str]) -> pd.DataFrame:
+    """id, target (as kfold.data.task holds it), fold and the prediction column(s) of every
+    validated training image, sorted by id."""
+    parts = []
+    for p in preds:
+        val = np.asarray(p["val_pred"], dtype=float)
+        part = pd.DataFrame(val.reshape(len(val), -1), columns=columns)
+        parts.append(part.assign(id=p["val_ids"]))
+    oof = pd.concat(parts, ignore_index=True)
+    target = pd.Series(data.dataset.train["target"].to_numpy(), index=data.train.ids)
+    oof["target"] = target.loc[oof["id"]].to_numpy()
+    oof["fold"] = oof["id"].map(folds.set_index("id")["fold"]).astype(int)
+    return oof.sort_values("id").reset_index(drop=True)
+
+
+def _oof_scores(task: Task, metric: Metric, oof: pd.DataFrame, columns: list[str]) -> FoldScores:
+    """The run's CV: a binary AUC fold-normalised as before tasks (docs/stack.md); any other
+    metric scores the pooled OOF predictions (kappa's thresholds cross-fitted over the
+    folds), which is then also its normalised score."""
+    if task.kind == "binary" and metric.name == "auc":
+        return fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
+    y = model_targets(task, oof["target"])
+    output = oof[columns].to_numpy() if task.kind in WIDE else oof["pred"].to_numpy()
+    folds = oof["fold"].to_numpy()
+    pooled = metric.score_oof(y, output, folds)
+    per_fold = tuple(metric.score(y[folds == k], output[folds == k]) for k in np.unique(folds))
+    return FoldScores(pooled, pooled, per_fold)
 
 
 def check_tags(tags: Sequence[str]) -> list[str]:

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from kfold import atomic
-from kfold.backends import RESULT_KEYS, Backend
+from kfold.artifacts import WIDE
+from kfold.backends import RESULT_KEYS, Backend, Head
 from kfold.execute import FoldOutcome
-from kfold.metrics import binary_metrics
 from kfold.progress import Reporter
 from kfold.record import FoldResult
 from kfold.runfiles import FULL_TAG, RunFiles
+from kfold.scoring import fold_metrics
 
 
 @dataclass
@@ -34,12 +35,13 @@ class TagOutput:
 
 def finished_tag(files: RunFiles, tag: str, reporter: Reporter, *, skip_note: str,
                  test_ids: np.ndarray, val_ids: np.ndarray | None = None,
-                 accept: Callable[[dict], None] = lambda result: None) -> TagOutput | None:
+                 accept: Callable[[dict], None] = lambda result: None,
+                 kind: str = "binary") -> TagOutput | None:
     """The tag's output when an earlier call finished it (`accept` may refuse the old result
     with a KfError; `skip_note` is logged), else None: an executor trains it. Predictions
     for other ids than `test_ids` (and `val_ids`, the tag's validation images) count as
     damaged."""
-    finished = _read_finished(files, tag, reporter, test_ids, val_ids)
+    finished = _read_finished(files, tag, reporter, test_ids, val_ids, kind)
     if finished is None:
         return None
     result, preds = finished
@@ -50,13 +52,13 @@ def finished_tag(files: RunFiles, tag: str, reporter: Reporter, *, skip_note: st
 
 def record_tag(backend: Backend, files: RunFiles, tag: str, outcome: FoldOutcome, *,
                val_y: np.ndarray | None, val_ids: np.ndarray | None, test_ids: np.ndarray,
-               extra: dict) -> TagOutput:
+               extra: dict, head: Head = Head()) -> TagOutput:
     """Write a trained tag's predictions, then its result (`extra` keys and where it ran
     added), then drop its resume state; only the calling process writes."""
     preds = {"test_ids": np.asarray(test_ids), "test_pred": outcome.test_pred}
     result = outcome.result
     if outcome.val_pred is not None:
-        result = result | binary_metrics(val_y, outcome.val_pred)
+        result = result | fold_metrics(head.kind, head.metric, val_y, outcome.val_pred)
         preds |= {"val_ids": np.asarray(val_ids), "val_pred": outcome.val_pred}
     result = extra | result | {"where": outcome.where}
     with atomic.atomic_path(files.preds(tag)) as tmp, open(tmp, "wb") as fh:
@@ -67,7 +69,8 @@ def record_tag(backend: Backend, files: RunFiles, tag: str, outcome: FoldOutcome
 
 
 def _read_finished(files: RunFiles, tag: str, reporter: Reporter, test_ids: np.ndarray,
-                   val_ids: np.ndarray | None) -> tuple[dict, dict[str, np.ndarray]] | None:
+                   val_ids: np.ndarray | None,
+                   kind: str = "binary") -> tuple[dict, dict[str, np.ndarray]] | None:
     """A finished tag's result and predictions; None when it has not finished, or when
     either file is damaged (then the tag is trained again, and the user told so)."""
     if not (files.result(tag).exists() and files.preds(tag).exists()):
@@ -76,7 +79,7 @@ def _read_finished(files: RunFiles, tag: str, reporter: Reporter, test_ids: np.n
         result = json.loads(files.result(tag).read_bytes().decode("utf-8"))
         with np.load(files.preds(tag), allow_pickle=False) as npz:
             preds = {k: npz[k] for k in npz.files}
-        _check_finished(tag, result, preds, test_ids, val_ids)
+        _check_finished(tag, result, preds, test_ids, val_ids, kind)
     except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         # JSONDecodeError and UnicodeDecodeError are ValueErrors
         reporter.log(f"{tag}: {files.result(tag).name} or {files.preds(tag).name} is damaged "
@@ -87,9 +90,11 @@ def _read_finished(files: RunFiles, tag: str, reporter: Reporter, test_ids: np.n
 
 
 def _check_finished(tag: str, result: object, preds: dict[str, np.ndarray],
-                    test_ids: np.ndarray, val_ids: np.ndarray | None) -> None:
+                    test_ids: np.ndarray, val_ids: np.ndarray | None,
+                    kind: str = "binary") -> None:
     """A ValueError or TypeError unless the result is a complete record of the tag and the
-    predictions are probabilities for exactly the expected ids."""
+    predictions are the task's (probabilities, a row per id and a column per class of a
+    wide task; finite numbers for regression) for exactly the expected ids."""
     if not isinstance(result, dict) or any(k not in result for k in RESULT_KEYS):
         raise ValueError("incomplete result")
     if tag != FULL_TAG:
@@ -101,6 +106,7 @@ def _check_finished(tag: str, result: object, preds: dict[str, np.ndarray],
         pred = preds[f"{part}_pred"]
         if preds[f"{part}_ids"].astype(str).tolist() != np.asarray(ids).astype(str).tolist():
             raise ValueError(f"{part} predictions for other images than this run's")
-        if pred.shape != (len(ids),) or pred.dtype.kind != "f" or \
-                not np.all(np.isfinite(pred) & (pred >= 0) & (pred <= 1)):
-            raise ValueError(f"{part} predictions are not {len(ids)} probabilities")
+        in_range = kind == "regression" or np.all((pred >= 0) & (pred <= 1))
+        if pred.ndim != (2 if kind in WIDE else 1) or len(pred) != len(ids) or \
+                pred.dtype.kind != "f" or not np.all(np.isfinite(pred)) or not in_range:
+            raise ValueError(f"{part} predictions are not {len(ids)} {kind} predictions")

@@ -71,7 +71,7 @@ class TorchBackend:
                 images: np.ndarray) -> np.ndarray:
         info, device = loop.config_info(cfg), loop.resolve_device(cfg.device)
         model = loop.load_checkpoint(cfg, info, self._checkpoint(run_dir, tag), device)
-        return loop.predict(model, images, cfg, info, device)
+        return loop.predict(model, images, cfg, info, device, kind=model.kf_head.kind)
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 64,

@@ -1,12 +1,14 @@
-"""One fold's training: BCE on one logit, AdamW, cosine-decaying learning rate, early
-stopping on validation AUC, the best checkpoint kept, and the full state saved every epoch
-so that an interrupted fold continues where it stopped.
+"""One fold's training: the task's head and loss (kfold.backends.torch.heads: BCE on one
+logit for a binary task), AdamW, cosine-decaying learning rate, early stopping on the
+contest's metric (validation AUC for a binary task), the best checkpoint kept, and the full
+state saved every epoch so that an interrupted fold continues where it stopped.
 
 Training modes (TrainConfig): `finetune` trains everything, the backbone at
 `cfg.backbone_lr` and the new head at `cfg.lr`; `head` freezes the backbone's weights and its
 batch-norm statistics; `unfreeze_after=N` is `head` for N epochs, then `finetune`. A fold
-whose validation predictions collapse (constant, or AUC <= 0.5) for `cfg.collapse_epochs`
-epochs in a row is stopped and marked `collapsed` in its result.
+whose validation predictions collapse (constant, one class for every image, or AUC <= 0.5)
+for `cfg.collapse_epochs` epochs in a row is stopped and marked `collapsed` in its result.
+The checkpoint records the head (`Head`), so predicting needs nothing but the file.
 
 Resume: `<tag>.last.pt` holds model, optimiser, scheduler, the loader's generator, the CPU
 (and CUDA) RNG states and the loop's state, written atomically after every epoch; a rerun
@@ -26,15 +28,16 @@ import torch
 from torch import nn
 
 from kfold import atomic
-from kfold.backends import FoldData, FoldOutput
+from kfold.backends import FoldData, FoldOutput, Head
 from kfold.backends.rules import TTA_VIEWS, checkpoint_verdict, collapse_reason, collapse_step
+from kfold.backends.torch.heads import activate, collapse_range, loss_fn, validation_row, widen
 from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
 from kfold.backends.torch.recipe import Recipe, make_recipe, scheduler
 from kfold.errors import KfError, first_line
-from kfold.metrics import binary_metrics
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
 from kfold.runfiles import RunFiles
+from kfold.scoring import get_metric
 from kfold.train_config import TrainConfig
 
 
@@ -72,8 +75,9 @@ def config_info(cfg: TrainConfig) -> ModelInfo:
 
 
 def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
-                weights: str = "none") -> nn.Module:
-    """The config's model on `device`, initialised from `weights` (none | imagenet | PATH)."""
+                weights: str = "none", head: Head = Head()) -> nn.Module:
+    """The config's model on `device`, initialised from `weights` (none | imagenet | PATH),
+    with `head.width` outputs."""
     try:
         model = create_model(cfg.model, image_size=cfg.image_size,
                              in_chans=cfg.in_chans or info.in_chans, dropout=cfg.dropout,
@@ -84,7 +88,7 @@ def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
             raise
         raise KfError(f"--drop-path: {cfg.model} has no stochastic depth; use a timm model "
                       "that has it (resnet*, efficientnet*, convnext*, vit*...)") from None
-    model = model.to(device)
+    model = widen(model, head.width).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -103,14 +107,16 @@ def batches(images, targets, cfg: TrainConfig, info: ModelInfo, device: torch.de
 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray | torch.Tensor, cfg: TrainConfig,
-            info: ModelInfo, device: torch.device, tta: str | None = None) -> np.ndarray:
-    """Probabilities of defect, averaged over the TTA views."""
+            info: ModelInfo, device: torch.device, tta: str | None = None,
+            kind: str = "binary") -> np.ndarray:
+    """The task's predictions (probabilities of defect; per class; values), averaged over
+    the TTA views: TTA averages probabilities, not logits."""
     model.eval()
     views = TTA_VIEWS[tta or cfg.tta]
     out = []
     for x, _ in batches(images, None, cfg, info, device, train=False):
         with autocast(device):
-            probs = [torch.sigmoid(model(apply_view(x, view)).float()) for view in views]
+            probs = [activate(model(apply_view(x, view)).float(), kind) for view in views]
         out.append(torch.stack(probs).mean(0).cpu())
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
@@ -126,15 +132,16 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     last_path, best_path = run_dir / f"{tag}.last.pt", run_dir / f"{tag}.pt"
     saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
     # A resumed fold gets its weights from last.pt: no download, no weights file needed.
-    model = build_model(cfg, info, device, "none" if saved is not None else cfg.weights)
+    head = data.head
+    model = build_model(cfg, info, device, "none" if saved is not None else cfg.weights, head)
     opt = _optimizer(cfg, model)
     gen = torch.Generator().manual_seed(cfg.init_seed)
     train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
                             generator=gen, weights=data.train_w)
     sched = scheduler(cfg, opt, len(train_batches))
-    recipe = make_recipe(cfg, model)
+    recipe = make_recipe(cfg, model, head)
     pos_weight = None if cfg.pos_weight is None else torch.tensor(cfg.pos_weight, device=device)
-    loss_fn = bce_loss(pos_weight)
+    train_loss_fn = loss_fn(head, pos_weight, cfg.regression_loss)
     state = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [],
              "seconds": 0.0, "collapsed_epochs": 0, "collapsed": None}
     if saved is not None:  # resume an interrupted fold
@@ -150,18 +157,20 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
                and not state["collapsed"]):
             started = time.perf_counter()
             frozen = cfg.frozen_at(state["epoch"])
-            train_loss = train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen,
+            train_loss = train_epoch(model, train_batches, opt, sched, train_loss_fn, device,
+                                     frozen,
                                      recipe)
             kept = recipe.kept(model)
             row = {"epoch": state["epoch"], "train_loss": train_loss,
                    "lr": opt.param_groups[-1]["lr"], "frozen": frozen}
             if validate:
-                val_p = predict(kept, val_x, cfg, info, device)
-                row |= {"val_loss": _bce(data.val_y, val_p), **binary_metrics(data.val_y, val_p)}
-                _watch_collapse(state, val_p, row["auc"], cfg, tag, reporter)
-            if _improved(state, row, validate, data.val_y):
+                val_p = predict(kept, val_x, cfg, info, device, kind=head.kind)
+                row |= validation_row(head, data.val_y, val_p)
+                chance = row["auc"] if head.metric == "auc" else np.nan  # the AUC <= 0.5 rule
+                _watch_collapse(state, val_p, chance, cfg, tag, reporter, head)
+            if _improved(state, row, validate, data.val_y, head):
                 _save(best_path, {"model": kept.state_dict(), "epoch": state["epoch"],
-                                  "config": cfg.to_dict()})
+                                  "config": cfg.to_dict(), "head": head.__dict__})
             state["history"].append(row)
             state["epoch"] += 1
             state["seconds"] += time.perf_counter() - started
@@ -173,7 +182,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
                               "np_rng": np.random.get_state(),
                               "ema": None if recipe.ema is None else kept.state_dict(),
                               "state": state})
-            bar.advance(1, loss=train_loss, **({"auc": row["auc"]} if validate else {}))
+            bar.advance(1, loss=train_loss, **({head.metric: row["score"]} if validate else {}))
 
     history = pd.DataFrame(state["history"])
     atomic.write_csv(RunFiles(run_dir).history(tag), history)
@@ -211,10 +220,10 @@ def _restore(saved: dict, device: torch.device, model, opt, sched, gen, recipe: 
 
 
 def _watch_collapse(state: dict, val_p: np.ndarray, val_auc: float, cfg: TrainConfig,
-                    tag: str, reporter: Reporter) -> None:
+                    tag: str, reporter: Reporter, head: Head = Head()) -> None:
     """Count this epoch against the collapse rule (kfold.backends.rules); mark the fold."""
-    reason = collapse_reason(float(np.ptp(val_p)) if len(val_p) else np.inf, val_auc,
-                             float(val_p[0]) if len(val_p) else None)
+    reason = collapse_reason(collapse_range(head, val_p), val_auc,
+                             float(val_p[0]) if len(val_p) and val_p.ndim == 1 else None)
     state["collapsed_epochs"], state["collapsed"] = collapse_step(
         state["collapsed_epochs"], reason, state["epoch"], cfg.collapse_epochs)
     if state["collapsed"]:
@@ -222,13 +231,17 @@ def _watch_collapse(state: dict, val_p: np.ndarray, val_auc: float, cfg: TrainCo
                      "--train-mode head, --unfreeze-after N or a lower --lr")
 
 
-def _improved(state: dict, row: dict, validate: bool, val_y: np.ndarray | None = None) -> bool:
-    """Whether this epoch's model is the one to keep (`checkpoint_verdict`), updating the
-    kept and patience counters. The first epoch always keeps a checkpoint, even with an
-    undefined (NaN) AUC; without validation every epoch does (the last one is kept)."""
+def _improved(state: dict, row: dict, validate: bool, val_y: np.ndarray | None = None,
+              head: Head = Head()) -> bool:
+    """Whether this epoch's model is the one to keep (`checkpoint_verdict` for binary AUC,
+    else a better contest-metric score in its direction), updating the kept and patience
+    counters. The first epoch always keeps a checkpoint, even with an undefined (NaN) score;
+    without validation every epoch does (the last one is kept)."""
     if not validate:
         state.update(best_auc=float("nan"), best_epoch=state["epoch"], bad_epochs=0)
         return True
+    if head.metric != "auc":
+        return _improved_on_metric(state, row["score"], get_metric(head.metric, head.kind))
     top = state.get("top_auc", state["best_auc"])  # a fold resumed from an older kfold's state
     n_pos = int(np.sum(val_y)) if val_y is not None else 0
     verdict = "better" if state["best_epoch"] < 0 else checkpoint_verdict(
@@ -240,6 +253,16 @@ def _improved(state: dict, row: dict, validate: bool, val_y: np.ndarray | None =
     auc = row["auc"] if np.isfinite(row["auc"]) else -1.0  # never blocks a later, defined one
     state.update(best_auc=auc, top_auc=max(top, auc), best_epoch=state["epoch"],
                  kept_loss=row.get("val_loss", np.inf))
+    return True
+
+
+def _improved_on_metric(state: dict, score: float, metric) -> bool:
+    """The kept epoch by the contest's metric: strictly better in its direction (`best_auc`
+    holds the best score so far, whatever the metric)."""
+    if state["best_epoch"] >= 0 and not metric.better(score, state["best_auc"]):
+        state["bad_epochs"] += 1
+        return False
+    state.update(best_auc=score, best_epoch=state["epoch"], bad_epochs=0)
     return True
 
 
@@ -272,22 +295,31 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
     info, device = config_info(cfg), resolve_device(cfg.device)
     result = fit_epochs(cfg, info, data, run_dir, tag, device, reporter)
     model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
-    val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device)
+    kind = data.head.kind
+    val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device,
+                                                       kind=kind)
     return FoldOutput(result | {"device": str(device)}, val_pred,
-                      predict(model, test_x, cfg, info, device))
+                      predict(model, test_x, cfg, info, device, kind=kind))
 
 
 def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
                     device: torch.device) -> nn.Module:
-    model = build_model(cfg, info, device)
+    """The model of a kept checkpoint, its head as trained (`model.kf_head`: a checkpoint
+    written before tasks is binary)."""
     try:
-        model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
+        saved = torch.load(path, map_location=device, weights_only=False)
+        head = Head(**saved.get("head", {}))
+        model = build_model(cfg, info, device, head=head)
+        model.load_state_dict(saved["model"])
+    except KfError:
+        raise
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a damaged file
         tag = path.name.removesuffix(".pt")
         raise KfError(
             f"{path} is damaged ({first_line(exc, 100)}); delete it and {tag}.result.json in that "
             "folder, then run the command that trained it again (`kf train` with the run's "
             "settings, or `kf retrain` for full): only that model is trained again") from None
+    model.kf_head = head
     return model.eval()
 
 
@@ -307,14 +339,6 @@ def _load_resume_state(path: Path, device: torch.device, tag: str,
         return None
 
 
-def bce_loss(pos_weight: torch.Tensor | None = None):
-    """Binary cross-entropy on one logit: `loss(logits, y)` or, for batches with per-image
-    weights (taught folds), `loss(logits, y, w)` = mean of w x BCE. Soft targets in [0, 1]
-    (pseudo-labels, a teacher's predictions) need nothing else."""
-    def loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None):
-        return nn.functional.binary_cross_entropy_with_logits(logits, y, weight=w,
-                                                              pos_weight=pos_weight)
-    return loss
 
 
 def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False,
@@ -342,11 +366,6 @@ def train_epoch(model, train_batches, opt, sched, loss_fn, device, frozen=False,
         total += loss.detach() * len(y)
         count += len(y)
     return float(total / max(count, 1))
-
-
-def _bce(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def _save(path: Path, obj: dict) -> None:

@@ -4,7 +4,10 @@ weight EMA (`ModelEmaV3`), Mixup/CutMix with soft targets (`Mixup`), label smoot
 stochastic depth (`drop_path_rate`, passed to the model by `loop.build_model`).
 
 Binary targets are one logit: timm's dense multi-label form, shape (B, 1), carries soft
-targets (a teacher's, pseudo-labels) through mixing and smoothing, `y (1 - s) + s / 2`.
+targets (a teacher's, pseudo-labels) through mixing and smoothing, `y (1 - s) + s / 2`;
+multi-label targets are that form (B, C) as they are, regression values mix as (B, 1) and
+are never smoothed; multi-class class indices become timm's one-hot soft targets (B, C),
+`1 - s + s / C` on the class (kfold.backends.torch.heads' loss reads either form).
 Mixup draws from numpy's global generator, which `loop` seeds per fold and saves in the
 resume state, like the EMA weights, so an interrupted fold continues identically.
 """
@@ -19,6 +22,7 @@ from timm.data.mixup import Mixup, mixup_target
 from timm.utils import ModelEmaV3
 from torch import nn
 
+from kfold.backends import Head
 from kfold.train_config import TrainConfig
 
 
@@ -30,16 +34,25 @@ class Recipe:
     smoothing: float = 0.0
     mixer: Mixup | None = None
     ema: ModelEmaV3 | None = None
+    width: int = 1  # the model's outputs
+    classes: bool = False  # targets are class indices (multi-class), not dense values
 
     def inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch as the model learns it: mixed (in pairs) and its targets smoothed."""
         if self.mixer is not None and len(x) % 2 == 0:
-            x, mixed = self.mixer(x, y[:, None])
-            return x, mixed[:, 0]
+            x, mixed = self.mixer(x, self._timm_form(y))
+            return x, self._our_form(mixed)
         if self.smoothing:
-            return x, mixup_target(y[:, None], 1, smoothing=self.smoothing,
-                                   multi_label=True)[:, 0]
+            return x, self._our_form(mixup_target(self._timm_form(y), self.width,
+                                                  smoothing=self.smoothing,
+                                                  multi_label=not self.classes))
         return x, y
+
+    def _timm_form(self, y: torch.Tensor) -> torch.Tensor:
+        return y if self.classes or y.ndim == 2 else y[:, None]
+
+    def _our_form(self, t: torch.Tensor) -> torch.Tensor:
+        return t[:, 0] if self.width == 1 else t
 
     def stepped(self, model: nn.Module) -> None:
         """After each optimiser step: the EMA follows the weights."""
@@ -51,13 +64,18 @@ class Recipe:
         return model if self.ema is None else self.ema.module
 
 
-def make_recipe(cfg: TrainConfig, model: nn.Module) -> Recipe:
+def make_recipe(cfg: TrainConfig, model: nn.Module, head: Head = Head()) -> Recipe:
+    """The recipe of `cfg` for a model whose output `head` describes (a regression target
+    is mixed but never smoothed: there is no 0.5 to pull towards)."""
+    smoothing = 0.0 if head.kind == "regression" else cfg.label_smoothing
+    classes = head.kind == "multiclass"
     mixer = None
     if cfg.mixup or cfg.cutmix:
         mixer = Mixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix, prob=cfg.mix_prob,
-                      label_smoothing=cfg.label_smoothing, num_classes=1, multi_label=True)
+                      label_smoothing=smoothing, num_classes=head.width,
+                      multi_label=not classes)
     ema = ModelEmaV3(model, decay=cfg.ema) if cfg.ema else None
-    return Recipe(cfg.grad_accum, cfg.label_smoothing, mixer, ema)
+    return Recipe(cfg.grad_accum, smoothing, mixer, ema, head.width, classes)
 
 
 def optimizer_steps(batches: int, accum: int) -> int:
