@@ -49,8 +49,9 @@ def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = Non
         fold_aucs = meta.fold_aucs
         rows.append({
             "run": name, "model": meta.model, "backend": meta.backend,
-            "size": meta.config.image_size,
-            **oof_scores(ws, name, meta.oof_auc, meta.oof_auc_pooled),
+            "size": meta.config.image_size, "metric": meta.metric,
+            **(oof_scores(ws, name, meta.oof_auc, meta.oof_auc_pooled) if _is_auc(meta)
+               else {"oof_auc": meta.oof_auc, "pooled": meta.oof_auc_pooled, "drift": None}),
             "fold_aucs": fold_aucs, "mean": float(np.mean(fold_aucs)),
             "std": float(np.std(fold_aucs)),
             "epochs": sum(r.epochs_run for r in meta.folds),
@@ -60,12 +61,24 @@ def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = Non
             "config": meta.config.to_dict(), "created": meta.created_utc or "",
             "note": meta.note, "tags": meta.tags, "git": _short_commit(meta.git_commit),
         })
-    rows = sorted(rows + stack_rows(ws), key=lambda r: -r["oof_auc"])
+    rows = sort_rows(rows + stack_rows(ws), "oof")
     add_uncertainty(ws, rows)
     public = best_public(ws, competition)
     for r in rows:
         r["best_public"] = public.get(r["run"])
     return sort_rows(rows, sort)
+
+
+def _is_auc(meta: RunRecord) -> bool:
+    """A binary run scored by AUC: its OOF file is fold-normalised and has DeLong intervals
+    (other metrics show the score run.json records)."""
+    return meta.task == "binary" and meta.metric == "auc"
+
+
+def _better_first(r: dict) -> float:
+    """Sort key: the best score first in the direction of the row's metric."""
+    return -r["oof_auc"] if get_metric(r.get("metric", "auc")).higher_is_better \
+        else r["oof_auc"]
 
 
 def oof_scores(ws: Workspace, name: str, oof_auc: float | None = None,
@@ -98,7 +111,7 @@ def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
     for r in rows:
         r.update(empty)
         path = ws.oof_path(r["run"])
-        if not path.exists():
+        if not path.exists() or r.get("metric", "auc") != "auc":
             continue
         oof = artifacts.read_oof(path).sort_values("id").reset_index(drop=True)
         oof["pred"] = to_fold_scale(oof["pred"], oof["fold"])
@@ -155,7 +168,7 @@ def _run_columns(rows: list[dict]) -> tuple[list[_Column], list[_Column]]:
     """The table's columns, those of settings apart; optional ones only when some run has a
     value there."""
     backends = len({r["backend"] for r in rows if not r.get("stack")})
-    fixed = {"px": [r["size"] for r in rows], "OOF AUC\n±95%": [_auc_text(r) for r in rows],
+    fixed = {"px": [r["size"] for r in rows], _score_header(rows): [_auc_text(r) for r in rows],
              "pooled": [_pooled(r) for r in rows], "vs best\n±95%": [_vs_best(r) for r in rows],
              "p": ["" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}" for r in rows],
              "public": ["" if r.get("best_public") is None else f"{r['best_public']:.4f}"
@@ -203,6 +216,15 @@ def _runs_caption(shown: list[_Column], dropped: tuple[str, ...], width: int | N
             + (f"left out to fit {width} columns: {', '.join(left_out)}; a wider terminal "
                f"or --format json shows them; " if left_out else "")
             + "per-fold AUCs: --format json")
+
+
+def _score_header(rows: list[dict]) -> str:
+    """The score column's header: the contest metric the runs share, with its direction
+    ("OOF log loss ↓"), or AUC's as before tasks."""
+    names = {r.get("metric", "auc") for r in rows}
+    if names == {"auc"} or len(names) > 1:
+        return "OOF AUC\n±95%"
+    return f"OOF {get_metric(names.pop()).label}\n±95%"
 
 
 def render_run_notes(rows: list[dict]) -> Table | None:
@@ -391,7 +413,7 @@ def sort_rows(rows: list[dict], by: str) -> list[dict]:
     """oof: best OOF AUC first; time: newest first; name: alphabetical."""
     check_sort(by)
     if by == "oof":
-        return sorted(rows, key=lambda r: -r["oof_auc"])
+        return sorted(rows, key=_better_first)
     if by == "time":
         return sorted(rows, key=lambda r: r.get("created") or "", reverse=True)
     return sorted(rows, key=lambda r: r["run"])

@@ -107,6 +107,7 @@ def retrain(
     **executor,
 ) -> None:
     """Train a finished run's model and config on 100% of the training data; predict test."""
+    from kfold.scoring import get_metric
     from kfold.train.retrain import retrain_run
 
     ws, ex = open_training(workspace, executor)
@@ -116,7 +117,8 @@ def retrain(
                   f"({info.epochs_rule})")
     console.print(f"checkpoint: {ws.run_dir(run) / (info.checkpoint or '?')}")
     console.print(f"test predictions: {ws.full_test_path(run)}")
-    console.print(f"submission: {info.submission} (CV = OOF AUC {info.cv_auc:.4f})")
+    console.print(f"submission: {info.submission} "
+                  f"(CV = OOF {get_metric(meta.metric).title} {info.cv_auc:.4f})")
 
 
 @app.command("models")

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from kfold import artifacts, locks
+from kfold.artifacts import WIDE
 from kfold.backends import Backend, get_backend
 from kfold.data.prepared import prepare
 from kfold.data.preprocess import Preprocess
@@ -33,7 +34,7 @@ from kfold.record import FoldResult, RetrainRecord, RunRecord
 from kfold.runfiles import FULL_TAG
 from kfold.settings import check_option
 from kfold.submission import write_submission
-from kfold.train.run import remove_stray_files
+from kfold.train.run import head_of, remove_stray_files
 from kfold.train.tag import TagOutput, finished_tag, record_tag
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace
@@ -90,22 +91,24 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
     """Train (or read back) the `full` tag and write its predictions and submission."""
     files = ws.run_files(name)
     usable = data.usable
-    out = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids,
+    head = head_of(meta.task, meta.classes, meta.metric)
+    out = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids, kind=meta.task,
                        skip_note="retrain already finished; rewriting its artifacts")
     if out is None:
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
         done: list[TagOutput] = []
-        ex.run([FoldJob(name, FULL_TAG, full_cfg, "data", np.flatnonzero(usable))],
+        ex.run([FoldJob(name, FULL_TAG, full_cfg, "data", np.flatnonzero(usable), head=head)],
                {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
                {name: files.dir},
                lambda job, outcome: done.append(record_tag(
                    backend, files, FULL_TAG, outcome, val_y=None, val_ids=None,
-                   test_ids=data.test.ids, extra={})), reporter)
+                   test_ids=data.test.ids, extra={}, head=head)), reporter)
         out = done[0]
     result, test_pred = out.result, out.preds["test_pred"]
 
-    test = data.test_predictions(test_pred)
-    artifacts.write_test_preds(ws.full_test_path(name), test)
+    classes = meta.classes if meta.task in WIDE else []
+    test = data.test_predictions(test_pred, artifacts.pred_columns(meta.task, classes))
+    artifacts.write_test_preds(ws.full_test_path(name), test, meta.task, classes)
     submission = write_submission(
         ws, f"{name}-full", test, meta.oof_auc,
         {"kind": "retrain", "runs": [name], "test_predictions": ws.full_test_path(name).name,

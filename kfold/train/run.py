@@ -91,7 +91,8 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
                       "backend takes no soft targets or per-image weights yet")
     labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
     dataset = dataset or discover(ws)
-    head = task_head(dataset.task, ws.config.metric)
+    task = dataset.task
+    head = head_of(task.kind, task.classes, task.metric(ws.config.metric).name)
     if head.kind != "binary" and cfg.backend != "torch":
         raise KfError(f"the data is a {head.kind} task ({dataset.task.reason}); the "
                       f"{cfg.backend} backend trains binary tasks only: use --backend torch")
@@ -109,11 +110,10 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
                    teacher, head)
 
 
-def task_head(task: Task, metric: str | None) -> Head:
+def head_of(kind: str, classes: Sequence[str], metric: str) -> Head:
     """The model output a task needs: one per class of a multi-class or multi-label task,
-    and the contest metric (kfold.toml's, else the task's) that picks each fold's epoch."""
-    width = len(task.classes) if task.kind in WIDE else 1
-    return Head(task.kind, width, task.metric(metric).name)
+    and the contest metric that picks each fold's epoch."""
+    return Head(kind, len(classes) if kind in WIDE else 1, metric)
 
 
 def train_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force: bool = False,

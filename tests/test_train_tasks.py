@@ -1,0 +1,101 @@
+"""kf train for every kind of contest, end to end on the command line: synthetic data of the
+task, a k-fold run whose files are as wide as the task, a retrain, a submission in the
+sample submission's form, scored by the stand-in Kaggle with the contest's metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kfold import artifacts
+from kfold.cli import app
+from kfold.kaggle.sandbox import SandboxServer
+from kfold.workspace import Workspace
+from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
+
+runner = CliRunner()
+RUN = "simple-cnn-32px"
+TRAIN = ["train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "2", "--folds",
+         "2", "--batch-size", "16"]
+# task -> (the metric kf picks, its title in tables, prediction columns of a run)
+TASKS = {"multiclass": ("logloss", "log loss", 6), "multilabel": ("auc-columns",
+                                                                  "mean column AUC", 5),
+         "regression": ("rmse", "RMSE", 1)}
+
+
+def kf(ws: Workspace, *args: str):
+    result = runner.invoke(app, [*args, "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def synth(tmp_path):
+    def make(task: str) -> Workspace:
+        ws = Workspace.init(tmp_path / task, competition="nexperia-synth")
+        kf(ws, "data", "synth", "--task", task, "--n-train", "60", "--n-test", "12",
+           "--size", "32")
+        return ws
+    return make
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_train_retrain_and_submit_every_task(task, synth, tmp_path, monkeypatch):
+    metric, title, width = TASKS[task]
+    ws = synth(task)
+    out = kf(ws, *TRAIN)
+    assert f"OOF {title}" in out and "OOF AUC" not in out
+
+    record = artifacts.read_run(ws, RUN)
+    assert (record.task, record.metric) == (task, metric)
+    oof = artifacts.read_oof(ws.oof_path(RUN), task)
+    columns = artifacts.pred_columns(task, record.classes)
+    assert len(columns) == width and set(columns) <= set(oof.columns)
+    test = artifacts.read_test_preds(ws.test_path(RUN), task)
+    assert {"pred_fold0" + c.removeprefix("pred") for c in columns} <= set(test.columns)
+    if task == "multiclass":
+        np.testing.assert_allclose(oof[columns].sum(axis=1), 1.0, atol=1e-3)
+
+    sample = pd.read_csv(ws.data_dir / "sample_submission.csv")
+    submission = pd.read_csv(ws.submission_path(RUN))
+    assert list(submission.columns) == list(sample.columns)
+    assert len(submission) == len(sample)
+
+    out = kf(ws, "retrain", "--run", RUN)
+    assert f"OOF {title}" in out
+    full = artifacts.read_test_preds(ws.full_test_path(RUN), task)
+    assert set(columns) <= set(full.columns)
+
+    isolate_credentials(monkeypatch, tmp_path)
+    write_kaggle_json(tmp_path / "cfg")
+    server = SandboxServer.from_workspace(ws, score_delay_s=0.0).start()
+    monkeypatch.setenv("KF_KAGGLE_ENDPOINT", server.url)
+    try:
+        out = kf(ws, "submit", str(ws.submission_path(RUN)), "-m", task, "--wait")
+    finally:
+        server.stop()
+    assert "complete, public" in out
+
+
+def test_a_model_that_says_one_class_for_everything_collapses():
+    from kfold.backends import Head
+    from kfold.backends.rules import collapse_reason
+    from kfold.backends.torch.heads import collapse_range
+
+    head = Head("multiclass", 3, "logloss")
+    one_class = np.array([[0.5, 0.3, 0.2], [0.6, 0.1, 0.3], [0.4, 0.35, 0.25]])
+    assert collapse_range(head, one_class) == 0.0
+    assert collapse_reason(collapse_range(head, one_class), np.nan).startswith("constant")
+    varied = one_class[[0, 1, 2]][:, [0, 1, 2]].copy()
+    varied[2] = [0.1, 0.8, 0.1]
+    assert collapse_range(head, varied) > 0.5
+
+
+def test_keras_refuses_a_multiclass_task_in_one_line(synth):
+    ws = synth("multiclass")
+    result = runner.invoke(app, [*TRAIN, "--backend", "keras", "-w", str(ws.root)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "--backend torch" in result.output
+    assert not ws.run_dir("keras-simple-cnn-32px").exists()
