@@ -295,6 +295,7 @@ def load_aligned_oof(ws: Workspace, runs: list[str]) -> pd.DataFrame:
     """
     if not runs:
         raise KfError("no runs to load; train one with `kf train` first")
+    check_binary_runs(ws, runs)
     frames = {run: read_oof(ws.oof_path(run)).sort_values("id").reset_index(drop=True)
               for run in runs}
     first_run, base = next(iter(frames.items()))
@@ -319,6 +320,18 @@ def load_aligned_oof(ws: Workspace, runs: list[str]) -> pd.DataFrame:
 
 
 # --- helpers -------------------------------------------------------------------------------
+def check_binary_runs(ws: Workspace, runs: list[str]) -> None:
+    """Runs are stacked side by side one column each: binary runs only so far (a run of
+    another task has a column per class, or numbers)."""
+    for run in runs:
+        if ws.run_json(run).exists():
+            task = read_run(ws, run).task
+            if task != "binary":
+                raise KfError(f"run {run!r} is a {task} run; kf stack, kf shakeup and the "
+                              "other side-by-side comparisons read binary runs only so far: "
+                              "submit its own submissions/" + f"{run}.csv")
+
+
 def _require_columns(df: pd.DataFrame, columns: list[str], path) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:

@@ -68,6 +68,10 @@ def test_train_retrain_and_submit_every_task(task, synth, tmp_path, monkeypatch)
     full = artifacts.read_test_preds(ws.full_test_path(RUN), task)
     assert set(columns) <= set(full.columns)
 
+    refused = runner.invoke(app, ["stack", "-w", str(ws.root)])
+    assert refused.exit_code == 2 and f"is a {task} run" in refused.output
+    assert not any(p.name.startswith("stack") for p in ws.oof_dir.iterdir())
+
     isolate_credentials(monkeypatch, tmp_path)
     write_kaggle_json(tmp_path / "cfg")
     server = SandboxServer.from_workspace(ws, score_delay_s=0.0).start()
@@ -99,3 +103,4 @@ def test_keras_refuses_a_multiclass_task_in_one_line(synth):
     assert result.exit_code == 2
     assert "error:" in result.output and "--backend torch" in result.output
     assert not ws.run_dir("keras-simple-cnn-32px").exists()
+

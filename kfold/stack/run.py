@@ -115,6 +115,7 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
     `folds.csv` is broken, not merely on another split: always an error.
     """
     present = artifacts.list_oof_runs(ws)
+    artifacts.check_binary_runs(ws, present if runs is None else expand_patterns(runs, present))
     folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None
     notes: list[str] = []
     if runs is None:
