@@ -100,8 +100,9 @@ def test_a_class_with_fewer_images_than_folds_is_named(ws):
     _refused(ws, ["folds"], "'cow' has 1")
 
 
-def test_non_binary_training_is_refused_before_anything_is_written(ws):
-    _refused(ws, ["train", "--epochs", "1"], "kf train trains binary tasks only")
+def test_keras_refuses_non_binary_training_before_anything_is_written(ws):
+    _refused(ws, ["train", "--epochs", "1", "--backend", "keras", "--model", "simple-cnn"],
+             "the keras backend trains binary tasks only: use --backend torch")
 
 
 @pytest.fixture

@@ -96,11 +96,3 @@ def test_a_model_that_says_one_class_for_everything_collapses():
     varied[2] = [0.1, 0.8, 0.1]
     assert collapse_range(head, varied) > 0.5
 
-
-def test_keras_refuses_a_multiclass_task_in_one_line(synth):
-    ws = synth("multiclass")
-    result = runner.invoke(app, [*TRAIN, "--backend", "keras", "-w", str(ws.root)])
-    assert result.exit_code == 2
-    assert "error:" in result.output and "--backend torch" in result.output
-    assert not ws.run_dir("keras-simple-cnn-32px").exists()
-
