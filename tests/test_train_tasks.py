@@ -82,17 +82,3 @@ def test_train_retrain_and_submit_every_task(task, synth, tmp_path, monkeypatch)
         server.stop()
     assert "complete, public" in out
 
-
-def test_a_model_that_says_one_class_for_everything_collapses():
-    from kfold.backends import Head
-    from kfold.backends.rules import collapse_reason
-    from kfold.backends.torch.heads import collapse_range
-
-    head = Head("multiclass", 3, "logloss")
-    one_class = np.array([[0.5, 0.3, 0.2], [0.6, 0.1, 0.3], [0.4, 0.35, 0.25]])
-    assert collapse_range(head, one_class) == 0.0
-    assert collapse_reason(collapse_range(head, one_class), np.nan).startswith("constant")
-    varied = one_class[[0, 1, 2]][:, [0, 1, 2]].copy()
-    varied[2] = [0.1, 0.8, 0.1]
-    assert collapse_range(head, varied) > 0.5
-
