@@ -91,7 +91,12 @@ def tune(ws: Workspace, space: Space, search: Search, *, executor: Executor | No
     the trials of a killed call; returns the study."""
     check_whole("--trials", search.trials, 0, 100_000)
     base = space.config(ws, {})
-    split, _ = plan_folds(ws, discover(ws).train, base.n_folds, base.seed)
+    dataset = discover(ws)
+    if dataset.task.kind != "binary":
+        raise KfError(f"kf tune tunes binary tasks only so far (its study maximises the folds' "
+                      f"AUC); the data is a {dataset.task.kind} task ({dataset.task.reason}): "
+                      "compare settings with kf train or kf grid")
+    split, _ = plan_folds(ws, dataset.train, base.n_folds, base.seed)
     study = open_study(ws, search.study, space, folds_fingerprint(split), prune=search.prune,
                        p_threshold=search.p_threshold, sampler_seed=search.sampler_seed)
     take_over_dead(study, reporter)
