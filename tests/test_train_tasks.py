@@ -4,6 +4,8 @@ sample submission's form, scored by the stand-in Kaggle with the contest's metri
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,6 +69,10 @@ def test_train_retrain_and_submit_every_task(task, synth, tmp_path, monkeypatch)
     assert f"OOF {title}" in out
     full = artifacts.read_test_preds(ws.full_test_path(RUN), task)
     assert set(columns) <= set(full.columns)
+
+    shown = json.loads(kf(ws, "runs", "--format", "json"))
+    assert [(r["run"], r["metric"]) for r in shown] == [(RUN, metric)]
+    assert shown[0]["oof_auc"] == pytest.approx(record.oof_auc)
 
     refused = runner.invoke(app, ["stack", "-w", str(ws.root)])
     assert refused.exit_code == 2 and f"is a {task} run" in refused.output
