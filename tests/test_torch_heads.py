@@ -75,3 +75,12 @@ def test_a_model_that_says_one_class_for_everything_collapses():
     varied = one_class.copy()
     varied[2] = [0.1, 0.8, 0.1]
     assert collapse_range(MULTICLASS, varied) > 0.5
+
+
+def test_mixup_mixes_multiclass_targets_into_rows_that_sum_to_one():
+    np.random.seed(0)
+    recipe = make_recipe(TrainConfig(mixup=1.0), nn.Linear(1, 1), MULTICLASS)
+    x, target = recipe.inputs(torch.rand(4, 1, 8, 8), torch.tensor([0.0, 1.0, 2.0, 0.0]))
+    assert x.shape == (4, 1, 8, 8) and target.shape == (4, 3)
+    np.testing.assert_allclose(target.sum(1), 1.0, rtol=1e-6)
+    assert loss_fn(MULTICLASS)(torch.zeros(4, 3), target) == pytest.approx(np.log(3))
