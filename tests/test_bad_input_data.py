@@ -265,8 +265,13 @@ def _hostile(ws: Workspace) -> None:
     (good / "loop.jpg").symlink_to(good / "loop.jpg")
 
 
-def test_folders_dangling_links_and_loops_are_left_out_and_counted(workspace):
+def test_folders_dangling_links_and_loops_are_left_out_and_counted(workspace, monkeypatch):
+    from kfold.cli._common import console
+
     _hostile(workspace)
+    # Full paths under a long temporary folder would wrap inside the table's cell, and a
+    # wrapped cell interleaves with its label: a console wide enough keeps each on one line.
+    monkeypatch.setattr(console, "width", 4000)
     result = run_kf(CHECK, workspace)
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
