@@ -319,7 +319,15 @@ class Ledger:
     def _check_schema(self) -> int:
         """The schema version; refuse a database that is not a ledger (another schema, tables
         dropped): read only. An empty database (a ledger whose first write was interrupted)
-        is version 0 and becomes a new one."""
+        is version 0 and becomes a new one. Read in one transaction: another kf creating the
+        ledger between the version and the table list would make it look like a stranger's."""
+        self.db.execute("BEGIN")
+        try:
+            return self._read_schema()
+        finally:
+            self.db.execute("COMMIT")
+
+    def _read_schema(self) -> int:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
