@@ -8,6 +8,7 @@ read-only folder is a KfError naming the file, the space needed and the space fr
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -172,3 +173,12 @@ def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
 def write_csv(path: str | Path, df: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (weights files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
+from kfold.atomic import file_sha256
 from kfold.data.sources import read_listing, workspace_task
 from kfold.data.task import Task
 from kfold.errors import KfError
@@ -176,10 +177,6 @@ def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submissio
         read_output(df, cfg.id_column, task.kind, task.classes)
     except ValueError as exc:
         raise KfError(f"{where}: {exc} (a {task.kind} task's submission)") from None
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --- the archive: content-addressed copies of candidates and of everything submitted -------

@@ -8,10 +8,11 @@ import zipfile
 import pytest
 from typer.testing import CliRunner
 
+from kfold.atomic import file_sha256
 from kfold.cli import app
 from kfold.errors import KfError
 from kfold.package.build import build_package
-from kfold.package.manifest import MANIFEST, read_manifest, sha256_file
+from kfold.package.manifest import MANIFEST, read_manifest
 
 BLENDED = ["stack-mean", "stack-rank", "stack-logreg", "stack-lightgbm", "stack-hillclimb"]
 
@@ -25,7 +26,7 @@ def test_a_package_holds_every_fold_model_a_manifest_with_hashes_and_wheels(trai
     assert files - {MANIFEST} == set(manifest["files"])
     assert {f"models/{r}/fold{k}.pt" for r in "ab" for k in (0, 1)} <= files
     for rel, sha in manifest["files"].items():
-        assert sha256_file(folder / rel) == sha
+        assert file_sha256(folder / rel) == sha
     assert manifest["task"] == "binary" and manifest["classes"] == ["good_0", "bad_1"]
     assert list(manifest["targets"]) == ["stack-hillclimb", "a"]
     stack = manifest["targets"]["stack-hillclimb"]

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from kfold import artifacts, atomic
+from kfold.atomic import file_sha256
 from kfold.errors import KfError
 from kfold.infer import PREDICTIONS, TIMING, RunPredictions, blend_column, read_oof
 from kfold.kernel.budget import DRY_RUN, Costs, fold_models, keep_within
 from kfold.kernel.notebook import NOTEBOOK, read_spec
 from kfold.kernel.runner import kaggle_layout, run_notebook
-from kfold.package.manifest import MANIFEST, read_manifest, sha256_file
+from kfold.package.manifest import MANIFEST, read_manifest
 from kfold.workspace import Workspace
 
 TOLERANCE = 1e-6
@@ -100,7 +101,7 @@ def dry_run(ws: Workspace, name: str, *, hidden_test_size: int | None = None,
 def tested_shas(kernel: Path, package: Path) -> dict[str, str]:
     """What a dry run tested: the notebook's and the manifest's sha256 (a submission checks
     that it pushes exactly these)."""
-    return {"notebook": sha256_file(kernel / NOTEBOOK), "manifest": sha256_file(package / MANIFEST)}
+    return {"notebook": file_sha256(kernel / NOTEBOOK), "manifest": file_sha256(package / MANIFEST)}
 
 
 def _compare(ws: Workspace, package: Path, manifest: dict, target: str, got: pd.Series,

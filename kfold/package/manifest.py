@@ -14,10 +14,10 @@ need with their preprocessing, size, TTA and per-fold CV, and the sha256 of ever
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
+from kfold.atomic import file_sha256
 from kfold.errors import KfError
 
 MANIFEST = "kf-package.json"
@@ -25,17 +25,9 @@ SCHEMA = 1
 TASK = "binary"  # every run kf trains today is a binary classifier (issue 20 adds others)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def hash_files(folder: Path) -> dict[str, str]:
     """sha256 of every file under `folder` but the manifest, keyed by its relative path."""
-    return {p.relative_to(folder).as_posix(): sha256_file(p)
+    return {p.relative_to(folder).as_posix(): file_sha256(p)
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
