@@ -3,6 +3,7 @@
 
 import pytest
 
+from kfold.scoring import get_metric
 from kfold.tune.space import read_space
 from kfold.tune.study import open_study
 from tests.bad_input import BadInput, check, run_kf
@@ -39,7 +40,8 @@ def test_tune_then_stack_the_trials(workspace):
 
 def other_split_study(ws):
     write_space(ws)
-    open_study(ws, "s", read_space(ws.root / "s.toml", ws), "0123456789abcdef")
+    open_study(ws, "s", read_space(ws.root / "s.toml", ws), "0123456789abcdef",
+               get_metric("auc"))
 
 
 BAD = [
@@ -71,3 +73,30 @@ BAD = [
 @pytest.mark.parametrize("row", BAD, ids=str)
 def test_bad_input_is_one_error_line_and_nothing_trained(row, workspace):
     check(row, workspace)
+
+
+def test_a_multiclass_study_minimises_the_contest_log_loss(tmp_path):
+    from kfold import artifacts
+    from kfold.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "mc", competition="nexperia-synth")
+    made = run_kf(["data", "synth", "--task", "multiclass", "--n-train", "60", "--n-test", "12",
+                   "--size", "32"], ws)
+    assert made.exit_code == 0, made.output
+    space = SPACE.replace("[defaults]\n", "[defaults]\nimage-size = 32\nfolds = 2\n")
+    result = run_kf(["tune", write_space(ws, space), "--trials", "2", "--sampler-seed", "0",
+                     "--no-prune"], ws)
+    assert result.exit_code == 0, result.output
+    assert "OOF log loss ↓" in result.output and "AUC" not in result.output
+    scores = {run: artifacts.read_run(ws, run).oof_auc for run in ("s-t0", "s-t1")}
+    best = min(scores, key=scores.get)  # lower log loss is better
+    assert result.output.index(best) < result.output.index(max(scores, key=scores.get))
+    assert f"--name {best}-again" in result.output
+
+    (ws.root / "kfold.toml").write_text((ws.root / "kfold.toml").read_text()
+                                        + 'metric = "accuracy"\n')
+    again = run_kf(["tune", write_space(ws, space), "--trials", "3"], ws)
+    assert again.exit_code == 2
+    assert "study 's' optimised log loss, and the contest is now scored by accuracy" \
+        in again.output
+    assert not ws.run_json("s-t2").exists()

@@ -12,6 +12,7 @@ import kfold.execute
 from kfold import artifacts
 from kfold.errors import KfError
 from kfold.execute import LocalExecutor
+from kfold.scoring import get_metric
 from kfold.stack import stack_runs
 from kfold.tune import Search, read_space, tune, tune_report
 from kfold.tune.run import parse_duration
@@ -42,7 +43,7 @@ def queued(ws, space, *lrs):
 
     cfg = space.config(ws, {})
     split, _ = plan_folds(ws, discover(ws).train, cfg.n_folds, cfg.seed)
-    study = open_study(ws, "s", space, artifacts.folds_fingerprint(split))
+    study = open_study(ws, "s", space, artifacts.folds_fingerprint(split), get_metric("auc"))
     for lr in lrs:
         study.enqueue_trial({"lr": lr})
     return study

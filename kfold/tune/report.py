@@ -1,6 +1,7 @@
-"""What `kf tune` shows of a study: a row per trial (values, fold AUCs, where it was pruned,
-OOF AUC with DeLong's 95% interval), the parameter importances Optuna computes, the best
-trial as a `kf train` command line, and the optimisation history as a PNG."""
+"""What `kf tune` shows of a study: a row per trial (values, fold scores, where it was pruned,
+the OOF score kf runs ranks by, with DeLong's 95% interval for an AUC), the parameter
+importances Optuna computes, the best trial as a `kf train` command line, and the
+optimisation history as a PNG. Scores are the contest's metric and read in its direction."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import optuna
 
 from kfold import artifacts, views
-from kfold.stats import auc_interval
+from kfold.scoring import Metric, get_metric
+from kfold.stats import auc_interval, to_fold_scale
 from kfold.tune.space import Space
 from kfold.views import Col, Table
 from kfold.workspace import Workspace
@@ -40,6 +42,7 @@ class TrialRow:
 class TuneReport:
     study: str
     rows: list[TrialRow]
+    metric: Metric
     importances: dict[str, float] = field(default_factory=dict)
     best_command: str | None = None
     history_png: Path | None = None
@@ -55,25 +58,38 @@ def tune_report(ws: Workspace, study: optuna.Study, space: Space) -> TuneReport:
     """The study's trials (a trial taken over by a later one is shown once, as the later)."""
     trials = study.get_trials(deepcopy=False)
     resumed = {t.user_attrs.get("resumes") for t in trials}
-    rows = [_row(ws, t) for t in trials if t.number not in resumed and "run" in t.user_attrs]
-    report = TuneReport(study.study_name, rows, importances(study))
-    best = [r for r in rows if r.oof_auc is not None]
-    if best:
-        top = max(best, key=lambda r: r.oof_auc)
+    metric = get_metric(study.user_attrs.get("metric", "auc"))
+    rows = [_row(ws, t, metric) for t in trials
+            if t.number not in resumed and "run" in t.user_attrs]
+    report = TuneReport(study.study_name, ranked(rows, metric), metric, importances(study))
+    if report.rows and report.rows[0].oof_auc is not None:
+        top = report.rows[0]
         report.best_command = train_command(space, top.params, top.run)
         report.history_png = plot_history(rows, ws.tune_dir / f"{study.study_name}.history.png",
-                                          study.study_name)
+                                          study.study_name, metric)
     return report
 
 
-def _row(ws: Workspace, trial: optuna.trial.FrozenTrial) -> TrialRow:
+def ranked(rows: list[TrialRow], metric: Metric) -> list[TrialRow]:
+    """Finished trials best first in the metric's direction, then the others by number."""
+    done = sorted((r for r in rows if r.oof_auc is not None),
+                  key=lambda r: -r.oof_auc if metric.higher_is_better else r.oof_auc)
+    return done + [r for r in rows if r.oof_auc is None]
+
+
+def _row(ws: Workspace, trial: optuna.trial.FrozenTrial, metric: Metric) -> TrialRow:
+    """A finished trial's score is its run's OOF score as kf runs ranks by it (run.json);
+    an AUC has DeLong's interval on the same fold scale."""
     run = trial.user_attrs["run"]
     row = TrialRow(trial.number, run, STATES.get(trial.state, trial.state.name.lower()),
                    trial.params, dict(sorted(trial.intermediate_values.items())))
-    if trial.state == optuna.trial.TrialState.COMPLETE and ws.oof_path(run).exists():
+    if trial.state != optuna.trial.TrialState.COMPLETE or not ws.run_json(run).exists():
+        return row
+    row.oof_auc = artifacts.read_run(ws, run).oof_auc
+    if metric.name == "auc" and ws.oof_path(run).exists():
         oof = artifacts.read_oof(ws.oof_path(run))
-        iv = auc_interval(oof["target"], oof["pred"])
-        row.oof_auc, row.interval = iv.auc, (iv.low, iv.high)
+        iv = auc_interval(oof["target"], to_fold_scale(oof["pred"], oof["fold"]))
+        row.interval = (iv.low, iv.high)
     return row
 
 
@@ -101,29 +117,30 @@ def trials_table(report: TuneReport) -> Table:
     cols = [Col("#", right=True), Col("run", no_wrap=True), Col("state"),
             *[Col(n.replace("_", "-")) for n in names],
             *[Col(f"fold{k}", right=True) for k in range(folds)],
-            Col("pruned\nafter", right=True), Col("OOF AUC", right=True),
+            Col("pruned\nafter", right=True), Col(f"OOF {report.metric.label}", right=True),
             Col("95% CI", right=True, no_wrap=True)]
-    ranked = sorted(report.rows, key=lambda r: -(r.oof_auc or -1))
     rows = [[r.number, r.run, r.state, *[_value(r.params.get(n)) for n in names],
              *[views.num(r.fold_aucs.get(k), ".4f") for k in range(folds)],
              "" if r.pruned_after is None else f"{r.pruned_after} fold(s)",
              views.num(r.oof_auc, ".4f"),
              "" if r.interval is None else f"[{r.interval[0]:.4f}, {r.interval[1]:.4f}]"]
-            for r in ranked]
+            for r in report.rows]
     styles = ["bold green" if i == 0 and r.oof_auc is not None else None
-              for i, r in enumerate(ranked)]
+              for i, r in enumerate(report.rows)]
     return views.table(f"study {report.study}: {len(report.rows)} trials "
                        f"({report.counts})", cols, rows, styles=styles,
-                       caption="fold AUCs as reported to the pruner; OOF AUC with DeLong's "
-                               "95% interval; pruned trials are never stacked")
+                       caption=f"fold {report.metric.title} as reported to the pruner; OOF "
+                               "score as kf runs ranks by it"
+                               + (" with DeLong's 95% interval" if report.metric.name == "auc"
+                                  else "") + "; pruned trials are never stacked")
 
 
 def _value(value) -> str:
     return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def plot_history(rows: list[TrialRow], path: Path, title: str) -> Path:
-    """OOF AUC per trial with the best so far; a pruned trial at its folds' mean AUC."""
+def plot_history(rows: list[TrialRow], path: Path, title: str, metric: Metric) -> Path:
+    """OOF score per trial with the best so far; a pruned trial at its folds' mean score."""
     from matplotlib.ticker import MaxNLocator
 
     from kfold.plots import plt, save_figure
@@ -131,17 +148,18 @@ def plot_history(rows: list[TrialRow], path: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     done = [r for r in rows if r.oof_auc is not None]
     pruned = [r for r in rows if r.state == "pruned" and r.fold_aucs]
-    ax.plot([r.number for r in done], [r.oof_auc for r in done], "o", label="finished (OOF AUC)")
+    ax.plot([r.number for r in done], [r.oof_auc for r in done], "o",
+            label=f"finished (OOF {metric.title})")
     ax.plot([r.number for r in pruned],
             [sum(r.fold_aucs.values()) / len(r.fold_aucs) for r in pruned], "x", color="grey",
-            label="pruned (mean AUC of its folds)")
-    best, line = -1.0, []
+            label=f"pruned (mean {metric.title} of its folds)")
+    line: list[tuple[int, float]] = []
     for r in sorted(done, key=lambda r: r.number):
-        best = max(best, r.oof_auc)
+        best = r.oof_auc if not line or metric.better(r.oof_auc, line[-1][1]) else line[-1][1]
         line.append((r.number, best))
     ax.step([n for n, _ in line], [b for _, b in line], where="post", color="C3",
             label="best so far")
-    ax.set(xlabel="trial", ylabel="AUC", title=f"{title}: optimisation history")
+    ax.set(xlabel="trial", ylabel=metric.label, title=f"{title}: optimisation history")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="best")
     return save_figure(fig, path)

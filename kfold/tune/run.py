@@ -1,8 +1,8 @@
 """The trials of `kf tune`: each one a kf run `<study>-t<k>` planned and trained through
 kfold.train.run like any other, its folds reported to Optuna as steps as they finish.
 
-The pruner compares a trial's fold AUCs with the best trial's on the same folds (Wilcoxon,
-paired); a trial it stops keeps the folds it trained, is marked `pruned.json` and gets no
+The study optimises the contest's metric in its direction (AUC up, log loss down). The pruner
+compares a trial's fold scores with the best trial's on the same folds (Wilcoxon, paired); a trial it stops keeps the folds it trained, is marked `pruned.json` and gets no
 OOF file, so no stack ever takes it. A finished trial is a whole run (OOF, test predictions,
 submission), a candidate for `kf stack --runs '<study>-*'`.
 
@@ -30,6 +30,7 @@ from kfold.errors import KfError, check_whole
 from kfold.execute import Executor, LocalExecutor
 from kfold.folds import plan_folds
 from kfold.progress import Reporter
+from kfold.scoring import get_metric
 from kfold.tune.space import Space
 from kfold.tune.study import counted, mark_owner, open_study, take_over_dead
 from kfold.workspace import Workspace
@@ -92,12 +93,10 @@ def tune(ws: Workspace, space: Space, search: Search, *, executor: Executor | No
     check_whole("--trials", search.trials, 0, 100_000)
     base = space.config(ws, {})
     dataset = discover(ws)
-    if dataset.task.kind != "binary":
-        raise KfError(f"kf tune tunes binary tasks only so far (its study maximises the folds' "
-                      f"AUC); the data is a {dataset.task.kind} task ({dataset.task.reason}): "
-                      "compare settings with kf train or kf grid")
-    split, _ = plan_folds(ws, dataset.train, base.n_folds, base.seed)
-    study = open_study(ws, search.study, space, folds_fingerprint(split), prune=search.prune,
+    task = dataset.task
+    split, _ = plan_folds(ws, dataset.train, base.n_folds, base.seed, task.kind, task.classes)
+    study = open_study(ws, search.study, space, folds_fingerprint(split),
+                       task.metric(ws.config.metric), prune=search.prune,
                        p_threshold=search.p_threshold, sampler_seed=search.sampler_seed)
     take_over_dead(study, reporter)
     trials = _Trials(study, search)
@@ -127,7 +126,8 @@ def _work(ws: Workspace, space: Space, trials: _Trials, ex: Executor, skip_bad: 
 
 def run_trial(ws: Workspace, space: Space, study: optuna.Study, trial: optuna.Trial,
               ex: Executor, skip_bad: bool, reporter: Reporter) -> None:
-    """Train the trial's run fold by fold and tell the study: its OOF AUC, or pruned."""
+    """Train the trial's run fold by fold and tell the study: its OOF score (the contest's
+    metric, as kf runs ranks by it), or pruned."""
     from kfold.train.run import plan_run, train_runs
 
     run = trial.user_attrs.get("run") or f"{study.study_name}-t{trial.number}"
@@ -160,7 +160,7 @@ def run_trial(ws: Workspace, space: Space, study: optuna.Study, trial: optuna.Tr
             raise KfError(f"trial {run!r}: {exc}") from None
         raise
     study.tell(trial, record.oof_auc)
-    reporter.log(f"{run}: OOF AUC {record.oof_auc:.4f}")
+    reporter.log(f"{run}: OOF {get_metric(record.metric).title} {record.oof_auc:.4f}")
 
 
 def trial_steps(study: optuna.Study, trial: optuna.Trial) -> dict[int, float]:

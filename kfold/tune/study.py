@@ -20,6 +20,7 @@ import optuna
 from kfold.errors import KfError
 from kfold.locks import pid_alive
 from kfold.progress import Reporter
+from kfold.scoring import Metric, get_metric
 from kfold.tune.space import Space
 from kfold.workspace import Workspace, check_name
 
@@ -29,11 +30,11 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 P_THRESHOLD = 0.15
 
 
-def open_study(ws: Workspace, name: str, space: Space, split: str, *, prune: bool = True,
-               p_threshold: float | None = None,
+def open_study(ws: Workspace, name: str, space: Space, split: str, metric: Metric, *,
+               prune: bool = True, p_threshold: float | None = None,
                sampler_seed: int | None = None) -> optuna.Study:
-    """Create the study or load it; a study of another space or fold split is refused.
-    `p_threshold` None: P_THRESHOLD."""
+    """Create the study or load it; a study of another space, fold split or metric is
+    refused. The study's direction is the metric's. `p_threshold` None: P_THRESHOLD."""
     check_name(name, "study name")
     p_threshold = P_THRESHOLD if p_threshold is None else p_threshold
     if not 0 < p_threshold < 1:
@@ -46,17 +47,22 @@ def open_study(ws: Workspace, name: str, space: Space, split: str, *, prune: boo
         pruner = (optuna.pruners.WilcoxonPruner(p_threshold=p_threshold) if prune
                   else optuna.pruners.NopPruner())
     sampler = optuna.samplers.TPESampler(seed=sampler_seed)
-    if name in optuna.get_all_study_names(storage):  # loaded without a write
+    existed = name in optuna.get_all_study_names(storage)
+    if existed:  # loaded without a write
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
                                   pruner=pruner)
     else:
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
-                                    sampler=sampler, pruner=pruner, load_if_exists=True)
-    kept = {"space": space.to_dict(), "folds_fingerprint": split}
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                    direction="maximize" if metric.higher_is_better
+                                    else "minimize", pruner=pruner, load_if_exists=True)
+    kept = {"space": space.to_dict(), "folds_fingerprint": split, "metric": metric.name}
     for key, value in kept.items():
-        if key not in study.user_attrs:
-            study.set_user_attr(key, value)
+        if key not in study.user_attrs:  # "metric": a study of an earlier kf maximised AUC
+            study.set_user_attr(key, "auc" if key == "metric" and existed else value)
     attrs = study.user_attrs
+    if attrs["metric"] != metric.name:
+        raise KfError(f"study {name!r} optimised {get_metric(attrs['metric']).title}, and "
+                      f"the contest is now scored by {metric.title}: start another --study")
     if attrs["folds_fingerprint"] != split:
         raise KfError(f"study {name!r} was run on another fold split "
                       f"({attrs['folds_fingerprint']}) than folds.csv now holds ({split}); "
