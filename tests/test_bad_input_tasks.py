@@ -100,17 +100,6 @@ def test_a_class_with_fewer_images_than_folds_is_named(ws):
     _refused(ws, ["folds"], "'cow' has 1")
 
 
-def test_keras_refuses_non_binary_training_before_anything_is_written(ws):
-    _refused(ws, ["train", "--epochs", "1", "--backend", "keras", "--model", "simple-cnn"],
-             "the keras backend trains binary tasks only: use --backend torch")
-
-
-def test_kf_tune_refuses_a_non_binary_task_before_its_study_is_written(ws):
-    (ws.root / "s.toml").write_text('[space]\nlr = { low = 1e-3, high = 1e-2, log = true }\n')
-    _refused(ws, ["tune", str(ws.root / "s.toml"), "--trials", "1"],
-             "kf tune tunes binary tasks only so far")
-
-
 @pytest.fixture
 def multiclass_ws(tmp_path):
     synthesize_task(tmp_path / "data", "multiclass", n_train=40, n_test=6, size=32, seed=0)

@@ -182,3 +182,43 @@ def test_label_smoothing_and_accumulation_are_keras_native():
     compile_model(model, cfg, 1e-3)
     assert model.loss.label_smoothing == pytest.approx(0.1)
     assert model.optimizer.gradient_accumulation_steps == 2
+
+
+@pytest.mark.parametrize("kind, width, activation", [
+    ("binary", 1, "sigmoid"), ("multiclass", 4, "softmax"), ("multilabel", 3, "sigmoid"),
+    ("regression", 1, "linear")])
+def test_a_head_per_task_is_read_back_from_the_saved_model(kind, width, activation, tmp_path):
+    from kfold.backends import Head
+    from kfold.backends.keras.models import output_kind
+
+    model = build_model("simple-cnn", 32, 0.1, head=Head(kind, width, "auc")).model
+    assert model.output_shape == (None, width)
+    assert model.get_layer("prob").get_config()["activation"] == activation
+    model.save(tmp_path / "m.keras")
+    assert output_kind(keras.saving.load_model(tmp_path / "m.keras", compile=False)) == kind
+
+
+@pytest.mark.parametrize("kind, y, message", [
+    ("multiclass", [0, 1, 4], "class indices 0 to 3"),
+    ("multilabel", [[0, 1, 0], [1, 2, 0]], "0/1 rows of 3 labels"),
+    ("regression", [1.0, np.nan, 2.0], "finite numbers"),
+    ("binary", [0, 1, 2], "0 or 1")])
+def test_targets_a_head_cannot_read_are_refused(kind, y, message):
+    from kfold.backends import Head
+    from kfold.backends.keras.fold import check_fold_data
+
+    y = np.asarray(y)
+    x = np.zeros((len(y), 32, 32), dtype=np.uint8)
+    head = Head(kind, 1 if kind in ("binary", "regression") else (4 if kind == "multiclass"
+                                                                    else 3), "auc")
+    with pytest.raises(KfError, match=f"training targets must be {message}"):
+        check_fold_data(keras_cfg(), x, y, None, None, head)
+
+
+def test_pos_weight_is_refused_for_a_task_without_defects():
+    from kfold.backends import Head
+    from kfold.backends.keras.fold import check_fold_data
+
+    x, y = np.zeros((4, 32, 32), dtype=np.uint8), np.array([0, 1, 2, 3])
+    with pytest.raises(KfError, match="--pos-weight weighs the defects of a binary task"):
+        check_fold_data(keras_cfg(pos_weight=2.0), x, y, None, None, Head("multiclass", 4, "logloss"))

@@ -119,3 +119,32 @@ def test_gradcam_points_at_the_defect(tmp_path):
     hits = sum(r - 2 <= pr < r + 10 and c - 2 <= pc < c + 10
                for (pr, pc), (r, c) in zip(peaks, pos[val]))
     assert hits >= 0.6 * len(val)  # chance: about 0.14
+
+
+# task -> (the metric kf picks, prediction columns of a run)
+TASKS = {"multiclass": ("logloss", 6), "multilabel": ("auc-columns", 5), "regression": ("rmse", 1)}
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_keras_trains_every_task_with_the_contest_metric(task, tmp_path):
+    from kfold.data.synth.tasks import synthesize_task
+    from kfold.scoring import get_metric
+
+    metric, width = TASKS[task]
+    synthesize_task(tmp_path / "data", task, n_train=40, n_test=6, size=32, seed=0)
+    ws = Workspace.init(tmp_path, n_folds=2)
+    kf(ws, *TRAIN[:4], "2", *TRAIN[5:], "--backend", "keras", "--name", "k")
+    meta = artifacts.read_run(ws, "k")
+    assert (meta.task, meta.metric, meta.backend) == (task, metric, "keras")
+    columns = artifacts.pred_columns(task, meta.classes)
+    oof = artifacts.read_oof(ws.oof_path("k"), task)
+    assert len(columns) == width and len(oof) == 40
+    if task == "multiclass":
+        np.testing.assert_allclose(oof[columns].sum(axis=1), 1.0, atol=1e-4)
+    best = get_metric(metric).best
+    for fold in meta.folds:  # the kept epoch is the best validation score in its direction
+        history = pd.read_csv(ws.run_dir("k") / f"history_fold{fold.fold}.csv")
+        assert fold.best_epoch == best(history["score"].tolist())
+        assert fold.val_auc == pytest.approx(history["score"][fold.best_epoch])
+    sample = pd.read_csv(ws.data_dir / "sample_submission.csv")
+    assert list(pd.read_csv(ws.submission_path("k")).columns) == list(sample.columns)

@@ -10,8 +10,9 @@ from torch import nn
 
 from kfold.backends import Head
 from kfold.backends.rules import collapse_reason
-from kfold.backends.torch.heads import activate, collapse_range, loss_fn, widen
+from kfold.backends.torch.heads import activate, loss_fn, widen
 from kfold.backends.torch.recipe import make_recipe
+from kfold.backends.validation import collapse_range
 from kfold.nets import create_model
 from kfold.train_config import TrainConfig
 

@@ -93,9 +93,6 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     dataset = dataset or discover(ws)
     task = dataset.task
     head = head_of(task.kind, task.classes, task.metric(ws.config.metric).name)
-    if head.kind != "binary" and cfg.backend != "torch":
-        raise KfError(f"the data is a {head.kind} task ({dataset.task.reason}); the "
-                      f"{cfg.backend} backend trains binary tasks only: use --backend torch")
     if head.kind != "binary" and teach is not None:
         raise KfError(f"kf pseudo and kf distill teach binary tasks only; the data is a "
                       f"{head.kind} task ({dataset.task.reason})")

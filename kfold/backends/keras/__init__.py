@@ -10,6 +10,7 @@ package imports TensorFlow; nothing outside it does. Install with `pip install '
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,8 +93,9 @@ class KerasBackend:
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
                    tag: str, reporter: Reporter | None = None) -> FoldOutput:
         # Keras feeds whole arrays to tf.data: a fold's memory-mapped rows are read out once.
-        data = FoldData(*(None if a is None else np.asarray(a) for a in
-                          (data.train_x, data.train_y, data.val_x, data.val_y)))
+        data = dataclasses.replace(data, **{k: np.asarray(getattr(data, k)) for k in
+                                            ("train_x", "train_y", "val_x", "val_y")
+                                            if getattr(data, k) is not None})
         return fold.train_fold(cfg, data, np.asarray(test_x), run_dir, tag, reporter)
 
     def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,

@@ -5,6 +5,13 @@ precision recall auc), `ModelCheckpoint` of the best model by validation AUC to
 `<tag>.keras`, `EarlyStopping` on validation AUC, `ReduceLROnPlateau` on validation AUC, and
 `BackupAndRestore` in `<tag>.backup/` so that an interrupted fold continues.
 
+Another task (`kfold.backends.Head`): categorical cross-entropy on a softmax (multi-class,
+one-hot targets so label smoothing applies), binary cross-entropy per label (multi-label),
+MSE or Huber, PyTorch's smooth L1 (regression). Keras has no metric for the contest's, so
+`ValidationScore` predicts the validation images after each epoch and logs their numbers as
+the PyTorch loop computes them (kfold.backends.validation); the callbacks watch `val_score`
+in the metric's direction.
+
 The traps of Keras k-fold loops, and what closes each:
 - metric names that gain suffixes (`val_auc_1`) when models are rebuilt in one process:
   every metric is built with an explicit name, and each fold starts with `clear_session()`;
@@ -27,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
-from kfold.backends import FoldData, FoldOutput
+from kfold.backends import FoldData, FoldOutput, Head
 from kfold.backends.keras._tf import device_name, keras, tf, versions
-from kfold.backends.keras.models import BuiltModel, build_model, set_frozen
+from kfold.backends.keras.models import BuiltModel, build_model, output_kind, set_frozen
 from kfold.backends.rules import (
     AUGMENT_FLIPS,
     TTA_VIEWS,
@@ -37,9 +44,11 @@ from kfold.backends.rules import (
     collapse_step,
     view_numpy,
 )
+from kfold.backends.validation import collapse_range, validation_row
 from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.runfiles import RunFiles
+from kfold.scoring import get_metric
 from kfold.train_config import TrainConfig
 
 METRICS = ("tp", "fp", "tn", "fn", "accuracy", "precision", "recall", "auc")
@@ -84,27 +93,46 @@ def metric_set() -> list:
             PredictionRange(name="pred_range")]
 
 
-def fresh_model(cfg: TrainConfig):
+def fresh_model(cfg: TrainConfig, head: Head = Head()):
     """A new compiled model in a clean Keras session, seeded: the start of every fold."""
-    built = fresh_built(cfg)
-    compile_model(built.model, cfg, cfg.lr)
+    built = fresh_built(cfg, head)
+    compile_model(built.model, cfg, cfg.lr, head)
     return built.model
 
 
-def fresh_built(cfg: TrainConfig) -> BuiltModel:
+def fresh_built(cfg: TrainConfig, head: Head = Head()) -> BuiltModel:
     keras.utils.clear_session(free_memory=True)
     keras.utils.set_random_seed(cfg.init_seed)
-    return build_model(cfg.model, cfg.image_size, cfg.dropout, cfg.weights, cfg.train_mode)
+    return build_model(cfg.model, cfg.image_size, cfg.dropout, cfg.weights, cfg.train_mode,
+                       head)
 
 
-def compile_model(model, cfg: TrainConfig, lr: float) -> None:
+def compile_model(model, cfg: TrainConfig, lr: float, head: Head = Head()) -> None:
     model.compile(
         optimizer=keras.optimizers.AdamW(
             learning_rate=lr, weight_decay=cfg.weight_decay or 0.0,
             gradient_accumulation_steps=cfg.grad_accum if cfg.grad_accum > 1 else None),
-        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=metric_set(),
+        loss=task_loss(cfg, head),
+        metrics=metric_set() if head.kind == "binary" else [],
     )
+
+
+def task_loss(cfg: TrainConfig, head: Head):
+    """The training loss of `head`'s task (module docstring)."""
+    losses = keras.losses
+    if head.kind == "multiclass":
+        return losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+    if head.kind == "regression":
+        return losses.Huber(delta=1.0) if cfg.regression_loss == "smooth-l1" \
+            else losses.MeanSquaredError()
+    return losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing)
+
+
+def model_targets(y: np.ndarray, head: Head) -> np.ndarray:
+    """Targets as the loss reads them: one-hot rows for a multi-class head, else as given."""
+    if head.kind == "multiclass":
+        return np.eye(head.width, dtype="float32")[np.asarray(y, dtype=int)]
+    return np.asarray(y, dtype="float32")
 
 
 def phases(cfg: TrainConfig) -> list[tuple[int, int, bool]]:
@@ -136,11 +164,11 @@ _FLIPS = {
 }
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
+def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, head: Head = Head()):
     """Shuffled uint8 batches cast to float and augmented on the batch; a last partial
     batch is dropped (a batch of one breaks batch-norm)."""
     n = len(x)
-    ds = tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("float32")))
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None], model_targets(y, head)))
     ds = ds.shuffle(n, seed=cfg.init_seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=n > cfg.batch_size)
     ds = ds.map(lambda a, b: (augment_batch(tf.cast(a, tf.float32), cfg.augment), b),
@@ -157,13 +185,17 @@ def eval_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int):
 
 
 def predict(model, images: np.ndarray, cfg: TrainConfig, tta: str | None = None) -> np.ndarray:
-    """Probabilities of defect (float64), averaged over the TTA views."""
+    """Predictions (float64) averaged over the TTA views: probabilities of defect (N,), per
+    class or label (N, C), or values (N,) of a regression model."""
+    kind, width = output_kind(model), model.output_shape[-1]
     if len(images) == 0:
-        return np.zeros(0)
+        return np.zeros(0 if width == 1 else (0, width))
     preds = [model.predict(eval_dataset(np.ascontiguousarray(view_numpy(images, view)), None,
-                                        cfg.batch_size * 2), verbose=0)[:, 0]
+                                        cfg.batch_size * 2), verbose=0)
              for view in TTA_VIEWS[tta or cfg.tta]]
-    return np.clip(np.mean(preds, axis=0).astype(np.float64), 0.0, 1.0)
+    mean = np.mean(preds, axis=0).astype(np.float64)
+    mean = mean[:, 0] if width == 1 else mean
+    return mean if kind == "regression" else np.clip(mean, 0.0, 1.0)
 
 
 def load_checkpoint(path: Path):
@@ -184,9 +216,10 @@ class FoldLog(keras.callbacks.Callback):
     """
 
     def __init__(self, state_path: Path, ckpt, stopper, plateau, bar, validate: bool,
-                 collapse_limit: int = 3) -> None:
+                 collapse_limit: int = 3, scorer: ValidationScore | None = None) -> None:
         super().__init__()
         self.state_path, self.bar, self.validate = state_path, bar, validate
+        self.scorer = scorer  # None: Keras's own metrics score the validation images
         self.ckpt, self.stopper, self.plateau = ckpt, stopper, plateau
         self.rows: list[dict] = []
         self.best_epoch, self.seconds, self.stopped = -1, 0.0, False
@@ -237,15 +270,12 @@ class FoldLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self.validate:
-            check_metric_names(logs)
         row = {"epoch": epoch, "train_loss": float(logs["loss"]), "lr": self._lr}
         if self.validate:
-            row["val_loss"] = float(logs["val_loss"])
-            row |= {m: float(logs[f"val_{m}"]) for m in METRICS}
-            row["pred_range"] = float(logs.get("val_pred_range", float("nan")))
-            reason = collapse_reason(float(logs.get("val_pred_range", 1.0)),
-                                     float(logs.get(MONITOR, float("nan"))))
+            row |= self._validation(logs)
+            chance = row["auc"] if self.scorer is None or self.scorer.head.metric == "auc" \
+                else float("nan")  # the AUC <= 0.5 rule
+            reason = collapse_reason(row["pred_range"], chance)
             self.collapsed_epochs, verdict = collapse_step(self.collapsed_epochs, reason, epoch,
                                                            self.collapse_limit)
             if verdict and not self.collapsed:
@@ -260,7 +290,40 @@ class FoldLog(keras.callbacks.Callback):
         self.next_lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         atomic.write_json(self.state_path, self.state())
         self.bar.advance(1, loss=row["train_loss"],
-                         **({"auc": row["auc"]} if self.validate else {}))
+                         **({self._metric: row["score"]} if self.validate else {}))
+
+    def _validation(self, logs: dict) -> dict:
+        """The epoch's validation numbers: Keras's metrics, or the scorer's."""
+        if self.scorer is not None:
+            return self.scorer.row | {"pred_range": logs["val_pred_range"]}
+        check_metric_names(logs)
+        row = {"val_loss": float(logs["val_loss"])} | {m: float(logs[f"val_{m}"])
+                                                       for m in METRICS}
+        return row | {"score": row["auc"],
+                      "pred_range": float(logs.get("val_pred_range", float("nan")))}
+
+    @property
+    def _metric(self) -> str:
+        return "auc" if self.scorer is None else self.scorer.head.metric
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """The contest metric of the validation images after each epoch, in the logs as
+    `val_score` (and `val_loss`, `val_pred_range`) before the checkpoint, early-stopping and
+    plateau callbacks read them: Keras has no metric for most contests' scores."""
+
+    def __init__(self, val_x: np.ndarray, val_y: np.ndarray, head: Head,
+                 cfg: TrainConfig) -> None:
+        super().__init__()
+        self.val_x, self.val_y, self.head, self.cfg = val_x, val_y, head, cfg
+        self.row: dict = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        p = predict(self.model, self.val_x, self.cfg)
+        self.row = validation_row(self.head, self.val_y, p)
+        if logs is not None:
+            logs.update(val_loss=self.row["val_loss"], val_score=self.row["score"],
+                        val_pred_range=collapse_range(self.head, p))
 
 
 def check_metric_names(logs: dict) -> None:
@@ -278,7 +341,8 @@ def _num(v):
 # --------------------------------------------------------------------------- the fold
 
 
-def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y) -> None:
+def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y,
+                    head: Head = Head()) -> None:
     s = cfg.image_size
     for name, x, y in (("training", train_x, train_y), ("validation", val_x, val_y)):
         if x is None:
@@ -288,15 +352,32 @@ def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y) -> None:
         if y is None or len(y) != len(x):
             raise KfError(f"{name}: {len(x)} images but "
                           f"{'no' if y is None else len(y)} targets")
-        if len(x) and not np.isin(np.unique(y), (0, 1)).all():
-            raise KfError(f"{name} targets must be 0 or 1")
+        if len(x) and (why := _bad_targets(np.asarray(y), head)):
+            raise KfError(f"{name} targets must be {why}")
     if len(train_x) < 2:
         raise KfError(f"need at least 2 training images, got {len(train_x)}")
+    if cfg.pos_weight is not None and head.kind != "binary":
+        raise KfError(f"--pos-weight weighs the defects of a binary task; this is a "
+                      f"{head.kind} task")
+
+
+def _bad_targets(y: np.ndarray, head: Head) -> str | None:
+    """What `head`'s targets must be, when `y` is not that; else None."""
+    if head.kind == "regression":
+        return None if np.isfinite(y.astype(float)).all() else "finite numbers"
+    if head.kind == "multiclass":
+        ok = y.ndim == 1 and np.isin(y, np.arange(head.width)).all()
+        return None if ok else f"class indices 0 to {head.width - 1}"
+    if head.kind == "multilabel":
+        ok = y.ndim == 2 and y.shape[1] == head.width and np.isin(y, (0, 1)).all()
+        return None if ok else f"0/1 rows of {head.width} labels"
+    return None if np.isin(np.unique(y), (0, 1)).all() else "0 or 1"
 
 
 def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
                val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
-               reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> dict:
+               reporter: Reporter | None = None, extra_callbacks: tuple = (),
+               head: Head = Head()) -> dict:
     """The epoch loop of one fold (`train_fold` = this + predictions); write `<tag>.keras`
     (best by validation AUC, or the last epoch when there is no validation) and
     `history_<tag>.csv`; return the fold's result.
@@ -305,7 +386,7 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     The callbacks share state through FoldLog and are wired, restored and run in one order,
     here; `_monitors` builds the ones that watch the metric, `_result` reads the outcome.
     """
-    check_fold_data(cfg, train_x, train_y, val_x, val_y)
+    check_fold_data(cfg, train_x, train_y, val_x, val_y, head)
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -315,14 +396,16 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     if not backup_dir.exists():  # a fresh fold: no stale checkpoint may survive
         ckpt_path.unlink(missing_ok=True)
 
-    built = fresh_built(cfg)
+    built = fresh_built(cfg, head)
     model = built.model
-    ckpt, stopper, plateau = _monitors(cfg, ckpt_path, validate)
+    ckpt, stopper, plateau = _monitors(cfg, ckpt_path, validate, head)
+    scorer = ValidationScore(val_x, val_y, head, cfg) if validate and _scored(head) else None
     backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
 
     previous = json.loads(state_path.read_text()) if state_path.exists() else None
     with reporter.task(tag, cfg.epochs) as bar:
-        log = FoldLog(state_path, ckpt, stopper, plateau, bar, validate, cfg.collapse_epochs)
+        log = FoldLog(state_path, ckpt, stopper, plateau, bar, validate, cfg.collapse_epochs,
+                      scorer)
         if previous and (previous["stopped"] or len(previous["rows"]) >= cfg.epochs):
             log.restore(len(previous["rows"]))  # finished before the interruption
             reporter.log(f"{tag}: training had finished; predicting with the checkpoint")
@@ -330,17 +413,18 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
             done = len(previous["rows"]) if previous else 0
             if done:
                 reporter.log(f"{tag}: resuming after epoch {done}")
-            callbacks = [*extra_callbacks, ckpt, *([stopper] if stopper else []), plateau,
-                         backup, log]
+            callbacks = [*([scorer] if scorer else []), *extra_callbacks, ckpt,
+                         *([stopper] if stopper else []), plateau, backup, log]
             class_weight = None if cfg.pos_weight is None else {0: 1.0, 1: cfg.pos_weight}
-            train_ds = train_dataset(train_x, train_y, cfg)
-            val_ds = eval_dataset(val_x, val_y, cfg.batch_size * 2) if validate else None
+            train_ds = train_dataset(train_x, train_y, cfg, head)
+            val_ds = eval_dataset(val_x, val_y, cfg.batch_size * 2) \
+                if validate and scorer is None else None
             lr = (previous or {}).get("next_lr") or cfg.lr
             for first, end, frozen in phases(cfg):
                 if end <= done or log.stopped:
                     continue
                 set_frozen(built, frozen)
-                compile_model(model, cfg, lr)
+                compile_model(model, cfg, lr, head)
                 if first > 0:
                     reporter.log(f"{tag}: backbone unfrozen from epoch {first}")
                 model.fit(train_ds, epochs=end, initial_epoch=max(first, done),
@@ -354,10 +438,16 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     return _result(log, cfg)
 
 
-def _monitors(cfg: TrainConfig, ckpt_path: Path, validate: bool) -> tuple:
+def _scored(head: Head) -> bool:
+    """Whether `ValidationScore` scores the validation images (Keras's AUC scores a binary
+    AUC contest, as in the original notebooks)."""
+    return not (head.kind == "binary" and head.metric == "auc")
+
+
+def _monitors(cfg: TrainConfig, ckpt_path: Path, validate: bool, head: Head = Head()) -> tuple:
     """(checkpoint, early stopper or None, plateau LR schedule): with validation they watch
-    its AUC and keep the best model; without, a fixed number of epochs on everything keeps
-    the last model and the schedule watches the training loss."""
+    its contest metric in its direction and keep the best model; without, a fixed number of
+    epochs on everything keeps the last model and the schedule watches the training loss."""
     plateau_patience = max(1, cfg.patience // 2)
     if not validate:
         ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, save_best_only=False)
@@ -365,20 +455,23 @@ def _monitors(cfg: TrainConfig, ckpt_path: Path, validate: bool) -> tuple:
             monitor="loss", mode="min", factor=0.5, patience=plateau_patience,
             min_lr=cfg.lr / 100)
         return ckpt, None, plateau
-    ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, monitor=MONITOR, mode="max",
+    monitor = "val_score" if _scored(head) else MONITOR
+    mode = get_metric(head.metric).direction
+    ckpt = keras.callbacks.ModelCheckpoint(ckpt_path, monitor=monitor, mode=mode,
                                            save_best_only=True)
-    stopper = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.patience,
+    stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience,
                                             restore_best_weights=False)
     plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor=MONITOR, mode="max", factor=0.5, patience=plateau_patience, min_lr=cfg.lr / 100)
+        monitor=monitor, mode=mode, factor=0.5, patience=plateau_patience, min_lr=cfg.lr / 100)
     return ckpt, stopper, plateau
 
 
 def _result(log: FoldLog, cfg: TrainConfig) -> dict:
-    """The fold's result from its log: the best epoch's validation AUC, how it ended."""
+    """The fold's result from its log: the best epoch's validation score (the contest
+    metric's; `val_auc` by its old name), how it ended."""
     best = log.rows[log.best_epoch] if log.rows and log.best_epoch >= 0 else {}
     return {"best_epoch": log.best_epoch, "epochs_run": len(log.rows),
-            "val_auc": float(best.get("auc", float("nan"))),
+            "val_auc": float(best.get("score", float("nan"))),
             "stopped_early": bool(log.stopped and len(log.rows) < cfg.epochs),
             "collapsed": log.collapsed,
             "final_lr": log.rows[-1]["lr"] if log.rows else cfg.lr,
@@ -402,7 +495,7 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
     run_dir = Path(run_dir)
     with placed(cfg.device):
         result = fit_epochs(cfg, data.train_x, data.train_y, data.val_x, data.val_y, run_dir,
-                          tag, reporter, extra_callbacks)
+                            tag, reporter, extra_callbacks, data.head)
         model = load_checkpoint(run_dir / f"{tag}.keras")
         val_pred = None if data.val_x is None else predict(model, data.val_x, cfg)
         test_pred = predict(model, test_x, cfg)

@@ -13,7 +13,10 @@ sees the same graph as training:
   and one sigmoid output. `--train-mode head` freezes the backbone.
 
 The output is `Dense(1, name="logit")` followed by a sigmoid `Activation(name="prob")`, the
-original's sigmoid dense split in two so that Grad-CAM can take gradients of the logit.
+original's sigmoid dense split in two so that Grad-CAM can take gradients of the logit. For
+another task (`kfold.backends.Head`) `with_head` replaces both: one logit per class with a
+softmax (multi-class), per label with a sigmoid (multi-label), or one linear value
+(regression); `output_kind` reads the task back from a saved model.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kfold.backends import Head
 from kfold.backends.keras._tf import keras
 from kfold.errors import KfError
 
@@ -170,15 +174,41 @@ def check_model_config(model: str, image_size: int, weights: str, train_mode: st
 
 
 def build_model(model: str, image_size: int, dropout: float, weights: str = "none",
-                train_mode: str = "finetune") -> BuiltModel:
-    """Build `model` with its starting weights, the backbone frozen for `head` mode."""
+                train_mode: str = "finetune", head: Head = Head()) -> BuiltModel:
+    """Build `model` with its starting weights and `head`'s output, the backbone frozen for
+    `head` mode."""
     check_model_config(model, image_size, weights, train_mode)
     spec = model_spec(model)
-    built = spec.builder(image_size, dropout, "imagenet" if weights == "imagenet" else None)
+    built = with_head(spec.builder(image_size, dropout,
+                                   "imagenet" if weights == "imagenet" else None), head)
     if weights not in ("imagenet", "none"):
         load_weights_file(built, Path(weights).expanduser())
     set_frozen(built, train_mode == "head")
     return built
+
+
+ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "multilabel": "sigmoid",
+               "regression": "linear"}
+
+
+def with_head(built: BuiltModel, head: Head) -> BuiltModel:
+    """`built` with `head`'s output layers (module docstring); a binary head is the model as
+    built, so a binary run's graph is the original's."""
+    if head.kind == "binary":
+        return built
+    model = built.model
+    logit = keras.layers.Dense(head.width, name="logit")(model.get_layer("logit").input)
+    out = keras.layers.Activation(ACTIVATIONS[head.kind], name="prob", dtype="float32")(logit)
+    return BuiltModel(keras.Model(model.inputs, out, name=model.name), built.backbone_layers,
+                      built.backbone)
+
+
+def output_kind(model) -> str:
+    """The task a saved model's output answers (`with_head`'s inverse)."""
+    activation = model.get_layer("prob").get_config()["activation"]
+    if activation == "sigmoid":
+        return "multilabel" if model.output_shape[-1] > 1 else "binary"
+    return {"softmax": "multiclass", "linear": "regression"}[activation]
 
 
 def set_frozen(built: BuiltModel, frozen: bool) -> None:

@@ -30,9 +30,10 @@ from torch import nn
 from kfold import atomic
 from kfold.backends import FoldData, FoldOutput, Head
 from kfold.backends.rules import TTA_VIEWS, checkpoint_verdict, collapse_reason, collapse_step
-from kfold.backends.torch.heads import activate, collapse_range, loss_fn, validation_row, widen
+from kfold.backends.torch.heads import activate, loss_fn, widen
 from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
 from kfold.backends.torch.recipe import Recipe, make_recipe, scheduler
+from kfold.backends.validation import collapse_range, validation_row
 from kfold.errors import KfError, first_line
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
