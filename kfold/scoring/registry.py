@@ -61,12 +61,19 @@ class Metric:
     def score_oof(self, y: np.ndarray, output: np.ndarray, folds: np.ndarray) -> float:
         """The OOF score; kappa's thresholds are cross-fitted over `folds` (a threshold fitted
         on the rows it scores leaks), every other metric ignores the folds."""
+        return self.score(y, self.oof_output(y, output, folds))
+
+    def oof_output(self, y: np.ndarray, output: np.ndarray, folds: np.ndarray) -> np.ndarray:
+        """The OOF output as `score_oof` reads it, for `score` to read alike (a bootstrap
+        resamples it): kappa's cross-fitted grades (one-hot over the classes for a (n, C)
+        output), every other metric's output as it is."""
+        output = np.asarray(output)
         if self.name != "qwk":
-            return self.score(y, output)
+            return output
         y = np.asarray(y, dtype=int)
-        n = _n_grades(y, np.asarray(output))
+        n = _n_grades(y, output)
         labels = kappa.crossfit_labels(kappa.expected_grade(output), y, folds, n)
-        return kappa.qwk(y, labels, n)
+        return np.eye(n)[labels] if output.ndim == 2 else labels.astype(float)
 
     def better(self, a: float, b: float) -> bool:
         """`a` is a strictly better score than `b` (NaN is never better)."""
