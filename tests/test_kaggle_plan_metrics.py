@@ -65,8 +65,7 @@ def test_the_public_fit_is_not_clipped_to_one(ws):
 
 
 def test_the_table_names_log_loss_and_never_auc(ws):
-    result = CliRunner().invoke(app, ["plan", "-w", str(ws.root), "--offline"],
-                                terminal_width=250)
+    result = CliRunner().invoke(app, ["plan", "-w", str(ws.root), "--offline"])
     assert result.exit_code == 0, result.output
     assert "CV log loss ↓" in result.output and "lower is better" in result.output
     assert "AUC" not in result.output.replace("simulates AUC", "")
