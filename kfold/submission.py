@@ -215,7 +215,7 @@ def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submissio
             )
     task = workspace_task(ws)
     try:
-        read_output(df, cfg.id_column, task.kind, task.classes)
+        read_output(df, cfg.id_column, task.kind, task.classes, task.output, task.k)
     except ValueError as exc:
         raise KfError(f"{where}: {exc} (a {task.kind} task's submission)") from None
 
