@@ -86,6 +86,110 @@ def write_workspace(root: str | Path, **kwargs) -> Workspace:
     return ws
 
 
+WIDE_TASKS = ("multiclass", "multilabel", "regression")
+
+
+def make_task_runs(task: str, n_rows: int = 2000, n_runs: int = 2, n_classes: int = 4,
+                   n_test: int = 500, n_folds: int = 5, seed: int = 0
+                   ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame],
+                              tuple[str, ...]]:
+    """`make_runs` for a multi-class, multi-label or regression contest: (folds frame,
+    {run: OOF frame}, {run: test frame}, classes), with the task's columns (`pred:<class>`).
+
+    Class (or label) c is seen clearly by run c mod `n_runs` and faintly by the others, so
+    the runs are complementary; even runs are sharper than odd ones (calibration differs).
+    A regression run is the target plus shared and own noise, odd runs shrunk and shifted.
+    Targets are as folds.csv holds them: a class index, space-separated labels, a number.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_rows + n_test
+    classes = tuple(f"c{c}" for c in range(n_classes)) if task != "regression" else ()
+    ids = np.array([f"img{i:06d}" for i in range(n)])
+    if task == "multiclass":
+        truth = rng.choice(n_classes, n, p=_imbalanced(n_classes))
+        hot = np.eye(n_classes)[truth]
+    elif task == "multilabel":
+        hot = (rng.random((n, n_classes)) < 0.3).astype(float)
+        truth = hot
+    else:
+        truth, hot = rng.normal(2.0, 1.0, n), None
+    fold = np.arange(n_rows) % n_folds
+    rng.shuffle(fold)
+    target = _folds_target(task, truth[:n_rows], classes)
+    folds = pd.DataFrame({"id": ids[:n_rows], "target": target, "fold": fold})
+    shared = rng.normal(0, 0.5, (n, max(n_classes, 1)))
+    oofs, tests = {}, {}
+    for j in range(n_runs):
+        columns = [f"pred:{c}" for c in classes] or ["pred"]
+        own = rng.normal(0, 1.0, shared.shape)
+        signal = (task, j, n_runs, truth, hot, shared)
+        values = _task_predictions(*signal, own)
+        oofs[f"run{j}"] = folds.assign(**dict(zip(columns, values[:n_rows].T)))
+        per_fold = {}
+        for k in range(n_folds):
+            fold_values = _task_predictions(*signal, own + rng.normal(0, 0.2, shared.shape)
+                                            )[n_rows:]
+            per_fold |= {c.replace("pred", f"pred_fold{k}", 1): v
+                         for c, v in zip(columns, fold_values.T)}
+        test = pd.DataFrame({"id": ids[n_rows:], **per_fold})
+        for c in columns:
+            test[c] = test[[c.replace("pred", f"pred_fold{k}", 1) for k in range(n_folds)]
+                           ].mean(axis=1)
+        tests[f"run{j}"] = test
+    return folds, oofs, tests, classes
+
+
+def _task_predictions(task: str, j: int, n_runs: int, truth: np.ndarray, hot, shared: np.ndarray,
+                      noise: np.ndarray) -> np.ndarray:
+    """Run j's (n, C) predictions (module docstring of `make_task_runs`)."""
+    if task == "regression":
+        value = truth + shared[:, 0] + noise[:, 0]
+        return (value * 0.7 + 0.5 if j % 2 else value)[:, None]
+    n_classes = hot.shape[1]
+    sees = np.where(np.arange(n_classes) % n_runs == j, 3.0, 0.8)
+    z = (1.5 if j % 2 == 0 else 0.5) * (sees * hot + shared + noise - 1.0)
+    if task == "multilabel":
+        return _sigmoid(z)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _imbalanced(n_classes: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, n_classes + 1)
+    return weights / weights.sum()
+
+
+def _folds_target(task: str, truth: np.ndarray, classes: tuple[str, ...]):
+    if task == "multilabel":
+        return [" ".join(c for c, on in zip(classes, row) if on) for row in truth]
+    return truth
+
+
+def write_task_workspace(root: str | Path, task: str, metric: str | None = None,
+                         **kwargs) -> Workspace:
+    """A workspace at `root` holding folds.csv and each run's OOF and test files and a
+    run.json naming the task, classes and metric (default: the task's): `make_task_runs`."""
+    from kfold.record import RunRecord
+    from kfold.scoring import default_metric
+    from kfold.train_config import TrainConfig
+
+    ws = Workspace.init(root)
+    folds, oofs, tests, classes = make_task_runs(task, **kwargs)
+    ws.oof_dir.mkdir(parents=True, exist_ok=True)
+    folds.to_csv(ws.folds_path, index=False)
+    for run in oofs:
+        artifacts.write_oof(ws.oof_path(run), oofs[run], task, classes)
+        artifacts.write_test_preds(ws.test_path(run), tests[run], task, classes)
+        artifacts.write_run(ws, RunRecord(
+            name=run, model="synthetic", backend="none", config=TrainConfig.from_dict({}),
+            folds_fingerprint=artifacts.folds_fingerprint(folds), data_fingerprint=None,
+            folds=[], oof_auc=float("nan"), fold_auc_mean=float("nan"), fold_auc_std=0.0,
+            skipped_images=[], versions={}, device="cpu", seconds=0.0,
+            wall_seconds_last_call=0.0, created_utc="2026-01-01T00:00:00+00:00", task=task,
+            classes=list(classes), metric=metric or default_metric(task).name))
+    return ws
+
+
 def bench_stacking(n_rows: int = 35000, n_runs: int = 10, seed: int = 0,
                    blenders: list[str] | None = None) -> list[dict]:
     """Stack `n_runs` synthetic runs of `n_rows` OOF rows (5 folds) with every blender.

@@ -115,13 +115,14 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
     `folds.csv` is broken, not merely on another split: always an error.
     """
     present = artifacts.list_oof_runs(ws)
-    artifacts.check_binary_runs(ws, present if runs is None else expand_patterns(runs, present))
-    folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None
+    named = None if runs is None else [r for r in expand_patterns(runs, present) if r in present]
+    kind = artifacts.check_same_contest(ws, present if named is None else named).task
+    folds = artifacts.read_folds(ws.folds_path, kind) if ws.folds_path.exists() else None
     notes: list[str] = []
     if runs is None:
         chosen = []
         for run in (r for r in present if with_stacks or not r.startswith(STACK_PREFIX)):
-            other_split = _check_against_folds(ws, run, folds)
+            other_split = _check_against_folds(ws, run, folds, kind)
             if other_split:
                 notes.append(f"skipped {run!r}: {other_split}")
             else:
@@ -140,7 +141,7 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
     if len(runs) < minimum:
         raise KfError(f"{purpose} needs at least {_count(minimum)}; --runs named only {runs}")
     for run in runs:
-        other_split = _check_against_folds(ws, run, folds)
+        other_split = _check_against_folds(ws, run, folds, kind)
         if other_split:
             raise KfError(f"run {run!r} was {other_split}; retrain it on "
                           f"the current folds or leave it out of --runs")
@@ -167,12 +168,13 @@ def _count(n: int) -> str:
     return {1: "one run", 2: "two runs"}.get(n, f"{n} runs")
 
 
-def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None) -> str | None:
+def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None,
+                         kind: str = "binary") -> str | None:
     """None if `run` matches folds.csv (or there is none); a note if it was trained on another
     split of the same rows; a KfError if its ids or targets differ from folds.csv."""
     if folds is None:
         return None
-    oof = artifacts.read_oof(ws.oof_path(run))
+    oof = artifacts.read_oof(ws.oof_path(run), kind)
     expected = folds.set_index(folds["id"].astype(str))
     ids = set(oof["id"])
     if ids != set(expected.index):

@@ -1,0 +1,69 @@
+"""Stacking inputs of any width: several runs of one contest aligned as an (n, runs, C)
+stack, and runs of different contests refused in one line naming the two runs."""
+
+import numpy as np
+import pytest
+
+from kfold import artifacts
+from kfold.bench.stack import write_task_workspace, write_workspace
+from kfold.errors import KfError
+
+RUNS = ["run0", "run1", "run2"]
+
+
+@pytest.fixture
+def multiclass(tmp_path):
+    return write_task_workspace(tmp_path, "multiclass", n_rows=300, n_runs=3, n_test=40)
+
+
+@pytest.mark.parametrize("task, width", [("multiclass", 4), ("multilabel", 4),
+                                         ("regression", 1)])
+def test_runs_of_any_task_load_as_rows_by_runs_by_classes(tmp_path, task, width):
+    ws = write_task_workspace(tmp_path, task, n_rows=300, n_runs=3, n_test=40)
+    stack = artifacts.load_oof_stack(ws, RUNS)
+    assert stack.preds.shape == (300, 3, width)
+    assert stack.contest.task == task and len(stack.contest.classes) == (width if width > 1 else 0)
+    oof = artifacts.read_oof(ws.oof_path("run1"), task).sort_values("id")
+    columns = artifacts.pred_columns(task, stack.contest.classes)
+    np.testing.assert_array_equal(stack.preds[:, 1, :], oof[columns].to_numpy())
+    assert list(stack.rows.columns) == ["id", "target", "fold"]
+    assert stack.fingerprint == artifacts.folds_fingerprint(oof)
+
+
+def test_binary_runs_load_as_one_column_each_as_before(tmp_path):
+    ws = write_workspace(tmp_path, n_rows=200, n_runs=2, n_test=20)
+    stack = artifacts.load_oof_stack(ws, ["run0", "run1"])
+    aligned = artifacts.load_aligned_oof(ws, ["run0", "run1"])
+    assert stack.contest == artifacts.Contest("binary", (), "auc")
+    np.testing.assert_array_equal(stack.preds[:, :, 0], aligned[["run0", "run1"]].to_numpy())
+
+
+def _edit_record(ws, run, **changes):
+    artifacts.update_run(ws, run, **changes)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"task": "multilabel"}, r"'run0' and 'run2' differ in task \(multiclass vs multilabel\)"),
+    ({"classes": ["c1", "c0", "c2", "c3"]}, r"'run0' and 'run2' differ in classes"),
+    ({"metric": "accuracy"}, r"'run0' and 'run2' differ in metric \(logloss vs accuracy\)"),
+])
+def test_runs_of_different_contests_are_refused_naming_both(multiclass, change, message):
+    _edit_record(multiclass, "run2", **change)
+    with pytest.raises(KfError, match=message):
+        artifacts.load_oof_stack(multiclass, RUNS)
+    assert artifacts.load_oof_stack(multiclass, RUNS[:2]).preds.shape == (300, 2, 4)
+
+
+def test_a_file_whose_class_columns_are_not_its_runs_is_refused(multiclass):
+    oof = artifacts.read_oof(multiclass.oof_path("run1"), "multiclass")
+    renamed = oof.rename(columns={"pred:c0": "pred:zz"})
+    renamed.to_parquet(multiclass.oof_path("run1"))
+    with pytest.raises(KfError, match=r"run1.parquet: class columns .*'zz'.* are not"):
+        artifacts.load_oof_stack(multiclass, RUNS)
+
+
+def test_runs_on_other_rows_or_folds_are_refused_as_for_binary(multiclass):
+    oof = artifacts.read_oof(multiclass.oof_path("run1"), "multiclass")
+    oof.assign(fold=(oof["fold"] + 1) % 5).to_parquet(multiclass.oof_path("run1"))
+    with pytest.raises(KfError, match="'run0' and 'run1' were trained on different fold splits"):
+        artifacts.load_oof_stack(multiclass, RUNS)
