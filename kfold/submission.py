@@ -47,10 +47,13 @@ def write_submission(
 ) -> Path:
     """Write `submissions/<name>.csv` (+ `.json` sidecar) from a frame with `id`, `pred`.
 
-    Ids and column order follow `sample_submission.csv` when there is one.
+    Ids and column order follow `sample_submission.csv` when there is one. The lineage
+    records the contest metric its CV is a score of (`metric`, a `kfold.scoring` name), so
+    the ledger's rows carry it.
     """
     path = ws.submission_path(name)
-    data = submission_frame(ws, name, preds).to_csv(index=False).encode()
+    task = workspace_task(ws)
+    data = submission_frame(ws, name, preds, task).to_csv(index=False).encode()
     sha = hashlib.sha256(data).hexdigest()
     if path.exists() and file_sha256(path) != sha:
         archive_file(ws, path)  # the old predictions may have been submitted: keep them
@@ -60,18 +63,20 @@ def write_submission(
         "file": path.name,
         "sha256": sha,
         "cv_auc": None if cv_auc is None else float(cv_auc),
-        "lineage": lineage,
+        "lineage": {**lineage, "metric": task.metric(ws.config.metric).name},
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic.write_json(path.with_suffix(".json"), sidecar)
     return path
 
 
-def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFrame:
+def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame,
+                     task: Task | None = None) -> pd.DataFrame:
     """`preds` (id and the task's prediction column(s): `pred`, or `pred:<class>` in the
     task's class order) in the shape of `sample_submission.csv` when there is one (its ids,
     its columns, its order, its form: probabilities, labels, top-k or numbers), validated;
-    the kernel of a code competition writes the same."""
+    the kernel of a code competition writes the same. `task`: the workspace's, when the
+    caller has read it."""
     cfg = ws.config
     preds = preds.assign(id=preds["id"].astype(str)).set_index("id")
     sample = sample_submission(ws)
@@ -85,7 +90,7 @@ def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFr
                 f"predictions for {name!r} lack {len(missing)} id(s) of sample_submission.csv "
                 f"(first: {missing[:5].tolist()})"
             )
-    task = workspace_task(ws)
+    task = task or workspace_task(ws)
     output = preds.loc[ids].to_numpy(dtype=float)
     values = submission_values(task, task.metric(cfg.metric),
                                output[:, 0] if output.shape[1] == 1 else output)
@@ -99,6 +104,18 @@ def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFr
     out = out[columns]
     validate_submission(out, ws)
     return out
+
+
+def contest_metric(ws: Workspace) -> Metric:
+    """The metric the competition scores submissions by: kfold.toml's `metric`, else the
+    task's (binary AUC for a workspace without training data)."""
+    return workspace_task(ws).metric(ws.config.metric)
+
+
+def lineage_metric(lineage: dict | None) -> str:
+    """The metric a CV score in this lineage is a score of (AUC for a file written before
+    lineages named it)."""
+    return (lineage or {}).get("metric") or "auc"
 
 
 def submission_values(task: Task, metric: Metric, output: np.ndarray) -> np.ndarray:
