@@ -100,3 +100,31 @@ def test_a_multilabel_auc_stack_blends_on_the_fold_scale(tmp_path):
     assert [s.name for s in report.scores][:2] == ["stack-logreg", "stack-mean"]
     raw = stack_runs(ws, blenders="mean", write=False, scale="raw")
     assert raw.score("mean").score == pytest.approx(report.score("mean").score, abs=0.02)
+
+
+def test_a_binary_contest_scored_by_log_loss_is_stacked_in_log_loss(tmp_path):
+    from kfold.stack import stack_runs
+    from kfold.stack.shakeup import shakeup_runs
+
+    ws = write_task_workspace(tmp_path, "binary", metric="logloss", n_rows=600, n_runs=2,
+                              n_test=40)
+    report = stack_runs(ws, blenders="mean,logreg,hillclimb", write=False)
+    assert report.metric == "logloss" and report.scale == "raw"
+    assert report.verdict(report.score("logreg")) == "better"
+    shaken = shakeup_runs(ws, n_splits=30, png=False)
+    assert shaken.metric == "logloss" and [r["run"] for r in shaken.rows()] == ["run0", "run1"]
+
+
+def test_use_full_blends_the_retrains_test_predictions(multiclass):
+    from kfold.stack import stack_runs
+
+    for run in RUNS:
+        test = artifacts.read_test_preds(multiclass.test_path(run), "multiclass")
+        columns = artifacts.pred_columns("multiclass", ("c0", "c1", "c2", "c3"))
+        artifacts.write_test_preds(multiclass.full_test_path(run), test[["id", *columns]],
+                                   "multiclass", ("c0", "c1", "c2", "c3"))
+    report = stack_runs(multiclass, blenders="mean", use_full=True, write=False)
+    assert report.test_source == "full-retrain, raw"
+    (multiclass.full_test_path("run2")).unlink()
+    with pytest.raises(KfError, match="--use-full needs 100%-retrain predictions"):
+        stack_runs(multiclass, blenders="mean", use_full=True, write=False)

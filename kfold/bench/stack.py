@@ -86,38 +86,37 @@ def write_workspace(root: str | Path, **kwargs) -> Workspace:
     return ws
 
 
-WIDE_TASKS = ("multiclass", "multilabel", "regression")
-
 
 def make_task_runs(task: str, n_rows: int = 2000, n_runs: int = 2, n_classes: int = 4,
                    n_test: int = 500, n_folds: int = 5, seed: int = 0
                    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame],
                               tuple[str, ...]]:
-    """`make_runs` for a multi-class, multi-label or regression contest: (folds frame,
+    """`make_runs` for any task (binary: for a metric other than AUC): (folds frame,
     {run: OOF frame}, {run: test frame}, classes), with the task's columns (`pred:<class>`).
 
     Class (or label) c is seen clearly by run c mod `n_runs` and faintly by the others, so
     the runs are complementary; even runs are sharper than odd ones (calibration differs).
     A regression run is the target plus shared and own noise, odd runs shrunk and shifted.
-    Targets are as folds.csv holds them: a class index, space-separated labels, a number.
+    A binary run is a multi-label run of one label (`n_classes` ignored). Targets are as
+    folds.csv holds them: 0/1, a class index, space-separated labels, a number.
     """
     rng = np.random.default_rng(seed)
     n = n_rows + n_test
-    classes = tuple(f"c{c}" for c in range(n_classes)) if task != "regression" else ()
+    classes = tuple(f"c{c}" for c in range(n_classes)) if task in artifacts.WIDE else ()
     ids = np.array([f"img{i:06d}" for i in range(n)])
     if task == "multiclass":
         truth = rng.choice(n_classes, n, p=_imbalanced(n_classes))
         hot = np.eye(n_classes)[truth]
-    elif task == "multilabel":
-        hot = (rng.random((n, n_classes)) < 0.3).astype(float)
-        truth = hot
+    elif task in ("multilabel", "binary"):  # binary: one label, its `pred` column
+        hot = (rng.random((n, n_classes if task == "multilabel" else 1)) < 0.3).astype(float)
+        truth = hot if task == "multilabel" else hot[:, 0].astype(int)
     else:
         truth, hot = rng.normal(2.0, 1.0, n), None
     fold = np.arange(n_rows) % n_folds
     rng.shuffle(fold)
     target = _folds_target(task, truth[:n_rows], classes)
     folds = pd.DataFrame({"id": ids[:n_rows], "target": target, "fold": fold})
-    shared = rng.normal(0, 0.5, (n, max(n_classes, 1)))
+    shared = rng.normal(0, 0.5, (n, 1 if hot is None else hot.shape[1]))
     oofs, tests = {}, {}
     for j in range(n_runs):
         columns = [f"pred:{c}" for c in classes] or ["pred"]
@@ -148,7 +147,7 @@ def _task_predictions(task: str, j: int, n_runs: int, truth: np.ndarray, hot, sh
     n_classes = hot.shape[1]
     sees = np.where(np.arange(n_classes) % n_runs == j, 3.0, 0.8)
     z = (1.5 if j % 2 == 0 else 0.5) * (sees * hot + shared + noise - 1.0)
-    if task == "multilabel":
+    if task != "multiclass":
         return _sigmoid(z)
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)

@@ -62,6 +62,11 @@ def stack_table(report: StackReport) -> Table:
                 f"fold AUC = mean±std over folds")
 
 
+def _signed(x: float) -> str:
+    """+0.00123; a difference that rounds to zero is +0.00000, never -0.00000."""
+    return f"{round(x, 5) + 0.0:+.5f}"
+
+
 def _interval(iv) -> str:
     return "" if iv is None else f"[{iv.low:.4f}, {iv.high:.4f}]"
 
@@ -76,8 +81,9 @@ def task_stack_table(report: TaskStackReport) -> Table:
             Col("95% CI of it", right=True, no_wrap=True), Col("verdict"),
             Col("s", right=True), Col("weights", fold=True)]
     rows = [[i, s.name, f"{s.score:.5f}", f"[{s.interval.low:.4f}, {s.interval.high:.4f}]",
-             f"{s.fold_mean:.4f}±{s.fold_std:.4f}", f"{s.diff:+.5f}",
-             "" if s is best else f"[{s.interval.diff_low:+.5f}, {s.interval.diff_high:+.5f}]",
+             f"{s.fold_mean:.4f}±{s.fold_std:.4f}", _signed(s.diff),
+             "" if s is best else f"[{_signed(s.interval.diff_low)}, "
+                                  f"{_signed(s.interval.diff_high)}]",
              report.verdict(s), "" if s.seconds is None else f"{s.seconds:.2f}",
              _learned_text(s.learned)] for i, s in enumerate(report.scores, 1)]
     styles = ["bold green" if s.kind == "stack" and report.verdict(s) == "better" else None
