@@ -298,6 +298,11 @@ class Contest:
     classes: tuple[str, ...] = ()
     metric: str = "auc"
 
+    @property
+    def binary_auc(self) -> bool:
+        """The contest kf handled before tasks: binary, scored by ROC AUC."""
+        return self.task == "binary" and self.metric == "auc"
+
 
 def contest_of(ws: Workspace, run: str) -> Contest:
     """A run's contest from its run.json; a stack's (no run.json) from its submission
