@@ -378,8 +378,8 @@ def stack_rows(ws: Workspace) -> list[dict]:
 
 
 def best_public(ws: Workspace, competition: str | None = None) -> dict[str, float]:
-    """For every run and stack name: the best public score of any scored submission derived
-    from it (its own file, a stack or retrain that used it), from the ledger. A submission of
+    """For every run and stack name: the best public score (in the contest metric's
+    direction) of any scored submission derived from it (its own file, a stack or retrain that used it), from the ledger. A submission of
     an earlier version of a name made from other inputs (a stack rerun on other runs) is not
     the current one's: it counts for its input runs only."""
     import json
@@ -387,8 +387,9 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
     if not ws.ledger_path.exists():
         return {}
     from kfold.kaggle.ledger import Ledger
-    from kfold.submission import read_sidecar
+    from kfold.submission import contest_metric, read_sidecar
 
+    metric = contest_metric(ws)
     out: dict[str, float] = {}
     with Ledger(ws.ledger_path, read_only=True) as led:
         rows = led.submissions(competition or ws.config.competition)
@@ -406,7 +407,8 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
         if own and (not current[own] or _inputs(current[own]) == _inputs(lineage)):
             names.add(own)
         for name in names:
-            out[name] = max(out.get(name, float("-inf")), r["public_score"])
+            if name not in out or metric.better(r["public_score"], out[name]):
+                out[name] = r["public_score"]
     return out
 
 
@@ -448,9 +450,11 @@ def sort_rows(rows: list[dict], by: str) -> list[dict]:
 
 def plot_cv_vs_public(ws: Workspace, path=None, competition: str | None = None):
     """submissions/cv_vs_public.png: each scored submission to `competition` (default:
-    kfold.toml's) as its CV AUC against its public score, labelled with its Kaggle ref and
-    the name it was submitted under, with the y = x line; None when nothing is scored yet."""
+    kfold.toml's) as its CV against its public score in the contest's metric, labelled with
+    its Kaggle ref and the name it was submitted under, with the y = x line; None when
+    nothing is scored yet."""
     from kfold.kaggle.ledger import Ledger
+    from kfold.submission import contest_metric
 
     if not ws.ledger_path.exists():
         return None
@@ -470,8 +474,10 @@ def plot_cv_vs_public(ws: Workspace, path=None, competition: str | None = None):
         ax.annotate(label, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
     lo, hi = min(xs + ys), max(xs + ys)
     pad = max((hi - lo) * 0.1, 0.005)
+    metric = contest_metric(ws)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ":", color="gray", label="public = CV")
-    ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel="CV (OOF) AUC",
-           ylabel="public leaderboard AUC", title=f"CV vs public, {len(pts)} submission(s)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad),
+           xlabel=f"CV (OOF) {metric.label}", ylabel=f"public leaderboard {metric.label}",
+           title=f"CV vs public, {len(pts)} submission(s)")
+    ax.legend(fontsize=7, loc="lower right" if metric.higher_is_better else "upper left")
     return save_figure(fig, path or ws.submissions_dir / "cv_vs_public.png")

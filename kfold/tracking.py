@@ -2,10 +2,12 @@
 
 Users who already browse experiments in the MLflow UI see kf's there: one MLflow experiment
 per competition; one MLflow run per kf run (its config as params, per-epoch metrics of every
-fold with the epoch as step, per-fold and OOF AUC, note/tags/git commit as tags, curves.png
+fold with the epoch as step, per-fold and OOF score (the `*_auc` metric keys hold the contest metric's score, named by
+the `kf.metric` tag: `logloss`, `rmse`...), note/tags/git commit as tags, curves.png
 and run.json as artifacts, and the Grad-CAM PNGs once `kf explain` made them); one MLflow run
 per `kf stack` blend (blender, input runs, OOF and fold AUC); one MLflow run
-per Kaggle submission (its CV and, once scored, public and private score).
+per Kaggle submission (its CV and, once scored, public and private score; `kf.metric` names
+the metric its CV scores).
 
 `tracking_uri` is a local folder (relative to the workspace; works offline; MLflow calls it
 the file store), an SQLite database (`sqlite:///mlflow.db`, relative to the workspace too;
@@ -34,6 +36,7 @@ from kfold.workspace import Workspace
 KIND = "kf.kind"  # tag: "run" or "submission"
 RUN = "kf.run"  # tag: the kf run name
 REF = "kf.ref"  # tag: the Kaggle submission ref
+METRIC = "kf.metric"  # tag: the contest metric (kfold.scoring name) its scores are in
 
 
 def for_workspace(ws: Workspace, competition: str | None = None) -> MlflowTracker | None:
@@ -143,7 +146,7 @@ class MlflowTracker:
         meta = rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
         files = ws.run_files(name)
         tags = {KIND: "run", RUN: name, "model": str(meta.get("model")),
-                "backend": str(meta.get("backend"))}
+                "backend": str(meta.get("backend")), METRIC: str(meta.get("metric") or "auc")}
         for key in ("note", "git_commit"):
             if meta.get(key):
                 tags[f"kf.{key}"] = str(meta[key])
@@ -220,6 +223,8 @@ class MlflowTracker:
                         "source": str(row.get("source"))}
                 if row.get("runs"):
                     tags["kf.runs"] = ",".join(row["runs"])
+                if row.get("metric"):
+                    tags[METRIC] = row["metric"]
                 name = row.get("name") or row.get("file") or ""
                 found = self._new_run(f"submission {row['ref']} {name}", tags)
             have = found.data.metrics if hasattr(found, "data") else {}

@@ -108,7 +108,7 @@ def test_a_run_on_other_rows_gets_its_interval_but_no_difference(case):
 
 def test_the_table_names_the_metric_and_its_direction_and_never_auc(case):
     ws, _, _, (_, label) = case
-    result = CliRunner().invoke(app, ["runs", "-w", str(ws.root)], terminal_width=250)
+    result = CliRunner().invoke(app, ["runs", "-w", str(ws.root)])
     assert result.exit_code == 0, result.output
     assert "AUC" not in result.output and "DeLong" not in result.output
     assert "paired bootstrap" in result.output and "lower is better" in result.output
