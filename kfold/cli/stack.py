@@ -16,6 +16,7 @@ from kfold.cli._common import (
     open_workspace,
     say,
 )
+from kfold.registry_names import BLENDERS
 
 app = typer.Typer()
 
@@ -28,8 +29,8 @@ def stack(
                        "study's finished trials; default: every run in oof/ on the current "
                        "folds, except earlier stacks).")] = None,
     blender: Annotated[str, typer.Option(
-        "--blender", "--meta", help="Blender(s): lightgbm, logreg, mean, rank, hillclimb, a "
-                                    "comma-separated list, or all.")] = "all",
+        "--blender", "--meta", help=f"Blender(s): {', '.join(BLENDERS)}, a comma-separated "
+                                    "list, or all.")] = "all",
     use_full: Annotated[bool, typer.Option(
         "--use-full", help="Blend the 100%-retrain test predictions instead of the fold "
                            "models' ones; every run must have them.")] = False,
