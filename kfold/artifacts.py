@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -288,8 +289,93 @@ def list_oof_runs(ws: Workspace) -> list[str]:
 
 
 # --- alignment of several runs -------------------------------------------------------------
+@dataclass(frozen=True)
+class Contest:
+    """What a run predicts and is scored by: its record's task, classes (prediction-column
+    order) and metric. Runs are compared or blended side by side only within one contest."""
+
+    task: str = "binary"
+    classes: tuple[str, ...] = ()
+    metric: str = "auc"
+
+    @property
+    def binary_auc(self) -> bool:
+        """The contest kf handled before tasks: binary, scored by ROC AUC."""
+        return self.task == "binary" and self.metric == "auc"
+
+
+def contest_of(ws: Workspace, run: str) -> Contest:
+    """A run's contest from its run.json; a stack's (no run.json) from its submission
+    sidecar's lineage; a file with neither, or written before tasks: binary AUC."""
+    if ws.run_json(run).exists():
+        record = read_run(ws, run)
+        return Contest(record.task, tuple(record.classes), record.metric)
+    sidecar = ws.submission_path(run).with_suffix(".json")
+    lineage = read_json(sidecar, "run `kf stack` again").get("lineage", {}) \
+        if sidecar.exists() else {}
+    if not isinstance(lineage, dict) or "task" not in lineage:
+        return Contest()
+    return Contest(str(lineage["task"]), tuple(lineage.get("classes", ())),
+                   str(lineage.get("metric", "auc")))
+
+
+def check_same_contest(ws: Workspace, runs: list[str]) -> Contest:
+    """The contest every run in `runs` shares; a KfError naming two runs that differ in
+    task, classes (or their order) or metric."""
+    if not runs:
+        return Contest()
+    contests = {run: contest_of(ws, run) for run in runs}
+    first, base = runs[0], contests[runs[0]]
+    for run, other in contests.items():
+        for what in ("task", "classes", "metric"):
+            a, b = getattr(base, what), getattr(other, what)
+            if a != b:
+                shown = (list(a), list(b)) if what == "classes" else (a, b)
+                raise KfError(f"runs {first!r} and {run!r} differ in {what} ({shown[0]} vs "
+                              f"{shown[1]}); stack or compare runs of one contest only")
+    return base
+
+
+@dataclass(frozen=True)
+class OofStack:
+    """Several runs' OOF predictions on the same rows: `rows` (id, target, fold, sorted by
+    id) and `preds` (n, runs, C): C class columns in the contest's class order, 1 for a
+    binary or regression run."""
+
+    runs: list[str]
+    contest: Contest
+    rows: pd.DataFrame
+    preds: np.ndarray
+
+    @property
+    def fingerprint(self) -> str:
+        return folds_fingerprint(self.rows)
+
+
+def load_oof_stack(ws: Workspace, runs: list[str]) -> OofStack:
+    """OOF predictions of several runs of one contest (`check_same_contest`), aligned by id.
+
+    Refuses runs that differ in ids, targets or fold split, or a file whose class columns
+    are not its contest's, naming the runs (or the file)."""
+    if not runs:
+        raise KfError("no runs to load; train one with `kf train` first")
+    contest = check_same_contest(ws, runs)
+    columns = pred_columns(contest.task, contest.classes)
+    frames = {}
+    for run in runs:
+        df = read_oof(ws.oof_path(run), contest.task)
+        if contest.task in WIDE and classes_of(df) != list(contest.classes):
+            raise KfError(f"{ws.oof_path(run)}: class columns {classes_of(df)} are not the "
+                          f"run's classes {list(contest.classes)}; {_rebuild_hint(ws.oof_path(run))}")
+        frames[run] = df.sort_values("id").reset_index(drop=True)
+    rows = _aligned_rows(frames)
+    preds = np.stack([frames[r][columns].to_numpy(dtype=float) for r in runs], axis=1)
+    return OofStack(list(runs), contest, rows, preds)
+
+
 def load_aligned_oof(ws: Workspace, runs: list[str]) -> pd.DataFrame:
-    """OOF predictions of several runs side by side: id, target, fold, then one column per run.
+    """OOF predictions of several binary runs side by side: id, target, fold, then one
+    column per run.
 
     Refuses runs that differ in ids, targets or fold split, naming the runs that differ.
     """
@@ -298,9 +384,17 @@ def load_aligned_oof(ws: Workspace, runs: list[str]) -> pd.DataFrame:
     check_binary_runs(ws, runs)
     frames = {run: read_oof(ws.oof_path(run)).sort_values("id").reset_index(drop=True)
               for run in runs}
+    out = _aligned_rows(frames)
+    for run, df in frames.items():
+        out[run] = df["pred"].values
+    return out
+
+
+def _aligned_rows(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """id, target, fold of the first run's (id-sorted) frame, once every frame has the same
+    ids, targets and fold split; else a KfError naming the first run and the one differing."""
     first_run, base = next(iter(frames.items()))
     base_fp = folds_fingerprint(base)
-    out = base[["id", "target", "fold"]].copy()
     for run, df in frames.items():
         if len(df) != len(base) or not (df["id"].values == base["id"].values).all():
             missing = sorted(set(base["id"]) ^ set(df["id"]))[:5]
@@ -315,21 +409,19 @@ def load_aligned_oof(ws: Workspace, runs: list[str]) -> pd.DataFrame:
                 f"runs {first_run!r} and {run!r} were trained on different fold splits "
                 f"({base_fp} vs {folds_fingerprint(df)}); retrain one with the same folds.csv"
             )
-        out[run] = df["pred"].values
-    return out
+    return base[["id", "target", "fold"]].copy()
 
 
 # --- helpers -------------------------------------------------------------------------------
 def check_binary_runs(ws: Workspace, runs: list[str]) -> None:
-    """Runs are stacked side by side one column each: binary runs only so far (a run of
-    another task has a column per class, or numbers)."""
+    """Runs side by side one column each (the ROC plots, kf plan's outlook, a packaged
+    stack): binary runs only (a run of another task has a column per class, or numbers)."""
     for run in runs:
         if ws.run_json(run).exists():
             task = read_run(ws, run).task
             if task != "binary":
-                raise KfError(f"run {run!r} is a {task} run; kf stack, kf shakeup and the "
-                              "other side-by-side comparisons read binary runs only so far: "
-                              "submit its own submissions/" + f"{run}.csv")
+                raise KfError(f"run {run!r} is a {task} run; this comparison reads binary "
+                              "runs only so far: submit its own submissions/" + f"{run}.csv")
 
 
 def _require_columns(df: pd.DataFrame, columns: list[str], path) -> None:

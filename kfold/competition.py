@@ -30,11 +30,13 @@ def resolve_public_fraction(ws: Workspace, value: float | None = None) -> tuple[
     return ASSUMED_FRACTION, f"assumed (set public_fraction in {CONFIG_NAME})"
 
 
-def test_size(ws: Workspace, runs: list[str]) -> tuple[int | None, str]:
-    """Rows of the competition's test set: the runs' test predictions or sample_submission."""
+def test_size(ws: Workspace, runs: list[str], kind: str = "binary") -> tuple[int | None, str]:
+    """Rows of the competition's test set: the runs' test predictions (of a `kind` task) or
+    sample_submission."""
     for run in runs:
         if ws.test_path(run).exists():
-            return len(artifacts.read_test_preds(ws.test_path(run))), f"oof/{run}.test.parquet"
+            rows = len(artifacts.read_test_preds(ws.test_path(run), kind))
+            return rows, f"oof/{run}.test.parquet"
     sample = sample_submission(ws)
     if sample is not None:
         return len(sample), "sample_submission.csv"

@@ -130,3 +130,56 @@ def test_bad_inputs_are_refused():
         simulate(y, preds, n_splits=0)
     with pytest.raises(KfError, match="at most 100,000 splits"):
         simulate(y, preds, n_splits=10**9)
+
+
+# --- any contest metric --------------------------------------------------------------------
+def _multiclass(n=400, runs=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    outs = []
+    for j in range(runs):
+        z = 2.0 * np.eye(4)[y] * (j + 1) / runs + rng.normal(size=(n, 4))
+        e = np.exp(z)
+        outs.append(e / e.sum(axis=1, keepdims=True))
+    return y, outs
+
+
+@pytest.mark.parametrize("name", ["logloss", "accuracy", "error"])
+def test_row_mean_metrics_score_every_split_as_the_metric_does(name):
+    from kfold.scoring import get_metric
+    from kfold.stats.shakeup import PRIVATE, PUBLIC, _codes, simulate_metric
+
+    y, outs = _multiclass()
+    metric = get_metric(name)
+    sim = simulate_metric(y, outs, ["a", "b", "c"], metric, public_fraction=0.3, n_splits=20,
+                          test_rows=300, seed=4)
+    codes = _codes(np.random.default_rng(4), len(y), 20, 90, 210)  # the same draws
+    for s in (0, 19):
+        for j, o in enumerate(outs):
+            pub, priv = codes[s] == PUBLIC, codes[s] == PRIVATE
+            assert sim.public[s, j] == pytest.approx(metric.score(y[pub], o[pub]), abs=1e-12)
+            assert sim.private[s, j] == pytest.approx(metric.score(y[priv], o[priv]), abs=1e-12)
+    assert (sim.n_public, sim.n_private) == (90, 210)
+
+
+def test_a_lower_is_better_metric_ranks_and_compares_runs_downwards():
+    from kfold.scoring import get_metric
+    from kfold.stats.shakeup import simulate_metric
+
+    y, outs = _multiclass(n=2000)
+    sim = simulate_metric(y, outs, ["weak", "mid", "strong"], get_metric("logloss"),
+                          n_splits=200, seed=1)
+    assert not sim.higher_is_better and sim.names[sim.best] == "strong"
+    assert sim.auc[2] < sim.auc[0]  # the lowest log loss is the best
+    assert sim.p_private_top()[2] > 0.9 and sim.p_beats()[0] < 0.1
+
+
+def test_a_metric_that_is_not_a_row_mean_is_scored_split_by_split():
+    from kfold.scoring import get_metric
+    from kfold.stats.shakeup import simulate_metric
+
+    y, outs = _multiclass(n=300)
+    metric = get_metric("f1-macro")
+    sim = simulate_metric(y, outs, ["a", "b", "c"], metric, n_splits=5, seed=0)
+    assert sim.public.shape == (5, 3) and np.isfinite(sim.private).all()
+    assert sim.auc[2] == pytest.approx(metric.score(y, outs[2]))

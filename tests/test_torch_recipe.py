@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from kfold.backends import FoldData
-from kfold.backends.torch.loop import build_model, config_info, fit_epochs, train_epoch
+from kfold.backends.torch.loop import build_model, fit_epochs, train_epoch
 from kfold.backends.torch.recipe import Recipe, make_recipe, scheduler
 from kfold.errors import KfError
 from kfold.train_config import TrainConfig
@@ -27,7 +27,7 @@ def _data(n=32, size=32):
 def test_ema_weights_differ_from_raw_and_are_the_checkpoint(tmp_path):
     x, y = _data()
     cfg = TrainConfig(image_size=32, epochs=2, batch_size=8, ema=0.5, augment="none")
-    fit_epochs(cfg, config_info(cfg), FoldData(x, y), tmp_path, "full", CPU)  # keeps the last
+    fit_epochs(cfg, FoldData(x, y), tmp_path, "full", CPU)  # keeps the last
     last = torch.load(tmp_path / "full.last.pt", weights_only=False)
     kept = torch.load(tmp_path / "full.pt", weights_only=False)["model"]
     assert all(torch.equal(kept[k], v) for k, v in last["ema"].items())
@@ -81,12 +81,12 @@ def test_warmup_ramps_from_one_percent_then_decays():
 
 def test_drop_path_reaches_timm_blocks_and_is_refused_where_there_are_none():
     cfg = TrainConfig(model="resnet10t", image_size=32, drop_path=0.2)
-    net = build_model(cfg, config_info(cfg), CPU)
+    net = build_model(cfg, CPU)
     rates = [m.drop_prob for m in net.modules() if type(m).__name__ == "DropPath"]
     assert rates and max(rates) > 0
     plain = TrainConfig(image_size=32, drop_path=0.2)
     with pytest.raises(KfError, match="--drop-path: simple-cnn has no stochastic depth"):
-        build_model(plain, config_info(plain), CPU)
+        build_model(plain, CPU)
 
 
 @pytest.mark.parametrize("options, message", [

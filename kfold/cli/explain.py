@@ -8,6 +8,7 @@ import typer
 
 from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
 from kfold.progress import RichReporter
+from kfold.registry_names import HEATMAP_METHODS, spelled
 
 app = typer.Typer()
 
@@ -18,7 +19,7 @@ def explain(
     workspace: WorkspaceOpt = None,
     n: Annotated[int, typer.Option("--n", help="Images in the grid (a TP/FP/FN mix from the OOF predictions).")] = 32,
     ids: Annotated[list[str] | None, typer.Option("--ids", help="Training image ids to show instead (repeat, or comma-separated).")] = None,
-    method: Annotated[str, typer.Option(help="gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, eigengradcam or scorecam.")] = "gradcam",
+    method: Annotated[str, typer.Option(help=f"{spelled(HEATMAP_METHODS)} (keras: gradcam).")] = "gradcam",
     batch_size: Annotated[int, typer.Option(help="Images per Grad-CAM batch.")] = 64,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the run's).")] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="A multi-class run: the class whose Grad-CAM to show (default: each image's predicted class).")] = None,

@@ -16,6 +16,7 @@ from kfold.cli._common import (
     open_workspace,
     say,
 )
+from kfold.registry_names import BLENDERS, REGRESSION_BLENDERS
 
 app = typer.Typer()
 
@@ -28,19 +29,23 @@ def stack(
                        "study's finished trials; default: every run in oof/ on the current "
                        "folds, except earlier stacks).")] = None,
     blender: Annotated[str, typer.Option(
-        "--blender", "--meta", help="Blender(s): lightgbm, logreg, mean, rank, hillclimb, a "
-                                    "comma-separated list, or all.")] = "all",
+        "--blender", "--meta", help=f"Blender(s): {', '.join(BLENDERS)}, "
+                                    f"{', '.join(REGRESSION_BLENDERS)} (regression only), a "
+                                    "comma-separated list, or all (those that blend the "
+                                    "task).")] = "all",
     use_full: Annotated[bool, typer.Option(
         "--use-full", help="Blend the 100%-retrain test predictions instead of the fold "
                            "models' ones; every run must have them.")] = False,
     scale: Annotated[str | None, typer.Option(
         "--scale", help="What blenders see: fold (each fold model's predictions as quantiles "
                         "of its validation predictions, test rows mapped the same way) or raw "
-                        "(probabilities as written); default fold (docs/stack.md).")] = None,
+                        "(predictions as written); default fold for AUC-type metrics, raw "
+                        "for the others (docs/stack.md).")] = None,
 ) -> None:
     """Blend runs' OOF predictions with fold-honest CV; rank base runs and blenders.
 
-    The leaderboard shows OOF AUC, fold AUC mean ± std and the gain over the best run; writes
+    The leaderboard shows the OOF score in the contest's metric (AUC for a binary contest),
+    fold mean ± std and the difference to the best run with its interval; writes
     oof/stack-<blender>.parquet, .test.parquet and a submission."""
     from kfold.stack import render_stack_report, stack_runs
 
@@ -69,9 +74,9 @@ def shakeup(
 ) -> None:
     """Simulate the public/private leaderboard shake-up of the runs; writes a PNG.
 
-    Per run: the spread of public and private AUC, P(beats the best run on private), the
-    expected |public - private| gap, and how often the public ranking of the runs differs
-    from the private one."""
+    Per run: the spread of public and private scores in the contest's metric, P(beats the
+    best run on private), the expected |public - private| gap, and how often the public
+    ranking of the runs differs from the private one."""
     from kfold.stack.shakeup import shakeup_runs, shakeup_table
 
     check_format(fmt)

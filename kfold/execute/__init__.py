@@ -4,8 +4,9 @@ import), or as Ray tasks spread over the GPUs of a machine or a cluster (`ray`).
 The orchestration (kfold.train.run, kfold.train.retrain, kfold.grid) turns runs into
 `FoldJob`s, one per (run, fold) or one per retrain, and hands them with the arrays they
 index to an `Executor`. The executor trains every job through the run's backend
-(`train_job`, the same code whichever executor calls it) and passes each finished job's
-outcome to `on_done` in the calling process, which alone writes the run's files.
+(`train_job`, the same code whichever executor calls it), notes where it trained in the
+job's `FoldResult` and passes it to `on_done` in the calling process, which alone writes
+the run's files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,7 @@ from kfold.backends import Backend, FoldData, Head, get_backend
 from kfold.data.prepared import JoinedRows, Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.train_config import TrainConfig
 
 EXECUTORS = ("local", "ray")
@@ -76,18 +78,7 @@ class FoldJob:
         return f"run {self.run!r} {self.tag}"
 
 
-@dataclass
-class FoldOutcome:
-    """What a finished job hands back: the backend's result (plus where it ran), the
-    validation predictions (None without validation) and the test predictions."""
-
-    result: dict
-    val_pred: np.ndarray | None
-    test_pred: np.ndarray
-    where: dict = field(default_factory=dict)
-
-
-OnDone = Callable[[FoldJob, FoldOutcome], None]
+OnDone = Callable[[FoldJob, FoldResult], None]
 
 
 class Executor(Protocol):
@@ -143,7 +134,7 @@ def fold_threads(cpus: float) -> int:
 
 
 def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter,
-              cpus: float | None = None) -> FoldOutcome:
+              cpus: float | None = None) -> FoldResult:
     """Train one job in this process through its backend, with `run_dir` holding the
     fold's files (its resume state, if any, and what the backend writes) and, given its CPU
     share `cpus`, that many threads: both executors call this, so a fold's numbers do not
@@ -151,9 +142,8 @@ def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter,
     backend = get_backend(job.cfg.backend)
     threads = nullcontext() if cpus is None else backend.cpu_threads(fold_threads(cpus))
     with threads:
-        out = backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir,
-                                 job.tag, reporter)
-    return FoldOutcome(out.result, out.val_pred, out.test_pred)
+        return backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir,
+                                  job.tag, reporter)
 
 
 class LocalExecutor:
@@ -178,9 +168,9 @@ class LocalExecutor:
             on_done: OnDone, reporter: Reporter) -> None:
         where = {"executor": "local", "hostname": socket.gethostname()}
         for job in jobs:
-            outcome = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter, self.cpus)
-            outcome.where = dict(where)
-            on_done(job, outcome)
+            result = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter, self.cpus)
+            result.where = dict(where)
+            on_done(job, result)
 
 
 def make_executor(executor: str = "local", *, address: str | None = None,

@@ -6,7 +6,9 @@ from rich.console import Console
 from rich.text import Text
 
 from kfold import views
+from kfold.scoring import get_metric
 from kfold.stack.run import Score, StackReport
+from kfold.stack.task_run import TaskStackReport
 from kfold.stack.track import track_record
 from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
@@ -60,18 +62,59 @@ def stack_table(report: StackReport) -> Table:
                 f"fold AUC = mean±std over folds")
 
 
+def _signed(x: float) -> str:
+    """+0.00123; a difference that rounds to zero is +0.00000, never -0.00000."""
+    return f"{round(x, 5) + 0.0:+.5f}"
+
+
 def _interval(iv) -> str:
     return "" if iv is None else f"[{iv.low:.4f}, {iv.high:.4f}]"
 
 
-def render_stack_report(report: StackReport, console: Console) -> None:
-    """Print notes (skipped runs), the leaderboard table, the best stack's gain with its
-    track record (kfold.stack.track) and where the artifacts went."""
+def task_stack_table(report: TaskStackReport) -> Table:
+    """The leaderboard of a contest other than binary AUC, in its metric and direction."""
+    metric = get_metric(report.metric)
+    best = report.best_run
+    cols = [Col("#", right=True), Col("name", no_wrap=True),
+            Col(f"OOF {metric.label}", right=True), Col("95% CI", right=True, no_wrap=True),
+            Col("fold mean±std", right=True, no_wrap=True), Col("vs best run", right=True),
+            Col("95% CI of it", right=True, no_wrap=True), Col("verdict"),
+            Col("s", right=True), Col("weights", fold=True)]
+    rows = [[i, s.name, f"{s.score:.5f}", f"[{s.interval.low:.4f}, {s.interval.high:.4f}]",
+             f"{s.fold_mean:.4f}±{s.fold_std:.4f}", _signed(s.diff),
+             "" if s is best else f"[{_signed(s.interval.diff_low)}, "
+                                  f"{_signed(s.interval.diff_high)}]",
+             report.verdict(s), "" if s.seconds is None else f"{s.seconds:.2f}",
+             _learned_text(s.learned)] for i, s in enumerate(report.scores, 1)]
+    styles = ["bold green" if s.kind == "stack" and report.verdict(s) == "better" else None
+              for s in report.scores]
+    scale = ("each fold model's predictions as quantiles of its own fold"
+             if report.scale == "fold" else "predictions as written")
+    return views.table(
+        f"Stack of {len(report.runs)} runs, OOF {metric.label} (folds "
+        f"{report.folds_fingerprint}; test: {report.test_source})", cols, rows, styles=styles,
+        caption=f"OOF {metric.title}: {'higher' if metric.higher_is_better else 'lower'} is "
+                f"better; blenders saw {scale} (docs/stack.md); vs best run = score minus "
+                f"the best single run's ({best.name}, {best.score:.5f}), with the paired "
+                f"bootstrap's 95% interval (the runs score the same images); within noise: "
+                f"the interval holds 0")
+
+
+def render_stack_report(report: StackReport | TaskStackReport, console: Console) -> None:
+    """Print notes (skipped runs), the leaderboard table, the best stack's gain (with its
+    track record, kfold.stack.track, for binary AUC) and where the artifacts went."""
     for note in report.notes:
         console.print(Text("note: ", style="yellow") + Text(note), highlight=False)
-    console.print(stack_table(report))
+    if isinstance(report, TaskStackReport):
+        console.print(task_stack_table(report))
+    else:
+        console.print(stack_table(report))
     stacks = [s for s in report.scores if s.kind == "stack"]
-    if stacks:
+    if stacks and isinstance(report, TaskStackReport):
+        top = stacks[0]
+        console.print(f"{top.name}: OOF {get_metric(report.metric).title} {top.diff:+.4f} "
+                      f"against {report.best_run.name} ({report.verdict(top)})", highlight=False)
+    elif stacks:
         top = max(stacks, key=lambda s: s.oof_auc)
         console.print(f"{top.name}: OOF gain {top.gain:+.4f} over {report.best_run.name}; "
                       f"{track_record(top.gain)}", highlight=False)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ from kfold.stats.foldscale import (
 )
 from kfold.submission import sample_submission, write_submission
 from kfold.workspace import Workspace, check_name
+
+if TYPE_CHECKING:
+    from kfold.stack.task_run import TaskStackReport
 
 STACK_PREFIX = "stack-"
 #: what blenders see: "fold" (each fold model's quantiles) or "raw" (probabilities as written)
@@ -115,13 +119,13 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
     `folds.csv` is broken, not merely on another split: always an error.
     """
     present = artifacts.list_oof_runs(ws)
-    artifacts.check_binary_runs(ws, present if runs is None else expand_patterns(runs, present))
-    folds = artifacts.read_folds(ws.folds_path) if ws.folds_path.exists() else None
+    kind = _contest(ws, runs).task
+    folds = artifacts.read_folds(ws.folds_path, kind) if ws.folds_path.exists() else None
     notes: list[str] = []
     if runs is None:
         chosen = []
         for run in (r for r in present if with_stacks or not r.startswith(STACK_PREFIX)):
-            other_split = _check_against_folds(ws, run, folds)
+            other_split = _check_against_folds(ws, run, folds, kind)
             if other_split:
                 notes.append(f"skipped {run!r}: {other_split}")
             else:
@@ -140,7 +144,7 @@ def resolve_runs(ws: Workspace, runs: list[str] | None, *, purpose: str = "stack
     if len(runs) < minimum:
         raise KfError(f"{purpose} needs at least {_count(minimum)}; --runs named only {runs}")
     for run in runs:
-        other_split = _check_against_folds(ws, run, folds)
+        other_split = _check_against_folds(ws, run, folds, kind)
         if other_split:
             raise KfError(f"run {run!r} was {other_split}; retrain it on "
                           f"the current folds or leave it out of --runs")
@@ -167,12 +171,13 @@ def _count(n: int) -> str:
     return {1: "one run", 2: "two runs"}.get(n, f"{n} runs")
 
 
-def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None) -> str | None:
+def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None,
+                         kind: str = "binary") -> str | None:
     """None if `run` matches folds.csv (or there is none); a note if it was trained on another
     split of the same rows; a KfError if its ids or targets differ from folds.csv."""
     if folds is None:
         return None
-    oof = artifacts.read_oof(ws.oof_path(run))
+    oof = artifacts.read_oof(ws.oof_path(run), kind)
     expected = folds.set_index(folds["id"].astype(str))
     ids = set(oof["id"])
     if ids != set(expected.index):
@@ -193,7 +198,8 @@ def _check_against_folds(ws: Workspace, run: str, folds: pd.DataFrame | None) ->
 
 
 # --- test predictions ----------------------------------------------------------------------
-def _read_tests(ws: Workspace, runs: list[str], full: bool) -> dict[str, pd.DataFrame]:
+def read_tests(ws: Workspace, runs: list[str], full: bool,
+               kind: str = "binary") -> dict[str, pd.DataFrame]:
     """Every run's fold-mean (or, `full`, 100%-retrain) test predictions, sorted by id; a
     KfError names a missing file or runs that predicted different ids."""
     path = ws.full_test_path if full else ws.test_path
@@ -204,7 +210,7 @@ def _read_tests(ws: Workspace, runs: list[str], full: bool) -> dict[str, pd.Data
     if lacking:
         raise KfError(f"no test predictions for run(s) {lacking} "
                       f"(expected {ws.oof_dir}/<run>.test.parquet)")
-    frames = {r: artifacts.read_test_preds(path(r)).sort_values("id").reset_index(drop=True)
+    frames = {r: artifacts.read_test_preds(path(r), kind).sort_values("id").reset_index(drop=True)
               for r in runs}
     first, ids = runs[0], frames[runs[0]]["id"].to_numpy()
     for run, df in frames.items():
@@ -226,13 +232,13 @@ def blend_matrices(ws: Workspace, runs: list[str], X: np.ndarray, folds: np.ndar
     the OOF rows as written, the fold mean, a retrain rank-normalised onto the run's OOF
     distribution. Scale "fold": see `fold_scale_column`.
     """
-    fold_mean = _read_tests(ws, runs, full=False) if scale == "fold" or not use_full else None
-    tests = _read_tests(ws, runs, full=True) if use_full else fold_mean
+    fold_mean = read_tests(ws, runs, full=False) if scale == "fold" or not use_full else None
+    tests = read_tests(ws, runs, full=True) if use_full else fold_mean
     ids = tests[runs[0]]["id"].to_numpy()
     if fold_mean is not None and not np.array_equal(fold_mean[runs[0]]["id"].to_numpy(), ids):
         raise KfError(f"run {runs[0]!r}: its 100%-retrain and fold models' test predictions "
                       f"hold different ids")
-    _check_sample_ids(ws, ids)
+    check_sample_ids(ws, ids)
     if scale == "raw":
         T = [tests[r]["pred"].to_numpy(dtype=float) for r in runs]
         if use_full:
@@ -265,7 +271,7 @@ def fold_scale_column(oof: np.ndarray, folds: np.ndarray, fold_mean: pd.DataFram
     return to_fold_scale(oof, folds, reference), test
 
 
-def _check_sample_ids(ws: Workspace, ids: np.ndarray) -> None:
+def check_sample_ids(ws: Workspace, ids: np.ndarray) -> None:
     sample = sample_submission(ws)
     if sample is not None:  # refuse before anything is written, not at the first submission
         lacking = np.setdiff1d(sample[ws.config.id_column].astype(str).to_numpy(), ids)
@@ -294,7 +300,7 @@ def stack_runs(
     use_full: bool = False,
     write: bool = True,
     scale: str | None = None,
-) -> StackReport:
+) -> StackReport | TaskStackReport:
     """Stack runs with every blender in `blenders` and report them beside the base runs.
 
     Guarantees: the runs share ids, targets and fold split and hold no NaN or out-of-[0, 1]
@@ -302,17 +308,23 @@ def stack_runs(
     comes from a fit on the other folds only; test predictions come from the blender refitted
     on all OOF rows. `write=False` computes the report without writing artifacts. `scale`:
     what the blenders see ("fold" or "raw", SCALES; None: DEFAULT_SCALE); the scores are
-    fold-normalised either way.
+    fold-normalised either way. Runs of any other contest than binary AUC are stacked by
+    `kfold.stack.task_run` (a `TaskStackReport`, scored in the contest's metric).
     """
+    contest = _contest(ws, runs)
+    if not contest.binary_auc:
+        from kfold.stack.task_run import stack_task_runs
+
+        return stack_task_runs(ws, contest, runs, blenders, use_full, write, scale)
     blenders = parse_blenders(blenders)
     scale = scale or DEFAULT_SCALE
     check_scale(scale)
     if write:
-        _refuse_overwriting_a_trained_run(ws, blenders)
+        refuse_overwriting_a_trained_run(ws, blenders)
     tracker = tracking.for_workspace(ws) if write else None  # a bad store fails before work
     runs, notes = resolve_runs(ws, runs)
     if write:
-        _refuse_overwriting_an_input(runs, blenders)
+        refuse_overwriting_an_input(runs, blenders)
     aligned = artifacts.load_aligned_oof(ws, runs)
     X = aligned[runs].to_numpy(dtype=float)
     y = aligned["target"].to_numpy().astype(int)
@@ -331,12 +343,12 @@ def stack_runs(
     shared = {  # the lineage every stack of this call shares
         "runs": runs, "base_oof_auc": {s.name: round(s.oof_auc, 6) for s in base},
         "test_predictions": "full" if use_full else "fold-mean", "scale": scale,
-        "test_files": _test_files(ws, runs, use_full), "folds_fingerprint": fingerprint,
+        "test_files": blended_test_files(ws, runs, use_full), "folds_fingerprint": fingerprint,
     }
     run_info = describe_runs(ws, runs)
 
     stacks, written = [], {}
-    with _writing(ws, blenders, notes) if write else nullcontext():
+    with writing(ws, blenders, notes) if write else nullcontext():
         for blender_name in blenders:
             start = time.perf_counter()
             blender, oof, test, learned = _blend(blender_name, inputs, y, folds, T, runs)
@@ -359,6 +371,14 @@ def stack_runs(
     return StackReport(runs, scores, source, fingerprint, notes, written)
 
 
+def _contest(ws: Workspace, runs: list[str] | None) -> artifacts.Contest:
+    """The contest of the named runs (those with OOF files), else of every file in oof/."""
+    present = artifacts.list_oof_runs(ws)
+    named = present if runs is None else [r for r in expand_patterns(runs, present)
+                                          if r in present]
+    return artifacts.check_same_contest(ws, named)
+
+
 def drift_note(s: Score) -> str:
     return (f"{s.name}: pooled OOF AUC {s.pooled_auc:.4f} is {s.oof_auc - s.pooled_auc:.4f} "
             f"below its fold-normalised {s.oof_auc:.4f}: its fold models put their "
@@ -370,7 +390,7 @@ def check_scale(scale: str) -> None:
         raise KfError(f"--scale {scale!r}: choose one of {', '.join(SCALES)}")
 
 
-def _refuse_overwriting_a_trained_run(ws: Workspace, blenders: list[str]) -> None:
+def refuse_overwriting_a_trained_run(ws: Workspace, blenders: list[str]) -> None:
     """A trained run named like a stack (made before stack names were reserved) is never
     overwritten by the stack."""
     trained = [STACK_PREFIX + b for b in blenders if ws.run_dir(STACK_PREFIX + b).exists()]
@@ -380,14 +400,14 @@ def _refuse_overwriting_a_trained_run(ws: Workspace, blenders: list[str]) -> Non
                       f"files) or choose other blenders with --blender")
 
 
-def _refuse_overwriting_an_input(runs: list[str], blenders: list[str]) -> None:
+def refuse_overwriting_an_input(runs: list[str], blenders: list[str]) -> None:
     clash = [r for r in runs if r in {STACK_PREFIX + b for b in blenders}]
     if clash:
         raise KfError(f"--runs includes {clash}, which this stack would overwrite; "
                       f"leave it out or choose other blenders with --blender")
 
 
-def _test_files(ws: Workspace, runs: list[str], use_full: bool) -> list[str]:
+def blended_test_files(ws: Workspace, runs: list[str], use_full: bool) -> list[str]:
     """The test prediction files blended, relative to the workspace (for the lineage)."""
     return [str((ws.full_test_path(r) if use_full else ws.test_path(r)).relative_to(ws.root))
             for r in runs]
@@ -404,7 +424,7 @@ class _Notes(Reporter):
 
 
 @contextmanager
-def _writing(ws: Workspace, blenders: list[str], notes: list[str]) -> Iterator[None]:
+def writing(ws: Workspace, blenders: list[str], notes: list[str]) -> Iterator[None]:
     """Hold the workspace's stack lock while writing (two `kf stack` processes would write
     the same files) and remove the temp files of a stack that was killed mid-write."""
     with locks.hold(ws.oof_dir / ".stack.lock", "kf stack", _Notes(notes)):

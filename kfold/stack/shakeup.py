@@ -5,6 +5,8 @@ simulates the competition's public/private split of a test set of the competitio
 drawn from the OOF rows (kfold.stats.shakeup) and summarises it per run; writes a PNG.
 The rows are on the fold scale (kfold.stats.foldscale), as every kf command ranks them: a
 test image is scored by the mean of all fold models, so no test set mixes their scales.
+Runs of another contest than binary AUC are scored with its metric, on the output `kf stack`
+scores (the fold scale for rank-based metrics, else as written; `simulate_metric`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from kfold import artifacts, atomic
+from kfold.artifacts import OofStack
 from kfold.competition import resolve_public_fraction, test_size
 from kfold.errors import KfError
+from kfold.scoring import get_metric
 from kfold.stats.foldscale import to_fold_scale
-from kfold.stats.shakeup import Shakeup, simulate
+from kfold.stats.shakeup import Shakeup, simulate, simulate_metric
 from kfold.workspace import Workspace
 
 
@@ -31,14 +35,20 @@ class ShakeupReport:
     n_splits: int
     notes: list[str] = field(default_factory=list)
     png: Path | None = None
+    metric: str = "auc"  # the contest metric's registry name
+
+    @property
+    def score_key(self) -> str:
+        """The OOF score's key in rows(): `oof_auc` for binary AUC as before, else `oof_score`."""
+        return "oof_auc" if self.metric == "auc" else "oof_score"
 
     def rows(self) -> list[dict]:
-        """One dict per run (best OOF AUC first): public and private AUC means and 95%
+        """One dict per run (best OOF score first): public and private score means and 95%
         ranges, P(beats the best run on private), P(best on private), mean |public - private|."""
         s = self.sim
         pub, priv = s.interval("public"), s.interval("private")
         beats, top, gap = s.p_beats(), s.p_private_top(), s.expected_gap()
-        out = [{"run": name, "oof_auc": float(s.auc[j]),
+        out = [{"run": name, self.score_key: float(s.auc[j]),
                 "public_mean": float(s.public[:, j].mean()), "public_low": float(pub[j, 0]),
                 "public_high": float(pub[j, 1]),
                 "private_mean": float(s.private[:, j].mean()), "private_low": float(priv[j, 0]),
@@ -46,7 +56,7 @@ class ShakeupReport:
                 "p_beats_best": None if j == s.best else float(beats[j]),
                 "p_private_top": float(top[j]), "expected_gap": float(gap[j])}
                for j, name in enumerate(s.names)]
-        return sorted(out, key=lambda r: -r["oof_auc"])
+        return sorted(out, key=lambda r: -s.sign * r[self.score_key])
 
     def csv_rows(self) -> list[dict]:
         """`rows()`, each followed by the simulation's settings and its rank disagreement
@@ -56,7 +66,8 @@ class ShakeupReport:
 
     def summary(self) -> dict:
         s = self.sim
-        return {"runs": len(s.names), "best_run": s.names[s.best], "splits": self.n_splits,
+        return {"runs": len(s.names), "metric": self.metric, "best_run": s.names[s.best],
+                "splits": self.n_splits,
                 "public_fraction": s.public_fraction, "public_fraction_source": self.fraction_source,
                 "test_rows": self.test_rows, "test_rows_source": self.test_source,
                 "public_rows": s.n_public, "private_rows": s.n_private,
@@ -80,26 +91,45 @@ def shakeup_runs(ws: Workspace, runs: list[str] | None = None, *,
     fraction, source = resolve_public_fraction(ws, public_fraction)
     runs, notes = resolve_runs(ws, runs, purpose="a shake-up simulation", minimum=1,
                                with_stacks=True)
-    aligned = artifacts.load_aligned_oof(ws, runs)
+    stack = artifacts.load_oof_stack(ws, runs)
     if test_rows is not None and test_rows < 2:
         raise KfError(f"--test-rows {test_rows}: a test set needs at least 2 rows")
-    rows, rows_source = (test_rows, "--test-rows") if test_rows else test_size(ws, runs)
-    if rows is None or rows > len(aligned):
+    rows, rows_source = (test_rows, "--test-rows") if test_rows else \
+        test_size(ws, runs, stack.contest.task)
+    n_oof = len(stack.rows)
+    if rows is None or rows > n_oof:
         if rows is not None:
             notes.append(f"the test set ({rows} rows, {rows_source}) is larger than the "
-                         f"{len(aligned)} OOF rows: simulated on all OOF rows, so the spread "
+                         f"{n_oof} OOF rows: simulated on all OOF rows, so the spread "
                          f"shown is a little too narrow")
-        rows = len(aligned)
-    on_scale = np.column_stack([to_fold_scale(aligned[r], aligned["fold"]) for r in runs])
-    sim = simulate(aligned["target"].to_numpy(), on_scale, runs,
-                   public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=seed)
+        rows = n_oof
+    settings = dict(public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=seed)
+    sim = _simulate(stack, settings)
     if "assumed" in source:
         notes.append(f"public fraction {fraction} {source}")
     path = None
     if png:
         path = ws.oof_dir / "shakeup.png" if png is True else Path(png)
-        plot_shakeup(sim, path)
-    return ShakeupReport(sim, source, rows, rows_source, n_splits, notes, path)
+        plot_shakeup(sim, path, get_metric(stack.contest.metric).title)
+    return ShakeupReport(sim, source, rows, rows_source, n_splits, notes, path,
+                         stack.contest.metric)
+
+
+def _simulate(stack: OofStack, settings: dict) -> Shakeup:
+    """Binary AUC: the fast U-statistic simulation on the fold scale, as before tasks; any
+    other contest: its metric on each run's output as `kf stack` scores it."""
+    folds = stack.rows["fold"].to_numpy()
+    if stack.contest.binary_auc:
+        on_scale = np.column_stack([to_fold_scale(stack.preds[:, j, 0], folds)
+                                    for j in range(len(stack.runs))])
+        return simulate(stack.rows["target"].to_numpy(), on_scale, stack.runs, **settings)
+    from kfold.stack.inputs import targets_of
+    from kfold.stack.task_run import scored_output
+
+    metric = get_metric(stack.contest.metric, stack.contest.task)
+    outputs = [scored_output(metric, stack.preds[:, j, :], folds)
+               for j in range(len(stack.runs))]
+    return simulate_metric(targets_of(stack), outputs, stack.runs, metric, **settings)
 
 
 def shakeup_table(report: ShakeupReport):
@@ -108,10 +138,11 @@ def shakeup_table(report: ShakeupReport):
     from kfold.views import Col
 
     s = report.summary()
+    key = report.score_key
     cols = [Col("run", no_wrap=True)] + [Col(c, right=True, no_wrap=True) for c in (
-        "OOF AUC", "public mean [95%]", "private mean [95%]", "P(beats best)",
-        "P(best private)", "E|pub-priv|")]
-    rows = [[r["run"], f"{r['oof_auc']:.4f}",
+        f"OOF {get_metric(report.metric).label}", "public mean [95%]", "private mean [95%]",
+        "P(beats best)", "P(best private)", "E|pub-priv|")]
+    rows = [[r["run"], f"{r[key]:.4f}",
              f"{r['public_mean']:.4f} [{r['public_low']:.4f}, {r['public_high']:.4f}]",
              f"{r['private_mean']:.4f} [{r['private_low']:.4f}, {r['private_high']:.4f}]",
              "best" if r["p_beats_best"] is None else f"{r['p_beats_best']:.3f}",
@@ -126,13 +157,13 @@ def shakeup_table(report: ShakeupReport):
                 f"{s['top_disagreement']:.1%}")
 
 
-def plot_shakeup(sim: Shakeup, path: Path) -> Path:
-    """Per run: the 95% range of simulated public (thin) and private (thick) AUC, their
-    means, and the OOF AUC; runs ordered best OOF AUC first, top to bottom; on the right,
-    P(the run beats the best run on private)."""
+def plot_shakeup(sim: Shakeup, path: Path, title: str = "AUC") -> Path:
+    """Per run: the 95% range of simulated public (thin) and private (thick) scores of the
+    metric called `title`, their means, and the OOF score; runs ordered best OOF score
+    first, top to bottom; on the right, P(the run beats the best run on private)."""
     from kfold.plots import plt, save_figure
 
-    order = np.argsort(-sim.auc)
+    order = np.argsort(-sim.sign * sim.auc)
     pub, priv = sim.interval("public"), sim.interval("private")
     beats = sim.p_beats()
     fig, ax = plt.subplots(figsize=(9, 1.9 + 0.45 * len(order)))
@@ -145,14 +176,14 @@ def plot_shakeup(sim: Shakeup, path: Path) -> Path:
                 label="private 95%" if row == 0 else None)
         ax.plot(sim.public[:, j].mean(), y + 0.12, "|", color="tab:orange", ms=10)
         ax.plot(sim.private[:, j].mean(), y - 0.12, "|", color="tab:blue", ms=12)
-        ax.plot(sim.auc[j], y, "kD", ms=4, label="OOF AUC" if row == 0 else None)
+        ax.plot(sim.auc[j], y, "kD", ms=4, label=f"OOF {title}" if row == 0 else None)
         ax.text(1.02, y, "best" if j == sim.best else f"{beats[j]:.2f}", transform=right,
                 va="center", fontsize=9)
     ax.text(1.02, len(order) - 0.4, "P(beats best\non private)", transform=right,
             va="bottom", fontsize=8)
     ax.set_yticks(range(len(order)), [sim.names[j] for j in order][::-1])
     ax.set_ylim(-0.6, len(order) - 0.4)
-    ax.set_xlabel("AUC")
+    ax.set_xlabel(title)
     ax.set_title(f"Simulated shake-up: {len(sim.public)} splits, public {sim.n_public} / "
                  f"private {sim.n_private} rows", fontsize=10)
     fig.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)

@@ -45,9 +45,10 @@ def resample_scores(y: np.ndarray, outputs: list[np.ndarray], metric: Metric, n_
 
 
 def paired_bootstrap(y: np.ndarray, outputs: dict[str, np.ndarray], metric: Metric, *,
-                     n_boot: int = N_BOOT, level: float = 0.95,
-                     seed: int = 0) -> list[BootInterval]:
-    """Each run's score with its interval and its paired difference to the best run."""
+                     n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0,
+                     reference: str | None = None) -> list[BootInterval]:
+    """Each run's score with its interval and its paired difference to the best run (or to
+    `reference`, e.g. the best single run when `outputs` also holds stacks)."""
     check_whole("--n-boot", n_boot, 10, 100_000)
     if not 0 < level < 1:
         raise KfError(f"confidence level {level} is outside (0, 1); use e.g. 0.95")
@@ -55,7 +56,9 @@ def paired_bootstrap(y: np.ndarray, outputs: dict[str, np.ndarray], metric: Metr
         raise KfError("no runs to bootstrap")
     names = list(outputs)
     full = [metric.score(y, outputs[n]) for n in names]
-    best = metric.best(full)
+    if reference is not None and reference not in outputs:
+        raise KfError(f"no output named {reference!r} to compare with")
+    best = metric.best(full) if reference is None else names.index(reference)
     draws = resample_scores(y, [outputs[n] for n in names], metric, n_boot, seed)
     q = [50 * (1 - level), 50 * (1 + level)]
     out = []

@@ -23,6 +23,8 @@ import numpy as np
 from scipy.stats import rankdata
 
 from kfold.errors import KfError
+from kfold.scoring import Metric, labels_of
+from kfold.scoring.measures import LOGLOSS_EPS
 
 MAX_SPLITS = 100_000  # ~7 minutes at 20 runs x 35,000 rows; the results take 32 MB per run
 _BATCH_ELEMENTS = 4_000_000  # rows x splits per batch: ~16 MB of int32 counts
@@ -38,33 +40,42 @@ def check_fraction(public_fraction: float) -> float:
 
 @dataclass(frozen=True)
 class Shakeup:
-    """Public and private AUCs of `k` runs over `n_splits` simulated splits."""
+    """Public and private scores (AUCs, or the contest metric's) of `k` runs over
+    `n_splits` simulated splits; `higher_is_better` is the metric's direction."""
 
     names: list[str]
-    auc: np.ndarray  # (k,) on all rows
+    auc: np.ndarray  # (k,) on all rows: the AUC, or the contest metric's score
     public: np.ndarray  # (n_splits, k)
     private: np.ndarray  # (n_splits, k)
     public_fraction: float
     n_public: int  # rows in each public set
     n_private: int
+    higher_is_better: bool = True
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher scores are better, else -1: sign * score is "goodness"."""
+        return 1 if self.higher_is_better else -1
 
     @property
     def best(self) -> int:
-        """Index of the run with the best AUC on all rows (the one the others are held to)."""
-        return int(np.argmax(self.auc))
+        """Index of the run with the best score on all rows (the one the others are held to)."""
+        return int(np.argmax(self.sign * self.auc))
 
     def p_beats(self, reference: int | None = None) -> np.ndarray:
-        """P(run's private AUC > reference's); an exact tie counts one half."""
-        ref = self.private[:, self.best if reference is None else reference][:, None]
-        return (self.private > ref).mean(axis=0) + 0.5 * (self.private == ref).mean(axis=0)
+        """P(run's private score is better than reference's); an exact tie counts one half."""
+        good = self.sign * self.private
+        ref = good[:, self.best if reference is None else reference][:, None]
+        return (good > ref).mean(axis=0) + 0.5 * (good == ref).mean(axis=0)
 
     def p_private_top(self) -> np.ndarray:
-        """Share of splits where the run has the best private AUC (ties share it)."""
-        top = self.private == self.private.max(axis=1, keepdims=True)
+        """Share of splits where the run has the best private score (ties share it)."""
+        good = self.sign * self.private
+        top = good == good.max(axis=1, keepdims=True)
         return (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
 
     def expected_gap(self) -> np.ndarray:
-        """Mean |public - private| AUC per run."""
+        """Mean |public - private| score per run."""
         return np.abs(self.public - self.private).mean(axis=0)
 
     def rank_disagreement(self) -> float:
@@ -88,9 +99,9 @@ class Shakeup:
 
     def top_disagreement(self) -> float:
         """Share of splits where the best public run is not a best private run."""
-        pub_top = np.argmax(self.public, axis=1)
-        best_priv = self.private.max(axis=1)
-        return float((self.private[np.arange(len(pub_top)), pub_top] < best_priv).mean())
+        pub_top = np.argmax(self.sign * self.public, axis=1)
+        good = self.sign * self.private
+        return float((good[np.arange(len(pub_top)), pub_top] < good.max(axis=1)).mean())
 
     def interval(self, which: str = "private", level: float = 0.95) -> np.ndarray:
         """(k, 2) central interval of the simulated public or private AUCs."""
@@ -219,13 +230,7 @@ def simulate(y, preds, names: list[str] | None = None, public_fraction: float = 
     if not np.isfinite(preds).all():
         raise KfError("predictions hold NaN or infinite values")
     names = list(names) if names is not None else [f"run{j}" for j in range(preds.shape[1])]
-    if n_splits < 1:
-        raise KfError(f"--n {n_splits}: simulate at least one split (e.g. 2000)")
-    if n_splits > MAX_SPLITS:
-        raise KfError(f"--n {n_splits}: at most {MAX_SPLITS:,} splits (2,000 already give "
-                      f"each probability to about ±0.01)")
-    if seed < 0:
-        raise KfError(f"--seed {seed}: a seed is a whole number >= 0")
+    _check_splits(n_splits, seed)
     pos_rows, neg_rows = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     n_rows = test_rows if test_rows is not None else len(y)
     n_rows = min(int(n_rows), len(y))
@@ -252,3 +257,100 @@ def simulate(y, preds, names: list[str] | None = None, public_fraction: float = 
             _codes(rng, len(neg_rows), b, n_pub, n_priv))
     full = np.array([r.auc for r in ranked])
     return Shakeup(names, full, public, private, f, m_pub + n_pub, m_priv + n_priv)
+
+
+# --- any metric ----------------------------------------------------------------------------
+def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
+                    metric: Metric, public_fraction: float = 0.3, n_splits: int = 2000,
+                    test_rows: int | None = None, seed: int = 0) -> Shakeup:
+    """`simulate` for any contest metric: `outputs` are the runs' OOF outputs as the metric
+    scores them ((n,) or (n, C)), `y` the targets as it takes them. Splits are uniformly
+    random (not stratified: a multi-class or multi-label metric is defined on any rows).
+
+    A metric that is a mean over rows (log loss, accuracy, error rate, RMSE) is scored for
+    every split at once from each run's per-row losses; any other one split by split.
+    """
+    f = check_fraction(public_fraction)
+    _check_splits(n_splits, seed)
+    n = len(y)
+    n_rows = min(int(test_rows if test_rows is not None else n), n)
+    k_pub = round(f * n_rows)
+    k_priv = n_rows - k_pub
+    if min(k_pub, k_priv) < 1:
+        raise KfError(f"a public fraction of {f} of {n_rows} test rows leaves a public or "
+                      f"private part empty; use a fraction nearer 0.5 or more rows")
+    rng = np.random.default_rng(seed)
+    losses = _row_losses(metric, y, outputs)
+    public = np.empty((n_splits, len(outputs)))
+    private = np.empty_like(public)
+    batch = max(1, _BATCH_ELEMENTS // n)
+    for start in range(0, n_splits, batch):
+        codes = _codes(rng, n, min(batch, n_splits - start), k_pub, k_priv)
+        part = slice(start, start + len(codes))
+        if losses is None:
+            public[part], private[part] = _split_scores(metric, y, outputs, codes)
+        else:
+            public[part] = _finish(metric, (codes == PUBLIC) @ losses / k_pub)
+            private[part] = _finish(metric, (codes == PRIVATE) @ losses / k_priv)
+    full = np.array([metric.score(y, o) for o in outputs])
+    return Shakeup(list(names), full, public, private, f, k_pub, k_priv,
+                   metric.higher_is_better)
+
+
+def _check_splits(n_splits: int, seed: int) -> None:
+    if n_splits < 1:
+        raise KfError(f"--n {n_splits}: simulate at least one split (e.g. 2000)")
+    if n_splits > MAX_SPLITS:
+        raise KfError(f"--n {n_splits}: at most {MAX_SPLITS:,} splits (2,000 already give "
+                      f"each probability to about ±0.01)")
+    if seed < 0:
+        raise KfError(f"--seed {seed}: a seed is a whole number >= 0")
+
+
+def _split_scores(metric: Metric, y: np.ndarray, outputs: list[np.ndarray],
+                  codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Public and private scores of every run on every split, one metric call each."""
+    out = np.empty((2, len(codes), len(outputs)))
+    for s, row in enumerate(codes):
+        for p, code in enumerate((PUBLIC, PRIVATE)):
+            rows = row == code
+            out[p, s] = [metric.score(y[rows], o[rows]) for o in outputs]
+    return out[0], out[1]
+
+
+def _row_losses(metric: Metric, y: np.ndarray, outputs: list[np.ndarray]) -> np.ndarray | None:
+    """(n, runs) per-row terms whose mean (then `_finish`) is the metric; None when the
+    metric is not a mean over rows."""
+    if metric.name == "logloss":
+        return np.column_stack([_row_log_loss(y, o) for o in outputs])
+    if metric.name in ("accuracy", "error"):
+        return np.column_stack([_row_right(y, o) for o in outputs]).astype(float)
+    if metric.name == "rmse":
+        return np.column_stack([(np.asarray(y, float) - o) ** 2 for o in outputs])
+    return None
+
+
+def _finish(metric: Metric, means: np.ndarray) -> np.ndarray:
+    """The metric from the mean of its per-row terms."""
+    if metric.name == "rmse":
+        return np.sqrt(means)
+    return 1 - means if metric.name == "error" else means
+
+
+def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss as `kfold.scoring.measures.log_loss` computes it (clipped,
+    rows normalised; a multi-label row: the mean over its columns)."""
+    p = np.asarray(p, dtype=float)
+    if np.asarray(y).ndim == 2:
+        return np.mean([_row_log_loss(y[:, c], p[:, c]) for c in range(y.shape[1])], axis=0)
+    q = np.column_stack([1 - p, p]) if p.ndim == 1 else p
+    q = np.clip(q, LOGLOSS_EPS, 1 - LOGLOSS_EPS)
+    q = q / q.sum(axis=1, keepdims=True)
+    return -np.log(q[np.arange(len(q)), np.asarray(y, dtype=int)])
+
+
+def _row_right(y: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Each row predicted right (a multi-label row: every label)."""
+    y = np.asarray(y)
+    labels = labels_of(output, y.ndim == 1 and np.ndim(output) == 2)
+    return (y == labels).all(axis=1) if y.ndim == 2 else y == labels

@@ -35,7 +35,7 @@ from kfold.runfiles import FULL_TAG
 from kfold.settings import check_option
 from kfold.submission import write_submission
 from kfold.train.run import head_of, remove_stray_files
-from kfold.train.tag import TagOutput, finished_tag, record_tag
+from kfold.train.tag import finished_tag, record_tag
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace
 
@@ -92,22 +92,21 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
     files = ws.run_files(name)
     usable = data.usable
     head = head_of(meta.task, meta.classes, meta.metric)
-    out = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids, kind=meta.task,
-                       skip_note="retrain already finished; rewriting its artifacts")
-    if out is None:
+    result = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids, kind=meta.task,
+                          skip_note="retrain already finished; rewriting its artifacts")
+    if result is None:
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
-        done: list[TagOutput] = []
+        done: list[FoldResult] = []
         ex.run([FoldJob(name, FULL_TAG, full_cfg, "data", np.flatnonzero(usable), head=head)],
                {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
                {name: files.dir},
-               lambda job, outcome: done.append(record_tag(
-                   backend, files, FULL_TAG, outcome, val_y=None, val_ids=None,
-                   test_ids=data.test.ids, extra={}, head=head)), reporter)
-        out = done[0]
-    result, test_pred = out.result, out.preds["test_pred"]
+               lambda job, trained: done.append(record_tag(
+                   backend, files, FULL_TAG, trained, val_y=None, val_ids=None,
+                   test_ids=data.test.ids, head=head)), reporter)
+        result = done[0]
 
     classes = meta.classes if meta.task in WIDE else []
-    test = data.test_predictions(test_pred, artifacts.pred_columns(meta.task, classes))
+    test = data.test_predictions(result.test_pred, artifacts.pred_columns(meta.task, classes))
     artifacts.write_test_preds(ws.full_test_path(name), test, meta.task, classes)
     submission = write_submission(
         ws, f"{name}-full", test, meta.oof_auc,
@@ -119,8 +118,8 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
         fold_best_epochs=[r.best_epoch for r in meta.folds], n_train=int(usable.sum()),
         checkpoint=backend.checkpoint_files(FULL_TAG)[0],
         test_predictions=ws.full_test_path(name).name, submission=str(submission),
-        cv_auc=meta.oof_auc, seconds=result.get("seconds"), device=result.get("device"),
-        where=result.get("where", {}),
+        cv_auc=meta.oof_auc, seconds=result.seconds, device=result.device,
+        where=result.where,
         wall_seconds_last_call=round(time.perf_counter() - started, 2),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     ))

@@ -19,9 +19,8 @@ import torch
 from torch import nn
 
 from kfold.backends.torch.loader import DeviceBatches
-from kfold.backends.torch.loop import config_info, load_checkpoint, resolve_device
+from kfold.backends.torch.loop import load_checkpoint, resolve_device
 from kfold.errors import KfError
-from kfold.nets import ModelInfo
 from kfold.train_config import TrainConfig
 
 # CLI name -> class name in pytorch_grad_cam.
@@ -77,14 +76,16 @@ def tokens_to_map(t: torch.Tensor) -> torch.Tensor:
     return t[:, length - side * side:].reshape(n, side, side, c).permute(0, 3, 1, 2)
 
 
-def target_layer(info: ModelInfo, model: nn.Module, image_size: int) -> nn.Module:
+def target_layer(model: nn.Module, image_size: int) -> nn.Module:
+    """The Grad-CAM layer of a model of `loop.build_model` (its registry entry says which)."""
+    info = model.kf_info
     if info.target_layer is None:
         raise KfError(f"model {info.name!r} has no Grad-CAM target layer in the registry; "
                       "set target_layer in its @register_model")
     return info.target_layer(model, image_size)
 
 
-def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray, info: ModelInfo,
+def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray,
                device: torch.device, method: str = "gradcam",
                batch_size: int = 64, classes: np.ndarray | None = None) -> np.ndarray:
     """Heatmaps (N, S, S) float32 in [0, 1] (each scaled to its own maximum) for uint8
@@ -98,6 +99,7 @@ def cam_images(model: nn.Module, layer: nn.Module, images: np.ndarray, info: Mod
     if n == 0:
         return out
     model.eval().requires_grad_(False)  # only activation gradients are needed
+    info = model.kf_info
     loader = DeviceBatches(images, None, batch_size=batch_size, device=device, mean=info.mean,
                            std=info.std, in_chans=info.in_chans,
                            channels_last=device.type == "cuda")
@@ -119,8 +121,7 @@ def heatmaps(checkpoint: Path, images: np.ndarray, cfg: TrainConfig, method: str
              classes: np.ndarray | None = None) -> np.ndarray:
     """Heatmaps (N, S, S) in [0, 1] of the model in `checkpoint` on uint8 images (of each
     image's class in `classes`, when given)."""
-    info = config_info(cfg)
     dev = resolve_device(device or cfg.device)
-    model = load_checkpoint(cfg, info, Path(checkpoint), dev)
-    layer = target_layer(info, model, cfg.image_size)
-    return cam_images(model, layer, images, info, dev, method, batch_size, classes)
+    model = load_checkpoint(cfg, Path(checkpoint), dev)
+    layer = target_layer(model, cfg.image_size)
+    return cam_images(model, layer, images, dev, method, batch_size, classes)
