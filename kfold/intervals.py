@@ -10,6 +10,7 @@ per fold, not per resample). `kf runs` and `kf plan` read these.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,16 @@ def read_rows(ws: Workspace, name: str, scoring: Scoring) -> OofRows | None:
     y = model_targets(task, oof["target"])
     return OofRows(oof["id"], oof["target"], folds, y,
                    scoring.metric.oof_output(y, output, folds))
+
+
+def on_fold_scale(rows: OofRows) -> OofRows:
+    """The rows with each output column as quantiles within its fold (what `kf stack` scores
+    a rank-based metric on)."""
+    from kfold.stats import to_fold_scale
+
+    out = rows.output.reshape(len(rows.output), -1)
+    scaled = np.column_stack([to_fold_scale(out[:, c], rows.folds) for c in range(out.shape[1])])
+    return dataclasses.replace(rows, output=scaled.reshape(rows.output.shape))
 
 
 def fold_scores(rows: OofRows, metric: Metric) -> list[float]:

@@ -69,3 +69,21 @@ def test_the_table_names_log_loss_and_never_auc(ws):
     assert result.exit_code == 0, result.output
     assert "CV log loss ↓" in result.output and "lower is better" in result.output
     assert "AUC" not in result.output.replace("simulates AUC", "")
+
+
+def test_a_rank_metric_candidate_scored_on_the_fold_scale_keeps_its_interval(tmp_path):
+    """kf stack scores rank metrics (here pAUC) on the fold scale, runs record them as
+    written: either CV is recognised, and each candidate gets its bootstrap interval."""
+    from kfold.intervals import on_fold_scale
+
+    ws = write_workspace(tmp_path, n_rows=1500, n_runs=2, n_test=400, seed=7)
+    ws = Workspace.init(ws.root, metric="pauc")
+    pauc = get_metric("pauc")
+    for run, view in (("run0", lambda r: r), ("run1", on_fold_scale)):
+        rows = view(_rows(ws, run))
+        test = artifacts.read_test_preds(ws.test_path(run))[["id", "pred"]]
+        write_submission(ws, run, test, pauc.score(rows.y, rows.output), {"runs": [run]})
+    plan = make_plan(ws, offline=True)
+    assert not any("no longer matches" in n for n in plan.notes)
+    assert all(r.private_low is not None and r.private_low <= r.cv <= r.private_high
+               for r in plan.rows)
