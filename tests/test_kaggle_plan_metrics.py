@@ -76,13 +76,15 @@ def test_a_rank_metric_candidate_scored_on_the_fold_scale_keeps_its_interval(tmp
     written: either CV is recognised, and each candidate gets its bootstrap interval."""
     from kfold.intervals import on_fold_scale
 
-    ws = write_workspace(tmp_path, n_rows=1500, n_runs=2, n_test=400, seed=7)
-    ws = Workspace.init(ws.root, metric="pauc")
+    ws = write_workspace(tmp_path, n_rows=1500, n_runs=2, n_test=400, seed=7, drift=0.5)
+    ws = Workspace.init(ws.root, metric="pauc")  # drift: fold models on their own scales
     pauc = get_metric("pauc")
     for run, view in (("run0", lambda r: r), ("run1", on_fold_scale)):
         rows = view(_rows(ws, run))
         test = artifacts.read_test_preds(ws.test_path(run))[["id", "pred"]]
         write_submission(ws, run, test, pauc.score(rows.y, rows.output), {"runs": [run]})
+    raw, scaled = _rows(ws, "run1"), on_fold_scale(_rows(ws, "run1"))
+    assert abs(pauc.score(raw.y, raw.output) - pauc.score(scaled.y, scaled.output)) > 0.01
     plan = make_plan(ws, offline=True)
     assert not any("no longer matches" in n for n in plan.notes)
     assert all(r.private_low is not None and r.private_low <= r.cv <= r.private_high
