@@ -325,6 +325,7 @@ def stack_rows(ws: Workspace) -> list[dict]:
     from the fold column, the blender and its inputs from the submission's sidecar."""
     from kfold.metrics import auc
     from kfold.stack.run import STACK_PREFIX
+    from kfold.stack.task_run import stack_file_scores
     from kfold.submission import read_sidecar
 
     rows = []
@@ -332,15 +333,20 @@ def stack_rows(ws: Workspace) -> list[dict]:
         name = path.name.removesuffix(".parquet")
         if name.endswith(".test"):
             continue
-        oof = artifacts.read_oof(path)
         side = read_sidecar(ws.submission_path(name)) or {}
         lineage = side.get("lineage") or {}
-        fold_aucs = [auc(g["target"], g["pred"]) for _, g in oof.groupby("fold")]
+        contest = artifacts.contest_of(ws, name)
+        if contest.binary_auc:
+            oof = artifacts.read_oof(path)
+            fold_aucs = [auc(g["target"], g["pred"]) for _, g in oof.groupby("fold")]
+            scores = {**oof_scores(ws, name), "fold_aucs": fold_aucs}
+        else:  # a stack of another contest (kfold.stack.task_run), in its metric
+            scores = stack_file_scores(ws, name, contest)
+            fold_aucs = scores["fold_aucs"]
         inputs = lineage.get("runs") or []
         rows.append({
             "run": name, "model": f"stack: {lineage.get('blender', name[len(STACK_PREFIX):])}",
-            "backend": f"of {len(inputs)} runs" if inputs else "", "size": None,
-            **oof_scores(ws, name), "fold_aucs": fold_aucs,
+            "backend": f"of {len(inputs)} runs" if inputs else "", "size": None, **scores,
             "mean": float(np.mean(fold_aucs)), "std": float(np.std(fold_aucs)),
             "epochs": None, "seconds": None,
             "full": lineage.get("test_predictions") == "full", "explain": None,
