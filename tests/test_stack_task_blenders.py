@@ -134,3 +134,15 @@ def test_bad_inputs_are_refused_in_one_line(tmp_path):
         blender.fit(X, y + 4)
     with pytest.raises(KfError, match="fitted on 3 runs but is given 2"):
         blender.fit(X, y).output(X[:, :8])
+
+
+def test_a_folds_cross_fitted_blend_never_sees_that_folds_targets(tmp_path):
+    X, y, folds, n_classes = _data(tmp_path, "multiclass", n_rows=400)
+    held = folds == 0
+    shuffled = y.copy()
+    shuffled[held] = np.random.default_rng(0).permutation(y[held])
+    for name in blenders_for("multiclass"):
+        blender = create_task_blender(name, "multiclass", n_classes)
+        before, after = (cross_val_predict(blender, X, t, cv=PredefinedSplit(folds),
+                                           method="predict_proba") for t in (y, shuffled))
+        np.testing.assert_array_equal(after[held], before[held])
