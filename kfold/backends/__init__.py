@@ -85,8 +85,10 @@ class Backend(Protocol):
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 64,
-                 device: str | None = None) -> np.ndarray:
-        """(N, S, S) float32 maps in [0, 1] of uint8 images (N, S, S) from tag's checkpoint."""
+                 device: str | None = None, classes: np.ndarray | None = None) -> np.ndarray:
+        """(N, S, S) float32 maps in [0, 1] of uint8 images (N, S, S) from tag's checkpoint:
+        of the defect logit, or of each image's class index in `classes` (a multi-class
+        model's predicted or named class)."""
 
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         """Names of the files (or folders) a finished tag keeps; the first is the model."""

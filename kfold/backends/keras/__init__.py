@@ -107,11 +107,12 @@ class KerasBackend:
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 32,
-                 device: str | None = None) -> np.ndarray:
+                 device: str | None = None, classes: np.ndarray | None = None) -> np.ndarray:
         if method not in self.explain_methods:
             raise KfError(f"the keras backend explains with gradcam only, not {method!r}")
         with fold.placed(device or cfg.device):
-            return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, batch_size)
+            return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, batch_size,
+                                classes)
 
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         return (f"{tag}.keras",)

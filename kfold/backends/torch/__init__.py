@@ -76,9 +76,9 @@ class TorchBackend:
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 64,
-                 device: str | None = None) -> np.ndarray:
+                 device: str | None = None, classes: np.ndarray | None = None) -> np.ndarray:
         return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, method, batch_size,
-                            device)
+                            device, classes)
 
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         return (f"{tag}.pt",)
