@@ -97,7 +97,7 @@ def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: T
     if result is None:
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
         done: list[FoldResult] = []
-        ex.run([FoldJob(name, FULL_TAG, full_cfg, "data", np.flatnonzero(usable), head=head)],
+        ex.run([FoldJob(name, None, full_cfg, "data", np.flatnonzero(usable), head=head)],
                {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
                {name: files.dir},
                lambda job, trained: done.append(record_tag(

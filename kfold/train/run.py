@@ -219,9 +219,9 @@ class _Folds:
             if out is not None:
                 self.finished(k, out)
                 continue
-            jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
+            jobs.append(FoldJob(files.name, k, cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable),
-                                self.teaching(k), fold=k, head=self.plan.head))
+                                self.teaching(k), head=self.plan.head))
         return jobs
 
     def teaching(self, k: int):
