@@ -59,8 +59,7 @@ def test_with_test_fold_k_learns_every_test_image_from_the_teachers_fold_k_model
     got = distill_teacher(teacher, "t", folds, with_test=True, test_weight=0.3)
     test = artifacts.read_test_preds(teacher.test_path("t")).set_index("id")
     for k in range(2):
-        assert got.fold_targets[k].sort_index().equals(test[f"pred_fold{k}"].sort_index()
-                                                       .rename(None))
+        assert got.fold_targets[k].sort_index().equals(test[[f"pred_fold{k}"]].sort_index())
     assert got.test_weight == 0.3
 
 
