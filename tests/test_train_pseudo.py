@@ -16,6 +16,7 @@ from kfold.errors import KfError
 from kfold.folds import write_folds
 from kfold.train.pseudo import PseudoOptions, pseudo_run, pseudo_teacher, select
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 from tests.test_cli import _one_line_error, kf
 from tests.test_resume import Interrupted, StopAfter
@@ -169,6 +170,43 @@ def test_a_source_on_another_split_or_task_or_a_stack_is_refused(source):
     _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=ws), "multiclass")
 
 
-def test_retrain_of_a_taught_run_is_refused(source):
-    pseudo_run(source, "src", PseudoOptions(top_share=0.5), "p", overrides={"epochs": 1})
-    _one_line_error(kf("retrain", "--run", "p", ws=source), "learned pseudo targets")
+def test_a_keras_source_is_refused_in_one_line(source):
+    """The Keras backend takes no per-image weights or soft targets (docs/teach.md)."""
+    keras_cfg = dataclasses.replace(artifacts.read_run(source, "src").config, backend="keras")
+    artifacts.update_run(source, "src", config=keras_cfg)
+    _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=source),
+                    "train with the torch backend")
+    assert not source.run_dir("src-pseudo").exists()
+
+
+def test_retrain_learns_the_pseudo_labels_the_options_pick_from_the_fold_mean(source,
+                                                                             monkeypatch):
+    ws, seen, real = source, {}, execute.train_job
+
+    def spy(job, arrays, run_dir, reporter, *rest):
+        seen[job.tag] = execute.fold_data(job, arrays)
+        return real(job, arrays, run_dir, reporter, *rest)
+
+    pseudo_run(ws, "src", PseudoOptions(top_share=0.5, weight=0.5), "p", overrides={"epochs": 1})
+    monkeypatch.setattr(execute, "train_job", spy)
+    result = kf("retrain", "--run", "p", ws=ws)
+    assert result.exit_code == 0, result.output
+    mean = artifacts.read_test_preds(ws.test_path("src")).set_index("id")["pred"]
+    picked = mean.index[select(mean.to_numpy(), "binary", PseudoOptions(top_share=0.5))]
+    full, n_train = seen["full"], len(discover(ws).train)
+    assert len(full.train_x) == n_train + len(picked)
+    assert (full.train_w[n_train:] == 0.5).all() and (full.train_w[:n_train] == 1).all()
+    np.testing.assert_allclose(np.sort(full.train_y[n_train:]), np.sort(mean[picked]))
+    retrain = artifacts.read_run(ws, "p").taught_by["retrain"]
+    assert retrain["test_rows"] == sorted(picked) and "fold-mean" in retrain["rule"]
+    assert ws.full_test_path("p").exists()
+
+
+def test_retrain_of_a_run_whose_source_changed_is_refused_and_writes_nothing(source):
+    ws = source
+    pseudo_run(ws, "src", PseudoOptions(top_share=0.5), "p", overrides={"epochs": 1})
+    train_run(ws, TrainConfig(n_folds=2, image_size=32, epochs=1, batch_size=16, seed=0,
+                              model_seed=3), "src", force=True)
+    before = sorted(p.relative_to(ws.root) for p in ws.root.rglob("*"))
+    _one_line_error(kf("retrain", "--run", "p", ws=ws), "changed since run 'p' learned")
+    assert sorted(p.relative_to(ws.root) for p in ws.root.rglob("*")) == before

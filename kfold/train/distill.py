@@ -26,6 +26,7 @@ from kfold.backends import get_backend
 from kfold.data.prepared import prepare
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import Dataset, discover
+from kfold.data.task import Task
 from kfold.errors import KfError, check_number
 from kfold.execute import Executor
 from kfold.progress import Reporter
@@ -77,14 +78,30 @@ def distill_teacher(ws: Workspace, teacher: str, folds: pd.DataFrame, *, with_te
     training images and, `with_test`, fold k's test targets from the teacher's fold-k model
     (in the task's form, kfold.train.teach). `dataset`: the workspace's sources."""
     dataset = dataset or discover(ws)
+    oof = source_oof(ws, teacher, folds, dataset.task.kind)
+    tests = source_fold_tests(ws, teacher, int(folds["fold"].max()) + 1, dataset) \
+        if with_test else []
+    return _teacher(ws, teacher, with_test, test_weight, dataset.task, oof, tests)
+
+
+def full_distill_teacher(ws: Workspace, teacher: str, with_test: bool, test_weight: float,
+                         dataset: Dataset) -> Teacher:
+    """A student's lessons for its retrain on 100% (kf retrain): every training image's
+    OOF soft target, as the folds learned them, and (`with_test`) every test image from
+    the teacher's fold mean (`pred`): no image validates a retrain, so no fold model need
+    be left out. One frame in `fold_targets`, the retrain's."""
     task = dataset.task
-    oof = source_oof(ws, teacher, folds, task.kind)
-    per_fold, files = [], [ws.oof_path(teacher)]
-    if with_test:
-        per_fold = source_fold_tests(ws, teacher, int(folds["fold"].max()) + 1, dataset)
-        files.append(ws.test_path(teacher))
+    oof = artifacts.read_oof(ws.oof_path(teacher), task.kind)
+    tests = [predictions(artifacts.read_test_preds(ws.test_path(teacher), task.kind), task)] \
+        if with_test else []
+    return _teacher(ws, teacher, with_test, test_weight, task, oof, tests)
+
+
+def _teacher(ws: Workspace, teacher: str, with_test: bool, test_weight: float, task: Task,
+             oof: pd.DataFrame, tests: list[pd.DataFrame]) -> Teacher:
+    files = [ws.oof_path(teacher), *([ws.test_path(teacher)] if with_test else [])]
     return Teacher("distill", teacher, {"with_test": with_test}, sha256_of(*files),
-                   source_score(ws, teacher, oof, task), predictions(oof, task), per_fold,
+                   source_score(ws, teacher, oof, task), predictions(oof, task), tests,
                    test_weight, task.kind)
 
 

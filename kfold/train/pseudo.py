@@ -35,6 +35,7 @@ from kfold.train.run import plan_run, train_runs
 from kfold.train.teach import (
     Teacher,
     check_task,
+    predictions,
     sha256_of,
     source_fold_tests,
     source_oof,
@@ -118,17 +119,36 @@ def pseudo_teacher(ws: Workspace, source: str, folds: pd.DataFrame, opts: Pseudo
     models (kfold.train.teach's rule); KfError when a fold would get none. `dataset`: the
     workspace's sources (found here when not given)."""
     dataset = dataset or discover(ws)
-    kind = dataset.task.kind
-    opts.check_task(kind)
-    oof = source_oof(ws, source, folds, kind)
+    opts.check_task(dataset.task.kind)
+    oof = source_oof(ws, source, folds, dataset.task.kind)
     tests = source_fold_tests(ws, source, int(folds["fold"].max()) + 1, dataset)
+    return _teacher(ws, source, opts, dataset, oof, tests, [f"fold {k}" for k in range(len(tests))])
+
+
+def full_pseudo_teacher(ws: Workspace, source: str, opts: PseudoOptions,
+                        dataset: Dataset) -> Teacher:
+    """The pseudo-labels of a taught run's retrain on 100% (kf retrain): chosen with the
+    same options from the source's fold-mean test predictions (`pred`), the best the
+    source knows of them; no image validates a retrain, so no fold model need be left
+    out. One frame in `fold_targets`, the retrain's."""
+    oof = artifacts.read_oof(ws.oof_path(source), dataset.task.kind)
+    test = artifacts.read_test_preds(ws.test_path(source), dataset.task.kind)
+    return _teacher(ws, source, opts, dataset, oof, [predictions(test, dataset.task)],
+                    ["the fold mean"])
+
+
+def _teacher(ws: Workspace, source: str, opts: PseudoOptions, dataset: Dataset,
+             oof: pd.DataFrame, tests: list[pd.DataFrame], names: list[str]) -> Teacher:
+    """The Teacher whose fold k learns the rows `opts` picks of `tests[k]` (called
+    `names[k]` when it picks none, which is refused)."""
+    kind = dataset.task.kind
     per_fold, empty = [], []
-    for k, test in enumerate(tests):
+    for test, name in zip(tests, names):
         pred = test.to_numpy()
         pred = pred if kind in WIDE else pred[:, 0]
         keep = select(pred, kind, opts)
         if not keep.any():
-            empty.append(f"fold {k} (most confident {sureness(pred, kind)[0].max():.3f})")
+            empty.append(f"{name} (most confident {sureness(pred, kind)[0].max():.3f})")
         per_fold.append(pd.DataFrame(labels_of(pred[keep], kind, opts),
                                      index=test.index[keep]).set_axis(test.columns, axis=1))
     if empty:
@@ -136,7 +156,8 @@ def pseudo_teacher(ws: Workspace, source: str, folds: pd.DataFrame, opts: Pseudo
                       f"{', '.join(empty)}; lower it or use --top-share")
     return Teacher("pseudo", source, dataclasses.asdict(opts),
                    sha256_of(ws.oof_path(source), ws.test_path(source)),
-                   source_score(ws, source, oof, dataset.task), None, per_fold, opts.weight, kind)
+                   source_score(ws, source, oof, dataset.task), None, per_fold, opts.weight,
+                   kind)
 
 
 def source_config(ws: Workspace, source: str, dataset: Dataset) -> TrainConfig:
