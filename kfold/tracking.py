@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kfold.errors import KfError, first_line
+from kfold.runfiles import fold_tag
 from kfold.workspace import Workspace
 
 KIND = "kf.kind"  # tag: "run" or "submission"
@@ -143,7 +144,7 @@ class MlflowTracker:
         from kfold import artifacts
 
         rec = artifacts.read_run(ws, name)
-        meta = rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
+        meta = rec.to_dict()
         files = ws.run_files(name)
         tags = {KIND: "run", RUN: name, "model": str(meta.get("model")),
                 "backend": str(meta.get("backend")), METRIC: str(meta.get("metric") or "auc")}
@@ -158,9 +159,10 @@ class MlflowTracker:
         now = _now_ms()
         metrics = [Metric(k, float(meta[k]), now, 0)
                    for k in ("oof_auc", "fold_auc_mean", "fold_auc_std") if meta.get(k) is not None]
-        for fold in meta.get("folds") or []:
-            metrics.append(Metric(f"fold{fold['fold']}_auc", float(fold["auc"]), now, 0))
-            metrics += _epoch_metrics(files.history(f"fold{fold['fold']}"), fold["fold"], now)
+        for fold in rec.folds:
+            tag = fold_tag(fold.fold)
+            metrics.append(Metric(f"{tag}_auc", float(fold.auc), now, 0))
+            metrics += _epoch_metrics(files.history(tag), tag, now)
         note = [RunTag("mlflow.note.content", tags["kf.note"])] if "kf.note" in tags else []
         for i in range(0, max(len(metrics), 1), 900):  # a batch holds up to 1000 entries
             self.client.log_batch(rid, metrics=metrics[i:i + 900],
@@ -248,7 +250,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _epoch_metrics(history: Path, fold: int, timestamp: int) -> list:
+def _epoch_metrics(history: Path, tag: str, timestamp: int) -> list:
     """Per-epoch metrics of one fold from its history CSV, the epoch as the step."""
     from mlflow.entities import Metric
 
@@ -260,6 +262,6 @@ def _epoch_metrics(history: Path, fold: int, timestamp: int) -> list:
     out = []
     for col, key in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("auc", "val_auc")):
         if col in h:
-            out += [Metric(f"fold{fold}.{key}", float(v), timestamp, int(e))
+            out += [Metric(f"{tag}.{key}", float(v), timestamp, int(e))
                     for e, v in zip(h["epoch"], h[col]) if v == v]
     return out

@@ -86,7 +86,7 @@ def test_multiclass_logreg_stack_agrees_with_sklearn_stacking_classifier(tmp_pat
             return self.predict_proba(Z).argmax(axis=1)
 
     final = make_pipeline(FunctionTransformer(log_features), StandardScaler(),
-                          LogisticRegression(C=1.0, max_iter=1000, tol=1e-6))
+                          LogisticRegression(C=1.0, max_iter=1000, tol=1e-4))
     cv = PredefinedSplit(folds)
     sk = StackingClassifier([(f"run{j}", Prefit(j)) for j in range(3)], final_estimator=final,
                             cv=cv, stack_method="predict_proba", passthrough=False).fit(X, y)
@@ -134,3 +134,15 @@ def test_bad_inputs_are_refused_in_one_line(tmp_path):
         blender.fit(X, y + 4)
     with pytest.raises(KfError, match="fitted on 3 runs but is given 2"):
         blender.fit(X, y).output(X[:, :8])
+
+
+def test_a_folds_cross_fitted_blend_never_sees_that_folds_targets(tmp_path):
+    X, y, folds, n_classes = _data(tmp_path, "multiclass", n_rows=400)
+    held = folds == 0
+    shuffled = y.copy()
+    shuffled[held] = np.random.default_rng(0).permutation(y[held])
+    for name in blenders_for("multiclass"):
+        blender = create_task_blender(name, "multiclass", n_classes)
+        before, after = (cross_val_predict(blender, X, t, cv=PredefinedSplit(folds),
+                                           method="predict_proba") for t in (y, shuffled))
+        np.testing.assert_array_equal(after[held], before[held])

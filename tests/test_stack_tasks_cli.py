@@ -59,6 +59,11 @@ def test_stack_and_shakeup_every_task(task, tmp_path):
         sidecar = json.loads(ws.submission_path(name).with_suffix(".json").read_text())
         assert (sidecar["lineage"]["task"], sidecar["lineage"]["metric"]) == (task, record.metric)
 
+    listed = {r["run"]: r for r in json.loads(kf(ws, "runs", "--format", "json"))}
+    for blender in blenders:  # kf runs lists the stacks in the contest's metric
+        row = listed[f"stack-{blender}"]
+        assert row["metric"] == record.metric and len(row["fold_aucs"]) == 2
+
     shaken = json.loads(kf(ws, "shakeup", "--n", "50", "--format", "json"))
     assert {r["run"] for r in shaken["per_run"]} == {"a", "b", *(f"stack-{b}" for b in blenders)}
     assert shaken["metric"] == record.metric

@@ -26,6 +26,7 @@ from kfold.data.prepared import JoinedRows, Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
 from kfold.record import FoldResult
+from kfold.runfiles import FULL_TAG, fold_tag
 from kfold.train_config import TrainConfig
 
 EXECUTORS = ("local", "ray")
@@ -60,18 +61,22 @@ class Teaching:
 
 @dataclass(frozen=True)
 class FoldJob:
-    """One model to train: fold `tag` of run `run`, on rows of the arrays named `arrays`
-    (`val_rows` None: train on everything, as a retrain does)."""
+    """One model to train: fold `fold` of run `run` (None: the retrain), on rows of the
+    arrays named `arrays` (`val_rows` None: train on everything, as a retrain does)."""
 
     run: str
-    tag: str
+    fold: int | None
     cfg: TrainConfig
     arrays: str
     train_rows: np.ndarray
     val_rows: np.ndarray | None = None
     teaching: Teaching | None = None
-    fold: int | None = None  # the fold number of a `fold<k>` tag, carried, never parsed
     head: Head = Head()  # the task's output (a binary AUC one unless the data says else)
+
+    @property
+    def tag(self) -> str:
+        """The model's name in the run folder (kfold.runfiles), made from the fold."""
+        return FULL_TAG if self.fold is None else fold_tag(self.fold)
 
     @property
     def label(self) -> str:
@@ -110,11 +115,14 @@ def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
 
 
 def _taught(data: FoldData, job: FoldJob, arrays: Arrays) -> FoldData:
-    """`data` with the job's soft targets and its test rows appended (weighted)."""
+    """`data` with the job's soft targets and its test rows appended (weighted); a
+    multi-class fold's class indices become one-hot rows beside (n, C) pseudo-labels."""
     teach = job.teaching
     if teach.targets is not None:
         data.train_y = teach.targets[job.train_rows]
     if len(teach.test_rows):
+        if teach.test_targets.ndim == 2 and data.train_y.ndim == 1:  # class indices
+            data.train_y = np.eye(teach.test_targets.shape[1])[data.train_y.astype(int)]
         data.train_x = JoinedRows([data.train_x, Rows(arrays.test, teach.test_rows)])
         data.train_w = np.concatenate([np.ones(len(data.train_y)),
                                        np.full(len(teach.test_rows), teach.test_weight)])

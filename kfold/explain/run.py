@@ -191,7 +191,7 @@ def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarr
         flat = metrics.peaks(sub_heat[same])[2]  # judged in the model's frame
         m = metrics.localization(big, [boxes[i] for i in ids], flat=flat)
         frames.append(pd.concat([sub[same][["id", "target", "fold", "pred"]]
-                                 .reset_index(drop=True).assign(model=f"fold{k}"), m], axis=1))
+                                 .reset_index(drop=True).assign(model=fold_tag(k)), m], axis=1))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -2,6 +2,8 @@
 
 Entry points: `stack_runs` (check, cross-fit, refit, write), `render_stack_report` (the
 table), `plot_runs` (correlation heatmap + ROC curves). Its speed: `kf bench --case stack`.
+Binary AUC contests: `run`, `blenders`, `cv`; every other contest (multi-class, multi-label,
+regression, binary by another metric): `task_run`, `task_blenders`, `inputs`.
 """
 
 from kfold.stack.blenders import BLENDERS, Blender, create_blender, list_blenders

@@ -229,7 +229,7 @@ class LogRegBlender(TaskBlender):
         from sklearn.preprocessing import StandardScaler
 
         def model():
-            return LogisticRegression(C=1.0, max_iter=1000, tol=1e-6)
+            return LogisticRegression(C=1.0, max_iter=1000, tol=1e-4)
 
         if self.task == "multiclass":
             pipeline = make_pipeline(StandardScaler(), model())

@@ -59,14 +59,10 @@ class TaskScore:
     score: float  # OOF score (rank metrics: on the fold scale)
     fold_mean: float
     fold_std: float
+    diff: float  # score minus the best single run's (0 for that run)
     interval: BootInterval  # the score's and its difference's to the best run's intervals
     seconds: float | None = None
     learned: dict = field(default_factory=dict)
-
-    @property
-    def diff(self) -> float:
-        """score minus the best single run's (0 for that run)."""
-        return self.interval.diff
 
 
 @dataclass(frozen=True)
@@ -125,12 +121,7 @@ def stack_task_runs(ws: Workspace, contest: Contest, runs: list[str] | None = No
     """`kfold.stack.run.stack_runs` for a contest of any width (module docstring)."""
     metric = get_metric(contest.metric, contest.task)
     names = parse_task_blenders(blenders, contest.task)
-    scale = scale or default_scale(metric)
-    check_scale(scale)
-    if scale == "fold" and not metric.rank_based:
-        raise KfError(f"--scale fold turns predictions into quantiles: it keeps their order, "
-                      f"not their calibration, and {metric.title} scores "
-                      f"{metric.needs}; use --scale raw")
+    scale = _check_scale(metric, scale)
     if write:
         refuse_overwriting_a_trained_run(ws, names)
     tracker = tracking.for_workspace(ws) if write else None
@@ -166,13 +157,30 @@ def stack_task_runs(ws: Workspace, contest: Contest, runs: list[str] | None = No
     scores = _scores(metric, y, folds, scored, {STACK_PREFIX + n: o for n, o in stacks.items()})
     scores = [_with(s, seconds, learned) for s in scores]
     if tracker is not None:
-        for s in scores:
-            if s.kind == "stack":
-                tracker.log_stack(s.name, s.name.removeprefix(STACK_PREFIX), runs, {
-                    "oof_score": s.score, "fold_score_mean": s.fold_mean,
-                    "fold_score_std": s.fold_std, "difference_to_best_run": s.diff})
+        _log(tracker, scores, runs)
     return TaskStackReport(runs, metric.name, scores, scale, source, stack.fingerprint,
                            notes, written)
+
+
+def _check_scale(metric: Metric, scale: str | None) -> str:
+    """The scale blenders see: `scale`, else the metric's default; fold refused for a metric
+    that scores probabilities or values (module docstring)."""
+    scale = scale or default_scale(metric)
+    check_scale(scale)
+    if scale == "fold" and not metric.rank_based:
+        raise KfError(f"--scale fold turns predictions into quantiles: it keeps their order, "
+                      f"not their calibration, and {metric.title} scores "
+                      f"{metric.needs}; use --scale raw")
+    return scale
+
+
+def _log(tracker, scores: list[TaskScore], runs: list[str]) -> None:
+    """One tracked run per stack (MLflow, when the workspace has a tracking_uri)."""
+    for s in scores:
+        if s.kind == "stack":
+            tracker.log_stack(s.name, s.name.removeprefix(STACK_PREFIX), runs, {
+                "oof_score": s.score, "fold_score_mean": s.fold_mean,
+                "fold_score_std": s.fold_std, "difference_to_best_run": s.diff})
 
 
 def scored_output(metric: Metric, columns: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -198,7 +206,8 @@ def _scores(metric: Metric, y: np.ndarray, folds: np.ndarray, runs: dict[str, np
                     for k in np.unique(folds)]
         score = run_scores.get(name, metric.score_oof(y, outputs[name], folds))
         out.append(TaskScore(name, "stack" if name in stacks else "run", score,
-                             float(np.nanmean(per_fold)), float(np.nanstd(per_fold)), iv))
+                             float(np.nanmean(per_fold)), float(np.nanstd(per_fold)),
+                             score - run_scores[best], iv))
     sign = -1 if metric.higher_is_better else 1
     return sorted(out, key=lambda s: sign * s.score)
 

@@ -4,7 +4,10 @@
   for two AUCs measured on the same rows (fast algorithm of Sun & Xu 2014).
 - `foldscale`: pooled, fold-normalised and per-fold scores; the fold scale of OOF and
   test predictions (each fold model's validation-prediction quantiles).
-- `shakeup`: simulated public/private splits of a test set drawn from OOF rows.
+- `shakeup`: simulated public/private splits of a test set drawn from OOF rows, scored by
+  AUC (fast U statistics) or any contest metric;
+- `bootstrap`: the paired bootstrap of any metric; `rowmean`: row-mean metrics (log loss,
+  accuracy, RMSE) scored on many row subsets at once from per-row terms.
 """
 
 from kfold.stats.delong import (

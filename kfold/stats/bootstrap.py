@@ -14,6 +14,7 @@ import numpy as np
 
 from kfold.errors import KfError, check_whole
 from kfold.scoring import Metric
+from kfold.stats.rowmean import from_mean, row_losses
 
 N_BOOT = 200
 
@@ -34,13 +35,16 @@ class BootInterval:
 
 def resample_scores(y: np.ndarray, outputs: list[np.ndarray], metric: Metric, n_boot: int,
                     seed: int) -> np.ndarray:
-    """(n_boot, runs) scores, every run scored on the same drawn rows in each resample."""
+    """(n_boot, runs) scores, every run scored on the same drawn rows in each resample (a
+    row-mean metric from its per-row terms, `kfold.stats.rowmean`)."""
     rng = np.random.default_rng(seed)
     y = np.asarray(y)
+    losses = row_losses(metric, y, [np.asarray(o) for o in outputs])
     scores = np.empty((n_boot, len(outputs)))
     for b in range(n_boot):
         rows = rng.integers(0, len(y), len(y))
-        scores[b] = [metric.score(y[rows], np.asarray(o)[rows]) for o in outputs]
+        scores[b] = [metric.score(y[rows], np.asarray(o)[rows]) for o in outputs] \
+            if losses is None else from_mean(metric, losses[rows].mean(axis=0))
     return scores
 
 

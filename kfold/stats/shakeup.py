@@ -23,8 +23,8 @@ import numpy as np
 from scipy.stats import rankdata
 
 from kfold.errors import KfError
-from kfold.scoring import Metric, labels_of
-from kfold.scoring.measures import LOGLOSS_EPS
+from kfold.scoring import Metric
+from kfold.stats.rowmean import from_mean, row_losses
 
 MAX_SPLITS = 100_000  # ~7 minutes at 20 runs x 35,000 rows; the results take 32 MB per run
 _BATCH_ELEMENTS = 4_000_000  # rows x splits per batch: ~16 MB of int32 counts
@@ -280,7 +280,7 @@ def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
         raise KfError(f"a public fraction of {f} of {n_rows} test rows leaves a public or "
                       f"private part empty; use a fraction nearer 0.5 or more rows")
     rng = np.random.default_rng(seed)
-    losses = _row_losses(metric, y, outputs)
+    losses = row_losses(metric, y, outputs)
     public = np.empty((n_splits, len(outputs)))
     private = np.empty_like(public)
     batch = max(1, _BATCH_ELEMENTS // n)
@@ -290,8 +290,8 @@ def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
         if losses is None:
             public[part], private[part] = _split_scores(metric, y, outputs, codes)
         else:
-            public[part] = _finish(metric, (codes == PUBLIC) @ losses / k_pub)
-            private[part] = _finish(metric, (codes == PRIVATE) @ losses / k_priv)
+            public[part] = from_mean(metric, (codes == PUBLIC) @ losses / k_pub)
+            private[part] = from_mean(metric, (codes == PRIVATE) @ losses / k_priv)
     full = np.array([metric.score(y, o) for o in outputs])
     return Shakeup(list(names), full, public, private, f, k_pub, k_priv,
                    metric.higher_is_better)
@@ -316,41 +316,3 @@ def _split_scores(metric: Metric, y: np.ndarray, outputs: list[np.ndarray],
             rows = row == code
             out[p, s] = [metric.score(y[rows], o[rows]) for o in outputs]
     return out[0], out[1]
-
-
-def _row_losses(metric: Metric, y: np.ndarray, outputs: list[np.ndarray]) -> np.ndarray | None:
-    """(n, runs) per-row terms whose mean (then `_finish`) is the metric; None when the
-    metric is not a mean over rows."""
-    if metric.name == "logloss":
-        return np.column_stack([_row_log_loss(y, o) for o in outputs])
-    if metric.name in ("accuracy", "error"):
-        return np.column_stack([_row_right(y, o) for o in outputs]).astype(float)
-    if metric.name == "rmse":
-        return np.column_stack([(np.asarray(y, float) - o) ** 2 for o in outputs])
-    return None
-
-
-def _finish(metric: Metric, means: np.ndarray) -> np.ndarray:
-    """The metric from the mean of its per-row terms."""
-    if metric.name == "rmse":
-        return np.sqrt(means)
-    return 1 - means if metric.name == "error" else means
-
-
-def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Each row's log loss as `kfold.scoring.measures.log_loss` computes it (clipped,
-    rows normalised; a multi-label row: the mean over its columns)."""
-    p = np.asarray(p, dtype=float)
-    if np.asarray(y).ndim == 2:
-        return np.mean([_row_log_loss(y[:, c], p[:, c]) for c in range(y.shape[1])], axis=0)
-    q = np.column_stack([1 - p, p]) if p.ndim == 1 else p
-    q = np.clip(q, LOGLOSS_EPS, 1 - LOGLOSS_EPS)
-    q = q / q.sum(axis=1, keepdims=True)
-    return -np.log(q[np.arange(len(q)), np.asarray(y, dtype=int)])
-
-
-def _row_right(y: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """Each row predicted right (a multi-label row: every label)."""
-    y = np.asarray(y)
-    labels = labels_of(output, y.ndim == 1 and np.ndim(output) == 2)
-    return (y == labels).all(axis=1) if y.ndim == 2 else y == labels

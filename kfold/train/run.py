@@ -26,19 +26,17 @@ from kfold.backends import Backend, Head, get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import Dataset, discover
-from kfold.data.task import Task, model_targets
 from kfold.errors import KfError
 from kfold.execute import Arrays, Executor, FoldJob, LocalExecutor
 from kfold.folds import plan_folds
-from kfold.metrics import auc
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
 from kfold.provenance import git_commit
 from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
-from kfold.scoring import Metric, get_metric
-from kfold.stats.foldscale import FoldScores, fold_scores
+from kfold.scoring import get_metric
 from kfold.submission import write_submission
+from kfold.train.scores import oof_scores
 from kfold.train.tag import finished_tag, record_tag
 from kfold.train.teach import Teacher, check_same_teacher, write_teacher
 from kfold.train_config import TrainConfig, read_train_config
@@ -94,9 +92,6 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     dataset = dataset or discover(ws)
     task = dataset.task
     head = head_of(task.kind, task.classes, task.metric(ws.config.metric).name)
-    if head.kind != "binary" and teach is not None:
-        raise KfError(f"kf pseudo and kf distill teach binary tasks only; the data is a "
-                      f"{head.kind} task ({dataset.task.reason})")
     folds, new_split = plan_folds(ws, dataset.train, cfg.n_folds, cfg.seed,
                                   dataset.task.kind, dataset.task.classes)
     teacher = None if teach is None else teach(folds)
@@ -219,9 +214,9 @@ class _Folds:
             if out is not None:
                 self.finished(k, out)
                 continue
-            jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
+            jobs.append(FoldJob(files.name, k, cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable),
-                                self.teaching(k), fold=k, head=self.plan.head))
+                                self.teaching(k), head=self.plan.head))
         return jobs
 
     def teaching(self, k: int):
@@ -356,7 +351,7 @@ def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, fold_results: list[
     artifacts.write_test_preds(ws.test_path(name), test, kind, classes)
 
     metric = task.metric(ws.config.metric)
-    scores = _oof_scores(task, metric, oof, columns)
+    scores = oof_scores(task, metric, oof)
     oof_auc = scores.normalised  # the CV every command ranks by (docs/stack.md)
     fold_aucs = [r.auc for r in fold_results]
     record = RunRecord(
@@ -399,20 +394,6 @@ def _oof_frame(data: Prepared, folds: pd.DataFrame, preds: list, columns: list[s
     oof["target"] = target.loc[oof["id"]].to_numpy()
     oof["fold"] = oof["id"].map(folds.set_index("id")["fold"]).astype(int)
     return oof.sort_values("id").reset_index(drop=True)
-
-
-def _oof_scores(task: Task, metric: Metric, oof: pd.DataFrame, columns: list[str]) -> FoldScores:
-    """The run's CV: a binary AUC fold-normalised as before tasks (docs/stack.md); any other
-    metric scores the pooled OOF predictions (kappa's thresholds cross-fitted over the
-    folds), which is then also its normalised score."""
-    if task.kind == "binary" and metric.name == "auc":
-        return fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
-    y = model_targets(task, oof["target"])
-    output = oof[columns].to_numpy() if task.kind in WIDE else oof["pred"].to_numpy()
-    folds = oof["fold"].to_numpy()
-    pooled = metric.score_oof(y, output, folds)
-    per_fold = tuple(metric.score(y[folds == k], output[folds == k]) for k in np.unique(folds))
-    return FoldScores(pooled, pooled, per_fold)
 
 
 def check_tags(tags: Sequence[str]) -> list[str]:

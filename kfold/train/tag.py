@@ -19,6 +19,7 @@ import numpy as np
 from kfold import atomic
 from kfold.artifacts import WIDE
 from kfold.backends import Backend, Head
+from kfold.errors import first_line
 from kfold.progress import Reporter
 from kfold.record import FoldResult
 from kfold.runfiles import FULL_TAG, RunFiles
@@ -75,7 +76,7 @@ def _read_finished(files: RunFiles, tag: str, reporter: Reporter, test_ids: np.n
         # JSONDecodeError and UnicodeDecodeError are ValueErrors; a result of the wrong
         # shape or types is a TypeError
         reporter.log(f"{tag}: {files.result(tag).name} or {files.preds(tag).name} is damaged "
-                     f"({str(exc)[:80] or type(exc).__name__}); training {tag} again")
+                     f"({first_line(exc, 80)}); training {tag} again")
         atomic.discard(files.result(tag))
         return None
     result.val_pred, result.test_pred = preds.get("val_pred"), preds["test_pred"]
