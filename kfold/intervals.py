@@ -10,7 +10,6 @@ per fold, not per resample). `kf runs` and `kf plan` read these.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,8 +86,9 @@ def scoring_of(ws: Workspace, name: str, inputs: list[str] | None = None) -> Sco
 
 
 def read_rows(ws: Workspace, name: str, scoring: Scoring) -> OofRows | None:
-    """The run's OOF rows (None when its OOF file is gone); AUC on the fold scale."""
-    from kfold.stats import to_fold_scale
+    """The run's OOF rows (None when its OOF file is gone); a rank-based metric's (the AUC
+    family's) on the fold scale, as every kf command scores it."""
+    from kfold.stats.foldscale import columns_to_fold_scale
 
     path = ws.oof_path(name)
     if not path.exists():
@@ -98,22 +98,12 @@ def read_rows(ws: Workspace, name: str, scoring: Scoring) -> OofRows | None:
     folds = oof["fold"].to_numpy()
     columns = artifacts.pred_columns(kind, artifacts.classes_of(oof))
     output = oof[columns].to_numpy() if kind in artifacts.WIDE else oof["pred"].to_numpy()
-    if scoring.uses_delong:
-        output = to_fold_scale(output, folds)
+    if scoring.metric.rank_based:
+        output = columns_to_fold_scale(output, folds)
     task = Task(kind, tuple(artifacts.classes_of(oof)), scoring.task.reason)
     y = model_targets(task, oof["target"])
     return OofRows(oof["id"], oof["target"], folds, y,
                    scoring.metric.oof_output(y, output, folds))
-
-
-def on_fold_scale(rows: OofRows) -> OofRows:
-    """The rows with each output column as quantiles within its fold (what `kf stack` scores
-    a rank-based metric on)."""
-    from kfold.stats import to_fold_scale
-
-    out = rows.output.reshape(len(rows.output), -1)
-    scaled = np.column_stack([to_fold_scale(out[:, c], rows.folds) for c in range(out.shape[1])])
-    return dataclasses.replace(rows, output=scaled.reshape(rows.output.shape))
 
 
 def fold_scores(rows: OofRows, metric: Metric) -> list[float]:

@@ -71,21 +71,27 @@ def test_the_table_names_log_loss_and_never_auc(ws):
     assert "AUC" not in result.output.replace("simulates AUC", "")
 
 
-def test_a_rank_metric_candidate_scored_on_the_fold_scale_keeps_its_interval(tmp_path):
-    """kf stack scores rank metrics (here pAUC) on the fold scale, runs record them as
-    written: either CV is recognised, and each candidate gets its bootstrap interval."""
-    from kfold.intervals import on_fold_scale
+def test_a_rank_metric_is_scored_on_the_fold_scale_by_plan_as_by_every_command(tmp_path):
+    """pAUC, like every AUC, is scored on the fold scale by kf train, runs, stack and plan:
+    a candidate whose CV is that score gets its bootstrap interval; one whose CV was taken
+    as written (mixing the fold models' scales) is named, not silently re-scored."""
+    from dataclasses import replace
+
+    from kfold.stats.foldscale import columns_to_fold_scale
 
     ws = write_workspace(tmp_path, n_rows=1500, n_runs=2, n_test=400, seed=7, drift=0.5)
     ws = Workspace.init(ws.root, metric="pauc")  # drift: fold models on their own scales
     pauc = get_metric("pauc")
-    for run, view in (("run0", lambda r: r), ("run1", on_fold_scale)):
-        rows = view(_rows(ws, run))
-        test = artifacts.read_test_preds(ws.test_path(run))[["id", "pred"]]
-        write_submission(ws, run, test, pauc.score(rows.y, rows.output), {"runs": [run]})
-    raw, scaled = _rows(ws, "run1"), on_fold_scale(_rows(ws, "run1"))
+    raw = _rows(ws, "run1")
+    scaled = replace(raw, output=columns_to_fold_scale(raw.output, raw.folds))
     assert abs(pauc.score(raw.y, raw.output) - pauc.score(scaled.y, scaled.output)) > 0.01
+    for run, on_scale in (("run0", True), ("run1", False)):
+        rows = _rows(ws, run)
+        output = columns_to_fold_scale(rows.output, rows.folds) if on_scale else rows.output
+        test = artifacts.read_test_preds(ws.test_path(run))[["id", "pred"]]
+        write_submission(ws, run, test, pauc.score(rows.y, output), {"runs": [run]})
     plan = make_plan(ws, offline=True)
-    assert not any("no longer matches" in n for n in plan.notes)
-    assert all(r.private_low is not None and r.private_low <= r.cv <= r.private_high
-               for r in plan.rows)
+    stale = [n for n in plan.notes if "no longer matches" in n]
+    assert len(stale) == 1 and stale[0].startswith("run1: oof/run1.parquet no longer matches")
+    (run0,) = [r for r in plan.rows if r.name == "run0"]
+    assert run0.private_low is not None and run0.private_low <= run0.cv <= run0.private_high

@@ -173,10 +173,10 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
 
 def bootstrap_outlook(ws: Workspace, candidates: dict[str, float | None],
                       metric: Metric) -> tuple[BootstrapOutlook | None, list[str]]:
-    """Every candidate whose OOF predictions are in oof/ and score its CV (as written, or for
-    a rank-based metric on the fold scale, as `kf stack` scores stacks): its paired
-    bootstrap interval; the notes say plainly what is not simulated and who was left out."""
-    from kfold.intervals import Scoring, intervals, on_fold_scale, read_rows, scoring_of
+    """Every candidate whose OOF predictions are in oof/ and score its CV (as every kf
+    command scores them: a rank-based metric on the fold scale): its paired bootstrap
+    interval; the notes say plainly what is not simulated and who was left out."""
+    from kfold.intervals import Scoring, intervals, read_rows, scoring_of
 
     notes = [f"no shake-up simulation for {metric.title} (it simulates AUC): expected private "
              f"scores are CV moved by the public-vs-CV level, each with the paired bootstrap "
@@ -195,9 +195,7 @@ def bootstrap_outlook(ws: Workspace, candidates: dict[str, float | None],
         except KfError as exc:
             notes.append(f"{name}: OOF file unreadable, ranked by CV only ({exc})")
             continue
-        views = [rows, on_fold_scale(rows)] if metric.rank_based else [rows]  # a stack's
-        rows = next((v for v in views if abs(metric.score(v.y, v.output) - cv) <= 1e-4), None)
-        if rows is None:
+        if abs(metric.score(rows.y, rows.output) - cv) > 1e-4:
             notes.append(f"{name}: oof/{name}.parquet no longer matches the file's CV "
                          f"({cv:.5f}); ranked by CV only")
             continue

@@ -44,8 +44,10 @@ class Metric:
 
     @property
     def rank_based(self) -> bool:
-        """Scores depend on the order of the rows' scores only (the AUC family)."""
-        return self.needs == "ranks"
+        """Scores depend on the order of the rows' scores within each column only (the AUC
+        family): a monotone map of any column leaves them alone, so kf scores and blends
+        them on the fold scale (docs/stack.md). Not MAP@k, which ranks a row's classes."""
+        return self.needs == "ranks" and not self.k
 
     @property
     def higher_is_better(self) -> bool:

@@ -11,13 +11,14 @@ from kfold.artifacts import WIDE, pred_columns
 from kfold.data.task import Task, model_targets
 from kfold.metrics import auc
 from kfold.scoring import Metric
-from kfold.stats.foldscale import FoldScores, fold_scores
+from kfold.stats.foldscale import FoldScores, columns_to_fold_scale, fold_scores
 
 
 def oof_scores(task: Task, metric: Metric, oof: pd.DataFrame) -> FoldScores:
-    """The run's CV: a binary AUC fold-normalised as before tasks (docs/stack.md); any other
-    metric scores the pooled OOF predictions (kappa's thresholds cross-fitted over the
-    folds), which is then also its normalised score."""
+    """The run's CV: a rank-based metric (the AUC family) fold-normalised, as a binary AUC
+    was before tasks (docs/stack.md); any other metric scores the pooled OOF predictions
+    (kappa's thresholds cross-fitted over the folds), which is then also its normalised
+    score."""
     if task.kind == "binary" and metric.name == "auc":
         return fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
     y = model_targets(task, oof["target"])
@@ -25,5 +26,7 @@ def oof_scores(task: Task, metric: Metric, oof: pd.DataFrame) -> FoldScores:
     output = oof[columns].to_numpy() if task.kind in WIDE else oof["pred"].to_numpy()
     folds = oof["fold"].to_numpy()
     pooled = metric.score_oof(y, output, folds)
+    normalised = (metric.score_oof(y, columns_to_fold_scale(output, folds), folds)
+                  if metric.rank_based else pooled)
     per_fold = tuple(metric.score(y[folds == k], output[folds == k]) for k in np.unique(folds))
-    return FoldScores(pooled, pooled, per_fold)
+    return FoldScores(pooled, normalised, per_fold)
