@@ -175,12 +175,14 @@ class MlflowTracker:
 
     @_warn_on_failure
     def log_stack(self, name: str, blender: str, runs: list[str],
-                  scores: dict[str, float]) -> str:
+                  scores: dict[str, float], metric: str = "auc") -> str:
         """One MLflow run for a `kf stack` blend (a row of `kf runs` too): its blender and
-        input runs as params, its OOF and fold AUCs as metrics; returns its id."""
+        input runs as params, its OOF and fold scores as metrics (in the contest `metric`,
+        the `kf.metric` tag); returns its id."""
         from mlflow.entities import Metric, Param
 
-        run = self._new_run(name, {KIND: "stack", RUN: name, "blender": blender})
+        run = self._new_run(name, {KIND: "stack", RUN: name, "blender": blender,
+                                   METRIC: metric})
         now = _now_ms()
         self.client.log_batch(
             run.info.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in scores.items()],

@@ -153,3 +153,15 @@ def test_a_stack_lands_in_mlflow_as_a_row_of_kf_runs(tmp_path):
     assert run.data.params["runs"] == ",".join(report.runs)
     stack = next(s for s in report.scores if s.name == "stack-mean")
     assert run.data.metrics["oof_auc"] == pytest.approx(stack.oof_auc)
+    assert run.data.tags["kf.metric"] == "auc"
+
+
+def test_a_stack_of_a_log_loss_contest_is_tagged_with_its_metric(tmp_path):
+    from kfold import tracking
+
+    ws = Workspace.init(tmp_path, tracking_uri="mlruns")
+    tracking.for_workspace(ws).log_stack("stack-mean", "mean", ["a", "b"],
+                                         {"oof_score": 0.41}, metric="logloss")
+    _, runs = _runs(ws.root, "stack")
+    (run,) = runs
+    assert run.data.tags["kf.metric"] == "logloss" and run.data.metrics["oof_score"] == 0.41

@@ -157,7 +157,7 @@ def stack_task_runs(ws: Workspace, contest: Contest, runs: list[str] | None = No
     scores = _scores(metric, y, folds, scored, {STACK_PREFIX + n: o for n, o in stacks.items()})
     scores = [_with(s, seconds, learned) for s in scores]
     if tracker is not None:
-        _log(tracker, scores, runs)
+        _log(tracker, scores, runs, metric.name)
     return TaskStackReport(runs, metric.name, scores, scale, source, stack.fingerprint,
                            notes, written)
 
@@ -174,13 +174,14 @@ def _check_scale(metric: Metric, scale: str | None) -> str:
     return scale
 
 
-def _log(tracker, scores: list[TaskScore], runs: list[str]) -> None:
-    """One tracked run per stack (MLflow, when the workspace has a tracking_uri)."""
+def _log(tracker, scores: list[TaskScore], runs: list[str], metric: str) -> None:
+    """One tracked run per stack (MLflow, when the workspace has a tracking_uri), its
+    scores in the contest's `metric`."""
     for s in scores:
         if s.kind == "stack":
             tracker.log_stack(s.name, s.name.removeprefix(STACK_PREFIX), runs, {
                 "oof_score": s.score, "fold_score_mean": s.fold_mean,
-                "fold_score_std": s.fold_std, "difference_to_best_run": s.diff})
+                "fold_score_std": s.fold_std, "difference_to_best_run": s.diff}, metric)
 
 
 def scored_output(metric: Metric, columns: np.ndarray, folds: np.ndarray) -> np.ndarray:
