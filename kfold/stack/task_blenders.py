@@ -58,7 +58,8 @@ class TaskBlender(BaseEstimator, ABC):
         X = self._check_X(X)
         self.n_features_in_ = X.shape[1]
         self.width_ = self._width()
-        self.classes_ = np.arange(self.n_classes if self.task != "binary" else 2)
+        if self.task != "regression":
+            self.classes_ = np.arange(self.n_classes if self.task != "binary" else 2)
         self._fit(self._runs(X), self._check_y(y, X.shape[0]))
         return self
 
