@@ -53,7 +53,7 @@ LITE0_SEED1 = replace(LITE0, model_seed=1)
 # clearly learnt task: the small CNN reaches about 0.92 OOF AUC from 2,000 such images.
 DIFFICULTY = 0.3
 DEMO_CONFIG = {"competition": "nexperia-synth", "n_folds": FOLDS, "image_size": 64, "seed": 42}
-SEED_FILE = "demo.json"  # the data seed of the demo's data/, so a resume cannot mix seeds
+SEED_FILE = "demo.json"  # the data seed (and task) of the demo's data/: a resume cannot mix
 
 
 def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test: int = 600,
@@ -67,25 +67,25 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     a call into the library.
     """
     check_args(n_train=n_train, n_test=n_test, size=267, difficulty=DIFFICULTY, seed=seed)
-    _with_epochs(SIMPLE_CNN, epochs)  # --epochs checked before anything is written
-    _check_demo_workspace(Path(root), seed)
+    with_epochs(SIMPLE_CNN, epochs)  # --epochs checked before anything is written
+    check_demo_workspace(Path(root), seed, DEMO_CONFIG)
     if readme is not None:
         check_readme(readme)
     ws = Workspace.init(root, **DEMO_CONFIG)
     reporter = RichReporter(console)
     summary: dict = {"workspace": str(ws.root)}
-    steps = _Steps(console)
+    steps = Steps(console)
 
     steps.start("1. synthetic Nexperia-like data")
     if not ws.data_dir.exists():
         console.print(synthesize(ws.data_dir, n_train=n_train, n_test=n_test, size=267,
                                  difficulty=DIFFICULTY, seed=seed))
-        atomic.write_json(ws.root / SEED_FILE, {"seed": seed})
+        atomic.write_json(ws.root / SEED_FILE, {"seed": seed, "task": "binary"})
     console.print(render_report(check_data(ws, reporter)))
 
     steps.start(f"2. {FOLDS}-fold small CNN of the original notebook (preprocessing I), then "
                 "retrained on 100%")
-    meta = train_run(ws, _with_epochs(SIMPLE_CNN, epochs), "simple-cnn", reporter=reporter)
+    meta = train_run(ws, with_epochs(SIMPLE_CNN, epochs), "simple-cnn", reporter=reporter)
     console.print(render_run(meta))
     console.print(f"submission: {meta.submission}")
     summary["simple-cnn"] = meta.oof_auc
@@ -96,7 +96,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
 
     steps.start("3. EfficientNet-Lite0 fine-tuned from ImageNet, two seeds (one grid)")
     dataset = discover(ws)
-    plans = [plan_run(ws, _with_epochs(cfg, epochs), name, dataset=dataset)
+    plans = [plan_run(ws, with_epochs(cfg, epochs), name, dataset=dataset)
              for name, cfg in (("efficientnet-lite0", LITE0), ("efficientnet-lite0-seed1", LITE0_SEED1))]
     for meta in train_runs(ws, plans, reporter=reporter):
         console.print(render_run(meta))
@@ -152,7 +152,7 @@ def run_demo(root: str | Path, console: Console, *, n_train: int = 1000, n_test:
     return summary
 
 
-class _Steps:
+class Steps:
     """Each step's title as a rule, and its wall time, printed together at the end."""
 
     def __init__(self, console: Console) -> None:
@@ -194,18 +194,22 @@ def render_payoff(rows: list[dict]) -> views.Table:
          num(r["public"], ".4f"), num(r["private"], ".4f")) for r in rows])
 
 
-def _check_demo_workspace(root: Path, seed: int) -> None:
+def check_demo_workspace(root: Path, seed: int, demo_config: dict,
+                         task: str = "binary") -> None:
     """The demo rewrites kfold.toml and trains on data/: it runs in a new or empty folder or
     resumes an earlier demo's workspace, never in a user's own workspace. A workspace left
-    by an earlier demo of another fold count or data seed cannot be resumed."""
+    by an earlier demo of another fold count, data seed or task cannot be resumed."""
     made = root / SEED_FILE
-    was = json.loads(made.read_text())["seed"] if made.exists() else 0
-    if (root / "data").exists() and was != seed:
-        raise KfError(f"{root} holds an earlier demo's data of seed {was}; pass another "
-                      f"--workspace for --seed {seed}")
+    was = json.loads(made.read_text()) if made.exists() else {}
+    was_seed, was_task = was.get("seed", 0), was.get("task", "binary")
+    if (root / "data").exists() and (was_seed, was_task) != (seed, task):
+        raise KfError(f"{root} holds an earlier demo's data of seed {was_seed}" + (
+            f" (task {was_task})" if was_task != task else "") + f"; pass another "
+            f"--workspace for --seed {seed}" + (f" --task {task}" if task != "binary" else ""))
     if (root / CONFIG_NAME).exists():
         config = Workspace.load(root).config
-        other = {k: getattr(config, k) for k, v in DEMO_CONFIG.items() if getattr(config, k) != v}
+        other = {k: getattr(config, k) for k, v in demo_config.items()
+                 if getattr(config, k) != v}
         if other:
             raise KfError(f"{root} is a workspace with other settings than the demo's "
                           f"({', '.join(f'{k} = {v!r}' for k, v in other.items())}); the demo "
@@ -222,6 +226,6 @@ def _check_demo_workspace(root: Path, seed: int) -> None:
                       "a new folder as --workspace")
 
 
-def _with_epochs(cfg: TrainConfig, epochs: int | None) -> TrainConfig:
+def with_epochs(cfg: TrainConfig, epochs: int | None) -> TrainConfig:
     """`--epochs` of kf demo (tests make the demo tiny), or the demo's own."""
     return cfg if epochs is None else replace(cfg, epochs=check_option("epochs", epochs))

@@ -34,6 +34,7 @@ from kfold.errors import KfError
 from kfold.execute import Executor
 from kfold.progress import Reporter
 from kfold.record import RunRecord
+from kfold.runfiles import fold_tag
 from kfold.settings import TRAIN, Setting, settings_for
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace, check_new_run_name
@@ -158,4 +159,4 @@ def is_finished(ws: Workspace, run: GridRun) -> bool:
         return False
     old = read_train_config(files.config)
     return (old.comparable() == run.cfg.comparable()
-            and all(files.result(f"fold{k}").exists() for k in range(run.cfg.n_folds)))
+            and all(files.result(fold_tag(k)).exists() for k in range(run.cfg.n_folds)))

@@ -25,6 +25,7 @@ from kfold.data.preprocess import Preprocess
 from kfold.data.sources import test_images
 from kfold.errors import KfError
 from kfold.package.manifest import read_manifest
+from kfold.runfiles import fold_of
 from kfold.submission import submission_frame
 from kfold.train_config import TrainConfig
 from kfold.workspace import Config, Workspace
@@ -124,7 +125,7 @@ def blend_column(run: RunPredictions, scale: str, oof: dict[str, np.ndarray]) ->
         return run.pred
     from kfold.stats.foldscale import map_test_to_fold_scale
 
-    kept = [int(t.removeprefix("fold")) for t in run.tags]
+    kept = [fold_of(t) for t in run.tags]
     rows = np.isin(oof["fold"], kept)
     return map_test_to_fold_scale(oof["pred"][rows], oof["fold"][rows], run.per_fold, run.pred)
 

@@ -26,6 +26,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from kfold.train_config import TrainConfig
 
 SCHEMA_VERSION = 3
@@ -74,13 +76,14 @@ def _spell(hint: Any) -> str:
 
 def _split(cls, raw: dict) -> tuple[dict, dict]:
     """(the keys `cls` declares, the rest) of `raw`."""
-    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    names = {f.name for f in _recorded(cls)}
     return ({k: v for k, v in raw.items() if k in names},
             {k: v for k, v in raw.items() if k not in names})
 
 
 class _Flat:
-    """A dataclass with an `extra` dict, read from and written to one flat dict."""
+    """A dataclass with an `extra` dict, read from and written to one flat dict; a field
+    whose metadata says `recorded: False` is carried, never written or read."""
 
     extra: dict[str, Any]
 
@@ -93,22 +96,34 @@ class _Flat:
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name != "extra"} | self.extra
+        return {f.name: getattr(self, f.name) for f in _recorded(self)} | self.extra
 
 
-@dataclass
+def _recorded(cls) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls)
+            if f.name != "extra" and f.metadata.get("recorded", True)]
+
+
+def _carried() -> Any:
+    """A field that travels with the object (Ray pickles it) but stays out of the files."""
+    return field(default=None, repr=False, compare=False, metadata={"recorded": False})
+
+
+@dataclass(kw_only=True)
 class FoldResult(_Flat):
-    """One trained tag's result: the backend's keys (kfold.backends.RESULT_KEYS), the
-    validation metrics (kfold.metrics.binary_metrics) and the k-fold run's keys."""
+    """One trained tag, the one type from the backend that trained it to run.json's `folds`:
+    the backend fills in how training went and its predictions, the executor where it ran,
+    kfold.train.tag the validation metrics (`kfold.scoring.fold_metrics`) and the k-fold
+    run's keys. `<tag>.result.json` and run.json hold `to_dict()` (no predictions; those go
+    to `<tag>.preds.npz`)."""
 
-    fold: int
-    best_epoch: int
+    fold: int | None = None  # the k-fold run's fold; None for the retrain (tag `full`)
+    best_epoch: int  # 0-based; -1 when no epoch was kept
     epochs_run: int
-    val_auc: float
+    val_auc: float  # the kept epoch's validation score (the contest metric's)
     seconds: float
     collapsed: str | None
-    auc: float  # the contest metric's score (`RunRecord.metric`; AUC for a binary run)
+    auc: float | None = None  # the contest metric's score; None without validation
     # The confusion metrics of a binary run at 0.5; None for other tasks (accuracy aside).
     accuracy: float | None = None
     precision: float | None = None
@@ -123,6 +138,16 @@ class FoldResult(_Flat):
     # gpu_ids and attempts (node, start epoch of each try).
     where: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys
+    val_pred: np.ndarray | None = _carried()  # None without validation images
+    test_pred: np.ndarray | None = _carried()
+
+    def of_fold(self) -> FoldResult:
+        """This result as a k-fold run records a fold: numbered and scored, else a
+        TypeError naming what is missing (a retrain's result has neither)."""
+        for key, kind in (("fold", "a whole number"), ("auc", "a number")):
+            if getattr(self, key) is None:
+                raise TypeError(f"{key} = None is not {kind}")
+        return self
 
 
 @dataclass
@@ -196,7 +221,7 @@ class RunRecord(_Flat):
                 raise TypeError(f"{key} = {known[key]!r:.40} is not {_spell(kind)}")
         known["schema_version"] = SCHEMA_VERSION  # later fields have defaults for older ones
         if "folds" in known:  # else the constructor names the missing key
-            known["folds"] = [FoldResult.from_dict(r) for r in known["folds"]]
+            known["folds"] = [FoldResult.from_dict(r).of_fold() for r in known["folds"]]
         if "config" in known:
             known["config"] = TrainConfig.from_dict(known["config"])
         if known.get("retrain") is not None:

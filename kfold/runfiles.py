@@ -18,6 +18,12 @@ def fold_tag(k: int) -> str:
     return f"fold{k}"
 
 
+def fold_of(tag: str) -> int | None:
+    """The fold of a `fold<k>` tag, None for `full`: only for tags read back from a file (a
+    package's model list); code that made a tag carries its fold as an int."""
+    return int(tag.removeprefix("fold")) if tag.startswith("fold") else None
+
+
 @dataclass(frozen=True)
 class RunFiles:
     dir: Path

@@ -8,7 +8,8 @@ import numpy as np
 
 from kfold import artifacts, views
 from kfold.record import RunRecord
-from kfold.scoring import get_metric
+from kfold.scoring import Metric, get_metric
+from kfold.stats.bootstrap import N_BOOT
 from kfold.stats.foldscale import DRIFT_GAP
 from kfold.views import Col, Table
 from kfold.workspace import Workspace
@@ -38,9 +39,10 @@ def _shown(value: float | int | None) -> str:
 
 
 def runs_summary(ws: Workspace, sort: str = "oof", competition: str | None = None) -> list[dict]:
-    """One row per run and per stack: OOF AUC (fold-normalised, read from its OOF file, like
-    kf stack's), the pooled AUC and the drift flag, fold AUCs, mean ± std, epochs, time, its
-    settings, the best public score of a submission to `competition` (default: kfold.toml's)
+    """One row per run and per stack: its contest metric and OOF score in `oof_auc` (the key
+    kept from before tasks; a binary AUC fold-normalised, read from its OOF file, like kf
+    stack's, with the pooled AUC and the drift flag; any other metric as run.json records
+    it), fold scores, mean ± std, epochs, time, its settings, the best public score of a submission to `competition` (default: kfold.toml's)
     derived from it; sorted by `sort` (oof: best first; time: newest first; name)."""
     check_sort(sort)
     rows = []
@@ -97,35 +99,31 @@ def oof_scores(ws: Workspace, name: str, oof_auc: float | None = None,
 
 
 def add_uncertainty(ws: Workspace, rows: list[dict]) -> None:
-    """Give each row (best OOF AUC first) its DeLong 95% interval and, when it scored the same
-    images as the best run, the paired difference to it: interval, p-value, within noise;
-    all on the fold scale, like the OOF AUC.
+    """Give each row (best OOF score first) its 95% interval and, when it scored the same
+    images as the best run of its metric, the paired difference to it: interval, within
+    noise, and DeLong's p-value for AUC (kfold.intervals: DeLong on the fold scale for a
+    binary AUC, a paired bootstrap for any other metric).
 
     Fields: oof_auc_low/high, vs_best, vs_best_low/high, vs_best_p, within_noise (None when
     the run's OOF file is gone or holds other ids or targets than the best run's)."""
-    from kfold.stats import auc_interval, paired_difference, to_fold_scale
+    from kfold.intervals import intervals, read_rows, scoring_of
 
-    empty = dict.fromkeys(("oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
-                           "vs_best_high", "vs_best_p", "within_noise"))
-    best = None
+    by_name = {r["run"]: r for r in rows}
     for r in rows:
-        r.update(empty)
-        path = ws.oof_path(r["run"])
-        if not path.exists() or r.get("metric", "auc") != "auc":
-            continue
-        oof = artifacts.read_oof(path).sort_values("id").reset_index(drop=True)
-        oof["pred"] = to_fold_scale(oof["pred"], oof["fold"])
-        iv = auc_interval(oof["target"], oof["pred"])
-        r.update(oof_auc_low=iv.low, oof_auc_high=iv.high)
-        if best is None:
-            best = oof
-            continue
-        if not (oof["id"].equals(best["id"]) and oof["target"].equals(best["target"])
-                and oof["fold"].equals(best["fold"])):
-            continue
-        d = paired_difference(oof["target"], oof["pred"], best["pred"])
-        r.update(vs_best=d.diff, vs_best_low=d.low, vs_best_high=d.high, vs_best_p=d.p_value,
-                 within_noise=d.within_noise)
+        r.update(dict.fromkeys(("oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
+                                "vs_best_high", "vs_best_p", "within_noise")))
+    for metric in dict.fromkeys(r.get("metric", "auc") for r in rows):
+        found = {}
+        for r in rows:
+            if r.get("metric", "auc") == metric:
+                oof = read_rows(ws, r["run"], scoring_of(ws, r["run"], r.get("inputs")))
+                if oof is not None:
+                    found[r["run"]] = oof
+        for name, iv in intervals(found, get_metric(metric)).items():
+            by_name[name].update(
+                oof_auc_low=iv.low, oof_auc_high=iv.high, vs_best=iv.vs_best,
+                vs_best_low=iv.vs_best_low, vs_best_high=iv.vs_best_high,
+                vs_best_p=iv.vs_best_p, within_noise=iv.within_noise)
 
 
 def render_runs(rows: list[dict], width: int | None = 160) -> Table:
@@ -149,7 +147,7 @@ def render_runs(rows: list[dict], width: int | None = 160) -> Table:
                            if width is None or _width(layout[0]) <= width), layouts[-1])
     return views.table("runs", [c.col for c in shown],
                        [[c.cells[i] for c in shown] for i in range(len(rows))],
-                       caption=_runs_caption(shown, dropped, width))
+                       caption=_runs_caption(shown, dropped, width, _metric_of(rows)))
 
 
 @dataclass(frozen=True)
@@ -169,7 +167,8 @@ def _run_columns(rows: list[dict]) -> tuple[list[_Column], list[_Column]]:
     value there."""
     backends = len({r["backend"] for r in rows if not r.get("stack")})
     fixed = {"px": [r["size"] for r in rows], _score_header(rows): [_auc_text(r) for r in rows],
-             "pooled": [_pooled(r) for r in rows], "vs best\n±95%": [_vs_best(r) for r in rows],
+             "pooled": [_pooled(r) if r.get("metric", "auc") == "auc" else "" for r in rows],
+             "vs best\n±95%": [_vs_best(r) for r in rows],
              "p": ["" if r.get("vs_best_p") is None else f"{r['vs_best_p']:.2g}" for r in rows],
              "public": ["" if r.get("best_public") is None else f"{r['best_public']:.4f}"
                         for r in rows],
@@ -178,7 +177,7 @@ def _run_columns(rows: list[dict]) -> tuple[list[_Column], list[_Column]]:
              "epochs": [r["epochs"] for r in rows],
              "time s": ["" if r["seconds"] is None else f"{r['seconds']:.0f}" for r in rows],
              "100%": ["yes" if r["full"] else "" for r in rows]}
-    optional = {"public", "pointing", "100%"}
+    optional = {"pooled", "p", "public", "pointing", "100%"}
     columns = [_Column(Col("run", no_wrap=True), [r["run"] for r in rows]),
                _Column(Col("model", fold=True, min_width=12),
                        [_model_text(r, backends > 1) for r in rows], fold_at=12)]
@@ -198,15 +197,14 @@ def _merged_settings(rows: list[dict], settings: list[_Column]) -> _Column:
     return _Column(Col("settings that differ", fold=True, min_width=14), cells, fold_at=24)
 
 
-def _runs_caption(shown: list[_Column], dropped: tuple[str, ...], width: int | None) -> str:
+def _runs_caption(shown: list[_Column], dropped: tuple[str, ...], width: int | None,
+                  metric: Metric | None) -> str:
     names = {c.col.name for c in shown}
     left_out = [d.replace("\n", " ") for d in dropped if d not in names]
-    return ("OOF AUC: fold-normalised (each fold model's predictions as quantiles of its own "
-            "fold; docs/stack.md), the one every kf command ranks by; "
+    title = metric.title if metric else "score"
+    return (_score_caption(metric)
             + (f"pooled: all OOF rows as written, ! when it is more than {DRIFT_GAP:g} lower "
                "(fold models on different scales); " if "pooled" in names else "")
-            + "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, "
-            "DeLong's paired test (same images), ≈: within noise (its interval holds 0); "
             + ("public: the best public score of a submission made from the run (its own, a "
                "stack or a retrain); " if "public" in names else "")
             + ("pointing: share of boxed defects where the Grad-CAM peak is in the box, chance "
@@ -215,16 +213,41 @@ def _runs_caption(shown: list[_Column], dropped: tuple[str, ...], width: int | N
                if any(c.col.fold and c.col.name != "model" for c in shown) else "")
             + (f"left out to fit {width} columns: {', '.join(left_out)}; a wider terminal "
                f"or --format json shows them; " if left_out else "")
-            + "per-fold AUCs: --format json")
+            + f"per-fold {title}: --format json")
+
+
+def _score_caption(metric: Metric | None) -> str:
+    """What the score and vs-best columns hold, in the runs' metric and its direction."""
+    if metric is None:
+        return ("OOF: each run in its own contest metric, intervals and differences within "
+                "runs of the same metric; ")
+    if metric.name == "auc":
+        return ("OOF AUC: fold-normalised (each fold model's predictions as quantiles of its "
+                "own fold; docs/stack.md), the one every kf command ranks by; "
+                "±95%: DeLong interval half-width; vs best: OOF AUC minus the best run's, "
+                "DeLong's paired test (same images), ≈: within noise (its interval holds 0); ")
+    better = "higher" if metric.higher_is_better else "lower"
+    grades = (" of the grades cut by thresholds cross-fitted over the folds"
+              if metric.name == "qwk" else "")
+    return (f"OOF {metric.title} ({better} is better){grades}, the one every kf command "
+            f"ranks by; ±95%: paired bootstrap interval half-width ({N_BOOT} resamples of "
+            f"the OOF rows); vs best: OOF {metric.title} minus the best run's on the same "
+            "resampled rows (same images), ≈: within noise (its interval holds 0); ")
+
+
+def _metric_of(rows: list[dict]) -> Metric | None:
+    """The contest metric every listed row shares (AUC for none); None when they differ."""
+    names = {r.get("metric", "auc") for r in rows} or {"auc"}
+    return get_metric(names.pop()) if len(names) == 1 else None
 
 
 def _score_header(rows: list[dict]) -> str:
     """The score column's header: the contest metric the runs share, with its direction
-    ("OOF log loss ↓"), or AUC's as before tasks."""
-    names = {r.get("metric", "auc") for r in rows}
-    if names == {"auc"} or len(names) > 1:
-        return "OOF AUC\n±95%"
-    return f"OOF {get_metric(names.pop()).label}\n±95%"
+    ("OOF log loss ↓"), AUC's as before tasks, "OOF score" when the runs' metrics differ."""
+    metric = _metric_of(rows)
+    if metric is None:
+        return "OOF score\n±95%"
+    return "OOF AUC\n±95%" if metric.name == "auc" else f"OOF {metric.label}\n±95%"
 
 
 def render_run_notes(rows: list[dict]) -> Table | None:
@@ -261,10 +284,10 @@ def _width(columns: list[_Column]) -> int:
 
 
 # every key of a runs_summary row (stacks leave some out): the CSV header of an empty list
-RUN_FIELDS = ("run", "model", "backend", "size", "oof_auc", "pooled", "drift", "fold_aucs",
+RUN_FIELDS = ("run", "model", "backend", "size", "metric", "oof_auc", "pooled", "drift", "fold_aucs",
               "mean", "std",
               "epochs", "seconds", "full", "explain", "config", "created", "note", "tags",
-              "git", "stack", "oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
+              "git", "stack", "inputs", "oof_auc_low", "oof_auc_high", "vs_best", "vs_best_low",
               "vs_best_high", "vs_best_p", "within_noise", "best_public")
 _OWN_COLUMNS = {"model", "backend", "image_size"}
 
@@ -321,11 +344,11 @@ _NOT_SETTINGS = {"name", "workers", "device", "num_workers", "progress"}
 
 
 def stack_rows(ws: Workspace) -> list[dict]:
-    """`kf stack`'s blends as rows like a run's: OOF AUC over the same images, per-fold AUC
-    from the fold column, the blender and its inputs from the submission's sidecar."""
-    from kfold.metrics import auc
+    """`kf stack`'s blends as rows like a run's: the OOF score over the same images in the
+    metric of its input runs, per-fold scores from the fold column, the blender and its
+    inputs from the submission's sidecar."""
+    from kfold.intervals import fold_scores, read_rows, scoring_of
     from kfold.stack.run import STACK_PREFIX
-    from kfold.stack.task_run import stack_file_scores
     from kfold.submission import read_sidecar
 
     rows = []
@@ -335,30 +358,28 @@ def stack_rows(ws: Workspace) -> list[dict]:
             continue
         side = read_sidecar(ws.submission_path(name)) or {}
         lineage = side.get("lineage") or {}
-        contest = artifacts.contest_of(ws, name)
-        if contest.binary_auc:
-            oof = artifacts.read_oof(path)
-            fold_aucs = [auc(g["target"], g["pred"]) for _, g in oof.groupby("fold")]
-            scores = {**oof_scores(ws, name), "fold_aucs": fold_aucs}
-        else:  # a stack of another contest (kfold.stack.task_run), in its metric
-            scores = stack_file_scores(ws, name, contest)
-            fold_aucs = scores["fold_aucs"]
         inputs = lineage.get("runs") or []
+        scoring = scoring_of(ws, name, inputs)
+        oof = read_rows(ws, name, scoring)
+        per_fold = fold_scores(oof, scoring.metric)
+        scores = oof_scores(ws, name) if scoring.uses_delong else {
+            "oof_auc": scoring.metric.score(oof.y, oof.output), "pooled": None, "drift": None}
         rows.append({
             "run": name, "model": f"stack: {lineage.get('blender', name[len(STACK_PREFIX):])}",
-            "backend": f"of {len(inputs)} runs" if inputs else "", "size": None, **scores,
-            "mean": float(np.mean(fold_aucs)), "std": float(np.std(fold_aucs)),
+            "backend": f"of {len(inputs)} runs" if inputs else "", "size": None,
+            "metric": scoring.metric.name, **scores, "fold_aucs": per_fold,
+            "mean": float(np.mean(per_fold)), "std": float(np.std(per_fold)),
             "epochs": None, "seconds": None,
             "full": lineage.get("test_predictions") == "full", "explain": None,
             "config": {"blender": lineage.get("blender"), "inputs": "+".join(inputs)},
-            "created": side.get("created_utc") or "", "stack": True,
+            "inputs": inputs, "created": side.get("created_utc") or "", "stack": True,
         })
     return rows
 
 
 def best_public(ws: Workspace, competition: str | None = None) -> dict[str, float]:
-    """For every run and stack name: the best public score of any scored submission derived
-    from it (its own file, a stack or retrain that used it), from the ledger. A submission of
+    """For every run and stack name: the best public score (in the contest metric's
+    direction) of any scored submission derived from it (its own file, a stack or retrain that used it), from the ledger. A submission of
     an earlier version of a name made from other inputs (a stack rerun on other runs) is not
     the current one's: it counts for its input runs only."""
     import json
@@ -366,8 +387,9 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
     if not ws.ledger_path.exists():
         return {}
     from kfold.kaggle.ledger import Ledger
-    from kfold.submission import read_sidecar
+    from kfold.submission import contest_metric, read_sidecar
 
+    metric = contest_metric(ws)
     out: dict[str, float] = {}
     with Ledger(ws.ledger_path, read_only=True) as led:
         rows = led.submissions(competition or ws.config.competition)
@@ -385,7 +407,8 @@ def best_public(ws: Workspace, competition: str | None = None) -> dict[str, floa
         if own and (not current[own] or _inputs(current[own]) == _inputs(lineage)):
             names.add(own)
         for name in names:
-            out[name] = max(out.get(name, float("-inf")), r["public_score"])
+            if name not in out or metric.better(r["public_score"], out[name]):
+                out[name] = r["public_score"]
     return out
 
 
@@ -427,9 +450,11 @@ def sort_rows(rows: list[dict], by: str) -> list[dict]:
 
 def plot_cv_vs_public(ws: Workspace, path=None, competition: str | None = None):
     """submissions/cv_vs_public.png: each scored submission to `competition` (default:
-    kfold.toml's) as its CV AUC against its public score, labelled with its Kaggle ref and
-    the name it was submitted under, with the y = x line; None when nothing is scored yet."""
+    kfold.toml's) as its CV against its public score in the contest's metric, labelled with
+    its Kaggle ref and the name it was submitted under, with the y = x line; None when
+    nothing is scored yet."""
     from kfold.kaggle.ledger import Ledger
+    from kfold.submission import contest_metric
 
     if not ws.ledger_path.exists():
         return None
@@ -449,8 +474,10 @@ def plot_cv_vs_public(ws: Workspace, path=None, competition: str | None = None):
         ax.annotate(label, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
     lo, hi = min(xs + ys), max(xs + ys)
     pad = max((hi - lo) * 0.1, 0.005)
+    metric = contest_metric(ws)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ":", color="gray", label="public = CV")
-    ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel="CV (OOF) AUC",
-           ylabel="public leaderboard AUC", title=f"CV vs public, {len(pts)} submission(s)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad),
+           xlabel=f"CV (OOF) {metric.label}", ylabel=f"public leaderboard {metric.label}",
+           title=f"CV vs public, {len(pts)} submission(s)")
+    ax.legend(fontsize=7, loc="lower right" if metric.higher_is_better else "upper left")
     return save_figure(fig, path or ws.submissions_dir / "cv_vs_public.png")

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kfold import atomic
+from kfold import artifacts, atomic
 from kfold.atomic import file_sha256
 from kfold.data.sources import read_listing, workspace_task
 from kfold.data.task import Task
 from kfold.errors import KfError
 from kfold.jsonfiles import read_json
-from kfold.scoring import Metric
+from kfold.scoring import Metric, kappa
 from kfold.submission_format import read_output
 from kfold.workspace import Workspace
 
@@ -47,10 +47,17 @@ def write_submission(
 ) -> Path:
     """Write `submissions/<name>.csv` (+ `.json` sidecar) from a frame with `id`, `pred`.
 
-    Ids and column order follow `sample_submission.csv` when there is one.
+    Ids and column order follow `sample_submission.csv` when there is one. The lineage
+    records the contest metric its CV is a score of (`metric`, a `kfold.scoring` name), so
+    the ledger's rows carry it, and for a kappa contest's regression run the thresholds its
+    grades were cut by (`kappa_thresholds`, fitted on every OOF row; `kappa_fitted_on`).
     """
     path = ws.submission_path(name)
-    data = submission_frame(ws, name, preds).to_csv(index=False).encode()
+    task = workspace_task(ws)
+    metric = task.metric(ws.config.metric)
+    lineage = {**lineage, "metric": metric.name, **kappa_cuts(ws, name, lineage, task, metric)}
+    data = submission_frame(ws, name, preds, task, lineage.get("kappa_thresholds")) \
+        .to_csv(index=False).encode()
     sha = hashlib.sha256(data).hexdigest()
     if path.exists() and file_sha256(path) != sha:
         archive_file(ws, path)  # the old predictions may have been submitted: keep them
@@ -67,11 +74,14 @@ def write_submission(
     return path
 
 
-def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFrame:
+def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame,
+                     task: Task | None = None,
+                     cuts: list[float] | None = None) -> pd.DataFrame:
     """`preds` (id and the task's prediction column(s): `pred`, or `pred:<class>` in the
     task's class order) in the shape of `sample_submission.csv` when there is one (its ids,
     its columns, its order, its form: probabilities, labels, top-k or numbers), validated;
-    the kernel of a code competition writes the same."""
+    the kernel of a code competition writes the same. `task`: the workspace's, when the
+    caller has read it; `cuts`: a kappa contest's thresholds (`kappa_cuts`)."""
     cfg = ws.config
     preds = preds.assign(id=preds["id"].astype(str)).set_index("id")
     sample = sample_submission(ws)
@@ -85,10 +95,10 @@ def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFr
                 f"predictions for {name!r} lack {len(missing)} id(s) of sample_submission.csv "
                 f"(first: {missing[:5].tolist()})"
             )
-    task = workspace_task(ws)
+    task = task or workspace_task(ws)
     output = preds.loc[ids].to_numpy(dtype=float)
     values = submission_values(task, task.metric(cfg.metric),
-                               output[:, 0] if output.shape[1] == 1 else output)
+                               output[:, 0] if output.shape[1] == 1 else output, cuts)
     if np.ndim(values) == 2:
         out = pd.DataFrame(values, columns=list(task.classes))
         columns = [cfg.id_column, *task.classes] if sample is None else list(sample.columns)
@@ -101,11 +111,42 @@ def submission_frame(ws: Workspace, name: str, preds: pd.DataFrame) -> pd.DataFr
     return out
 
 
-def submission_values(task: Task, metric: Metric, output: np.ndarray) -> np.ndarray:
+def contest_metric(ws: Workspace) -> Metric:
+    """The metric the competition scores submissions by: kfold.toml's `metric`, else the
+    task's (binary AUC for a workspace without training data)."""
+    return workspace_task(ws).metric(ws.config.metric)
+
+
+def lineage_metric(lineage: dict | None) -> str:
+    """The metric a CV score in this lineage is a score of (AUC for a file written before
+    lineages named it)."""
+    return (lineage or {}).get("metric") or "auc"
+
+
+def kappa_cuts(ws: Workspace, name: str, lineage: dict, task: Task, metric: Metric) -> dict:
+    """A regression run scored by kappa: the thresholds that cut its numbers into grades,
+    fitted on every OOF row of the file's own run or stack (`name`), else of the run it was
+    made from (a retrain: the k-fold run's); {} for any other contest, or when no OOF
+    predictions are found (the numbers are then rounded to the nearest grade)."""
+    if metric.name != "qwk" or task.kind != "regression":
+        return {}
+    for run in [name, *(lineage.get("runs") or [])]:
+        if ws.oof_path(run).exists():
+            oof = artifacts.read_oof(ws.oof_path(run), "regression")
+            cuts = kappa.fit_cuts(oof["pred"].to_numpy(), oof["target"].to_numpy())
+            return {"kappa_thresholds": [round(float(t), 6) for t in cuts],
+                    "kappa_fitted_on": f"oof/{run}.parquet, all {len(oof)} rows"}
+    return {}
+
+
+def submission_values(task: Task, metric: Metric, output: np.ndarray,
+                      cuts: list[float] | None = None) -> np.ndarray:
     """The model's output in the form the task's sample submission asks for (`task.output`):
     probabilities or numbers as they are, class names (argmax, or 0.5 for binary), labels
     above 0.5, or the top k classes, as the metric registry turns them
-    (`Metric.submission_values`)."""
+    (`Metric.submission_values`); a kappa contest's numbers as whole grades cut by `cuts`."""
+    if cuts is not None and task.kind == "regression":
+        return kappa.cut(output, np.asarray(cuts)).astype(int)
     if task.output in ("probabilities", "value") and task.kind != "multiclass" or \
             task.kind == "regression":
         return output
@@ -174,7 +215,7 @@ def validate_submission(df: pd.DataFrame, ws: Workspace, where: str = "submissio
             )
     task = workspace_task(ws)
     try:
-        read_output(df, cfg.id_column, task.kind, task.classes)
+        read_output(df, cfg.id_column, task.kind, task.classes, task.output, task.k)
     except ValueError as exc:
         raise KfError(f"{where}: {exc} (a {task.kind} task's submission)") from None
 

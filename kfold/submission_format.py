@@ -78,10 +78,12 @@ def _one_column(values: pd.Series, column: str, kind: str,
     return out
 
 
-def read_output(sub: pd.DataFrame, id_column: str, kind: str,
-                classes: tuple[str, ...]) -> np.ndarray:
+def read_output(sub: pd.DataFrame, id_column: str, kind: str, classes: tuple[str, ...],
+                form: str | None = None, k: int = 0) -> np.ndarray:
     """The prediction columns of `sub` (rows in `sub`'s order) as a model's output for a task
-    of `kind` with `classes`; ValueError naming the first problem."""
+    of `kind` with `classes`; ValueError naming the first problem. `form` (the sample
+    submission's, `kfold.data.task.Task.output`) also holds a label column to it: one class
+    per row (label), or 1 to `k` different classes (top-k)."""
     columns = [c for c in sub.columns if c != id_column]
     if not columns:
         raise ValueError(f"no prediction column besides {id_column!r}")
@@ -89,7 +91,20 @@ def read_output(sub: pd.DataFrame, id_column: str, kind: str,
         if kind not in ("multiclass", "multilabel"):
             raise ValueError(f"expected 2 columns with {id_column!r}, found {list(sub.columns)}")
         return _probability_columns(sub, columns, kind, classes)
+    if kind == "multiclass" and form in ("label", "top-k"):
+        _check_guesses(sub[columns[0]], columns[0], 1 if form == "label" else k)
     return _one_column(sub[columns[0]], columns[0], kind, classes)
+
+
+def _check_guesses(values: pd.Series, column: str, k: int) -> None:
+    """Each row names 1 to `k` classes, none twice (a label column: exactly one)."""
+    for r, row in enumerate(values.fillna("").astype(str).str.split()):
+        if not 1 <= len(row) <= k:
+            want = "one class" if k == 1 else f"1 to {k} space-separated classes (MAP@{k})"
+            raise ValueError(f"row {r + 1} of {column!r} holds {len(row)} label(s), not {want}")
+        if len(set(row)) < len(row):
+            raise ValueError(f"row {r + 1} of {column!r} guesses "
+                             f"{next(w for w in row if row.count(w) > 1)!r} twice")
 
 
 def read_truth(solution: pd.DataFrame, target_column: str, kind: str,

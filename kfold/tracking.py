@@ -2,10 +2,12 @@
 
 Users who already browse experiments in the MLflow UI see kf's there: one MLflow experiment
 per competition; one MLflow run per kf run (its config as params, per-epoch metrics of every
-fold with the epoch as step, per-fold and OOF AUC, note/tags/git commit as tags, curves.png
+fold with the epoch as step, per-fold and OOF score (the `*_auc` metric keys hold the contest metric's score, named by
+the `kf.metric` tag: `logloss`, `rmse`...), note/tags/git commit as tags, curves.png
 and run.json as artifacts, and the Grad-CAM PNGs once `kf explain` made them); one MLflow run
 per `kf stack` blend (blender, input runs, OOF and fold AUC); one MLflow run
-per Kaggle submission (its CV and, once scored, public and private score).
+per Kaggle submission (its CV and, once scored, public and private score; `kf.metric` names
+the metric its CV scores).
 
 `tracking_uri` is a local folder (relative to the workspace; works offline; MLflow calls it
 the file store), an SQLite database (`sqlite:///mlflow.db`, relative to the workspace too;
@@ -29,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from kfold.errors import KfError, first_line
+from kfold.runfiles import fold_tag
 from kfold.workspace import Workspace
 
 KIND = "kf.kind"  # tag: "run" or "submission"
 RUN = "kf.run"  # tag: the kf run name
 REF = "kf.ref"  # tag: the Kaggle submission ref
+METRIC = "kf.metric"  # tag: the contest metric (kfold.scoring name) its scores are in
 
 
 def for_workspace(ws: Workspace, competition: str | None = None) -> MlflowTracker | None:
@@ -140,10 +144,10 @@ class MlflowTracker:
         from kfold import artifacts
 
         rec = artifacts.read_run(ws, name)
-        meta = rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
+        meta = rec.to_dict()
         files = ws.run_files(name)
         tags = {KIND: "run", RUN: name, "model": str(meta.get("model")),
-                "backend": str(meta.get("backend"))}
+                "backend": str(meta.get("backend")), METRIC: str(meta.get("metric") or "auc")}
         for key in ("note", "git_commit"):
             if meta.get(key):
                 tags[f"kf.{key}"] = str(meta[key])
@@ -155,9 +159,10 @@ class MlflowTracker:
         now = _now_ms()
         metrics = [Metric(k, float(meta[k]), now, 0)
                    for k in ("oof_auc", "fold_auc_mean", "fold_auc_std") if meta.get(k) is not None]
-        for fold in meta.get("folds") or []:
-            metrics.append(Metric(f"fold{fold['fold']}_auc", float(fold["auc"]), now, 0))
-            metrics += _epoch_metrics(files.history(f"fold{fold['fold']}"), fold["fold"], now)
+        for fold in rec.folds:
+            tag = fold_tag(fold.fold)
+            metrics.append(Metric(f"{tag}_auc", float(fold.auc), now, 0))
+            metrics += _epoch_metrics(files.history(tag), tag, now)
         note = [RunTag("mlflow.note.content", tags["kf.note"])] if "kf.note" in tags else []
         for i in range(0, max(len(metrics), 1), 900):  # a batch holds up to 1000 entries
             self.client.log_batch(rid, metrics=metrics[i:i + 900],
@@ -220,6 +225,8 @@ class MlflowTracker:
                         "source": str(row.get("source"))}
                 if row.get("runs"):
                     tags["kf.runs"] = ",".join(row["runs"])
+                if row.get("metric"):
+                    tags[METRIC] = row["metric"]
                 name = row.get("name") or row.get("file") or ""
                 found = self._new_run(f"submission {row['ref']} {name}", tags)
             have = found.data.metrics if hasattr(found, "data") else {}
@@ -243,7 +250,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _epoch_metrics(history: Path, fold: int, timestamp: int) -> list:
+def _epoch_metrics(history: Path, tag: str, timestamp: int) -> list:
     """Per-epoch metrics of one fold from its history CSV, the epoch as the step."""
     from mlflow.entities import Metric
 
@@ -255,6 +262,6 @@ def _epoch_metrics(history: Path, fold: int, timestamp: int) -> list:
     out = []
     for col, key in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("auc", "val_auc")):
         if col in h:
-            out += [Metric(f"fold{fold}.{key}", float(v), timestamp, int(e))
+            out += [Metric(f"{tag}.{key}", float(v), timestamp, int(e))
                     for e, v in zip(h["epoch"], h[col]) if v == v]
     return out

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kfold.backends import BACKENDS, RESULT_KEYS, FoldData, get_backend
+from kfold.backends import BACKENDS, FoldData, get_backend
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.train_config import TrainConfig
 from tests.test_resume import Interrupted, StopAfter
 
@@ -46,14 +47,17 @@ def cfg(backend, **kw) -> TrainConfig:
                           "seed": 0, "device": "cpu", **kw})
 
 
-def test_a_fold_leaves_its_checkpoint_and_history_and_reports_the_result_keys(
+def test_a_fold_leaves_its_checkpoint_and_history_and_reports_its_result(
         backend, data, tmp_path):
     c = cfg(backend)
     backend.check_config(c)
-    result, val_pred, test_pred = backend.train_fold(c, data, data.val_x[:5], tmp_path, "fold0",
-                                                     Reporter())
-    assert set(RESULT_KEYS) <= set(result)
-    assert result["epochs_run"] == 3 and 0 <= result["best_epoch"] < 3
+    result = backend.train_fold(c, data, data.val_x[:5], tmp_path, "fold0", Reporter())
+    val_pred, test_pred = result.val_pred, result.test_pred
+    assert isinstance(result, FoldResult) and result.device.startswith("cpu")
+    assert result.epochs_run == 3 and 0 <= result.best_epoch < 3 and result.collapsed is None
+    assert 0 <= result.val_auc <= 1 and result.seconds > 0
+    # the result is the run's to complete: the fold, its metrics and where it ran
+    assert result.fold is None and result.auc is None and result.where == {}
     assert val_pred.shape == (len(data.val_x),) and test_pred.shape == (5,)
     assert ((val_pred >= 0) & (val_pred <= 1)).all()
     backend.cleanup(tmp_path, "fold0")
@@ -65,10 +69,10 @@ def test_a_fold_leaves_its_checkpoint_and_history_and_reports_the_result_keys(
 
 def test_without_validation_the_last_model_is_kept(backend, data, tmp_path):
     c = cfg(backend, epochs=2)
-    result, val_pred, test_pred = backend.train_fold(
+    result = backend.train_fold(
         c, FoldData(data.train_x, data.train_y), data.val_x, tmp_path, "full", Reporter())
-    assert val_pred is None and test_pred.shape == (len(data.val_x),)
-    assert result["epochs_run"] == 2
+    assert result.val_pred is None and result.test_pred.shape == (len(data.val_x),)
+    assert result.epochs_run == 2
     assert (tmp_path / backend.checkpoint_files("full")[0]).exists()
 
 
@@ -78,9 +82,9 @@ def test_an_interrupted_fold_resumes_after_its_last_finished_epoch(backend, data
         backend.train_fold(c, data, data.val_x, tmp_path, "fold0", StopAfter("fold0", 2))
     assert {p.name for p in tmp_path.iterdir()} - {*backend.checkpoint_files("fold0")}
     log = Recorder()
-    result, _, _ = backend.train_fold(c, data, data.val_x, tmp_path, "fold0", log)
+    result = backend.train_fold(c, data, data.val_x, tmp_path, "fold0", log)
     assert any("resum" in line for line in log.lines), log.lines
-    assert result["epochs_run"] == 3
+    assert result.epochs_run == 3
     history = np.genfromtxt(tmp_path / "history_fold0.csv", delimiter=",", names=True)
     assert history["epoch"].tolist() == [0, 1, 2]
 

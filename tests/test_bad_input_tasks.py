@@ -119,3 +119,27 @@ def test_submit_checks_a_multiclass_file_against_the_sample_submission(multiclas
     _refused(ws, _hand(ws, lambda s: s.assign(good=0.9)), "do not sum to 1")
     _refused(ws, _hand(ws, lambda s: s[[*s.columns[::-1]]]), "differ from")
     _refused(ws, _hand(ws, lambda s: s[["id"]].assign(label="dent")), "differ from")
+
+
+def _sample_as(ws, labels: str) -> None:
+    """The multi-class contest's sample submission rewritten as one column of `labels`."""
+    sample = pd.read_csv(ws.data_dir / "sample_submission.csv", dtype={"id": str})
+    sample[["id"]].assign(label=labels).to_csv(ws.data_dir / "sample_submission.csv",
+                                               index=False)
+
+
+@pytest.mark.parametrize("sample, hand, message", [
+    ("good scratch chip", "good good", "guesses 'good' twice"),
+    ("good scratch chip", "good scratch chip crack", "holds 4 label(s), not 1 to 3 "
+                                                     "space-separated classes (MAP@3)"),
+    ("good scratch chip", "good dent", "names 'dent', not one of the classes"),
+    ("good", "good scratch", "holds 2 label(s), not one class"),
+    ("good", "", "holds 0 label(s), not one class"),
+])
+def test_submit_checks_label_and_top_k_columns_against_the_sample_form(multiclass_ws, sample,
+                                                                       hand, message):
+    ws = multiclass_ws
+    _sample_as(ws, sample)
+    ok = _kf(*_hand(ws, lambda s: s), "-w", str(ws.root))
+    assert ok.exit_code == 0, ok.output
+    _refused(ws, _hand(ws, lambda s: s.assign(label=hand)), message)

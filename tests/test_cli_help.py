@@ -100,3 +100,6 @@ def test_help_that_lists_registry_names_lists_exactly_the_registry():
     blender_help = _help(("stack",), "--blender")
     assert all(name in blender_help for name in BLENDERS)
     assert all(name in _help(("explain",), "--method") for name in METHODS)
+    from kfold.nets import list_models
+
+    assert all(name in _help(("train",), "--model") for name in list_models())

@@ -1,5 +1,6 @@
 """`kf demo` chains every part end to end (tiny sizes here; the real demo is larger)."""
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from kfold.cli import app
@@ -77,3 +78,33 @@ def test_a_readme_without_the_table_markers_stops_the_demo_before_it_starts(tmp_
                                       str(readme)])
     assert result.exit_code == 2 and "no demo table between" in result.output
     assert not (tmp_path / "demo").exists() and readme.read_text() == "# no markers\n"
+
+
+def test_the_task_demo_stacks_and_submits_a_multiclass_contest_in_log_loss(tmp_path):
+    ws = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "-w", str(ws), "--task", "multiclass",
+                                      "--n-train", "60", "--n-test", "20", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    table = (ws / "demo.md").read_text()
+    assert table.startswith("| kf demo --task multiclass, data seed 0 | OOF log loss ↓ "
+                            "[95% bootstrap] |")
+    assert "AUC" not in table and "Best single run" in table
+    for step in ("synthetic chips, multiclass", "stacking in the contest's metric",
+                 "stand-in Kaggle", "did the ensemble pay"):
+        assert step in result.output, step
+    header = (ws / "oof" / "stack-logreg.parquet")
+    assert header.exists() and (ws / "submissions" / "ledger.sqlite").exists()
+    columns = pd.read_csv(ws / "submissions" / "stack-mean.csv", nrows=0).columns.tolist()
+    assert columns == pd.read_csv(ws / "data" / "sample_submission.csv", nrows=0).columns.tolist()
+
+
+def test_the_task_demo_refuses_an_unknown_task_and_the_readme_table(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(app, ["demo", "-w", str(tmp_path / "a"), "--task", "ranking"])
+    assert bad.exit_code == 2 and "--task 'ranking': choose binary, multiclass" in bad.output
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    both = runner.invoke(app, ["demo", "-w", str(tmp_path / "b"), "--task", "regression",
+                               "--readme", str(readme)])
+    assert both.exit_code == 2 and "--readme takes the binary demo's table" in both.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

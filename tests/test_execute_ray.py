@@ -212,7 +212,7 @@ def test_an_error_inside_a_fold_task_names_the_run_and_fold(cause, kind, message
     from kfold.execute import FoldJob
     from kfold.execute.ray_executor import task_error
 
-    job = FoldJob("r", "fold1", cfg(), "data", np.arange(3), np.arange(3, 5))
+    job = FoldJob("r", 1, cfg(), "data", np.arange(3), np.arange(3, 5))
     error = ray.exceptions.RayTaskError("fold_task", "Traceback ...", cause)
     out = task_error(job, error)
     assert type(out) is kind

@@ -132,7 +132,7 @@ def test_a_restack_writing_the_submitted_bytes_again_changes_no_submission_row(e
     assert _raw(ws, sub.ref) == before  # byte for byte, every column
     (row,) = records
     assert (row["name"], row["cv_auc"], row["lineage"]) == (
-        "fold-mean", 0.8803, {"runs": ["fold-mean"], "blender": None})
+        "fold-mean", 0.8803, {"runs": ["fold-mean"], "blender": None, "metric": "auc"})
     pick = next(s for s in plan.final if s.ref == sub.ref)
     assert pick.label == f"fold-mean (ref {sub.ref})" and pick.cv == 0.8803
     assert "stack-hillclimb" not in " ".join(s.reason for s in plan.final)

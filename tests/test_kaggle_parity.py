@@ -98,7 +98,7 @@ def test_submissions_as_json_csv_and_export_with_lineage_and_hash(env):
     assert "quota: " in as_json.stderr and "left today (Kaggle:" in as_json.stderr
     assert [r["message"] for r in rows] == ["m-alpha", "m-beta", "m-gamma"]
     assert all(r["public_score"] is not None and len(r["sha256"]) == 64 for r in rows)
-    assert rows[0]["lineage"] == {"runs": ["alpha"], "blender": None}
+    assert rows[0]["lineage"] == {"runs": ["alpha"], "blender": None, "metric": "auc"}
     table = list(csv.DictReader(io.StringIO(kf(ws, "submissions", "--format", "csv").stdout)))
     assert [r["ref"] for r in table] == [str(r["ref"]) for r in rows]
     out = ws.root / "ledger.csv"
@@ -106,7 +106,7 @@ def test_submissions_as_json_csv_and_export_with_lineage_and_hash(env):
     assert r.exit_code == 0 and "3 submissions" in r.stderr
     exported = list(csv.DictReader(out.open()))
     assert {"cv_auc", "public_score", "private_score", "message", "lineage", "sha256"} <= set(exported[0])
-    assert json.loads(exported[0]["lineage"]) == {"runs": ["alpha"], "blender": None}
+    assert json.loads(exported[0]["lineage"]) == {"runs": ["alpha"], "blender": None, "metric": "auc"}
     bad = kf(ws, "submissions", "--export", str(ws.root / "ledger.txt"))
     assert bad.exit_code == 2 and ".csv" in bad.stderr
 

@@ -67,11 +67,11 @@ def test_metric_names_do_not_gain_suffixes(data, tmp_path):
 
 def test_best_checkpoint_is_used_when_early_stopping_never_fires(data, tmp_path):
     script = ScriptedAuc([0.9, 0.6, 0.7])  # best epoch 0; patience 10: no early stop
-    result, val_pred, test_pred = train_fold(cfg(), data, data.val_x, tmp_path, "fold0",
-                                             extra_callbacks=(script,))
-    assert result["best_epoch"] == 0 and result["epochs_run"] == 3
-    assert not result["stopped_early"]
-    assert result["val_auc"] == pytest.approx(0.9)
+    result = train_fold(cfg(), data, data.val_x, tmp_path, "fold0", extra_callbacks=(script,))
+    val_pred, test_pred = result.val_pred, result.test_pred
+    assert result.best_epoch == 0 and result.epochs_run == 3
+    assert not result.extra["stopped_early"]
+    assert result.val_auc == pytest.approx(0.9)
     model = load_checkpoint(tmp_path / "fold0.keras")
     model_epoch0 = keras.models.clone_model(model)
     model_epoch0.set_weights(script.weights[0])
@@ -85,19 +85,19 @@ def test_best_checkpoint_is_used_when_early_stopping_never_fires(data, tmp_path)
 def test_callback_state_does_not_leak_into_the_next_fold(data, tmp_path):
     # fold 0: AUC falls every epoch -> the plateau halves the learning rate, then early stop
     falling = ScriptedAuc([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
-    first, _, _ = train_fold(cfg(epochs=6, patience=2), data, data.val_x, tmp_path, "fold0",
-                             extra_callbacks=(falling,))
+    first = train_fold(cfg(epochs=6, patience=2), data, data.val_x, tmp_path, "fold0",
+                       extra_callbacks=(falling,))
     h0 = pd.read_csv(tmp_path / "history_fold0.csv")
-    assert first["stopped_early"] and first["epochs_run"] == 3
+    assert first.extra["stopped_early"] and first.epochs_run == 3
     assert h0["lr"].iloc[-1] < 1e-3 * 0.99
     # fold 1 in the same process: fresh learning rate, counters and checkpoint best
     rising = ScriptedAuc([0.1, 0.2, 0.3])
-    second, _, _ = train_fold(cfg(epochs=3, patience=2), data, data.val_x, tmp_path, "fold1",
-                              extra_callbacks=(rising,))
+    second = train_fold(cfg(epochs=3, patience=2), data, data.val_x, tmp_path, "fold1",
+                        extra_callbacks=(rising,))
     h1 = pd.read_csv(tmp_path / "history_fold1.csv")
     assert h1["lr"].tolist() == pytest.approx([1e-3] * 3)
-    assert second["epochs_run"] == 3 and not second["stopped_early"]
-    assert second["best_epoch"] == 2  # 0.1 beat nothing: the old fold's 0.9 was forgotten
+    assert second.epochs_run == 3 and not second.extra["stopped_early"]
+    assert second.best_epoch == 2  # 0.1 beat nothing: the old fold's 0.9 was forgotten
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -123,15 +123,15 @@ def test_an_interrupted_fold_continues(data, tmp_path):
     history = pd.read_csv(tmp_path / "history_fold0.csv")
     assert history["epoch"].tolist() == [0, 1, 2, 3]
     # the checkpoint's best (0.8 at epoch 1) survived the interruption: 0.6, 0.7 did not win
-    assert result["best_epoch"] == 1 and result["epochs_run"] == 4
+    assert result.best_epoch == 1 and result.epochs_run == 4
 
 
 def test_a_collapsed_fold_stops_and_says_why(data, tmp_path):
     script = ScriptedAuc([0.45, 0.3, 0.9, 0.9])
-    result, _, _ = train_fold(cfg(epochs=4, collapse_epochs=2), data, data.val_x, tmp_path,
-                              "fold0", extra_callbacks=(script,))
-    assert result["epochs_run"] == 2
-    assert result["collapsed"] == "validation AUC 0.3000 <= 0.5 in epochs 0-1"
+    result = train_fold(cfg(epochs=4, collapse_epochs=2), data, data.val_x, tmp_path,
+                        "fold0", extra_callbacks=(script,))
+    assert result.epochs_run == 2
+    assert result.collapsed == "validation AUC 0.3000 <= 0.5 in epochs 0-1"
 
 
 class Trainable(keras.callbacks.Callback):
@@ -146,9 +146,9 @@ class Trainable(keras.callbacks.Callback):
 def test_unfreeze_after_trains_the_head_then_everything(data, tmp_path):
     seen = Trainable()
     c = cfg(epochs=3, train_mode="head", unfreeze_after=1)
-    result, _, _ = train_fold(c, data, data.val_x, tmp_path, "fold0",
-                              extra_callbacks=(ScriptedAuc([0.6, 0.7, 0.8]), seen))
+    result = train_fold(c, data, data.val_x, tmp_path, "fold0",
+                        extra_callbacks=(ScriptedAuc([0.6, 0.7, 0.8]), seen))
     # head: dense, its batch-norm and the logit (6 weights); then + 3 convs and 3 batch-norms
     assert seen.counts == [6, 18, 18]
-    assert result["epochs_run"] == 3 and result["best_epoch"] == 2
+    assert result.epochs_run == 3 and result.best_epoch == 2
     assert pd.read_csv(tmp_path / "history_fold0.csv")["epoch"].tolist() == [0, 1, 2]

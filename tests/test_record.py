@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kfold import artifacts
@@ -94,3 +96,24 @@ def test_a_record_before_tasks_is_a_binary_run_scored_by_auc_and_a_task_round_tr
                               "metric": "logloss"}
     again = RunRecord.from_dict(json.loads(json.dumps(raw)))
     assert (again.task, again.classes, again.metric) == ("multiclass", ["a", "b", "c"], "logloss")
+
+
+def test_a_fold_result_carries_its_predictions_but_writes_only_the_record():
+    raw = json.loads(V0.read_text())["folds"][0] | {"where": {"executor": "ray"}}
+    result = FoldResult.from_dict(raw)
+    result.val_pred, result.test_pred = np.array([0.2, 0.9]), np.array([0.5])
+    shipped = pickle.loads(pickle.dumps(result))  # as a Ray task returns it to the driver
+    assert shipped.test_pred.tolist() == [0.5] and shipped.where == {"executor": "ray"}
+    written = shipped.to_dict()
+    assert "val_pred" not in written and "test_pred" not in written
+    assert _within(raw, written)  # every key kept, with its value
+    assert FoldResult.from_dict(json.loads(json.dumps(written))) == result  # predictions aside
+
+
+def test_a_fold_of_a_run_record_is_numbered_and_scored(ws):
+    raw = json.loads(V0.read_text())
+    for key in ("fold", "auc"):
+        fold = {k: v for k, v in raw["folds"][0].items() if k != key}
+        ws.run_json("r").write_text(json.dumps({**raw, "folds": [fold, *raw["folds"][1:]]}))
+        with pytest.raises(KfError, match=f"not a run record: {key} = None is not"):
+            artifacts.read_run(ws, "r")

@@ -10,7 +10,7 @@ import torch
 
 from kfold import artifacts
 from kfold.backends import FoldData
-from kfold.backends.torch.loop import config_info, fit_epochs
+from kfold.backends.torch.loop import fit_epochs
 from kfold.progress import Reporter, Task
 from kfold.train.run import train_run
 from kfold.train_config import TrainConfig
@@ -55,16 +55,16 @@ def test_fold_interrupted_after_an_epoch_resumes_to_the_same_result(tmp_path, mo
     data = FoldData(x[:32], y[:32], x[32:], y[32:])
     cfg = TrainConfig(model=model, image_size=32, epochs=3, batch_size=8, patience=5,
                       dropout=0.3, augment="d4", **extra)
-    info, cpu = config_info(cfg), torch.device("cpu")
+    cpu = torch.device("cpu")
     clean, broken = tmp_path / "clean", tmp_path / "broken"
     clean.mkdir(), broken.mkdir()
-    want = fit_epochs(cfg, info, data, clean, "f", cpu)
+    want = fit_epochs(cfg, data, clean, "f", cpu)
 
     with pytest.raises(Interrupted):
-        fit_epochs(cfg, info, data, broken, "f", cpu, StopAfter("f", 1))
+        fit_epochs(cfg, data, broken, "f", cpu, StopAfter("f", 1))
     assert (broken / "f.last.pt").exists()
     assert torch.load(broken / "f.last.pt", weights_only=False)["state"]["epoch"] == 1
-    got = fit_epochs(cfg, info, data, broken, "f", cpu)
+    got = fit_epochs(cfg, data, broken, "f", cpu)
 
     for key in ("best_epoch", "epochs_run", "val_auc"):
         assert got[key] == want[key]

@@ -63,6 +63,11 @@ def test_retrain_resumes_after_an_interruption_and_matches_a_clean_retrain(works
     artifacts.write_run(workspace, meta)
     clean = retrain_run(workspace, "r")
     want = artifacts.read_test_preds(workspace.full_test_path("r"))["pred"].to_numpy()
+    read_back = retrain_run(workspace, "r")  # finished: its result and predictions read back
+    assert (read_back.retrain.seconds, read_back.retrain.device, read_back.retrain.where) == \
+        (clean.retrain.seconds, clean.retrain.device, clean.retrain.where)
+    np.testing.assert_array_equal(
+        artifacts.read_test_preds(workspace.full_test_path("r"))["pred"].to_numpy(), want)
     for name in ("full.result.json", "full.preds.npz", "full.pt"):
         (workspace.run_dir("r") / name).unlink()
     with pytest.raises(Interrupted):

@@ -69,3 +69,19 @@ def test_an_upload_the_task_cannot_take_is_an_error_not_a_score(tmp_path):
     half = solution[["id"]].assign(good=0.5, scratch=0.5)
     with pytest.raises(ValueError, match="are not the classes"):
         scorer.score(half.to_csv(index=False).encode(), solution)
+
+
+def test_a_log_loss_leaderboard_ranks_the_lowest_first_among_rivals_below_a_guess(tmp_path):
+    from kfold.kaggle.sandbox import SandboxServer
+
+    ws = _workspace(tmp_path, "multiclass")
+    state = SandboxServer.from_workspace(ws, score_delay_s=0).state
+    solution, classes = state.solution, list(state.scorer.classes)
+    guess = state.scorer.score((ws.data_dir / "sample_submission.csv").read_bytes(), solution)[0]
+    sure = np.eye(6)[read_truth(solution, "label", "multiclass", classes)] * 0.99 + 0.01 / 6
+    state.add_submission("sandbox-user", "sure.csv", "", pd.DataFrame(sure, columns=classes)
+                         .assign(id=solution["id"]).to_csv(index=False).encode())
+    board = state.leaderboard()
+    scores = [r["score"] for r in board]
+    assert scores == sorted(scores) and board[0]["team"] == "sandbox-user"
+    assert all(0.3 * guess <= r["score"] <= 0.9 * guess for r in board[1:])

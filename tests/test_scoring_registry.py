@@ -15,6 +15,7 @@ def test_every_metric_declares_direction_needs_tasks_and_output():
         assert m.needs in ("ranks", "probabilities", "labels", "values")
     assert get_metric("logloss").direction == "min" and get_metric("auc").direction == "max"
     assert get_metric("auc").rank_based and not get_metric("logloss").rank_based
+    assert get_metric("auc-ovr").rank_based and not get_metric("map@5").rank_based  # a row's classes
     assert get_metric("rmse").label == "RMSE ↓"
     assert {t: default_metric(t).name for t in TASKS} == DEFAULTS
 

@@ -1,6 +1,8 @@
 """A submission's columns read in every form a sample submission can ask for, checked
 against the task, and turned into the output the metrics score."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,6 +30,18 @@ def test_labels_and_top_k_keep_their_order_under_argmax():
     assert np.argsort(-topk, axis=1).tolist() == [[2, 0, 1], [1, 2, 0]]
     multi = read_output(_sub(label=["dog cat", ""]), "id", "multilabel", CLASSES)
     assert multi.tolist() == [[1, 0, 1], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("labels, form, k, message", [
+    (["dog cat"], "label", 0, "holds 2 label(s), not one class"),
+    (["dog cat cow"], "top-k", 2, "not 1 to 2 space-separated classes"),
+    (["dog dog"], "top-k", 2, "guesses 'dog' twice"),
+    ([""], "top-k", 2, "holds 0 label(s)"),
+])
+def test_a_label_column_is_held_to_the_sample_submissions_form(labels, form, k, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_output(_sub(label=labels), "id", "multiclass", CLASSES, form, k)
+    read_output(_sub(label=["dog"]), "id", "multiclass", CLASSES, form, k)  # one guess: fine
 
 
 def test_binary_and_regression_one_column():

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from kfold.backends import FoldData
-from kfold.backends.torch.loop import build_model, config_info, fit_epochs, train_epoch
+from kfold.backends import FoldData, Head
+from kfold.backends.torch.loop import build_model, fit_epochs, train_epoch
 from kfold.backends.torch.recipe import Recipe, make_recipe, scheduler
 from kfold.errors import KfError
 from kfold.train_config import TrainConfig
@@ -27,7 +27,7 @@ def _data(n=32, size=32):
 def test_ema_weights_differ_from_raw_and_are_the_checkpoint(tmp_path):
     x, y = _data()
     cfg = TrainConfig(image_size=32, epochs=2, batch_size=8, ema=0.5, augment="none")
-    fit_epochs(cfg, config_info(cfg), FoldData(x, y), tmp_path, "full", CPU)  # keeps the last
+    fit_epochs(cfg, FoldData(x, y), tmp_path, "full", CPU)  # keeps the last
     last = torch.load(tmp_path / "full.last.pt", weights_only=False)
     kept = torch.load(tmp_path / "full.pt", weights_only=False)["model"]
     assert all(torch.equal(kept[k], v) for k, v in last["ema"].items())
@@ -51,6 +51,21 @@ def test_label_smoothing_pulls_targets_towards_one_half():
     recipe = make_recipe(TrainConfig(label_smoothing=0.2), nn.Linear(1, 1))
     _, target = recipe.inputs(torch.zeros(3, 1, 2, 2), torch.tensor([1.0, 0.0, 0.25]))
     assert target.tolist() == pytest.approx([0.9, 0.1, 0.3])
+
+
+def test_a_teachers_class_probabilities_are_smoothed_and_mixed_as_one_hot_targets_are():
+    """kf pseudo / kf distill on a multi-class task: (B, C) soft targets, where timm's
+    one-hot path takes class indices only."""
+    head, indices = Head("multiclass", 3, "logloss"), torch.tensor([0, 2, 1, 1])
+    x = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 1, 8, 8).clone()
+    for opts in ({"label_smoothing": 0.3}, {"mixup": 1.0, "label_smoothing": 0.3}):
+        np.random.seed(0)
+        _, want = make_recipe(TrainConfig(**opts), nn.Linear(1, 3), head).inputs(x.clone(), indices)
+        np.random.seed(0)
+        soft = nn.functional.one_hot(indices, 3).float()
+        _, got = make_recipe(TrainConfig(**opts), nn.Linear(1, 3), head).inputs(x.clone(), soft)
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(got.sum(1), torch.ones(4))
 
 
 def test_accumulated_batches_equal_one_batch_that_many_times_larger():
@@ -81,12 +96,12 @@ def test_warmup_ramps_from_one_percent_then_decays():
 
 def test_drop_path_reaches_timm_blocks_and_is_refused_where_there_are_none():
     cfg = TrainConfig(model="resnet10t", image_size=32, drop_path=0.2)
-    net = build_model(cfg, config_info(cfg), CPU)
+    net = build_model(cfg, CPU)
     rates = [m.drop_prob for m in net.modules() if type(m).__name__ == "DropPath"]
     assert rates and max(rates) > 0
     plain = TrainConfig(image_size=32, drop_path=0.2)
     with pytest.raises(KfError, match="--drop-path: simple-cnn has no stochastic depth"):
-        build_model(plain, config_info(plain), CPU)
+        build_model(plain, CPU)
 
 
 @pytest.mark.parametrize("options, message", [

@@ -39,6 +39,7 @@ def test_a_training_run_and_its_gradcam_land_in_mlflow(tmp_path, synth_data):
     assert len(runs) == 1
     run = runs[0]
     assert run.data.tags["kf.run"] == "tiny" and run.data.params["epochs"] == "2"
+    assert run.data.tags["kf.metric"] == "auc"  # the metric its *_auc keys hold
     oof = rec.oof_auc if hasattr(rec, "oof_auc") else rec["oof_auc"]
     assert run.data.metrics["oof_auc"] == pytest.approx(oof)
     assert {"fold0_auc", "fold1_auc"} <= set(run.data.metrics)
@@ -71,7 +72,7 @@ def test_submissions_log_cv_and_public_score(tmp_path, monkeypatch, store):
         flow.submissions_view(ws, client=c)  # a later sync logs nothing twice
     _, runs = _runs(ws.root, "submission", tracking.resolve_uri(ws, store))
     assert len(runs) == 1 and runs[0].data.tags["kf.ref"] == str(res.ref)
-    assert runs[0].data.tags["kf.runs"] == "good"
+    assert runs[0].data.tags["kf.runs"] == "good" and runs[0].data.tags["kf.metric"] == "auc"
     m = runs[0].data.metrics
     assert m["cv_auc"] == pytest.approx(0.95) and m["public_score"] == pytest.approx(
         res.public_score, abs=1e-5)

@@ -59,8 +59,7 @@ def test_with_test_fold_k_learns_every_test_image_from_the_teachers_fold_k_model
     got = distill_teacher(teacher, "t", folds, with_test=True, test_weight=0.3)
     test = artifacts.read_test_preds(teacher.test_path("t")).set_index("id")
     for k in range(2):
-        assert got.fold_targets[k].sort_index().equals(test[f"pred_fold{k}"].sort_index()
-                                                       .rename(None))
+        assert got.fold_targets[k].sort_index().equals(test[[f"pred_fold{k}"]].sort_index())
     assert got.test_weight == 0.3
 
 
@@ -84,6 +83,7 @@ def _stack_of(ws, run, name="stack-mean"):
     (["--teacher", "stack-mean"], "has no OOF predictions"),  # no sidecar naming its runs
     (["--teacher", "t", "--test-weight", "0"], "--test-weight must be"),
     (["--teacher", "t", "--epochs", "0"], "--epochs 0 must be"),
+    (["--teacher", "t", "--backend", "keras"], "train with the torch backend"),
 ])
 def test_bad_distill_input_is_one_error_line_and_writes_nothing(teacher, args, fragment):
     _stack_of(teacher, "t")
@@ -104,3 +104,21 @@ def test_a_teacher_without_oof_or_per_fold_tests_or_on_another_split_is_refused(
     ws.oof_path("t").unlink()
     with pytest.raises(KfError, match="has no OOF predictions"):
         distill_teacher(ws, "t", folds, with_test=False, test_weight=1.0)
+
+
+def test_the_students_retrain_learns_every_training_images_oof_soft_target(teacher,
+                                                                          monkeypatch):
+    ws = teacher
+    distill_run(ws, "t", OPTIONS, "s", with_test=True, test_weight=0.3)
+    seen = _spy(monkeypatch)
+    result = kf("retrain", "--run", "s", ws=ws)
+    assert result.exit_code == 0, result.output
+    full = seen[("s", "full")]
+    oof = artifacts.read_oof(ws.oof_path("t"))
+    mean = artifacts.read_test_preds(ws.test_path("t"))["pred"]
+    n_train = len(oof)
+    np.testing.assert_allclose(np.sort(full.train_y[:n_train]), np.sort(oof["pred"]))
+    np.testing.assert_allclose(np.sort(full.train_y[n_train:]), np.sort(mean))
+    assert (full.train_w[n_train:] == 0.3).all()
+    retrain = artifacts.read_run(ws, "s").taught_by["retrain"]
+    assert retrain["train_targets"] == "oof" and len(retrain["test_rows"]) == len(mean)

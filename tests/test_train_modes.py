@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from kfold.backends import FoldData
+from kfold.backends import FoldData, Head
 from kfold.backends.rules import TTA_VIEWS, collapse_reason
 from kfold.backends.torch import loop
-from kfold.backends.torch.loop import config_info, fit_epochs, predict, split_parameters
+from kfold.backends.torch.loop import fit_epochs, predict, split_parameters
 from kfold.nets import _REGISTRY, register_model
 from kfold.train_config import TrainConfig
 
@@ -48,7 +48,7 @@ def test_head_mode_trains_only_the_head_and_keeps_batchnorm_statistics(
         tmp_path, fold, monkeypatch, model, backbone):
     snaps = _snapshots(monkeypatch)
     cfg = TrainConfig(model=model, image_size=32, epochs=1, batch_size=16, train_mode="head")
-    fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    fit_epochs(cfg, fold, tmp_path, "f", torch.device("cpu"))
     before, after = snaps
     assert not _changed(before, after, backbone)  # weights and running_mean/var alike
     assert _changed(before, after, "head.")
@@ -67,12 +67,12 @@ def test_finetune_trains_everything_with_a_slower_backbone(tmp_path, fold, monke
     monkeypatch.setattr(loop, "train_epoch", grab)
     cfg = TrainConfig(model="resnet10t", image_size=32, epochs=1, batch_size=16,
                       backbone_lr_scale=0.25)
-    fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    fit_epochs(cfg, fold, tmp_path, "f", torch.device("cpu"))
     before, after = snaps
     changed = _changed(before, after, "backbone.")
     assert any("running_mean" in k for k in changed) and any(k.endswith("weight") for k in changed)
     assert _changed(before, after, "head.")
-    model = loop.build_model(cfg, config_info(cfg), torch.device("cpu"))
+    model = loop.build_model(cfg, torch.device("cpu"))
     backbone, head = split_parameters(model)
     assert len(head) == 2 and len(backbone) > 10
     assert cfg.backbone_lr == pytest.approx(cfg.lr * 0.25)
@@ -85,7 +85,7 @@ def test_unfreeze_after_trains_the_head_first_then_everything(tmp_path, fold, mo
     snaps = _snapshots(monkeypatch)
     cfg = TrainConfig(model="simple-cnn", image_size=32, epochs=2, batch_size=16,
                       unfreeze_after=1, patience=5)
-    fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    fit_epochs(cfg, fold, tmp_path, "f", torch.device("cpu"))
     e0_before, e0_after, e1_before, e1_after = snaps
     assert not _changed(e0_before, e0_after, "features.")
     assert _changed(e1_before, e1_after, "features.")
@@ -124,12 +124,12 @@ def test_a_collapsed_fold_is_stopped_and_says_so(tmp_path, fold, constant_model)
 
     cfg = TrainConfig(model=constant_model, image_size=32, epochs=10, patience=10,
                       batch_size=16, collapse_epochs=3)
-    result = fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"), Log())
+    result = fit_epochs(cfg, fold, tmp_path, "f", torch.device("cpu"), Log())
     assert result["epochs_run"] == 3
     assert "constant predictions" in result["collapsed"] and "epochs 0-2" in result["collapsed"]
     assert any("COLLAPSED" in m and "stopping this fold" in m for m in logs)
     # a rerun of the stopped fold does not start training again
-    again = fit_epochs(cfg, config_info(cfg), fold, tmp_path, "f", torch.device("cpu"))
+    again = fit_epochs(cfg, fold, tmp_path, "f", torch.device("cpu"))
     assert again["epochs_run"] == 3 and again["collapsed"] == result["collapsed"]
 
 
@@ -147,13 +147,25 @@ def test_collapse_reason():
 def test_tta_predictions_are_invariant_to_the_views_they_average(fold, tta, transforms):
     torch.manual_seed(0)
     cfg = TrainConfig(model="simple-cnn", image_size=32, batch_size=8, tta=tta)
-    info = config_info(cfg)
-    model = loop.build_model(cfg, info, torch.device("cpu")).eval()
+    model = loop.build_model(cfg, torch.device("cpu")).eval()
     images = fold.val_x
-    plain = predict(model, images, cfg, info, torch.device("cpu"), tta="none")
-    base = predict(model, images, cfg, info, torch.device("cpu"))
+    plain = predict(model, images, cfg, torch.device("cpu"), tta="none")
+    base = predict(model, images, cfg, torch.device("cpu"))
     assert not np.allclose(plain, base, atol=1e-6)  # TTA changes the predictions ...
     for t in transforms:  # ... into ones that do not depend on the view
-        moved = predict(model, np.ascontiguousarray(t(images)), cfg, info, torch.device("cpu"))
+        moved = predict(model, np.ascontiguousarray(t(images)), cfg, torch.device("cpu"))
         np.testing.assert_allclose(moved, base, atol=1e-5)
     assert len(TTA_VIEWS[tta]) == {"flip": 2, "d4": 8}[tta]
+
+
+def test_a_built_model_carries_its_input_facts_and_head_into_its_checkpoint(tmp_path):
+    cfg = TrainConfig(model="simple-cnn", image_size=32, in_chans=3)
+    head = Head("multiclass", 3, "logloss")
+    model = loop.build_model(cfg, torch.device("cpu"), head=head)
+    assert model.kf_info.in_chans == 3 and len(model.kf_info.mean) == 3
+    assert model.kf_head == head
+    torch.save({"model": model.state_dict(), "head": head.__dict__}, tmp_path / "f.pt")
+    again = loop.load_checkpoint(cfg, tmp_path / "f.pt", torch.device("cpu"))
+    assert (again.kf_info, again.kf_head) == (model.kf_info, head)
+    images = np.zeros((2, 32, 32), dtype=np.uint8)
+    assert predict(again, images, cfg, torch.device("cpu")).shape == (2, 3)  # read from the model

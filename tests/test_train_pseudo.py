@@ -11,54 +11,76 @@ import pytest
 
 from kfold import artifacts, execute
 from kfold.data.sources import discover
+from kfold.data.synth.tasks import synthesize_task
 from kfold.errors import KfError
 from kfold.folds import write_folds
 from kfold.train.pseudo import PseudoOptions, pseudo_run, pseudo_teacher, select
 from kfold.train.run import train_run
+from kfold.train_config import TrainConfig
+from kfold.workspace import Workspace
 from tests.test_cli import _one_line_error, kf
 from tests.test_resume import Interrupted, StopAfter
 
 
 def _memorising_source(ws, name="memo"):
     """A fake source whose fold-j model memorised its training images: test image i is a
-    copy of training image i; model j predicts the copy's true label when it trained on
-    the original (fold != j), and 0.5 (no idea) when the original was its validation."""
-    folds = write_folds(ws, discover(ws).train)
+    copy of training image i; model j predicts the copy's true class (binary: its label;
+    multi-class: one-hot) when it trained on the original (fold != j), and chance (0.5;
+    1/C for each class) when the original was its validation."""
+    task = discover(ws).task
+    folds = write_folds(ws, discover(ws).train, kind=task.kind, classes=task.classes)
     test_ids = discover(ws).test["id"].astype(str).to_numpy()
     original = folds.iloc[:len(test_ids)]
-    cols = {}
+    truth, chance = original["target"].to_numpy(float)[:, None], 0.5
+    if task.kind == "multiclass":
+        truth, chance = np.eye(len(task.classes))[original["target"]], 1 / len(task.classes)
+    cols, mean = {}, 0
     for j in range(int(folds["fold"].max()) + 1):
-        seen = original["fold"].to_numpy() != j
-        cols[f"pred_fold{j}"] = np.where(seen, original["target"].to_numpy(), 0.5).astype(float)
-    test = pd.DataFrame({"id": test_ids, **cols})
-    test["pred"] = test[list(cols)].mean(axis=1)
-    artifacts.write_test_preds(ws.test_path(name), test)
-    oof = folds.assign(pred=0.5)
-    artifacts.write_oof(ws.oof_path(name), oof)
-    return folds, dict(zip(test_ids, original["fold"]))
+        seen = (original["fold"].to_numpy() != j)[:, None]
+        pred = np.where(seen, truth, chance)
+        cols |= dict(zip(artifacts.pred_columns(task.kind, task.classes, f"pred_fold{j}"), pred.T))
+        mean = mean + pred / (int(folds["fold"].max()) + 1)
+    cols |= dict(zip(artifacts.pred_columns(task.kind, task.classes), mean.T))
+    artifacts.write_test_preds(ws.test_path(name), pd.DataFrame({"id": test_ids, **cols}),
+                               task.kind, task.classes)
+    oof = folds.assign(**dict.fromkeys(artifacts.pred_columns(task.kind, task.classes), chance))
+    artifacts.write_oof(ws.oof_path(name), oof, task.kind, task.classes)
+    return folds, dict(zip(test_ids, original["fold"])), mean
 
 
-def test_fold_k_never_learns_a_copy_of_its_own_validation_images(workspace):
-    folds, fold_of_original = _memorising_source(workspace)
-    teacher = pseudo_teacher(workspace, "memo", folds, PseudoOptions(confidence=0.9))
+@pytest.fixture
+def multiclass_ws(tmp_path):
+    """72 multi-class chips (6 classes), 2 folds."""
+    synthesize_task(tmp_path / "mc" / "data", "multiclass", n_train=60, n_test=12, size=32,
+                    seed=0)
+    return Workspace.init(tmp_path / "mc", n_folds=2, image_size=32, seed=0)
+
+
+@pytest.mark.parametrize("kind, fixture, mean_confidence", [
+    ("binary", "workspace", 0.7), ("multiclass", "multiclass_ws", 0.55)])
+def test_fold_k_never_learns_a_copy_of_its_own_validation_images(kind, fixture, mean_confidence,
+                                                                 request):
+    ws = request.getfixturevalue(fixture)
+    folds, fold_of_original, mean = _memorising_source(ws)
+    teacher = pseudo_teacher(ws, "memo", folds, PseudoOptions(confidence=0.9))
     for k, chosen in enumerate(teacher.fold_targets):
         assert len(chosen) > 0
         assert all(fold_of_original[i] != k for i in chosen.index), f"fold {k} leaked"
-    # The fold-mean would have leaked: it is confident about copies of fold-k images.
-    test = artifacts.read_test_preds(workspace.test_path("memo")).set_index("id")
-    mean_choice = select(np.stack([1 - test["pred"], test["pred"]], 1), PseudoOptions(0.7))
-    assert any(fold_of_original[i] == 0 for i in test.index[mean_choice])
+    # The fold mean would have leaked: it is confident about copies of fold-k images.
+    mean_choice = select(mean[:, 0] if kind == "binary" else mean, kind,
+                         PseudoOptions(mean_confidence))
+    assert any(v == 0 for v in np.array(list(fold_of_original.values()))[mean_choice])
 
 
 def test_top_share_keeps_that_share_of_each_predicted_class_most_confident_first():
     p = np.array([0.95, 0.9, 0.6, 0.4, 0.2, 0.01, 0.3, 0.45])
-    keep = select(np.stack([1 - p, p], 1), PseudoOptions(top_share=0.5))
+    keep = select(p, "binary", PseudoOptions(top_share=0.5))
     # 3 predicted defects -> ceil(1.5) = 2 kept; 5 predicted good -> ceil(2.5) = 3 kept
     assert keep.tolist() == [True, True, False, False, True, True, True, False]
 
 
 def test_hard_labels_are_the_likeliest_class(workspace):
-    folds, _ = _memorising_source(workspace)
+    folds, _, _ = _memorising_source(workspace)
     teacher = pseudo_teacher(workspace, "memo", folds, PseudoOptions(top_share=1.0, labels="hard"))
     assert set(np.unique(np.concatenate([t.to_numpy() for t in teacher.fold_targets]))) <= {0, 1}
 
@@ -148,6 +170,43 @@ def test_a_source_on_another_split_or_task_or_a_stack_is_refused(source):
     _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=ws), "multiclass")
 
 
-def test_retrain_of_a_taught_run_is_refused(source):
-    pseudo_run(source, "src", PseudoOptions(top_share=0.5), "p", overrides={"epochs": 1})
-    _one_line_error(kf("retrain", "--run", "p", ws=source), "learned pseudo targets")
+def test_a_keras_source_is_refused_in_one_line(source):
+    """The Keras backend takes no per-image weights or soft targets (docs/teach.md)."""
+    keras_cfg = dataclasses.replace(artifacts.read_run(source, "src").config, backend="keras")
+    artifacts.update_run(source, "src", config=keras_cfg)
+    _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=source),
+                    "train with the torch backend")
+    assert not source.run_dir("src-pseudo").exists()
+
+
+def test_retrain_learns_the_pseudo_labels_the_options_pick_from_the_fold_mean(source,
+                                                                             monkeypatch):
+    ws, seen, real = source, {}, execute.train_job
+
+    def spy(job, arrays, run_dir, reporter, *rest):
+        seen[job.tag] = execute.fold_data(job, arrays)
+        return real(job, arrays, run_dir, reporter, *rest)
+
+    pseudo_run(ws, "src", PseudoOptions(top_share=0.5, weight=0.5), "p", overrides={"epochs": 1})
+    monkeypatch.setattr(execute, "train_job", spy)
+    result = kf("retrain", "--run", "p", ws=ws)
+    assert result.exit_code == 0, result.output
+    mean = artifacts.read_test_preds(ws.test_path("src")).set_index("id")["pred"]
+    picked = mean.index[select(mean.to_numpy(), "binary", PseudoOptions(top_share=0.5))]
+    full, n_train = seen["full"], len(discover(ws).train)
+    assert len(full.train_x) == n_train + len(picked)
+    assert (full.train_w[n_train:] == 0.5).all() and (full.train_w[:n_train] == 1).all()
+    np.testing.assert_allclose(np.sort(full.train_y[n_train:]), np.sort(mean[picked]))
+    retrain = artifacts.read_run(ws, "p").taught_by["retrain"]
+    assert retrain["test_rows"] == sorted(picked) and "fold-mean" in retrain["rule"]
+    assert ws.full_test_path("p").exists()
+
+
+def test_retrain_of_a_run_whose_source_changed_is_refused_and_writes_nothing(source):
+    ws = source
+    pseudo_run(ws, "src", PseudoOptions(top_share=0.5), "p", overrides={"epochs": 1})
+    train_run(ws, TrainConfig(n_folds=2, image_size=32, epochs=1, batch_size=16, seed=0,
+                              model_seed=3), "src", force=True)
+    before = sorted(p.relative_to(ws.root) for p in ws.root.rglob("*"))
+    _one_line_error(kf("retrain", "--run", "p", ws=ws), "changed since run 'p' learned")
+    assert sorted(p.relative_to(ws.root) for p in ws.root.rglob("*")) == before

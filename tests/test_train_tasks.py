@@ -9,11 +9,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from kfold import artifacts
 from kfold.cli import app
+from kfold.kaggle.flow import submissions_view
+from kfold.kaggle.render import print_submissions
 from kfold.kaggle.sandbox import SandboxServer
+from kfold.scoring import get_metric
 from kfold.workspace import Workspace
 from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 
@@ -31,6 +35,13 @@ def kf(ws: Workspace, *args: str):
     result = runner.invoke(app, [*args, "-w", str(ws.root)])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def kf_json(ws: Workspace, *args: str):
+    """A command's --format json output (stdout alone: notes go to stderr)."""
+    result = runner.invoke(app, [*args, "--format", "json", "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 @pytest.fixture
@@ -87,4 +98,12 @@ def test_train_retrain_and_submit_every_task(task, synth, tmp_path, monkeypatch)
     finally:
         server.stop()
     assert "complete, public" in out
-
+    (row,) = kf_json(ws, "submissions", "--offline")
+    assert (row["metric"], row["cv_auc"]) == (metric, pytest.approx(record.oof_auc))
+    label = get_metric(metric).label  # "log loss ↓": the ledger's views name the metric
+    wide = Console(width=300, record=True)
+    print_submissions(wide, submissions_view(ws, offline=True))
+    assert f"CV {label}" in wide.export_text()
+    plan = kf_json(ws, "plan", "--offline")
+    assert plan["metric"] == metric
+    assert any(f"no shake-up simulation for {title}" in n for n in plan["notes"])

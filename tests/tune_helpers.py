@@ -30,8 +30,8 @@ class FakeTraining:
         self.hang_on, self.ready, self.pause = hang_on, ready, pause
 
     def __call__(self, job, arrays, run_dir, reporter, cpus=None):
-        from kfold.execute import FoldOutcome
         from kfold.metrics import auc
+        from kfold.record import FoldResult
 
         if (job.run, job.tag) == self.hang_on:
             self.ready.write_text("training")
@@ -43,9 +43,8 @@ class FakeTraining:
         val = 0.5 + quality(job.cfg.lr) * (y - 0.5) + rng.normal(0, 0.3, len(y))
         val = np.clip(val, 0.0, 1.0)
         test = rng.uniform(0, 1, len(arrays.test))
-        result = {"best_epoch": 0, "epochs_run": 1, "val_auc": auc(y, val), "seconds": 0.0,
-                  "collapsed": None, "device": "cpu"}
-        return FoldOutcome(result, val, test)
+        return FoldResult(best_epoch=0, epochs_run=1, val_auc=auc(y, val), seconds=0.0,
+                          collapsed=None, device="cpu", val_pred=val, test_pred=test)
 
 
 if __name__ == "__main__":  # python tune_helpers.py WORKSPACE SPACE RUN TAG READY

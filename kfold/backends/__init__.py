@@ -14,12 +14,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.train_config import TrainConfig
 
 
@@ -50,18 +51,6 @@ class FoldData:
     head: Head = Head()
 
 
-class FoldOutput(NamedTuple):
-    """What training one tag gives back. `result` holds at least RESULT_KEYS."""
-
-    result: dict
-    val_pred: np.ndarray | None  # None when FoldData has no validation images
-    test_pred: np.ndarray
-
-
-# Keys every backend's `train_fold` result has (the contract test checks them).
-RESULT_KEYS = ("best_epoch", "epochs_run", "val_auc", "seconds", "collapsed", "device")
-
-
 class Backend(Protocol):
     """What kfold needs from a deep-learning framework. A *tag* names one model of a run
     (`fold0`, `fold1`, ..., `full`); every file a backend writes for it is in `run_dir` and
@@ -83,10 +72,12 @@ class Backend(Protocol):
         gives the same bits wherever it runs."""
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
-                   tag: str, reporter: Reporter) -> FoldOutput:
+                   tag: str, reporter: Reporter) -> FoldResult:
         """Train one model (continuing an interrupted one from its resume state), keep
         `checkpoint_files(tag)` and `history_<tag>.csv`, and predict validation and test
-        images with the kept checkpoint."""
+        images with the kept checkpoint: a result with how training went (best_epoch,
+        epochs_run, val_auc, seconds, collapsed, device; its own keys in `extra`) and
+        `val_pred` (None without validation images) and `test_pred`."""
 
     def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,
                 images: np.ndarray) -> np.ndarray:
@@ -94,8 +85,10 @@ class Backend(Protocol):
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 64,
-                 device: str | None = None) -> np.ndarray:
-        """(N, S, S) float32 maps in [0, 1] of uint8 images (N, S, S) from tag's checkpoint."""
+                 device: str | None = None, classes: np.ndarray | None = None) -> np.ndarray:
+        """(N, S, S) float32 maps in [0, 1] of uint8 images (N, S, S) from tag's checkpoint:
+        of the defect logit, or of each image's class index in `classes` (a multi-class
+        model's predicted or named class)."""
 
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         """Names of the files (or folders) a finished tag keeps; the first is the model."""

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 
 from kfold.backends.torch import cam
-from kfold.backends.torch.loop import resolve_device
+from kfold.backends.torch.loop import build_model, resolve_device
 from kfold.data.preprocess import heatmap_to_original
 from kfold.explain import metrics
-from kfold.nets import create_model, model_info
+from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
 
@@ -21,21 +21,21 @@ def bench_explain(n_images: int = 256, image_size: int = 64, orig_size: int = 26
                   batch_size: int = 64, device: str = "auto", seed: int = 0) -> dict:
     """Images/s of explanation on random images with an untrained model: Grad-CAM alone and
     Grad-CAM + mapping to the original frame + the localization metrics (the explain loop)."""
-    info, dev = model_info(model), resolve_device(device)
+    dev = resolve_device(device)
     torch.manual_seed(seed)
-    net = create_model(model, image_size=image_size, in_chans=info.in_chans).to(dev).eval()
+    net = build_model(TrainConfig(model=model, image_size=image_size), dev).eval()
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n_images, image_size, image_size), dtype=np.uint8)
     inner = orig_size - 2 * crop
     x1 = rng.integers(crop, crop + inner // 2, n_images)
     y1 = rng.integers(crop, crop + inner // 2, n_images)
     boxes = [np.array([[a, b, a + inner // 4, b + inner // 4]]) for a, b in zip(x1, y1)]
-    layer = cam.target_layer(info, net, image_size)
-    cam.cam_images(net, layer, images[:batch_size], info, dev, method, batch_size)  # warm-up
+    layer = cam.target_layer(net, image_size)
+    cam.cam_images(net, layer, images[:batch_size], dev, method, batch_size)  # warm-up
     if dev.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    heat = cam.cam_images(net, layer, images, info, dev, method, batch_size)
+    heat = cam.cam_images(net, layer, images, dev, method, batch_size)
     t1 = time.perf_counter()
     for s in range(0, n_images, batch_size):
         big = heatmap_to_original(heat[s:s + batch_size], (orig_size, orig_size), crop)

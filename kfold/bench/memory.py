@@ -72,7 +72,7 @@ def measure(path: Path, mode: str, device: str) -> dict:
         images = np.load(path)  # whole, in RAM
         train_x, val_x = images[~val], images[val]
     else:
-        job = FoldJob("bench", "fold0", cfg, "cache", np.flatnonzero(~val), np.flatnonzero(val))
+        job = FoldJob("bench", 0, cfg, "cache", np.flatnonzero(~val), np.flatnonzero(val))
         fold = fold_data(job, Arrays(images, targets, images[:0]))
         train_x, val_x = fold.train_x, fold.val_x
     started = time.perf_counter()

@@ -21,7 +21,7 @@ from torch import nn
 
 from kfold.backends.rules import TTA_VIEWS
 from kfold.backends.torch.loader import apply_view
-from kfold.backends.torch.loop import batches, build_model, config_info, resolve_device
+from kfold.backends.torch.loop import batches, build_model, resolve_device
 from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
@@ -51,13 +51,12 @@ def bench_models(names=("vgg16", "resnet50"), size: int = 64, batch: int = 16, s
 def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
     """One row of `bench_models`: train through the pipeline and from ready-made batches,
     then infer, for one model at one precision (`fast`: bf16 + channels_last on CUDA)."""
-    info = config_info(cfg)
     cuda = dev.type == "cuda"
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
     torch.manual_seed(cfg.init_seed)
-    model = build_model(cfg, info, dev)  # channels_last on CUDA
+    model = build_model(cfg, dev)  # channels_last on CUDA
     if cuda and not fast:
         model = model.to(memory_format=torch.contiguous_format)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -75,7 +74,7 @@ def _bench_one(cfg, images, targets, dev, fast, steps, warmup) -> dict:
         opt.step()
 
     def loader(train: bool):
-        out = batches(images, targets if train else None, cfg, info, dev, train=train,
+        out = batches(images, targets if train else None, cfg, model.kf_info, dev, train=train,
                       generator=torch.Generator().manual_seed(cfg.init_seed))
         out.channels_last = cuda and fast
         return out

@@ -109,7 +109,7 @@ def scale_out(size: int, device: str, n_images: int) -> list[dict]:
     rows = np.arange(n_images)
 
     def jobs(n: int) -> list[FoldJob]:
-        return [FoldJob("bench", f"fold{k}", cfg, "a", rows[rows % WORKERS != k],
+        return [FoldJob("bench", k, cfg, "a", rows[rows % WORKERS != k],
                         rows[rows % WORKERS == k]) for k in range(n)]
 
     executor = RayExecutor(gpus_per_fold=1, cpus_per_fold=1)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from kfold.backends.torch.loop import batches, build_model, resolve_device, train_epoch
+from kfold.backends.torch.loop import batches, build_model, config_info, resolve_device, train_epoch
 from kfold.bench import rate
 from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import discover
-from kfold.nets import model_info
 from kfold.train_config import TrainConfig
 from kfold.workspace import Workspace
 
@@ -20,7 +19,7 @@ def run(ws: Workspace, model: str = "simple-cnn", size: int = 64, batch_size: in
     """Training images/s through DeviceBatches vs the same steps on ready tensors."""
     dev = resolve_device(device)
     cfg = TrainConfig(model=model, image_size=size, batch_size=batch_size, device=device)
-    info = model_info(model)
+    info = config_info(cfg)
     train = discover(ws).train
     decoded = load_decoded(train, Preprocess(), size, ws.cache_dir, "train")
     y = train["target"].to_numpy()
@@ -30,7 +29,7 @@ def run(ws: Workspace, model: str = "simple-cnn", size: int = 64, batch_size: in
 
     def steps(source) -> None:
         torch.manual_seed(0)
-        net = build_model(cfg, info, dev)
+        net = build_model(cfg, dev)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
         for _ in range(epochs):
             train_epoch(net, source, opt, None, torch.nn.BCEWithLogitsLoss(), dev)

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from kfold import registry_names
+from kfold.registry_names import spelled
 from kfold.settings import TOML, TRAIN, Setting, settings_for
 
 
@@ -21,12 +23,14 @@ def _param(name: str, annotation: object, default: object, *decls: str,
 
 
 def _names(setting: str) -> str:
-    """The names a registry holds for `setting`, as its help lists them. Only light registries
-    are read here (the model and blender registries would load torch or scikit-learn for
-    every `kf` call; their help points at `kf models` or lists what the stack module checks)."""
+    """The names a registry holds for `setting`, as its help lists them: from
+    kfold.registry_names and the backends' light `BACKENDS`, never the registries
+    themselves (the model registry would load torch and timm for every `kf` call)."""
     from kfold.backends import BACKENDS
 
-    return {"backend": " or ".join(BACKENDS)}.get(setting, "")
+    listed = {"backend": f" One of: {spelled(BACKENDS)}.",
+              "model": f" Registered: {', '.join(registry_names.MODELS)}."}
+    return listed.get(setting, "")
 
 
 def _setting_param(s: Setting) -> inspect.Parameter:
@@ -34,7 +38,7 @@ def _setting_param(s: Setting) -> inspect.Parameter:
     workspace's value); the others show the table's default."""
     from_toml = TOML in s.where
     hint = f" (default: kfold.toml, else {s.default})" if from_toml else ""
-    hint += f" One of: {_names(s.name)}." if _names(s.name) else ""
+    hint += _names(s.name)
     default = None if from_toml else s.default
     annotation = s.kind | None if from_toml or s.optional else s.kind
     decls = (s.cli, s.short) if s.short else (s.cli,)

@@ -8,6 +8,7 @@ import typer
 
 from kfold.cli._common import RunOpt, WorkspaceOpt, console, open_workspace
 from kfold.progress import RichReporter
+from kfold.registry_names import HEATMAP_METHODS, spelled
 
 app = typer.Typer()
 
@@ -18,14 +19,16 @@ def explain(
     workspace: WorkspaceOpt = None,
     n: Annotated[int, typer.Option("--n", help="Images in the grid (a TP/FP/FN mix from the OOF predictions).")] = 32,
     ids: Annotated[list[str] | None, typer.Option("--ids", help="Training image ids to show instead (repeat, or comma-separated).")] = None,
-    method: Annotated[str, typer.Option(help="gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, eigengradcam or scorecam.")] = "gradcam",
+    method: Annotated[str, typer.Option(help=f"{spelled(HEATMAP_METHODS)} (keras: gradcam).")] = "gradcam",
     batch_size: Annotated[int, typer.Option(help="Images per Grad-CAM batch.")] = 64,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the run's).")] = None,
+    class_name: Annotated[str | None, typer.Option("--class", help="A multi-class run: the class whose Grad-CAM to show (default: each image's predicted class).")] = None,
 ) -> None:
     """Grad-CAM heatmaps of a run's out-of-fold images, scored against the defect boxes.
 
     Writes the heatmaps overlaid on images with the defect box (PNG grid) and stores the
-    localization metrics (pointing game, distance, energy, IoU) in run.json."""
+    localization metrics (pointing game, distance, energy, IoU) in run.json. A multi-class
+    run's maps explain each image's predicted class, or the class --class names."""
     from kfold.explain.render import render_explain
     from kfold.explain.run import explain_run
 
@@ -36,7 +39,7 @@ def explain(
 
         raise KfError("--ids is empty; give training image ids (comma-separated or repeated)")
     report = explain_run(ws, run, n=n, ids=id_list, method=method, batch_size=batch_size,
-                         device=device, reporter=RichReporter(console))
+                         device=device, reporter=RichReporter(console), class_name=class_name)
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
     console.print(render_explain(report.metrics, run))

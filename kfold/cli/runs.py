@@ -32,10 +32,11 @@ def runs(
         "--plot", help="Also write submissions/cv_vs_public.png (CV vs public per submission).")] = False,
     competition: CompetitionOpt = None,
 ) -> None:
-    """Compare the trained runs: OOF AUC with intervals, the gap to the best, settings.
+    """Compare the trained runs: OOF score with intervals, the gap to the best, settings.
 
-    Per run: OOF AUC with its DeLong 95% interval, the paired difference to the best run
-    (interval, p-value, within noise), best public score, fold AUC mean ± std, epochs, time,
+    Per run, in the contest's metric: the OOF score with its 95% interval (DeLong for AUC, a
+    paired bootstrap otherwise), the paired difference to the best run (interval, within
+    noise; DeLong's p-value for AUC), best public score, fold score mean ± std, epochs, time,
     the settings that differ; then each run's note, tags and git commit."""
     from kfold.runs import RUN_FIELDS, render_run_notes, render_runs, runs_summary
 

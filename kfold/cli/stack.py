@@ -16,6 +16,7 @@ from kfold.cli._common import (
     open_workspace,
     say,
 )
+from kfold.registry_names import BLENDERS, REGRESSION_BLENDERS
 
 app = typer.Typer()
 
@@ -28,9 +29,10 @@ def stack(
                        "study's finished trials; default: every run in oof/ on the current "
                        "folds, except earlier stacks).")] = None,
     blender: Annotated[str, typer.Option(
-        "--blender", "--meta", help="Blender(s): lightgbm, logreg, mean, rank, hillclimb "
-                                    "(linear: regression only), a comma-separated list, or "
-                                    "all (those that blend the task).")] = "all",
+        "--blender", "--meta", help=f"Blender(s): {', '.join(BLENDERS)}, "
+                                    f"{', '.join(REGRESSION_BLENDERS)} (regression only), a "
+                                    "comma-separated list, or all (those that blend the "
+                                    "task).")] = "all",
     use_full: Annotated[bool, typer.Option(
         "--use-full", help="Blend the 100%-retrain test predictions instead of the fold "
                            "models' ones; every run must have them.")] = False,

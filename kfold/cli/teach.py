@@ -22,9 +22,9 @@ app = typer.Typer()
 def pseudo(
     source: Annotated[str, typer.Option("--from", help="The finished k-fold run whose fold models label the test images.")],
     workspace: WorkspaceOpt = None,
-    confidence: Annotated[float | None, typer.Option(help="Keep test images whose likeliest class has at least this probability (0.5-1).")] = None,
-    top_share: Annotated[float | None, typer.Option("--top-share", help="Or keep this share of each predicted class, most confident first.")] = None,
-    labels: Annotated[str, typer.Option(help="soft (the probabilities) or hard (the likeliest class).")] = "soft",
+    confidence: Annotated[float | None, typer.Option(help="Keep test images whose likeliest class (multi-label: every label) has at least this probability (0.5-1); not for a regression.")] = None,
+    top_share: Annotated[float | None, typer.Option("--top-share", help="Or keep this share of each predicted class (label set), most confident first.")] = None,
+    labels: Annotated[str, typer.Option(help="soft (the predictions) or hard (the likeliest class, labels rounded).")] = "soft",
     weight: Annotated[float, typer.Option(help="Loss weight of a pseudo-labelled image (a training image weighs 1).")] = 1.0,
     name: NameOpt = None,
     model_seed: Annotated[int | None, typer.Option("--model-seed", help="Seed of the weights and batch order (default: the source's).")] = None,
@@ -35,6 +35,7 @@ def pseudo(
 ) -> None:
     """Train the source's config again with fold-aware pseudo-labels of the test images."""
     from kfold.execute import make_executor
+    from kfold.scoring import get_metric
     from kfold.train.pseudo import PseudoOptions, pseudo_run
 
     ex = make_executor(**executor)
@@ -47,7 +48,8 @@ def pseudo(
     console.print(f"{meta.name}: pseudo-labels from {source!r}, "
                   + ", ".join(f"{tag} {len(ids)}" for tag, ids in rows.items())
                   + " test images")
-    console.print(f"OOF AUC {meta.oof_auc:.4f} (training images only; "
+    title = get_metric(meta.metric).title
+    console.print(f"OOF {title} {meta.oof_auc:.4f} (training images only; "
                   f"{source} {meta.taught_by['source_oof_auc']:.4f})")
     console.print(f"submission: {meta.submission}")
 
@@ -66,7 +68,7 @@ def distill(
     """Distil a run into one student trained on its OOF soft predictions; compare them.
 
     The student (kf train's options) trains in k folds on the teacher's OOF soft
-    predictions, its twin on hard labels; their OOF AUC and inference time are compared
+    predictions, its twin on hard labels; their OOF scores and inference time are compared
     with the teacher's. Folds and seed default to the teacher's."""
     from kfold.execute import make_executor
     from kfold.train.distill import distill_run, report_table

@@ -4,8 +4,9 @@ import), or as Ray tasks spread over the GPUs of a machine or a cluster (`ray`).
 The orchestration (kfold.train.run, kfold.train.retrain, kfold.grid) turns runs into
 `FoldJob`s, one per (run, fold) or one per retrain, and hands them with the arrays they
 index to an `Executor`. The executor trains every job through the run's backend
-(`train_job`, the same code whichever executor calls it) and passes each finished job's
-outcome to `on_done` in the calling process, which alone writes the run's files.
+(`train_job`, the same code whichever executor calls it), notes where it trained in the
+job's `FoldResult` and passes it to `on_done` in the calling process, which alone writes
+the run's files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,8 @@ from kfold.backends import Backend, FoldData, Head, get_backend
 from kfold.data.prepared import JoinedRows, Rows
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult
+from kfold.runfiles import FULL_TAG, fold_tag
 from kfold.train_config import TrainConfig
 
 EXECUTORS = ("local", "ray")
@@ -58,36 +61,29 @@ class Teaching:
 
 @dataclass(frozen=True)
 class FoldJob:
-    """One model to train: fold `tag` of run `run`, on rows of the arrays named `arrays`
-    (`val_rows` None: train on everything, as a retrain does)."""
+    """One model to train: fold `fold` of run `run` (None: the retrain), on rows of the
+    arrays named `arrays` (`val_rows` None: train on everything, as a retrain does)."""
 
     run: str
-    tag: str
+    fold: int | None
     cfg: TrainConfig
     arrays: str
     train_rows: np.ndarray
     val_rows: np.ndarray | None = None
     teaching: Teaching | None = None
-    fold: int | None = None  # the fold number of a `fold<k>` tag, carried, never parsed
     head: Head = Head()  # the task's output (a binary AUC one unless the data says else)
+
+    @property
+    def tag(self) -> str:
+        """The model's name in the run folder (kfold.runfiles), made from the fold."""
+        return FULL_TAG if self.fold is None else fold_tag(self.fold)
 
     @property
     def label(self) -> str:
         return f"run {self.run!r} {self.tag}"
 
 
-@dataclass
-class FoldOutcome:
-    """What a finished job hands back: the backend's result (plus where it ran), the
-    validation predictions (None without validation) and the test predictions."""
-
-    result: dict
-    val_pred: np.ndarray | None
-    test_pred: np.ndarray
-    where: dict = field(default_factory=dict)
-
-
-OnDone = Callable[[FoldJob, FoldOutcome], None]
+OnDone = Callable[[FoldJob, FoldResult], None]
 
 
 class Executor(Protocol):
@@ -119,11 +115,14 @@ def fold_data(job: FoldJob, arrays: Arrays) -> FoldData:
 
 
 def _taught(data: FoldData, job: FoldJob, arrays: Arrays) -> FoldData:
-    """`data` with the job's soft targets and its test rows appended (weighted)."""
+    """`data` with the job's soft targets and its test rows appended (weighted); a
+    multi-class fold's class indices become one-hot rows beside (n, C) pseudo-labels."""
     teach = job.teaching
     if teach.targets is not None:
         data.train_y = teach.targets[job.train_rows]
     if len(teach.test_rows):
+        if teach.test_targets.ndim == 2 and data.train_y.ndim == 1:  # class indices
+            data.train_y = np.eye(teach.test_targets.shape[1])[data.train_y.astype(int)]
         data.train_x = JoinedRows([data.train_x, Rows(arrays.test, teach.test_rows)])
         data.train_w = np.concatenate([np.ones(len(data.train_y)),
                                        np.full(len(teach.test_rows), teach.test_weight)])
@@ -143,7 +142,7 @@ def fold_threads(cpus: float) -> int:
 
 
 def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter,
-              cpus: float | None = None) -> FoldOutcome:
+              cpus: float | None = None) -> FoldResult:
     """Train one job in this process through its backend, with `run_dir` holding the
     fold's files (its resume state, if any, and what the backend writes) and, given its CPU
     share `cpus`, that many threads: both executors call this, so a fold's numbers do not
@@ -151,9 +150,8 @@ def train_job(job: FoldJob, arrays: Arrays, run_dir: Path, reporter: Reporter,
     backend = get_backend(job.cfg.backend)
     threads = nullcontext() if cpus is None else backend.cpu_threads(fold_threads(cpus))
     with threads:
-        out = backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir,
-                                 job.tag, reporter)
-    return FoldOutcome(out.result, out.val_pred, out.test_pred)
+        return backend.train_fold(job.cfg, fold_data(job, arrays), arrays.test, run_dir,
+                                  job.tag, reporter)
 
 
 class LocalExecutor:
@@ -178,9 +176,9 @@ class LocalExecutor:
             on_done: OnDone, reporter: Reporter) -> None:
         where = {"executor": "local", "hostname": socket.gethostname()}
         for job in jobs:
-            outcome = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter, self.cpus)
-            outcome.where = dict(where)
-            on_done(job, outcome)
+            result = train_job(job, arrays[job.arrays], run_dirs[job.run], reporter, self.cpus)
+            result.where = dict(where)
+            on_done(job, result)
 
 
 def make_executor(executor: str = "local", *, address: str | None = None,

@@ -247,7 +247,7 @@ class _Driver:
         key = self.pending.pop(ref)
         job = self.jobs[key]
         try:
-            outcome, files = self.ray.get(ref)
+            result, files = self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as exc:
             self.board.update(job.label, status="failed")
             raise task_error(job, exc) from None
@@ -255,9 +255,9 @@ class _Driver:
             self.retry(key, exc)
             return
         store_files(self.run_dirs[job.run], files)
-        outcome.where |= {"attempts": self.attempts[key]}
+        result.where |= {"attempts": self.attempts[key]}
         self.board.update(job.label, status="done")
-        self.on_done(job, outcome)
+        self.on_done(job, result)
 
     def retry(self, key: int, exc: Exception) -> None:
         job = self.jobs[key]

@@ -4,7 +4,7 @@ No filesystem is shared with the driver: the task trains in a scratch folder see
 the fold's resume files sent by the driver, and after every epoch (each time the backend
 advances its progress bar, after it saved its resume state) it sends the files that changed
 to the driver through a queue, so that a retry on another node continues from the last
-finished epoch. At the end it returns the outcome and the fold's final files. The backend
+finished epoch. At the end it returns the fold's result and its final files. The backend
 does not know any of this: it sees a run folder and a reporter.
 """
 
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kfold.execute import Arrays, FoldJob, FoldOutcome, train_job
+from kfold.execute import Arrays, FoldJob, train_job
 from kfold.progress import Reporter, Task
+from kfold.record import FoldResult
 
 
 def read_files(folder: Path) -> dict[str, bytes]:
@@ -94,8 +95,8 @@ def where_am_i() -> dict:
 
 def fold_task(key: int, job: FoldJob, train: np.ndarray, targets: np.ndarray, test: np.ndarray,
               resume: dict[str, bytes], weights: bytes | None, queue,
-              cpus: float) -> tuple[FoldOutcome, dict[str, bytes]]:
-    """The Ray task: train `job` in a scratch folder; return its outcome and the files
+              cpus: float) -> tuple[FoldResult, dict[str, bytes]]:
+    """The Ray task: train `job` in a scratch folder; return its result and the files
     not shipped yet. The image arrays arrive once per node through the object store
     (read-only, shared by the node's tasks), and so does a `--weights` file, which the
     worker's disk need not have. `cpus` (the task's CPU share) sets its threads as the local
@@ -112,8 +113,8 @@ def fold_task(key: int, job: FoldJob, train: np.ndarray, targets: np.ndarray, te
             write_files(local.parent, {local.name: weights})
             job = dataclasses.replace(job, cfg=dataclasses.replace(job.cfg, weights=str(local)))
         reporter = ShippingReporter(queue, key, scratch)
-        outcome = train_job(job, Arrays(train, targets, test), scratch, reporter, cpus)
-        outcome.where = where
-        return outcome, reporter.changed_files()
+        result = train_job(job, Arrays(train, targets, test), scratch, reporter, cpus)
+        result.where = where
+        return result, reporter.changed_files()
     finally:
         shutil.rmtree(base, ignore_errors=True)

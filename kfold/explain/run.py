@@ -26,6 +26,7 @@ from kfold.errors import KfError, check_whole
 from kfold.explain import metrics, select
 from kfold.explain.boxes import boxes_by_id
 from kfold.explain.grid import Panel, save_grid
+from kfold.explain.target import check_class, explained_rows
 from kfold.progress import Reporter
 from kfold.runfiles import fold_tag
 from kfold.settings import check_option
@@ -58,9 +59,10 @@ def heatmap_fn(backend: Backend, method: str, batch_size: int = 64,
         raise KfError(f"unknown --method {method!r}: the {backend.name} backend explains "
                       f"with {choices}")
 
-    def heatmaps(run_dir: Path, tag: str, images: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    def heatmaps(run_dir: Path, tag: str, images: np.ndarray, cfg: TrainConfig,
+                 classes: np.ndarray | None = None) -> np.ndarray:
         return backend.heatmaps(cfg, run_dir, tag, images, method=method,
-                                batch_size=batch_size, device=device)
+                                batch_size=batch_size, device=device, classes=classes)
 
     return heatmaps
 
@@ -77,22 +79,27 @@ def _check_checkpoints(run_dir: Path, backend: Backend, folds: list[int]) -> Non
 def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = None,
                 method: str = "gradcam", *, batch_size: int = 64, device: str | None = None,
                 threshold: float = 0.5, heatmaps: HeatmapFn | None = None,
-                reporter: Reporter | None = None) -> ExplainReport:
+                reporter: Reporter | None = None,
+                class_name: str | None = None) -> ExplainReport:
     """Explain run `run`: write models/<run>/explain/<method>.png (grid of `n` images or of
     `ids`), models/<run>/explain/<method>.csv (per-image localization) and the summary under
-    "explain" in run.json. `heatmaps` replaces the backend's heatmap function (tests)."""
+    "explain" in run.json. A multi-class run's maps explain each image's predicted class, or
+    `class_name` (kfold.explain.target). `heatmaps` replaces the backend's heatmap function
+    (tests; called with `classes=` for a multi-class run)."""
     from kfold.data.prepared import prepare
 
     reporter = reporter or Reporter()
     check_whole("--batch-size", batch_size, 1, 65_536)
     meta = artifacts.read_run(ws, run)
+    index = check_class(meta, class_name)
     cfg = meta.config
     backend = get_backend(meta.backend)
     if device is not None:
         backend.check_device(check_option("device", device))  # format, then this machine
     fn = heatmaps or heatmap_fn(backend, method, batch_size, device)
     run_dir = ws.run_dir(run)
-    oof = artifacts.read_oof(ws.oof_path(run))
+    oof, explained = explained_rows(artifacts.read_oof(ws.oof_path(run), meta.task), meta, index)
+    class_of = None if explained is None else dict(zip(oof["id"], explained))
     folds = sorted(int(k) for k in oof["fold"].unique())
     _check_checkpoints(run_dir, backend, folds)
     shown = select.by_ids(oof, ids, threshold) if ids else None  # bad ids fail before decoding
@@ -105,9 +112,9 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
             notes.append("the data changed since this run was trained; heatmaps are of today's files")
         row_of = {str(i): k for k, i in enumerate(data.train.ids)}
         oof = _with_rows(oof, row_of, ws.oof_path(run))
-        boxes, skipped = boxes_by_id(data.dataset.boxes, oof["id"].to_numpy(),
-                                     oof["target"].to_numpy(), data.train.orig_hw[oof["row"]],
-                                     cfg.crop)
+        defect = oof["target"].to_numpy() if class_of is None else _boxed(oof, data)
+        boxes, skipped = boxes_by_id(data.dataset.boxes, oof["id"].to_numpy(), defect,
+                                     data.train.orig_hw[oof["row"]], cfg.crop)
         if shown is None:
             shown = select.choose(oof, n, set(boxes), threshold)
         shown = shown.assign(row=shown["id"].map(row_of))
@@ -117,13 +124,15 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
         started = time.perf_counter()
         per_image, shown_heat = _explain_folds(fn, run_dir, todo, folds, data, cfg, boxes,
                                                set(shown["id"]), reporter,
-                                               f"explaining {run} ({method})")
+                                               f"explaining {run} ({method})", class_of)
         seconds = time.perf_counter() - started
 
         per_image_path = ws.run_files(run).explain_table(method)
         atomic.write_csv(per_image_path, per_image)
-        result = _summary(method, per_image, oof, folds, skipped, len(todo), seconds,
-                          str(per_image_path.relative_to(ws.root)))
+        result = _summary(method, per_image, int(defect.sum()), folds, skipped, len(todo),
+                          seconds, str(per_image_path.relative_to(ws.root)))
+        if class_of is not None:
+            result["explained_class"] = class_name or "predicted"
         grid = _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, cfg.crop, result)
         result["grid"] = str(grid.relative_to(ws.root))
         if boxes == {} and data.dataset.boxes is None:
@@ -139,9 +148,10 @@ def explain_run(ws: Workspace, run: str, n: int = 32, ids: list[str] | None = No
 
 def _explain_folds(fn: HeatmapFn, run_dir: Path, todo: pd.DataFrame, folds: list[int], data,
                    cfg: TrainConfig, boxes: dict, shown_ids: set, reporter: Reporter,
-                   label: str) -> tuple[pd.DataFrame, dict]:
-    """Heatmaps of `todo`'s images, each from the model of its own fold, in chunks: the
-    localization rows of the boxed ones (by id) and the maps of `shown_ids` (for the grid)."""
+                   label: str, class_of: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """Heatmaps of `todo`'s images, each from the model of its own fold (of its class in
+    `class_of`, a multi-class run), in chunks: the localization rows of the boxed ones (by
+    id) and the maps of `shown_ids` (for the grid)."""
     rows, shown_heat = [], {}
     with reporter.task(label, len(todo)) as bar:
         for k in folds:
@@ -149,7 +159,10 @@ def _explain_folds(fn: HeatmapFn, run_dir: Path, todo: pd.DataFrame, folds: list
             for start in range(0, len(part), CHUNK):
                 chunk = part.iloc[start:start + CHUNK]
                 images = data.train.images[chunk["row"].to_numpy()]
-                heat = np.asarray(fn(run_dir, fold_tag(k), images, cfg), dtype=np.float32)
+                extra = {} if class_of is None else {
+                    "classes": chunk["id"].map(class_of).to_numpy(dtype=int)}
+                heat = np.asarray(fn(run_dir, fold_tag(k), images, cfg, **extra),
+                                  dtype=np.float32)
                 if heat.shape != images.shape:
                     raise KfError(f"heatmaps of fold{k} have shape {heat.shape}, expected "
                                   f"{images.shape}")
@@ -178,7 +191,7 @@ def _score(chunk: pd.DataFrame, heat: np.ndarray, boxes: dict, orig_hw: np.ndarr
         flat = metrics.peaks(sub_heat[same])[2]  # judged in the model's frame
         m = metrics.localization(big, [boxes[i] for i in ids], flat=flat)
         frames.append(pd.concat([sub[same][["id", "target", "fold", "pred"]]
-                                 .reset_index(drop=True).assign(model=f"fold{k}"), m], axis=1))
+                                 .reset_index(drop=True).assign(model=fold_tag(k)), m], axis=1))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -191,12 +204,12 @@ def _with_rows(oof: pd.DataFrame, row_of: dict[str, int], oof_path: Path) -> pd.
     return oof.assign(row=oof["id"].map(row_of))
 
 
-def _summary(method: str, per_image: pd.DataFrame, oof: pd.DataFrame, folds: list[int],
+def _summary(method: str, per_image: pd.DataFrame, defects: int, folds: list[int],
              skipped: dict, explained: int, seconds: float, per_image_path: str) -> dict:
     """What run.json keeps under "explain": the localization summary, overall and per fold,
-    how many defects had no box, and the speed."""
+    how many defect images (a multi-class run: every image may carry a box) had no box,
+    and the speed."""
     summary = metrics.summarize(per_image)
-    defects = int((oof["target"] == 1).sum())
     return {
         "method": method, **summary,
         "defect_images": defects, "defect_images_without_box": defects - summary["n"],
@@ -207,6 +220,14 @@ def _summary(method: str, per_image: pd.DataFrame, oof: pd.DataFrame, folds: lis
         "per_image": per_image_path,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _boxed(oof: pd.DataFrame, data) -> np.ndarray:
+    """A multi-class run's defect images: 1 for each OOF image defect_area.csv boxes (its
+    class says which defect, not whether), else 0."""
+    boxes = data.dataset.boxes
+    known = set() if boxes is None else set(boxes["id"].astype(str))
+    return oof["id"].isin(known).to_numpy(dtype=int)
 
 
 def _fold_summary(per_image: pd.DataFrame, k: int) -> dict:
@@ -224,7 +245,8 @@ def _grid(ws, data, run, method, shown, shown_heat, boxes, per_image, crop, resu
         b = boxes.get(r.id, np.zeros((0, 4), int))
         rows, cols, _ = metrics.peaks(heat[None])
         flat = metrics.peaks(shown_heat[r.id][None])[2]
-        line = f"{r.outcome} p={r.pred:.2f}"
+        named = f" {r.explained}" if hasattr(r, "explained") else ""
+        line = f"{r.outcome}{named} p={r.pred:.2f}"
         if scored is not None and r.id in scored.index:
             s = scored.loc[r.id]
             line += ("  flat" if s["flat"] else "  in box" if s["hit"]

@@ -18,7 +18,7 @@ import pandas as pd
 from kfold.scoring import get_metric
 
 NEAR_COPY = 0.9999  # Spearman above this: the same ranking, for AUC purposes
-SCORED_BY = "auc"  # the metric submissions are scored by (kfold.toml names none yet)
+SCORED_BY = "auc"  # the default metric; kf submit passes the contest's (contest_metric)
 
 
 def read_preds(source: str | Path | bytes, id_column: str) -> pd.Series | None:

@@ -12,10 +12,10 @@ from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
 from kfold.kaggle.flow import LeaderboardView, SubmissionsView, competition_of, make_client
 from kfold.kaggle.ledger import Ledger
-from kfold.submission import content_path
+from kfold.submission import content_path, lineage_metric
 from kfold.workspace import Workspace
 
-SUBMISSION_FIELDS = ("utc", "ref", "file", "name", "message", "cv_auc", "public_score",
+SUBMISSION_FIELDS = ("utc", "ref", "file", "name", "message", "cv_auc", "metric", "public_score",
                      "private_score", "status", "error", "source", "sha256", "bytes_at")
 RECORD_FIELDS = (*SUBMISSION_FIELDS, "lineage")  # a row of submission_records
 LEADERBOARD_FIELDS = ("rank", "team", "score", "date", "ours")
@@ -23,11 +23,13 @@ LEADERBOARD_FIELDS = ("rank", "team", "score", "date", "ours")
 
 def submission_records(view: SubmissionsView) -> list[dict]:
     """Every submission of the view, oldest first, with the name, CV and lineage (runs,
-    blender, folds fingerprint) it was submitted with, as the ledger keeps them."""
+    blender, folds fingerprint) it was submitted with, as the ledger keeps them; `metric`
+    names what its CV is a score of (a website submission: the contest's)."""
     out = []
     for s in view.rows:
         rec = {k: s.get(k) for k in SUBMISSION_FIELDS}
         rec["lineage"] = json.loads(s["lineage"]) if s.get("lineage") else None
+        rec["metric"] = lineage_metric(rec["lineage"]) if rec["lineage"] else view.metric.name
         out.append(rec)
     return out
 

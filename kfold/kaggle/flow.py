@@ -39,16 +39,18 @@ from kfold.kaggle.client import (
     RemoteSubmission,
     endpoint,
 )
-from kfold.kaggle.compare import NEAR_COPY, SCORED_BY, closest, read_preds
+from kfold.kaggle.compare import NEAR_COPY, closest, read_preds
 from kfold.kaggle.ledger import Ledger, describe, duplicate_error, limit_error
 from kfold.kaggle.plots import plot_rank_history
 from kfold.kaggle.quota import Quota, read_quota, track_submissions
-from kfold.scoring import get_metric
+from kfold.scoring import Metric, get_metric
 from kfold.submission import (
     archive_bytes,
     archive_dir,
     content_path,
+    contest_metric,
     file_sha256,
+    lineage_metric,
     sample_submission,
     sidecar_of,
     validate_submission,
@@ -119,8 +121,11 @@ def is_live(ws: Workspace, cand) -> bool:
 
 
 def best_unsubmitted(ws: Workspace, led: Ledger, competition: str) -> Path:
+    """The live candidate with the best CV in the contest metric's direction that was not
+    submitted yet."""
     done = led.submitted_hashes(competition)
-    for c in led.candidates():
+    metric = contest_metric(ws)
+    for c in sorted(led.candidates(), key=lambda c: metric.order(c["cv_auc"])):
         if c["sha256"] not in done and c["cv_auc"] is not None and is_live(ws, c):
             return Path(c["path"])
     raise KfError("no unsubmitted candidate with a CV score under submissions/; write one with "
@@ -155,6 +160,7 @@ class SubmitResult:
     public_score: float | None = None
     private_score: float | None = None
     cv_auc: float | None = None
+    metric: str = "auc"  # the metric the CV is a score of (its lineage's)
     left_today: int | None = None
     archive: Path | None = None
     quota: Quota | None = None  # a dry run: what would be spent from
@@ -195,8 +201,10 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
                               side.get("lineage"), side.get("created_utc"))
         cand = led.candidate(sha, name) or {}
         cv, lineage = cand.get("cv_auc"), json.loads(cand.get("lineage") or "null")
+        metric = lineage_metric(lineage)
         if dry_run:  # what would be spent, from Kaggle's figures or, offline, the ledger's
-            return SubmitResult(path, sha, None, "dry run", cv_auc=cv, left_today=quota.left,
+            return SubmitResult(path, sha, None, "dry run", cv_auc=cv, metric=metric,
+                                left_today=quota.left,
                                 quota=quota, warnings=warnings + list(client.warnings if client else []))
         archived = archive_bytes(ws, data, {**side, "name": name, "file": path.name})
         res = led.reserve(slug, sha, path.name, message, ws.config.daily_limit,
@@ -211,7 +219,8 @@ def submit(ws: Workspace, file: Path | None, message: str, *, wait: bool = False
             raise
         led.mark_submitted(res, ref)
         track_submissions(ws, led, slug)
-        out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, left_today=res.left_after,
+        out = SubmitResult(path, sha, ref, "pending", cv_auc=cv, metric=metric,
+                           left_today=res.left_after,
                            archive=archived, warnings=warnings + list(client.warnings))
     if wait:
         remote = wait_submitted(ws, client, ref, path.name, res.left_after, poll_s=poll_s,
@@ -244,14 +253,15 @@ def check_duplicates(ws: Workspace, led: Ledger, competition: str, path: Path, d
     if not force and earlier is not None:
         raise duplicate_error(path.name, sha, competition, earlier)
     preds = read_preds(data, ws.config.id_column)
-    match = (closest(preds, submitted_predictions(ws, led, competition), SCORED_BY)
+    metric = contest_metric(ws)
+    match = (closest(preds, submitted_predictions(ws, led, competition), metric.name)
              if preds is not None else None)
     if match is None:
         return []
     if match.same:
         what = (f"the same predictions per id as {match.label} (only the row order or number "
                 f"format differs)" if match.identical else
-                f"the same ranking as {match.label}, so the same {get_metric(SCORED_BY).title} (the "
+                f"the same ranking as {match.label}, so the same {metric.title} (the "
                 f"predictions differ, their order does not)")
         if not force:
             raise KfError(f"{path.name}: {what}; use --force to submit it again")
@@ -307,6 +317,7 @@ class SubmissionsView:
     competition: str
     rows: list[dict]  # ledger rows; `bytes_at`: the file holding exactly what was scored
     quota: Quota
+    metric: Metric = field(default_factory=lambda: get_metric("auc"))  # CV and scores
 
 
 def submissions_view(ws: Workspace, *, competition: str | None = None, offline: bool = False,
@@ -326,7 +337,7 @@ def submissions_view(ws: Workspace, *, competition: str | None = None, offline: 
         path = content_path(ws, r["sha256"], _ledger_path(ws, r) or r.get("cand_path")) \
             if r["sha256"] else None
         r["bytes_at"] = os.path.relpath(path, ws.root) if path else None
-    return SubmissionsView(slug, rows, quota)
+    return SubmissionsView(slug, rows, quota, contest_metric(ws))
 
 
 # --- leaderboard ---------------------------------------------------------------------------
@@ -340,6 +351,7 @@ class LeaderboardView:
     our_score: float | None
     history: list[dict]
     png: Path | None
+    metric: Metric = field(default_factory=lambda: get_metric("auc"))  # what the scores are
 
 
 def leaderboard(ws: Workspace, *, top: int = 10, team: str | None = None,
@@ -356,10 +368,11 @@ def leaderboard(ws: Workspace, *, top: int = 10, team: str | None = None,
         history = [dict(r) for r in led.snapshots(slug)]
         subs = [dict(r) for r in led.submissions(slug)]
     ours = next((r for r in rows if team and r.team_name == team), None)
-    png = (plot_rank_history(history, ws.submissions_dir / "leaderboard_rank.png", subs)
-           if plot else None)
+    metric = contest_metric(ws)
+    png = (plot_rank_history(history, ws.submissions_dir / "leaderboard_rank.png", subs,
+                             metric) if plot else None)
     return LeaderboardView(slug, rows[:top], len(rows), team, ours.rank if ours else None,
-                           ours.score if ours else None, history, png)
+                           ours.score if ours else None, history, png, metric)
 
 
 # --- data download -------------------------------------------------------------------------

@@ -13,6 +13,12 @@ candidate, the joint spread of its public and private AUC. From it:
 
 When scored submissions show that the test set sits at another level than CV (the public-vs-
 CV fit), that level shift moves the public and the private means alike.
+
+The simulation is of the AUC. A contest scored by another metric is not simulated: each
+candidate's expected private score is its CV (moved by the same level shift) with the paired
+bootstrap interval of its OOF score (`BootstrapOutlook`); that interval is over all training
+rows, so the private part's own spread, on fewer rows, is wider; no P(beats), no public
+score judged against a simulated spread.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 from kfold import artifacts
 from kfold.errors import KfError
 from kfold.metrics import auc
+from kfold.scoring import Metric
 from kfold.stats.shakeup import Shakeup, simulate
 from kfold.workspace import Workspace
 
@@ -41,6 +48,7 @@ class Expectation:
     public_mean: float  # what its CV predicts for the public part
     public_sd: float
     public_z: float | None = None  # how far its observed public score is, in public SDs
+    simulated: bool = True  # False: the CV's bootstrap interval, no shake-up simulation
 
     @property
     def far_outside(self) -> bool:
@@ -50,6 +58,7 @@ class Expectation:
 @dataclass(frozen=True)
 class Outlook:
     sim: Shakeup
+    simulated = True
 
     def __contains__(self, name: str) -> bool:
         return name in self.sim.names
@@ -82,12 +91,35 @@ class Outlook:
         return float(self.sim.p_beats(self.sim.names.index(other))[self.sim.names.index(name)])
 
 
+@dataclass(frozen=True)
+class BootstrapOutlook:
+    """A contest not scored by AUC: each candidate's OOF score and its paired bootstrap
+    interval (kfold.intervals), in place of a simulation."""
+
+    scores: dict  # name -> kfold.intervals.Interval
+    simulated = False
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.scores
+
+    def expect(self, name: str, public: float | None = None, shift: float = 0.0) -> Expectation:
+        """The CV and its interval, moved by `shift`; a public score changes nothing (no
+        simulation relates the two parts)."""
+        iv = self.scores[name]
+        return Expectation(iv.score + shift, iv.low + shift, iv.high + shift, iv.score + shift,
+                           (iv.high - iv.low) / 3.92, simulated=False)
+
+
 def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
-                      n_splits: int = SPLITS) -> tuple[Outlook | None, list[str]]:
+                      metric: Metric | None = None,
+                      n_splits: int = SPLITS) -> tuple[Outlook | BootstrapOutlook | None,
+                                                       list[str]]:
     """Simulate every candidate (name -> CV AUC) whose OOF predictions are in oof/ and match
     its CV AUC (the file was made from them; fold-normalised, or pooled for a file written
     before kfold ranked by it), on the fold scale as `kf shakeup`; notes say who was left
-    out and why."""
+    out and why. Any other `metric`: `bootstrap_outlook`."""
+    if metric is not None and metric.name != "auc":
+        return bootstrap_outlook(ws, candidates, metric)
     from kfold.competition import resolve_public_fraction, test_size
 
     notes, usable = [], []
@@ -137,3 +169,35 @@ def candidate_outlook(ws: Workspace, candidates: dict[str, float | None],
     sim = simulate(aligned["target"].to_numpy(), on_scale, usable,
                    public_fraction=fraction, n_splits=n_splits, test_rows=rows, seed=0)
     return Outlook(sim), notes
+
+
+def bootstrap_outlook(ws: Workspace, candidates: dict[str, float | None],
+                      metric: Metric) -> tuple[BootstrapOutlook | None, list[str]]:
+    """Every candidate whose OOF predictions are in oof/ and score its CV (as every kf
+    command scores them: a rank-based metric on the fold scale): its paired bootstrap
+    interval; the notes say plainly what is not simulated and who was left out."""
+    from kfold.intervals import Scoring, intervals, read_rows, scoring_of
+
+    notes = [f"no shake-up simulation for {metric.title} (it simulates AUC): expected private "
+             f"scores are CV moved by the public-vs-CV level, each with the paired bootstrap "
+             f"95% interval of its OOF {metric.title} (all training rows; the private part is "
+             f"fewer rows and varies more); P(hedge beats the first) is not simulated"]
+    found = {}
+    for name, cv in candidates.items():
+        try:
+            path = ws.oof_path(name)
+        except KfError:  # a file name that cannot be a run's: no OOF predictions
+            continue
+        if not path.exists() or cv is None:
+            continue
+        try:
+            rows = read_rows(ws, name, Scoring(scoring_of(ws, name).task, metric))
+        except KfError as exc:
+            notes.append(f"{name}: OOF file unreadable, ranked by CV only ({exc})")
+            continue
+        if abs(metric.score(rows.y, rows.output) - cv) > 1e-4:
+            notes.append(f"{name}: oof/{name}.parquet no longer matches the file's CV "
+                         f"({cv:.5f}); ranked by CV only")
+            continue
+        found[name] = intervals({name: rows}, metric)[name]
+    return (BootstrapOutlook(found) if found else None), notes

@@ -1,9 +1,12 @@
 """`kf plan`: which candidates to spend today's slots on, and which two to select at the end.
 
-Unsubmitted candidates are ranked by their expected private score: the mean private AUC of
-the shake-up simulation of their OOF predictions (kfold.kaggle.outlook), moved by the level
-scored submissions show the test set sits at; their CV (plus that level) when they have no
-OOF predictions. Beside it the plan shows
+Every score is the contest's metric (`kfold.submission.contest_metric`), ranked in its
+direction (the lowest log loss first). Unsubmitted candidates are ranked by their expected
+private score: for AUC the mean private AUC of the shake-up simulation of their OOF
+predictions (kfold.kaggle.outlook); for any other metric their CV, with its paired bootstrap
+interval over the OOF rows (not simulated); both moved by the level scored submissions show
+the test set sits at; their CV (plus that level) when they have no OOF predictions. Beside
+it the plan shows
 - how different its predictions are from everything already submitted: 1 - the highest
   Spearman correlation with a submitted file (AUC only sees the order, so rank correlation).
   A near-copy of a submitted file teaches nothing new about the public leaderboard and
@@ -28,9 +31,10 @@ import numpy as np
 from kfold.kaggle.client import KaggleClient
 from kfold.kaggle.compare import read_preds, spearman
 from kfold.kaggle.flow import competition_of, is_live, make_client, open_ledger, register_candidates
-from kfold.kaggle.outlook import Expectation, Outlook, candidate_outlook
+from kfold.kaggle.outlook import BootstrapOutlook, Expectation, Outlook, candidate_outlook
 from kfold.kaggle.quota import Quota, read_quota
-from kfold.submission import content_path
+from kfold.scoring import Metric, get_metric
+from kfold.submission import content_path, contest_metric
 from kfold.workspace import Workspace
 
 NEAR_COPY = 0.995  # Spearman above this: too close to hedge with, and of low value to submit
@@ -45,10 +49,11 @@ class Fit:
     spread: float  # residual standard deviation (or of public - cv with < 3 points)
     cv_mean: float = float("nan")
     sxx: float = 0.0  # sum of squared CV deviations (0: offset-only fit)
+    bounds: tuple[float, float] = (0.0, 1.0)  # the metric's range (`Metric.bounds`)
 
     def predict(self, cv: float) -> float:
-        """Predicted public score, kept inside the metric's range [0, 1]."""
-        return float(np.clip(self.slope * cv + self.intercept, 0.0, 1.0))
+        """Predicted public score, kept inside the metric's range."""
+        return float(np.clip(self.slope * cv + self.intercept, *self.bounds))
 
     def _t(self, level: float = 0.95) -> float:
         from scipy.stats import t
@@ -73,13 +78,13 @@ class Fit:
 
     def interval(self, cv: float, level: float = 0.95) -> tuple[float, float] | None:
         """`level` prediction interval of a new candidate's public score at `cv` (None with
-        fewer than 2 scored submissions), kept inside [0, 1]."""
+        fewer than 2 scored submissions), kept inside the metric's range."""
         if self.n < 2 or not self.spread == self.spread:
             return None
         lever = 1 + 1 / self.n + ((cv - self.cv_mean) ** 2 / self.sxx if self.sxx > 0 else 0.0)
         half = self._t(level) * self.spread * np.sqrt(lever)
         mid = self.slope * cv + self.intercept
-        return float(np.clip(mid - half, 0, 1)), float(np.clip(mid + half, 0, 1))
+        return float(np.clip(mid - half, *self.bounds)), float(np.clip(mid + half, *self.bounds))
 
     def shift(self, cv: float) -> float:
         """How far the test set's level sits from CV at `cv` (0 with no scored submission)."""
@@ -140,26 +145,29 @@ class Plan:
     final: list[Selection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     quota: Quota | None = None
+    metric: Metric = field(default_factory=lambda: get_metric("auc"))  # what CV and scores are
 
 
 MIN_POINTS_FOR_SLOPE = 5  # fewer points give wild slopes (3 points once gave 8.6)
 
 
-def fit_public_vs_cv(cv: np.ndarray, public: np.ndarray) -> Fit:
+def fit_public_vs_cv(cv: np.ndarray, public: np.ndarray,
+                     bounds: tuple[float, float] = (0.0, 1.0)) -> Fit:
     """Least squares public = a * cv + b; with fewer than MIN_POINTS_FOR_SLOPE points (or no
-    CV spread) only the offset is fitted and a = 1: public is assumed to track CV."""
+    CV spread) only the offset is fitted and a = 1: public is assumed to track CV.
+    Predictions are kept inside `bounds`, the metric's range."""
     cv, public = np.asarray(cv, float), np.asarray(public, float)
     n = len(cv)
     if n == 0:
-        return Fit(0, 1.0, 0.0, float("nan"))
+        return Fit(0, 1.0, 0.0, float("nan"), bounds=bounds)
     if n < MIN_POINTS_FOR_SLOPE or np.ptp(cv) < 1e-9:
         gap = public - cv
         spread = float(np.std(gap, ddof=1)) if n > 1 else float("nan")
-        return Fit(n, 1.0, float(gap.mean()), spread, float(cv.mean()))
+        return Fit(n, 1.0, float(gap.mean()), spread, float(cv.mean()), bounds=bounds)
     slope, intercept = np.polyfit(cv, public, 1)
     resid = public - (slope * cv + intercept)
     return Fit(n, float(slope), float(intercept), float(np.sqrt((resid ** 2).sum() / (n - 2))),
-               float(cv.mean()), float(((cv - cv.mean()) ** 2).sum()))
+               float(cv.mean()), float(((cv - cv.mean()) ** 2).sum()), bounds)
 
 
 def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int | None = None,
@@ -169,6 +177,7 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     since is not mistaken for what was scored)."""
     slug = competition_of(ws, competition)
     idc = ws.config.id_column
+    metric = contest_metric(ws)
     factory = None if offline else ((lambda: client) if client is not None
                                     else (lambda: make_client(ws, slug)))
     quota, subs, cands = _read_ledger(ws, slug, factory)
@@ -177,9 +186,9 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     scored = [s for s in subs if s["status"] == "complete" and s["public_score"] is not None
               and s["cv_auc"] is not None]
     fit = fit_public_vs_cv(np.array([s["cv_auc"] for s in scored]),
-                           np.array([s["public_score"] for s in scored]))
+                           np.array([s["public_score"] for s in scored]), metric.bounds)
     outlook, sim_notes = candidate_outlook(
-        ws, {c["name"]: c["cv_auc"] for c in cands if c["live"]})
+        ws, {c["name"]: c["cv_auc"] for c in cands if c["live"]}, metric)
 
     def expect(c: dict | None, public: float | None = None) -> Expectation | None:
         if outlook is None or c is None or not c["live"] or c["name"] not in outlook:
@@ -190,19 +199,19 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
                                    for sha in submitted_sha if sha in cand_by_sha)
                        if p is not None]
     pending = _one_per_content(c for c in cands if c["sha256"] not in submitted_sha and c["live"])
-    rows = _rank_pending(pending, submitted_preds, fit, expect, idc)
+    rows = _rank_pending(pending, submitted_preds, fit, expect, idc, metric)
     left = quota.left if slots_left is None else slots_left
     for r in rows[:left]:
         r.today = True
 
-    plan = Plan(slug, left, quota.reset_utc, fit, rows, quota=quota)
-    plan.final = final_selections(subs, cand_by_sha, idc, fit, expect, outlook)
+    plan = Plan(slug, left, quota.reset_utc, fit, rows, quota=quota, metric=metric)
+    plan.final = final_selections(subs, cand_by_sha, idc, fit, expect, outlook, metric)
     if not scored:
         plan.notes.append("no public score is known yet: candidates are ranked by CV (and its "
                           "simulated private outlook); submit to learn how the test set scores")
-    plan.notes += far_outside_notes(scored, cand_by_sha, outlook)
+    plan.notes += far_outside_notes(scored, cand_by_sha, outlook, metric)
     plan.notes += sim_notes
-    plan.notes += stack_gain_notes(cands)
+    plan.notes += stack_gain_notes(cands, metric)
     near = [r.name for r in rows if r.diversity is not None and r.diversity < 1 - NEAR_COPY]
     if near:
         plan.notes.append(f"near-copies of submitted files (low value): {', '.join(near)}")
@@ -211,21 +220,30 @@ def make_plan(ws: Workspace, *, competition: str | None = None, slots_left: int 
     return plan
 
 
-def stack_gain_notes(cands: list[dict]) -> list[str]:
-    """The best live stack's CV gain over its best input run, with how often a gain of that
-    size held on test labels (kfold.stack.track); none without a stack candidate."""
+def stack_gain_notes(cands: list[dict], metric: Metric | None = None) -> list[str]:
+    """The best live stack's CV gain over its best input run (in the metric's direction: a
+    lower log loss is a gain), with how often an AUC gain of that size held on test labels
+    (kfold.stack.track); none without a stack candidate."""
     import json
 
     from kfold.stack.track import track_record
 
+    metric = metric or get_metric("auc")
     stacks = [(c, json.loads(c["lineage"] or "null") or {}) for c in cands
               if c["live"] and c["cv_auc"] is not None]
     stacks = [(c, lin) for c, lin in stacks
               if lin.get("kind") == "stack" and lin.get("base_oof_auc")]
     if not stacks:
         return []
-    cand, lineage = max(stacks, key=lambda p: p[0]["cv_auc"])
-    gain = cand["cv_auc"] - max(lineage["base_oof_auc"].values())
+    cand, lineage = min(stacks, key=lambda p: metric.order(p[0]["cv_auc"]))
+    base = list(lineage["base_oof_auc"].values())
+    best_base = base[metric.best(base)]
+    gain = cand["cv_auc"] - best_base if metric.higher_is_better else best_base - cand["cv_auc"]
+    if metric.name != "auc":
+        return [f"{cand['name']}: CV gain {gain:+.4f} {metric.title} over its best input run "
+                f"({'lower' if not metric.higher_is_better else 'higher'} is better); no "
+                f"track record for {metric.title} (kf bench --case survival measures AUC "
+                "gains)"]
     return [f"{cand['name']}: CV gain {gain:+.4f} over its best input run; "
             f"{track_record(gain)}"]
 
@@ -272,8 +290,9 @@ def _one_per_content(cands) -> list[dict]:
 
 
 def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,
-                  idc: str) -> list[PlanRow]:
-    """The unsubmitted candidates as plan rows, by expected private score (best first);
+                  idc: str, metric: Metric) -> list[PlanRow]:
+    """The unsubmitted candidates as plan rows, by expected private score (best first in the
+    metric's direction);
     near-copies of a submitted file last; ties to the more different, then the higher CV."""
     rows = []
     for c in pending:
@@ -289,16 +308,15 @@ def _rank_pending(pending: list[dict], submitted_preds: list, fit: Fit, expect,
             expected_private=e.private if e else (None if cv is None else cv + fit.shift(cv)),
             private_low=e.low if e else None, private_high=e.high if e else None,
             public_low=band[0] if band else None, public_high=band[1] if band else None))
-    rows.sort(key=_plan_order)
+    rows.sort(key=lambda r: _plan_order(r, metric))
     return rows
 
 
-def _plan_order(r: PlanRow) -> tuple:
+def _plan_order(r: PlanRow, metric: Metric) -> tuple:
     near_copy = r.diversity is not None and r.diversity < 1 - NEAR_COPY
     missing = -1.0  # unknown values rank last
-    return (near_copy, -(r.expected_private if r.expected_private is not None else missing),
-            -(r.diversity if r.diversity is not None else missing),
-            -(r.cv if r.cv is not None else missing))
+    return (near_copy, metric.order(r.expected_private),
+            -(r.diversity if r.diversity is not None else missing), metric.order(r.cv))
 
 
 FAR_OUTSIDE_LEVEL = 0.9973  # the fit's prediction interval at +-3 SD (normal limit)
@@ -306,7 +324,8 @@ _LEAK = "more than public-set luck; a leak or a shift between the training and t
 
 
 def far_outside_notes(scored: list[dict], cand_by_sha: _Files,
-                      outlook: Outlook | None) -> list[str]:
+                      outlook: Outlook | BootstrapOutlook | None,
+                      metric: Metric | None = None) -> list[str]:
     """A note for each scored submission whose public score is far outside what its CV
     predicts, judged by a fit of the other submissions (leave-one-out): by its own simulated
     public spread when it has OOF predictions, else by the fit's 99.7% prediction interval
@@ -316,9 +335,11 @@ def far_outside_notes(scored: list[dict], cand_by_sha: _Files,
         c = cand_by_sha.own(s)
         others = [o for j, o in enumerate(scored) if j != i]
         loo = fit_public_vs_cv(np.array([o["cv_auc"] for o in others]),
-                               np.array([o["public_score"] for o in others]))
+                               np.array([o["public_score"] for o in others]),
+                               (metric or get_metric("auc")).bounds)
         head = f"{_name(s, cand_by_sha)}: public {s['public_score']:.4f} is far outside what"
-        if outlook is not None and c is not None and c["live"] and c["name"] in outlook:
+        if outlook is not None and outlook.simulated and c is not None and c["live"] \
+                and c["name"] in outlook:
             e = outlook.expect(c["name"], s["public_score"], loo.shift(s["cv_auc"]))
             if e.far_outside:
                 notes.append(f"{head} its CV predicts ({e.public_mean:.4f} ± "
@@ -348,14 +369,16 @@ def _plain_name(s: dict, cand_by_sha: _Files) -> str:
 
 def final_selections(subs: list[dict], cand_by_sha: _Files, idc: str, fit: Fit,
                      expect=lambda c, public=None: None,
-                     outlook: Outlook | None = None) -> list[Selection]:
+                     outlook: Outlook | BootstrapOutlook | None = None,
+                     metric: Metric | None = None) -> list[Selection]:
     """The two files to select for the private leaderboard: the best expected private score,
     then, as a hedge, the best expected private score among the files least correlated with
-    the first (the less correlated half; near-copies never)."""
-    ranked = _selection_pool(subs, cand_by_sha, fit, expect)
+    the first (the less correlated half; near-copies never); best in the metric's direction."""
+    metric = metric or get_metric("auc")
+    ranked = _selection_pool(subs, cand_by_sha, fit, expect, metric)
     if not ranked:
         return []
-    words = _Reasons(cand_by_sha, ranked)
+    words = _Reasons(cand_by_sha, ranked, metric)
     first = ranked[0]
     out = [Selection(_plain_name(first, cand_by_sha), first["cv_auc"], first.get("public_score"),
                      first["submitted"], words.why_first(first), first["expected"],
@@ -369,7 +392,8 @@ def final_selections(subs: list[dict], cand_by_sha: _Files, idc: str, fit: Fit,
     return out
 
 
-def _selection_pool(subs: list[dict], cand_by_sha: _Files, fit: Fit, expect) -> list[dict]:
+def _selection_pool(subs: list[dict], cand_by_sha: _Files, fit: Fit, expect,
+                    metric: Metric) -> list[dict]:
     """The scored submissions (or, with fewer than two, the candidates too), each with its
     expectation `exp` and expected private score `expected`, best first."""
     pool: dict[str, dict] = {}
@@ -385,7 +409,8 @@ def _selection_pool(subs: list[dict], cand_by_sha: _Files, fit: Fit, expect) -> 
         e = expect(cand_by_sha.own(s), s.get("public_score"))
         s["exp"] = e
         s["expected"] = e.private if e else s["cv_auc"] + fit.shift(s["cv_auc"])
-    return sorted(pool.values(), key=lambda s: (-s["expected"], -s["cv_auc"]))
+    return sorted(pool.values(),
+                  key=lambda s: (metric.order(s["expected"]), metric.order(s["cv_auc"])))
 
 
 @dataclass
@@ -394,10 +419,11 @@ class _Reasons:
 
     cand_by_sha: _Files
     ranked: list[dict]
+    metric: Metric
 
     def __post_init__(self) -> None:
-        self.by_public = max((s for s in self.ranked if s["public_score"] is not None),
-                             key=lambda s: s["public_score"], default=None)
+        self.by_public = min((s for s in self.ranked if s["public_score"] is not None),
+                             key=lambda s: self.metric.order(s["public_score"]), default=None)
 
     def name(self, s: dict) -> str:
         return _name(s, self.cand_by_sha)
@@ -405,8 +431,9 @@ class _Reasons:
     @staticmethod
     def expected_text(s: dict) -> str:
         e = s["exp"]
-        if e is None:
-            return f"expected private {s['expected']:.4f} (CV, not simulated)"
+        if e is None or not e.simulated:
+            ranged = "" if e is None else f" [95% {e.low:.4f}, {e.high:.4f}: CV's bootstrap]"
+            return f"expected private {s['expected']:.4f}{ranged} (CV, not simulated)"
         given = (" given its public score"
                  if s.get("public_score") is not None and not e.far_outside else "")
         return f"expected private {e.private:.4f} [95% {e.low:.4f}, {e.high:.4f}]{given}"
@@ -416,7 +443,7 @@ class _Reasons:
         best_public = self.by_public
         if best_public is not None and best_public["sha256"] != s["sha256"]:
             text += (f"; {self.name(best_public)} has the best public score "
-                     f"({best_public['public_score']:.5f}) but a lower CV "
+                     f"({best_public['public_score']:.5f}) but a worse CV "
                      f"({best_public['cv_auc']:.5f}): the public board scores a small share of "
                      f"the test ids, CV all training ids, so CV is the less noisy guide and "
                      f"the private board follows it more often")
@@ -458,12 +485,13 @@ def _hedge(ranked: list[dict], cand_by_sha: _Files, idc: str,
 
 
 def _second_caveats(second: dict, first: dict, words: _Reasons, fit: Fit,
-                    outlook: Outlook | None) -> str:
+                    outlook: Outlook | BootstrapOutlook | None) -> str:
     """What else the user should know of the hedge: its chance of beating the first on
     private, a public score that the CV fit calls luck, and whether it still needs a slot."""
     text = ""
     own = [words.cand_by_sha.own(s) for s in (first, second)]
-    if outlook is not None and all(c and c["live"] and c["name"] in outlook for c in own):
+    if outlook is not None and outlook.simulated \
+            and all(c and c["live"] and c["name"] in outlook for c in own):
         p = outlook.p_beats(own[1]["name"], own[0]["name"])
         text += f"; P(it beats the first on private) = {p:.2f}"
         if p < NOT_A_HEDGE:

@@ -4,7 +4,7 @@ Readable whether there is one snapshot or hundreds: the date axis spans the poin
 margin of 5% of their span and at least half an hour (one snapshot once got an axis
 spanning years, then one of a day with the points lost in its middle), ticks are concise
 dates, ranks are whole numbers (best at the top), and our submissions' public scores are
-drawn under the rank with our three best starred and named in the legend by Kaggle ref and
+drawn under the rank with our three best (in the metric's direction) starred and named in the legend by Kaggle ref and
 the name they were submitted under (a dotted line on the rank plot when each was
 submitted).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from kfold.scoring import Metric, get_metric
 
 BEST_MARKED = 3  # submissions starred: the best public scores
 STAR_COLORS = ("tab:orange", "tab:red", "tab:purple")
@@ -32,11 +34,13 @@ def _utc(text: str) -> datetime:
 
 
 def plot_rank_history(history: list[dict], path: Path,
-                      submissions: list[dict] | None = None) -> Path | None:
+                      submissions: list[dict] | None = None,
+                      metric: Metric | None = None) -> Path | None:
     """Rank (top) and public score (bottom) over time; None when we were never ranked.
 
     `history`: ledger snapshots (utc, our_rank, our_score, n_teams); `submissions`: ledger
-    rows (submitted_utc or utc, public_score, ref, name, file)."""
+    rows (submitted_utc or utc, public_score, ref, name, file); `metric`: the contest's
+    (default AUC), whose direction picks the best scores and names the score axis."""
     points = [(_utc(h["utc"]), h["our_rank"], h["our_score"], h["n_teams"])
               for h in history if h["our_rank"] is not None]
     if not points:
@@ -45,6 +49,8 @@ def plot_rank_history(history: list[dict], path: Path,
     from matplotlib.ticker import MaxNLocator
 
     from kfold.plots import plt, save_figure
+
+    metric = metric or get_metric("auc")
 
     scored = [(_utc(s.get("submitted_utc") or s["utc"]), s["public_score"], _label(s))
               for s in submissions or [] if s.get("public_score") is not None]
@@ -67,13 +73,13 @@ def plot_rank_history(history: list[dict], path: Path,
     if scored:
         ax_score.plot([s[0] for s in scored], [s[1] for s in scored], "x", color="gray",
                       label="each submission's public score")
-        best = sorted(scored, key=lambda s: -s[1])[:BEST_MARKED]
+        best = sorted(scored, key=lambda s: metric.order(s[1]))[:BEST_MARKED]
         for i, (when, score, file), color in zip(range(1, 4), best, STAR_COLORS):
             ax_score.plot([when], [score], "*", ms=15 - 2 * i, color=color,
                           label=f"best {i}: {file} {score:.4f}")
             ax_rank.axvline(when, color=color, lw=0.9, ls=":")
-    ax_score.set_ylabel("public score")
-    ax_score.legend(fontsize=7, loc="lower right")
+    ax_score.set_ylabel(f"public {metric.label}")
+    ax_score.legend(fontsize=7, loc="lower right" if metric.higher_is_better else "upper right")
 
     every = dates + [s[0] for s in scored]
     start, end = min(every), max(every)

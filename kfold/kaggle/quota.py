@@ -23,6 +23,7 @@ from kfold import tracking
 from kfold.errors import KfError
 from kfold.kaggle.client import KaggleClient, KaggleHttpError, KaggleUnreachable
 from kfold.kaggle.ledger import Ledger, next_reset, utcnow
+from kfold.submission import lineage_metric
 from kfold.workspace import Workspace
 
 OFFLINE = "offline: from the local ledger"
@@ -178,5 +179,6 @@ def track_submissions(ws: Workspace, led: Ledger, competition: str) -> None:
         row = dict(r)
         lineage = json.loads(row.get("lineage") or "null") or {}
         row["runs"] = [str(x) for x in lineage.get("runs") or []]
+        row["metric"] = lineage_metric(lineage)
         rows.append(row)
     tracker.log_submissions(rows)

@@ -8,6 +8,7 @@ from rich.text import Text
 from kfold import views
 from kfold.kaggle.flow import LeaderboardView, SubmissionsView, SubmitResult
 from kfold.kaggle.planner import Plan
+from kfold.scoring import Metric, get_metric
 from kfold.views import Col
 
 
@@ -23,12 +24,12 @@ def print_submit(console: Console, r: SubmitResult) -> None:
     for w in r.warnings:
         console.print(_labelled("warning", "yellow", w), highlight=False)
     if r.quota is not None:  # a dry run
-        console.print(Text(f"dry run: {r.file.name} (CV {_f(r.cv_auc)}, sha256 {r.sha256[:12]}) "
+        console.print(Text(f"dry run: {r.file.name} ({_cv(r)}, sha256 {r.sha256[:12]}) "
                            f"is valid and would use 1 slot; nothing was uploaded"), highlight=False)
         console.print(Text(r.quota.text()), highlight=False)
         return
     line = Text("submitted ") + Text(r.file.name, style="bold")
-    line += Text(f" (ref {r.ref}, CV {_f(r.cv_auc)}): {r.status}")
+    line += Text(f" (ref {r.ref}, {_cv(r)}): {r.status}")
     if r.public_score is not None:
         line += Text(f", public {_f(r.public_score)}")
     console.print(line, highlight=False)
@@ -38,10 +39,17 @@ def print_submit(console: Console, r: SubmitResult) -> None:
         console.print(f"{r.left_today} submission(s) left today", highlight=False)
 
 
+def _cv(r: SubmitResult) -> str:
+    """The file's CV named by its metric: "CV log loss 0.41230" (AUC's as "CV 0.91230")."""
+    name = "" if r.metric == "auc" else f" {get_metric(r.metric).title}"
+    return f"CV{name} {_f(r.cv_auc)}"
+
+
 def print_submissions(console: Console, v: SubmissionsView) -> None:
-    cols = [Col(c, right=c in ("ref", "CV", "public", "private"))
-            for c in ("date (UTC)", "ref", "submitted as", "file", "message", "CV", "public",
-                      "private", "status", "scored bytes")]
+    scores = _score_headers(v.metric)
+    cols = [Col(c, right=c in ("ref", *scores))
+            for c in ("date (UTC)", "ref", "submitted as", "file", "message", *scores,
+                      "status", "scored bytes")]
     rows = [[r["utc"][:16].replace("T", " "), r["ref"], r["name"] or "-", r["file"] or "-",
              r["message"] or "",
              _f(r["cv_auc"]), _f(r["public_score"]), _f(r["private_score"]),
@@ -54,7 +62,8 @@ def print_submissions(console: Console, v: SubmissionsView) -> None:
 
 
 def print_leaderboard(console: Console, v: LeaderboardView) -> None:
-    cols = [Col("rank", right=True), Col("team"), Col("score", right=True), Col("date (UTC)")]
+    cols = [Col("rank", right=True), Col("team"), Col(v.metric.label, right=True),
+            Col("date (UTC)")]
     rows = [[r.rank, r.team_name, _f(r.score), r.date.strftime("%Y-%m-%d %H:%M") if r.date else "-"]
             for r in v.top]
     styles = ["bold green" if v.our_team and r.team_name == v.our_team else None for r in v.top]
@@ -71,10 +80,11 @@ def print_leaderboard(console: Console, v: LeaderboardView) -> None:
 def print_plan(console: Console, p: Plan) -> None:
     if p.quota is not None:
         console.print(Text(p.quota.text()), highlight=False)
-    console.print(f"fit of public score on CV: {p.fit.text}", highlight=False)
+    console.print(f"scores: {p.metric.title}, {'higher' if p.metric.higher_is_better else 'lower'}"
+                  f" is better; fit of public score on CV: {p.fit.text}", highlight=False)
     cols = [Col(c, right=c != "candidate", no_wrap=c != "candidate")
-            for c in ("#", "candidate", "CV", "exp. private [95%]", "diversity",
-                      "pred. public [95%]", "today")]
+            for c in ("#", "candidate", f"CV {p.metric.label}", "exp. private [95%]",
+                      "diversity", "pred. public [95%]", "today")]
     rows = [[i, r.name, _f(r.cv), _range(r.expected_private, r.private_low, r.private_high),
              _f(r.diversity, 4), _range(r.predicted_public, r.public_low, r.public_high),
              "submit" if r.today else ""] for i, r in enumerate(p.rows, 1)]
@@ -85,7 +95,8 @@ def print_plan(console: Console, p: Plan) -> None:
     for n in p.notes:
         console.print(Text(f"note: {n}"), highlight=False)
     if p.final:
-        cols = [Col(c, fold=True) for c in ("pick", "file", "CV", "public", "exp. private", "why")]
+        cols = [Col(c, fold=True) for c in ("pick", "file", *_score_headers(p.metric)[:2],
+                                            "exp. private", "why")]
         rows = [[i, s.label, _f(s.cv), _f(s.public), _f(s.expected_private, 4), s.reason]
                 for i, s in enumerate(p.final, 1)]
         console.print(views.table("final selections (private leaderboard)", cols, rows))
@@ -97,7 +108,8 @@ def plan_records(p: Plan) -> dict:
     slope, offset = fit.slope_interval(), fit.offset_interval()
     rows = plan_rows(p)
     return {
-        "competition": p.competition, "slots_left": p.slots_left, "reset_utc": p.reset_utc,
+        "competition": p.competition, "metric": p.metric.name,
+        "higher_is_better": p.metric.higher_is_better, "slots_left": p.slots_left, "reset_utc": p.reset_utc,
         "quota": p.quota.text() if p.quota is not None else None,  # where slots_left came from
         "fit": {"n": fit.n, "slope": fit.slope, "intercept": fit.intercept, "spread": fit.spread,
                 "slope_low": slope[0] if slope else None,
@@ -126,6 +138,11 @@ def plan_rows(p: Plan) -> list[dict]:
               "expected_private": s.expected_private, "submitted": s.submitted,
               "ref": s.ref, "reason": s.reason} for i, s in enumerate(p.final, 1)]
     return rows
+
+
+def _score_headers(metric: Metric) -> tuple[str, str, str]:
+    """CV, public and private score columns, the CV's named with the metric's direction."""
+    return f"CV {metric.label}", "public", "private"
 
 
 def _range(value: float | None, low: float | None, high: float | None) -> str:

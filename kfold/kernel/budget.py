@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kfold.errors import KfError
+from kfold.runfiles import fold_of
 
 DRY_RUN = "kf-dry-run.json"  # the last dry run's timings, in the kernel's folder
 
@@ -76,7 +77,8 @@ def keep_within(manifest: dict, target: str, costs: Costs, n: int, allowed: floa
 def _fold_auc(manifest: dict, model: str) -> float:
     run, tag = model.split("/")
     aucs = manifest["runs"][run]["fold_auc"]
-    return float(aucs[int(tag[4:])]) if tag.startswith("fold") and aucs else float("inf")
+    fold = fold_of(tag)
+    return float(aucs[fold]) if fold is not None and aucs else float("inf")
 
 
 def _by_run(models: list[str]) -> dict[str, list[str]]:

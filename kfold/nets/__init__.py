@@ -1,5 +1,6 @@
 """Model registry in timm's spirit: a name maps to a builder; adding a model is one
-decorated function. Every model takes (N, C, H, W) float input and returns (N,) logits.
+decorated function (and its name in kfold.registry_names, which help texts list without
+importing torch; a test holds the two equal). Every model takes (N, C, H, W) float input and returns (N,) logits.
 
 Registered names (`simple-cnn`, `vgg16`, `resnet50`, ...) come first; any other name that
 timm knows (`resnet18`, `efficientnet_b0`, `convnext_nano.in12k`, ...) is built through

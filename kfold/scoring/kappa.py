@@ -58,6 +58,14 @@ def fit_thresholds(values: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndar
     return t
 
 
+def fit_cuts(values: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The thresholds a test submission is cut by: fitted on every OOF row, grades 0 to the
+    highest grade of `y` (the OOF score itself uses `crossfit_labels`, which never cuts a
+    row by thresholds fitted on it)."""
+    y = np.asarray(y, dtype=int)
+    return fit_thresholds(values, y, int(y.max(initial=0)) + 1)
+
+
 def crossfit_labels(values: np.ndarray, y: np.ndarray, folds: np.ndarray,
                     n_classes: int) -> np.ndarray:
     """Grades of every row, each fold cut by thresholds fitted on the other folds."""

@@ -40,11 +40,14 @@ class Metric:
     output: Output
     fn: Callable[[np.ndarray, np.ndarray], float]
     k: int = 0  # the k of MAP@k
+    bounds: tuple[float, float] = (0.0, 1.0)  # the scores it can give (log loss: unbounded)
 
     @property
     def rank_based(self) -> bool:
-        """Scores depend on the order of the rows' scores only (the AUC family)."""
-        return self.needs == "ranks"
+        """Scores depend on the order of the rows' scores within each column only (the AUC
+        family): a monotone map of any column leaves them alone, so kf scores and blends
+        them on the fold scale (docs/stack.md). Not MAP@k, which ranks a row's classes."""
+        return self.needs == "ranks" and not self.k
 
     @property
     def higher_is_better(self) -> bool:
@@ -61,16 +64,34 @@ class Metric:
     def score_oof(self, y: np.ndarray, output: np.ndarray, folds: np.ndarray) -> float:
         """The OOF score; kappa's thresholds are cross-fitted over `folds` (a threshold fitted
         on the rows it scores leaks), every other metric ignores the folds."""
+        return self.score(y, self.oof_output(y, output, folds))
+
+    def oof_output(self, y: np.ndarray, output: np.ndarray, folds: np.ndarray) -> np.ndarray:
+        """The OOF output as `score_oof` reads it, for `score` to read alike (a bootstrap
+        resamples it): kappa's cross-fitted grades (one-hot over the classes for a (n, C)
+        output), every other metric's output as it is."""
+        output = np.asarray(output)
         if self.name != "qwk":
-            return self.score(y, output)
+            return output
         y = np.asarray(y, dtype=int)
-        n = _n_grades(y, np.asarray(output))
+        n = _n_grades(y, output)
         labels = kappa.crossfit_labels(kappa.expected_grade(output), y, folds, n)
-        return kappa.qwk(y, labels, n)
+        return np.eye(n)[labels] if output.ndim == 2 else labels.astype(float)
 
     def better(self, a: float, b: float) -> bool:
         """`a` is a strictly better score than `b` (NaN is never better)."""
         return a > b if self.higher_is_better else a < b
+
+    def order(self, score: float | None) -> float:
+        """Sort key putting the best score first in this metric's direction (None or NaN
+        last)."""
+        if score is None or score != score:
+            return float("inf")
+        return -score if self.higher_is_better else score
+
+    def clip(self, score: float) -> float:
+        """A predicted score kept inside the range the metric can give."""
+        return float(np.clip(score, *self.bounds))
 
     def best(self, scores: list[float]) -> int:
         """Index of the best score (the first of equals; NaN scores lose)."""
@@ -129,6 +150,7 @@ def _map_at(k: int) -> Metric:
 
 
 _ALL = ("binary", "multiclass", "multilabel")
+_UNBOUNDED = (0.0, float("inf"))
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("auc", "AUC", "max", "ranks", ("binary",), "probabilities", measures.roc_auc),
     Metric("pauc", "pAUC above 80% TPR", "max", "ranks", ("binary",), "probabilities",
@@ -140,10 +162,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("auc-weighted", "weighted column AUC", "max", "ranks", ("multilabel",),
            "probabilities", lambda y, o: measures.mean_column_auc(y, o, weighted=True)),
     Metric("logloss", "log loss", "min", "probabilities", _ALL, "probabilities",
-           measures.log_loss),
+           measures.log_loss, bounds=_UNBOUNDED),
     Metric("logloss-weighted", "class-weighted log loss", "min", "probabilities",
            ("binary", "multiclass"), "probabilities",
-           lambda y, o: measures.log_loss(y, o, class_weighted=True)),
+           lambda y, o: measures.log_loss(y, o, class_weighted=True), bounds=_UNBOUNDED),
     Metric("accuracy", "accuracy", "max", "labels", _ALL, "label",
            lambda y, o: measures.accuracy(y, _labels(y, o))),
     Metric("error", "error rate", "min", "labels", _ALL, "label",
@@ -155,8 +177,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("f1-micro", "micro F1", "max", "labels", ("multiclass", "multilabel"), "labels",
            lambda y, o: measures.f1(y, _labels(y, o), "micro")),
     Metric("qwk", "quadratic weighted kappa", "max", "labels", ("multiclass", "regression"),
-           "value", _qwk_rounded),
-    Metric("rmse", "RMSE", "min", "values", ("regression",), "value", measures.rmse),
+           "value", _qwk_rounded, bounds=(-1.0, 1.0)),
+    Metric("rmse", "RMSE", "min", "values", ("regression",), "value", measures.rmse,
+           bounds=_UNBOUNDED),
     _map_at(5),
 ]}
 DEFAULTS = {"binary": "auc", "multiclass": "logloss", "multilabel": "auc-columns",

@@ -10,7 +10,8 @@ Every blender follows scikit-learn's contract:
 `X` is always an (n_rows, n_runs) matrix of base-run probabilities in [0, 1]; a blender
 chooses its own features (probabilities, logits or ranks) inside.
 
-Blenders are looked up by name in `BLENDERS`; adding one is a decorated class.
+Blenders are looked up by name in `BLENDERS`; adding one is a decorated class and its name
+in kfold.registry_names (help texts list it without importing scikit-learn).
 """
 
 from __future__ import annotations

@@ -288,15 +288,3 @@ def _write_stack(ws: Workspace, stack: OofStack, name: str, oof: np.ndarray,
     artifacts.write_test_preds(ws.test_path(name), test_df, task, classes)
     sub = write_submission(ws, name, test_df, cv_score, lineage)
     return [ws.oof_path(name), ws.test_path(name), sub, sub.with_suffix(".json")]
-
-
-def stack_file_scores(ws: Workspace, name: str, contest: Contest) -> dict:
-    """A written stack's row for `kf runs` in its contest's metric: metric, oof_auc (the
-    score as `kf stack` computed it), each fold's score; no pooled score or drift flag."""
-    metric = get_metric(contest.metric, contest.task)
-    stack = artifacts.load_oof_stack(ws, [name])
-    y, folds = targets_of(stack), stack.rows["fold"].to_numpy()
-    output = scored_output(metric, stack.preds[:, 0, :], folds)
-    per_fold = [metric.score(y[folds == k], output[folds == k]) for k in np.unique(folds)]
-    return {"metric": metric.name, "oof_auc": metric.score_oof(y, output, folds),
-            "pooled": None, "drift": None, "fold_aucs": per_fold}

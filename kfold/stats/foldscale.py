@@ -75,6 +75,14 @@ def to_fold_scale(pred: np.ndarray, folds: np.ndarray,
     return onto(reference, out)
 
 
+def columns_to_fold_scale(output: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """`to_fold_scale` of each column of an (n, C) output (a 1-D one as is)."""
+    output = np.asarray(output, dtype=float)
+    if output.ndim == 1:
+        return to_fold_scale(output, folds)
+    return np.column_stack([to_fold_scale(output[:, c], folds) for c in range(output.shape[1])])
+
+
 def map_test_to_fold_scale(oof_pred: np.ndarray, folds: np.ndarray, fold_test: np.ndarray,
                            reference: np.ndarray | None = None) -> np.ndarray:
     """Test rows on the OOF rows' fold scale: column k of `fold_test` (fold model k's test

@@ -25,23 +25,24 @@ from kfold import artifacts
 from kfold.backends import get_backend
 from kfold.data.prepared import prepare
 from kfold.data.preprocess import Preprocess
-from kfold.data.sources import discover
+from kfold.data.sources import Dataset, discover
+from kfold.data.task import Task
 from kfold.errors import KfError, check_number
 from kfold.execute import Executor
-from kfold.metrics import auc
 from kfold.progress import Reporter
 from kfold.record import RunRecord
 from kfold.runfiles import fold_tag
+from kfold.scoring import get_metric
 from kfold.submission import read_sidecar
 from kfold.train.run import plan_run, train_runs
 from kfold.train.teach import (
     Teacher,
     check_task,
-    class_probs,
+    predictions,
     sha256_of,
     source_fold_tests,
     source_oof,
-    target_of,
+    source_score,
 )
 from kfold.train_config import TrainConfig
 from kfold.views import Col, num, table
@@ -50,8 +51,9 @@ from kfold.workspace import Workspace
 
 @dataclass(frozen=True)
 class DistillReport:
-    """The student against its teacher and its hard-label twin (OOF AUC), and how long one
-    student model and the whole ensemble take to predict the test images."""
+    """The student against its teacher and its hard-label twin (OOF score in `metric`, the
+    contest's; `*_auc` names kept from binary-only reports), and how long one student model
+    and the whole ensemble take to predict the test images."""
 
     teacher: str
     teacher_auc: float
@@ -63,6 +65,7 @@ class DistillReport:
     teacher_models: int
     teacher_seconds: float
     student_seconds: float
+    metric: str = "auc"
 
     @property
     def speedup(self) -> float:
@@ -70,20 +73,36 @@ class DistillReport:
 
 
 def distill_teacher(ws: Workspace, teacher: str, folds: pd.DataFrame, *, with_test: bool,
-                    test_weight: float) -> Teacher:
+                    test_weight: float, dataset: Dataset | None = None) -> Teacher:
     """Soft targets of a student on split `folds`: the teacher's OOF predictions for the
-    training images and, `with_test`, fold k's test targets from the teacher's fold-k model."""
-    oof = source_oof(ws, teacher, folds)
-    targets = pd.Series(target_of(class_probs(oof["pred"].to_numpy())), index=oof["id"])
-    per_fold, files = [], [ws.oof_path(teacher)]
-    if with_test:
-        n_folds = int(folds["fold"].max()) + 1
-        test = source_fold_tests(ws, teacher, n_folds, discover(ws).test["id"])
-        per_fold = [pd.Series(target_of(class_probs(test[c].to_numpy())), index=test.index)
-                    for c in artifacts.test_pred_columns(n_folds)]
-        files.append(ws.test_path(teacher))
+    training images and, `with_test`, fold k's test targets from the teacher's fold-k model
+    (in the task's form, kfold.train.teach). `dataset`: the workspace's sources."""
+    dataset = dataset or discover(ws)
+    oof = source_oof(ws, teacher, folds, dataset.task.kind)
+    tests = source_fold_tests(ws, teacher, int(folds["fold"].max()) + 1, dataset) \
+        if with_test else []
+    return _teacher(ws, teacher, with_test, test_weight, dataset.task, oof, tests)
+
+
+def full_distill_teacher(ws: Workspace, teacher: str, with_test: bool, test_weight: float,
+                         dataset: Dataset) -> Teacher:
+    """A student's lessons for its retrain on 100% (kf retrain): every training image's
+    OOF soft target, as the folds learned them, and (`with_test`) every test image from
+    the teacher's fold mean (`pred`): no image validates a retrain, so no fold model need
+    be left out. One frame in `fold_targets`, the retrain's."""
+    task = dataset.task
+    oof = artifacts.read_oof(ws.oof_path(teacher), task.kind)
+    tests = [predictions(artifacts.read_test_preds(ws.test_path(teacher), task.kind), task)] \
+        if with_test else []
+    return _teacher(ws, teacher, with_test, test_weight, task, oof, tests)
+
+
+def _teacher(ws: Workspace, teacher: str, with_test: bool, test_weight: float, task: Task,
+             oof: pd.DataFrame, tests: list[pd.DataFrame]) -> Teacher:
+    files = [ws.oof_path(teacher), *([ws.test_path(teacher)] if with_test else [])]
     return Teacher("distill", teacher, {"with_test": with_test}, sha256_of(*files),
-                   auc(oof["target"], oof["pred"]), targets, per_fold, test_weight)
+                   source_score(ws, teacher, oof, task), predictions(oof, task), tests,
+                   test_weight, task.kind)
 
 
 def distill_run(ws: Workspace, teacher: str, options: dict, name: str | None = None, *,
@@ -95,16 +114,18 @@ def distill_run(ws: Workspace, teacher: str, options: dict, name: str | None = N
     and record (run.json taught_by.report) the comparison."""
     check_number("--test-weight", test_weight, low=0, high=100, low_open=True)
     members = [artifacts.read_run(ws, run) for run in ensemble_runs(ws, teacher)]
+    dataset = discover(ws)
     for member in members:
-        check_task(ws, member)
+        check_task(member, dataset.task)
     split = {"n_folds": members[0].config.n_folds, "seed": members[0].config.seed}
     cfg = TrainConfig.from_options(ws, split | {k: v for k, v in options.items()
                                                 if v is not None})
     name = name or f"{teacher}-distilled"
-    student = plan_run(ws, cfg, name, force=force, tags=tags,
+    student = plan_run(ws, cfg, name, force=force, tags=tags, dataset=dataset,
                        teach=lambda folds: distill_teacher(ws, teacher, folds,
                                                            with_test=with_test,
-                                                           test_weight=test_weight))
+                                                           test_weight=test_weight,
+                                                           dataset=dataset))
     hard = plan_run(ws, cfg, f"{name}-hard", force=force, tags=tags, dataset=student.dataset)
     records = train_runs(ws, [student, hard], reporter=reporter, executor=executor)
     report = _report(ws, teacher, members, records, reporter)
@@ -130,7 +151,6 @@ def ensemble_runs(ws: Workspace, teacher: str) -> list[str]:
 
 def _report(ws: Workspace, teacher: str, members: list[RunRecord], records: list[RunRecord],
             reporter: Reporter) -> DistillReport:
-    oof = artifacts.read_oof(ws.oof_path(teacher))
     student, hard = records
     student_cfg = student.config
     # One untimed call first: the process's first prediction pays the framework's warm-up.
@@ -143,9 +163,9 @@ def _report(ws: Workspace, teacher: str, members: list[RunRecord], records: list
             teacher_seconds += seconds
             models += 1
     _, student_seconds = _predict_seconds(ws, student.name, student_cfg, fold_tag(0), reporter)
-    return DistillReport(teacher, auc(oof["target"], oof["pred"]), student.name,
+    return DistillReport(teacher, student.taught_by["source_oof_auc"], student.name,
                          student.oof_auc, hard.name, hard.oof_auc, n_images, models,
-                         round(teacher_seconds, 3), round(student_seconds, 3))
+                         round(teacher_seconds, 3), round(student_seconds, 3), student.metric)
 
 
 def _predict_seconds(ws: Workspace, run: str, cfg: TrainConfig, tag: str,
@@ -160,7 +180,8 @@ def _predict_seconds(ws: Workspace, run: str, cfg: TrainConfig, tag: str,
 
 
 def report_table(report: DistillReport):
-    """The comparison as a table: OOF AUC of each, and test-set inference time."""
+    """The comparison as a table: OOF score of each, and test-set inference time."""
+    title = get_metric(report.metric).title
     rows = [
         [f"{report.teacher} (teacher)", report.teacher_models, num(report.teacher_auc, ".4f"),
          num(report.teacher_seconds, ".2f"), "1.0x"],
@@ -169,7 +190,8 @@ def report_table(report: DistillReport):
         [f"{report.hard} (same model, hard labels)", 1, num(report.hard_auc, ".4f"), "", ""],
     ]
     return table(f"distillation: predicting {report.n_images} test images",
-                 ["run", Col("models", right=True), Col("OOF AUC", right=True),
+                 ["run", Col("models", right=True), Col(f"OOF {title}", right=True),
                   Col("seconds", right=True), Col("speed", right=True)], rows,
                  caption="seconds: loading and predicting with every model (the student: one "
-                         "fold model); OOF AUC on the real labels of the training images")
+                         f"fold model); OOF {title} on the real labels of the training "
+                         "images, as kf runs ranks it")

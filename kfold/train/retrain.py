@@ -8,7 +8,9 @@ rule, the folds' best epochs and the result are recorded in run.json under "retr
 
 Writes `models/<run>/full.<ext>` (the backend's checkpoint, `full.pt` for torch),
 `oof/<run>.full.test.parquet` (id, pred; the run's TTA) and `submissions/<run>-full.csv` whose
-sidecar says lineage "retrain" and CV = the run's OOF AUC. Resumable like training
+sidecar says lineage "retrain" and CV = the run's OOF AUC. A taught run (kf pseudo, kf
+distill) retrains with the same teaching (TAUGHT_RULES), recorded in run.json under
+"taught_by" -> "retrain". Resumable like training
 (kfold.train.tag): a finished retrain (`full.result.json`) is not trained again, an
 interrupted one continues from the backend's resume state. Dispatches through the run's
 backend, so Keras runs retrain the same way.
@@ -27,6 +29,7 @@ from kfold.artifacts import WIDE
 from kfold.backends import Backend, get_backend
 from kfold.data.prepared import prepare
 from kfold.data.preprocess import Preprocess
+from kfold.data.sources import Dataset
 from kfold.errors import KfError
 from kfold.execute import Arrays, Executor, FoldJob, LocalExecutor
 from kfold.progress import Reporter
@@ -34,11 +37,21 @@ from kfold.record import FoldResult, RetrainRecord, RunRecord
 from kfold.runfiles import FULL_TAG
 from kfold.settings import check_option
 from kfold.submission import write_submission
+from kfold.train.distill import full_distill_teacher
+from kfold.train.pseudo import PseudoOptions, full_pseudo_teacher
 from kfold.train.run import head_of, remove_stray_files
-from kfold.train.tag import TagOutput, finished_tag, record_tag
+from kfold.train.tag import finished_tag, record_tag
+from kfold.train.teach import Teacher
 from kfold.train_config import TrainConfig, read_train_config
 from kfold.workspace import Workspace
 
+# What the retrain of a taught run (kf pseudo, kf distill) learns besides the labels.
+TAUGHT_RULES = {
+    "pseudo": "the test images the run's options pick from the source's fold-mean test "
+              "predictions, with those labels and weight",
+    "distill": "every training image's OOF soft target of the teacher (as the folds); with "
+               "with_test, every test image from the teacher's fold mean",
+}
 EPOCHS_RULE = ("round(mean(best_epoch + 1)) over the folds that did not collapse (halves up), "
                "at least 1")
 
@@ -58,11 +71,6 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
     """Retrain run `name` on all training images (one job of `executor`, in this process
     by default); return the updated run record."""
     meta = _finished_run(ws, name)
-    if meta.taught_by:
-        taught = meta.taught_by
-        raise KfError(f"run {name!r} learned {taught.get('kind')} targets from "
-                      f"{taught.get('source')!r} fold by fold; kf retrain would train on the "
-                      f"labels alone, so it refuses: submit the fold mean ({name}.csv)")
     cfg = meta.config
     epochs = retrain_epochs(meta.folds)
     given = {"device": check_option("device", device)} if device else {}
@@ -79,48 +87,77 @@ def retrain_run(ws: Workspace, name: str, reporter: Reporter = Reporter(), *,
             raise KfError(f"the training data changed since run {name!r} was trained "
                           f"({meta.data_fingerprint} then, {data.dataset.fingerprint} now); "
                           "retrain the folds first: kf train ... --force")
+        teacher = full_teacher(ws, meta, data.dataset)
         with locks.hold(files.lock, f"run {name!r}", reporter):
             remove_stray_files(ws, name, reporter)
             return _retrain(ws, name, meta, epochs, full_cfg, backend, ex, data, reporter,
-                            started)
+                            started, teacher)
+
+
+def full_teacher(ws: Workspace, meta: RunRecord, dataset: Dataset) -> Teacher | None:
+    """What a taught run's retrain learns besides the labels (TAUGHT_RULES), from the
+    same source files its folds learned from (their sha256 recorded in teacher.json):
+    a source trained again since is refused, since the folds and the retrain would have
+    learned different lessons."""
+    taught = meta.taught_by
+    if not taught:
+        return None
+    source = taught["source"]
+    if taught["kind"] == "pseudo":
+        teacher = full_pseudo_teacher(ws, source, PseudoOptions(**taught["settings"]), dataset)
+    else:
+        teacher = full_distill_teacher(ws, source, taught["settings"]["with_test"],
+                                       taught["test_weight"], dataset)
+    if teacher.source_sha256 != taught["source_sha256"]:
+        raise KfError(f"the predictions of {source!r} changed since run {meta.name!r} learned "
+                      f"from them; a retrain would learn other lessons than its folds: train "
+                      f"the taught run again first (its kf {taught['kind']} command with --force)")
+    return teacher
 
 
 def _retrain(ws: Workspace, name: str, meta: RunRecord, epochs: int, full_cfg: TrainConfig,
              backend: Backend, ex: Executor, data, reporter: Reporter,
-             started: float) -> RunRecord:
-    """Train (or read back) the `full` tag and write its predictions and submission."""
+             started: float, teacher: Teacher | None = None) -> RunRecord:
+    """Train (or read back) the `full` tag (taught by `teacher`, if any) and write its
+    predictions and submission."""
     files = ws.run_files(name)
     usable = data.usable
     head = head_of(meta.task, meta.classes, meta.metric)
-    out = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids, kind=meta.task,
-                       skip_note="retrain already finished; rewriting its artifacts")
-    if out is None:
+    result = finished_tag(files, FULL_TAG, reporter, test_ids=data.test.ids, kind=meta.task,
+                          skip_note="retrain already finished; rewriting its artifacts")
+    if result is None:
         reporter.log(f"{name}: retraining on {int(usable.sum())} images for {epochs} epoch(s)")
-        done: list[TagOutput] = []
-        ex.run([FoldJob(name, FULL_TAG, full_cfg, "data", np.flatnonzero(usable), head=head)],
+        done: list[FoldResult] = []
+        teaching = None if teacher is None else \
+            teacher.teaching(0, data.train.ids, data.test.ids)
+        ex.run([FoldJob(name, None, full_cfg, "data", np.flatnonzero(usable), head=head,
+                        teaching=teaching)],
                {"data": Arrays(data.train.images, data.train_targets, data.test.images)},
                {name: files.dir},
-               lambda job, outcome: done.append(record_tag(
-                   backend, files, FULL_TAG, outcome, val_y=None, val_ids=None,
-                   test_ids=data.test.ids, extra={}, head=head)), reporter)
-        out = done[0]
-    result, test_pred = out.result, out.preds["test_pred"]
+               lambda job, trained: done.append(record_tag(
+                   backend, files, FULL_TAG, trained, val_y=None, val_ids=None,
+                   test_ids=data.test.ids, head=head)), reporter)
+        result = done[0]
 
     classes = meta.classes if meta.task in WIDE else []
-    test = data.test_predictions(test_pred, artifacts.pred_columns(meta.task, classes))
+    test = data.test_predictions(result.test_pred, artifacts.pred_columns(meta.task, classes))
     artifacts.write_test_preds(ws.full_test_path(name), test, meta.task, classes)
     submission = write_submission(
         ws, f"{name}-full", test, meta.oof_auc,
         {"kind": "retrain", "runs": [name], "test_predictions": ws.full_test_path(name).name,
          "epochs": epochs},
     )
-    return artifacts.update_run(ws, name, retrain=RetrainRecord(
+    taught = {} if teacher is None else {"taught_by": meta.taught_by | {"retrain": {
+        "rule": TAUGHT_RULES[teacher.kind],
+        "test_rows": sorted(teacher.fold_targets[0].index) if teacher.fold_targets else [],
+        "train_targets": "oof" if teacher.train_targets is not None else None}}}
+    return artifacts.update_run(ws, name, **taught, retrain=RetrainRecord(
         epochs=epochs, epochs_rule=EPOCHS_RULE,
         fold_best_epochs=[r.best_epoch for r in meta.folds], n_train=int(usable.sum()),
         checkpoint=backend.checkpoint_files(FULL_TAG)[0],
         test_predictions=ws.full_test_path(name).name, submission=str(submission),
-        cv_auc=meta.oof_auc, seconds=result.get("seconds"), device=result.get("device"),
-        where=result.get("where", {}),
+        cv_auc=meta.oof_auc, seconds=result.seconds, device=result.device,
+        where=result.where,
         wall_seconds_last_call=round(time.perf_counter() - started, 2),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     ))

@@ -8,6 +8,7 @@ the backend's resume state lets an interrupted fold continue.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import shutil
 import time
@@ -25,19 +26,17 @@ from kfold.backends import Backend, Head, get_backend
 from kfold.data.prepared import Prepared, prepare
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import Dataset, discover
-from kfold.data.task import Task, model_targets
 from kfold.errors import KfError
-from kfold.execute import Arrays, Executor, FoldJob, FoldOutcome, LocalExecutor
+from kfold.execute import Arrays, Executor, FoldJob, LocalExecutor
 from kfold.folds import plan_folds
-from kfold.metrics import auc
 from kfold.plots import plot_training_curves
 from kfold.progress import Reporter
 from kfold.provenance import git_commit
 from kfold.record import FoldResult, RunRecord
 from kfold.runfiles import RunFiles, fold_tag
-from kfold.scoring import Metric, get_metric
-from kfold.stats.foldscale import FoldScores, fold_scores
+from kfold.scoring import get_metric
 from kfold.submission import write_submission
+from kfold.train.scores import oof_scores
 from kfold.train.tag import finished_tag, record_tag
 from kfold.train.teach import Teacher, check_same_teacher, write_teacher
 from kfold.train_config import TrainConfig, read_train_config
@@ -45,7 +44,7 @@ from kfold.workspace import Workspace, check_new_run_name
 
 # Called with (run, fold, result) for every fold of a run, in the order they come in (folds an
 # earlier call finished first); it may raise to stop the runs (kf tune prunes a trial so).
-OnFold = Callable[[str, int, dict], None]
+OnFold = Callable[[str, int, FoldResult], None]
 
 
 def default_run_name(cfg: TrainConfig) -> str:
@@ -93,9 +92,6 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     dataset = dataset or discover(ws)
     task = dataset.task
     head = head_of(task.kind, task.classes, task.metric(ws.config.metric).name)
-    if head.kind != "binary" and teach is not None:
-        raise KfError(f"kf pseudo and kf distill teach binary tasks only; the data is a "
-                      f"{head.kind} task ({dataset.task.reason})")
     folds, new_split = plan_folds(ws, dataset.train, cfg.n_folds, cfg.seed,
                                   dataset.task.kind, dataset.task.classes)
     teacher = None if teach is None else teach(folds)
@@ -203,7 +199,7 @@ class _Folds:
         self.on_fold = on_fold
         self.fold_of = plan.folds.set_index("id")["fold"].loc[data.train.ids].to_numpy()
         self.fingerprint = artifacts.folds_fingerprint(plan.folds)
-        self.done: dict[int, dict] = {}
+        self.done: dict[int, FoldResult] = {}
         self.trained = 0  # folds trained by this call
 
     def jobs(self) -> list[FoldJob]:
@@ -216,11 +212,11 @@ class _Folds:
                                test_ids=self.data.test.ids, kind=self.plan.head.kind,
                                val_ids=self.data.train.ids[in_fold & usable])
             if out is not None:
-                self.finished(k, out.result)
+                self.finished(k, out)
                 continue
-            jobs.append(FoldJob(files.name, fold_tag(k), cfg, self.arrays,
+            jobs.append(FoldJob(files.name, k, cfg, self.arrays,
                                 np.flatnonzero(~in_fold & usable), np.flatnonzero(in_fold & usable),
-                                self.teaching(k), fold=k, head=self.plan.head))
+                                self.teaching(k), head=self.plan.head))
         return jobs
 
     def teaching(self, k: int):
@@ -228,30 +224,30 @@ class _Folds:
         return None if teacher is None else \
             teacher.teaching(k, self.data.train.ids, self.data.test.ids)
 
-    def same_split(self, result: dict) -> None:
-        if result.get("folds_fingerprint") != self.fingerprint:
+    def same_split(self, result: FoldResult) -> None:
+        if result.folds_fingerprint != self.fingerprint:
             raise KfError(f"run {self.plan.name!r} was trained on another fold split than "
                           "folds.csv; pass --force to retrain it on the current folds")
 
-    def record(self, job: FoldJob, outcome: FoldOutcome) -> None:
-        k, val, data = job.fold, job.val_rows, self.data
-        out = record_tag(self.plan.backend, self.plan.files, job.tag, outcome,
-                         val_y=data.train_targets[val], val_ids=data.train.ids[val],
-                         test_ids=data.test.ids,
-                         extra={"fold": k, "folds_fingerprint": self.fingerprint},
-                         head=self.plan.head)
+    def record(self, job: FoldJob, result: FoldResult) -> None:
+        val, data = job.val_rows, self.data
+        result = record_tag(self.plan.backend, self.plan.files, job.tag,
+                            dataclasses.replace(result, fold=job.fold,
+                                                folds_fingerprint=self.fingerprint),
+                            val_y=data.train_targets[val], val_ids=data.train.ids[val],
+                            test_ids=data.test.ids, head=self.plan.head)
         title = get_metric(self.plan.head.metric).title
-        self.reporter.log(f"{job.label}: best epoch {out.result['best_epoch']}, "
-                          f"val {title} {out.result['auc']:.4f}")
+        self.reporter.log(f"{job.label}: best epoch {result.best_epoch}, "
+                          f"val {title} {result.auc:.4f}")
         self.trained += 1
-        self.finished(k, out.result)
+        self.finished(job.fold, result)
 
-    def finished(self, k: int, result: dict) -> None:
+    def finished(self, k: int, result: FoldResult) -> None:
         self.done[k] = result
         if self.on_fold is not None:
             self.on_fold(self.plan.name, k, result)
 
-    def results(self) -> list[dict]:
+    def results(self) -> list[FoldResult]:
         return [self.done[k] for k in range(self.plan.cfg.n_folds)]
 
 
@@ -333,7 +329,7 @@ def _say_rebuilt(ws: Workspace, name: str, folds: _Folds, reporter: Reporter) ->
                      "(missing or damaged) from the fold files")
 
 
-def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, results: list[dict],
+def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, fold_results: list[FoldResult],
                seconds: float) -> RunRecord:
     """Assemble OOF and test predictions (one column per class of a multi-class or
     multi-label task) from the folds' files and write every artifact."""
@@ -355,9 +351,8 @@ def finish_run(ws: Workspace, plan: RunPlan, data: Prepared, results: list[dict]
     artifacts.write_test_preds(ws.test_path(name), test, kind, classes)
 
     metric = task.metric(ws.config.metric)
-    scores = _oof_scores(task, metric, oof, columns)
+    scores = oof_scores(task, metric, oof)
     oof_auc = scores.normalised  # the CV every command ranks by (docs/stack.md)
-    fold_results = [FoldResult.from_dict(r) for r in results]
     fold_aucs = [r.auc for r in fold_results]
     record = RunRecord(
         name=name, model=cfg.model, backend=cfg.backend, config=cfg,
@@ -399,20 +394,6 @@ def _oof_frame(data: Prepared, folds: pd.DataFrame, preds: list, columns: list[s
     oof["target"] = target.loc[oof["id"]].to_numpy()
     oof["fold"] = oof["id"].map(folds.set_index("id")["fold"]).astype(int)
     return oof.sort_values("id").reset_index(drop=True)
-
-
-def _oof_scores(task: Task, metric: Metric, oof: pd.DataFrame, columns: list[str]) -> FoldScores:
-    """The run's CV: a binary AUC fold-normalised as before tasks (docs/stack.md); any other
-    metric scores the pooled OOF predictions (kappa's thresholds cross-fitted over the
-    folds), which is then also its normalised score."""
-    if task.kind == "binary" and metric.name == "auc":
-        return fold_scores(oof["target"], oof["pred"], oof["fold"], metric=auc)
-    y = model_targets(task, oof["target"])
-    output = oof[columns].to_numpy() if task.kind in WIDE else oof["pred"].to_numpy()
-    folds = oof["fold"].to_numpy()
-    pooled = metric.score_oof(y, output, folds)
-    per_fold = tuple(metric.score(y[folds == k], output[folds == k]) for k in np.unique(folds))
-    return FoldScores(pooled, pooled, per_fold)
 
 
 def check_tags(tags: Sequence[str]) -> list[str]:

@@ -26,12 +26,15 @@ import numpy as np
 import pandas as pd
 
 from kfold import artifacts, atomic
-from kfold.data.sources import discover
+from kfold.artifacts import WIDE
+from kfold.data.sources import Dataset
+from kfold.data.task import Task
 from kfold.errors import KfError
 from kfold.execute import Teaching
 from kfold.jsonfiles import read_json
 from kfold.record import RunRecord
 from kfold.runfiles import RunFiles, fold_tag
+from kfold.train.scores import oof_scores
 from kfold.workspace import Workspace
 
 KINDS = ("pseudo", "distill")
@@ -41,16 +44,18 @@ KINDS = ("pseudo", "distill")
 class Teacher:
     """A run's lessons: `kind` from `source` (the options in `settings`); soft targets of
     training images by id (`train_targets`, distillation) and, per fold, the test images
-    it adds with their targets (`fold_targets[k]`, id -> target), weighing `test_weight`."""
+    it adds with their targets (`fold_targets[k]`, a row per id, a column per output of a
+    `task` run), weighing `test_weight`."""
 
     kind: str
     source: str
     settings: dict
     source_sha256: str
     source_oof_auc: float
-    train_targets: pd.Series | None
-    fold_targets: list[pd.Series]
+    train_targets: pd.DataFrame | None
+    fold_targets: list[pd.DataFrame]
     test_weight: float
+    task: str = "binary"
 
     def spec(self) -> dict:
         """What a resumed run must share with the run it continues (teacher.json)."""
@@ -67,33 +72,36 @@ class Teacher:
         """Fold k's `Teaching`, as rows of the decoded arrays (`train_ids`, `test_ids`)."""
         targets = None
         if self.train_targets is not None:
-            targets = self.train_targets.reindex(pd.Index(train_ids).astype(str)).to_numpy(float)
-        chosen = self.fold_targets[k] if self.fold_targets else pd.Series(dtype=float)
+            targets = self._values(self.train_targets.reindex(pd.Index(train_ids).astype(str)))
+        if not self.fold_targets:
+            return Teaching(targets, np.zeros(0, np.int64), np.zeros(0), self.test_weight)
+        chosen = self.fold_targets[k]
         position = pd.Series(np.arange(len(test_ids)), index=pd.Index(test_ids).astype(str))
         keep = chosen.index.isin(position.index)  # --skip-bad may have left some out
         return Teaching(targets, position[chosen.index[keep]].to_numpy(np.int64),
-                        chosen[keep].to_numpy(float), self.test_weight)
+                        self._values(chosen[keep]), self.test_weight)
+
+    def _values(self, frame: pd.DataFrame) -> np.ndarray:
+        """Targets as the backend reads them: (n, C) for a wide task, else (n,)."""
+        values = frame.to_numpy(float)
+        return values if self.task in WIDE else values[:, 0]
 
 
-def class_probs(pred: np.ndarray) -> np.ndarray:
-    """(n, C) class probabilities of predictions: a binary column p becomes [1 - p, p]."""
-    pred = np.asarray(pred, dtype=float)
-    return np.stack([1 - pred, pred], axis=1) if pred.ndim == 1 else pred
+def predictions(df: pd.DataFrame, task: Task, base: str = "pred") -> pd.DataFrame:
+    """The prediction column(s) `base` of a `task` file, indexed by id: one column for a
+    binary or regression task, one per class of a multi-class or multi-label one."""
+    columns = artifacts.pred_columns(task.kind, task.classes, base)
+    return df.set_index(df["id"].astype(str))[columns].astype(float)
 
 
-def target_of(probs: np.ndarray) -> np.ndarray:
-    """The training target of (n, C) probabilities in the run's task: P(defect) for binary."""
-    return probs[:, 1] if probs.shape[1] == 2 else probs
-
-
-def source_oof(ws: Workspace, source: str, folds: pd.DataFrame) -> pd.DataFrame:
-    """The source's OOF predictions, refused unless they hold every training image on the
-    fold split of `folds` (the taught run's)."""
+def source_oof(ws: Workspace, source: str, folds: pd.DataFrame, kind: str = "binary") -> pd.DataFrame:
+    """The source's OOF predictions (of a `kind` task), refused unless they hold every
+    training image on the fold split of `folds` (the taught run's)."""
     path = ws.oof_path(source)
     if not path.exists():
         raise KfError(f"{source!r} has no OOF predictions ({path.relative_to(ws.root)}); "
                       "train it with `kf train` (or blend it with `kf stack`) first")
-    oof = artifacts.read_oof(path)
+    oof = artifacts.read_oof(path, kind)
     if artifacts.folds_fingerprint(oof) != artifacts.folds_fingerprint(folds):
         raise KfError(f"{source!r} was made on another fold split than folds.csv; a teacher "
                       "must share the taught run's folds, or its predictions leak labels "
@@ -102,29 +110,43 @@ def source_oof(ws: Workspace, source: str, folds: pd.DataFrame) -> pd.DataFrame:
 
 
 def source_fold_tests(ws: Workspace, source: str, n_folds: int,
-                      test_ids: pd.Series) -> pd.DataFrame:
-    """The source's per-fold test predictions (id, pred_fold0..) for exactly `test_ids`."""
+                      dataset: Dataset) -> list[pd.DataFrame]:
+    """The source's test predictions of each fold model (`pred_fold<k>` column(s)) for
+    exactly the workspace's test images."""
     path = ws.test_path(source)
     if not path.exists():
         raise KfError(f"{source!r} has no test predictions ({path.relative_to(ws.root)})")
-    test = artifacts.read_test_preds(path)
+    task = dataset.task
+    test = artifacts.read_test_preds(path, task.kind)
     columns = artifacts.test_pred_columns(n_folds)
-    if any(c not in test.columns for c in columns):
+    wanted = [c for base in columns for c in artifacts.pred_columns(task.kind, task.classes, base)]
+    if any(c not in test.columns for c in wanted):
         raise KfError(f"{source!r} has no per-fold test predictions ({', '.join(columns)} in "
                       f"{path.relative_to(ws.root)}); only a k-fold run's fold models can "
                       "teach test images without leaking (a stack's cannot): use a run")
-    if sorted(test["id"]) != sorted(test_ids.astype(str)):
+    if sorted(test["id"]) != sorted(dataset.test["id"].astype(str)):
         raise KfError(f"{path.relative_to(ws.root)} predicts other test images than the "
-                      "workspace's; retrain {source!r} on the current data first")
-    return test.set_index("id")[columns]
+                      f"workspace's; retrain {source!r} on the current data first")
+    return [predictions(test, task, base) for base in columns]
 
 
-def check_task(ws: Workspace, source: RunRecord) -> None:
-    """A source of another task (kfold.data.task) cannot teach this run's targets."""
-    task = discover(ws).task.kind
-    if source.task != task:
+def check_task(source: RunRecord, task: Task) -> None:
+    """A source of another task or other classes (kfold.data.task) cannot teach this
+    run's targets."""
+    if source.task != task.kind:
         raise KfError(f"{source.name!r} is a {source.task} run and this workspace's data is "
-                      f"{task}: its predictions cannot be this run's targets")
+                      f"{task.kind}: its predictions cannot be this run's targets")
+    if task.kind in WIDE and list(source.classes) != list(task.classes):
+        raise KfError(f"{source.name!r} predicts the classes {list(source.classes)} and this "
+                      f"workspace's data has {list(task.classes)}: retrain it on this data")
+
+
+def source_score(ws: Workspace, source: str, oof: pd.DataFrame, task: Task) -> float:
+    """The source's CV as kf ranks it: a run's recorded OOF score, else (a stack) the
+    score of its OOF rows in the contest's metric (fold-normalised AUC, docs/stack.md)."""
+    if ws.run_json(source).exists():
+        return artifacts.read_run(ws, source).oof_auc
+    return oof_scores(task, task.metric(ws.config.metric), oof).normalised
 
 
 def sha256_of(*paths) -> str:

@@ -30,6 +30,7 @@ from kfold.errors import KfError, check_whole
 from kfold.execute import Executor, LocalExecutor
 from kfold.folds import plan_folds
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.scoring import get_metric
 from kfold.tune.space import Space
 from kfold.tune.study import counted, mark_owner, open_study, take_over_dead
@@ -137,8 +138,8 @@ def run_trial(ws: Workspace, space: Space, study: optuna.Study, trial: optuna.Tr
 
     reported: set[int] = set()
 
-    def on_fold(name: str, k: int, result: dict) -> None:
-        trial.report(result["auc"], step=k)
+    def on_fold(name: str, k: int, result: FoldResult) -> None:
+        trial.report(result.auc, step=k)
         reported.add(k)
         # After the last fold nothing is left to save: the trial finishes, a stack candidate.
         if len(reported) < plan.cfg.n_folds and trial.should_prune():

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kfold.backends import FoldData, FoldOutput
+from kfold.backends import FoldData
 from kfold.backends.keras import cam, fold
 from kfold.backends.keras._tf import keras, tf  # noqa: F401  (fails early without TensorFlow)
 from kfold.backends.keras.models import KERAS_MODELS, check_model_config
 from kfold.backends.rules import kept_checkpoint
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.train_config import TrainConfig
 
 __all__ = ["KERAS_MODELS", "KerasBackend"]
@@ -91,7 +92,7 @@ class KerasBackend:
         yield
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
-                   tag: str, reporter: Reporter | None = None) -> FoldOutput:
+                   tag: str, reporter: Reporter | None = None) -> FoldResult:
         # Keras feeds whole arrays to tf.data: a fold's memory-mapped rows are read out once.
         data = dataclasses.replace(data, **{k: np.asarray(getattr(data, k)) for k in
                                             ("train_x", "train_y", "val_x", "val_y")
@@ -106,11 +107,12 @@ class KerasBackend:
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 32,
-                 device: str | None = None) -> np.ndarray:
+                 device: str | None = None, classes: np.ndarray | None = None) -> np.ndarray:
         if method not in self.explain_methods:
             raise KfError(f"the keras backend explains with gradcam only, not {method!r}")
         with fold.placed(device or cfg.device):
-            return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, batch_size)
+            return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, batch_size,
+                                classes)
 
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         return (f"{tag}.keras",)

@@ -2,7 +2,8 @@
 
 `KerasBackend.heatmaps` calls `heatmaps`: maps of the same shape and scale as the PyTorch
 backend's, so `kf explain` feeds both to the same metric code. The target is the defect
-logit (the layer before the sigmoid), which does not saturate.
+logit (the layer before the sigmoid), which does not saturate, or for a multi-class model
+each image's class logit (the layer before the softmax).
 """
 
 from __future__ import annotations
@@ -35,19 +36,22 @@ def grad_model(path: Path, target_layer: str):
     return _CACHE[key]
 
 
-def gradcam(model, x: np.ndarray) -> np.ndarray:
-    """Grad-CAM maps (N, h, w) of float images (N, S, S, 1) at the feature-map size."""
+def gradcam(model, x: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """Grad-CAM maps (N, h, w) of float images (N, S, S, 1) at the feature-map size, of the
+    defect logit or of each image's logit in `classes`."""
     x = tf.convert_to_tensor(x, tf.float32)
     with tf.GradientTape() as tape:
         features, logit = model(x, training=False)
-        score = tf.reduce_sum(logit[:, 0])  # each image's logit depends on itself only
+        picked = logit[:, 0] if classes is None else tf.gather(
+            logit, tf.constant(classes, tf.int32), axis=1, batch_dims=1)
+        score = tf.reduce_sum(picked)  # each image's logit depends on itself only
     grads = tape.gradient(score, features)  # (N, h, w, C)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     return tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
 
 
 def heatmaps(checkpoint: str | Path, images: np.ndarray, cfg: TrainConfig,
-             batch_size: int = 32) -> np.ndarray:
+             batch_size: int = 32, classes: np.ndarray | None = None) -> np.ndarray:
     """Grad-CAM of the `.keras` model in `checkpoint` for uint8 images (N, S, S):
     (N, S, S) float32 in [0, 1], each map scaled by its own maximum (all zeros when the
     model sees nothing to raise its defect score)."""
@@ -60,7 +64,8 @@ def heatmaps(checkpoint: str | Path, images: np.ndarray, cfg: TrainConfig,
     out = np.zeros(images.shape, dtype=np.float32)
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].astype(np.float32)[..., None]
-        cam = gradcam(model, batch)[..., None]
+        picked = None if classes is None else np.asarray(classes)[start:start + batch_size]
+        cam = gradcam(model, batch, picked)[..., None]
         cam = tf.image.resize(cam, (s, s), method="bilinear").numpy()[..., 0]
         peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
         out[start:start + len(batch)] = np.where(peak > 0, cam / np.maximum(peak, 1e-12), 0)

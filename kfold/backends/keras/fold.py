@@ -26,6 +26,7 @@ The traps of Keras k-fold loops, and what closes each:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
-from kfold.backends import FoldData, FoldOutput, Head
+from kfold.backends import FoldData, Head
 from kfold.backends.keras._tf import device_name, keras, tf, versions
 from kfold.backends.keras.models import BuiltModel, build_model, output_kind, set_frozen
 from kfold.backends.rules import (
@@ -47,6 +48,7 @@ from kfold.backends.rules import (
 from kfold.backends.validation import collapse_range, validation_row
 from kfold.errors import KfError
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.runfiles import RunFiles
 from kfold.scoring import get_metric
 from kfold.train_config import TrainConfig
@@ -377,7 +379,7 @@ def _bad_targets(y: np.ndarray, head: Head) -> str | None:
 def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
                val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
                reporter: Reporter | None = None, extra_callbacks: tuple = (),
-               head: Head = Head()) -> dict:
+               head: Head = Head()) -> FoldResult:
     """The epoch loop of one fold (`train_fold` = this + predictions); write `<tag>.keras`
     (best by validation AUC, or the last epoch when there is no validation) and
     `history_<tag>.csv`; return the fold's result.
@@ -466,16 +468,15 @@ def _monitors(cfg: TrainConfig, ckpt_path: Path, validate: bool, head: Head = He
     return ckpt, stopper, plateau
 
 
-def _result(log: FoldLog, cfg: TrainConfig) -> dict:
+def _result(log: FoldLog, cfg: TrainConfig) -> FoldResult:
     """The fold's result from its log: the best epoch's validation score (the contest
     metric's; `val_auc` by its old name), how it ended."""
     best = log.rows[log.best_epoch] if log.rows and log.best_epoch >= 0 else {}
-    return {"best_epoch": log.best_epoch, "epochs_run": len(log.rows),
-            "val_auc": float(best.get("score", float("nan"))),
-            "stopped_early": bool(log.stopped and len(log.rows) < cfg.epochs),
-            "collapsed": log.collapsed,
-            "final_lr": log.rows[-1]["lr"] if log.rows else cfg.lr,
-            "seconds": round(log.seconds, 2)}
+    return FoldResult(best_epoch=log.best_epoch, epochs_run=len(log.rows),
+                      val_auc=float(best.get("score", float("nan"))),
+                      collapsed=log.collapsed, seconds=round(log.seconds, 2),
+                      extra={"stopped_early": bool(log.stopped and len(log.rows) < cfg.epochs),
+                             "final_lr": log.rows[-1]["lr"] if log.rows else cfg.lr})
 
 
 def _drop_optimizer(path: Path) -> None:
@@ -489,7 +490,7 @@ def _drop_optimizer(path: Path) -> None:
 
 
 def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path, tag: str,
-               reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> FoldOutput:
+               reporter: Reporter | None = None, extra_callbacks: tuple = ()) -> FoldResult:
     """`KerasBackend.train_fold`: train, then predict validation and test images with the
     kept checkpoint, reloaded from disk."""
     run_dir = Path(run_dir)
@@ -500,9 +501,10 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
         val_pred = None if data.val_x is None else predict(model, data.val_x, cfg)
         test_pred = predict(model, test_x, cfg)
     v = versions()
-    return FoldOutput(result | {"device": "cpu" if cfg.device == "cpu" else device_name(),
-                                "framework": f"keras {v['keras']} / tensorflow {v['tensorflow']}"},
-                      val_pred, test_pred)
+    framework = {"framework": f"keras {v['keras']} / tensorflow {v['tensorflow']}"}
+    return dataclasses.replace(result, device="cpu" if cfg.device == "cpu" else device_name(),
+                               extra=result.extra | framework,
+                               val_pred=val_pred, test_pred=test_pred)
 
 
 def placed(device: str | None):

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kfold.backends import FoldData, FoldOutput
+from kfold.backends import FoldData
 from kfold.backends.rules import kept_checkpoint
 from kfold.backends.torch import cam, loop
 from kfold.errors import KfError, first_line
+from kfold.nets import model_info
 from kfold.nets.weights import check_weights_arg
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.train_config import TrainConfig
 
 
@@ -31,13 +33,12 @@ class TorchBackend:
         """Fail before any decoding: unknown model, missing or mismatched weights file,
         ImageNet weights that cannot be had offline, an image size the network cannot take,
         (the device is the executor's to check: it knows the machines that train)."""
-        info = loop.config_info(cfg)
         check_weights_arg(cfg.weights)
-        if cfg.weights == "imagenet" and not info.pretrained:
+        if cfg.weights == "imagenet" and not model_info(cfg.model).pretrained:
             raise KfError(f"{cfg.model} has no ImageNet weights; use --weights none or a file")
-        model = loop.build_model(cfg, info, torch.device("cpu"), cfg.weights)
+        model = loop.build_model(cfg, torch.device("cpu"), cfg.weights)
         model.eval()
-        x = torch.zeros(2, info.in_chans, cfg.image_size, cfg.image_size)
+        x = torch.zeros(2, model.kf_info.in_chans, cfg.image_size, cfg.image_size)
         try:
             with torch.no_grad():
                 out = model(x)
@@ -64,20 +65,20 @@ class TorchBackend:
             torch.set_num_threads(before)
 
     def train_fold(self, cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path,
-                   tag: str, reporter: Reporter = Reporter()) -> FoldOutput:
+                   tag: str, reporter: Reporter = Reporter()) -> FoldResult:
         return loop.train_fold(cfg, data, test_x, run_dir, tag, reporter)
 
     def predict(self, cfg: TrainConfig, run_dir: Path, tag: str,
                 images: np.ndarray) -> np.ndarray:
-        info, device = loop.config_info(cfg), loop.resolve_device(cfg.device)
-        model = loop.load_checkpoint(cfg, info, self._checkpoint(run_dir, tag), device)
-        return loop.predict(model, images, cfg, info, device, kind=model.kf_head.kind)
+        device = loop.resolve_device(cfg.device)
+        model = loop.load_checkpoint(cfg, self._checkpoint(run_dir, tag), device)
+        return loop.predict(model, images, cfg, device)
 
     def heatmaps(self, cfg: TrainConfig, run_dir: Path, tag: str, images: np.ndarray, *,
                  method: str = "gradcam", batch_size: int = 64,
-                 device: str | None = None) -> np.ndarray:
+                 device: str | None = None, classes: np.ndarray | None = None) -> np.ndarray:
         return cam.heatmaps(self._checkpoint(run_dir, tag), images, cfg, method, batch_size,
-                            device)
+                            device, classes)
 
     def checkpoint_files(self, tag: str) -> tuple[str, ...]:
         return (f"{tag}.pt",)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from kfold import atomic
-from kfold.backends import FoldData, FoldOutput, Head
+from kfold.backends import FoldData, Head
 from kfold.backends.rules import TTA_VIEWS, checkpoint_verdict, collapse_reason, collapse_step
 from kfold.backends.torch.heads import activate, loss_fn, widen
 from kfold.backends.torch.loader import DeviceBatches, apply_view, to_device
@@ -37,6 +37,7 @@ from kfold.backends.validation import collapse_range, validation_row
 from kfold.errors import KfError, first_line
 from kfold.nets import ModelInfo, create_model, model_info
 from kfold.progress import Reporter
+from kfold.record import FoldResult
 from kfold.runfiles import RunFiles
 from kfold.scoring import get_metric
 from kfold.train_config import TrainConfig
@@ -75,10 +76,14 @@ def config_info(cfg: TrainConfig) -> ModelInfo:
     return model_info(cfg.model).with_chans(cfg.in_chans)
 
 
-def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
-                weights: str = "none", head: Head = Head()) -> nn.Module:
+def build_model(cfg: TrainConfig, device: torch.device, weights: str = "none",
+                head: Head = Head()) -> nn.Module:
     """The config's model on `device`, initialised from `weights` (none | imagenet | PATH),
-    with `head.width` outputs."""
+    with `head.width` outputs. Its input facts (`kf_info`: channels, normalisation, CAM
+    layer, as the config feeds it) and its output (`kf_head`) are set on it here, once, as
+    timm keeps `pretrained_cfg`: whatever feeds, predicts with or explains the model reads
+    them from it."""
+    info = config_info(cfg)
     try:
         model = create_model(cfg.model, image_size=cfg.image_size,
                              in_chans=cfg.in_chans or info.in_chans, dropout=cfg.dropout,
@@ -92,6 +97,7 @@ def build_model(cfg: TrainConfig, info: ModelInfo, device: torch.device,
     model = widen(model, head.width).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    model.kf_info, model.kf_head = info, head
     return model
 
 
@@ -108,21 +114,20 @@ def batches(images, targets, cfg: TrainConfig, info: ModelInfo, device: torch.de
 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray | torch.Tensor, cfg: TrainConfig,
-            info: ModelInfo, device: torch.device, tta: str | None = None,
-            kind: str = "binary") -> np.ndarray:
-    """The task's predictions (probabilities of defect; per class; values), averaged over
-    the TTA views: TTA averages probabilities, not logits."""
+            device: torch.device, tta: str | None = None) -> np.ndarray:
+    """The task's predictions (probabilities of defect; per class; values) of a model of
+    `build_model`, averaged over the TTA views: TTA averages probabilities, not logits."""
     model.eval()
-    views = TTA_VIEWS[tta or cfg.tta]
+    views, kind = TTA_VIEWS[tta or cfg.tta], model.kf_head.kind
     out = []
-    for x, _ in batches(images, None, cfg, info, device, train=False):
+    for x, _ in batches(images, None, cfg, model.kf_info, device, train=False):
         with autocast(device):
             probs = [activate(model(apply_view(x, view)).float(), kind) for view in views]
         out.append(torch.stack(probs).mean(0).cpu())
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 
-def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path, tag: str,
+def fit_epochs(cfg: TrainConfig, data: FoldData, run_dir: Path, tag: str,
                device: torch.device, reporter: Reporter = Reporter()) -> dict:
     """The epoch loop of one fold (resumed from `<tag>.last.pt`, stopped early on validation
     AUC); write `<tag>.pt` (by the checkpoint rule of kfold.backends.rules, or the last epoch
@@ -134,10 +139,10 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
     saved = _load_resume_state(last_path, device, tag, reporter) if last_path.exists() else None
     # A resumed fold gets its weights from last.pt: no download, no weights file needed.
     head = data.head
-    model = build_model(cfg, info, device, "none" if saved is not None else cfg.weights, head)
+    model = build_model(cfg, device, "none" if saved is not None else cfg.weights, head)
     opt = _optimizer(cfg, model)
     gen = torch.Generator().manual_seed(cfg.init_seed)
-    train_batches = batches(data.train_x, data.train_y, cfg, info, device, train=True,
+    train_batches = batches(data.train_x, data.train_y, cfg, model.kf_info, device, train=True,
                             generator=gen, weights=data.train_w)
     sched = scheduler(cfg, opt, len(train_batches))
     recipe = make_recipe(cfg, model, head)
@@ -165,7 +170,7 @@ def fit_epochs(cfg: TrainConfig, info: ModelInfo, data: FoldData, run_dir: Path,
             row = {"epoch": state["epoch"], "train_loss": train_loss,
                    "lr": opt.param_groups[-1]["lr"], "frozen": frozen}
             if validate:
-                val_p = predict(kept, val_x, cfg, info, device, kind=head.kind)
+                val_p = predict(kept, val_x, cfg, device)
                 row |= validation_row(head, data.val_y, val_p)
                 chance = row["auc"] if head.metric == "auc" else np.nan  # the AUC <= 0.5 rule
                 _watch_collapse(state, val_p, chance, cfg, tag, reporter, head)
@@ -290,27 +295,24 @@ def set_phase(model: nn.Module, frozen: bool) -> None:
 
 
 def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Path, tag: str,
-               reporter: Reporter = Reporter()) -> FoldOutput:
+               reporter: Reporter = Reporter()) -> FoldResult:
     """The backend entry point: train, then predict validation and test images with the kept
-    checkpoint. Returns (result, validation predictions or None, test predictions)."""
-    info, device = config_info(cfg), resolve_device(cfg.device)
-    result = fit_epochs(cfg, info, data, run_dir, tag, device, reporter)
-    model = load_checkpoint(cfg, info, run_dir / f"{tag}.pt", device)
-    kind = data.head.kind
-    val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, info, device,
-                                                       kind=kind)
-    return FoldOutput(result | {"device": str(device)}, val_pred,
-                      predict(model, test_x, cfg, info, device, kind=kind))
+    checkpoint."""
+    device = resolve_device(cfg.device)
+    result = fit_epochs(cfg, data, run_dir, tag, device, reporter)
+    model = load_checkpoint(cfg, run_dir / f"{tag}.pt", device)
+    val_pred = None if data.val_x is None else predict(model, data.val_x, cfg, device)
+    return FoldResult(**result, device=str(device), val_pred=val_pred,
+                      test_pred=predict(model, test_x, cfg, device))
 
 
-def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
-                    device: torch.device) -> nn.Module:
+def load_checkpoint(cfg: TrainConfig, path: Path, device: torch.device) -> nn.Module:
     """The model of a kept checkpoint, its head as trained (`model.kf_head`: a checkpoint
     written before tasks is binary)."""
     try:
         saved = torch.load(path, map_location=device, weights_only=False)
         head = Head(**saved.get("head", {}))
-        model = build_model(cfg, info, device, head=head)
+        model = build_model(cfg, device, head=head)
         model.load_state_dict(saved["model"])
     except KfError:
         raise
@@ -320,7 +322,6 @@ def load_checkpoint(cfg: TrainConfig, info: ModelInfo, path: Path,
             f"{path} is damaged ({first_line(exc, 100)}); delete it and {tag}.result.json in that "
             "folder, then run the command that trained it again (`kf train` with the run's "
             "settings, or `kf retrain` for full): only that model is trained again") from None
-    model.kf_head = head
     return model.eval()
 
 

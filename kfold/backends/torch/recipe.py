@@ -7,13 +7,15 @@ Binary targets are one logit: timm's dense multi-label form, shape (B, 1), carri
 targets (a teacher's, pseudo-labels) through mixing and smoothing, `y (1 - s) + s / 2`;
 multi-label targets are that form (B, C) as they are, regression values mix as (B, 1) and
 are never smoothed; multi-class class indices become timm's one-hot soft targets (B, C),
-`1 - s + s / C` on the class (kfold.backends.torch.heads' loss reads either form).
+`1 - s + s / C` on the class (kfold.backends.torch.heads' loss reads either form); a
+teacher's multi-class probabilities (B, C) are smoothed and mixed the same way.
 Mixup draws from numpy's global generator, which `loop` seeds per fold and saves in the
 resume state, like the EMA weights, so an interrupted fold continues identically.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -39,6 +41,8 @@ class Recipe:
 
     def inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch as the model learns it: mixed (in pairs) and its targets smoothed."""
+        if self.classes and y.ndim == 2:
+            return self._soft_classes(x, y)
         if self.mixer is not None and len(x) % 2 == 0:
             x, mixed = self.mixer(x, self._timm_form(y))
             return x, self._our_form(mixed)
@@ -47,6 +51,17 @@ class Recipe:
                                                   smoothing=self.smoothing,
                                                   multi_label=not self.classes))
         return x, y
+
+    def _soft_classes(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class probabilities (a teacher's, kf pseudo / kf distill) smoothed towards 1/C and
+        mixed as timm treats one-hot targets: timm's one-hot path takes class indices only,
+        so the mixer runs in its dense form (smoothing done first: both are linear)."""
+        y = y * (1 - self.smoothing) + self.smoothing / self.width
+        if self.mixer is None or len(x) % 2:
+            return x, y
+        dense = copy.copy(self.mixer)
+        dense.multi_label, dense.label_smoothing = True, 0.0
+        return dense(x, y)
 
     def _timm_form(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.classes or y.ndim == 2 else y[:, None]

@@ -21,6 +21,7 @@ import pandas as pd
 
 from kfold.kaggle.sandbox.code import CodeCompetition
 from kfold.kaggle.sandbox.scoring import Scorer
+from kfold.scoring import get_metric
 
 SANDBOX_USER = "sandbox-user"
 
@@ -152,23 +153,44 @@ class SandboxState:
         """Made-up rival teams (fixed by `seed`), submitting over the last three days."""
         rng = np.random.default_rng(self.seed)
         base = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
-        scores = np.sort(rng.uniform(0.80, 0.995, self.rivals))[::-1]
+        scores = rng.uniform(*self._rival_range(), self.rivals)
         return [{"team_id": 1000 + i, "team": f"rival-{i:02d}",
                  "date": base + timedelta(hours=int(h)), "score": float(s)}
                 for i, (s, h) in enumerate(zip(scores, rng.integers(0, 60, len(scores))))]
 
+    def _rival_range(self) -> tuple[float, float]:
+        """Scores a strong field posts: 0.80-0.995 where higher is better (AUC, accuracy, F1,
+        kappa, MAP), 30-90% of a constant guess's score (the sample submission's) where lower
+        is (log loss, RMSE, error), so a lower-is-better leaderboard is not led by 0.9s."""
+        if self.metric.higher_is_better:
+            return 0.80, 0.995
+        guess = self.data_dir / "sample_submission.csv" if self.data_dir else None
+        try:
+            score = self.scorer.score(guess.read_bytes(), self.solution)[0] if guess else 1.0
+        except (OSError, ValueError):
+            score = 1.0
+        score = score if np.isfinite(score) and score > 0 else 1.0
+        return 0.3 * score, 0.9 * score
+
+    @property
+    def metric(self):
+        return get_metric(self.scorer.metric)
+
     def leaderboard(self) -> list[dict]:
-        """Rivals plus each team's best public score, best first (earlier date wins a tie)."""
+        """Rivals plus each team's best public score, best first in the metric's direction
+        (earlier date wins a tie)."""
         rows = self.rival_rows()
+        metric = self.metric
         best: dict[str, Submission] = {}
         with self.lock:
             for s in self.submissions:
                 self.refresh(s)
-                if s.status == "COMPLETE" and (s.team not in best or s.public > best[s.team].public):
+                if s.status == "COMPLETE" and (s.team not in best
+                                               or metric.better(s.public, best[s.team].public)):
                     best[s.team] = s
         for i, (team, s) in enumerate(sorted(best.items())):
             rows.append({"team_id": 1 + i, "team": team, "date": s.date, "score": s.public})
-        return sorted(rows, key=lambda r: (-round(r["score"], 5), r["date"]))
+        return sorted(rows, key=lambda r: (metric.order(round(r["score"], 5)), r["date"]))
 
     def data_zip(self) -> bytes:
         """The competition files as Kaggle serves them: everything but the solution."""

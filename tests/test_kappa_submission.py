@@ -1,0 +1,70 @@
+"""A kappa contest (whole-number grades, a regression run scored by quadratic weighted
+kappa) writes whole grades from the label set, cut by thresholds fitted on every OOF row, and
+records the thresholds; its CV cuts each fold by thresholds fitted on the other folds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kfold import artifacts
+from kfold.cli import app
+from kfold.scoring import get_metric, kappa
+from kfold.workspace import Workspace
+
+runner = CliRunner()
+RUN = "simple-cnn-32px"
+
+
+def kf(ws: Workspace, *args: str) -> str:
+    result = runner.invoke(app, [*args, "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Synthetic chips graded 0 to 4 (severity in fifths), trained as a regression."""
+    ws = Workspace.init(tmp_path_factory.mktemp("kappa"), competition="nexperia-synth",
+                        task="regression")
+    kf(ws, "data", "synth", "--task", "regression", "--n-train", "60", "--n-test", "12",
+       "--size", "32")
+    train = pd.read_csv(ws.data_dir / "train.csv")
+    train["label"] = np.round(train["label"] / 2.5).astype(int)
+    train.to_csv(ws.data_dir / "train.csv", index=False)
+    kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "2",
+       "--folds", "2", "--batch-size", "16")
+    return ws
+
+
+def test_the_run_is_scored_by_cross_fitted_kappa(graded):
+    record = artifacts.read_run(graded, RUN)
+    assert (record.task, record.metric) == ("regression", "qwk")
+    oof = artifacts.read_oof(graded.oof_path(RUN), "regression")
+    cv = get_metric("qwk").score_oof(oof["target"].to_numpy(), oof["pred"].to_numpy(),
+                                     oof["fold"].to_numpy())
+    assert record.oof_auc == pytest.approx(cv)
+
+
+def test_the_submission_holds_whole_grades_cut_by_thresholds_fitted_on_all_oof_rows(graded):
+    sub = pd.read_csv(graded.submission_path(RUN))
+    grades = sub["label"]
+    assert grades.dtype.kind == "i"
+    labels = set(pd.read_csv(graded.data_dir / "train.csv")["label"])
+    assert set(grades) <= set(range(max(labels) + 1))
+
+    lineage = json.loads(graded.submission_path(RUN).with_suffix(".json").read_text())["lineage"]
+    oof = artifacts.read_oof(graded.oof_path(RUN), "regression")
+    fitted = kappa.fit_cuts(oof["pred"].to_numpy(), oof["target"].to_numpy())
+    assert lineage["kappa_thresholds"] == pytest.approx(fitted, abs=1e-6)
+    assert len(fitted) == max(labels) and list(fitted) == sorted(fitted)
+    assert lineage["kappa_fitted_on"] == f"oof/{RUN}.parquet, all {len(oof)} rows"
+
+    test = artifacts.read_test_preds(graded.test_path(RUN), "regression").set_index("id")
+    expected = kappa.cut(test.loc[sub["id"].astype(str), "pred"].to_numpy(),
+                         lineage["kappa_thresholds"])
+    np.testing.assert_array_equal(grades.to_numpy(), expected)
