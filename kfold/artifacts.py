@@ -321,7 +321,8 @@ def contest_of(ws: Workspace, run: str) -> Contest:
 
 def check_same_contest(ws: Workspace, runs: list[str]) -> Contest:
     """The contest every run in `runs` shares; a KfError naming two runs that differ in
-    task, classes (or their order) or metric."""
+    task, classes (or their order) or metric. Unnamed classes (a binary record written
+    before tasks, a binary AUC stack) agree with any."""
     if not runs:
         return Contest()
     contests = {run: contest_of(ws, run) for run in runs}
@@ -329,7 +330,7 @@ def check_same_contest(ws: Workspace, runs: list[str]) -> Contest:
     for run, other in contests.items():
         for what in ("task", "classes", "metric"):
             a, b = getattr(base, what), getattr(other, what)
-            if a != b:
+            if a != b and not (what == "classes" and not (a and b)):
                 shown = (list(a), list(b)) if what == "classes" else (a, b)
                 raise KfError(f"runs {first!r} and {run!r} differ in {what} ({shown[0]} vs "
                               f"{shown[1]}); stack or compare runs of one contest only")

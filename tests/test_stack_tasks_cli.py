@@ -78,9 +78,12 @@ def test_runs_of_different_tasks_or_class_orders_are_refused_writing_nothing(tmp
     refused = runner.invoke(app, ["stack", "-w", str(ws.root)])
     assert refused.exit_code == 2
     assert "error:" in refused.output and "'a' and 'b' differ in classes" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
     artifacts.update_run(ws, "b", classes=record.classes, task="multilabel")
-    refused = runner.invoke(app, ["stack", "-w", str(ws.root)])
-    assert refused.exit_code == 2
-    assert "'a' and 'b' differ in task (multiclass vs multilabel)" in refused.output
-    assert not any(p.name.startswith("stack") for p in ws.oof_dir.iterdir())
+    for command in ("stack", "shakeup"):
+        refused = runner.invoke(app, [command, "-w", str(ws.root)])
+        assert refused.exit_code == 2
+        assert "'a' and 'b' differ in task (multiclass vs multilabel)" in refused.output
+        assert len(refused.output.strip().splitlines()) == 1
+    assert not any(p.name.startswith(("stack", "shakeup")) for p in ws.oof_dir.iterdir())
     assert not any(p.name.startswith("stack") for p in ws.submissions_dir.iterdir())

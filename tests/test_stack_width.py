@@ -128,3 +128,35 @@ def test_use_full_blends_the_retrains_test_predictions(multiclass):
     (multiclass.full_test_path("run2")).unlink()
     with pytest.raises(KfError, match="--use-full needs 100%-retrain predictions"):
         stack_runs(multiclass, blenders="mean", use_full=True, write=False)
+
+
+@pytest.mark.parametrize("task, metric, scale", [
+    ("multiclass", "map@5", "raw"), ("multiclass", "qwk", "raw"),
+    ("multilabel", "f1-micro", "raw"), ("binary", "pauc", "fold"),
+])
+def test_every_kind_of_metric_stacks_and_shakes_up_in_its_own_terms(tmp_path, task, metric,
+                                                                     scale):
+    from kfold.scoring import get_metric
+    from kfold.stack import stack_runs
+    from kfold.stack.shakeup import shakeup_runs
+
+    ws = write_task_workspace(tmp_path, task, metric=metric, n_rows=300, n_runs=2, n_test=20)
+    report = stack_runs(ws, blenders="mean,hillclimb", write=False)
+    assert (report.metric, report.scale) == (metric, scale)
+    m = get_metric(metric)
+    scores = [s.score for s in report.scores]
+    assert np.isfinite(scores).all() and report.scores[0].score == scores[m.best(scores)]
+    shaken = shakeup_runs(ws, n_splits=10, png=False)
+    assert shaken.summary()["metric"] == metric and len(shaken.rows()) == 2
+
+
+def test_a_binary_run_naming_its_classes_stacks_with_runs_and_stacks_that_do_not(tmp_path):
+    from tests.record_helpers import run_record
+
+    ws = write_workspace(tmp_path, n_rows=200, n_runs=2, n_test=20)
+    artifacts.write_run(ws, run_record("run1", classes=["good", "bad"]))
+    stack = artifacts.load_oof_stack(ws, ["run0", "run1"])  # run0: no record, classes unnamed
+    assert stack.contest == artifacts.Contest("binary", (), "auc")
+    artifacts.write_run(ws, run_record("run0", classes=["bad", "good"]))
+    with pytest.raises(KfError, match="differ in classes"):
+        artifacts.load_oof_stack(ws, ["run0", "run1"])

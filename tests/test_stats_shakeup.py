@@ -183,3 +183,19 @@ def test_a_metric_that_is_not_a_row_mean_is_scored_split_by_split():
     sim = simulate_metric(y, outs, ["a", "b", "c"], metric, n_splits=5, seed=0)
     assert sim.public.shape == (5, 3) and np.isfinite(sim.private).all()
     assert sim.auc[2] == pytest.approx(metric.score(y, outs[2]))
+
+
+def test_splits_stratified_by_class_keep_each_classs_share_in_both_parts():
+    from kfold.scoring import get_metric
+    from kfold.stats.shakeup import PRIVATE, PUBLIC, _group_codes, simulate_metric
+
+    y, outs = _multiclass(n=1000)
+    groups = [np.flatnonzero(y == c) for c in range(4)]
+    sizes = [(round(0.3 * len(g)), len(g) - round(0.3 * len(g))) for g in groups]
+    codes = _group_codes(np.random.default_rng(0), len(y), 30, groups, sizes)
+    for g, (k_pub, k_priv) in zip(groups, sizes):
+        assert ((codes[:, g] == PUBLIC).sum(axis=1) == k_pub).all()
+        assert ((codes[:, g] == PRIVATE).sum(axis=1) == k_priv).all()
+    sim = simulate_metric(y, outs, ["a", "b", "c"], get_metric("f1-macro"), n_splits=5,
+                          strata=y)
+    assert sim.n_public + sim.n_private == 1000 and np.isfinite(sim.public).all()

@@ -117,7 +117,8 @@ def shakeup_runs(ws: Workspace, runs: list[str] | None = None, *,
 
 def _simulate(stack: OofStack, settings: dict) -> Shakeup:
     """Binary AUC: the fast U-statistic simulation on the fold scale, as before tasks; any
-    other contest: its metric on each run's output as `kf stack` scores it."""
+    other contest: its metric on each run's output as `kf stack` scores it, the splits
+    stratified by class (binary, multi-class)."""
     folds = stack.rows["fold"].to_numpy()
     if stack.contest.binary_auc:
         on_scale = np.column_stack([to_fold_scale(stack.preds[:, j, 0], folds)
@@ -129,7 +130,9 @@ def _simulate(stack: OofStack, settings: dict) -> Shakeup:
     metric = get_metric(stack.contest.metric, stack.contest.task)
     outputs = [scored_output(metric, stack.preds[:, j, :], folds)
                for j in range(len(stack.runs))]
-    return simulate_metric(targets_of(stack), outputs, stack.runs, metric, **settings)
+    y = targets_of(stack)
+    strata = y if stack.contest.task in ("binary", "multiclass") else None
+    return simulate_metric(y, outputs, stack.runs, metric, **settings, strata=strata)
 
 
 def shakeup_table(report: ShakeupReport):

@@ -58,7 +58,8 @@ class TaskBlender(BaseEstimator, ABC):
         X = self._check_X(X)
         self.n_features_in_ = X.shape[1]
         self.width_ = self._width()
-        self.classes_ = np.arange(self.n_classes if self.task != "binary" else 2)
+        if self.task != "regression":
+            self.classes_ = np.arange(self.n_classes if self.task != "binary" else 2)
         self._fit(self._runs(X), self._check_y(y, X.shape[0]))
         return self
 
@@ -112,8 +113,8 @@ class TaskBlender(BaseEstimator, ABC):
         return self.n_classes if self.task in ("multiclass", "multilabel") else 1
 
     def _runs(self, X: np.ndarray) -> np.ndarray:
-        return X.reshape(X.shape[0], -1, self.width_ if hasattr(self, "width_")
-                         else self._width())
+        """(n, runs * C) as (n, runs, C)."""
+        return X.reshape(X.shape[0], -1, self._width())
 
     def _check_task(self) -> None:
         if self.task not in self.tasks:

@@ -45,7 +45,7 @@ from kfold.stack.run import (
 )
 from kfold.stack.task_blenders import TaskBlender, blenders_for, create_task_blender
 from kfold.stats.bootstrap import BootInterval, paired_bootstrap
-from kfold.stats.foldscale import self_scale, to_fold_scale
+from kfold.stats.foldscale import columns_to_fold_scale, self_scale
 from kfold.submission import write_submission
 from kfold.workspace import Workspace
 
@@ -187,10 +187,8 @@ def _log(tracker, scores: list[TaskScore], runs: list[str], metric: str) -> None
 def scored_output(metric: Metric, columns: np.ndarray, folds: np.ndarray) -> np.ndarray:
     """What a run's (n, C) OOF columns are scored as: rank metrics on the fold scale (each
     column's quantiles within its fold), every other metric as written."""
-    if metric.rank_based:
-        columns = np.column_stack([to_fold_scale(columns[:, c], folds)
-                                   for c in range(columns.shape[1])])
-    return output_of(columns)
+    output = output_of(columns)
+    return columns_to_fold_scale(output, folds) if metric.rank_based else output
 
 
 def _scores(metric: Metric, y: np.ndarray, folds: np.ndarray, runs: dict[str, np.ndarray],

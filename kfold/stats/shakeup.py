@@ -262,10 +262,12 @@ def simulate(y, preds, names: list[str] | None = None, public_fraction: float = 
 # --- any metric ----------------------------------------------------------------------------
 def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
                     metric: Metric, public_fraction: float = 0.3, n_splits: int = 2000,
-                    test_rows: int | None = None, seed: int = 0) -> Shakeup:
+                    test_rows: int | None = None, seed: int = 0,
+                    strata: np.ndarray | None = None) -> Shakeup:
     """`simulate` for any contest metric: `outputs` are the runs' OOF outputs as the metric
-    scores them ((n,) or (n, C)), `y` the targets as it takes them. Splits are uniformly
-    random (not stratified: a multi-class or multi-label metric is defined on any rows).
+    scores them ((n,) or (n, C)), `y` the targets as it takes them. With `strata` (a class
+    per row) each class is split in the OOF rows' proportions, as `simulate` does for a
+    binary target; without, the rows are drawn uniformly (multi-label, regression).
 
     A metric that is a mean over rows (log loss, accuracy, error rate, RMSE) is scored for
     every split at once from each run's per-row losses; any other one split by split.
@@ -274,8 +276,10 @@ def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
     _check_splits(n_splits, seed)
     n = len(y)
     n_rows = min(int(test_rows if test_rows is not None else n), n)
-    k_pub = round(f * n_rows)
-    k_priv = n_rows - k_pub
+    groups = [np.arange(n)] if strata is None else \
+        [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    sizes = [_part_sizes(f, round(n_rows * len(g) / n)) for g in groups]
+    k_pub, k_priv = (sum(part) for part in zip(*sizes))
     if min(k_pub, k_priv) < 1:
         raise KfError(f"a public fraction of {f} of {n_rows} test rows leaves a public or "
                       f"private part empty; use a fraction nearer 0.5 or more rows")
@@ -285,7 +289,7 @@ def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
     private = np.empty_like(public)
     batch = max(1, _BATCH_ELEMENTS // n)
     for start in range(0, n_splits, batch):
-        codes = _codes(rng, n, min(batch, n_splits - start), k_pub, k_priv)
+        codes = _group_codes(rng, n, min(batch, n_splits - start), groups, sizes)
         part = slice(start, start + len(codes))
         if losses is None:
             public[part], private[part] = _split_scores(metric, y, outputs, codes)
@@ -295,6 +299,26 @@ def simulate_metric(y: np.ndarray, outputs: list[np.ndarray], names: list[str],
     full = np.array([metric.score(y, o) for o in outputs])
     return Shakeup(list(names), full, public, private, f, k_pub, k_priv,
                    metric.higher_is_better)
+
+
+def _part_sizes(f: float, test_rows: int) -> tuple[int, int]:
+    """(public, private) rows of a test set of `test_rows` rows."""
+    public = round(f * test_rows)
+    return public, test_rows - public
+
+
+def _group_codes(rng: np.random.Generator, n_rows: int, n_splits: int,
+                 groups: list[np.ndarray], sizes: list[tuple[int, int]]) -> np.ndarray:
+    """(n_splits, n_rows) int8: in each split, group g's rows hold exactly sizes[g] PUBLIC
+    and PRIVATE rows, drawn uniformly (the smallest float64 keys, as `_codes`)."""
+    codes = np.zeros((n_splits, n_rows), dtype=np.int8)
+    for rows, (k_pub, k_priv) in zip(groups, sizes):
+        order = np.argsort(rng.random((n_splits, len(rows))), axis=1)
+        part = np.zeros((n_splits, len(rows)), dtype=np.int8)
+        np.put_along_axis(part, order[:, :k_pub], PUBLIC, axis=1)
+        np.put_along_axis(part, order[:, k_pub:k_pub + k_priv], PRIVATE, axis=1)
+        codes[:, rows] = part
+    return codes
 
 
 def _check_splits(n_splits: int, seed: int) -> None:
