@@ -146,3 +146,11 @@ def test_a_folds_cross_fitted_blend_never_sees_that_folds_targets(tmp_path):
         before, after = (cross_val_predict(blender, X, t, cv=PredefinedSplit(folds),
                                            method="predict_proba") for t in (y, shuffled))
         np.testing.assert_array_equal(after[held], before[held])
+
+
+def test_all_blends_ranks_only_for_a_metric_that_reads_ranks():
+    from kfold.scoring import get_metric
+
+    assert "rank" not in blenders_for("multiclass", get_metric("logloss"))
+    assert "rank" in blenders_for("multiclass", get_metric("auc-ovr"))
+    assert "rank" in blenders_for("multiclass")  # every blender that can, when named

@@ -226,7 +226,7 @@ def bench_task_stacking(task: str = "multiclass", n_rows: int = 35000, n_classes
         ws = write_task_workspace(root, task, n_rows=n_rows, n_runs=n_runs,
                                   n_classes=n_classes, n_test=n_rows // 2, seed=seed)
         start = time.perf_counter()
-        report = stack_runs(ws, blenders=blenders, write=False)
+        report = stack_runs(ws, blenders=blenders or blenders_for(task), write=False)
         total = time.perf_counter() - start
     shared = {"task": task, "metric": report.metric, "rows": n_rows, "classes": n_classes,
               "runs": n_runs}

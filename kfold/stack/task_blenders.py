@@ -46,6 +46,8 @@ class TaskBlender(BaseEstimator, ABC):
 
     name: ClassVar[str] = "?"
     tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass", "multilabel", "regression")
+    # blends ranks, not probabilities: `all` runs it only for a rank-based metric
+    ranks_only: ClassVar[bool] = False
 
     def __init__(self, task: str = "multiclass", n_classes: int = 2, metric: str = ""):
         self.task = task
@@ -168,9 +170,12 @@ def register(name: str):
     return deco
 
 
-def blenders_for(task: str) -> list[str]:
-    """The blenders that blend `task`, in registration order (what `--blender all` runs)."""
-    return [name for name, cls in BLENDERS.items() if task in cls.tasks]
+def blenders_for(task: str, metric: Metric | None = None) -> list[str]:
+    """The blenders that blend `task`, in registration order; with the contest's `metric`,
+    what `--blender all` runs: a blend of ranks only where the metric reads ranks (a rank
+    blend's quantiles are no probabilities for log loss to score)."""
+    return [name for name, cls in BLENDERS.items() if task in cls.tasks
+            and (metric is None or metric.rank_based or not cls.ranks_only)]
 
 
 def create_task_blender(name: str, task: str, n_classes: int, metric: str = "") -> TaskBlender:
@@ -206,6 +211,7 @@ class RankBlender(TaskBlender):
     to 1. For rank-based metrics (AUC family)."""
 
     tasks = CLASSIFY
+    ranks_only = True
 
     def _fit(self, P, y):
         self.reference_ = np.sort(P.reshape(len(P), -1), axis=0)

@@ -97,14 +97,15 @@ class TaskStackReport:
         return "better" if better else "worse"
 
 
-def parse_task_blenders(blenders, task: str) -> list[str]:
+def parse_task_blenders(blenders, task: str, metric: Metric) -> list[str]:
     """Blender names for `task` from a list or comma-separated string; None or 'all': every
-    blender that blends the task; a named one that cannot is refused in one line."""
+    blender that blends the task in `metric`; a named one that cannot is refused in one
+    line."""
     if isinstance(blenders, str):
         blenders = [blenders]
     names = [m.strip() for item in blenders or ["all"] for m in item.split(",") if m.strip()]
     if not names or "all" in names:
-        return blenders_for(task)
+        return blenders_for(task, metric)
     for name in names:
         create_task_blender(name, task, 2)
     return list(dict.fromkeys(names))
@@ -120,7 +121,7 @@ def stack_task_runs(ws: Workspace, contest: Contest, runs: list[str] | None = No
                     scale: str | None = None) -> TaskStackReport:
     """`kfold.stack.run.stack_runs` for a contest of any width (module docstring)."""
     metric = get_metric(contest.metric, contest.task)
-    names = parse_task_blenders(blenders, contest.task)
+    names = parse_task_blenders(blenders, contest.task, metric)
     scale = _check_scale(metric, scale)
     if write:
         refuse_overwriting_a_trained_run(ws, names)
