@@ -17,7 +17,7 @@ from kfold import atomic, views
 from kfold.data.check import check_data, render_report
 from kfold.data.sources import discover
 from kfold.data.synth import check_args
-from kfold.data.synth.tasks import synthesize_task
+from kfold.data.synth.tasks import plan_chips, synthesize_task
 from kfold.demo import (
     FOLDS,
     LITE0,
@@ -60,6 +60,7 @@ def run_task_demo(root: str | Path, console: Console, task: str, *, n_train: int
     best stack; the results table goes to `root`/demo.md. Resumable like `kf demo`."""
     check_task(task)
     check_args(n_train=n_train, n_test=n_test, size=SIDE, seed=seed)
+    plan_chips(task, n_train, n_test, seed)  # too few images for the classes: refused here
     with_epochs(SIMPLE_CNN, epochs)
     config = demo_config(task)
     check_demo_workspace(Path(root), seed, config, task)

@@ -107,4 +107,7 @@ def test_the_task_demo_refuses_an_unknown_task_and_the_readme_table(tmp_path):
     both = runner.invoke(app, ["demo", "-w", str(tmp_path / "b"), "--task", "regression",
                                "--readme", str(readme)])
     assert both.exit_code == 2 and "--readme takes the binary demo's table" in both.output
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    few = runner.invoke(app, ["demo", "-w", str(tmp_path / "c"), "--task", "multiclass",
+                              "--n-train", "12", "--n-test", "10"])
+    assert few.exit_code == 2 and "too few for 6 classes" in few.output
+    assert not any((tmp_path / d).exists() for d in "abc")
