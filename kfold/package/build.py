@@ -126,12 +126,22 @@ def build_package(ws: Workspace, names: list[str], *, out: Path | None = None,
 def _plan(ws: Workspace, names: list[str], full: bool) -> tuple[list[Target], dict[str, RunPart]]:
     targets, parts = [], {}
     for name in names:
+        _check_task(ws, name)
         target = _stack_target(ws, name) if _is_stack(ws, name) else _run_target(ws, name, full)
         for run in target.runs:
             if run not in parts:
                 parts[run] = _run_part(ws, run, full and target.kind == "run")
         targets.append(target)
     return targets, parts
+
+
+def _check_task(ws: Workspace, name: str) -> None:
+    """A run or stack of a contest the kernel can predict (binary, for now), refused by
+    name before anything is read or written."""
+    task = artifacts.contest_of(ws, name).task
+    if task != TASK:
+        raise KfError(f"{name!r} is a {task} run or stack; kf package packages binary runs and "
+                      "stacks only")
 
 
 def _is_stack(ws: Workspace, name: str) -> bool:
