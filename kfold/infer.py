@@ -5,7 +5,11 @@ as `kf train` finds them (`kfold.data.sources`), decoded and preprocessed throug
 cache code, predicted by the run's backend (`Backend.predict`, the run's TTA and batch size)
 and averaged over the fold models in float64; a stack's refitted blender blends the runs'
 predictions. So a kernel's `submission.csv` equals kf's own test predictions (kf kernel test
-checks it to 1e-6). Timings are written beside the submission for the runtime estimate.
+checks it to 1e-6). A run of any task (kfold.data.task) predicts what `kf train` predicts, one
+column per class for a multi-class or multi-label run, and its submission is written by
+`kfold.submission.submission_frame` in the sample submission's form, a kappa contest's grades
+cut by the thresholds `kf package` recorded. Timings are written beside the submission for
+the runtime estimate.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from kfold import atomic
+from kfold.artifacts import WIDE, pred_columns
 from kfold.data.cache import load_decoded
 from kfold.data.preprocess import Preprocess
 from kfold.data.sources import test_images
+from kfold.data.task import Task
 from kfold.errors import KfError
 from kfold.package.manifest import read_manifest
 from kfold.runfiles import fold_of
@@ -55,15 +61,31 @@ def kernel_workspace(manifest: dict, data_dir: Path, work_dir: Path) -> Workspac
     cols = manifest["columns"]
     config = Config(competition=manifest["competition"], data_dir=str(Path(data_dir).resolve()),
                     id_column=cols["id"], target_column=cols["target"],
-                    positive_class=cols["positive_class"])
+                    positive_class=cols["positive_class"], task=manifest["task"],
+                    metric=manifest.get("metric", "auc"))
     return Workspace(Path(work_dir).resolve(), config)
+
+
+def manifest_task(manifest: dict) -> Task:
+    """The contest the package's runs were trained for, and its submission's form."""
+    form = manifest.get("submission", {})
+    return Task(manifest["task"], tuple(manifest["classes"]), "the kf package's manifest",
+                form.get("output", "probabilities"), form.get("k", 0), form.get("ordinal", False))
+
+
+def target_columns(manifest: dict, target: str) -> list[str]:
+    """A target's column(s) in the kernel's predictions file: its name, or
+    `<target>:<class>` for each class of a multi-class or multi-label contest."""
+    if manifest["task"] in WIDE:
+        return [f"{target}:{c}" for c in manifest["classes"]]
+    return [target]
 
 
 def predict_package(package: Path, data_dir: Path, work_dir: Path, *,
                     tags: dict[str, list[str]] | None = None, device: str = "auto",
                     verify: bool = True) -> tuple[pd.DataFrame, Timing]:
-    """Test predictions of every target of the package: a frame with `id` and one column per
-    target. `tags` narrows a run to some of its fold models (kf kernel --budget)."""
+    """Test predictions of every target of the package: a frame with `id` and each target's
+    columns (`target_columns`). `tags` narrows a run to some of its fold models (kf kernel --budget)."""
     start = time.perf_counter()
     package = Path(package)
     manifest = read_manifest(package, verify=verify)
@@ -75,7 +97,8 @@ def predict_package(package: Path, data_dir: Path, work_dir: Path, *,
             for name, entry in manifest["runs"].items()}
     out = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
     for name, target in manifest["targets"].items():
-        out[name] = _blend(package, target, runs)
+        columns = target_columns(manifest, name)
+        out[columns] = _blend(package, target, runs).reshape(len(out), len(columns))
     timing.total_seconds = time.perf_counter() - start
     return out, timing
 
@@ -99,7 +122,7 @@ def _predict_run(package: Path, ws: Workspace, frame: pd.DataFrame, run: str, en
         preds.append(backend.predict(cfg, package / "models" / run, tag,
                                      np.asarray(decoded.images)))
         timing.models[f"{run}/{tag}"] = time.perf_counter() - t0
-    per_fold = np.stack(preds, axis=1)
+    per_fold = np.stack(preds, axis=1)  # (n, folds) or, one column per class, (n, folds, C)
     pred = per_fold.mean(axis=1)
     bad = np.isin(decoded.ids, list(decoded.bad))
     pred[bad] = entry["prevalence"]  # the best constant guess, as kf train --skip-bad does
@@ -108,8 +131,8 @@ def _predict_run(package: Path, ws: Workspace, frame: pd.DataFrame, run: str, en
 
 @dataclass(frozen=True)
 class RunPredictions:
-    """One run's test predictions: the fold mean, each fold model's (columns in `tags`
-    order) and the tags."""
+    """One run's test predictions: the fold mean, each fold model's (axis 1 in `tags`
+    order; a wide task's classes on axis 2) and the tags."""
 
     pred: np.ndarray
     per_fold: np.ndarray
@@ -159,11 +182,21 @@ def run_kernel(package: str | Path, data_dir: str | Path, out_csv: str | Path, *
     work = out_csv.parent / "kf-work"
     preds, timing = predict_package(Path(package), Path(data_dir), work, tags=tags,
                                     device=device)
-    ws = kernel_workspace(manifest, Path(data_dir), work)
-    frame = submission_frame(ws, target, preds[["id", target]].rename(columns={target: "pred"}))
+    frame = kernel_submission(manifest, kernel_workspace(manifest, Path(data_dir), work),
+                              target, preds.set_index("id")[target_columns(manifest, target)])
     atomic.write_csv(out_csv, frame)
     atomic.write_csv(out_csv.parent / PREDICTIONS, preds)
     atomic.write_text(out_csv.parent / TIMING, json.dumps(timing.to_dict(), indent=1))
     print(f"wrote {out_csv}: {len(frame)} rows, {timing.images} images in "
           f"{timing.total_seconds:.1f} s")
     return out_csv
+
+
+def kernel_submission(manifest: dict, ws: Workspace, target: str,
+                      pred: pd.DataFrame) -> pd.DataFrame:
+    """`target`'s submission from its predictions (indexed by id, its `target_columns`), as
+    `kf train` writes it: the sample submission's form, a kappa contest's cuts."""
+    task = manifest_task(manifest)
+    frame = pred.set_axis(pred_columns(task.kind, task.classes), axis=1).rename_axis("id")
+    return submission_frame(ws, target, frame.reset_index(), task,
+                            manifest["targets"][target].get("kappa_thresholds"))

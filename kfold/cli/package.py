@@ -138,5 +138,5 @@ def kernel_test(
                   f"{margin:.0%} margin)", highlight=False)
     if not r.fits:
         raise KfError(f"the kernel would run past the limit; drop fold models "
-                      f"{', '.join(r.drop)} (lowest fold AUC first), or let "
+                      f"{', '.join(r.drop)} (worst fold score first), or let "
                       f"`kf kernel {name} --budget {r.allowed_seconds:.0f}` choose")

@@ -3,7 +3,8 @@
 A dry run measures the seconds each fold model spends on the local test images, the decoding,
 and the rest (kernel start, wheel install, imports: the overhead, paid once). The runtime on N
 images is `overhead + N * (decode + the chosen models) / images`. Under a budget kf keeps the
-best fold model (by its fold's validation AUC) of every run the target needs, then adds the
+best fold model (by its fold's validation score: the highest, or the lowest of a loss such
+as log loss or RMSE) of every run the target needs, then adds the
 others best first while they fit.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from kfold.errors import KfError
 from kfold.runfiles import fold_of
+from kfold.scoring import get_metric
 
 DRY_RUN = "kf-dry-run.json"  # the last dry run's timings, in the kernel's folder
 
@@ -60,7 +62,8 @@ def keep_within(manifest: dict, target: str, costs: Costs, n: int, allowed: floa
     if unknown:
         raise KfError(f"the last dry run did not time {unknown[0]}; run `kf kernel test` "
                       "with the kernel's current fold models first")
-    ranked = sorted(models, key=lambda m: -_fold_auc(manifest, m))
+    sign = 1.0 if get_metric(manifest.get("metric", "auc")).higher_is_better else -1.0
+    ranked = sorted(models, key=lambda m: -sign * _fold_score(manifest, m))
     kept = list({m.split("/")[0]: m for m in reversed(ranked)}.values())  # best of each run
     if costs.estimate(n, kept) > allowed:
         if strict:
@@ -74,11 +77,13 @@ def keep_within(manifest: dict, target: str, costs: Costs, n: int, allowed: floa
     return _by_run(kept)
 
 
-def _fold_auc(manifest: dict, model: str) -> float:
+def _fold_score(manifest: dict, model: str) -> float:
+    """The fold model's validation score (its run's `fold_auc`, the contest metric's); inf
+    for a 100%-retrain model, which has none and is its run's only model."""
     run, tag = model.split("/")
-    aucs = manifest["runs"][run]["fold_auc"]
+    scores = manifest["runs"][run]["fold_auc"]
     fold = fold_of(tag)
-    return float(aucs[fold]) if fold is not None and aucs else float("inf")
+    return float(scores[fold]) if fold is not None and scores else float("inf")
 
 
 def _by_run(models: list[str]) -> dict[str, list[str]]:

@@ -4,8 +4,10 @@ The notebook runs in a fresh Jupyter kernel process (nbclient) under a temporary
 out like Kaggle's (`input/<dataset>` = the package, `input/<competition>` = the workspace's
 data, `working/`), with the internet cut (a `sitecustomize` refuses every connection that is
 not to this machine: a notebook that downloads weights fails here as it would on Kaggle).
-Its predictions of every packaged target must equal kf's own test predictions to 1e-6, and
-its timings give images/s and the runtime on a hidden test set of N images.
+Its predictions of every packaged target must equal kf's own test predictions to 1e-6 (each
+class's column of a multi-class or multi-label run), its submission.csv must be the one kf
+writes from them (`kfold.infer.kernel_submission`: the sample submission's form), and its
+timings give images/s and the runtime on a hidden test set of N images.
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ import numpy as np
 import pandas as pd
 
 from kfold import artifacts, atomic
+from kfold.artifacts import WIDE, pred_columns
 from kfold.atomic import file_sha256
 from kfold.errors import KfError
-from kfold.infer import PREDICTIONS, TIMING, RunPredictions, blend_column, read_oof
+from kfold.infer import (
+    PREDICTIONS,
+    TIMING,
+    RunPredictions,
+    blend_column,
+    kernel_submission,
+    read_oof,
+    target_columns,
+)
 from kfold.kernel.budget import DRY_RUN, Costs, fold_models, keep_within
 from kfold.kernel.notebook import NOTEBOOK, read_spec
 from kfold.kernel.runner import kaggle_layout, run_notebook
@@ -43,6 +54,7 @@ class DryRun:
     margin: float
     max_diff: dict[str, float]  # per target: |notebook - kf| at most
     drop: list[str] = field(default_factory=list)  # fold models to drop to fit (over only)
+    submission: pd.DataFrame | None = field(default=None, repr=False)  # the notebook's, as read
 
     @property
     def images_per_second(self) -> float:
@@ -78,12 +90,14 @@ def dry_run(ws: Workspace, name: str, *, hidden_test_size: int | None = None,
         preds = pd.read_csv(working / PREDICTIONS, dtype={"id": str}).set_index("id")
         timing = json.loads((working / TIMING).read_text())
         submitted = pd.read_csv(working / "submission.csv", dtype=str)
-    diffs = {t: _compare(ws, package, manifest, t, preds[t], spec.tags)
-             for t in manifest["targets"]}
-    _check_submission(ws, submitted, preds[spec.target])
+    diffs = {t: _compare(ws, package, manifest, t, preds[target_columns(manifest, t)],
+                         spec.tags) for t in manifest["targets"]}
+    _check_submission(ws, manifest, spec.target, submitted,
+                      preds[target_columns(manifest, spec.target)])
     costs = Costs.from_timing(timing, wall)
     n = hidden_test_size or timing["images"]
-    report = DryRun(spec.target, timing["images"], wall, costs, n, runtime_limit, margin, diffs)
+    report = DryRun(spec.target, timing["images"], wall, costs, n, runtime_limit, margin, diffs,
+                    submission=submitted)
     atomic.write_json(kernel / DRY_RUN, {"timing": timing, "wall_seconds": wall,
                                          "estimate_seconds": report.estimate_seconds,
                                          "allowed_seconds": report.allowed_seconds,
@@ -104,9 +118,9 @@ def tested_shas(kernel: Path, package: Path) -> dict[str, str]:
     return {"notebook": file_sha256(kernel / NOTEBOOK), "manifest": file_sha256(package / MANIFEST)}
 
 
-def _compare(ws: Workspace, package: Path, manifest: dict, target: str, got: pd.Series,
+def _compare(ws: Workspace, package: Path, manifest: dict, target: str, got: pd.DataFrame,
              tags: dict[str, list[str]] | None) -> float:
-    """|notebook - kf| at most, for one target; over 1e-6 is a KfError."""
+    """|notebook - kf| at most, for one target (every column); over 1e-6 is a KfError."""
     expected = expected_predictions(ws, package, manifest, target, tags)
     missing = set(expected.index) - set(got.index)
     if missing:
@@ -120,37 +134,52 @@ def _compare(ws: Workspace, package: Path, manifest: dict, target: str, got: pd.
 
 
 def expected_predictions(ws: Workspace, package: Path, manifest: dict, target: str,
-                         tags: dict[str, list[str]] | None) -> pd.Series:
-    """kf's own test predictions of `target` (id -> probability): the run's or stack's test
-    file, or with `tags` those fold models' columns of the runs' test files, averaged and
-    blended as the kernel does (kfold.infer)."""
-    entry = manifest["targets"][target]
+                         tags: dict[str, list[str]] | None) -> pd.DataFrame:
+    """kf's own test predictions of `target` (indexed by id, its `target_columns`): the
+    run's or stack's test file, or with `tags` those fold models' columns of the runs' test
+    files, averaged and blended as the kernel does (kfold.infer)."""
+    entry, kind = manifest["targets"][target], manifest["task"]
+    columns = target_columns(manifest, target)
     if not tags:
         path = ws.full_test_path(target) if manifest["runs"].get(target, {}).get(
             "tags") == ["full"] else ws.test_path(target)
-        return artifacts.read_test_preds(path).set_index("id")["pred"]
-    runs = {r: _fold_models(ws, r, tags.get(r, manifest["runs"][r]["tags"]))
+        test = artifacts.read_test_preds(path, kind).set_index("id")
+        return test[pred_columns(kind, manifest["classes"])].set_axis(columns, axis=1)
+    runs = {r: _fold_models(ws, manifest, r, tags.get(r, manifest["runs"][r]["tags"]))
             for r in entry["runs"]}
     ids = next(iter(runs.values()))[0]
     if entry["kind"] == "run":
-        return pd.Series(runs[target][1].pred, index=ids)
+        pred = runs[target][1].pred
+        return pd.DataFrame(pred.reshape(len(ids), -1), index=ids, columns=columns)
     blender = pickle.loads((package / entry["blender"]["file"]).read_bytes())
     X = np.column_stack([blend_column(runs[r][1], entry.get("scale") or "raw",
                                       read_oof(package, r)) for r in entry["runs"]])
-    return pd.Series(blender.predict_proba(X), index=ids)
+    return pd.DataFrame({target: blender.predict_proba(X)}, index=ids)
 
 
-def _fold_models(ws: Workspace, run: str, tags: list[str]) -> tuple[pd.Index, RunPredictions]:
+def _fold_models(ws: Workspace, manifest: dict, run: str,
+                 tags: list[str]) -> tuple[pd.Index, RunPredictions]:
     """Some fold models' test predictions of `run`, from its test file (ids sorted)."""
-    test = artifacts.read_test_preds(ws.test_path(run)).sort_values("id").set_index("id")
-    per_fold = test[[f"pred_{t}" for t in tags]].to_numpy(dtype=float)
+    kind, classes = manifest["task"], manifest["classes"]
+    test = artifacts.read_test_preds(ws.test_path(run), kind).sort_values("id").set_index("id")
+    folds = [test[pred_columns(kind, classes, f"pred_{t}")].to_numpy(dtype=float) for t in tags]
+    per_fold = np.stack(folds, axis=1)
+    if kind not in WIDE:
+        per_fold = per_fold[:, :, 0]
     return test.index, RunPredictions(per_fold.mean(axis=1), per_fold, tags)
 
 
-def _check_submission(ws: Workspace, submitted: pd.DataFrame, pred: pd.Series) -> None:
-    """submission.csv holds the target's predictions, one row per test image."""
-    id_col = ws.config.id_column
-    value_col = [c for c in submitted.columns if c != id_col][0]
-    values = submitted.set_index(id_col)[value_col].astype(float)
-    if len(values) != len(pred) or np.abs(values - pred.loc[values.index]).max() > TOLERANCE:
-        raise KfError("submission.csv does not hold the target's predictions")
+def _check_submission(ws: Workspace, manifest: dict, target: str, submitted: pd.DataFrame,
+                      pred: pd.DataFrame) -> None:
+    """submission.csv is the one kf writes from the notebook's predictions of the target:
+    the same ids, columns and values (numbers to 1e-6)."""
+    expected = kernel_submission(manifest, ws, target, pred).astype(str)
+    same = list(submitted.columns) == list(expected.columns) and len(submitted) == len(expected)
+    for column in expected.columns if same else []:
+        a, b = submitted[column].to_numpy(), expected[column].to_numpy()
+        x, y = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+        numbers = not (np.isnan(x).any() or np.isnan(y).any())
+        same = same and (np.abs(x - y).max() <= TOLERANCE if numbers else (a == b).all())
+    if not same:
+        raise KfError(f"submission.csv is not the {target!r} submission kf writes from the "
+                      "notebook's predictions")

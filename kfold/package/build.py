@@ -1,5 +1,10 @@
 """`kf package`: the runs or stacks a kernel will submit, as one folder to upload.
 
+A run of any task (kfold.data.task) can be packaged: the manifest records its task, classes,
+metric, the sample submission's form and, for a kappa contest's regression run, the grade
+cuts `kf train` fitted, so the kernel writes the submission `kf train` wrote. Stacks are
+binary AUC only (their fold-scale blend is a rank-based one).
+
 Everything is checked before a byte is written (saved weights of every tag, a stack's runs
 still there and its blender refitting to the stack's own test predictions, the size against
 Kaggle's dataset limit); the folder is built beside its destination and renamed into place,
@@ -19,14 +24,17 @@ import pandas as pd
 
 import kfold
 from kfold import artifacts, atomic
+from kfold.artifacts import Contest, pred_columns
+from kfold.data.sources import workspace_task
+from kfold.data.task import Task
 from kfold.errors import KfError
 from kfold.infer import OOF_FILE
-from kfold.package.manifest import MANIFEST, SCHEMA, TASK, hash_files
+from kfold.package.manifest import MANIFEST, SCHEMA, hash_files
 from kfold.package.wheels import DEFAULT_EXTRA_WHEELS, dependency_wheel, installed, kfold_wheel
 from kfold.runfiles import fold_tag
 from kfold.stack.run import STACK_PREFIX, blend_matrices
 from kfold.stats.foldscale import fold_scores
-from kfold.submission import read_sidecar
+from kfold.submission import contest_metric, kappa_cuts, read_sidecar
 from kfold.workspace import Workspace, check_name
 
 GB = 1024**3
@@ -45,7 +53,9 @@ class RunPart:
     tags: list[str]
     fold_auc: list[float]
     oof_auc: float
-    prevalence: float  # share of positives among its training rows (undecodable test images)
+    prevalence: list[float]  # its training targets' mean, per class (undecodable test images)
+    task: str  # kfold.data.task's kind
+    classes: list[str]  # its prediction columns' classes ([]: one column)
     files: list[Path]  # checkpoint files (or folders) in the run folder
     oof: pd.DataFrame = field(repr=False)  # its OOF rows: a stack's fold scale needs them
 
@@ -69,10 +79,12 @@ class Target:
     blender: dict | None = None  # stacks: name, params, learned, file
     fitted: object = field(default=None, repr=False)  # stacks: the refitted blender
     scale: str | None = None  # stacks: what the blender sees ("fold" or "raw", kf stack)
+    cuts: dict = field(default_factory=dict)  # a kappa contest's grade cuts (kappa_cuts)
 
     def entry(self) -> dict:
         return {"kind": self.kind, "runs": self.runs, "cv_auc": self.cv_auc,
-                "fold_auc": self.fold_auc, "blender": self.blender, "scale": self.scale}
+                "fold_auc": self.fold_auc, "blender": self.blender, "scale": self.scale,
+                **self.cuts}
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,8 @@ def build_package(ws: Workspace, names: list[str], *, out: Path | None = None,
     `packages/<first name>/`). `full`: the runs' 100%-retrain model instead of the folds."""
     if not names:
         raise KfError("name at least one run or stack to package")
-    targets, parts = _plan(ws, list(dict.fromkeys(check_name(n) for n in names)), full)
+    task = workspace_task(ws)
+    targets, parts = _plan(ws, list(dict.fromkeys(check_name(n) for n in names)), full, task)
     for name in wheels:
         installed(name)
     out = Path(out) if out is not None else ws.root / "packages" / targets[0].name
@@ -108,7 +121,7 @@ def build_package(ws: Workspace, names: list[str], *, out: Path | None = None,
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     try:
         wheel_names = _fill(tmp, targets, parts, wheels)
-        manifest = _manifest(ws, targets, parts, hash_files(tmp))
+        manifest = _manifest(ws, task, targets, parts, hash_files(tmp))
         atomic.write_json(tmp / MANIFEST, manifest)
         _swap_into_place(tmp, out)
     except OSError as exc:
@@ -123,15 +136,31 @@ def build_package(ws: Workspace, names: list[str], *, out: Path | None = None,
 
 
 # --- what goes in ---------------------------------------------------------------------------
-def _plan(ws: Workspace, names: list[str], full: bool) -> tuple[list[Target], dict[str, RunPart]]:
+def _plan(ws: Workspace, names: list[str], full: bool,
+          task: Task) -> tuple[list[Target], dict[str, RunPart]]:
     targets, parts = [], {}
+    metric = contest_metric(ws)
     for name in names:
-        target = _stack_target(ws, name) if _is_stack(ws, name) else _run_target(ws, name, full)
+        stack = _is_stack(ws, name)
+        _check_contest(name, artifacts.contest_of(ws, name), task, stack)
+        target = _stack_target(ws, name) if stack else _run_target(ws, name, full)
+        target.cuts = kappa_cuts(ws, name, {"runs": target.runs}, task, metric)
         for run in target.runs:
             if run not in parts:
                 parts[run] = _run_part(ws, run, full and target.kind == "run")
         targets.append(target)
     return targets, parts
+
+
+def _check_contest(name: str, contest: Contest, task: Task, stack: bool) -> None:
+    """A run of the workspace's task, or a binary AUC stack, refused by name before
+    anything is read or written."""
+    if stack and not contest.binary_auc:
+        raise KfError(f"{name!r} is a {contest.task} stack scored by {contest.metric}; kf "
+                      "package packages stacks of binary AUC contests only (package its runs)")
+    if contest.task != task.kind:
+        raise KfError(f"{name!r} is a {contest.task} run but the workspace's data reads as "
+                      f"{task.kind}; package runs of this contest")
 
 
 def _is_stack(ws: Workspace, name: str) -> bool:
@@ -169,9 +198,24 @@ def _run_part(ws: Workspace, run: str, full: bool) -> RunPart:
                               "package another run")
             paths.append(path)
     fold_auc = [] if full else record.fold_aucs
-    oof = artifacts.read_oof(ws.oof_path(run))
+    oof = artifacts.read_oof(ws.oof_path(run), record.task)
     return RunPart(run, record.backend, record.model, record.config.to_dict(), tags, fold_auc,
-                   record.oof_auc, float(oof["target"].mean()), paths, oof)
+                   record.oof_auc, _prevalence(oof, record.task, record.classes), record.task,
+                   record.classes, paths, oof)
+
+
+def _prevalence(oof: pd.DataFrame, kind: str, classes: list[str]) -> list[float]:
+    """The training targets' mean (per class of a multi-class or multi-label run), as
+    `kf train` fills an undecodable test image (kfold.data.prepared)."""
+    target = oof["target"]
+    if kind == "multiclass":
+        share = np.bincount(target.to_numpy(dtype=int), minlength=len(classes)) / len(target)
+    elif kind == "multilabel":
+        labels = target.str.split()
+        share = np.array([labels.map(lambda row, c=c: c in row).mean() for c in classes])
+    else:
+        share = np.atleast_1d(target.to_numpy(dtype=float).mean())
+    return [float(v) for v in share]
 
 
 def _stack_target(ws: Workspace, name: str) -> Target:
@@ -241,7 +285,8 @@ def _fill(tmp: Path, targets: list[Target], parts: dict[str, RunPart],
         for path in part.files:
             copy = shutil.copytree if path.is_dir() else shutil.copy2
             copy(path, folder / path.name)
-        np.savez(folder / OOF_FILE, pred=part.oof["pred"].to_numpy(dtype=float),
+        pred = part.oof[pred_columns(part.task, part.classes)].to_numpy(dtype=float)
+        np.savez(folder / OOF_FILE, pred=pred[:, 0] if pred.shape[1] == 1 else pred,
                  fold=part.oof["fold"].to_numpy(dtype=int))
     for target in (t for t in targets if t.fitted is not None):
         (tmp / "blenders").mkdir(exist_ok=True)
@@ -251,28 +296,20 @@ def _fill(tmp: Path, targets: list[Target], parts: dict[str, RunPart],
     return [p.name for p in made]
 
 
-def _manifest(ws: Workspace, targets: list[Target], parts: dict[str, RunPart],
+def _manifest(ws: Workspace, task: Task, targets: list[Target], parts: dict[str, RunPart],
               files: dict[str, str]) -> dict:
     cfg = ws.config
     return {
-        "schema": SCHEMA, "kf_version": kfold.__version__, "task": TASK,
-        "classes": _classes(ws), "competition": cfg.competition,
+        "schema": SCHEMA, "kf_version": kfold.__version__, "task": task.kind,
+        "classes": list(task.classes), "metric": contest_metric(ws).name,
+        "submission": {"output": task.output, "k": task.k, "ordinal": task.ordinal},
+        "competition": cfg.competition,
         "columns": {"id": cfg.id_column, "target": cfg.target_column,
                     "positive_class": cfg.positive_class},
         "targets": {t.name: t.entry() for t in targets},
         "runs": {name: part.entry() for name, part in parts.items()},
         "files": files,
     }
-
-
-def _classes(ws: Workspace) -> list[str]:
-    """The class names, negative first: the class folders of the folder layout, else 0/1."""
-    train = ws.data_dir / "train"
-    positive = ws.config.positive_class
-    if not (ws.data_dir / "train.csv").exists() and train.is_dir():
-        names = sorted(p.name for p in train.iterdir() if p.is_dir())
-        return sorted(names, key=lambda n: n == positive)
-    return ["0", "1"]
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

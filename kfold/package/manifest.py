@@ -8,7 +8,8 @@ A package is a folder uploaded as one Kaggle dataset version:
     blenders/<stack>.pkl         each stack's blender, refitted on its runs' OOF rows
     wheels/*.whl                 kf's wheel and the extra runtime dependencies'
 
-The manifest names the *targets* (the runs or stacks a kernel can submit), the runs they
+The manifest names the contest (task, classes, metric, the sample submission's form), the
+*targets* (the runs or stacks a kernel can submit; a kappa contest's grade cuts), the runs they
 need with their preprocessing, size, TTA and per-fold CV, and the sha256 of every file.
 """
 
@@ -22,7 +23,6 @@ from kfold.errors import KfError
 
 MANIFEST = "kf-package.json"
 SCHEMA = 1
-TASK = "binary"  # every run kf trains today is a binary classifier (issue 20 adds others)
 
 
 def hash_files(folder: Path) -> dict[str, str]:

@@ -1,0 +1,91 @@
+"""`kf package` and `kf kernel test` beyond binary AUC: a multi-class run packaged, its kernel
+writing kf's own submission; what is not supported refused in one line."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kfold.cli import app
+from kfold.kernel.dryrun import dry_run
+from kfold.kernel.notebook import make_kernel
+from kfold.package.build import build_package
+from kfold.package.manifest import read_manifest
+from kfold.workspace import Workspace
+
+runner = CliRunner()
+RUN = "simple-cnn-32px"
+
+
+def kf(ws: Workspace, *args: str) -> str:
+    result = runner.invoke(app, [*args, "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def multiclass_root(tmp_path_factory):
+    """Synthetic chips of six defect classes, two 2-fold runs and their stacks: made once per
+    module."""
+    ws = Workspace.init(tmp_path_factory.mktemp("multiclass"), competition="nexperia-synth")
+    kf(ws, "data", "synth", "--task", "multiclass", "--n-train", "60", "--n-test", "12",
+       "--size", "32")
+    kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "1",
+       "--folds", "2", "--batch-size", "16")
+    kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "1",
+       "--folds", "2", "--batch-size", "16", "--tta", "flip", "--name", "b")
+    kf(ws, "stack", "--runs", f"{RUN},b", "--blender", "mean")
+    return ws.root
+
+
+@pytest.fixture
+def multiclass_ws(tmp_path, multiclass_root) -> Workspace:
+    shutil.copytree(multiclass_root, tmp_path / "ws")
+    return Workspace.load(tmp_path / "ws")
+
+
+def test_a_multiclass_runs_kernel_writes_the_submission_kf_train_wrote(multiclass_ws):
+    ws = multiclass_ws
+    build_package(ws, [RUN, "b"], wheels=("tomli-w",))
+    manifest = read_manifest(ws.root / "packages" / RUN)
+    assert (manifest["task"], manifest["metric"]) == ("multiclass", "logloss")
+    assert manifest["classes"] == sorted(manifest["classes"]) and len(manifest["classes"]) == 6
+    assert manifest["submission"]["output"] == "probabilities"
+    assert sum(manifest["runs"][RUN]["prevalence"]) == pytest.approx(1.0)
+    make_kernel(ws, RUN, kernel="me/kf-multiclass")
+    report = dry_run(ws, RUN)
+    assert set(report.max_diff) == {RUN, "b"} and max(report.max_diff.values()) <= 1e-6
+    kf_own = pd.read_csv(ws.submission_path(RUN))
+    notebook = report.submission
+    assert list(notebook.columns) == list(kf_own.columns) == list(
+        pd.read_csv(ws.data_dir / "sample_submission.csv").columns)
+    assert (notebook["id"] == kf_own["id"].astype(str)).all()
+    values = notebook.drop(columns="id").astype(float).to_numpy()
+    assert np.abs(values - kf_own.drop(columns="id").to_numpy()).max() <= 1e-6
+
+
+def test_a_multiclass_kernel_narrowed_by_budget_keeps_the_lowest_loss_fold(multiclass_ws):
+    ws = multiclass_ws
+    build_package(ws, [RUN], wheels=())
+    make_kernel(ws, RUN, kernel="me/kf-multiclass")
+    report = dry_run(ws, RUN, hidden_test_size=1000)
+    one_fold = max(report.costs.estimate(1000, [f"{RUN}/{t}"]) for t in ("fold0", "fold1"))
+    spec = make_kernel(ws, RUN, kernel="me/kf-multiclass", budget=one_fold + 1e-6,
+                       hidden_test_size=1000)
+    losses = read_manifest(ws.root / "packages" / RUN)["runs"][RUN]["fold_auc"]
+    assert spec.tags == {RUN: [f"fold{int(np.argmin(losses))}"]}
+    assert max(dry_run(ws, RUN).max_diff.values()) <= 1e-6
+
+
+def test_a_stack_of_another_contest_is_refused_in_one_line_and_nothing_is_written(
+        multiclass_ws):
+    result = runner.invoke(app, ["package", "stack-mean", RUN, "-w",
+                                 str(multiclass_ws.root), "--no-extra-wheels"])
+    assert result.exit_code != 0 and result.output.count("error:") == 1
+    assert "'stack-mean' is a multiclass stack scored by logloss; kf package packages " \
+        "stacks of binary AUC contests only" in result.output
+    assert not (multiclass_ws.root / "packages").exists()
