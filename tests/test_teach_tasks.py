@@ -1,7 +1,8 @@
 """kf pseudo and kf distill on every kind of contest, on the command line: a multi-class fold
 learns class probabilities (soft cross-entropy), a multi-label fold per-label probabilities,
 a regression fold predicted numbers; the runs validate on the real labels and print the
-contest's metric; a regression takes every test image and refuses a confidence."""
+contest's metric; a regression takes every test image and refuses a confidence; the Keras
+backend is taught as the torch one (soft targets, sample weights), retrain included."""
 
 from __future__ import annotations
 
@@ -113,3 +114,42 @@ def test_a_regression_refuses_a_confidence_and_writes_nothing(source, args):
     result = runner.invoke(app, ["pseudo", "--from", "src", *args, "-w", str(source.root)])
     _one_line_error(result, "predicted numbers")
     assert sorted(p.relative_to(source.root) for p in source.root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("source", ["multiclass"], indirect=True)
+def test_keras_runs_are_taught_and_retrained_like_torch_runs(source, monkeypatch):
+    ws, seen = source, _spy(monkeypatch)
+    kf(ws, "train", "--backend", "keras", "--model", "simple-cnn", "--folds", "2", *TRAIN,
+       "--name", "k")
+    kf(ws, "pseudo", "--from", "k", "--top-share", "0.5")
+    kf(ws, "distill", "--teacher", "k", "--backend", "keras", *TRAIN)
+    kf(ws, "retrain", "--run", "k-pseudo")
+    width = len(discover(ws).task.classes)
+    for run in ("k-pseudo", "k-distilled"):
+        fold = seen[(run, "fold0")]
+        assert fold.train_y.shape[1:] == (width,) and fold.train_w is not None
+        record = artifacts.read_run(ws, run)
+        assert record.backend == "keras" and record.taught_by["source"] == "k"
+    full = seen[("k-pseudo", "full")]
+    assert len(full.train_x) == len(discover(ws).train) + len(
+        artifacts.read_run(ws, "k-pseudo").taught_by["retrain"]["test_rows"])
+    assert ws.full_test_path("k-pseudo").exists()
+
+
+def test_keras_takes_soft_targets_only_in_a_taught_fold():
+    from kfold.backends import Head
+    from kfold.backends.keras.fold import check_fold_data
+    from kfold.errors import KfError
+    from kfold.train_config import TrainConfig
+
+    cfg, x = TrainConfig(backend="keras", image_size=32), np.zeros((4, 32, 32), np.uint8)
+    head = Head("multiclass", 3, "logloss")
+    soft = np.full((4, 3), 1 / 3)
+    check_fold_data(cfg, x, soft, None, None, head, taught=True)
+    with pytest.raises(KfError, match="class indices"):
+        check_fold_data(cfg, x, soft, None, None, head)
+    with pytest.raises(KfError, match="rows of 3 probabilities"):
+        check_fold_data(cfg, x, soft * 4, None, None, head, taught=True)
+    with pytest.raises(KfError, match="pos-weight"):
+        check_fold_data(TrainConfig(backend="keras", image_size=32, pos_weight=2.0), x,
+                        np.full(4, 0.3), None, None, Head(), taught=True)

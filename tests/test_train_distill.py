@@ -83,7 +83,6 @@ def _stack_of(ws, run, name="stack-mean"):
     (["--teacher", "stack-mean"], "has no OOF predictions"),  # no sidecar naming its runs
     (["--teacher", "t", "--test-weight", "0"], "--test-weight must be"),
     (["--teacher", "t", "--epochs", "0"], "--epochs 0 must be"),
-    (["--teacher", "t", "--backend", "keras"], "train with the torch backend"),
 ])
 def test_bad_distill_input_is_one_error_line_and_writes_nothing(teacher, args, fragment):
     _stack_of(teacher, "t")

@@ -170,15 +170,6 @@ def test_a_source_on_another_split_or_task_or_a_stack_is_refused(source):
     _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=ws), "multiclass")
 
 
-def test_a_keras_source_is_refused_in_one_line(source):
-    """The Keras backend takes no per-image weights or soft targets (docs/teach.md)."""
-    keras_cfg = dataclasses.replace(artifacts.read_run(source, "src").config, backend="keras")
-    artifacts.update_run(source, "src", config=keras_cfg)
-    _one_line_error(kf("pseudo", "--from", "src", "--top-share", "0.5", ws=source),
-                    "train with the torch backend")
-    assert not source.run_dir("src-pseudo").exists()
-
-
 def test_retrain_learns_the_pseudo_labels_the_options_pick_from_the_fold_mean(source,
                                                                              monkeypatch):
     ws, seen, real = source, {}, execute.train_job

@@ -41,7 +41,8 @@ class FoldData:
     """uint8 images (N, H, W) and targets as `head` reads them (0/1; a class index; (N, C)
     0/1 labels; a number); `val_x` None means train on everything.
     A taught fold (kf pseudo, kf distill) has soft training targets in [0, 1] and
-    per-image loss weights `train_w` (None: every image weighs 1)."""
+    per-image loss weights `train_w`; only a taught fold has them (None: every image weighs
+    1 and the targets are labels)."""
 
     train_x: np.ndarray
     train_y: np.ndarray

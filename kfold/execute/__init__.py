@@ -118,13 +118,14 @@ def _taught(data: FoldData, job: FoldJob, arrays: Arrays) -> FoldData:
     """`data` with the job's soft targets and its test rows appended (weighted); a
     multi-class fold's class indices become one-hot rows beside (n, C) pseudo-labels."""
     teach = job.teaching
+    data.train_w = np.ones(len(data.train_y))  # the mark of a taught fold (FoldData)
     if teach.targets is not None:
         data.train_y = teach.targets[job.train_rows]
     if len(teach.test_rows):
         if teach.test_targets.ndim == 2 and data.train_y.ndim == 1:  # class indices
             data.train_y = np.eye(teach.test_targets.shape[1])[data.train_y.astype(int)]
         data.train_x = JoinedRows([data.train_x, Rows(arrays.test, teach.test_rows)])
-        data.train_w = np.concatenate([np.ones(len(data.train_y)),
+        data.train_w = np.concatenate([data.train_w,
                                        np.full(len(teach.test_rows), teach.test_weight)])
         data.train_y = np.concatenate([data.train_y, teach.test_targets])
     return data

@@ -85,9 +85,6 @@ def plan_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, *, force:
     name = check_new_run_name(default_run_name(cfg) if name is None else name)
     backend = get_backend(cfg.backend)
     backend.check_config(cfg)  # an unknown model or weights file fails first
-    if teach is not None and cfg.backend != "torch":
-        raise KfError(f"kf pseudo and kf distill train with the torch backend; the {cfg.backend} "
-                      "backend takes no soft targets or per-image weights yet")
     labels = {"note": note, "tags": check_tags(tags), "git_commit": git_commit(ws.root)}
     dataset = dataset or discover(ws)
     task = dataset.task

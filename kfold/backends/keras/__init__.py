@@ -95,7 +95,8 @@ class KerasBackend:
                    tag: str, reporter: Reporter | None = None) -> FoldResult:
         # Keras feeds whole arrays to tf.data: a fold's memory-mapped rows are read out once.
         data = dataclasses.replace(data, **{k: np.asarray(getattr(data, k)) for k in
-                                            ("train_x", "train_y", "val_x", "val_y")
+                                            ("train_x", "train_y", "val_x", "val_y",
+                                             "train_w")
                                             if getattr(data, k) is not None})
         return fold.train_fold(cfg, data, np.asarray(test_x), run_dir, tag, reporter)
 

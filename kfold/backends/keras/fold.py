@@ -3,7 +3,8 @@
 Binary cross-entropy on a sigmoid output, the original metric set (tp fp tn fn accuracy
 precision recall auc), `ModelCheckpoint` of the best model by validation AUC to
 `<tag>.keras`, `EarlyStopping` on validation AUC, `ReduceLROnPlateau` on validation AUC, and
-`BackupAndRestore` in `<tag>.backup/` so that an interrupted fold continues.
+`BackupAndRestore` in `<tag>.backup/` so that an interrupted fold continues. A taught fold
+(kf pseudo, kf distill) trains on soft targets with Keras's sample weights.
 
 Another task (`kfold.backends.Head`): categorical cross-entropy on a softmax (multi-class,
 one-hot targets so label smoothing applies), binary cross-entropy per label (multi-label),
@@ -131,8 +132,9 @@ def task_loss(cfg: TrainConfig, head: Head):
 
 
 def model_targets(y: np.ndarray, head: Head) -> np.ndarray:
-    """Targets as the loss reads them: one-hot rows for a multi-class head, else as given."""
-    if head.kind == "multiclass":
+    """Targets as the loss reads them: one-hot rows for a multi-class head's class indices,
+    else as given (a teacher's class probabilities are rows already)."""
+    if head.kind == "multiclass" and np.ndim(y) == 1:
         return np.eye(head.width, dtype="float32")[np.asarray(y, dtype=int)]
     return np.asarray(y, dtype="float32")
 
@@ -166,14 +168,17 @@ _FLIPS = {
 }
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, head: Head = Head()):
+def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, head: Head = Head(),
+                  w: np.ndarray | None = None):
     """Shuffled uint8 batches cast to float and augmented on the batch; a last partial
-    batch is dropped (a batch of one breaks batch-norm)."""
+    batch is dropped (a batch of one breaks batch-norm). With per-image weights `w` (a
+    taught fold), (x, y, w) batches: Keras's sample weights."""
     n = len(x)
-    ds = tf.data.Dataset.from_tensor_slices((x[..., None], model_targets(y, head)))
+    parts = (x[..., None], model_targets(y, head), *([] if w is None else [w.astype("float32")]))
+    ds = tf.data.Dataset.from_tensor_slices(parts)
     ds = ds.shuffle(n, seed=cfg.init_seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=n > cfg.batch_size)
-    ds = ds.map(lambda a, b: (augment_batch(tf.cast(a, tf.float32), cfg.augment), b),
+    ds = ds.map(lambda a, *rest: (augment_batch(tf.cast(a, tf.float32), cfg.augment), *rest),
                 num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -344,7 +349,9 @@ def _num(v):
 
 
 def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y,
-                    head: Head = Head()) -> None:
+                    head: Head = Head(), taught: bool = False) -> None:
+    """Shapes and targets a fold can train on; a `taught` fold's training targets may be
+    soft (probabilities in [0, 1], multi-class rows of them)."""
     s = cfg.image_size
     for name, x, y in (("training", train_x, train_y), ("validation", val_x, val_y)):
         if x is None:
@@ -354,13 +361,28 @@ def check_fold_data(cfg: TrainConfig, train_x, train_y, val_x, val_y,
         if y is None or len(y) != len(x):
             raise KfError(f"{name}: {len(x)} images but "
                           f"{'no' if y is None else len(y)} targets")
-        if len(x) and (why := _bad_targets(np.asarray(y), head)):
+        soft = taught and name == "training"
+        if len(x) and (why := (_bad_soft_targets if soft else _bad_targets)(np.asarray(y), head)):
             raise KfError(f"{name} targets must be {why}")
     if len(train_x) < 2:
         raise KfError(f"need at least 2 training images, got {len(train_x)}")
     if cfg.pos_weight is not None and head.kind != "binary":
         raise KfError(f"--pos-weight weighs the defects of a binary task; this is a "
                       f"{head.kind} task")
+    if cfg.pos_weight is not None and taught:
+        raise KfError("--pos-weight is Keras's class_weight, which soft targets and per-image "
+                      "weights (kf pseudo, kf distill) exclude: train without it")
+
+
+def _bad_soft_targets(y: np.ndarray, head: Head) -> str | None:
+    """What a taught fold's training targets must be, when `y` is not that; else None."""
+    if head.kind == "regression":
+        return _bad_targets(y, head)
+    rows = head.kind in ("multiclass", "multilabel")
+    ok = (y.ndim == 2 and y.shape[1] == head.width) if rows else y.ndim == 1
+    ok = ok and np.isfinite(y).all() and ((y >= 0) & (y <= 1)).all()
+    what = f"rows of {head.width} probabilities" if rows else "probabilities"
+    return None if ok else f"{what} in [0, 1]"
 
 
 def _bad_targets(y: np.ndarray, head: Head) -> str | None:
@@ -379,7 +401,7 @@ def _bad_targets(y: np.ndarray, head: Head) -> str | None:
 def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
                val_x: np.ndarray | None, val_y: np.ndarray | None, run_dir: Path, tag: str,
                reporter: Reporter | None = None, extra_callbacks: tuple = (),
-               head: Head = Head()) -> FoldResult:
+               head: Head = Head(), train_w: np.ndarray | None = None) -> FoldResult:
     """The epoch loop of one fold (`train_fold` = this + predictions); write `<tag>.keras`
     (best by validation AUC, or the last epoch when there is no validation) and
     `history_<tag>.csv`; return the fold's result.
@@ -388,7 +410,7 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
     The callbacks share state through FoldLog and are wired, restored and run in one order,
     here; `_monitors` builds the ones that watch the metric, `_result` reads the outcome.
     """
-    check_fold_data(cfg, train_x, train_y, val_x, val_y, head)
+    check_fold_data(cfg, train_x, train_y, val_x, val_y, head, taught=train_w is not None)
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -418,7 +440,7 @@ def fit_epochs(cfg: TrainConfig, train_x: np.ndarray, train_y: np.ndarray,
             callbacks = [*([scorer] if scorer else []), *extra_callbacks, ckpt,
                          *([stopper] if stopper else []), plateau, backup, log]
             class_weight = None if cfg.pos_weight is None else {0: 1.0, 1: cfg.pos_weight}
-            train_ds = train_dataset(train_x, train_y, cfg, head)
+            train_ds = train_dataset(train_x, train_y, cfg, head, train_w)
             val_ds = eval_dataset(val_x, val_y, cfg.batch_size * 2) \
                 if validate and scorer is None else None
             lr = (previous or {}).get("next_lr") or cfg.lr
@@ -496,7 +518,7 @@ def train_fold(cfg: TrainConfig, data: FoldData, test_x: np.ndarray, run_dir: Pa
     run_dir = Path(run_dir)
     with placed(cfg.device):
         result = fit_epochs(cfg, data.train_x, data.train_y, data.val_x, data.val_y, run_dir,
-                            tag, reporter, extra_callbacks, data.head)
+                            tag, reporter, extra_callbacks, data.head, data.train_w)
         model = load_checkpoint(run_dir / f"{tag}.keras")
         val_pred = None if data.val_x is None else predict(model, data.val_x, cfg)
         test_pred = predict(model, test_x, cfg)
