@@ -93,6 +93,14 @@ def test_a_stack_whose_runs_are_gone_is_refused(trained_ws):
     _refused(trained_ws, ["stack-logreg"], r"stack 'stack-logreg' blends run\(s\) \['a'\] that are gone")
 
 
+def test_a_run_of_another_task_than_the_workspaces_data_is_refused(trained_ws):
+    path = trained_ws.run_json("a")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "task": "multiclass", "classes": ["x", "y", "z"]}))
+    _refused(trained_ws, ["b", "a"], "'a' is a multiclass run but the workspace's data reads "
+             "as binary")
+
+
 def test_a_package_over_the_size_limit_is_refused(trained_ws):
     _refused(trained_ws, ["a"], "over the 1e-06 GB limit of a Kaggle dataset", size_limit_gb=1e-6)
 

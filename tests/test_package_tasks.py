@@ -3,6 +3,7 @@ writing kf's own submission; what is not supported refused in one line."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -89,3 +90,32 @@ def test_a_stack_of_another_contest_is_refused_in_one_line_and_nothing_is_writte
     assert "'stack-mean' is a multiclass stack scored by logloss; kf package packages " \
         "stacks of binary AUC contests only" in result.output
     assert not (multiclass_ws.root / "packages").exists()
+
+
+@pytest.fixture
+def graded_ws(tmp_path):
+    """Synthetic chips graded 0 to 4, trained as a regression: a kappa contest."""
+    ws = Workspace.init(tmp_path / "kappa", competition="nexperia-synth", task="regression")
+    kf(ws, "data", "synth", "--task", "regression", "--n-train", "60", "--n-test", "12",
+       "--size", "32")
+    train = pd.read_csv(ws.data_dir / "train.csv")
+    train["label"] = np.round(train["label"] / 2.5).astype(int)
+    train.to_csv(ws.data_dir / "train.csv", index=False)
+    kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "1",
+       "--folds", "2", "--batch-size", "16")
+    return ws
+
+
+def test_a_kappa_kernel_cuts_grades_by_the_thresholds_kf_train_fitted(graded_ws):
+    ws = graded_ws
+    build_package(ws, [RUN], wheels=())
+    manifest = read_manifest(ws.root / "packages" / RUN)
+    sidecar = json.loads(ws.submission_path(RUN).with_suffix(".json").read_text())
+    assert (manifest["task"], manifest["metric"]) == ("regression", "qwk")
+    assert manifest["targets"][RUN]["kappa_thresholds"] == \
+        sidecar["lineage"]["kappa_thresholds"]
+    make_kernel(ws, RUN, kernel="me/kf-kappa")
+    report = dry_run(ws, RUN)
+    kf_own = pd.read_csv(ws.submission_path(RUN), dtype=str)
+    assert report.submission.equals(kf_own)
+    assert set(kf_own["label"].astype(int)) <= set(range(5))

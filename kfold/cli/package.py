@@ -35,7 +35,8 @@ def package(
 ) -> None:
     """Package fold weights, a manifest and wheels, ready to upload as a Kaggle dataset.
 
-    The manifest holds the task, classes, preprocessing, TTA, blender, CV and the sha256 of
+    Runs of every task; stacks of binary AUC contests only. The manifest holds the task,
+    classes, metric, submission form, preprocessing, TTA, blender, CV and the sha256 of
     every file."""
     from kfold.package.build import build_package
     from kfold.package.wheels import DEFAULT_EXTRA_WHEELS
