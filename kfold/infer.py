@@ -98,7 +98,7 @@ def predict_package(package: Path, data_dir: Path, work_dir: Path, *,
     out = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
     for name, target in manifest["targets"].items():
         columns = target_columns(manifest, name)
-        out[columns] = _blend(package, target, runs).reshape(len(out), len(columns))
+        out[columns] = blend_target(package, target, runs).reshape(len(out), len(columns))
     timing.total_seconds = time.perf_counter() - start
     return out, timing
 
@@ -153,16 +153,33 @@ def blend_column(run: RunPredictions, scale: str, oof: dict[str, np.ndarray]) ->
     return map_test_to_fold_scale(oof["pred"][rows], oof["fold"][rows], run.per_fold, run.pred)
 
 
+def class_inputs(run: RunPredictions, scale: str, oof: dict[str, np.ndarray]) -> np.ndarray:
+    """A run's (n, C) block of a stack of another contest's test inputs (kfold.stack
+    .task_run.task_matrices): `blend_column` of each class column."""
+    if run.pred.ndim == 1:
+        return blend_column(run, scale, oof)[:, None]
+    return np.column_stack([
+        blend_column(RunPredictions(run.pred[:, c], run.per_fold[:, :, c], run.tags), scale,
+                     {"pred": oof["pred"][:, c], "fold": oof["fold"]})
+        for c in range(run.pred.shape[1])])
+
+
 def read_oof(package: Path, run: str) -> dict[str, np.ndarray]:
     with np.load(package / "models" / run / OOF_FILE) as z:
         return {"pred": z["pred"], "fold": z["fold"]}
 
 
-def _blend(package: Path, target: dict, runs: dict[str, RunPredictions]) -> np.ndarray:
+def blend_target(package: Path, target: dict, runs: dict[str, RunPredictions]) -> np.ndarray:
+    """A target's test predictions from its runs': a run's own, or its stack's blender on
+    the inputs `kf stack` gave it (binary AUC: one column per run; any other contest: each
+    run's class columns side by side, the blender's `output`)."""
     if target["kind"] == "run":
         return runs[target["runs"][0]].pred
     blender = pickle.loads((package / target["blender"]["file"]).read_bytes())
-    scale = target.get("scale", "raw")
+    scale = target.get("scale") or "raw"
+    if target["blender"].get("api") == "output":
+        return blender.output(np.column_stack([
+            class_inputs(runs[r], scale, read_oof(package, r)) for r in target["runs"]]))
     return blender.predict_proba(np.column_stack([
         blend_column(runs[r], scale, read_oof(package, r)) for r in target["runs"]]))
 

@@ -1,5 +1,5 @@
-"""`kf package` and `kf kernel test` beyond binary AUC: a multi-class run packaged, its kernel
-writing kf's own submission; what is not supported refused in one line."""
+"""`kf package` and `kf kernel test` beyond binary AUC: a multi-class run and stack and a kappa
+run packaged, each kernel writing the submission kf itself wrote."""
 
 from __future__ import annotations
 
@@ -82,14 +82,20 @@ def test_a_multiclass_kernel_narrowed_by_budget_keeps_the_lowest_loss_fold(multi
     assert max(dry_run(ws, RUN).max_diff.values()) <= 1e-6
 
 
-def test_a_stack_of_another_contest_is_refused_in_one_line_and_nothing_is_written(
-        multiclass_ws):
-    result = runner.invoke(app, ["package", "stack-mean", RUN, "-w",
-                                 str(multiclass_ws.root), "--no-extra-wheels"])
-    assert result.exit_code != 0 and result.output.count("error:") == 1
-    assert "'stack-mean' is a multiclass stack scored by logloss; kf package packages " \
-        "stacks of binary AUC contests only" in result.output
-    assert not (multiclass_ws.root / "packages").exists()
+def test_a_multiclass_stacks_kernel_writes_the_stacks_submission(multiclass_ws):
+    ws = multiclass_ws
+    build_package(ws, ["stack-mean"], wheels=())
+    manifest = read_manifest(ws.root / "packages" / "stack-mean")
+    stack = manifest["targets"]["stack-mean"]
+    assert stack["runs"] == [RUN, "b"] and stack["blender"]["api"] == "output"
+    assert len(stack["fold_auc"]) == 2
+    make_kernel(ws, "stack-mean", kernel="me/kf-multiclass-stack")
+    report = dry_run(ws, "stack-mean")
+    assert max(report.max_diff.values()) <= 1e-6
+    kf_own = pd.read_csv(ws.submission_path("stack-mean"))
+    values = report.submission.drop(columns="id").astype(float).to_numpy()
+    assert list(report.submission.columns) == list(kf_own.columns)
+    assert np.abs(values - kf_own.drop(columns="id").to_numpy()).max() <= 1e-6
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def package(
 ) -> None:
     """Package fold weights, a manifest and wheels, ready to upload as a Kaggle dataset.
 
-    Runs of every task; stacks of binary AUC contests only. The manifest holds the task,
+    Runs and stacks of every task. The manifest holds the task,
     classes, metric, submission form, preprocessing, TTA, blender, CV and the sha256 of
     every file."""
     from kfold.package.build import build_package

@@ -13,7 +13,6 @@ timings give images/s and the runtime on a hidden test set of N images.
 from __future__ import annotations
 
 import json
-import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +28,8 @@ from kfold.infer import (
     PREDICTIONS,
     TIMING,
     RunPredictions,
-    blend_column,
+    blend_target,
     kernel_submission,
-    read_oof,
     target_columns,
 )
 from kfold.kernel.budget import DRY_RUN, Costs, fold_models, keep_within
@@ -148,13 +146,8 @@ def expected_predictions(ws: Workspace, package: Path, manifest: dict, target: s
     runs = {r: _fold_models(ws, manifest, r, tags.get(r, manifest["runs"][r]["tags"]))
             for r in entry["runs"]}
     ids = next(iter(runs.values()))[0]
-    if entry["kind"] == "run":
-        pred = runs[target][1].pred
-        return pd.DataFrame(pred.reshape(len(ids), -1), index=ids, columns=columns)
-    blender = pickle.loads((package / entry["blender"]["file"]).read_bytes())
-    X = np.column_stack([blend_column(runs[r][1], entry.get("scale") or "raw",
-                                      read_oof(package, r)) for r in entry["runs"]])
-    return pd.DataFrame({target: blender.predict_proba(X)}, index=ids)
+    pred = blend_target(package, entry, {r: run for r, (_, run) in runs.items()})
+    return pd.DataFrame(pred.reshape(len(ids), -1), index=ids, columns=columns)
 
 
 def _fold_models(ws: Workspace, manifest: dict, run: str,

@@ -3,7 +3,8 @@
 A run of any task (kfold.data.task) can be packaged: the manifest records its task, classes,
 metric, the sample submission's form and, for a kappa contest's regression run, the grade
 cuts `kf train` fitted, so the kernel writes the submission `kf train` wrote. Stacks are
-binary AUC only (their fold-scale blend is a rank-based one).
+refitted and checked against their own test predictions, for every contest `kf stack`
+blends (binary AUC's blenders, or `kfold.stack.task_blenders` for any other contest).
 
 Everything is checked before a byte is written (saved weights of every tag, a stack's runs
 still there and its blender refitting to the stack's own test predictions, the size against
@@ -26,12 +27,13 @@ import kfold
 from kfold import artifacts, atomic
 from kfold.artifacts import Contest, pred_columns
 from kfold.data.sources import workspace_task
-from kfold.data.task import Task
+from kfold.data.task import Task, model_targets
 from kfold.errors import KfError
 from kfold.infer import OOF_FILE
 from kfold.package.manifest import MANIFEST, SCHEMA, hash_files
 from kfold.package.wheels import DEFAULT_EXTRA_WHEELS, dependency_wheel, installed, kfold_wheel
 from kfold.runfiles import fold_tag
+from kfold.scoring import get_metric
 from kfold.stack.run import STACK_PREFIX, blend_matrices
 from kfold.stats.foldscale import fold_scores
 from kfold.submission import contest_metric, kappa_cuts, read_sidecar
@@ -153,14 +155,12 @@ def _plan(ws: Workspace, names: list[str], full: bool,
 
 
 def _check_contest(name: str, contest: Contest, task: Task, stack: bool) -> None:
-    """A run of the workspace's task, or a binary AUC stack, refused by name before
-    anything is read or written."""
-    if stack and not contest.binary_auc:
-        raise KfError(f"{name!r} is a {contest.task} stack scored by {contest.metric}; kf "
-                      "package packages stacks of binary AUC contests only (package its runs)")
+    """A run or stack of the workspace's task, refused by name before anything is read
+    or written."""
     if contest.task != task.kind:
-        raise KfError(f"{name!r} is a {contest.task} run but the workspace's data reads as "
-                      f"{task.kind}; package runs of this contest")
+        raise KfError(f"{name!r} is a {contest.task} {'stack' if stack else 'run'} but the "
+                      f"workspace's data reads as {task.kind}; package runs and stacks of "
+                      "this contest")
 
 
 def _is_stack(ws: Workspace, name: str) -> bool:
@@ -236,18 +236,40 @@ def _stack_target(ws: Workspace, name: str) -> Target:
         raise KfError(f"stack {name!r} blends 100%-retrain predictions (kf stack --use-full); "
                       "package a stack of the fold models (kf stack without --use-full)")
     scale = lineage.get("scale", "raw")  # stacks made before the fold scale blended raw
-    blender = _refit(ws, name, lineage, runs, scale)
-    oof = artifacts.read_oof(ws.oof_path(name))
-    fold_auc = [round(a, 6) for a in fold_scores(
-        oof["target"].to_numpy(), oof["pred"].to_numpy(), oof["fold"].to_numpy()).per_fold]
+    contest = artifacts.contest_of(ws, name)
+    refit = _refit_binary if contest.binary_auc else _refit_task
+    blender, made, written = refit(ws, name, lineage, runs, scale, contest)
+    drift = np.abs(made - written).max()
+    if drift > _BLEND_TOLERANCE:
+        raise KfError(f"stack {name!r} is out of date: its runs' predictions changed since it "
+                      f"was made (refit differs by {drift:.2g}); run `kf stack` again")
     info = {"name": lineage["blender"], "params": lineage.get("params", {}),
-            "learned": lineage.get("learned", {}), "file": f"blenders/{name}.pkl"}
-    return Target(name, "stack", runs, float(side["cv_auc"]), fold_auc, info, blender, scale)
+            "learned": lineage.get("learned", {}), "file": f"blenders/{name}.pkl",
+            **({} if contest.binary_auc else {"api": "output"})}
+    return Target(name, "stack", runs, float(side["cv_auc"]), _fold_scores(ws, name, contest),
+                  info, blender, scale)
 
 
-def _refit(ws: Workspace, name: str, lineage: dict, runs: list[str], scale: str) -> object:
-    """The stack's blender fitted again on the inputs `kf stack` gave it (its runs' OOF rows
-    on `scale`), checked to reproduce the stack's test predictions."""
+def _fold_scores(ws: Workspace, name: str, contest: Contest) -> list[float]:
+    """The stack's score per fold in the contest's metric (binary AUC: on the fold scale)."""
+    oof = artifacts.read_oof(ws.oof_path(name), contest.task)
+    folds = oof["fold"].to_numpy()
+    if contest.binary_auc:
+        scores = fold_scores(oof["target"].to_numpy(), oof["pred"].to_numpy(), folds).per_fold
+    else:
+        metric = get_metric(contest.metric, contest.task)
+        y = model_targets(Task(contest.task, contest.classes, "the stack's OOF rows"),
+                          oof["target"])
+        out = oof[pred_columns(contest.task, contest.classes)].to_numpy(dtype=float)
+        out = out[:, 0] if out.shape[1] == 1 else out
+        scores = [metric.score(y[folds == k], out[folds == k]) for k in np.unique(folds)]
+    return [round(float(a), 6) for a in scores]
+
+
+def _refit_binary(ws: Workspace, name: str, lineage: dict, runs: list[str], scale: str,
+                  contest: Contest) -> tuple[object, np.ndarray, np.ndarray]:
+    """A binary AUC stack's blender fitted again on the inputs `kf stack` gave it (its runs'
+    OOF rows on `scale`), its test predictions and the stack's own."""
     from kfold.stack.blenders import create_blender
 
     aligned = artifacts.load_aligned_oof(ws, runs)
@@ -257,11 +279,27 @@ def _refit(ws: Workspace, name: str, lineage: dict, runs: list[str], scale: str)
     inputs, ids, T, _ = blend_matrices(ws, runs, X, folds, use_full=False, scale=scale)
     blender = create_blender(lineage["blender"], **lineage.get("params", {})).fit(inputs, y)
     written = artifacts.read_test_preds(ws.test_path(name)).set_index("id")["pred"]
-    drift = np.abs(blender.predict_proba(T) - written.loc[ids].to_numpy()).max()
-    if drift > _BLEND_TOLERANCE:
-        raise KfError(f"stack {name!r} is out of date: its runs' predictions changed since it "
-                      f"was made (refit differs by {drift:.2g}); run `kf stack` again")
-    return blender
+    return blender, blender.predict_proba(T), written.loc[ids].to_numpy()
+
+
+def _refit_task(ws: Workspace, name: str, lineage: dict, runs: list[str], scale: str,
+                contest: Contest) -> tuple[object, np.ndarray, np.ndarray]:
+    """Another contest's stack: its `kfold.stack.task_blenders` blender fitted again on
+    every OOF row as `kf stack` fitted it (kfold.stack.task_run), its test output and the
+    stack's own."""
+    from kfold.stack.inputs import flat, targets_of
+    from kfold.stack.task_blenders import create_task_blender
+    from kfold.stack.task_run import task_matrices
+
+    stack = artifacts.load_oof_stack(ws, runs)
+    inputs, ids, T, _ = task_matrices(ws, stack, False, scale)
+    blender = create_task_blender(lineage["blender"], contest.task, len(contest.classes),
+                                  contest.metric)
+    blender.set_params(**lineage.get("params", {})).fit(flat(inputs), targets_of(stack))
+    written = artifacts.read_test_preds(ws.test_path(name), contest.task).set_index("id")
+    columns = pred_columns(contest.task, contest.classes)
+    made = blender.output(flat(T)).reshape(len(T), -1)
+    return blender, made, written.loc[ids, columns].to_numpy(dtype=float)
 
 
 def _size(path: Path) -> int:
