@@ -70,6 +70,7 @@ def test_submit_kernel_uploads_pushes_waits_submits_that_version_and_records_lin
 
     lineage = json.loads(row["lineage"])
     assert lineage["kind"] == "code" and lineage["runs"] == ["a", "b"]
+    assert lineage["metric"] == "auc"  # the contest metric its CV and fold scores are in
     assert lineage["kernel_version"] == 1 and lineage["dataset_version"] == 1
     assert len(lineage["package_sha256"]) == 64
     # kf submissions, kf plan and kf runs read a code submission like a CSV one

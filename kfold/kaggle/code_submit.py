@@ -138,5 +138,6 @@ def _identity(kernel: Path, package: Path, manifest: dict, spec: KernelSpec) -> 
                "blender": (target.get("blender") or {}).get("name"),
                "fold_models": spec.tags, "package_sha256": shas["manifest"],
                "notebook_sha256": shas["notebook"], "dataset": spec.dataset,
-               "kernel": spec.kernel, "fold_auc": target["fold_auc"]}
+               "kernel": spec.kernel, "fold_auc": target["fold_auc"],
+               "metric": manifest.get("metric", "auc")}  # what cv_auc and fold_auc score
     return hashlib.sha256(key.encode()).hexdigest(), lineage
