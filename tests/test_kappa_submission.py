@@ -9,21 +9,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from kfold import artifacts
-from kfold.cli import app
 from kfold.scoring import get_metric, kappa
 from kfold.workspace import Workspace
+from tests.cli_helpers import kf
 
-runner = CliRunner()
 RUN = "simple-cnn-32px"
-
-
-def kf(ws: Workspace, *args: str) -> str:
-    result = runner.invoke(app, [*args, "-w", str(ws.root)])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture(scope="module")

@@ -9,23 +9,15 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from kfold.cli import app
 from kfold.kernel.dryrun import dry_run
 from kfold.kernel.notebook import make_kernel
 from kfold.package.build import build_package
 from kfold.package.manifest import read_manifest
 from kfold.workspace import Workspace
+from tests.cli_helpers import kf
 
-runner = CliRunner()
 RUN = "simple-cnn-32px"
-
-
-def kf(ws: Workspace, *args: str) -> str:
-    result = runner.invoke(app, [*args, "-w", str(ws.root)])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture(scope="module")

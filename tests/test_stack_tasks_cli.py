@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from kfold import artifacts
 from kfold.cli import app
 from kfold.workspace import Workspace
+from tests.cli_helpers import kf
 
 runner = CliRunner()
 TRAIN = ["train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "1", "--folds",
@@ -23,12 +24,6 @@ TASKS = {"multiclass": ("log loss ↓", ["mean", "logreg", "lightgbm", "hillclim
          "multilabel": ("mean column AUC ↑", ["mean", "rank", "logreg", "lightgbm",
                                               "hillclimb"]),
          "regression": ("RMSE ↓", ["mean", "hillclimb", "linear"])}
-
-
-def kf(ws: Workspace, *args: str) -> str:
-    result = runner.invoke(app, [*args, "-w", str(ws.root)])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def two_runs(tmp_path, task: str) -> Workspace:

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kfold import artifacts, execute
+from kfold import artifacts
 from kfold.cli import app
 from kfold.data.sources import discover
 from kfold.train.pseudo import PseudoOptions, labels_of, select, sureness
 from kfold.workspace import Workspace
+from tests.cli_helpers import kf
+from tests.execute_helpers import spy_fold_data
 from tests.test_cli import _one_line_error
 
 runner = CliRunner()
@@ -22,12 +24,6 @@ TRAIN = ["--image-size", "32", "--epochs", "1", "--batch-size", "16"]
 TITLES = {"multiclass": "log loss", "multilabel": "mean column AUC", "regression": "RMSE"}
 PICK = {"multiclass": ["--top-share", "0.5"], "multilabel": ["--top-share", "0.5"],
         "regression": []}
-
-
-def kf(ws: Workspace, *args: str) -> str:
-    result = runner.invoke(app, [*args, "-w", str(ws.root)])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture
@@ -40,20 +36,9 @@ def source(tmp_path, request):
     return ws
 
 
-def _spy(monkeypatch) -> dict:
-    seen, real = {}, execute.train_job
-
-    def spy(job, arrays, run_dir, reporter, *rest):
-        seen[(job.run, job.tag)] = execute.fold_data(job, arrays)
-        return real(job, arrays, run_dir, reporter, *rest)
-
-    monkeypatch.setattr(execute, "train_job", spy)
-    return seen
-
-
 @pytest.mark.parametrize("source", list(TITLES), indirect=True)
 def test_pseudo_and_distill_teach_every_task(source, monkeypatch):
-    ws, seen = source, _spy(monkeypatch)
+    ws, seen = source, spy_fold_data(monkeypatch)
     task = discover(ws).task
     width = len(task.classes) if task.kind != "regression" else 1
     out = kf(ws, "pseudo", "--from", "src", *PICK[task.kind], "--epochs", "1")
@@ -118,7 +103,7 @@ def test_a_regression_refuses_a_confidence_and_writes_nothing(source, args):
 
 @pytest.mark.parametrize("source", ["multiclass"], indirect=True)
 def test_keras_runs_are_taught_and_retrained_like_torch_runs(source, monkeypatch):
-    ws, seen = source, _spy(monkeypatch)
+    ws, seen = source, spy_fold_data(monkeypatch)
     kf(ws, "train", "--backend", "keras", "--model", "simple-cnn", "--folds", "2", *TRAIN,
        "--name", "k")
     kf(ws, "pseudo", "--from", "k", "--top-share", "0.5")

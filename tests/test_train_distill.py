@@ -8,10 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kfold import artifacts, execute
+from kfold import artifacts
 from kfold.errors import KfError
 from kfold.train.distill import distill_run, distill_teacher
 from kfold.train.run import train_run
+from tests.execute_helpers import spy_fold_data
 from tests.test_cli import _one_line_error, kf
 
 OPTIONS = {"image_size": 32, "epochs": 1, "batch_size": 16}
@@ -23,19 +24,8 @@ def teacher(workspace, tiny_cfg):
     return workspace
 
 
-def _spy(monkeypatch):
-    seen, real = {}, execute.train_job
-
-    def spy(job, arrays, run_dir, reporter, *rest):
-        seen[(job.run, job.tag)] = execute.fold_data(job, arrays)
-        return real(job, arrays, run_dir, reporter, *rest)
-
-    monkeypatch.setattr(execute, "train_job", spy)
-    return seen
-
-
 def test_student_learns_oof_soft_targets_and_its_twin_the_labels(teacher, monkeypatch):
-    ws, seen = teacher, _spy(monkeypatch)
+    ws, seen = teacher, spy_fold_data(monkeypatch)
     report = distill_run(ws, "t", OPTIONS, "s")
     oof = artifacts.read_oof(ws.oof_path("t")).set_index("id")
     folds = artifacts.read_folds(ws.folds_path).set_index("id")
@@ -109,7 +99,7 @@ def test_the_students_retrain_learns_every_training_images_oof_soft_target(teach
                                                                           monkeypatch):
     ws = teacher
     distill_run(ws, "t", OPTIONS, "s", with_test=True, test_weight=0.3)
-    seen = _spy(monkeypatch)
+    seen = spy_fold_data(monkeypatch)
     result = kf("retrain", "--run", "s", ws=ws)
     assert result.exit_code == 0, result.output
     full = seen[("s", "full")]

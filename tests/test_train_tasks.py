@@ -19,6 +19,7 @@ from kfold.kaggle.render import print_submissions
 from kfold.kaggle.sandbox import SandboxServer
 from kfold.scoring import get_metric
 from kfold.workspace import Workspace
+from tests.cli_helpers import kf
 from tests.kaggle_helpers import isolate_credentials, write_kaggle_json
 
 runner = CliRunner()
@@ -29,12 +30,6 @@ TRAIN = ["train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "2"
 TASKS = {"multiclass": ("logloss", "log loss", 6), "multilabel": ("auc-columns",
                                                                   "mean column AUC", 5),
          "regression": ("rmse", "RMSE", 1)}
-
-
-def kf(ws: Workspace, *args: str):
-    result = runner.invoke(app, [*args, "-w", str(ws.root)])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def kf_json(ws: Workspace, *args: str):
