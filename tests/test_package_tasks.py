@@ -117,3 +117,25 @@ def test_a_kappa_kernel_cuts_grades_by_the_thresholds_kf_train_fitted(graded_ws)
     kf_own = pd.read_csv(ws.submission_path(RUN), dtype=str)
     assert report.submission.equals(kf_own)
     assert set(kf_own["label"].astype(int)) <= set(range(5))
+
+
+def test_a_fold_scale_stacks_kernel_writes_the_stacks_submission(tmp_path):
+    """A multi-label contest scored by mean column AUC: its stack blends each run's class
+    columns on the fold scale, and the kernel maps the test predictions the same way."""
+    ws = Workspace.init(tmp_path / "multilabel", competition="nexperia-synth")
+    kf(ws, "data", "synth", "--task", "multilabel", "--n-train", "60", "--n-test", "12",
+       "--size", "32")
+    for name, tta in ((RUN, "none"), ("b", "flip")):
+        kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "1",
+           "--folds", "2", "--batch-size", "16", "--tta", tta, "--name", name)
+    kf(ws, "stack", "--runs", f"{RUN},b", "--blender", "logreg")
+    assert json.loads(ws.submission_path("stack-logreg").with_suffix(".json").read_text())[
+        "lineage"]["scale"] == "fold"
+    build_package(ws, ["stack-logreg"], wheels=())
+    make_kernel(ws, "stack-logreg", kernel="me/kf-multilabel-stack")
+    report = dry_run(ws, "stack-logreg")
+    assert max(report.max_diff.values()) <= 1e-6
+    kf_own = pd.read_csv(ws.submission_path("stack-logreg"))
+    assert list(report.submission.columns) == list(kf_own.columns)
+    values = report.submission.drop(columns="id").astype(float).to_numpy()
+    assert np.abs(values - kf_own.drop(columns="id").to_numpy()).max() <= 1e-6
