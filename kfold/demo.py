@@ -217,7 +217,7 @@ def check_demo_workspace(root: Path, seed: int, demo_config: dict,
                           "folder as --workspace")
     folds = root / "folds.csv"
     if folds.exists():
-        k = artifacts.read_folds(folds)["fold"].nunique()
+        k = artifacts.read_folds(folds, task)["fold"].nunique()
         if k != FOLDS:
             raise KfError(f"{root} holds an earlier demo's {k}-fold split; this demo uses "
                           f"{FOLDS} folds: delete {root} or pass another --workspace")

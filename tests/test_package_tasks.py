@@ -61,6 +61,16 @@ def test_a_multiclass_runs_kernel_writes_the_submission_kf_train_wrote(multiclas
     assert np.abs(values - kf_own.drop(columns="id").to_numpy()).max() <= 1e-6
 
 
+def test_an_unknown_run_or_stack_is_named_before_its_task_is_read(multiclass_ws):
+    from kfold.errors import KfError
+
+    for name, says in (("nothere", "no run named 'nothere'"),
+                       ("stack-nothere", "no run or stack named 'stack-nothere'")):
+        with pytest.raises(KfError, match=says):
+            build_package(multiclass_ws, [name], wheels=())
+    assert not (multiclass_ws.root / "packages").exists()
+
+
 def test_a_multiclass_kernel_narrowed_by_budget_keeps_the_lowest_loss_fold(multiclass_ws):
     ws = multiclass_ws
     build_package(ws, [RUN], wheels=())

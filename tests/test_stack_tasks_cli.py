@@ -69,6 +69,10 @@ def test_stack_and_shakeup_every_task(task, tmp_path):
 
 def test_runs_of_different_tasks_or_class_orders_are_refused_writing_nothing(tmp_path):
     ws = two_runs(tmp_path, "multiclass")
+    for command in ("stack", "shakeup"):  # an unknown run is named, not read as binary
+        refused = runner.invoke(app, [command, "--runs", "nothere", "-w", str(ws.root)])
+        assert refused.exit_code == 2
+        assert "no OOF predictions for run(s) ['nothere']" in refused.output
     record = artifacts.read_run(ws, "b")
     artifacts.update_run(ws, "b", classes=record.classes[::-1])
     refused = runner.invoke(app, ["stack", "-w", str(ws.root)])

@@ -143,9 +143,8 @@ def _plan(ws: Workspace, names: list[str], full: bool,
     targets, parts = [], {}
     metric = contest_metric(ws)
     for name in names:
-        stack = _is_stack(ws, name)
-        _check_contest(name, artifacts.contest_of(ws, name), task, stack)
-        target = _stack_target(ws, name) if stack else _run_target(ws, name, full)
+        target = _stack_target(ws, name, task) if _is_stack(ws, name) else \
+            _run_target(ws, name, full, task)
         target.cuts = kappa_cuts(ws, name, {"runs": target.runs}, task, metric)
         for run in target.runs:
             if run not in parts:
@@ -155,8 +154,8 @@ def _plan(ws: Workspace, names: list[str], full: bool,
 
 
 def _check_contest(name: str, contest: Contest, task: Task, stack: bool) -> None:
-    """A run or stack of the workspace's task, refused by name before anything is read
-    or written."""
+    """A run or stack of the workspace's task, refused by name once it is known to exist,
+    before its predictions are read or anything is written."""
     if contest.task != task.kind:
         raise KfError(f"{name!r} is a {contest.task} {'stack' if stack else 'run'} but the "
                       f"workspace's data reads as {task.kind}; package runs and stacks of "
@@ -167,8 +166,9 @@ def _is_stack(ws: Workspace, name: str) -> bool:
     return name.startswith(STACK_PREFIX) and not ws.run_json(name).exists()
 
 
-def _run_target(ws: Workspace, name: str, full: bool) -> Target:
+def _run_target(ws: Workspace, name: str, full: bool, task: Task) -> Target:
     record = artifacts.read_run(ws, name)
+    _check_contest(name, artifacts.contest_of(ws, name), task, stack=False)
     if full:
         if record.retrain is None:
             raise KfError(f"run {name!r} has no 100% retrain; run `kf retrain --run {name}` "
@@ -218,7 +218,7 @@ def _prevalence(oof: pd.DataFrame, kind: str, classes: list[str]) -> list[float]
     return [float(v) for v in share]
 
 
-def _stack_target(ws: Workspace, name: str) -> Target:
+def _stack_target(ws: Workspace, name: str, task: Task) -> Target:
     """A stack: its runs (each must still be there), its blender refitted on their OOF rows
     and checked to give the stack's own test predictions."""
     side = read_sidecar(ws.submission_path(name))
@@ -227,6 +227,7 @@ def _stack_target(ws: Workspace, name: str) -> Target:
         raise KfError(f"no run or stack named {name!r} (no models/{name}/run.json and no stack "
                       f"sidecar submissions/{name}.json); known runs: "
                       f"{', '.join(artifacts.list_runs(ws)) or 'none'}")
+    _check_contest(name, artifacts.contest_of(ws, name), task, stack=True)
     runs = list(lineage["runs"])
     gone = [r for r in runs if not ws.run_json(r).exists()]
     if gone:

@@ -372,11 +372,12 @@ def stack_runs(
 
 
 def _contest(ws: Workspace, runs: list[str] | None) -> artifacts.Contest:
-    """The contest of the named runs (those with OOF files), else of every file in oof/."""
+    """The contest of the named runs (those with OOF files), else (none named, or none of
+    them there) of every file in oof/: an unknown name is then refused by `resolve_runs`."""
     present = artifacts.list_oof_runs(ws)
-    named = present if runs is None else [r for r in expand_patterns(runs, present)
-                                          if r in present]
-    return artifacts.check_same_contest(ws, named)
+    named = None if runs is None else [r for r in expand_patterns(runs, present)
+                                       if r in present]
+    return artifacts.check_same_contest(ws, named or present)
 
 
 def drift_note(s: Score) -> str:
