@@ -48,8 +48,7 @@ def stack_table(report: StackReport) -> Table:
              "" if s.vs_best is None else f"{s.vs_best.p_value:.3g}", verdict(s),
              "" if s.seconds is None else f"{s.seconds:.2f}", _learned_text(s.learned)]
             for i, s in enumerate(report.scores, 1)]
-    styles = ["bold green" if s.kind == "stack" and verdict(s) == "better" else None
-              for s in report.scores]
+    styles = _better_stacks_green(report.scores, verdict)
     return views.table(
         f"Stack of {len(report.runs)} runs (folds {report.folds_fingerprint}; "
         f"test: {report.test_source})", cols, rows, styles=styles,
@@ -86,8 +85,7 @@ def task_stack_table(report: TaskStackReport) -> Table:
                                   f"{_signed(s.interval.diff_high)}]",
              report.verdict(s), "" if s.seconds is None else f"{s.seconds:.2f}",
              _learned_text(s.learned)] for i, s in enumerate(report.scores, 1)]
-    styles = ["bold green" if s.kind == "stack" and report.verdict(s) == "better" else None
-              for s in report.scores]
+    styles = _better_stacks_green(report.scores, report.verdict)
     scale = ("each fold model's predictions as quantiles of its own fold"
              if report.scale == "fold" else "predictions as written")
     return views.table(
@@ -122,3 +120,9 @@ def render_stack_report(report: StackReport | TaskStackReport, console: Console)
         names = ", ".join(f"stack-{m}" for m in report.written)
         console.print(f"wrote oof/, oof/*.test.parquet and submissions/ for {names}",
                       highlight=False)
+
+
+def _better_stacks_green(scores, verdict) -> list[str | None]:
+    """Row styles: a stack the verdict calls better than the best single run in bold green."""
+    return ["bold green" if s.kind == "stack" and verdict(s) == "better" else None
+            for s in scores]
