@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kfold import atomic
 from kfold.errors import KfError
+from kfold.scoring import get_metric
 from kfold.workspace import Workspace
 
 TABLE_FILE = "demo.md"
@@ -57,15 +58,19 @@ def markdown(rows: list[dict], *, seed: int, seconds: dict, explain: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def payoff_holds(rows: list[dict]) -> bool:
-    """The best stack beats the best single run on OOF AUC and on the stand-in's private ids."""
-    single, stack = best(rows, "run"), best(rows, "stack")
-    return stack["oof_auc"] > single["oof_auc"] and stack["private"] > single["private"]
+def payoff_holds(rows: list[dict], score: str = "oof_auc", metric: str = "auc") -> bool:
+    """The best stack beats the best single run on OOF `score` and on the stand-in's private
+    ids, in the `metric`'s direction."""
+    better = get_metric(metric).better
+    single, stack = best(rows, "run", score, metric), best(rows, "stack", score, metric)
+    return better(stack[score], single[score]) and better(stack["private"], single["private"])
 
 
-def best(rows: list[dict], kind: str) -> dict:
-    """The row of the best run ("run") or stack ("stack") by OOF AUC."""
-    return max((r for r in rows if r["kind"] == kind), key=lambda r: r["oof_auc"])
+def best(rows: list[dict], kind: str, score: str = "oof_auc", metric: str = "auc") -> dict:
+    """The row of the best run ("run") or stack ("stack") by OOF `score`, in the `metric`'s
+    direction."""
+    order = get_metric(metric).order
+    return min((r for r in rows if r["kind"] == kind), key=lambda r: order(r[score]))
 
 
 def write_table(ws: Workspace, text: str) -> Path:

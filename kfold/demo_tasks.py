@@ -28,7 +28,7 @@ from kfold.demo import (
     check_demo_workspace,
     with_epochs,
 )
-from kfold.demo_report import write_table
+from kfold.demo_report import best, payoff_holds, write_table
 from kfold.errors import KfError
 from kfold.progress import RichReporter
 from kfold.runs import render_run, render_runs, runs_summary
@@ -98,7 +98,7 @@ def run_task_demo(root: str | Path, console: Console, task: str, *, n_train: int
 
     steps.start("5. did the ensemble pay? best single run vs best stack")
     rows = candidate_rows(ws, report)
-    payoff = [best(rows, "run", report.metric), best(rows, "stack", report.metric)]
+    payoff = [best(rows, "run", "score", report.metric), best(rows, "stack", "score", report.metric)]
     console.print(render_payoff(payoff, report.metric))
     seconds = steps.finish()
     table = write_table(ws, markdown(rows, report.metric, task=task, seed=seed,
@@ -128,19 +128,6 @@ def candidate_rows(ws: Workspace, report) -> list[dict]:
     return rows
 
 
-def best(rows: list[dict], kind: str, metric: str) -> dict:
-    """The best run ("run") or stack ("stack") by OOF score, in the metric's direction."""
-    sign = 1 if get_metric(metric).higher_is_better else -1
-    return max((r for r in rows if r["kind"] == kind), key=lambda r: sign * r["score"])
-
-
-def payoff_holds(rows: list[dict], metric: str) -> bool:
-    """The best stack beats the best single run on OOF and on the stand-in's private ids."""
-    better = get_metric(metric).better
-    single, stack = best(rows, "run", metric), best(rows, "stack", metric)
-    return better(stack["score"], single["score"]) and better(stack["private"], single["private"])
-
-
 def render_payoff(rows: list[dict], metric: str) -> views.Table:
     label = get_metric(metric).label
     columns = ["", "candidate", *(Col(c, right=True) for c in
@@ -156,15 +143,15 @@ def markdown(rows: list[dict], metric: str, *, task: str, seed: int, seconds: di
     label = get_metric(metric).label
     lines = [f"| kf demo --task {task}, data seed {seed} | OOF {label} [95% bootstrap] | "
              f"vs best run [95%] | stand-in public / private |", "|---|---|---|---|"]
-    top = best(rows, "stack", metric)
+    top = best(rows, "stack", "score", metric)
     for r in rows:
         name = f"**{r['name']}**" if r is top else r["name"]
         vs = r["verdict"] if r["verdict"] == "best run" else (
             f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}] {r['verdict']}")
         lines.append(f"| {name} | {r['score']:.3f} [{r['low']:.3f}, {r['high']:.3f}] | {vs} | "
                      f"{r['public']:.3f} / {r['private']:.3f} |")
-    single = best(rows, "run", metric)
-    paid = "paid on both" if payoff_holds(rows, metric) else "did not pay on both"
+    single = best(rows, "run", "score", metric)
+    paid = "paid on both" if payoff_holds(rows, "score", metric) else "did not pay on both"
     lines += ["", f"Best single run {single['name']}: OOF {single['score']:.3f}, private "
                   f"{single['private']:.3f}; best stack {top['name']}: OOF {top['score']:.3f}, "
                   f"private {top['private']:.3f}; the ensemble {paid}.",
