@@ -12,8 +12,7 @@ import pytest
 
 from kfold import artifacts
 from kfold.scoring import get_metric, kappa
-from kfold.workspace import Workspace
-from tests.cli_helpers import kf
+from tests.cli_helpers import graded_workspace
 
 RUN = "simple-cnn-32px"
 
@@ -21,16 +20,7 @@ RUN = "simple-cnn-32px"
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Synthetic chips graded 0 to 4 (severity in fifths), trained as a regression."""
-    ws = Workspace.init(tmp_path_factory.mktemp("kappa"), competition="nexperia-synth",
-                        task="regression")
-    kf(ws, "data", "synth", "--task", "regression", "--n-train", "60", "--n-test", "12",
-       "--size", "32")
-    train = pd.read_csv(ws.data_dir / "train.csv")
-    train["label"] = np.round(train["label"] / 2.5).astype(int)
-    train.to_csv(ws.data_dir / "train.csv", index=False)
-    kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "2",
-       "--folds", "2", "--batch-size", "16")
-    return ws
+    return graded_workspace(tmp_path_factory.mktemp("kappa"), epochs=2)
 
 
 def test_the_run_is_scored_by_cross_fitted_kappa(graded):

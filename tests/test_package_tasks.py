@@ -15,7 +15,7 @@ from kfold.kernel.notebook import make_kernel
 from kfold.package.build import build_package
 from kfold.package.manifest import read_manifest
 from kfold.workspace import Workspace
-from tests.cli_helpers import kf
+from tests.cli_helpers import graded_workspace, kf
 
 RUN = "simple-cnn-32px"
 
@@ -103,15 +103,7 @@ def test_a_multiclass_stacks_kernel_writes_the_stacks_submission(multiclass_ws):
 @pytest.fixture
 def graded_ws(tmp_path):
     """Synthetic chips graded 0 to 4, trained as a regression: a kappa contest."""
-    ws = Workspace.init(tmp_path / "kappa", competition="nexperia-synth", task="regression")
-    kf(ws, "data", "synth", "--task", "regression", "--n-train", "60", "--n-test", "12",
-       "--size", "32")
-    train = pd.read_csv(ws.data_dir / "train.csv")
-    train["label"] = np.round(train["label"] / 2.5).astype(int)
-    train.to_csv(ws.data_dir / "train.csv", index=False)
-    kf(ws, "train", "--model", "simple-cnn", "--image-size", "32", "--epochs", "1",
-       "--folds", "2", "--batch-size", "16")
-    return ws
+    return graded_workspace(tmp_path / "kappa", epochs=1)
 
 
 def test_a_kappa_kernel_cuts_grades_by_the_thresholds_kf_train_fitted(graded_ws):
