@@ -20,8 +20,7 @@ from kfold.data.synth import check_args
 from kfold.data.synth.tasks import plan_chips, synthesize_task
 from kfold.demo import (
     FOLDS,
-    LITE0,
-    LITE0_SEED1,
+    RUNS,
     SEED_FILE,
     SIMPLE_CNN,
     Steps,
@@ -79,8 +78,7 @@ def run_task_demo(root: str | Path, console: Console, task: str, *, n_train: int
                 "from ImageNet, two seeds")
     dataset = discover(ws)
     plans = [plan_run(ws, with_epochs(cfg, epochs), name, dataset=dataset)
-             for name, cfg in (("simple-cnn", SIMPLE_CNN), ("efficientnet-lite0", LITE0),
-                               ("efficientnet-lite0-seed1", LITE0_SEED1))]
+             for name, cfg in RUNS]
     for meta in train_runs(ws, plans, reporter=reporter):
         console.print(render_run(meta))
     console.print(render_runs(runs_summary(ws)))

@@ -19,7 +19,7 @@ def test_pipeline_and_train_cases_report_rates_and_ratios(tmp_path):
 
 
 def test_every_case_is_a_module_of_the_package():
-    assert all(importlib.util.find_spec(f"kfold.bench.{name}") for name in CASES)
+    assert all(importlib.util.find_spec(f"kfold.bench.{name.replace('-', '_')}") for name in CASES)
     assert callable(case("stack"))
     assert CASES[-1] == "keras"  # TensorFlow in the process slows PyTorch: keras runs last
 
@@ -30,6 +30,16 @@ def test_cli_runs_a_case_and_prints_its_rows(tmp_path, monkeypatch):
                                       "--size", "32"])
     assert result.exit_code == 0, result.output
     assert "cached / per-epoch decode" in result.stdout
+
+
+def test_root_keeps_the_benchs_workspace_for_a_rerun_to_resume(tmp_path):
+    args = ["bench", "--case", "pipeline", "--n-images", "20", "--size", "32", "--root",
+            str(tmp_path / "kept")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    images = sorted((tmp_path / "kept" / "data" / "train").rglob("*.jpg"))
+    stamps = [p.stat().st_mtime_ns for p in images]
+    assert len(images) == 20 and CliRunner().invoke(app, args).exit_code == 0
+    assert [p.stat().st_mtime_ns for p in images] == stamps  # the data was not drawn again
 
 
 def test_unknown_case_is_one_clear_line():

@@ -9,6 +9,8 @@ prints them) beside the function that measures in detail:
 - `stack`: seconds per blender on 35,000 rows x 10 synthetic runs;
 - `survival`: how often a stack's OOF gain held on held-out test labels, by its size, over
   100 small synthetic contests (the track record `kf stack` and `kf plan` quote);
+- `survival-cnn`: the same, on the demo's three CNN runs trained on 8 data seeds (about
+  20 minutes; the record's second half);
 - `metrics`: every contest metric on 100,000 rows x 10 classes, kf vs scikit-learn, and the
   paired bootstrap's cost;
 - `shakeup`: the public/private simulation, 2,000 splits x 20 runs x 35,000 rows, vectorised
@@ -34,8 +36,8 @@ from kfold.data.synth import synthesize
 from kfold.errors import check_whole
 from kfold.workspace import Workspace
 
-CASES = ("pipeline", "train", "models", "stack", "survival", "metrics", "shakeup", "explain",
-         "memory", "ray", "keras")
+CASES = ("pipeline", "train", "models", "stack", "survival", "survival-cnn", "metrics",
+         "shakeup", "explain", "memory", "ray", "keras")
 
 
 def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:
@@ -55,7 +57,7 @@ def rate(n_images: int, fn: Callable[[], object]) -> float:
 
 def case(name: str) -> Callable[..., list[dict]]:
     """The `run` function of one case module."""
-    return importlib.import_module(f"{__name__}.{name}").run
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}").run
 
 
 def run_bench(cases: list[str], n_images: int = 512, size: int = 64, device: str = "auto",

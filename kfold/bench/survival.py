@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -56,14 +57,25 @@ def write_case(root: Path, rng: np.random.Generator) -> tuple[Workspace, np.ndar
     return ws, y[N_ROWS:]
 
 
-def gains(ws: Workspace, y_test: np.ndarray) -> tuple[float, float]:
-    """(OOF gain, test gain) of the best stack over the best single run."""
+class Gain(NamedTuple):
+    """The best single run and the best stack (by OOF AUC), and the stack's gain over the
+    run on OOF and on the test labels."""
+
+    run: str
+    stack: str
+    oof: float
+    test: float
+
+
+def gains(ws: Workspace, y_test: np.ndarray) -> Gain:
+    """The best stack against the best single run; `y_test` in test-id order."""
     report = stack_runs(ws)
     best = report.best_run
     stack = max((s for s in report.scores if s.kind == "stack"), key=lambda s: s.oof_auc)
     test = {name: artifacts.read_test_preds(ws.test_path(name)).sort_values("id")["pred"]
             for name in (best.name, stack.name)}
-    return stack.gain, auc(y_test, test[stack.name]) - auc(y_test, test[best.name])
+    return Gain(best.name, stack.name, stack.gain,
+                auc(y_test, test[stack.name]) - auc(y_test, test[best.name]))
 
 
 def case_gains(cases: range, seed: int = 0) -> list[tuple[float, float]]:
@@ -72,7 +84,8 @@ def case_gains(cases: range, seed: int = 0) -> list[tuple[float, float]]:
     for case in cases:
         with tempfile.TemporaryDirectory(prefix="kf-survival-") as root:
             ws, y_test = write_case(Path(root), np.random.default_rng([seed, case]))
-            out.append(gains(ws, y_test))
+            gain = gains(ws, y_test)
+            out.append((gain.oof, gain.test))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,9 @@ def bench(
     n_images: Annotated[int, typer.Option(help="Synthetic training images (267 px JPEGs).")] = 512,
     size: Annotated[int, typer.Option(help="Model input size.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    root: Annotated[Path | None, typer.Option(
+        help="Keep the bench's workspaces in this folder (default: a temporary one); a "
+             "rerun resumes what they hold, e.g. survival-cnn's trained folds.")] = None,
 ) -> None:
     """Measure the data pipeline, training and the other cases side by side."""
     from kfold.bench import CASES, run_bench
@@ -27,5 +31,5 @@ def bench(
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
         raise KfError(f"unknown bench case(s) {unknown}; known: {', '.join(CASES)}")
-    rows = run_bench(cases, n_images=n_images, size=size, device=device)
+    rows = run_bench(cases, n_images=n_images, size=size, device=device, root=root)
     console.print(records("kf bench", rows, text_columns=("case", "what")))

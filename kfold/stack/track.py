@@ -2,9 +2,12 @@
 
 Measured by `kf bench --case survival` (kfold.bench.survival: small synthetic contests of
 the demo's size, three runs of one signal, fold models on more or less different scales),
-binned by the size of the OOF gain. `kf stack` and `kf plan` quote the bin of a stack's
-gain beside it, so a gain is read with its track record, not as a bare p-value. Rerun the
-bench case and update `RECORD` when the blenders or the scoring change.
+binned by the size of the OOF gain, and by `kf bench --case survival-cnn` (kfold.bench.
+survival_cnn: the demo's three CNN runs trained on several data seeds, a few contests but
+real training). `kf stack` and `kf plan` quote the bin of a stack's gain beside it, with
+both records, so a gain is read with its track record, not as a bare p-value. Rerun the
+bench cases and update `RECORD` and `CNN_RECORD` when the blenders, the scoring or the
+demo's runs change.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ BINS = ((-1.0, 0.0), (0.0, 0.005), (0.005, 0.01), (0.01, 0.02), (0.02, 1.0))
 RECORD: tuple[tuple[int, float | None, float | None], ...] = (
     (7, 0.571, -0.0003), (57, 0.439, -0.0003), (13, 0.769, 0.0077), (15, 0.8, 0.0129),
     (8, 1.0, 0.0245),
+)
+
+
+#: (data seed, OOF gain, test gain) of the best stack over the best run, one per data seed,
+#: from `kf bench --case survival-cnn` (docs/stack.md, "Track record")
+CNN_RECORD: tuple[tuple[int, float, float], ...] = (
+    (0, 0.02758, 0.0176), (1, 0.02293, 0.01245), (2, 0.01999, 0.00214), (3, 0.02061, 0.01233),
+    (4, 0.00669, 0.03509), (5, 0.02385, 0.00269), (6, 0.01578, -0.00587), (7, 0.0147, 0.01304),
 )
 
 
@@ -36,10 +47,20 @@ def bin_label(i: int) -> str:
 
 
 def track_record(gain: float) -> str:
-    """One phrase: how often an OOF gain of this size held on the test labels."""
+    """How often an OOF gain of this size held on the test labels: in the simulated
+    contests, then in the trained-CNN ones."""
     i = bin_of(gain)
     cases, held, mean = RECORD[i]
-    if not cases:
-        return f"no measured contest had an OOF gain {bin_label(i)}"
-    return (f"OOF gains {bin_label(i)} held on the test labels in {held:.0%} of {cases} "
-            f"synthetic contests (mean test gain {mean:+.4f}; kf bench --case survival)")
+    simulated = (f"no simulated contest had an OOF gain {bin_label(i)}" if not cases else
+                 f"OOF gains {bin_label(i)} held on the test labels in {held:.0%} of {cases} "
+                 f"synthetic contests (mean test gain {mean:+.4f}; kf bench --case survival)")
+    return f"{simulated}; {cnn_record(i)}"
+
+
+def cnn_record(i: int) -> str:
+    """How many trained-CNN contests had a gain in bin `i`, and how many of those held."""
+    test = [t for _, g, t in CNN_RECORD if bin_of(g) == i]
+    head = f"of {len(CNN_RECORD)} trained-CNN contests (kf bench --case survival-cnn), "
+    if not test:
+        return head + "none had a gain this size"
+    return head + f"{len(test)} had a gain this size and {sum(t > 0 for t in test)} held"
