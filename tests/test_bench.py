@@ -2,6 +2,8 @@
 
 import importlib.util
 
+import pytest
+
 from typer.testing import CliRunner
 
 from kfold.bench import CASES, bench_workspace, case, pipeline, train
@@ -40,6 +42,27 @@ def test_root_keeps_the_benchs_workspace_for_a_rerun_to_resume(tmp_path):
     stamps = [p.stat().st_mtime_ns for p in images]
     assert len(images) == 20 and CliRunner().invoke(app, args).exit_code == 0
     assert [p.stat().st_mtime_ns for p in images] == stamps  # the data was not drawn again
+
+
+@pytest.mark.parametrize("setup, args, says", [
+    ("file", [], "is a file"),
+    ("workspace", [], "holds no earlier bench"),
+    ("bench of 20", ["--n-images", "30"], "earlier bench's 20 images; pass --n-images 20"),
+])
+def test_root_is_refused_when_the_bench_could_overwrite_or_mix_data(tmp_path, setup, args, says):
+    root = tmp_path / "root"
+    if setup == "file":
+        root.write_text("x")
+    elif setup == "workspace":
+        root.mkdir()
+        (root / "kfold.toml").write_text("competition = 'mine'\n")
+    else:
+        root.mkdir()
+        (root / "bench.json").write_text('{"n_images": 20}')
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = CliRunner().invoke(app, ["bench", "--case", "pipeline", "--root", str(root), *args])
+    assert result.exit_code == 2 and says in result.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
 
 
 def test_unknown_case_is_one_clear_line():

@@ -32,12 +32,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from kfold import atomic
 from kfold.data.synth import synthesize
-from kfold.errors import check_whole
+from kfold.errors import KfError, check_whole
+from kfold.jsonfiles import read_json
 from kfold.workspace import Workspace
 
 CASES = ("pipeline", "train", "models", "stack", "survival", "survival-cnn", "metrics",
          "shakeup", "explain", "memory", "ray", "keras")
+MARK = "bench.json"  # in a kept --root: the bench made it, and with how many images
 
 
 def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:
@@ -46,6 +49,23 @@ def bench_workspace(root: Path, n: int, source_size: int = 267) -> Workspace:
     if not ws.data_dir.exists():
         synthesize(ws.data_dir, n_train=n, n_test=16, size=source_size, seed=0)
     return ws
+
+
+def check_bench_root(root: Path, n_images: int) -> None:
+    """`--root` is a new or empty folder or an earlier bench's: the bench draws its data and
+    trains there, so it never runs in a user's workspace, nor on an earlier bench's data of
+    another size."""
+    if root.exists() and not root.is_dir():
+        raise KfError(f"--root {root} is a file; pass a folder for the bench's workspaces")
+    mark = root / MARK
+    if mark.exists():
+        was = read_json(mark, f"delete {root} or pass another --root").get("n_images")
+        if was != n_images:
+            raise KfError(f"--root {root} holds an earlier bench's {was} images; pass "
+                          f"--n-images {was} or another --root")
+    elif root.is_dir() and any(root.iterdir()):
+        raise KfError(f"--root {root} is not empty and holds no earlier bench ({MARK}); pass a "
+                      "new folder")
 
 
 def rate(n_images: int, fn: Callable[[], object]) -> float:
@@ -62,11 +82,15 @@ def case(name: str) -> Callable[..., list[dict]]:
 
 def run_bench(cases: list[str], n_images: int = 512, size: int = 64, device: str = "auto",
               root: Path | None = None) -> list[dict]:
-    """Run the named cases on a synthetic workspace and return every row."""
+    """Run the named cases on a synthetic workspace (in `root`, kept for a rerun to resume,
+    or a temporary folder) and return every row."""
     check_whole("--n-images", n_images, 10, 1_000_000)
     check_whole("--size", size, 8, 2048)
+    if root is not None:
+        check_bench_root(Path(root), n_images)
     with tempfile.TemporaryDirectory(prefix="kf-bench-") as tmp:
         ws = bench_workspace(Path(root or tmp), n_images)
+        atomic.write_json(ws.root / MARK, {"n_images": n_images})
         rows: list[dict] = []
         for name in cases:
             rows += case(name)(ws, size=size, device=device)
