@@ -3,7 +3,6 @@
 import importlib.util
 
 import pytest
-
 from typer.testing import CliRunner
 
 from kfold.bench import CASES, bench_workspace, case, pipeline, train

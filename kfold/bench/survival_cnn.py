@@ -5,8 +5,9 @@ synthesises the demo's contest (1,000 training and 600 test images, difficulty 0
 the demo's three runs on it (`kfold.demo.RUNS`: the small CNN and EfficientNet-Lite0 from two
 seeds, 3 folds), stacks them with every blender as `kf stack` does, and sets the best stack's
 OOF gain over the best run against its gain on all 600 test labels (data/solution.csv). A
-seed trains what the demo's steps 2 and 3 train (115-146 s on the idle 2-core machine). Each seed's workspace is kept under the bench
-folder, so an interrupted bench resumes at the fold it stopped in.
+seed trains what the demo's steps 2 and 3 train (115-146 s on the idle 2-core machine).
+Each seed's workspace is kept under the bench folder, so an interrupted bench resumes at
+the fold it stopped in.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from kfold.bench.survival import gains
 from kfold.data.sources import discover
 from kfold.data.synth import synthesize
+from kfold.kaggle.sandbox.scoring import load_solution
 from kfold.progress import Reporter
 from kfold.train.run import plan_run, train_runs
 from kfold.workspace import Workspace
@@ -28,8 +29,9 @@ SEEDS = 8  # data seeds 0..7: about 20 minutes on 2 cores
 
 def test_labels(ws: Workspace) -> np.ndarray:
     """The test images' labels in id order, as `gains` reads the test predictions."""
-    solution = pd.read_csv(ws.data_dir / "solution.csv").sort_values("id")
-    return solution.iloc[:, 1].to_numpy()
+    cfg = ws.config
+    solution = load_solution(ws.data_dir / "solution.csv", cfg.id_column, cfg.target_column)
+    return solution.sort_values(cfg.id_column)[cfg.target_column].to_numpy()
 
 
 def train_case(root: Path, seed: int, *, n_train: int = 1000, n_test: int = 600,

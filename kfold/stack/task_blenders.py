@@ -240,18 +240,14 @@ class LogRegBlender(TaskBlender):
 
         if self.task == "multiclass":
             pipeline = make_pipeline(StandardScaler(), model())
-            self.models_ = [pipeline.fit(log_features(P.reshape(len(P), -1)), y)]
+            self.models_ = [pipeline.fit(_run_logs(P), y)]
         else:
             labels = _as_labels(y)
             self.models_ = [_fit_or_constant(model(), logit(P[:, :, c]), labels[:, c])
                             for c in range(P.shape[2])]
 
     def _predict(self, P):
-        if self.task == "multiclass":
-            return _full_width(self.models_[0], log_features(P.reshape(len(P), -1)),
-                               self.n_classes)
-        return np.column_stack([_positive(m, logit(P[:, :, c]))
-                                for c, m in enumerate(self.models_)])
+        return _predict_models(self.models_, P, self.task, self.n_classes)
 
 
 @register("lightgbm")
@@ -276,7 +272,7 @@ class LightGBMBlender(TaskBlender):
             warnings.simplefilter("ignore")
             if self.task == "multiclass":
                 model = self._model(len(P), objective="multiclass")
-                self.models_ = [model.fit(log_features(P.reshape(len(P), -1)), y)]
+                self.models_ = [model.fit(_run_logs(P), y)]
                 return
             labels = _as_labels(y)
             self.models_ = [_fit_or_constant(
@@ -287,11 +283,7 @@ class LightGBMBlender(TaskBlender):
     def _predict(self, P):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if self.task == "multiclass":
-                return _full_width(self.models_[0], log_features(P.reshape(len(P), -1)),
-                                   self.n_classes)
-            return np.column_stack([_positive(m, logit(P[:, :, c]))
-                                    for c, m in enumerate(self.models_)])
+            return _predict_models(self.models_, P, self.task, self.n_classes)
 
 
 @register("hillclimb")
@@ -368,6 +360,19 @@ class _Constant:
 def _fit_or_constant(model, Z: np.ndarray, y: np.ndarray):
     values = np.unique(y)
     return model.fit(Z, y) if len(values) > 1 else _Constant(float(values[0]))
+
+
+def _run_logs(P: np.ndarray) -> np.ndarray:
+    """(n, runs * C) log probabilities: a multinomial meta-model's features."""
+    return log_features(P.reshape(len(P), -1))
+
+
+def _predict_models(models: list, P: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+    """(n, C) output of the logreg and LightGBM blenders' fitted models: the one multinomial
+    model on every run's log probabilities, or per label its model on that label's logits."""
+    if task == "multiclass":
+        return _full_width(models[0], _run_logs(P), n_classes)
+    return np.column_stack([_positive(m, logit(P[:, :, c])) for c, m in enumerate(models)])
 
 
 def _positive(model, Z: np.ndarray) -> np.ndarray:
